@@ -1,0 +1,220 @@
+"""The paperclip-gitops command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
+
+EXIT_USER_ERROR = 2
+EXIT_STALE = 1
+
+_version_option = click.option(
+    "--kubernetes-version",
+    "-k",
+    default=lambda: os.environ.get("PAPERCLIP_GITOPS_KUBERNETES_VERSION",
+                                   DEFAULT_KUBERNETES_VERSION),
+    show_default=DEFAULT_KUBERNETES_VERSION,
+    metavar="X.Y",
+    help="Kubernetes version whose OpenAPI schema every object must satisfy "
+    "(env PAPERCLIP_GITOPS_KUBERNETES_VERSION).",
+)
+_apps_dir_option = click.option(
+    "--apps-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("apps"),
+    show_default=True,
+    help="Directory holding the apps (Python modules and Instance YAML files).",
+)
+
+
+def _fail(error: UserError) -> NoReturn:
+    count = len(error.problems)
+    click.secho(f"error: {count} problem{'s' if count != 1 else ''} found", fg="red", err=True)
+    for problem in error.problems:
+        click.echo(f"  - {problem.render()}", err=True)
+    click.echo("Nothing was written.", err=True)
+    sys.exit(EXIT_USER_ERROR)
+
+
+def _warn(warnings: Sequence[Problem]) -> None:
+    for problem in warnings:
+        click.secho(f"warning: {problem.render()}", fg="yellow", err=True)
+
+
+def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
+    from constructs_lib.spec.loader import discover, resolve
+
+    if apps:
+        return [resolve(app, apps_dir) for app in apps]
+    paths = discover(apps_dir)
+    if not paths:
+        raise UserError.single(f"{apps_dir}/ holds no apps.",
+                               fix="add a Python module or an Instance YAML file.")
+    return paths
+
+
+def _progress(enabled: bool) -> Callable[[int], Callable[[], None]] | None:
+    if not enabled:
+        return None
+
+    def start(total: int) -> Callable[[], None]:
+        if total < 2:
+            return lambda: None
+        bar = click.progressbar(length=total, label="synthesizing", file=sys.stderr)
+        bar.__enter__()
+        state = {"done": 0}
+
+        def tick() -> None:
+            bar.update(1)
+            state["done"] += 1
+            if state["done"] == total:
+                bar.__exit__(None, None, None)
+
+        return tick
+
+    return start
+
+
+def _synthesize(apps: Sequence[str], apps_dir: Path, version: str) -> Any:
+    from constructs_lib.render.pipeline import synthesize
+
+    result = synthesize(_app_paths(apps, apps_dir), version, _progress(sys.stderr.isatty()))
+    _warn(result.warnings)
+    return result
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="paperclip-gitops")
+def main() -> None:
+    """Render Paperclip instances into reviewable GitOps manifests.
+
+    An app is a Python module defining instances(), or a YAML file of
+    paperclip.inc/v1alpha1 Instance documents. Each app is written to
+    dist/<app>/kustomize/ (one file per object and a kustomization.yaml).
+
+    \b
+    Examples:
+      paperclip-gitops synth                    # every app in apps/ into dist/
+      paperclip-gitops synth quickstart         # one app, by name
+      paperclip-gitops synth ./my-instance.yaml --out /tmp/out
+      paperclip-gitops check                    # fail if dist/ is stale
+      paperclip-gitops validate instance.yaml   # every check, nothing written
+      paperclip-gitops schema > instance.schema.json
+    """
+
+
+@main.command()
+@click.argument("apps", nargs=-1, metavar="[APP]...")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True, help="Output root; each app goes to <out>/<app>/kustomize/.")
+@_apps_dir_option
+@_version_option
+def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: str) -> None:
+    """Synthesize apps into the output directory, atomically.
+
+    APP is an app name from the apps directory or a path to an app file anywhere on disk
+    (its file name's stem is the app name). With no APP every app is synthesized and
+    generated directories of apps that no longer exist are removed. A failure leaves the
+    output directory exactly as it was.
+
+    \b
+    Examples:
+      paperclip-gitops synth
+      paperclip-gitops synth quickstart production
+      paperclip-gitops synth ~/instances/team-a.yaml --out build/
+    """
+    from constructs_lib.render.atomic import write_trees
+
+    try:
+        result = _synthesize(apps, apps_dir, kubernetes_version)
+        write_trees(out, result.trees, prune=not apps)
+    except UserError as exc:
+        _fail(exc)
+    files = sum(len(t) for t in result.trees.values())
+    click.echo(
+        f"synthesized {len(result.trees)} app(s), {result.instance_count} instance(s), "
+        f"{files} file(s) into {out}/ (Kubernetes {kubernetes_version} schema)"
+    )
+
+
+@main.command()
+@click.option("--dist", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True, help="The committed output to compare with.")
+@_apps_dir_option
+@_version_option
+def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
+    """Fail (exit 1) with a diff when the committed dist/ differs from a fresh synth.
+
+    Synthesizes every app in memory and compares it with dist/ file by file, including files
+    that should no longer exist. Run `make synth` and commit the result to fix it.
+    """
+    from constructs_lib.render.atomic import is_generated
+    from constructs_lib.render.pipeline import diff_trees
+
+    try:
+        result = _synthesize((), apps_dir, kubernetes_version)
+    except UserError as exc:
+        _fail(exc)
+    lines = diff_trees(result.trees, dist)
+    stale_apps = sorted(
+        p.name for p in dist.iterdir() if p.is_dir() and p.name not in result.trees
+        and is_generated(p)
+    ) if dist.is_dir() else []
+    for app in stale_apps:
+        lines.append(f"{dist}/{app}/: generated directory of an app that no longer exists\n")
+    if lines:
+        sys.stdout.writelines(lines)
+        click.secho(f"{dist}/ is stale: run `make synth` and commit the result.", fg="red",
+                    err=True)
+        sys.exit(EXIT_STALE)
+    click.echo(f"{dist}/ is up to date ({len(result.trees)} app(s)).")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@_version_option
+def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
+    """Run every check synth runs on app FILES, writing nothing.
+
+    \b
+    Example:
+      paperclip-gitops validate apps/production.yaml
+    """
+    from constructs_lib.render.pipeline import synthesize
+
+    try:
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise UserError(Problem(f"no such file: {f}", fix="check the path.")
+                            for f in missing)
+        result = synthesize(list(files), kubernetes_version)
+    except UserError as exc:
+        _fail(exc)
+    _warn(result.warnings)
+    objects = sum(len(r.objects) for r in result.rendered)
+    click.echo(f"valid: {len(files)} file(s), {result.instance_count} instance(s), "
+               f"{objects} object(s) (Kubernetes {kubernetes_version} schema)")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of an Instance document (for editors and CI linters)."""
+    from constructs_lib.spec import Instance
+
+    document = Instance.model_json_schema(by_alias=True, mode="validation")
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+
+
+__all__ = ["main"]

@@ -1,0 +1,64 @@
+"""Names, labels, selectors and fixed values shared by the constructs."""
+
+from __future__ import annotations
+
+from constructs_lib.spec import Instance
+
+APP_NAME = "paperclip"
+MANAGED_BY = "paperclip-gitops"
+SERVER_COMPONENT = "server"
+
+CONTAINER_NAME = "paperclip"
+PORT_NAME = "http"
+DATA_VOLUME = "paperclip-data"
+DATA_PATH = "/paperclip"
+HEALTH_PATH = "/api/health"
+START_COMMAND = "node --import ./server/node_modules/tsx/dist/loader.mjs server/dist/index.js"
+CONFIG_HASH_ANNOTATION = "paperclip.inc/config-hash"
+MASTER_KEY_SECRET_KEY = "master-key"
+
+
+def base_labels(instance: Instance) -> dict[str, str]:
+    """Labels on every generated object."""
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": instance.name,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+    }
+
+
+def component_labels(instance: Instance, component: str) -> dict[str, str]:
+    return {**base_labels(instance), "app.kubernetes.io/component": component}
+
+
+def server_selector(instance: Instance) -> dict[str, str]:
+    """Selects the server pods (never changes for a given instance name)."""
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": instance.name,
+        "app.kubernetes.io/component": SERVER_COMPONENT,
+    }
+
+
+def server_name(instance: Instance) -> str:
+    """The workload, Service, ServiceAccount and NetworkPolicy name."""
+    return instance.name
+
+
+def config_map_name(instance: Instance) -> str:
+    return f"{instance.name}-config"
+
+
+def data_claim_name(instance: Instance) -> str:
+    return f"{instance.name}-data"
+
+
+def master_key_secret_name(instance: Instance) -> str:
+    """The Secret the operator would create; referenced optionally when no ref is given."""
+    return f"{instance.name}-secrets-master-key"
+
+
+def service_hostnames(instance: Instance) -> list[str]:
+    """The names in-cluster callers use to reach the server Service."""
+    svc, ns = server_name(instance), instance.namespace
+    return [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local"]

@@ -1,0 +1,272 @@
+"""The server pod template: containers, probes, scheduler gating, volumes and security."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from constructs_lib.constructs.env import EnvEntry, config_hash, config_data, secret_env_vars
+from constructs_lib.constructs.names import (
+    CONFIG_HASH_ANNOTATION,
+    CONTAINER_NAME,
+    DATA_PATH,
+    DATA_VOLUME,
+    HEALTH_PATH,
+    PORT_NAME,
+    SERVER_COMPONENT,
+    START_COMMAND,
+    component_labels,
+    config_map_name,
+    data_claim_name,
+    server_name,
+)
+from constructs_lib.spec import Instance, ProbeOverride, ProbeType
+from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
+
+SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
+
+# (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold, successThreshold)
+PROBE_DEFAULTS: dict[str, tuple[int, int, int, int, int]] = {
+    "liveness": (15, 20, 5, 6, 1),
+    "readiness": (5, 10, 3, 3, 1),
+    "startup": (0, 5, 3, 30, 1),
+}
+_PROBE_FIELDS = (
+    "initial_delay_seconds",
+    "period_seconds",
+    "timeout_seconds",
+    "failure_threshold",
+    "success_threshold",
+)
+
+DEFAULT_POD_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "fsGroup": 1000,
+}
+DEFAULT_CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+    "capabilities": {"drop": ["ALL"]},
+}
+
+# Creates the instance config on first start, as `onboard --yes` does, then stops it.
+ONBOARD_SCRIPT = """\
+config="${PAPERCLIP_HOME:-/paperclip}/instances/${PAPERCLIP_INSTANCE_ID:-default}/config.json"
+if [ -f "$config" ]; then
+  echo "onboard: $config exists, nothing to do"
+  exit 0
+fi
+echo "onboard: first start, running 'paperclipai onboard --yes'"
+pnpm paperclipai onboard --yes &
+pid=$!
+stop() {
+  pkill -P "$pid" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  pkill -f paperclipai 2>/dev/null || true
+  pkill -f server/dist/index 2>/dev/null || true
+}
+i=0
+while [ "$i" -lt 120 ]; do
+  if [ -f "$config" ]; then
+    echo "onboard: $config created"
+    stop
+    exit 0
+  fi
+  i=$((i + 1))
+  sleep 1
+done
+echo "onboard: $config did not appear within 120s" >&2
+stop
+exit 1
+"""
+
+GATING_PREFIX = (
+    'case "${HOSTNAME:-}" in '
+    "*-0) export HEARTBEAT_SCHEDULER_ENABLED=true ;; "
+    "*) export HEARTBEAT_SCHEDULER_ENABLED=false ;; "
+    "esac; "
+)
+
+
+def start_args(instance: Instance) -> str:
+    """The main container's shell line; with ordinal gating only pod -0 runs the scheduler."""
+    prefix = GATING_PREFIX if ordinal_gating(instance.spec) else ""
+    return f"{prefix}exec {START_COMMAND}"
+
+
+def probe(instance: Instance, which: str) -> dict[str, Any]:
+    """One probe: the handler (tcp or http with an accepted Host header) and its numbers."""
+    spec = instance.spec
+    port = spec.networking.service.port
+    handler: dict[str, Any]
+    if probe_kind(spec) is ProbeType.TCP:
+        handler = {"tcpSocket": {"port": port}}
+    else:
+        # The private-hostname guard answers 403 to the pod IP the kubelet sends as Host.
+        handler = {
+            "httpGet": {
+                "path": HEALTH_PATH,
+                "port": port,
+                "scheme": "HTTP",
+                "httpHeaders": [{"name": "Host", "value": "localhost"}],
+            }
+        }
+    override: ProbeOverride = getattr(spec.probes, which)
+    numbers = {}
+    for field, default in zip(_PROBE_FIELDS, PROBE_DEFAULTS[which], strict=True):
+        value = getattr(override, field)
+        key = ProbeOverride.model_fields[field].alias or field
+        numbers[key] = default if value is None else value
+    return {**handler, **numbers}
+
+
+def pod_security_context(instance: Instance) -> dict[str, Any]:
+    custom = instance.spec.security.pod_security_context
+    return copy.deepcopy(custom if custom is not None else DEFAULT_POD_SECURITY_CONTEXT)
+
+
+def container_security_context(instance: Instance) -> dict[str, Any]:
+    """The override (verbatim) or the default; readOnlyRootFilesystem false unless set."""
+    custom = instance.spec.security.container_security_context
+    context = copy.deepcopy(custom if custom is not None else DEFAULT_CONTAINER_SECURITY_CONTEXT)
+    context.setdefault("readOnlyRootFilesystem", False)
+    return context
+
+
+def _env_from(instance: Instance) -> list[dict[str, Any]]:
+    # Later sources win: the user's sources first, the generated config last.
+    return [
+        *copy.deepcopy(instance.spec.env_from),
+        {"configMapRef": {"name": config_map_name(instance)}},
+    ]
+
+
+def _env(entries: list[EnvEntry], instance: Instance) -> list[dict[str, Any]]:
+    return [*secret_env_vars(entries), *copy.deepcopy(instance.spec.env)]
+
+
+def _data_mount() -> dict[str, Any]:
+    return {"name": DATA_VOLUME, "mountPath": DATA_PATH}
+
+
+def _app_container(
+    instance: Instance, name: str, script: str, entries: list[EnvEntry]
+) -> dict[str, Any]:
+    """Fields every container running the server image shares (server and onboard)."""
+    spec = instance.spec
+    container: dict[str, Any] = {
+        "name": name,
+        "image": spec.image.reference,
+        "imagePullPolicy": spec.image.pull_policy.value,
+        "command": ["/bin/sh", "-c"],
+        "args": [script],
+    }
+    if entries or spec.env:
+        container["env"] = _env(entries, instance)
+    container["envFrom"] = _env_from(instance)
+    container["volumeMounts"] = [_data_mount(), *copy.deepcopy(spec.extra_volume_mounts)]
+    container["securityContext"] = container_security_context(instance)
+    return container
+
+
+def server_container(instance: Instance, entries: list[EnvEntry]) -> dict[str, Any]:
+    spec = instance.spec
+    container = _app_container(instance, CONTAINER_NAME, start_args(instance), entries)
+    container["ports"] = [
+        {"name": PORT_NAME, "containerPort": spec.networking.service.port, "protocol": "TCP"}
+    ]
+    if spec.resources is not None:
+        container["resources"] = copy.deepcopy(spec.resources)
+    container["livenessProbe"] = probe(instance, "liveness")
+    container["readinessProbe"] = probe(instance, "readiness")
+    container["startupProbe"] = probe(instance, "startup")
+    seconds = drain_seconds(spec)
+    if seconds > 0:
+        container["lifecycle"] = {
+            "preStop": {"exec": {"command": ["/bin/sh", "-c", f"sleep {seconds}"]}}
+        }
+    return container
+
+
+def init_containers(instance: Instance, entries: list[EnvEntry]) -> list[dict[str, Any]]:
+    """selinux-relabel (opt-in), onboard, then the user's init containers."""
+    spec = instance.spec
+    containers: list[dict[str, Any]] = []
+    if spec.security.se_linux_relabel and spec.storage.persistence.enabled:
+        pod_context = spec.security.pod_security_context or {}
+        level = (pod_context.get("seLinuxOptions") or {}).get("level") or "s0"
+        containers.append(
+            {
+                "name": "selinux-relabel",
+                "image": SELINUX_IMAGE,
+                "command": ["chcon", "-R", f"system_u:object_r:container_file_t:{level}",
+                            DATA_PATH],
+                "volumeMounts": [_data_mount()],
+                "securityContext": {"privileged": True, "runAsUser": 0, "runAsNonRoot": False},
+            }
+        )
+    containers.append(_app_container(instance, "onboard", ONBOARD_SCRIPT, entries))
+    containers.extend(copy.deepcopy(spec.init_containers))
+    return containers
+
+
+def volumes(instance: Instance) -> list[dict[str, Any]]:
+    spec = instance.spec
+    data: dict[str, Any] = {"name": DATA_VOLUME}
+    if spec.storage.persistence.enabled:
+        data["persistentVolumeClaim"] = {"claimName": data_claim_name(instance)}
+    else:
+        data["emptyDir"] = {}
+    return [data, *copy.deepcopy(spec.extra_volumes)]
+
+
+def pod_annotations(instance: Instance, entries: list[EnvEntry]) -> dict[str, str]:
+    port = instance.spec.networking.service.port
+    return {
+        **instance.spec.pod_annotations,
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+        CONFIG_HASH_ANNOTATION: config_hash(config_data(entries)),
+    }
+
+
+def pod_template(instance: Instance, entries: list[EnvEntry]) -> dict[str, Any]:
+    """The pod template shared by the StatefulSet and the Deployment."""
+    spec = instance.spec
+    availability = spec.availability
+    pod: dict[str, Any] = {
+        "serviceAccountName": server_name(instance),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "shareProcessNamespace": spec.share_process_namespace,
+        "terminationGracePeriodSeconds": availability.termination_grace_period_seconds,
+        "restartPolicy": "Always",
+        "dnsPolicy": "ClusterFirst",
+        "securityContext": pod_security_context(instance),
+    }
+    if spec.image.pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
+    if availability.node_selector:
+        pod["nodeSelector"] = dict(availability.node_selector)
+    if availability.tolerations:
+        pod["tolerations"] = copy.deepcopy(availability.tolerations)
+    if availability.affinity:
+        pod["affinity"] = copy.deepcopy(availability.affinity)
+    if availability.topology_spread_constraints:
+        pod["topologySpreadConstraints"] = copy.deepcopy(availability.topology_spread_constraints)
+    if availability.priority_class_name:
+        pod["priorityClassName"] = availability.priority_class_name
+    pod["initContainers"] = init_containers(instance, entries)
+    pod["containers"] = [server_container(instance, entries), *copy.deepcopy(spec.sidecars)]
+    pod["volumes"] = volumes(instance)
+    return {
+        "metadata": {
+            "labels": component_labels(instance, SERVER_COMPONENT),
+            "annotations": pod_annotations(instance, entries),
+        },
+        "spec": pod,
+    }

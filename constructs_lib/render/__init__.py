@@ -1,0 +1,1 @@
+"""Rendering: cdk8s synthesis, strict validation, the Kustomize tree and atomic writes."""

@@ -1,0 +1,102 @@
+"""From app files to output trees: load, render and lay out every app, writing nothing."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.kustomize import kustomize_files
+from constructs_lib.render.synth import RenderedApp, check_version, render_app
+from constructs_lib.spec.loader import App, load_app
+
+
+@dataclass
+class Result:
+    """Every app's files (app -> relative path -> text) and all warnings."""
+
+    trees: dict[str, dict[str, str]]
+    rendered: list[RenderedApp]
+    warnings: list[Problem]
+
+    @property
+    def instance_count(self) -> int:
+        return sum(len(r.app.instances) for r in self.rendered)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_apps(paths: Sequence[Path]) -> list[App]:
+    """Load every app, collecting the problems of all of them before failing."""
+    apps: list[App] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            apps.append(load_app(path))
+        except UserError as exc:
+            problems += [p.located(file=display_path(path)) for p in exc.problems]
+    names = [a.name for a in apps]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem(f"two app files are named {name!r}; both would write dist/{name}/.",
+                    fix="rename one of the files.")
+        )
+    if problems:
+        raise UserError(problems)
+    return apps
+
+
+def synthesize(
+    paths: Sequence[Path],
+    version: str,
+    progress: Callable[[int], Callable[[], None]] | None = None,
+) -> Result:
+    """Load, check, synthesize and validate every app; raise :class:`UserError` on any
+    problem in any app, before anything is written."""
+    check_version(version)
+    apps = load_apps(paths)
+    tick = progress(sum(len(a.instances) for a in apps)) if progress else None
+    rendered: list[RenderedApp] = []
+    problems: list[Problem] = []
+    for app in apps:
+        try:
+            rendered.append(render_app(app, version, tick))
+        except UserError as exc:
+            problems += [p.located(file=display_path(app.source)) for p in exc.problems]
+    if problems:
+        raise UserError(problems)
+    trees = {
+        r.app.name: kustomize_files(r, display_path(r.app.source)) for r in rendered
+    }
+    warnings = [w for r in rendered for w in r.warnings]
+    return Result(trees=trees, rendered=rendered, warnings=warnings)
+
+
+def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:
+    """Unified diff lines between freshly rendered trees and the files under actual_root."""
+    lines: list[str] = []
+    for app, files in sorted(expected.items()):
+        on_disk = {
+            str(p.relative_to(actual_root / app)): p.read_text(encoding="utf-8")
+            for p in sorted((actual_root / app).rglob("*"))
+            if p.is_file()
+        } if (actual_root / app).is_dir() else {}
+        for name in sorted(set(files) | set(on_disk)):
+            want, have = files.get(name), on_disk.get(name)
+            if want == have:
+                continue
+            label = f"{actual_root.name}/{app}/{name}"
+            lines += difflib.unified_diff(
+                (have or "").splitlines(keepends=True),
+                (want or "").splitlines(keepends=True),
+                fromfile=f"{label} (committed)" if have is not None else "/dev/null",
+                tofile=f"{label} (synthesized)" if want is not None else "/dev/null",
+            )
+    return lines

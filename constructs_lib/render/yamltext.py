@@ -1,0 +1,34 @@
+"""Deterministic YAML text: block style, insertion order, multi-line strings as | blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key, as kubectl and most style guides do.
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(obj: Any) -> str:
+    text: str = yaml.dump(
+        obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000,
+        allow_unicode=True,
+    )
+    return text
+
+
+def dump_all(objs: list[Any]) -> str:
+    return "---\n".join(dump(o) for o in objs)

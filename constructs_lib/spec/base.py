@@ -1,0 +1,212 @@
+"""Building blocks shared by the Instance spec models.
+
+* :class:`SpecModel` — camelCase aliases, unknown fields forbidden, immutable.
+* :func:`kube` — a field holding a Kubernetes API structure (a Container, an Affinity, ...)
+  that is passed through to the generated objects and validated against the official strict
+  OpenAPI schema, so a typo inside a sidecar is reported at its spec path.
+* Quantity, label and DNS-name checks with the rules Kubernetes applies.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+from pydantic.alias_generators import to_camel
+
+from constructs_lib.spec.kubeschema import (
+    DEFAULT_KUBERNETES_VERSION,
+    definition_validator,
+    schema_errors,
+)
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: camelCase field names, unknown fields are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+    def dump(self) -> dict[str, Any]:
+        """The model as the user would write it (camelCase, unset fields left out)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def _kube_checker(definition: str) -> Any:
+    def check(value: Any) -> Any:
+        validator = definition_validator(DEFAULT_KUBERNETES_VERSION, definition)
+        problems = schema_errors(validator, value)
+        if problems:
+            path, message = problems[0]
+            where = f" at {path}" if path else ""
+            raise PydanticCustomError(
+                "kube_schema",
+                "not a valid Kubernetes {kind}{where}: {message}",
+                {"kind": definition.rsplit(".", 1)[-1], "where": where, "message": message},
+            )
+        return value
+
+    return check
+
+
+def kube(definition: str) -> Any:
+    """A pass-through Kubernetes structure, validated against its strict OpenAPI definition."""
+    kind = definition.rsplit(".", 1)[-1]
+    return Annotated[
+        dict[str, Any],
+        AfterValidator(_kube_checker(definition)),
+        Field(json_schema_extra={"description": f"A Kubernetes {kind} ({definition})."}),
+    ]
+
+
+def kube_list(definition: str) -> Any:
+    item: Any = kube(definition)
+    return list[item]  # type: ignore[valid-type]
+
+
+# Kubernetes resource.Quantity, e.g. 5Gi, 500m, 1.5, 1e3.
+_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
+
+
+def quantity_text(value: Any) -> str:
+    """The quantity as text; ValueError when Kubernetes would not parse it."""
+    text = str(value)
+    if isinstance(value, bool) or not _QUANTITY.match(text):
+        raise ValueError(
+            f"'{text}' is not a Kubernetes quantity; write a number with an optional suffix "
+            "such as 5Gi, 512Mi, 500m or 2"
+        )
+    return text
+
+
+def _quantity(value: Any) -> str:
+    return quantity_text(value)
+
+
+Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def _dns_subdomain(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise PydanticCustomError(
+            "dns_subdomain",
+            "'{value}' is not a valid Kubernetes object name: use lower-case letters, digits, "
+            "'-' and '.', starting and ending with a letter or digit (at most 253 characters)",
+            {"value": value},
+        )
+    return value
+
+
+def _hostname(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value.lower()):
+        raise PydanticCustomError(
+            "hostname",
+            "'{value}' is not a host name: write a DNS name such as paperclip.example.com, "
+            "without scheme, port or path",
+            {"value": value},
+        )
+    return value
+
+
+ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+
+
+def check_dns_label(value: str, *, max_length: int, what: str) -> str:
+    if len(value) > max_length or not _DNS_LABEL.match(value):
+        raise PydanticCustomError(
+            "dns_label",
+            "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits and "
+            "'-', starting with a letter and ending with a letter or digit",
+            {"value": value, "what": what, "max": max_length},
+        )
+    return value
+
+
+def check_label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise PydanticCustomError(
+            "label_value",
+            "'{value}' is not a valid label value: at most 63 characters of letters, digits, "
+            "'-', '_' and '.', starting and ending with a letter or digit",
+            {"value": value},
+        )
+    return value
+
+
+def check_label_key(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or (
+        len(name) > 63 or not _LABEL_NAME.match(name)
+    ):
+        raise PydanticCustomError(
+            "label_key",
+            "'{key}' is not a valid label or annotation key: an optional DNS prefix and '/', "
+            "then at most 63 letters, digits, '-', '_' or '.'",
+            {"key": key},
+        )
+    return key
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    for key, item in value.items():
+        check_label_key(key)
+        check_label_value(item)
+    return value
+
+
+def _annotations(value: dict[str, str]) -> dict[str, str]:
+    for key in value:
+        check_label_key(key)
+    return value
+
+
+Labels = Annotated[dict[str, str], AfterValidator(_labels)]
+Annotations = Annotated[dict[str, str], AfterValidator(_annotations)]
+
+_CIDR4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+
+
+def _ipv4_cidr(value: str) -> str:
+    match = _CIDR4.match(value)
+    if not match or any(int(o) > 255 for o in match.groups()[:4]) or int(match.group(5)) > 32:
+        raise PydanticCustomError(
+            "cidr",
+            "'{value}' is not an IPv4 CIDR such as 10.0.0.0/8",
+            {"value": value},
+        )
+    return value
+
+
+IPv4CIDR = Annotated[str, AfterValidator(_ipv4_cidr)]
+
+
+class LocalObjectReference(SpecModel):
+    """A reference to an object in the Instance's namespace."""
+
+    name: ObjectName
+    """Name of the referenced object."""
+
+
+class SecretKeySelector(SpecModel):
+    """One key of a Secret in the Instance's namespace (the value is never read or written)."""
+
+    name: ObjectName
+    """Name of the Secret."""
+    key: Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """Key inside the Secret."""
+    optional: bool | None = None
+    """Whether the pod may start when the Secret or key is missing (Kubernetes default: false)."""
