@@ -1,0 +1,127 @@
+"""Shared fixtures: the YAML snapshot extension, spec helpers, tool locations."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+from syrupy.location import PyTestLocation
+from syrupy.types import SerializableData
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+from constructs_lib.render.synth import build_objects  # noqa: E402
+from constructs_lib.render.yamltext import dump_all  # noqa: E402
+from constructs_lib.spec import Instance  # noqa: E402
+from constructs_lib.spec.loader import parse_instance  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class YamlSnapshot(SingleFileSnapshotExtension):
+    """One reviewable YAML file per snapshot: snapshots/<test module>/<test name>.yaml."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "yaml"
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(REPO / "snapshots" / test_location.basename)
+
+    def serialize(self, data: SerializableData, **kwargs: Any) -> str:
+        if isinstance(data, str):
+            return data
+        return dump_all(list(data))  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def yaml_snapshot(snapshot: Any) -> Any:
+    return snapshot.use_extension(YamlSnapshot)
+
+
+MINIMAL: dict[str, Any] = {
+    "apiVersion": "paperclip.inc/v1alpha1",
+    "kind": "Instance",
+    "metadata": {"name": "demo", "namespace": "team"},
+    "spec": {
+        "image": {"tag": "2026.1106.0"},
+        "deployment": {"mode": "local_trusted"},
+        "database": {"mode": "embedded"},
+    },
+}
+
+
+def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge patch into a copy of base (None deletes a key)."""
+    out = dict(base)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: str) -> Instance:
+    document = merge(MINIMAL, {"spec": spec_patch or {}, "metadata": metadata})
+    return parse_instance(document)
+
+
+def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
+    """'Kind/name' -> object, through the real cdk8s synthesis."""
+    [objects] = build_objects([instance])
+    return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
+
+
+@pytest.fixture
+def instance_factory() -> Callable[..., Instance]:
+    return make_instance
+
+
+def _tool_dir() -> Path:
+    configured = os.environ.get("PAPERCLIP_TOOLS_DIR")
+    if configured:
+        return Path(configured)
+    out = subprocess.run(
+        ["bash", str(REPO / "tests/tools/kube-tools.sh")],
+        check=True, capture_output=True, text=True,
+    )
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def kubectl() -> str:
+    """The kubectl from the npm package (installed by `make setup`); never /usr/bin/kubectl."""
+    path = _tool_dir() / "kubectl"
+    assert path.is_file(), f"kubectl missing at {path}: run `make setup`"
+    return str(path)
+
+
+@pytest.fixture
+def dist_copy(tmp_path: Path) -> Path:
+    """A private copy of the committed dist/ to synthesize into."""
+    target = tmp_path / "dist"
+    shutil.copytree(REPO / "dist", target)
+    return target
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+def load_yaml_file(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def doc_yaml(spec: dict[str, Any] | None = None) -> str:
+    return yaml.safe_dump(merge(MINIMAL, {"spec": spec or {}}))
