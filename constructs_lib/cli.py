@@ -20,8 +20,9 @@ EXIT_STALE = 1
 _version_option = click.option(
     "--kubernetes-version",
     "-k",
-    default=lambda: os.environ.get("PAPERCLIP_GITOPS_KUBERNETES_VERSION",
-                                   DEFAULT_KUBERNETES_VERSION),
+    default=lambda: os.environ.get(
+        "PAPERCLIP_GITOPS_KUBERNETES_VERSION", DEFAULT_KUBERNETES_VERSION
+    ),
     show_default=DEFAULT_KUBERNETES_VERSION,
     metavar="X.Y",
     help="Kubernetes version whose OpenAPI schema every object must satisfy "
@@ -57,8 +58,9 @@ def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
         return [resolve(app, apps_dir) for app in apps]
     paths = discover(apps_dir)
     if not paths:
-        raise UserError.single(f"{apps_dir}/ holds no apps.",
-                               fix="add a Python module or an Instance YAML file.")
+        raise UserError.single(
+            f"{apps_dir}/ holds no apps.", fix="add a Python module or an Instance YAML file."
+        )
     return paths
 
 
@@ -114,8 +116,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("apps", nargs=-1, metavar="[APP]...")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
-              show_default=True, help="Output root; each app goes to <out>/<app>/kustomize/.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dist"),
+    show_default=True,
+    help="Output root; each app goes to <out>/<app>/kustomize/.",
+)
 @_apps_dir_option
 @_version_option
 def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: str) -> None:
@@ -147,8 +154,13 @@ def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: 
 
 
 @main.command()
-@click.option("--dist", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
-              show_default=True, help="The committed output to compare with.")
+@click.option(
+    "--dist",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("dist"),
+    show_default=True,
+    help="The committed output to compare with.",
+)
 @_apps_dir_option
 @_version_option
 def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
@@ -165,23 +177,28 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
     except UserError as exc:
         _fail(exc)
     lines = diff_trees(result.trees, dist)
-    stale_apps = sorted(
-        p.name for p in dist.iterdir() if p.is_dir() and p.name not in result.trees
-        and is_generated(p)
-    ) if dist.is_dir() else []
+    stale_apps = (
+        sorted(
+            p.name
+            for p in dist.iterdir()
+            if p.is_dir() and p.name not in result.trees and is_generated(p)
+        )
+        if dist.is_dir()
+        else []
+    )
     for app in stale_apps:
         lines.append(f"{dist}/{app}/: generated directory of an app that no longer exists\n")
     if lines:
         sys.stdout.writelines(lines)
-        click.secho(f"{dist}/ is stale: run `make synth` and commit the result.", fg="red",
-                    err=True)
+        click.secho(
+            f"{dist}/ is stale: run `make synth` and commit the result.", fg="red", err=True
+        )
         sys.exit(EXIT_STALE)
     click.echo(f"{dist}/ is up to date ({len(result.trees)} app(s)).")
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @_version_option
 def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
     """Run every check synth runs on app FILES, writing nothing.
@@ -195,15 +212,16 @@ def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
     try:
         missing = [f for f in files if not f.is_file()]
         if missing:
-            raise UserError(Problem(f"no such file: {f}", fix="check the path.")
-                            for f in missing)
+            raise UserError(Problem(f"no such file: {f}", fix="check the path.") for f in missing)
         result = synthesize(list(files), kubernetes_version)
     except UserError as exc:
         _fail(exc)
     _warn(result.warnings)
     objects = sum(len(r.objects) for r in result.rendered)
-    click.echo(f"valid: {len(files)} file(s), {result.instance_count} instance(s), "
-               f"{objects} object(s) (Kubernetes {kubernetes_version} schema)")
+    click.echo(
+        f"valid: {len(files)} file(s), {result.instance_count} instance(s), "
+        f"{objects} object(s) (Kubernetes {kubernetes_version} schema)"
+    )
 
 
 @main.command()
@@ -213,8 +231,6 @@ def schema() -> None:
 
     document = Instance.model_json_schema(by_alias=True, mode="validation")
     click.echo(json.dumps(document, indent=2, sort_keys=True))
-
-
 
 
 __all__ = ["main"]

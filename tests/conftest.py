@@ -17,10 +17,10 @@ from syrupy.types import SerializableData
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from constructs_lib.render.synth import build_objects  # noqa: E402
-from constructs_lib.render.yamltext import dump_all  # noqa: E402
-from constructs_lib.spec import Instance  # noqa: E402
-from constructs_lib.spec.loader import parse_instance  # noqa: E402
+from constructs_lib.render.synth import build_objects
+from constructs_lib.render.yamltext import dump_all
+from constructs_lib.spec import Instance
+from constructs_lib.spec.loader import parse_instance
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ class YamlSnapshot(SingleFileSnapshotExtension):
     def serialize(self, data: SerializableData, **kwargs: Any) -> str:
         if isinstance(data, str):
             return data
-        return dump_all(list(data))  # type: ignore[call-overload]
+        return dump_all(list(data))
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: str) -> 
 
 def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
     """'Kind/name' -> object, through the real cdk8s synthesis."""
-    [objects] = build_objects([instance])
+    [objects] = list(build_objects([instance]))
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 
@@ -93,7 +93,9 @@ def _tool_dir() -> Path:
         return Path(configured)
     out = subprocess.run(
         ["bash", str(REPO / "tests/tools/kube-tools.sh")],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return Path(out.stdout.strip().splitlines()[-1])
 
@@ -115,8 +117,9 @@ def dist_copy(tmp_path: Path) -> Path:
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def load_yaml_file(path: Path) -> list[dict[str, Any]]:

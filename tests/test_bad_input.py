@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from constructs_lib.cli import main
 from tests.conftest import MINIMAL, merge, tree_bytes
 
 
-def doc(spec: dict | None = None, **top: object) -> str:
+def doc(spec: dict[str, Any] | None = None, **top: object) -> str:
     return yaml.safe_dump(merge(merge(MINIMAL, {"spec": spec or {}}), dict(top)))
 
 
@@ -26,64 +27,110 @@ CASES: list[tuple[str, str, str]] = [
     ("wrong-enum", doc({"image": {"pullPolicy": "Sometimes"}}), "spec.image.pullPolicy"),
     ("wrong-workload-enum", doc({"workload": "DaemonSet"}), "spec.workload"),
     ("wrong-type", doc({"suspended": "perhaps"}), "spec.suspended"),
-    ("wrong-type-port", doc({"networking": {"service": {"port": "http"}}}),
-     "spec.networking.service.port"),
-    ("port-out-of-range", doc({"networking": {"service": {"port": 70000}}}),
-     "spec.networking.service.port"),
+    (
+        "wrong-type-port",
+        doc({"networking": {"service": {"port": "http"}}}),
+        "spec.networking.service.port",
+    ),
+    (
+        "port-out-of-range",
+        doc({"networking": {"service": {"port": 70000}}}),
+        "spec.networking.service.port",
+    ),
     ("no-tag-no-digest", doc({"image": {"tag": None}}), "spec.image"),
     ("bad-digest", doc({"image": {"digest": "sha256:xyz"}}), "spec.image.digest"),
-    ("local-trusted-public", doc({"deployment": {"mode": "local_trusted", "exposure": "public"}}),
-     "spec.deployment.exposure"),
+    (
+        "local-trusted-public",
+        doc({"deployment": {"mode": "local_trusted", "exposure": "public"}}),
+        "spec.deployment.exposure",
+    ),
     ("replicas-zero", doc({"availability": {"replicas": 0}}), "spec.availability.replicas"),
-    ("bad-quantity", doc({"storage": {"persistence": {"size": "5 GB"}}}),
-     "spec.storage.persistence.size"),
-    ("bad-resource-quantity", doc({"resources": {"limits": {"memory": "lots"}}}),
-     "spec.resources"),
-    ("invalid-label-value", doc({"availability": {"nodeSelector": {"pool": "not ok!"}}}),
-     "spec.availability.nodeSelector"),
-    ("invalid-metadata-label", doc(metadata={"name": "demo", "labels": {"team": "-x-"}}),
-     "metadata.labels"),
+    (
+        "bad-quantity",
+        doc({"storage": {"persistence": {"size": "5 GB"}}}),
+        "spec.storage.persistence.size",
+    ),
+    ("bad-resource-quantity", doc({"resources": {"limits": {"memory": "lots"}}}), "spec.resources"),
+    (
+        "invalid-label-value",
+        doc({"availability": {"nodeSelector": {"pool": "not ok!"}}}),
+        "spec.availability.nodeSelector",
+    ),
+    (
+        "invalid-metadata-label",
+        doc(metadata={"name": "demo", "labels": {"team": "-x-"}}),
+        "metadata.labels",
+    ),
     ("invalid-name", doc(metadata={"name": "Demo_1"}), "metadata.name"),
     ("name-too-long", doc(metadata={"name": "a" * 53}), "metadata.name"),
     ("duplicate-instance-names", TWO_DEMOS, "two instances are named 'demo'"),
-    ("non-instance-kind", yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
-                                          "metadata": {"name": "x"}}), "kind"),
+    (
+        "non-instance-kind",
+        yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+        "kind",
+    ),
     ("wrong-api-version", doc(apiVersion="paperclip.inc/v1"), "apiVersion"),
-    ("invalid-yaml", "apiVersion: paperclip.inc/v1alpha1\nkind: Instance\n  spec: [\n",
-     "is not valid YAML"),
+    (
+        "invalid-yaml",
+        "apiVersion: paperclip.inc/v1alpha1\nkind: Instance\n  spec: [\n",
+        "is not valid YAML",
+    ),
     ("empty-file", "", "holds no documents"),
     ("only-comments", "# nothing here\n", "holds no documents"),
     ("not-a-mapping", "- a\n- b\n", "not a mapping"),
-    ("missing-spec", yaml.safe_dump({"apiVersion": "paperclip.inc/v1alpha1",
-                                     "kind": "Instance", "metadata": {"name": "x"}}), "spec"),
+    (
+        "missing-spec",
+        yaml.safe_dump(
+            {"apiVersion": "paperclip.inc/v1alpha1", "kind": "Instance", "metadata": {"name": "x"}}
+        ),
+        "spec",
+    ),
     ("missing-name", doc(metadata={"name": None, "namespace": "x"}), "metadata.name"),
     ("unimplemented-field", doc({"backup": {"schedule": "0 3 * * *"}}), "spec.backup"),
     ("unimplemented-managed-db", doc({"database": {"mode": "managed"}}), "spec.database.mode"),
     ("database-mode-missing", doc({"database": {"mode": None}}), "spec.database.mode"),
     ("external-db-without-url", doc({"database": {"mode": "external"}}), "spec.database"),
-    ("password-in-database-url", doc({"database": {
-        "mode": "external", "externalURL": "postgres://u:hunter2@db/pc"}}),
-     "spec.database.externalURL"),
-    ("authenticated-without-auth-secret", doc({"deployment": {"mode": "authenticated"}}),
-     "spec.auth.secretRef"),
+    (
+        "password-in-database-url",
+        doc({"database": {"mode": "external", "externalURL": "postgres://u:hunter2@db/pc"}}),
+        "spec.database.externalURL",
+    ),
+    (
+        "authenticated-without-auth-secret",
+        doc({"deployment": {"mode": "authenticated"}}),
+        "spec.auth.secretRef",
+    ),
     ("multi-replica-embedded", doc({"availability": {"replicas": 2}}), "spec.objectStorage"),
     ("deployment-with-persistence", doc({"workload": "Deployment"}), "spec.workload"),
-    ("ordinal-on-deployment", doc({
-        "workload": "Deployment", "storage": {"persistence": {"enabled": False}},
-        "database": {"mode": "external", "externalURLSecretRef": {"name": "d", "key": "u"}},
-        "objectStorage": {"provider": "s3", "bucket": "files"},
-        "secrets": {"masterKeySecretRef": {"name": "m", "key": "k"}},
-        "availability": {"replicas": 2}}), "spec.heartbeat.schedulerGating"),
+    (
+        "ordinal-on-deployment",
+        doc(
+            {
+                "workload": "Deployment",
+                "storage": {"persistence": {"enabled": False}},
+                "database": {"mode": "external", "externalURLSecretRef": {"name": "d", "key": "u"}},
+                "objectStorage": {"provider": "s3", "bucket": "files"},
+                "secrets": {"masterKeySecretRef": {"name": "m", "key": "k"}},
+                "availability": {"replicas": 2},
+            }
+        ),
+        "spec.heartbeat.schedulerGating",
+    ),
     ("bad-sidecar", doc({"sidecars": [{"name": "x", "imagee": "busybox"}]}), "spec.sidecars[0]"),
-    ("bad-cidr", doc({"security": {"networkPolicy": {"allowIngressCIDRs": ["10.0.0.0/33"]}}}),
-     "spec.security.networkPolicy.allowIngressCIDRs[0]"),
-    ("bad-public-url", doc({"deployment": {"publicURL": "not a url"}}),
-     "spec.deployment.publicURL"),
+    (
+        "bad-cidr",
+        doc({"security": {"networkPolicy": {"allowIngressCIDRs": ["10.0.0.0/33"]}}}),
+        "spec.security.networkPolicy.allowIngressCIDRs[0]",
+    ),
+    (
+        "bad-public-url",
+        doc({"deployment": {"publicURL": "not a url"}}),
+        "spec.deployment.publicURL",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("content", "expected"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("content", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_path_and_leaves_dist_untouched(
     tmp_path: Path, dist_copy: Path, content: str, expected: str
 ) -> None:

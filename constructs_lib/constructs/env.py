@@ -45,14 +45,19 @@ class EnvEntry:
 
 
 def _secret(name: str, selector: SecretKeySelector) -> EnvEntry:
-    return EnvEntry(name, secret_name=selector.name, secret_key=selector.key,
-                    optional=selector.optional)
+    return EnvEntry(
+        name, secret_name=selector.name, secret_key=selector.key, optional=selector.optional
+    )
 
 
 def allowed_hostnames(instance: Instance) -> list[str]:
     """localhost, 127.0.0.1, the Service names, then the user's names; de-duplicated."""
-    names = ["localhost", "127.0.0.1", *service_hostnames(instance),
-             *instance.spec.deployment.allowed_hostnames]
+    names = [
+        "localhost",
+        "127.0.0.1",
+        *service_hostnames(instance),
+        *instance.spec.deployment.allowed_hostnames,
+    ]
     return list(dict.fromkeys(names))
 
 
@@ -87,9 +92,14 @@ def server_env(instance: Instance) -> list[EnvEntry]:
         env.append(_secret("PAPERCLIP_SECRETS_MASTER_KEY", master))
     else:
         # Optional: without the Secret the server keeps its own key file on the data volume.
-        env.append(EnvEntry("PAPERCLIP_SECRETS_MASTER_KEY",
-                            secret_name=master_key_secret_name(instance),
-                            secret_key=MASTER_KEY_SECRET_KEY, optional=True))
+        env.append(
+            EnvEntry(
+                "PAPERCLIP_SECRETS_MASTER_KEY",
+                secret_name=master_key_secret_name(instance),
+                secret_key=MASTER_KEY_SECRET_KEY,
+                optional=True,
+            )
+        )
     if spec.secrets.strict_mode:
         env.append(EnvEntry("PAPERCLIP_SECRETS_STRICT_MODE", "true"))
     if not spec.heartbeat.enabled:

@@ -31,20 +31,50 @@ class ServerStack(Construct):
         ns, labels, name = instance.namespace, base_labels(instance), server_name(instance)
         entries = server_env(instance)
         if spec.security.rbac.create:
-            kube_object(self, "ServiceAccount", name=name, namespace=ns, labels=labels,
-                        annotations=dict(spec.security.rbac.service_account_annotations),
-                        body=service_account_body())
-        kube_object(self, "ConfigMap", name=config_map_name(instance), namespace=ns,
-                    labels=labels, body={"data": config_data(entries)})
+            kube_object(
+                self,
+                "ServiceAccount",
+                name=name,
+                namespace=ns,
+                labels=labels,
+                annotations=dict(spec.security.rbac.service_account_annotations),
+                body=service_account_body(),
+            )
+        kube_object(
+            self,
+            "ConfigMap",
+            name=config_map_name(instance),
+            namespace=ns,
+            labels=labels,
+            body={"data": config_data(entries)},
+        )
         if spec.storage.persistence.enabled:
-            kube_object(self, "PersistentVolumeClaim", name=data_claim_name(instance),
-                        namespace=ns, labels=labels, body=data_claim_body(instance))
-        kube_object(self, "Service", name=name, namespace=ns, labels=labels,
-                    annotations=dict(spec.networking.service.annotations),
-                    body=service_body(instance))
+            kube_object(
+                self,
+                "PersistentVolumeClaim",
+                name=data_claim_name(instance),
+                namespace=ns,
+                labels=labels,
+                body=data_claim_body(instance),
+            )
+        kube_object(
+            self,
+            "Service",
+            name=name,
+            namespace=ns,
+            labels=labels,
+            annotations=dict(spec.networking.service.annotations),
+            body=service_body(instance),
+        )
         if spec.security.network_policy.enabled:
-            kube_object(self, "NetworkPolicy", name=name, namespace=ns, labels=labels,
-                        body=network_policy_body(instance))
+            kube_object(
+                self,
+                "NetworkPolicy",
+                name=name,
+                namespace=ns,
+                labels=labels,
+                body=network_policy_body(instance),
+            )
         kind, body = workload_body(instance, entries)
         kube_object(self, kind, name=name, namespace=ns, labels=labels, body=body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from constructs_lib.constructs.env import EnvEntry, config_hash, config_data, secret_env_vars
+from constructs_lib.constructs.env import EnvEntry, config_data, config_hash, secret_env_vars
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
     CONTAINER_NAME,
@@ -202,8 +202,12 @@ def init_containers(instance: Instance, entries: list[EnvEntry]) -> list[dict[st
             {
                 "name": "selinux-relabel",
                 "image": SELINUX_IMAGE,
-                "command": ["chcon", "-R", f"system_u:object_r:container_file_t:{level}",
-                            DATA_PATH],
+                "command": [
+                    "chcon",
+                    "-R",
+                    f"system_u:object_r:container_file_t:{level}",
+                    DATA_PATH,
+                ],
                 "volumeMounts": [_data_mount()],
                 "securityContext": {"privileged": True, "runAsUser": 0, "runAsNonRoot": False},
             }

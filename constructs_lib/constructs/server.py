@@ -45,8 +45,12 @@ def service_body(instance: Instance) -> dict[str, Any]:
             "selector": server_selector(instance),
             "sessionAffinity": "None",
             "ports": [
-                {"name": PORT_NAME, "port": service.port, "targetPort": PORT_NAME,
-                 "protocol": "TCP"}
+                {
+                    "name": PORT_NAME,
+                    "port": service.port,
+                    "targetPort": PORT_NAME,
+                    "protocol": "TCP",
+                }
             ],
         }
     }
@@ -63,8 +67,10 @@ def network_policy_body(instance: Instance) -> dict[str, Any]:
     policy = spec.security.network_policy
     port = [_port(spec.networking.service.port)]
     ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}], "ports": port}]
-    ingress += [{"from": [{"ipBlock": {"cidr": cidr}}], "ports": port}
-                for cidr in policy.allow_ingress_cidrs]
+    ingress += [
+        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": port}
+        for cidr in policy.allow_ingress_cidrs
+    ]
     egress: list[dict[str, Any]] = [
         {"ports": [_port(DNS_PORT, "UDP"), _port(DNS_PORT)]},
         {"ports": [_port(HTTPS_PORT)]},

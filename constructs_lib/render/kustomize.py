@@ -18,7 +18,7 @@ def file_name(obj: dict[str, Any]) -> str:
 def kustomize_files(rendered: RenderedApp, source: str) -> dict[str, str]:
     """Relative path -> text for ``<app>/kustomize/``."""
     files: dict[str, str] = {}
-    for obj in rendered.objects:
+    for obj, text in zip(rendered.objects, rendered.documents, strict=True):
         name = file_name(obj)
         if name in files:
             raise UserError.single(
@@ -26,7 +26,7 @@ def kustomize_files(rendered: RenderedApp, source: str) -> dict[str, str]:
                 file=source,
                 fix="rename one of the instances so their object names differ.",
             )
-        files[name] = dump(obj)
+        files[name] = text
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",

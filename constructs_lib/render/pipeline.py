@@ -45,8 +45,10 @@ def load_apps(paths: Sequence[Path]) -> list[App]:
     names = [a.name for a in apps]
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(
-            Problem(f"two app files are named {name!r}; both would write dist/{name}/.",
-                    fix="rename one of the files.")
+            Problem(
+                f"two app files are named {name!r}; both would write dist/{name}/.",
+                fix="rename one of the files.",
+            )
         )
     if problems:
         raise UserError(problems)
@@ -72,9 +74,7 @@ def synthesize(
             problems += [p.located(file=display_path(app.source)) for p in exc.problems]
     if problems:
         raise UserError(problems)
-    trees = {
-        r.app.name: kustomize_files(r, display_path(r.app.source)) for r in rendered
-    }
+    trees = {r.app.name: kustomize_files(r, display_path(r.app.source)) for r in rendered}
     warnings = [w for r in rendered for w in r.warnings]
     return Result(trees=trees, rendered=rendered, warnings=warnings)
 
@@ -83,11 +83,15 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
     """Unified diff lines between freshly rendered trees and the files under actual_root."""
     lines: list[str] = []
     for app, files in sorted(expected.items()):
-        on_disk = {
-            str(p.relative_to(actual_root / app)): p.read_text(encoding="utf-8")
-            for p in sorted((actual_root / app).rglob("*"))
-            if p.is_file()
-        } if (actual_root / app).is_dir() else {}
+        on_disk = (
+            {
+                str(p.relative_to(actual_root / app)): p.read_text(encoding="utf-8")
+                for p in sorted((actual_root / app).rglob("*"))
+                if p.is_file()
+            }
+            if (actual_root / app).is_dir()
+            else {}
+        )
         for name in sorted(set(files) | set(on_disk)):
             want, have = files.get(name), on_disk.get(name)
             if want == have:

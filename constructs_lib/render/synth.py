@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.spec import Instance
-from constructs_lib.spec import rules
+from constructs_lib.render.validate import check_and_dump
+from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.kubeschema import (
-    UnknownKind,
     UnknownKubernetesVersion,
     object_validator,
-    schema_errors,
     supported_versions,
 )
 from constructs_lib.spec.loader import App
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-import cdk8s  # noqa: E402  (after the jsii environment is set)
+import cdk8s
 
-from constructs_lib.constructs import PaperclipInstance  # noqa: E402
+from constructs_lib.constructs import PaperclipInstance
 
 # Kinds in the order they are applied; unknown kinds go last.
 APPLY_ORDER = (
@@ -53,6 +55,8 @@ class RenderedApp:
 
     app: App
     objects: list[dict[str, Any]]
+    documents: list[str]
+    """The YAML text of each object, aligned with ``objects``."""
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -66,6 +70,14 @@ def check_version(version: str) -> str:
             fix=f"use one of {', '.join(supported_versions())}.",
         ) from None
     return version
+
+
+@cache
+def _helper_pool() -> Executor:
+    """One helper process (spawned: it must not share the jsii kernel's pipes)."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+    return pool
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str]:
@@ -86,60 +98,46 @@ def instance_problems(app: App) -> tuple[list[Problem], list[Problem]]:
     return errors, warnings
 
 
-def build_objects(instances: Iterable[Instance], tick: Callable[[], None] | None = None) -> list[
-    list[dict[str, Any]]
-]:
-    """cdk8s synthesis: one chart per instance; returns each instance's objects."""
+def build_objects(
+    instances: Iterable[Instance], tick: Callable[[], None] | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """cdk8s synthesis, one chart per instance; yields each instance's objects as soon as its
+    chart is synthesized, so callers can overlap their work with the next chart's."""
     app = cdk8s.App()
-    charts = []
     for instance in instances:
         chart = cdk8s.Chart(app, instance.name, disable_resource_name_hashes=True)
         PaperclipInstance(chart, instance.name, instance=instance)
-        charts.append(chart)
+        yield list(chart.to_json())
         if tick:
             tick()
-    return [list(chart.to_json()) for chart in charts]
 
 
-def validate_objects(
-    objects: list[dict[str, Any]], version: str, *, file: str, instance: str
-) -> list[Problem]:
-    problems = []
-    for obj in objects:
-        label = f"{obj['kind']} {obj['metadata']['name']}"
-        try:
-            validator = object_validator(version, obj["apiVersion"], obj["kind"])
-        except UnknownKind:
-            continue  # custom resources: checked by the API server in the k8s tests
-        for path, message in schema_errors(validator, obj):
-            problems.append(
-                Problem(
-                    message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
-                    path=path,
-                    fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
-                    "used at this path, or the target --kubernetes-version.",
-                    file=file,
-                    document=f"instance {instance}",
-                )
-            )
-    return problems
+def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -> RenderedApp:
+    """Rules, cdk8s synthesis and strict validation for one app; raises on any error.
 
-
-def render_app(
-    app: App, version: str, tick: Callable[[], None] | None = None
-) -> RenderedApp:
-    """Rules, cdk8s synthesis and strict validation for one app; raises on any error."""
+    Validation and YAML serialization run in a helper process while cdk8s synthesizes the
+    next instance, so the Python-heavy checks overlap the jsii/Node pipeline.
+    """
     errors, warnings = instance_problems(app)
     if errors:
         raise UserError(errors)
-    per_instance = build_objects(app.instances, tick)
     objects: list[dict[str, Any]] = []
-    for instance, instance_objects in zip(app.instances, per_instance, strict=True):
-        errors += validate_objects(
-            instance_objects, version, file=str(app.source), instance=instance.name
-        )
-        objects += instance_objects
+    documents: list[str] = []
+    checks = []
+    pool = _helper_pool()
+    for instance, batch in zip(app.instances, build_objects(app.instances, tick), strict=True):
+        objects += batch
+        checks.append(pool.submit(check_and_dump, batch, version, str(app.source), instance.name))
+    for check in checks:
+        found, texts = check.result()
+        errors += found
+        documents += texts
     if errors:
         raise UserError(errors)
-    objects.sort(key=_sort_key)
-    return RenderedApp(app=app, objects=objects, warnings=warnings)
+    order = sorted(range(len(objects)), key=lambda i: _sort_key(objects[i]))
+    return RenderedApp(
+        app=app,
+        objects=[objects[i] for i in order],
+        documents=[documents[i] for i in order],
+        warnings=warnings,
+    )

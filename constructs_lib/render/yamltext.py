@@ -1,4 +1,5 @@
-"""Deterministic YAML text: block style, insertion order, multi-line strings as | blocks."""
+"""Deterministic YAML text through libyaml: block style, insertion order, multi-line strings
+as | blocks, sequences written the way kubectl writes them."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from typing import Any
 import yaml
 
 
-class _Dumper(yaml.SafeDumper):
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        # Indent list items under their key, as kubectl and most style guides do.
-        super().increase_indent(flow, False)
+class _Dumper(yaml.CSafeDumper):
+    pass
 
 
-def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+def _str(dumper: _Dumper, value: str) -> yaml.Node:
     if "\n" in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
@@ -24,7 +23,11 @@ _Dumper.add_representer(str, _str)
 
 def dump(obj: Any) -> str:
     text: str = yaml.dump(
-        obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=10_000,
+        obj,
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=10_000,
         allow_unicode=True,
     )
     return text

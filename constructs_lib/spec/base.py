@@ -10,11 +10,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 from constructs_lib.spec.kubeschema import (
     DEFAULT_KUBERNETES_VERSION,
@@ -57,19 +66,27 @@ def _kube_checker(definition: str) -> Any:
     return check
 
 
-def kube(definition: str) -> Any:
-    """A pass-through Kubernetes structure, validated against its strict OpenAPI definition."""
-    kind = definition.rsplit(".", 1)[-1]
-    return Annotated[
-        dict[str, Any],
-        AfterValidator(_kube_checker(definition)),
-        Field(json_schema_extra={"description": f"A Kubernetes {kind} ({definition})."}),
-    ]
+@dataclass(frozen=True)
+class KubeSchema:
+    """Annotation: validate a pass-through value against a strict OpenAPI definition."""
 
+    definition: str
 
-def kube_list(definition: str) -> Any:
-    item: Any = kube(definition)
-    return list[item]  # type: ignore[valid-type]
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            _kube_checker(self.definition), handler(source)
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        document = handler(schema)
+        document["description"] = (
+            f"A Kubernetes {self.definition.rsplit('.', 1)[-1]} ({self.definition})."
+        )
+        return document
 
 
 # Kubernetes resource.Quantity, e.g. 5Gi, 500m, 1.5, 1e3.

@@ -30,7 +30,6 @@ class DatabaseSpec(SpecModel):
     # CRD fields not built yet: setting one is an error naming it.
     managed: NotBuiltYet
 
-
     mode: DatabaseMode | None = None
     """embedded (PostgreSQL inside the server pod, on the data volume) or external. The CRD
     default, managed, is not built yet, so the mode must be set explicitly."""

@@ -65,7 +65,6 @@ class InstanceSpec(SpecModel):
     restore_from: NotBuiltYet
     tailscale: NotBuiltYet
 
-
     image: ImageSpec = ImageSpec()
     """The server image; one of tag or digest is required."""
     deployment: DeploymentSpec = DeploymentSpec()
@@ -117,18 +116,18 @@ class ObjectMetadata(SpecModel):
     annotations: Annotations = {}
     # Server-populated fields, accepted so exported objects load; never used.
     uid: str | None = Field(default=None, exclude=True)
-    resourceVersion: str | None = Field(default=None, exclude=True)  # noqa: N815
+    resourceVersion: str | None = Field(default=None, exclude=True)
     generation: int | None = Field(default=None, exclude=True)
-    creationTimestamp: str | None = Field(default=None, exclude=True)  # noqa: N815
-    managedFields: list[Any] | None = Field(default=None, exclude=True)  # noqa: N815
+    creationTimestamp: str | None = Field(default=None, exclude=True)
+    managedFields: list[Any] | None = Field(default=None, exclude=True)
     finalizers: list[str] | None = Field(default=None, exclude=True)
 
 
 class Instance(SpecModel):
     """A paperclip.inc/v1alpha1 Instance document."""
 
-    api_version: Literal["paperclip.inc/v1alpha1"] = API_VERSION
-    kind: Literal["Instance"] = KIND
+    api_version: Literal["paperclip.inc/v1alpha1"] = "paperclip.inc/v1alpha1"
+    kind: Literal["Instance"] = "Instance"
     metadata: ObjectMetadata
     spec: InstanceSpec
     status: dict[str, Any] | None = Field(default=None, exclude=True)

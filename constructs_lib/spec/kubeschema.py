@@ -91,7 +91,7 @@ def format_path(parts: Any) -> str:
 
 
 def _short_message(error: jsonschema.ValidationError) -> str:
-    message = error.message
+    message = str(error.message)
     if error.validator == "additionalProperties":
         return message.replace("Additional properties are not allowed", "unknown field")
     if len(message) > 300:

@@ -73,8 +73,7 @@ def resolve(app: str, apps_dir: Path) -> Path:
     known = [p.stem for p in discover(apps_dir)] if apps_dir.is_dir() else []
     hint = difflib.get_close_matches(app, known, n=1)
     raise UserError.single(
-        f"no app named {app!r} in {apps_dir}/"
-        + (f"; did you mean {hint[0]!r}?" if hint else "."),
+        f"no app named {app!r} in {apps_dir}/" + (f"; did you mean {hint[0]!r}?" if hint else "."),
         fix=f"use one of: {', '.join(known) or '(none)'}, or a path to an app file.",
     )
 
@@ -91,7 +90,7 @@ def load_app(path: Path) -> App:
 
 def load_yaml(text: str, file: str) -> list[Instance]:
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -148,14 +147,15 @@ def parse_instance(document: Any) -> Instance:
         raise UserError(problems_from(exc, Instance)) from None
 
 
-def problems_from(error: ValidationError, model: type[BaseModel], prefix: str = "") -> list[Problem]:
+def problems_from(
+    error: ValidationError, model: type[BaseModel], prefix: str = ""
+) -> list[Problem]:
     """Readable problems from a pydantic error: field path, what is wrong, the fix."""
     problems = []
     for item in error.errors(include_url=False):
         loc = [p for p in item["loc"] if not _is_internal_loc(p)]
         path = prefix + _format_loc(loc)
         kind = item["type"]
-        ctx = item.get("ctx") or {}
         message = str(item["msg"]).removeprefix("Value error, ")
         fix = ""
         if kind == "extra_forbidden":
@@ -172,6 +172,8 @@ def problems_from(error: ValidationError, model: type[BaseModel], prefix: str = 
             message = "is required."
         elif kind in ("enum", "literal_error"):
             message = f"{message} (got {item.get('input')!r})."
+        elif isinstance(item.get("input"), dict | list):
+            message = f"{message}."
         else:
             message = f"{message} (got {_short(item.get('input'))})."
         problems.append(Problem(message=message, path=path, fix=fix))
@@ -296,7 +298,7 @@ def _user_line(exc: BaseException, path: Path) -> str:
 
 
 def _model_named(title: str) -> type[BaseModel]:
-    from constructs_lib.spec import instance, platform, server, data
+    from constructs_lib.spec import data, instance, platform, server
 
     for module in (instance, platform, server, data):
         found = getattr(module, title, None)

@@ -11,11 +11,10 @@ from pydantic import AfterValidator, Field
 from constructs_lib.spec.base import (
     Annotations,
     IPv4CIDR,
+    KubeSchema,
     SpecModel,
     check_label_key,
     check_label_value,
-    kube,
-    kube_list,
     quantity_text,
 )
 from constructs_lib.spec.unsupported import NotBuiltYet
@@ -39,7 +38,6 @@ class ServiceSpec(SpecModel):
 
 
 class NetworkingSpec(SpecModel):
-
     service: ServiceSpec = ServiceSpec()
     """The server Service."""
 
@@ -69,16 +67,17 @@ def _node_selector(value: dict[str, str]) -> dict[str, str]:
 
 
 class AvailabilitySpec(SpecModel):
-
     replicas: Annotated[int, Field(ge=1)] = 1
     """Server replicas (at least 1; use suspended to scale to 0). Default: 1."""
     node_selector: Annotated[dict[str, str], AfterValidator(_node_selector)] = {}
     """Pod nodeSelector."""
-    tolerations: kube_list("io.k8s.api.core.v1.Toleration") = []
+    tolerations: list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]] = []
     """Pod tolerations."""
-    affinity: kube("io.k8s.api.core.v1.Affinity") | None = None
+    affinity: Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")] | None = None
     """Pod affinity."""
-    topology_spread_constraints: kube_list("io.k8s.api.core.v1.TopologySpreadConstraint") = []
+    topology_spread_constraints: list[
+        Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.TopologySpreadConstraint")]
+    ] = []
     """Pod topologySpreadConstraints."""
     priority_class_name: str | None = None
     """Pod priorityClassName."""
@@ -123,7 +122,9 @@ class NetworkPolicySpec(SpecModel):
     """Sources outside the namespace allowed to reach the server port."""
     allow_egress_cidrs: Annotated[list[IPv4CIDR], Field(alias="allowEgressCIDRs")] = []
     """Extra egress destinations (all ports)."""
-    extra_egress: kube_list("io.k8s.api.networking.v1.NetworkPolicyEgressRule") = []
+    extra_egress: list[
+        Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
+    ] = []
     """Egress rules appended verbatim."""
 
 
@@ -135,9 +136,13 @@ class RBACSpec(SpecModel):
 
 
 class SecuritySpec(SpecModel):
-    pod_security_context: kube("io.k8s.api.core.v1.PodSecurityContext") | None = None
+    pod_security_context: (
+        Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.PodSecurityContext")] | None
+    ) = None
     """Replaces the default pod securityContext (non-root 1000/1000, fsGroup 1000)."""
-    container_security_context: kube("io.k8s.api.core.v1.SecurityContext") | None = None
+    container_security_context: (
+        Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.SecurityContext")] | None
+    ) = None
     """Replaces the default securityContext of every container running the server image."""
     se_linux_relabel: Annotated[bool, Field(alias="seLinuxRelabel")] = False
     """Run a privileged init container that relabels /paperclip for SELinux. Default: false
@@ -147,11 +152,11 @@ class SecuritySpec(SpecModel):
 
 
 # Pass-through Kubernetes structures used at the top level of the spec.
-EnvVarList = kube_list("io.k8s.api.core.v1.EnvVar")
-EnvFromList = kube_list("io.k8s.api.core.v1.EnvFromSource")
-ContainerList = kube_list("io.k8s.api.core.v1.Container")
-VolumeList = kube_list("io.k8s.api.core.v1.Volume")
-VolumeMountList = kube_list("io.k8s.api.core.v1.VolumeMount")
+EnvVarList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvVar")]]
+EnvFromList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvFromSource")]]
+ContainerList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Container")]]
+VolumeList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Volume")]]
+VolumeMountList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]]
 
 
 def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:
@@ -165,5 +170,6 @@ def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Resources = Annotated[
-    kube("io.k8s.api.core.v1.ResourceRequirements"), AfterValidator(_resource_quantities)
+    Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.ResourceRequirements")],
+    AfterValidator(_resource_quantities),
 ]

@@ -25,7 +25,6 @@ class ImageSpec(SpecModel):
     # CRD fields not built yet: setting one is an error naming it.
     auto_update: NotBuiltYet
 
-
     repository: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")] = (
         DEFAULT_IMAGE_REPOSITORY
     )
@@ -63,7 +62,6 @@ class DeploymentSpec(SpecModel):
     # CRD fields not built yet: setting one is an error naming it.
     platform_admin: NotBuiltYet
 
-
     mode: DeploymentMode = DeploymentMode.AUTHENTICATED
     """local_trusted or authenticated. Default: authenticated."""
     exposure: Exposure = Exposure.PRIVATE
@@ -84,7 +82,6 @@ class AuthSpec(SpecModel):
     google: NotBuiltYet
     apple: NotBuiltYet
 
-
     secret_ref: SecretKeySelector | None = None
     """Secret key holding BETTER_AUTH_SECRET. Required in authenticated mode."""
     disable_sign_up: bool | None = None
@@ -101,7 +98,6 @@ class SecretsSpec(SpecModel):
 
     # CRD fields not built yet: setting one is an error naming it.
     aws: NotBuiltYet
-
 
     provider: SecretsProvider = SecretsProvider.LOCAL_ENCRYPTED
     """Only local_encrypted is built so far. Default: local_encrypted."""
@@ -155,7 +151,6 @@ class LoggingSpec(SpecModel):
 
 
 class ObservabilitySpec(SpecModel):
-
     logging: LoggingSpec = LoggingSpec()
     """Logging settings."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from constructs_lib.spec import WorkloadKind
@@ -26,7 +28,7 @@ HA = {
 }
 
 
-def paths(patch: dict) -> list[str]:
+def paths(patch: dict[str, Any]) -> list[str]:
     return sorted(p.path for p in errors(make_instance(patch)))
 
 
@@ -43,13 +45,15 @@ def paths(patch: dict) -> list[str]:
         ("auto", True, "embedded", WorkloadKind.STATEFUL_SET),
     ],
 )
-def test_workload_decision_table(workload: str, persistence: bool, database: str,
-                                 expected: WorkloadKind) -> None:
-    db = {"mode": database}
+def test_workload_decision_table(
+    workload: str, persistence: bool, database: str, expected: WorkloadKind
+) -> None:
+    db: dict[str, Any] = {"mode": database}
     if database == "external":
         db["externalURLSecretRef"] = {"name": "db", "key": "url"}
-    instance = make_instance({"workload": workload, "database": db,
-                              "storage": {"persistence": {"enabled": persistence}}})
+    instance = make_instance(
+        {"workload": workload, "database": db, "storage": {"persistence": {"enabled": persistence}}}
+    )
     assert effective_workload(instance.spec) is expected
 
 
@@ -65,27 +69,40 @@ def test_valid_high_availability_spec_has_no_errors() -> None:
 
 
 def test_multi_replica_preconditions() -> None:
-    patch = {**HA, "database": {"mode": "embedded"}, "objectStorage": None,
-             "secrets": {"strictMode": True}}
-    assert paths(patch) == ["spec.database.mode", "spec.objectStorage",
-                            "spec.secrets.masterKeySecretRef"]
+    patch = {
+        **HA,
+        "database": {"mode": "embedded"},
+        "objectStorage": None,
+        "secrets": {"strictMode": True},
+    }
+    assert paths(patch) == [
+        "spec.database.mode",
+        "spec.objectStorage",
+        "spec.secrets.masterKeySecretRef",
+    ]
 
 
 def test_ordinal_gating_on_a_multi_replica_deployment_is_an_error() -> None:
     assert paths({**HA, "workload": "Deployment"}) == ["spec.heartbeat.schedulerGating"]
-    assert paths({**HA, "workload": "Deployment",
-                  "heartbeat": {"schedulerGating": "auto"}}) == ["spec.heartbeat.schedulerGating"]
+    assert paths({**HA, "workload": "Deployment", "heartbeat": {"schedulerGating": "auto"}}) == [
+        "spec.heartbeat.schedulerGating"
+    ]
     assert paths({**HA, "workload": "Deployment", "heartbeat": {"enabled": False}}) == []
 
 
 def test_ordinal_gating_applies_to_multi_replica_statefulsets_only() -> None:
     assert ordinal_gating(make_instance({**HA, "workload": "StatefulSet"}).spec)
-    assert not ordinal_gating(make_instance({**HA, "workload": "StatefulSet",
-                                             "heartbeat": {"schedulerGating": "lease"}}).spec)
-    assert not ordinal_gating(make_instance({**HA, "workload": "StatefulSet",
-                                             "availability": {"replicas": 1}}).spec)
-    assert not ordinal_gating(make_instance({**HA, "workload": "StatefulSet",
-                                             "heartbeat": {"enabled": False}}).spec)
+    assert not ordinal_gating(
+        make_instance(
+            {**HA, "workload": "StatefulSet", "heartbeat": {"schedulerGating": "lease"}}
+        ).spec
+    )
+    assert not ordinal_gating(
+        make_instance({**HA, "workload": "StatefulSet", "availability": {"replicas": 1}}).spec
+    )
+    assert not ordinal_gating(
+        make_instance({**HA, "workload": "StatefulSet", "heartbeat": {"enabled": False}}).spec
+    )
 
 
 def test_cel_rules() -> None:
@@ -112,8 +129,14 @@ def test_suspended_scales_to_zero() -> None:
 
 def test_drain_is_clamped_below_the_grace_period() -> None:
     assert drain_seconds(make_instance().spec) == 15
-    clamped = make_instance({"availability": {"terminationGracePeriodSeconds": 10,
-                                              "serverDrain": {"timeoutSeconds": 60}}})
+    clamped = make_instance(
+        {
+            "availability": {
+                "terminationGracePeriodSeconds": 10,
+                "serverDrain": {"timeoutSeconds": 60},
+            }
+        }
+    )
     assert drain_seconds(clamped.spec) == 9
     assert [w.path for w in warnings(clamped)] == ["spec.availability.serverDrain.timeoutSeconds"]
     off = make_instance({"availability": {"serverDrain": {"enabled": False}}})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -48,8 +49,12 @@ def test_exported_custom_resource_loads_as_it_is() -> None:
     exported = merge(
         MINIMAL,
         {
-            "metadata": {"uid": "1234", "resourceVersion": "77", "generation": 3,
-                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "metadata": {
+                "uid": "1234",
+                "resourceVersion": "77",
+                "generation": 3,
+                "creationTimestamp": "2026-01-01T00:00:00Z",
+            },
             "status": {"phase": "Running"},
         },
     )
@@ -68,8 +73,9 @@ def test_python_construction_uses_snake_case() -> None:
 
     instance = Instance(
         metadata=ObjectMetadata(name="py"),
-        spec=InstanceSpec(image=ImageSpec(digest="sha256:" + "a" * 64),
-                          database=DatabaseSpec(mode="embedded")),
+        spec=InstanceSpec(
+            image=ImageSpec(digest="sha256:" + "a" * 64), database=DatabaseSpec(mode="embedded")
+        ),
     )
     assert instance.spec.image.reference == "ghcr.io/paperclipai/paperclip@sha256:" + "a" * 64
     assert instance.namespace == "default"
@@ -88,7 +94,7 @@ def test_python_construction_uses_snake_case() -> None:
         ({"observability": {"metrics": {"enabled": True}}}, "spec.observability.metrics"),
     ],
 )
-def test_fields_not_built_yet_are_errors_naming_the_field(patch: dict, path: str) -> None:
+def test_fields_not_built_yet_are_errors_naming_the_field(patch: dict[str, Any], path: str) -> None:
     with pytest.raises(UserError) as caught:
         make_instance(patch)
     [problem] = caught.value.problems
@@ -98,10 +104,17 @@ def test_fields_not_built_yet_are_errors_naming_the_field(patch: dict, path: str
 
 def test_every_problem_in_a_document_is_reported_at_once() -> None:
     with pytest.raises(UserError) as caught:
-        make_instance({"image": {"pullPolicy": "Sometimes"}, "workload": "DaemonSet",
-                       "availability": {"replicas": 0}})
+        make_instance(
+            {
+                "image": {"pullPolicy": "Sometimes"},
+                "workload": "DaemonSet",
+                "availability": {"replicas": 0},
+            }
+        )
     assert sorted(p.path for p in caught.value.problems) == [
-        "spec.availability.replicas", "spec.image.pullPolicy", "spec.workload"
+        "spec.availability.replicas",
+        "spec.image.pullPolicy",
+        "spec.workload",
     ]
 
 
