@@ -128,3 +128,29 @@ def load_yaml_file(path: Path) -> list[dict[str, Any]]:
 
 def doc_yaml(spec: dict[str, Any] | None = None) -> str:
     return yaml.safe_dump(merge(MINIMAL, {"spec": spec or {}}))
+
+
+@pytest.fixture(scope="session")
+def control_plane() -> Any:
+    """The real control plane for the whole session. If it cannot be built or started the
+    k8s tests fail with the reason; they are never skipped."""
+    from tests.controlplane.cluster import ControlPlaneError, running
+
+    try:
+        context = running()
+        plane = context.__enter__()
+    except ControlPlaneError as exc:
+        pytest.fail(f"the test control plane is unavailable: {exc}", pytrace=False)
+    yield plane
+    pids = [p.pid for p in plane.processes.values()]
+    context.__exit__(None, None, None)
+    alive = [pid for pid in pids if _alive(pid)]
+    assert not alive, f"control-plane processes left running: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
