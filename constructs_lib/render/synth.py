@@ -72,6 +72,9 @@ def check_version(version: str) -> str:
     return version
 
 
+HELPER_THRESHOLD = 8
+
+
 @cache
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes)."""
@@ -123,13 +126,17 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         raise UserError(errors)
     objects: list[dict[str, Any]] = []
     documents: list[str] = []
-    checks = []
-    pool = _helper_pool()
+    # A helper process costs ~0.4 s to start: worth it only for larger apps.
+    pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
+    results: list[Any] = []
     for instance, batch in zip(app.instances, build_objects(app.instances, tick), strict=True):
         objects += batch
-        checks.append(pool.submit(check_and_dump, batch, version, str(app.source), instance.name))
-    for check in checks:
-        found, texts = check.result()
+        arguments = (batch, version, str(app.source), instance.name)
+        results.append(
+            pool.submit(check_and_dump, *arguments) if pool else check_and_dump(*arguments)
+        )
+    for result in results:
+        found, texts = result.result() if pool else result
         errors += found
         documents += texts
     if errors:
