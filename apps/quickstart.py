@@ -7,6 +7,7 @@ local_trusted mode (no login) is only allowed with private exposure: reach it wi
 from __future__ import annotations
 
 from constructs_lib.spec import (
+    AgentsSpec,
     DatabaseMode,
     DatabaseSpec,
     DeploymentMode,
@@ -34,6 +35,9 @@ def instances() -> list[Instance]:
                 ),
                 database=DatabaseSpec(mode=DatabaseMode.EMBEDDED),
                 storage=StorageSpec(persistence=PersistenceSpec(enabled=True, size="10Gi")),
+                # Agent runs as Kubernetes Jobs through the launcher, with the built-in
+                # opencode template (see dist/quickstart/agents/ for the adapter config).
+                agents=AgentsSpec(enabled=True),
             ),
         )
     ]

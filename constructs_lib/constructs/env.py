@@ -121,7 +121,22 @@ def server_env(instance: Instance) -> list[EnvEntry]:
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 env.append(EnvEntry(key, secret_name=name, secret_key=key))
     env.append(EnvEntry("LOG_LEVEL", spec.observability.logging.level.value))
+    if spec.agents.enabled:
+        # Not PAPERCLIP_*: the process adapter strips those from the child's environment.
+        env.append(EnvEntry("AGENT_LAUNCHER_URL", launcher_url(instance)))
+        env.append(
+            EnvEntry(
+                "AGENT_LAUNCHER_TOKEN",
+                secret_name=f"{instance.name}-launcher-token",
+                secret_key="token",
+                optional=True,
+            )
+        )
     return env
+
+
+def launcher_url(instance: Instance) -> str:
+    return f"http://{instance.name}-launcher.{instance.namespace}.svc.cluster.local:8080"
 
 
 def config_data(entries: list[EnvEntry]) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from constructs_lib.constructs.agents import AgentsStack
 from constructs_lib.constructs.env import config_data, server_env
 from constructs_lib.constructs.kube import kube_object
 from constructs_lib.constructs.names import (
@@ -82,7 +83,11 @@ class ServerStack(Construct):
 class PaperclipInstance(Construct):
     """Every object one Instance needs. Takes a validated spec; reads no files or clock."""
 
-    def __init__(self, scope: Construct, id: str, *, instance: Instance) -> None:
+    def __init__(
+        self, scope: Construct, id: str, *, instance: Instance, client_script: str = ""
+    ) -> None:
         super().__init__(scope, id)
         self.instance = instance
         ServerStack(self, "server", instance=instance)
+        if instance.spec.agents.enabled:
+            AgentsStack(self, "agents", instance=instance, client_script=client_script)

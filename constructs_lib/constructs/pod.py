@@ -23,6 +23,7 @@ from constructs_lib.constructs.names import (
 from constructs_lib.spec import Instance, ProbeOverride, ProbeType
 from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
 
+LAUNCHER_CLIENT_DIR = "/opt/paperclip-launcher"
 SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
 
 # (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold, successThreshold)
@@ -167,7 +168,12 @@ def _app_container(
     if entries or spec.env:
         container["env"] = _env(entries, instance)
     container["envFrom"] = _env_from(instance)
-    container["volumeMounts"] = [_data_mount(), *copy.deepcopy(spec.extra_volume_mounts)]
+    mounts = [_data_mount()]
+    if spec.agents.enabled:
+        mounts.append(
+            {"name": "launcher-client", "mountPath": LAUNCHER_CLIENT_DIR, "readOnly": True}
+        )
+    container["volumeMounts"] = [*mounts, *copy.deepcopy(spec.extra_volume_mounts)]
     container["securityContext"] = container_security_context(instance)
     return container
 
@@ -224,7 +230,12 @@ def volumes(instance: Instance) -> list[dict[str, Any]]:
         data["persistentVolumeClaim"] = {"claimName": data_claim_name(instance)}
     else:
         data["emptyDir"] = {}
-    return [data, *copy.deepcopy(spec.extra_volumes)]
+    found = [data]
+    if spec.agents.enabled:
+        found.append(
+            {"name": "launcher-client", "configMap": {"name": f"{instance.name}-launcher-client"}}
+        )
+    return [*found, *copy.deepcopy(spec.extra_volumes)]
 
 
 def pod_annotations(instance: Instance, entries: list[EnvEntry]) -> dict[str, str]:

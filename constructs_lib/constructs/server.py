@@ -19,6 +19,7 @@ DNS_PORT = 53
 HTTPS_PORT = 443
 OTLP_PORTS = (4317, 4318)
 POSTGRES_PORT = 5432
+LAUNCHER_PORT = 8080
 
 
 def service_account_body() -> dict[str, Any]:
@@ -78,6 +79,15 @@ def network_policy_body(instance: Instance) -> dict[str, Any]:
     ]
     if spec.database.mode is DatabaseMode.EXTERNAL:
         egress.append({"ports": [_port(POSTGRES_PORT)]})
+    if spec.agents.enabled:
+        launcher = {
+            "app.kubernetes.io/name": "paperclip",
+            "app.kubernetes.io/instance": instance.name,
+            "app.kubernetes.io/component": "launcher",
+        }
+        egress.append(
+            {"to": [{"podSelector": {"matchLabels": launcher}}], "ports": [_port(LAUNCHER_PORT)]}
+        )
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
     egress += [dict(rule) for rule in policy.extra_egress]
     return {

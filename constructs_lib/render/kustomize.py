@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from constructs_lib.constructs.agents import adapter_config
 from constructs_lib.errors import UserError
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
@@ -33,4 +35,21 @@ def kustomize_files(rendered: RenderedApp, source: str) -> dict[str, str]:
         "resources": list(files),
     }
     files["kustomization.yaml"] = GENERATED_HEADER.format(source=source) + dump(kustomization)
-    return {f"kustomize/{name}": text for name, text in files.items()}
+    tree = {f"kustomize/{name}": text for name, text in files.items()}
+    tree.update(adapter_files(rendered))
+    return tree
+
+
+def adapter_files(rendered: RenderedApp) -> dict[str, str]:
+    """agents/<instance>-<template>.json: the Paperclip agent adapter configuration to paste
+    into an agent's settings, for every template of every instance with agents enabled."""
+    files = {}
+    for instance in rendered.app.instances:
+        if not instance.spec.agents.enabled:
+            continue
+        for template in sorted(instance.spec.agents.templates):
+            config = adapter_config(instance, template)
+            files[f"agents/{instance.name}-{template}.json"] = (
+                json.dumps(config, indent=2, sort_keys=True) + "\n"
+            )
+    return files

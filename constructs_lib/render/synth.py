@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from constructs_lib.errors import Problem, UserError
@@ -76,6 +77,13 @@ HELPER_THRESHOLD = 8
 
 
 @cache
+def client_script() -> str:
+    """The thin client mounted into Paperclip pods (launcher/client/paperclip-launch.mjs)."""
+    source = resources.files("launcher") / "client" / "paperclip-launch.mjs"
+    return source.read_text(encoding="utf-8")
+
+
+@cache
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes)."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -109,7 +117,7 @@ def build_objects(
     app = cdk8s.App()
     for instance in instances:
         chart = cdk8s.Chart(app, instance.name, disable_resource_name_hashes=True)
-        PaperclipInstance(chart, instance.name, instance=instance)
+        PaperclipInstance(chart, instance.name, instance=instance, client_script=client_script())
         yield list(chart.to_json())
         if tick:
             tick()

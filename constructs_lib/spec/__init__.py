@@ -1,5 +1,6 @@
 """The Instance spec: pydantic models of paperclip.inc/v1alpha1 Instance, loading and rules."""
 
+from constructs_lib.spec.agents import AgentsSpec, AgentTemplate, LauncherSpec, WorkspaceSpec
 from constructs_lib.spec.base import LocalObjectReference, SecretKeySelector
 from constructs_lib.spec.data import (
     AccessMode,
@@ -42,6 +43,8 @@ from constructs_lib.spec.server import (
 
 __all__ = [
     "AccessMode",
+    "AgentTemplate",
+    "AgentsSpec",
     "AuthSpec",
     "AvailabilitySpec",
     "DatabaseMode",
@@ -53,6 +56,7 @@ __all__ = [
     "ImageSpec",
     "Instance",
     "InstanceSpec",
+    "LauncherSpec",
     "LocalObjectReference",
     "LogLevel",
     "LoggingSpec",
@@ -77,4 +81,5 @@ __all__ = [
     "ServiceType",
     "StorageSpec",
     "WorkloadKind",
+    "WorkspaceSpec",
 ]

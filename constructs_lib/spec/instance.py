@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
 
+from constructs_lib.spec.agents import AgentsSpec
 from constructs_lib.spec.base import (
     Annotations,
     Labels,
@@ -100,6 +101,8 @@ class InstanceSpec(SpecModel):
     """Mounts added to the server container."""
     pod_annotations: Annotations = {}
     """Annotations on the server pods."""
+    agents: AgentsSpec = AgentsSpec()
+    """paperclip-gitops extension: agent runs as Kubernetes Jobs through the launcher."""
 
 
 class ObjectMetadata(SpecModel):

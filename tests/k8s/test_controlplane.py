@@ -116,18 +116,19 @@ def test_quickstart_runs_on_the_kwok_node(control_plane: ControlPlane) -> None:
     objects = [o for p, o in dist_objects() if p.parts[-3] == "quickstart"]
     namespace = objects[0]["metadata"]["namespace"]
     ensure_namespace(control_plane, namespace)
-    claim = next(o for o in objects if o["kind"] == "PersistentVolumeClaim")
-    core.create_persistent_volume(
-        {
-            "metadata": {"name": "quickstart-test-pv"},
-            "spec": {
-                "capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
-                "accessModes": ["ReadWriteOnce"],
-                "hostPath": {"path": "/tmp/quickstart"},
-                "persistentVolumeReclaimPolicy": "Delete",
-            },
-        }
-    )
+    claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    for claim in claims:  # no provisioner here: one matching volume per claim
+        core.create_persistent_volume(
+            {
+                "metadata": {"name": f"{claim['metadata']['name']}-pv"},
+                "spec": {
+                    "capacity": {"storage": claim["spec"]["resources"]["requests"]["storage"]},
+                    "accessModes": claim["spec"]["accessModes"],
+                    "hostPath": {"path": f"/tmp/{claim['metadata']['name']}"},
+                    "claimRef": {"namespace": namespace, "name": claim["metadata"]["name"]},
+                },
+            }
+        )
     for obj in objects:
         apply(control_plane, obj, dry_run=False)
     wait_for(
