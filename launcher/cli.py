@@ -76,7 +76,8 @@ async def _serve(args: argparse.Namespace) -> None:
         reap_interval=args.reap_interval,
         disconnect_cancel_seconds=args.disconnect_cancel_seconds,
     )
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # Open log streams are cut at shutdown; clients resume them from their cursor.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, args.host, args.port)
     await site.start()

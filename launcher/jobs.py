@@ -209,7 +209,7 @@ def build_job(config: LauncherConfig, request: RunRequest) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "backoffLimit": 0,
         "ttlSecondsAfterFinished": template.ttl_seconds_after_finished,
-        "template": {"metadata": {"labels": labels}, "spec": pod},
+        "template": {"metadata": {"labels": {**template.labels, **labels}}, "spec": pod},
     }
     if timeout > 0:
         spec["activeDeadlineSeconds"] = timeout

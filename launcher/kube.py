@@ -161,9 +161,17 @@ class Kube:
         self, path: str, params: dict[str, str], *, idle: float
     ) -> AsyncIterator[str | None]:
         """Lines of a streaming response as they arrive; ``None`` after every ``idle``
-        seconds without data, so the caller can check on the producer and keep reading the
-        same stream. Ends at the end of the response."""
-        async with self.session.get(path, params=params) as response:
+        seconds without data (also while waiting for the response to begin: a log follow
+        of a silent container may send no headers at all), so the caller can check on the
+        producer. Ends at the end of the response; close it with ``aclosing``."""
+        pending = asyncio.ensure_future(self.session.get(path, params=params))
+        response: aiohttp.ClientResponse | None = None
+        try:
+            while not pending.done():
+                await asyncio.wait({pending}, timeout=idle)
+                if not pending.done():
+                    yield None
+            response = pending.result()
             if response.status >= 400:
                 raise ApiError(response.status, response.reason or "", await response.text())
             buffer = b""
@@ -181,6 +189,11 @@ class Kube:
                     yield line.decode("utf-8", errors="replace")
             if buffer:
                 yield buffer.decode("utf-8", errors="replace")
+        finally:
+            if not pending.done():
+                pending.cancel()
+            if response is not None:
+                response.close()
 
 
 def namespaced(namespace: str, resource: str, name: str = "", group: str = "") -> str:

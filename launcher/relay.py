@@ -10,6 +10,7 @@ been read), not only at the end of the stream: some kubelets (and kwok) never en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -106,18 +107,19 @@ async def follow(
         dedup.start_pass()
         ended = False
         try:
-            async for raw in kube.lines(path, params, idle=idle):
-                if raw is None:
-                    if await is_terminated():
-                        ended = True
-                        break
-                    continue
-                line = dedup.accept(raw)
-                if line is not None:
-                    backoff = 0.2
-                    yield line
-            else:
-                ended = await is_terminated()
+            async with contextlib.aclosing(kube.lines(path, params, idle=idle)) as stream:
+                async for raw in stream:
+                    if raw is None:
+                        if await is_terminated():
+                            ended = True
+                            break
+                        continue
+                    line = dedup.accept(raw)
+                    if line is not None:
+                        backoff = 0.2
+                        yield line
+                else:
+                    ended = await is_terminated()
         except (aiohttp.ClientError, ApiError, ConnectionError) as exc:
             if isinstance(exc, ApiError) and exc.status == 404:
                 return

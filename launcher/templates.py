@@ -111,6 +111,8 @@ class JobTemplate(Model):
     """Keep cancelled Jobs (and their pods) instead of deleting them. Default: false."""
     node_selector: dict[str, str] = {}
     tolerations: list[dict[str, Any]] = []
+    labels: dict[str, str] = {}
+    """Extra labels on agent pods (e.g. cost allocation); the launcher's own labels win."""
     workspace: Workspace = Workspace.NONE
     """shared: mount the agent workspace volume at /paperclip; none: an empty dir."""
     output: OutputFormat = OutputFormat.PLAIN

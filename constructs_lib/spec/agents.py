@@ -31,7 +31,8 @@ class AgentTemplate(JobTemplate):
 
 class LauncherSpec(SpecModel):
     image: Annotated[str, Field(min_length=1)] = DEFAULT_LAUNCHER_IMAGE
-    """The launcher image (launcher/Dockerfile). Default: ghcr.io/paperclip-gitops/launcher:0.1.0."""
+    """The launcher image (launcher/Dockerfile).
+    Default: ghcr.io/paperclip-gitops/launcher:0.1.0."""
     replicas: Annotated[int, Field(ge=1)] = 1
     """Launcher replicas; runs are guarded per agent across all of them. Default: 1."""
     pending_timeout_seconds: Annotated[int, Field(ge=1)] = 300
