@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,7 +159,7 @@ class Kube:
 
     async def lines(
         self, path: str, params: dict[str, str], *, idle: float
-    ) -> AsyncIterator[str | None]:
+    ) -> AsyncGenerator[str | None, None]:
         """Lines of a streaming response as they arrive; ``None`` after every ``idle``
         seconds without data (also while waiting for the response to begin: a log follow
         of a silent container may send no headers at all), so the caller can check on the

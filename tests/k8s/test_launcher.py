@@ -22,6 +22,7 @@ from kubernetes.client.rest import ApiException
 from tests.controlplane.cluster import ControlPlane
 from tests.k8s.harness import (
     LauncherProcess,
+    TcpProxy,
     cri,
     finish,
     job_pod,
@@ -195,6 +196,37 @@ def test_opencode_output_is_parsed_into_the_result(
     job = client.BatchV1Api(control_plane.api_client()).read_namespaced_job(body["job"], ns)
     assert job.spec.template.spec.containers[0].args[-2:] == ["--session", "ses_abc123"]
     lp.call("DELETE", "/v1/runs/run-oc-2")
+
+
+def test_a_cut_api_connection_loses_and_repeats_no_line(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    ns = "logs-11"
+    with TcpProxy(control_plane.ports["apiserver"]) as proxy:
+        lp = launcher(ns, server=f"https://127.0.0.1:{proxy.port}")
+        log = control_plane.log_file(ns)
+        # several lines share one timestamp: the cursor must tell them apart
+        stamp = cri("x").split(" ", 1)[0]
+        log.write_text("".join(f"{stamp} stdout F same-stamp {i}\n" for i in range(3)))
+        assert lp.start_run("run-cut")[0] == 201
+        pod = job_pod(control_plane, ns, "run-cut")
+        box = in_background(lambda: collect(lp, "run-cut"))
+        for batch in range(3):
+            time.sleep(1.5)
+            with log.open("a") as handle:
+                handle.write("".join(cri(f"batch {batch} line {i}") for i in range(4)))
+            time.sleep(1.5)
+            assert proxy.cut() >= 1  # the follow stream (and any other call) is cut
+        time.sleep(2)
+        finish(control_plane, ns, pod.metadata.name)
+        box["thread"].join(90)
+        lines, result = box["value"]
+    expected = [f"same-stamp {i}" for i in range(3)] + [
+        f"batch {b} line {i}" for b in range(3) for i in range(4)
+    ]
+    assert lines == expected
+    assert result["exitCode"] == 0
+    assert lp.log_tail().count("resuming from") >= 3
 
 
 def test_failures_are_reported_within_seconds(
@@ -423,9 +455,9 @@ def test_ensure_secrets_creates_then_never_overwrites(
     assert core.read_namespaced_secret("lt-launcher-token", ns).data["token"] == value
     import base64
 
-    plain = base64.b64decode(value).decode()
+    plain = base64.b64decode(str(value)).decode()
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
-        assert plain not in output and value not in output
+        assert plain not in str(output) and str(value) not in str(output)
     # its ServiceAccount may touch only that Secret
     other = client.CoreV1Api(control_plane.api_client(token))
     with pytest.raises(ApiException):
