@@ -59,9 +59,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check constructs_lib tests apps
 	$(VENV)/bin/mypy constructs_lib apps tests
 
-## bench: synth time and memory for 1, 10, 100 instances
-bench: $(STAMP)
+## bench: synth time and memory; launcher submit latency, relay throughput, 50 concurrent runs
+bench: setup controlplane
 	$(PY) tests/bench/synth_bench.py
+	PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_CONTROLPLANE_BIN=$$(cat $(CP_STAMP)) \
+	  $(PY) tests/bench/launcher_bench.py
 
 ## cluster: run the test control plane in the foreground (Ctrl-C stops it)
 cluster: setup controlplane

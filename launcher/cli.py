@@ -117,12 +117,13 @@ async def _run(args: argparse.Namespace) -> int:
             return 75
         print(f"[launcher] job {started.job}", file=sys.stderr)
         code = 1
-        async for record in launcher.stream(request.run_id):
-            if record["type"] == "line":
-                print(record["text"], flush=True)
-            else:
-                print(f"[launcher] result {json.dumps(record)}", file=sys.stderr)
-                code = int(record.get("exitCode", 1))
+        async for batch in launcher.stream(request.run_id):
+            for record in batch:
+                if record["type"] == "line":
+                    print(record["text"], flush=True)
+                else:
+                    print(f"[launcher] result {json.dumps(record)}", file=sys.stderr)
+                    code = int(record.get("exitCode", 1))
         return code
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import yaml
 
+MAX_BATCH = 200
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -159,8 +160,9 @@ class Kube:
 
     async def lines(
         self, path: str, params: dict[str, str], *, idle: float
-    ) -> AsyncGenerator[str | None, None]:
-        """Lines of a streaming response as they arrive; ``None`` after every ``idle``
+    ) -> AsyncGenerator[list[str] | None, None]:
+        """Lines of a streaming response as they arrive, in batches (the complete lines of
+        one network read); ``None`` after every ``idle``
         seconds without data (also while waiting for the response to begin: a log follow
         of a silent container may send no headers at all), so the caller can check on the
         producer. Ends at the end of the response; close it with ``aclosing``."""
@@ -185,10 +187,14 @@ class Kube:
                     break
                 buffer += chunk
                 *complete, buffer = buffer.split(b"\n")
-                for line in complete:
-                    yield line.decode("utf-8", errors="replace")
+                # Small batches keep memory flat when a large backlog arrives at once.
+                for start in range(0, len(complete), MAX_BATCH):
+                    yield [
+                        line.decode("utf-8", errors="replace")
+                        for line in complete[start : start + MAX_BATCH]
+                    ]
             if buffer:
-                yield buffer.decode("utf-8", errors="replace")
+                yield [buffer.decode("utf-8", errors="replace")]
         finally:
             if not pending.done():
                 pending.cancel()

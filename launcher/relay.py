@@ -24,7 +24,7 @@ from launcher.kube import ApiError, Kube, namespaced
 log = logging.getLogger("paperclip_launcher.relay")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Cursor:
     timestamp: str = ""
     index: int = 0
@@ -45,7 +45,7 @@ class Cursor:
         return self.timestamp[:19] + "Z"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LogLine:
     cursor: Cursor
     text: str
@@ -108,16 +108,16 @@ async def follow(
         ended = False
         try:
             async with contextlib.aclosing(kube.lines(path, params, idle=idle)) as stream:
-                async for raw in stream:
-                    if raw is None:
+                async for batch in stream:
+                    if batch is None:
                         if await is_terminated():
                             ended = True
                             break
                         continue
-                    line = dedup.accept(raw)
-                    if line is not None:
+                    lines = [line for raw in batch if (line := dedup.accept(raw)) is not None]
+                    if lines:
                         backoff = 0.2
-                        yield line
+                        yield lines
                 else:
                     ended = await is_terminated()
         except (aiohttp.ClientError, ApiError, ConnectionError) as exc:
@@ -127,14 +127,15 @@ async def follow(
                 "log stream of %s broke (%s); resuming from %s", pod, exc, dedup.after.encode()
             )
         if ended:
-            async for line in _drain(kube, path, container, dedup):
-                yield line
+            rest = await _drain(kube, path, container, dedup)
+            if rest:
+                yield rest
             return
         await asyncio.sleep(backoff)
         backoff = min(backoff * 2, 5.0)
 
 
-async def _drain(kube: Kube, path: str, container: str, dedup: Dedup) -> AsyncIterator[LogLine]:
+async def _drain(kube: Kube, path: str, container: str, dedup: Dedup) -> list[LogLine]:
     """The rest of the log after the container ended, without following."""
     params = {"container": container, "timestamps": "true"}
     if dedup.after.timestamp:
@@ -144,9 +145,6 @@ async def _drain(kube: Kube, path: str, container: str, dedup: Dedup) -> AsyncIt
         text: Any = await kube.request("GET", path, params=params)
     except ApiError as exc:
         if exc.status == 404:
-            return
+            return []
         raise
-    for raw in str(text).splitlines():
-        line = dedup.accept(raw)
-        if line is not None:
-            yield line
+    return [line for raw in str(text).splitlines() if (line := dedup.accept(raw)) is not None]

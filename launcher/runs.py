@@ -140,15 +140,18 @@ class Launcher:
 
     # -- stream ----------------------------------------------------------------------
 
-    async def stream(self, run_id: str, after: str | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Log records {"type": "line", "cursor", "text"}, then one {"type": "result"}."""
+    async def stream(
+        self, run_id: str, after: str | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Batches of log records {"type": "line", "cursor", "text"}, then a batch holding
+        the one {"type": "result"} record."""
         job = await self.find_job(run_id)
         if job is None:
             raise RunNotFound(run_id)
         name = job["metadata"]["name"]
         retained = (job["metadata"].get("annotations") or {}).get(ANNOTATION_CANCELLED)
         if retained:
-            yield await self._finish(job, None, cancelled=True)
+            yield [await self._finish(job, None, cancelled=True)]
             return
 
         async def job_failed() -> str | None:
@@ -167,7 +170,7 @@ class Launcher:
                 job_failed=job_failed,
             )
         except RunFailed as failed:
-            yield await self._finish(job, None, failure=failed)
+            yield [await self._finish(job, None, failure=failed)]
             return
         pod_name = pod["metadata"]["name"]
         last: dict[str, Any] = {"pod": pod}
@@ -181,15 +184,18 @@ class Launcher:
                 raise
             return terminated(last["pod"]) is not None
 
-        async for line in follow(
+        async for lines in follow(
             self.kube,
             self.namespace,
             pod_name,
             after=Cursor.decode(after),
             is_terminated=is_terminated,
         ):
-            yield {"type": "line", "cursor": line.cursor.encode(), "text": line.text}
-        yield await self._finish(job, last["pod"])
+            yield [
+                {"type": "line", "cursor": line.cursor.encode(), "text": line.text}
+                for line in lines
+            ]
+        yield [await self._finish(job, last["pod"])]
 
     async def _job(self, name: str) -> dict[str, Any] | None:
         try:

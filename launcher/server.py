@@ -92,11 +92,13 @@ def make_app(
         finished = False
         try:
             records = launcher.stream(run_id, request.query.get("after"))
-            async for record in records:
+            async for batch in records:
                 if not response.prepared:
                     await response.prepare(request)
-                await response.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
-                finished = record["type"] == "result"
+                await response.write(
+                    b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in batch)
+                )
+                finished = batch[-1]["type"] == "result"
             if not response.prepared:
                 await response.prepare(request)
             await response.write_eof()
