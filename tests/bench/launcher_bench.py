@@ -185,10 +185,12 @@ def main() -> int:
     )
     print(f"{'relay: log size (MB), lines':<46} {size / 1e6:>7.1f} {lines:>6}")
     print(
-        f"{'relay: kubectl logs -f, best of 2 (s, MB/s)':<46} {kubectl_s:>6.2f} {size / 1e6 / kubectl_s:>5.1f}"
+        f"{'relay: kubectl logs -f, best of 2 (s, MB/s)':<46} {kubectl_s:>6.2f} "
+        f"{size / 1e6 / kubectl_s:>5.1f}"
     )
     print(
-        f"{'relay: launcher stream, best of 2 (s, MB/s)':<46} {relay_s:>6.2f} {size / 1e6 / relay_s:>5.1f}"
+        f"{'relay: launcher stream, best of 2 (s, MB/s)':<46} {relay_s:>6.2f} "
+        f"{size / 1e6 / relay_s:>5.1f}"
     )
     print(
         f"{'relay throughput, launcher / kubectl':<46} {ratio:>11.2f}x  (target >= {TARGET_RATIO})"
