@@ -56,8 +56,9 @@ test-k8s: setup controlplane
 ## lint: ruff and mypy
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check constructs_lib tests apps
-	$(VENV)/bin/mypy constructs_lib apps tests
+	$(VENV)/bin/ruff format --check constructs_lib launcher tests apps
+	$(VENV)/bin/mypy constructs_lib launcher apps tests
+	node --check launcher/client/paperclip-launch.mjs
 
 ## bench: synth time and memory; launcher submit latency, relay throughput, 50 concurrent runs
 bench: setup controlplane

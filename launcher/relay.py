@@ -113,6 +113,7 @@ async def follow(
                         if await is_terminated():
                             ended = True
                             break
+                        yield []  # an idle tick: lets the consumer check on its client
                         continue
                     lines = [line for raw in batch if (line := dedup.accept(raw)) is not None]
                     if lines:

@@ -91,10 +91,15 @@ def make_app(
         watchers[run_id] = watchers.get(run_id, 0) + 1
         finished = False
         try:
+            if await launcher.find_job(run_id) is None:
+                raise RunNotFound(run_id)
+            await response.prepare(request)  # headers now: the client knows it is attached
             records = launcher.stream(run_id, request.query.get("after"))
             async for batch in records:
-                if not response.prepared:
-                    await response.prepare(request)
+                if not batch:
+                    if request.transport is None or request.transport.is_closing():
+                        raise ConnectionResetError("client went away")
+                    continue
                 await response.write(
                     b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in batch)
                 )
@@ -103,8 +108,11 @@ def make_app(
                 await response.prepare(request)
             await response.write_eof()
         except RunNotFound:
+            finished = True
             return _error(404, "unknown_run", f"no run {run_id!r}")
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:
+            log.info("stream client went away", extra={"run": run_id})
+        except asyncio.CancelledError:
             log.info("stream client went away", extra={"run": run_id})
             raise
         finally:

@@ -132,6 +132,7 @@ class LauncherProcess:
     port: int = field(default_factory=free_port)
     token: str = "test-launcher-token"
     process: subprocess.Popen[bytes] | None = None
+    extra_args: list[str] = field(default_factory=lambda: ["--disconnect-cancel-seconds", "-1"])
 
     @property
     def url(self) -> str:
@@ -174,8 +175,7 @@ class LauncherProcess:
                 str(self.port),
                 "--reap-interval",
                 "1",
-                "--disconnect-cancel-seconds",
-                "-1",
+                *self.extra_args,
             ],
             env={**os.environ, "PAPERCLIP_LAUNCHER_TOKEN": self.token},
             stdout=log,

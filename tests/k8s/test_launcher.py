@@ -3,6 +3,7 @@ restarts, RBAC, ensure-secrets and the thin Node client."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -462,3 +463,90 @@ def test_ensure_secrets_creates_then_never_overwrites(
     other = client.CoreV1Api(control_plane.api_client(token))
     with pytest.raises(ApiException):
         other.read_namespaced_secret("default-token-other", ns)
+
+
+def test_a_lease_whose_run_is_gone_is_recovered(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    from launcher.guard import lease_name
+
+    ns = "logs-12"
+    lp = launcher(ns)
+    client.CoordinationV1Api(control_plane.api_client()).create_namespaced_lease(
+        ns,
+        {
+            "metadata": {"name": lease_name("agent-ghost")},
+            "spec": {"holderIdentity": "run-that-died-with-its-launcher"},
+        },
+    )
+    status, body = lp.start_run("run-new", agent="agent-ghost")
+    assert status == 201, body
+    lease = client.CoordinationV1Api(control_plane.api_client()).read_namespaced_lease(
+        lease_name("agent-ghost"), ns
+    )
+    assert lease.spec.holder_identity == "run-new"
+    lp.call("DELETE", "/v1/runs/run-new")
+
+
+def test_a_client_that_goes_away_cancels_its_run(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    ns = "logs-13"
+    lp = launcher(ns)
+    lp.stop()
+    lp.extra_args = ["--disconnect-cancel-seconds", "1"]
+    lp.start()
+    assert lp.start_run("run-orphan", agent="agent-o")[0] == 201
+    job_pod(control_plane, ns, "run-orphan")
+    connection = http.client.HTTPConnection("127.0.0.1", lp.port, timeout=10)
+    connection.request(
+        "GET", "/v1/runs/run-orphan/log", headers={"Authorization": f"Bearer {lp.token}"}
+    )
+    assert connection.getresponse().status == 200  # attached: headers come at once
+    connection.close()  # ... and gone, with no other client streaming the run
+    batch = client.BatchV1Api(control_plane.api_client())
+    wait_for(
+        "the orphaned run to be cancelled",
+        lambda: (
+            not batch.list_namespaced_job(ns, label_selector="paperclip.io/run-id=run-orphan").items
+        ),
+        30,
+    )
+
+
+def test_run_command_from_a_workstation(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    ns = "logs-15"
+    lp = launcher(ns)
+    lp.stop()
+    control_plane.log_file(ns).write_text(cri("from the workstation"))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "launcher",
+            "run",
+            "--config",
+            str(lp.workdir / "templates.json"),
+            "--kubeconfig",
+            str(control_plane.kubeconfig),
+            "--template",
+            "plain",
+            "--agent-id",
+            "agent-w",
+            "--run-id",
+            "run-w",
+            "--company-id",
+            "co",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pod = job_pod(control_plane, ns, "run-w")
+    time.sleep(1)
+    finish(control_plane, ns, pod.metadata.name, "failed", exit_code=4)
+    out, err = process.communicate(timeout=60)
+    assert out == "from the workstation\n"
+    assert process.returncode == 4, err
