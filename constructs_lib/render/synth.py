@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from constructs_lib.constructs import PaperclipInstance
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.validate import check_and_dump
 from constructs_lib.spec import Instance, rules
@@ -21,12 +21,6 @@ from constructs_lib.spec.kubeschema import (
     supported_versions,
 )
 from constructs_lib.spec.loader import App
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-import cdk8s
-
-from constructs_lib.constructs import PaperclipInstance
 
 # Kinds in the order they are applied; unknown kinds go last.
 APPLY_ORDER = (
@@ -114,6 +108,8 @@ def build_objects(
 ) -> Iterator[list[dict[str, Any]]]:
     """cdk8s synthesis, one chart per instance; yields each instance's objects as soon as its
     chart is synthesized, so callers can overlap their work with the next chart's."""
+    import cdk8s  # after constructs_lib.constructs has set up the jsii environment
+
     app = cdk8s.App()
     for instance in instances:
         chart = cdk8s.Chart(app, instance.name, disable_resource_name_hashes=True)
