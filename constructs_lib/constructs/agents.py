@@ -10,7 +10,7 @@ from typing import Any
 from constructs import Construct
 
 from constructs_lib.constructs.env import config_hash
-from constructs_lib.constructs.kube import kube_object
+from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import base_labels, component_labels, server_selector
 from constructs_lib.spec import Instance
 from launcher.templates import LauncherConfig
@@ -150,16 +150,7 @@ class AgentsStack(Construct):
         names = AgentNames.of(instance)
         launcher_labels = component_labels(instance, LAUNCHER_COMPONENT)
 
-        def add(kind: str, name: str, body: dict[str, Any], **extra: Any) -> None:
-            kube_object(
-                self,
-                kind,
-                name=name,
-                namespace=ns,
-                labels=extra.pop("labels", labels),
-                body=body,
-                **extra,
-            )
+        add = ObjectAdder(self, ns, labels)
 
         add("ServiceAccount", names.launcher, {})
         add("ServiceAccount", names.agent, {"automountServiceAccountToken": False})

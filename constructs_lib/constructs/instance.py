@@ -6,7 +6,7 @@ from constructs import Construct
 
 from constructs_lib.constructs.agents import AgentsStack
 from constructs_lib.constructs.env import config_data, server_env
-from constructs_lib.constructs.kube import kube_object
+from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import (
     base_labels,
     config_map_name,
@@ -29,55 +29,27 @@ class ServerStack(Construct):
     def __init__(self, scope: Construct, id: str, *, instance: Instance) -> None:
         super().__init__(scope, id)
         spec = instance.spec
-        ns, labels, name = instance.namespace, base_labels(instance), server_name(instance)
+        add, name = (
+            ObjectAdder(self, instance.namespace, base_labels(instance)),
+            server_name(instance),
+        )
         entries = server_env(instance)
         if spec.security.rbac.create:
-            kube_object(
-                self,
-                "ServiceAccount",
-                name=name,
-                namespace=ns,
-                labels=labels,
-                annotations=dict(spec.security.rbac.service_account_annotations),
-                body=service_account_body(),
-            )
-        kube_object(
-            self,
-            "ConfigMap",
-            name=config_map_name(instance),
-            namespace=ns,
-            labels=labels,
-            body={"data": config_data(entries)},
-        )
+            annotations = dict(spec.security.rbac.service_account_annotations)
+            add("ServiceAccount", name, service_account_body(), annotations=annotations)
+        add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
         if spec.storage.persistence.enabled:
-            kube_object(
-                self,
-                "PersistentVolumeClaim",
-                name=data_claim_name(instance),
-                namespace=ns,
-                labels=labels,
-                body=data_claim_body(instance),
-            )
-        kube_object(
-            self,
+            add("PersistentVolumeClaim", data_claim_name(instance), data_claim_body(instance))
+        add(
             "Service",
-            name=name,
-            namespace=ns,
-            labels=labels,
+            name,
+            service_body(instance),
             annotations=dict(spec.networking.service.annotations),
-            body=service_body(instance),
         )
         if spec.security.network_policy.enabled:
-            kube_object(
-                self,
-                "NetworkPolicy",
-                name=name,
-                namespace=ns,
-                labels=labels,
-                body=network_policy_body(instance),
-            )
+            add("NetworkPolicy", name, network_policy_body(instance))
         kind, body = workload_body(instance, entries)
-        kube_object(self, kind, name=name, namespace=ns, labels=labels, body=body)
+        add(kind, name, body)
 
 
 class PaperclipInstance(Construct):

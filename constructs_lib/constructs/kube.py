@@ -58,3 +58,31 @@ def kube_object(
     if body:
         obj.add_json_patch(*(cdk8s.JsonPatch.add(f"/{key}", value) for key, value in body.items()))
     return obj
+
+
+class ObjectAdder:
+    """Adds objects under one scope with a shared namespace and default labels."""
+
+    def __init__(self, scope: Construct, namespace: str, labels: dict[str, str]) -> None:
+        self.scope = scope
+        self.namespace = namespace
+        self.labels = labels
+
+    def __call__(
+        self,
+        kind: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> cdk8s.ApiObject:
+        return kube_object(
+            self.scope,
+            kind,
+            name=name,
+            namespace=self.namespace,
+            labels=labels or self.labels,
+            body=body,
+            annotations=annotations,
+        )

@@ -1,8 +1,8 @@
 """Building blocks shared by the Instance spec models.
 
 * :class:`SpecModel` — camelCase aliases, unknown fields forbidden, immutable.
-* :func:`kube` — a field holding a Kubernetes API structure (a Container, an Affinity, ...)
-  that is passed through to the generated objects and validated against the official strict
+* :class:`KubeSchema` — marks a field holding a Kubernetes API structure (a Container, an
+  Affinity, ...) that is passed through to the generated objects and validated against the official strict
   OpenAPI schema, so a typo inside a sidecar is reported at its spec path.
 * Quantity, label and DNS-name checks with the rules Kubernetes applies.
 """
@@ -15,13 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
 )
-from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -30,19 +28,14 @@ from constructs_lib.spec.kubeschema import (
     definition_validator,
     schema_errors,
 )
+from launcher.templates import Model
 
 
-class SpecModel(BaseModel):
-    """Base of every spec model: camelCase field names, unknown fields are errors."""
+class SpecModel(Model):
+    """Base of every spec model: camelCase field names, unknown fields are errors (the same
+    conventions as the launcher's template schema), defaults validated too."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        frozen=True,
-        validate_default=True,
-        use_attribute_docstrings=True,
-    )
+    model_config = ConfigDict(validate_default=True)
 
     def dump(self) -> dict[str, Any]:
         """The model as the user would write it (camelCase, unset fields left out)."""
