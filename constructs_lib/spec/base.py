@@ -2,8 +2,8 @@
 
 * :class:`SpecModel` — camelCase aliases, unknown fields forbidden, immutable.
 * :class:`KubeSchema` — marks a field holding a Kubernetes API structure (a Container, an
-  Affinity, ...) that is passed through to the generated objects and validated against the official strict
-  OpenAPI schema, so a typo inside a sidecar is reported at its spec path.
+  Affinity, ...) that is passed through to the generated objects and validated against the
+  official strict OpenAPI schema, so a typo inside a sidecar is reported at its spec path.
 * Quantity, label and DNS-name checks with the rules Kubernetes applies.
 """
 
