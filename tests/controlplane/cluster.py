@@ -9,6 +9,7 @@ Used by the session fixture in tests/conftest.py, and by `make cluster`
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -33,6 +34,7 @@ STAGES = HERE / "kwok.yaml"
 NODE_NAME = "kwok-node-0"
 # Namespaces whose pod logs kwok serves from <root>/logs/<namespace>.log (CRI format).
 LOG_NAMESPACES = tuple(f"logs-{i}" for i in range(16))
+PR_SET_PDEATHSIG = 1
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -80,6 +82,13 @@ def _signing_key(path: Path) -> None:
         )
     )
     path.chmod(0o600)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, even if it is killed before
+    it can clean up (Linux PR_SET_PDEATHSIG), so no component outlives its session."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _insecure_context() -> ssl.SSLContext:
@@ -227,6 +236,7 @@ class ControlPlane:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [str(self.bin_dir / name), *args],
+            preexec_fn=_die_with_parent,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -270,3 +270,33 @@ def test_a_started_control_plane_stops_every_process(tmp_path: Path) -> None:
             import os
 
             os.kill(pid, 0)
+
+
+def test_components_die_with_a_killed_test_process() -> None:
+    script = (
+        "import os, sys\n"
+        "from tests.controlplane.cluster import running\n"
+        "with running() as plane:\n"
+        "    print(' '.join(str(p.pid) for p in plane.processes.values()), flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=120
+    ).stdout
+    pids = [int(p) for p in out.split()]
+    assert len(pids) == 5
+
+    def all_gone() -> bool:
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue
+            return False
+        return True
+
+    wait_for("every component to exit", all_gone, 20)
