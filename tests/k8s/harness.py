@@ -36,7 +36,9 @@ TEMPLATES: dict[str, Any] = {
     "badimage": {"image": "registry.invalid/nope:1", "labels": {"kwok-test/image-pull": "fail"}},
     "nowhere": {"image": "busybox:1.36", "nodeSelector": {"pool": "does-not-exist"}},
     "keep": {"image": "busybox:1.36", "retain": True},
+    "hold": {"image": "busybox:1.36", "labels": {"kwok-test/hold": "pending"}},
 }
+PENDING_TIMEOUT = 8
 # Generated objects the launcher needs (the Deployment is replaced by a local process).
 NEEDED = {"ServiceAccount", "Role", "RoleBinding", "ConfigMap"}
 
@@ -78,7 +80,7 @@ def prepare_namespace(plane: ControlPlane, namespace: str) -> dict[str, dict[str
             "agents": {
                 "enabled": True,
                 "templates": TEMPLATES,
-                "launcher": {"pendingTimeoutSeconds": 20},
+                "launcher": {"pendingTimeoutSeconds": PENDING_TIMEOUT},
             }
         },
         name="lt",
@@ -145,7 +147,7 @@ class LauncherProcess:
                     "agents": {
                         "enabled": True,
                         "templates": TEMPLATES,
-                        "launcher": {"pendingTimeoutSeconds": 20},
+                        "launcher": {"pendingTimeoutSeconds": PENDING_TIMEOUT},
                     }
                 },
                 name="lt",

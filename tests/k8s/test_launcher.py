@@ -22,6 +22,7 @@ from kubernetes.client.rest import ApiException
 
 from tests.controlplane.cluster import ControlPlane
 from tests.k8s.harness import (
+    PENDING_TIMEOUT,
     LauncherProcess,
     TcpProxy,
     cri,
@@ -550,3 +551,61 @@ def test_run_command_from_a_workstation(
     out, err = process.communicate(timeout=60)
     assert out == "from the workstation\n"
     assert process.returncode == 4, err
+
+
+def test_pending_timeout_and_mount_failure(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    ns = "logs-14"
+    lp = launcher(ns)
+    begin = time.monotonic()
+    assert lp.start_run("run-held", template="hold", agent="agent-h1")[0] == 201
+    _, result = collect(lp, "run-held")
+    assert result["errorCode"] == "pending_timeout", result
+    assert PENDING_TIMEOUT <= time.monotonic() - begin < PENDING_TIMEOUT + 10
+
+    assert lp.start_run("run-mount", template="hold", agent="agent-h2")[0] == 201
+    pod = job_pod(control_plane, ns, "run-mount")
+    client.CoreV1Api(control_plane.api_client()).create_namespaced_event(
+        ns,
+        {
+            "metadata": {"name": "mount-failed"},
+            "involvedObject": {"kind": "Pod", "name": pod.metadata.name, "namespace": ns},
+            "reason": "FailedMount",
+            "type": "Warning",
+            "message": 'MountVolume.SetUp failed for volume "workspace": mount failed',
+        },
+    )
+    _, result = collect(lp, "run-mount")
+    assert result["errorCode"] == "mount_failed", result
+    assert "MountVolume.SetUp failed" in result["errorMessage"]
+
+
+def test_cancel_of_a_retained_run_suspends_and_keeps_the_job(
+    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    ns = "logs-15"
+    lp = launcher(ns)
+    status, body = lp.start_run("run-keep", template="keep", agent="agent-k")
+    assert status == 201
+    job_pod(control_plane, ns, "run-keep")
+    assert lp.call("DELETE", "/v1/runs/run-keep")[0] == 202
+    batch = client.BatchV1Api(control_plane.api_client())
+    job = batch.read_namespaced_job(body["job"], ns)
+    assert job.spec.suspend is True
+    assert job.metadata.annotations["paperclip.io/cancelled"] == "true"
+    core = client.CoreV1Api(control_plane.api_client())
+    wait_for(
+        "the suspended Job's pod to go",
+        lambda: (
+            not [
+                p
+                for p in core.list_namespaced_pod(
+                    ns, label_selector="paperclip.io/run-id=run-keep"
+                ).items
+                if not p.metadata.deletion_timestamp
+            ]
+        ),
+    )
+    _, result = collect(lp, "run-keep")
+    assert result["cancelled"] is True
