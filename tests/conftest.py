@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +79,6 @@ def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
     """'Kind/name' -> object, through the real cdk8s synthesis."""
     [objects] = list(build_objects([instance]))
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
-
-
-@pytest.fixture
-def instance_factory() -> Callable[..., Instance]:
-    return make_instance
 
 
 def _tool_dir() -> Path:
