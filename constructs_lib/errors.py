@@ -43,6 +43,3 @@ class UserError(Exception):
     @classmethod
     def single(cls, message: str, *, path: str = "", fix: str = "", file: str = "") -> UserError:
         return cls([Problem(message=message, path=path, fix=fix, file=file)])
-
-    def located(self, *, file: str = "", document: str = "") -> UserError:
-        return UserError(p.located(file=file, document=document) for p in self.problems)

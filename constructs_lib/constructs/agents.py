@@ -4,24 +4,29 @@ network isolation, the shared workspace and the in-cluster secret bootstrap."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
 from constructs_lib.constructs.env import config_hash
 from constructs_lib.constructs.kube import ObjectAdder
-from constructs_lib.constructs.names import base_labels, component_labels, server_selector
+from constructs_lib.constructs.names import (
+    AGENT_COMPONENT,
+    CLIENT_DIR,
+    CLIENT_FILE,
+    LAUNCHER_COMPONENT,
+    LAUNCHER_PORT,
+    LAUNCHER_TOKEN_KEY,
+    AgentNames,
+    base_labels,
+    component_labels,
+    launcher_selector,
+    server_selector,
+)
 from constructs_lib.spec import Instance
 from launcher.templates import LauncherConfig
 
-LAUNCHER_PORT = 8080
-CLIENT_DIR = "/opt/paperclip-launcher"
-CLIENT_FILE = "paperclip-launch.mjs"
 CONFIG_DIR = "/etc/paperclip-launcher"
-TOKEN_KEY = "token"
-AGENT_COMPONENT = "agent-run"
-LAUNCHER_COMPONENT = "launcher"
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 
 # Exactly the calls the launcher makes (launcher/runs.py, guard.py, pods.py, relay.py).
@@ -43,39 +48,9 @@ LAUNCHER_RULES: list[dict[str, Any]] = [
 ]
 
 
-@dataclass(frozen=True)
-class AgentNames:
-    launcher: str
-    agent: str
-    token_secret: str
-    client: str
-    workspace: str
-    secrets_job: str
-
-    @classmethod
-    def of(cls, instance: Instance) -> AgentNames:
-        n = instance.name
-        return cls(
-            f"{n}-launcher",
-            f"{n}-agent",
-            f"{n}-launcher-token",
-            f"{n}-launcher-client",
-            f"{n}-agent-workspace",
-            f"{n}-ensure-secrets",
-        )
-
-
 def api_url(instance: Instance) -> str:
     port = instance.spec.networking.service.port
     return f"http://{instance.name}.{instance.namespace}.svc.cluster.local:{port}"
-
-
-def launcher_selector(instance: Instance) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": "paperclip",
-        "app.kubernetes.io/instance": instance.name,
-        "app.kubernetes.io/component": LAUNCHER_COMPONENT,
-    }
 
 
 def agent_selector(instance: Instance) -> dict[str, str]:
@@ -228,7 +203,7 @@ class AgentsStack(Construct):
         )
         token_env = {
             "name": "PAPERCLIP_LAUNCHER_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": TOKEN_KEY}},
+            "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": LAUNCHER_TOKEN_KEY}},
         }
         probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
         add(
@@ -323,7 +298,7 @@ class AgentsStack(Construct):
                                         "ensure-secrets",
                                         "--namespace",
                                         ns,
-                                        f"{names.token_secret}/{TOKEN_KEY}=token",
+                                        f"{names.token_secret}/{LAUNCHER_TOKEN_KEY}=token",
                                     ],
                                     "resources": {
                                         "requests": {"cpu": "10m", "memory": "64Mi"},

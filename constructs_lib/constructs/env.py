@@ -14,7 +14,10 @@ from typing import Any
 
 from constructs_lib.constructs.names import (
     DATA_PATH,
+    LAUNCHER_TOKEN_KEY,
     MASTER_KEY_SECRET_KEY,
+    AgentNames,
+    launcher_url,
     master_key_secret_name,
     service_hostnames,
 )
@@ -127,16 +130,12 @@ def server_env(instance: Instance) -> list[EnvEntry]:
         env.append(
             EnvEntry(
                 "AGENT_LAUNCHER_TOKEN",
-                secret_name=f"{instance.name}-launcher-token",
-                secret_key="token",
+                secret_name=AgentNames.of(instance).token_secret,
+                secret_key=LAUNCHER_TOKEN_KEY,
                 optional=True,
             )
         )
     return env
-
-
-def launcher_url(instance: Instance) -> str:
-    return f"http://{instance.name}-launcher.{instance.namespace}.svc.cluster.local:8080"
 
 
 def config_data(entries: list[EnvEntry]) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from constructs_lib.spec import Instance
 
 APP_NAME = "paperclip"
@@ -62,3 +64,49 @@ def service_hostnames(instance: Instance) -> list[str]:
     """The names in-cluster callers use to reach the server Service."""
     svc, ns = server_name(instance), instance.namespace
     return [svc, f"{svc}.{ns}", f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local"]
+
+
+# The agents stack (constructs/agents.py); the server stack refers to the same names.
+LAUNCHER_COMPONENT = "launcher"
+AGENT_COMPONENT = "agent-run"
+LAUNCHER_PORT = 8080
+LAUNCHER_TOKEN_KEY = "token"
+CLIENT_DIR = "/opt/paperclip-launcher"
+CLIENT_FILE = "paperclip-launch.mjs"
+
+
+@dataclass(frozen=True)
+class AgentNames:
+    """Names of the agents stack's objects."""
+
+    launcher: str
+    agent: str
+    token_secret: str
+    client: str
+    workspace: str
+    secrets_job: str
+
+    @classmethod
+    def of(cls, instance: Instance) -> AgentNames:
+        n = instance.name
+        return cls(
+            f"{n}-launcher",
+            f"{n}-agent",
+            f"{n}-launcher-token",
+            f"{n}-launcher-client",
+            f"{n}-agent-workspace",
+            f"{n}-ensure-secrets",
+        )
+
+
+def launcher_selector(instance: Instance) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": instance.name,
+        "app.kubernetes.io/component": LAUNCHER_COMPONENT,
+    }
+
+
+def launcher_url(instance: Instance) -> str:
+    launcher = AgentNames.of(instance).launcher
+    return f"http://{launcher}.{instance.namespace}.svc.cluster.local:{LAUNCHER_PORT}"

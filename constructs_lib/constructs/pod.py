@@ -7,6 +7,7 @@ from typing import Any
 
 from constructs_lib.constructs.env import EnvEntry, config_data, config_hash, secret_env_vars
 from constructs_lib.constructs.names import (
+    CLIENT_DIR,
     CONFIG_HASH_ANNOTATION,
     CONTAINER_NAME,
     DATA_PATH,
@@ -15,6 +16,7 @@ from constructs_lib.constructs.names import (
     PORT_NAME,
     SERVER_COMPONENT,
     START_COMMAND,
+    AgentNames,
     component_labels,
     config_map_name,
     data_claim_name,
@@ -23,7 +25,6 @@ from constructs_lib.constructs.names import (
 from constructs_lib.spec import Instance, ProbeOverride, ProbeType
 from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
 
-LAUNCHER_CLIENT_DIR = "/opt/paperclip-launcher"
 SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
 
 # (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold, successThreshold)
@@ -170,9 +171,7 @@ def _app_container(
     container["envFrom"] = _env_from(instance)
     mounts = [_data_mount()]
     if spec.agents.enabled:
-        mounts.append(
-            {"name": "launcher-client", "mountPath": LAUNCHER_CLIENT_DIR, "readOnly": True}
-        )
+        mounts.append({"name": "launcher-client", "mountPath": CLIENT_DIR, "readOnly": True})
     container["volumeMounts"] = [*mounts, *copy.deepcopy(spec.extra_volume_mounts)]
     container["securityContext"] = container_security_context(instance)
     return container
@@ -233,7 +232,7 @@ def volumes(instance: Instance) -> list[dict[str, Any]]:
     found = [data]
     if spec.agents.enabled:
         found.append(
-            {"name": "launcher-client", "configMap": {"name": f"{instance.name}-launcher-client"}}
+            {"name": "launcher-client", "configMap": {"name": AgentNames.of(instance).client}}
         )
     return [*found, *copy.deepcopy(spec.extra_volumes)]
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.env import EnvEntry
-from constructs_lib.constructs.names import PORT_NAME, server_name, server_selector
+from constructs_lib.constructs.names import (
+    LAUNCHER_PORT,
+    PORT_NAME,
+    launcher_selector,
+    server_name,
+    server_selector,
+)
 from constructs_lib.constructs.pod import pod_template
 from constructs_lib.spec import DatabaseMode, Instance, WorkloadKind
 from constructs_lib.spec.rules import effective_workload, replicas
@@ -19,7 +25,6 @@ DNS_PORT = 53
 HTTPS_PORT = 443
 OTLP_PORTS = (4317, 4318)
 POSTGRES_PORT = 5432
-LAUNCHER_PORT = 8080
 
 
 def service_account_body() -> dict[str, Any]:
@@ -80,11 +85,7 @@ def network_policy_body(instance: Instance) -> dict[str, Any]:
     if spec.database.mode is DatabaseMode.EXTERNAL:
         egress.append({"ports": [_port(POSTGRES_PORT)]})
     if spec.agents.enabled:
-        launcher = {
-            "app.kubernetes.io/name": "paperclip",
-            "app.kubernetes.io/instance": instance.name,
-            "app.kubernetes.io/component": "launcher",
-        }
+        launcher = launcher_selector(instance)
         egress.append(
             {"to": [{"podSelector": {"matchLabels": launcher}}], "ports": [_port(LAUNCHER_PORT)]}
         )

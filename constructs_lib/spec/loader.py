@@ -11,7 +11,6 @@ import importlib.util
 import sys
 import traceback
 import typing
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
+from constructs_lib.spec.kubeschema import format_path
 from constructs_lib.spec.unsupported import NOT_BUILT_YET
 
 APP_SUFFIXES = (".py", ".yaml", ".yml")
@@ -154,7 +154,7 @@ def problems_from(
     problems = []
     for item in error.errors(include_url=False):
         loc = [p for p in item["loc"] if not _is_internal_loc(p)]
-        path = prefix + _format_loc(loc)
+        path = prefix + format_path(loc)
         kind = item["type"]
         message = str(item["msg"]).removeprefix("Value error, ")
         fix = ""
@@ -183,13 +183,6 @@ def problems_from(
 def _is_internal_loc(part: Any) -> bool:
     # pydantic adds the name of a union member or validator function to some locations
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
-
-
-def _format_loc(loc: Iterable[Any]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _short(value: Any) -> str:
@@ -287,8 +280,6 @@ def _load_python(path: Path) -> list[Instance]:
         )
     if not result:
         raise UserError.single("instances() returned no instances.", file=str(path))
-    for instance in result:
-        Instance.model_validate(instance.model_dump(by_alias=True))
     return result
 
 

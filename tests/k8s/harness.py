@@ -69,24 +69,25 @@ def apply(plane: ControlPlane, obj: dict[str, Any]) -> None:
     )
 
 
+def generated_objects(namespace: str) -> dict[str, dict[str, Any]]:
+    """What the generator makes for the test instance `lt` with the test templates."""
+    spec = {
+        "agents": {
+            "enabled": True,
+            "templates": TEMPLATES,
+            "launcher": {"pendingTimeoutSeconds": PENDING_TIMEOUT},
+        }
+    }
+    return synth_objects(make_instance(spec, name="lt", namespace=namespace))
+
+
 def prepare_namespace(plane: ControlPlane, namespace: str) -> dict[str, dict[str, Any]]:
     """Namespace plus the generated RBAC, ServiceAccounts and ConfigMaps; returns them."""
     core = client.CoreV1Api(plane.api_client())
     with contextlib.suppress(ApiException):
         core.create_namespace({"metadata": {"name": namespace}})
     wait_for("default SA", lambda: core.read_namespaced_service_account("default", namespace))
-    instance = make_instance(
-        {
-            "agents": {
-                "enabled": True,
-                "templates": TEMPLATES,
-                "launcher": {"pendingTimeoutSeconds": PENDING_TIMEOUT},
-            }
-        },
-        name="lt",
-        namespace=namespace,
-    )
-    objects = synth_objects(instance)
+    objects = generated_objects(namespace)
     for obj in objects.values():
         if obj["kind"] in NEEDED:
             apply(plane, obj)
@@ -141,19 +142,7 @@ class LauncherProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> LauncherProcess:
-        objects = synth_objects(
-            make_instance(
-                {
-                    "agents": {
-                        "enabled": True,
-                        "templates": TEMPLATES,
-                        "launcher": {"pendingTimeoutSeconds": PENDING_TIMEOUT},
-                    }
-                },
-                name="lt",
-                namespace=self.namespace,
-            )
-        )
+        objects = generated_objects(self.namespace)
         config = self.workdir / "templates.json"
         config.write_text(objects["ConfigMap/lt-launcher"]["data"]["templates.json"])
         sa_token = self.plane.mint_token(self.namespace, "lt-launcher")

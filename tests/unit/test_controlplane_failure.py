@@ -3,7 +3,6 @@ and nothing it started is left running."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -42,6 +41,5 @@ def test_a_component_that_never_gets_ready_times_out_and_is_stopped(tmp_path: Pa
 
 def test_missing_binaries_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERCLIP_CONTROLPLANE_BIN", str(tmp_path))
-    with pytest.raises(ControlPlaneError, match="missing binaries"):
+    with pytest.raises(ControlPlaneError, match=r"missing binaries .*: etcd, kube-apiserver"):
         binaries()
-    assert os.environ["PAPERCLIP_CONTROLPLANE_BIN"] == str(tmp_path)
