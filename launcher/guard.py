@@ -16,6 +16,7 @@ from typing import Any
 from launcher.kube import ApiError, Kube, namespaced
 
 GROUP = "coordination.k8s.io/v1"
+CLAIM_GRACE_SECONDS = 30
 SESSION_ANNOTATION = "paperclip.io/last-session-id"
 
 
@@ -51,9 +52,13 @@ class RunGuard:
         name = lease_name(agent_id) if agent_id else ""
         return namespaced(self.namespace, "leases", name, GROUP)
 
-    async def acquire(self, agent_id: str, run_id: str, is_stale: Any) -> Claim:
-        """Take the agent's Lease for ``run_id``. ``is_stale(holder)`` says whether the
-        current holder's run is over (its Job finished or gone), so its Lease may be taken."""
+    async def acquire(self, agent_id: str, run_id: str, run_state: Any) -> Claim:
+        """Take the agent's Lease for ``run_id``.
+
+        ``run_state(holder)`` is "active", "finished" or "missing" (no Job). A finished run
+        frees the agent. A missing Job frees it only once the holder's claim is older than
+        :data:`CLAIM_GRACE_SECONDS`: a fresh holder may simply not have created its Job yet,
+        while an old one died between taking the Lease and creating the Job."""
         for _ in range(10):
             try:
                 lease = await self.kube.get(self._path(agent_id))
@@ -71,7 +76,7 @@ class RunGuard:
             session = lease["metadata"].get("annotations", {}).get(SESSION_ANNOTATION)
             if holder == run_id:
                 return Claim(reattach=True, last_session_id=session)
-            if holder and not await is_stale(holder):
+            if holder and not self._free(lease, await run_state(holder)):
                 raise AgentBusy(agent_id, holder)
             lease["spec"]["holderIdentity"] = run_id
             lease["spec"]["acquireTime"] = _now()
@@ -82,6 +87,18 @@ class RunGuard:
                 if exc.status != 409:
                     raise
         raise AgentBusy(agent_id, "(contended)")
+
+    @staticmethod
+    def _free(lease: dict[str, Any], state: str) -> bool:
+        if state == "finished":
+            return True
+        if state != "missing":
+            return False
+        acquired = lease["spec"].get("acquireTime")
+        if not acquired:
+            return True
+        age = datetime.now(UTC) - datetime.fromisoformat(acquired.replace("Z", "+00:00"))
+        return age.total_seconds() > CLAIM_GRACE_SECONDS
 
     async def release(self, agent_id: str, run_id: str, session_id: str | None = None) -> None:
         """Clear the holder if it is still ``run_id``; remember the session id."""

@@ -86,20 +86,21 @@ class Launcher:
                 return dict(job)
         return None
 
-    async def _run_over(self, run_id: str) -> bool:
+    async def _run_state(self, run_id: str) -> str:
+        """ "missing" (no Job), "finished" (or being deleted) or "active"."""
         job = await self.find_job(run_id)
-        return (
-            job is None
-            or job_condition(job) is not None
-            or bool(job["metadata"].get("deletionTimestamp"))
-        )
+        if job is None:
+            return "missing"
+        if job_condition(job) is not None or job["metadata"].get("deletionTimestamp"):
+            return "finished"
+        return "active"
 
     # -- start -----------------------------------------------------------------------
 
     async def start(self, request: RunRequest) -> Started:
         if request.template not in self.config.templates:
             raise UnknownTemplate(request.template)
-        claim = await self.guard.acquire(request.agent_id, request.run_id, self._run_over)
+        claim = await self.guard.acquire(request.agent_id, request.run_id, self._run_state)
         try:
             if claim.reattach:
                 existing = await self.find_job(request.run_id)

@@ -228,3 +228,22 @@ def test_secret_spec_parsing() -> None:
         SecretSpec.parse("name=hex32")
     with pytest.raises(ValueError):
         SecretSpec.parse("name/key=password123")
+
+
+def test_a_holder_without_a_job_keeps_the_agent_only_during_the_grace_period() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from launcher.guard import CLAIM_GRACE_SECONDS, RunGuard
+
+    def lease(age: float | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"holderIdentity": "run-1"}
+        if age is not None:
+            when = datetime.now(UTC) - timedelta(seconds=age)
+            spec["acquireTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"spec": spec}
+
+    assert not RunGuard._free(lease(1), "missing")  # its Job is being created
+    assert RunGuard._free(lease(CLAIM_GRACE_SECONDS + 5), "missing")  # its launcher died
+    assert RunGuard._free(lease(None), "missing")
+    assert RunGuard._free(lease(1), "finished")
+    assert not RunGuard._free(lease(CLAIM_GRACE_SECONDS + 5), "active")
