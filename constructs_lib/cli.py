@@ -119,9 +119,9 @@ def main() -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("dist"),
-    show_default=True,
-    help="Output root; each app goes to <out>/<app>/kustomize/.",
+    default=lambda: Path(os.environ.get("PAPERCLIP_GITOPS_OUT", "dist")),
+    show_default="dist",
+    help="Output root; each app goes to <out>/<app>/ (env PAPERCLIP_GITOPS_OUT).",
 )
 @_apps_dir_option
 @_version_option
@@ -146,11 +146,25 @@ def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: 
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
         _fail(exc)
+    cdk8s_outdir = os.environ.get("CDK8S_OUTDIR")
+    if cdk8s_outdir and Path(cdk8s_outdir).resolve() != out.resolve():
+        _copy_manifests(result.trees, Path(cdk8s_outdir))
     files = sum(len(t) for t in result.trees.values())
     click.echo(
         f"synthesized {len(result.trees)} app(s), {result.instance_count} instance(s), "
         f"{files} file(s) into {out}/ (Kubernetes {kubernetes_version} schema)"
     )
+
+
+def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
+    """Under `cdk8s synth` (which empties its own output directory first, so it must never be
+    dist/): the YAML manifests again in the CLI's directory, for its validation plugins."""
+    for app, files in sorted(trees.items()):
+        for relative, text in sorted(files.items()):
+            if relative.endswith(".yaml"):
+                target = outdir / app / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text, encoding="utf-8")
 
 
 @main.command()
@@ -169,7 +183,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
     Synthesizes every app in memory and compares it with dist/ file by file, including files
     that should no longer exist. Run `make synth` and commit the result to fix it.
     """
-    from constructs_lib.render.atomic import is_generated
+    from constructs_lib.render.layout import stale_app_dirs
     from constructs_lib.render.pipeline import diff_trees
 
     try:
@@ -177,17 +191,8 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
     except UserError as exc:
         _fail(exc)
     lines = diff_trees(result.trees, dist)
-    stale_apps = (
-        sorted(
-            p.name
-            for p in dist.iterdir()
-            if p.is_dir() and p.name not in result.trees and is_generated(p)
-        )
-        if dist.is_dir()
-        else []
-    )
-    for app in stale_apps:
-        lines.append(f"{dist}/{app}/: generated directory of an app that no longer exists\n")
+    for app_dir in stale_app_dirs(dist, set(result.trees)):
+        lines.append(f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n")
     if lines:
         sys.stdout.writelines(lines)
         click.secho(

@@ -1,18 +1,23 @@
-"""ensure-secrets: create named Secrets with random values when they are absent.
+"""ensure-secrets, the secrets bootstrap: create named Secrets with random values when they
+are absent.
 
-Never overwrites an existing Secret or key, and never prints a value.
+It needs only ``create`` on Secrets and ``get`` on the registered names. It never overwrites,
+patches or deletes a Secret and never prints a value: an existing Secret is adopted as it is
+(e.g. one the operator created); one that lacks a registered key is reported and makes the
+run fail, so the gap is visible instead of silently filled.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from launcher.kube import ApiError, Kube, namespaced
 
-FORMS = {
+FORMS: dict[str, Callable[[], str]] = {
     "hex32": lambda: secrets.token_hex(32),
     "hex16": lambda: secrets.token_hex(16),
     "base64-32": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -36,20 +41,37 @@ class SecretSpec:
         return cls(name, key, form)
 
 
+@dataclass
+class Outcome:
+    """What ensure did: lines naming Secrets and keys (never values), and the gaps left."""
+
+    lines: list[str]
+    missing: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+async def _get(kube: Kube, path: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = await kube.get(path)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return found
+
+
 async def ensure(
     kube: Kube, namespace: str, wanted: list[SecretSpec], labels: dict[str, str] | None = None
-) -> list[str]:
-    """Create what is missing; returns lines saying what was done (names only)."""
-    report = []
+) -> Outcome:
+    """Create every missing Secret; report existing ones and keys they lack."""
+    outcome = Outcome([], [])
     for name in sorted({w.name for w in wanted}):
         keys = [w for w in wanted if w.name == name]
         path = namespaced(namespace, "secrets", name)
-        try:
-            existing: dict[str, Any] | None = await kube.get(path)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            existing = None
+        existing = await _get(kube, path)
         if existing is None:
             body = {
                 "apiVersion": "v1",
@@ -60,20 +82,21 @@ async def ensure(
             }
             try:
                 await kube.create(namespaced(namespace, "secrets"), body)
-                report.append(f"created secret {name} ({', '.join(w.key for w in keys)})")
-                continue
             except ApiError as exc:
                 if exc.status != 409:
                     raise
-                existing = await kube.get(path)
+                existing = await _get(kube, path)  # created meanwhile by someone else
+            else:
+                outcome.lines.append(f"created secret {name} ({', '.join(w.key for w in keys)})")
+                continue
         present = set((existing or {}).get("data") or {})
-        missing = [w for w in keys if w.key not in present]
-        if not missing:
-            report.append(f"secret {name} exists; left unchanged")
-            continue
-        await kube.patch(path, {"stringData": {w.key: FORMS[w.form]() for w in missing}})
-        report.append(
-            f"secret {name}: added missing key(s) "
-            f"{', '.join(w.key for w in missing)}; existing keys unchanged"
-        )
-    return report
+        lacking = [w.key for w in keys if w.key not in present]
+        if lacking:
+            outcome.missing += [f"{name}/{key}" for key in lacking]
+            outcome.lines.append(
+                f"secret {name} exists without key(s) {', '.join(lacking)}; it is left "
+                "unchanged: add the key(s) yourself, or delete the Secret to have it created"
+            )
+        else:
+            outcome.lines.append(f"secret {name} exists; left unchanged")
+    return outcome

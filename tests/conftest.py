@@ -70,7 +70,7 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: str) -> Instance:
+def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: Any) -> Instance:
     document = merge(MINIMAL, {"spec": spec_patch or {}, "metadata": metadata})
     return parse_instance(document)
 

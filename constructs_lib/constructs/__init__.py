@@ -6,6 +6,6 @@ import os
 # (the only Node in the machine's apt sources). Set before cdk8s/constructs load jsii.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from constructs_lib.constructs.instance import PaperclipInstance
+from constructs_lib.constructs.instance import PaperclipInstance, Plan, plan
 
-__all__ = ["PaperclipInstance"]
+__all__ = ["PaperclipInstance", "Plan", "plan"]

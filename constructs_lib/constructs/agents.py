@@ -1,5 +1,6 @@
-"""The agents stack: the launcher service, its least-privilege RBAC, the agent identity,
-network isolation, the shared workspace and the in-cluster secret bootstrap."""
+"""The agents feature: the launcher service, its least-privilege RBAC, the agent identity,
+network isolation and the shared workspace; in the Paperclip pod, the thin client and the
+launcher's URL and token (the token is created in-cluster by the secrets bootstrap)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import Any
 from constructs import Construct
 
 from constructs_lib.constructs.env import config_hash
-from constructs_lib.constructs.kube import ObjectAdder
+from constructs_lib.constructs.feature import (
+    BootstrapSecret,
+    BuildContext,
+    Contribution,
+    EnvEntry,
+    EnvSlot,
+    Feature,
+    SecretForm,
+)
 from constructs_lib.constructs.names import (
     AGENT_COMPONENT,
     CLIENT_DIR,
@@ -21,13 +30,26 @@ from constructs_lib.constructs.names import (
     base_labels,
     component_labels,
     launcher_selector,
+    launcher_url,
     server_selector,
 )
+from constructs_lib.constructs.primitives import (
+    claim_body,
+    dns_egress,
+    https_egress,
+    pods_rule,
+    restricted_container_security,
+    restricted_pod_security,
+    role_binding_body,
+    service_body,
+)
+from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
+from launcher.jobs import RunRequest, build_job
 from launcher.templates import LauncherConfig
 
 CONFIG_DIR = "/etc/paperclip-launcher"
-SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+CLIENT_VOLUME = "launcher-client"
 
 # Exactly the calls the launcher makes (launcher/runs.py, guard.py, pods.py, relay.py).
 LAUNCHER_RULES: list[dict[str, Any]] = [
@@ -90,271 +112,184 @@ def adapter_config(instance: Instance, template: str) -> dict[str, Any]:
     }
 
 
-def _security() -> dict[str, Any]:
+def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]:
+    agents = instance.spec.agents
+    names = AgentNames.of(instance)
+    token_env = {
+        "name": "PAPERCLIP_LAUNCHER_TOKEN",
+        "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": LAUNCHER_TOKEN_KEY}},
+    }
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
     return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
+        "spec": {
+            "replicas": agents.launcher.replicas,
+            "revisionHistoryLimit": 10,
+            "selector": {"matchLabels": launcher_selector(instance)},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "template": {
+                "metadata": {
+                    "labels": component_labels(instance, LAUNCHER_COMPONENT),
+                    "annotations": {
+                        "paperclip.inc/config-hash": config_hash({"templates.json": config_text})
+                    },
+                },
+                "spec": {
+                    "serviceAccountName": names.launcher,
+                    "automountServiceAccountToken": True,
+                    "enableServiceLinks": False,
+                    "securityContext": restricted_pod_security(),
+                    "containers": [
+                        {
+                            "name": "launcher",
+                            "image": agents.launcher.image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": [
+                                "serve",
+                                "--config",
+                                f"{CONFIG_DIR}/templates.json",
+                                "--port",
+                                str(LAUNCHER_PORT),
+                            ],
+                            "env": [token_env],
+                            "ports": [
+                                {"name": "http", "containerPort": LAUNCHER_PORT, "protocol": "TCP"}
+                            ],
+                            "livenessProbe": probe,
+                            "readinessProbe": {
+                                **probe,
+                                "httpGet": {"path": "/readyz", "port": "http"},
+                            },
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "96Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                            "securityContext": restricted_container_security(),
+                            "volumeMounts": [
+                                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
+                            ],
+                        }
+                    ],
+                    "volumes": [{"name": "config", "configMap": {"name": names.launcher}}],
+                },
+            },
+        }
     }
 
 
-def _pod_security() -> dict[str, Any]:
+def _launcher_policy(instance: Instance) -> dict[str, Any]:
+    """The launcher: reached only from server pods; talks to DNS and the API server."""
     return {
-        "runAsNonRoot": True,
-        "runAsUser": 10001,
-        "runAsGroup": 10001,
-        "seccompProfile": {"type": "RuntimeDefault"},
+        "spec": {
+            "podSelector": {"matchLabels": launcher_selector(instance)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [pods_rule(server_selector(instance), LAUNCHER_PORT, direction="from")],
+            "egress": [dns_egress(), https_egress(6443)],
+        }
     }
 
 
-def _dns() -> dict[str, Any]:
-    return {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+def _agent_policy(instance: Instance) -> dict[str, Any]:
+    """Agent pods: no ingress; DNS, HTTPS and the Paperclip server only (not the database)."""
+    port = instance.spec.networking.service.port
+    return {
+        "spec": {
+            "podSelector": {"matchLabels": agent_selector(instance)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [dns_egress(), https_egress(), pods_rule(server_selector(instance), port)],
+        }
+    }
 
 
-class AgentsStack(Construct):
-    """Objects for agent runs; only built when ``spec.agents.enabled``."""
+def _template_problems(instance: Instance) -> tuple[list[Problem], list[tuple[str, dict[str, Any]]]]:
+    """Secrets a template may not use, and a Job stamped from each template (validated like
+    generated objects, reported at the template's path)."""
+    agents = instance.spec.agents
+    allowed = set(agents.secret_names)
+    errors: list[Problem] = []
+    stamped: list[tuple[str, dict[str, Any]]] = []
+    config = LauncherConfig.model_validate_json(launcher_config(instance))
+    for name, template in sorted(agents.templates.items()):
+        path = f"spec.agents.templates.{name}"
+        for index, item in enumerate(template.env):
+            ref = item.secret_key_ref
+            if ref is not None and ref.name not in allowed:
+                errors.append(
+                    Problem(
+                        f"references Secret {ref.name!r}, which spec.agents.secretNames does not "
+                        "declare: the launcher can mount any Secret of the namespace into a Job, "
+                        "so templates may only use the Secrets declared for agents.",
+                        f"{path}.env[{index}].secretKeyRef.name",
+                        f"add {ref.name!r} to spec.agents.secretNames, or use another Secret.",
+                    )
+                )
+        request = RunRequest(
+            agent_id="synth-check",
+            run_id="synth-check",
+            company_id="synth-check",
+            template=name,
+            api_key="synth-check",
+        )
+        stamped.append((path, build_job(config, request)))
+    return errors, stamped
 
-    def __init__(
-        self, scope: Construct, id: str, *, instance: Instance, client_script: str
-    ) -> None:
-        super().__init__(scope, id)
-        spec, agents = instance.spec, instance.spec.agents
-        ns, labels = instance.namespace, base_labels(instance)
+
+class AgentsFeature(Feature):
+    """Agent runs as Jobs through the launcher (``spec.agents.enabled``)."""
+
+    id = "agents"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return instance.spec.agents.enabled
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
         names = AgentNames.of(instance)
-        launcher_labels = component_labels(instance, LAUNCHER_COMPONENT)
+        errors, stamped = _template_problems(instance)
+        return Contribution(
+            env=[
+                # Not PAPERCLIP_*: the process adapter strips those from the child's env.
+                EnvEntry("AGENT_LAUNCHER_URL", launcher_url(instance), slot=EnvSlot.EXTENSIONS),
+                EnvEntry(
+                    "AGENT_LAUNCHER_TOKEN",
+                    secret_name=names.token_secret,
+                    secret_key=LAUNCHER_TOKEN_KEY,
+                    optional=True,
+                    slot=EnvSlot.EXTENSIONS,
+                ),
+            ],
+            volumes=[{"name": CLIENT_VOLUME, "configMap": {"name": names.client}}],
+            mounts=[{"name": CLIENT_VOLUME, "mountPath": CLIENT_DIR, "readOnly": True}],
+            egress=[pods_rule(launcher_selector(instance), LAUNCHER_PORT)],
+            secrets=[BootstrapSecret(names.token_secret, LAUNCHER_TOKEN_KEY, SecretForm.TOKEN)],
+            errors=errors,
+            stamped=stamped,
+        )
 
-        add = ObjectAdder(self, ns, labels)
-
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance, add = context.instance, self.add
+        agents, ns = instance.spec.agents, instance.namespace
+        names = AgentNames.of(instance)
         add("ServiceAccount", names.launcher, {})
         add("ServiceAccount", names.agent, {"automountServiceAccountToken": False})
-        add("ServiceAccount", names.secrets_job, {})
         add("Role", names.launcher, {"rules": LAUNCHER_RULES})
-        add(
-            "RoleBinding",
-            names.launcher,
-            {
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": names.launcher,
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": names.launcher, "namespace": ns}],
-            },
-        )
-        add(
-            "Role",
-            names.secrets_job,
-            {
-                "rules": [
-                    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-                    {
-                        "apiGroups": [""],
-                        "resources": ["secrets"],
-                        "verbs": ["get", "patch"],
-                        "resourceNames": [names.token_secret],
-                    },
-                ]
-            },
-        )
-        add(
-            "RoleBinding",
-            names.secrets_job,
-            {
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "Role",
-                    "name": names.secrets_job,
-                },
-                "subjects": [
-                    {"kind": "ServiceAccount", "name": names.secrets_job, "namespace": ns}
-                ],
-            },
-        )
+        add("RoleBinding", names.launcher, role_binding_body(names.launcher, names.launcher, ns))
         config_text = launcher_config(instance)
         add("ConfigMap", names.launcher, {"data": {"templates.json": config_text}})
-        add("ConfigMap", names.client, {"data": {CLIENT_FILE: client_script}})
+        add("ConfigMap", names.client, {"data": {CLIENT_FILE: context.client_script}})
         if agents.uses_workspace:
-            workspace: dict[str, Any] = {
-                "accessModes": ["ReadWriteMany"],
-                "resources": {"requests": {"storage": str(agents.workspace.size)}},
-            }
-            if agents.workspace.storage_class:
-                workspace["storageClassName"] = agents.workspace.storage_class
-            add("PersistentVolumeClaim", names.workspace, {"spec": workspace})
-        add(
-            "Service",
-            names.launcher,
-            {
-                "spec": {
-                    "type": "ClusterIP",
-                    "selector": launcher_selector(instance),
-                    "ports": [
-                        {
-                            "name": "http",
-                            "port": LAUNCHER_PORT,
-                            "targetPort": "http",
-                            "protocol": "TCP",
-                        }
-                    ],
-                }
-            },
-        )
-        token_env = {
-            "name": "PAPERCLIP_LAUNCHER_TOKEN",
-            "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": LAUNCHER_TOKEN_KEY}},
-        }
-        probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
-        add(
-            "Deployment",
-            names.launcher,
-            {
-                "spec": {
-                    "replicas": agents.launcher.replicas,
-                    "revisionHistoryLimit": 10,
-                    "selector": {"matchLabels": launcher_selector(instance)},
-                    "strategy": {
-                        "type": "RollingUpdate",
-                        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-                    },
-                    "template": {
-                        "metadata": {
-                            "labels": launcher_labels,
-                            "annotations": {
-                                "paperclip.inc/config-hash": config_hash(
-                                    {"templates.json": config_text}
-                                )
-                            },
-                        },
-                        "spec": {
-                            "serviceAccountName": names.launcher,
-                            "automountServiceAccountToken": True,
-                            "enableServiceLinks": False,
-                            "securityContext": _pod_security(),
-                            "containers": [
-                                {
-                                    "name": "launcher",
-                                    "image": agents.launcher.image,
-                                    "imagePullPolicy": "IfNotPresent",
-                                    "args": [
-                                        "serve",
-                                        "--config",
-                                        f"{CONFIG_DIR}/templates.json",
-                                        "--port",
-                                        str(LAUNCHER_PORT),
-                                    ],
-                                    "env": [token_env],
-                                    "ports": [
-                                        {
-                                            "name": "http",
-                                            "containerPort": LAUNCHER_PORT,
-                                            "protocol": "TCP",
-                                        }
-                                    ],
-                                    "livenessProbe": probe,
-                                    "readinessProbe": {
-                                        **probe,
-                                        "httpGet": {"path": "/readyz", "port": "http"},
-                                    },
-                                    "resources": {
-                                        "requests": {"cpu": "50m", "memory": "96Mi"},
-                                        "limits": {"memory": "256Mi"},
-                                    },
-                                    "securityContext": _security(),
-                                    "volumeMounts": [
-                                        {
-                                            "name": "config",
-                                            "mountPath": CONFIG_DIR,
-                                            "readOnly": True,
-                                        }
-                                    ],
-                                }
-                            ],
-                            "volumes": [{"name": "config", "configMap": {"name": names.launcher}}],
-                        },
-                    },
-                }
-            },
-            labels=labels,
-        )
-        add(
-            "Job",
-            names.secrets_job,
-            {
-                "spec": {
-                    "backoffLimit": 3,
-                    "template": {
-                        "metadata": {"labels": component_labels(instance, "ensure-secrets")},
-                        "spec": {
-                            "restartPolicy": "OnFailure",
-                            "serviceAccountName": names.secrets_job,
-                            "securityContext": _pod_security(),
-                            "containers": [
-                                {
-                                    "name": "ensure-secrets",
-                                    "image": agents.launcher.image,
-                                    "args": [
-                                        "ensure-secrets",
-                                        "--namespace",
-                                        ns,
-                                        f"{names.token_secret}/{LAUNCHER_TOKEN_KEY}=token",
-                                    ],
-                                    "resources": {
-                                        "requests": {"cpu": "10m", "memory": "64Mi"},
-                                        "limits": {"memory": "128Mi"},
-                                    },
-                                    "securityContext": _security(),
-                                }
-                            ],
-                        },
-                    },
-                }
-            },
-            annotations={SYNC_WAVE: "-1", "kustomize.toolkit.fluxcd.io/force": "Enabled"},
-        )
-        server_port = spec.networking.service.port
-        add(
-            "NetworkPolicy",
-            names.launcher,
-            {
-                "spec": {
-                    "podSelector": {"matchLabels": launcher_selector(instance)},
-                    "policyTypes": ["Ingress", "Egress"],
-                    "ingress": [
-                        {
-                            "from": [{"podSelector": {"matchLabels": server_selector(instance)}}],
-                            "ports": [{"port": LAUNCHER_PORT, "protocol": "TCP"}],
-                        }
-                    ],
-                    "egress": [
-                        _dns(),
-                        {
-                            "ports": [
-                                {"port": 443, "protocol": "TCP"},
-                                {"port": 6443, "protocol": "TCP"},
-                            ]
-                        },
-                    ],
-                }
-            },
-        )
-        add(
-            "NetworkPolicy",
-            names.agent,
-            {
-                "spec": {
-                    "podSelector": {"matchLabels": agent_selector(instance)},
-                    "policyTypes": ["Ingress", "Egress"],
-                    "ingress": [],
-                    "egress": [
-                        _dns(),
-                        {"ports": [{"port": 443, "protocol": "TCP"}]},
-                        {
-                            "to": [{"podSelector": {"matchLabels": server_selector(instance)}}],
-                            "ports": [{"port": server_port, "protocol": "TCP"}],
-                        },
-                    ],
-                }
-            },
-        )
+            workspace = agents.workspace
+            add(
+                "PersistentVolumeClaim",
+                names.workspace,
+                claim_body(str(workspace.size), ["ReadWriteMany"], workspace.storage_class),
+            )
+        add("Service", names.launcher, service_body(launcher_selector(instance), LAUNCHER_PORT))
+        add("Deployment", names.launcher, _launcher_deployment(instance, config_text))
+        add("NetworkPolicy", names.launcher, _launcher_policy(instance))
+        add("NetworkPolicy", names.agent, _agent_policy(instance))

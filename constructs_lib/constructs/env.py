@@ -1,55 +1,35 @@
 """The server environment, in the operator's order.
 
-Literal values go into the instance ConfigMap (referenced by envFrom, hashed into a pod
-annotation so a change rolls the pods); secrets stay ``secretKeyRef`` entries in the
-container's env. :func:`server_env` keeps the one ordered list both are cut from.
+The server's own entries (:func:`core_env`) and every feature's contributed entries are
+sorted by :class:`EnvSlot` (stable within a slot) into one list. Literal values go into the
+instance ConfigMap (referenced by envFrom, hashed into a pod annotation so a change rolls the
+pods); secrets stay ``secretKeyRef`` entries in the container's env.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib.constructs.feature import EnvEntry, EnvSlot
 from constructs_lib.constructs.names import (
     DATA_PATH,
-    LAUNCHER_TOKEN_KEY,
     MASTER_KEY_SECRET_KEY,
-    AgentNames,
-    launcher_url,
     master_key_secret_name,
     service_hostnames,
 )
 from constructs_lib.spec import DatabaseMode, Instance, SecretKeySelector
+from constructs_lib.spec.rules import shared_master_key
 
 
-@dataclass(frozen=True)
-class EnvEntry:
-    """One server variable: a literal value or a reference to a Secret key."""
-
-    name: str
-    value: str | None = None
-    secret_name: str | None = None
-    secret_key: str | None = None
-    optional: bool | None = None
-
-    @property
-    def is_secret(self) -> bool:
-        return self.secret_name is not None
-
-    def to_env_var(self) -> dict[str, Any]:
-        if not self.is_secret:
-            return {"name": self.name, "value": self.value}
-        ref: dict[str, Any] = {"name": self.secret_name, "key": self.secret_key}
-        if self.optional is not None:
-            ref["optional"] = self.optional
-        return {"name": self.name, "valueFrom": {"secretKeyRef": ref}}
-
-
-def _secret(name: str, selector: SecretKeySelector) -> EnvEntry:
+def secret_entry(name: str, selector: SecretKeySelector, slot: EnvSlot) -> EnvEntry:
     return EnvEntry(
-        name, secret_name=selector.name, secret_key=selector.key, optional=selector.optional
+        name,
+        secret_name=selector.name,
+        secret_key=selector.key,
+        optional=selector.optional,
+        slot=slot,
     )
 
 
@@ -64,8 +44,8 @@ def allowed_hostnames(instance: Instance) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def server_env(instance: Instance) -> list[EnvEntry]:
-    """Every generated server variable, in the operator's order (the user's env comes after)."""
+def core_env(instance: Instance) -> list[EnvEntry]:
+    """The server's own variables (features contribute the rest)."""
     spec = instance.spec
     port = spec.networking.service.port
     env = [
@@ -78,64 +58,80 @@ def server_env(instance: Instance) -> list[EnvEntry]:
         EnvEntry("PAPERCLIP_DEPLOYMENT_EXPOSURE", spec.deployment.exposure.value),
     ]
     if spec.deployment.public_url is not None:
-        env.append(EnvEntry("PAPERCLIP_PUBLIC_URL", str(spec.deployment.public_url)))
-    env.append(EnvEntry("PAPERCLIP_ALLOWED_HOSTNAMES", ",".join(allowed_hostnames(instance))))
+        env.append(EnvEntry("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url, slot=EnvSlot.PUBLIC_URL))
+    env.append(
+        EnvEntry(
+            "PAPERCLIP_ALLOWED_HOSTNAMES",
+            ",".join(allowed_hostnames(instance)),
+            slot=EnvSlot.ALLOWED_HOSTNAMES,
+        )
+    )
     db = spec.database
     if db.mode is DatabaseMode.EXTERNAL:
         if db.external_url_secret_ref is not None:
-            env.append(_secret("DATABASE_URL", db.external_url_secret_ref))
+            env.append(secret_entry("DATABASE_URL", db.external_url_secret_ref, EnvSlot.DATABASE))
         elif db.external_url:
-            env.append(EnvEntry("DATABASE_URL", db.external_url))
+            env.append(EnvEntry("DATABASE_URL", db.external_url, slot=EnvSlot.DATABASE))
     if spec.auth.secret_ref is not None:
-        env.append(_secret("BETTER_AUTH_SECRET", spec.auth.secret_ref))
+        env.append(secret_entry("BETTER_AUTH_SECRET", spec.auth.secret_ref, EnvSlot.AUTH_SECRET))
     if spec.auth.disable_sign_up:
-        env.append(EnvEntry("PAPERCLIP_AUTH_DISABLE_SIGN_UP", "true"))
+        env.append(EnvEntry("PAPERCLIP_AUTH_DISABLE_SIGN_UP", "true", slot=EnvSlot.SIGN_UP))
     master = spec.secrets.master_key_secret_ref
     if master is not None:
-        env.append(_secret("PAPERCLIP_SECRETS_MASTER_KEY", master))
+        env.append(secret_entry("PAPERCLIP_SECRETS_MASTER_KEY", master, EnvSlot.MASTER_KEY))
     else:
-        # Optional: without the Secret the server keeps its own key file on the data volume.
+        # With several replicas the secrets bootstrap creates it, so it is required; with one,
+        # the server keeps its own key file on the data volume when the Secret is absent.
         env.append(
             EnvEntry(
                 "PAPERCLIP_SECRETS_MASTER_KEY",
                 secret_name=master_key_secret_name(instance),
                 secret_key=MASTER_KEY_SECRET_KEY,
-                optional=True,
+                optional=None if shared_master_key(spec) else True,
+                slot=EnvSlot.MASTER_KEY,
             )
         )
     if spec.secrets.strict_mode:
-        env.append(EnvEntry("PAPERCLIP_SECRETS_STRICT_MODE", "true"))
+        env.append(EnvEntry("PAPERCLIP_SECRETS_STRICT_MODE", "true", slot=EnvSlot.SECRETS_STRICT))
     if not spec.heartbeat.enabled:
-        env.append(EnvEntry("HEARTBEAT_SCHEDULER_ENABLED", "false"))
+        env.append(EnvEntry("HEARTBEAT_SCHEDULER_ENABLED", "false", slot=EnvSlot.HEARTBEAT))
     if spec.heartbeat.interval_ms > 0:
-        env.append(EnvEntry("HEARTBEAT_SCHEDULER_INTERVAL_MS", str(spec.heartbeat.interval_ms)))
+        env.append(
+            EnvEntry(
+                "HEARTBEAT_SCHEDULER_INTERVAL_MS",
+                str(spec.heartbeat.interval_ms),
+                slot=EnvSlot.HEARTBEAT,
+            )
+        )
     storage = spec.object_storage
     if storage is not None:
-        env.append(EnvEntry("PAPERCLIP_STORAGE_PROVIDER", "s3"))
-        env.append(EnvEntry("PAPERCLIP_STORAGE_S3_BUCKET", storage.bucket))
+        slot = EnvSlot.OBJECT_STORAGE
+        env.append(EnvEntry("PAPERCLIP_STORAGE_PROVIDER", "s3", slot=slot))
+        env.append(EnvEntry("PAPERCLIP_STORAGE_S3_BUCKET", storage.bucket, slot=slot))
         if storage.region:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_REGION", storage.region))
+            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_REGION", storage.region, slot=slot))
         if storage.endpoint:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_ENDPOINT", storage.endpoint))
+            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_ENDPOINT", storage.endpoint, slot=slot))
         if storage.path_style:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE", "true"))
+            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE", "true", slot=slot))
         if storage.credentials_secret_ref is not None:
             name = storage.credentials_secret_ref.name
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-                env.append(EnvEntry(key, secret_name=name, secret_key=key))
-    env.append(EnvEntry("LOG_LEVEL", spec.observability.logging.level.value))
-    if spec.agents.enabled:
-        # Not PAPERCLIP_*: the process adapter strips those from the child's environment.
-        env.append(EnvEntry("AGENT_LAUNCHER_URL", launcher_url(instance)))
-        env.append(
-            EnvEntry(
-                "AGENT_LAUNCHER_TOKEN",
-                secret_name=AgentNames.of(instance).token_secret,
-                secret_key=LAUNCHER_TOKEN_KEY,
-                optional=True,
-            )
-        )
+                env.append(EnvEntry(key, secret_name=name, secret_key=key, slot=slot))
+    env.append(
+        EnvEntry("LOG_LEVEL", spec.observability.logging.level.value, slot=EnvSlot.LOG_LEVEL)
+    )
     return env
+
+
+def ordered(entries: list[EnvEntry]) -> list[EnvEntry]:
+    """Sorted by slot; entries of one slot keep their order. A name given twice is a bug."""
+    result = sorted(entries, key=lambda e: e.slot)
+    names = [e.name for e in result]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise ValueError(f"server env variables generated twice: {', '.join(doubled)}")
+    return result
 
 
 def config_data(entries: list[EnvEntry]) -> dict[str, str]:

@@ -2,64 +2,97 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from constructs import Construct
 
-from constructs_lib.constructs.agents import AgentsStack
-from constructs_lib.constructs.env import config_data, server_env
-from constructs_lib.constructs.kube import ObjectAdder
+from constructs_lib.constructs.feature import (
+    BootstrapSecret,
+    BuildContext,
+    Contribution,
+    Feature,
+    SecretForm,
+)
+from constructs_lib.constructs.kube import KubeObject, ObjectSink
 from constructs_lib.constructs.names import (
-    base_labels,
-    config_map_name,
-    data_claim_name,
-    server_name,
+    MASTER_KEY_SECRET_KEY,
+    master_key_secret_name,
 )
-from constructs_lib.constructs.server import (
-    data_claim_body,
-    network_policy_body,
-    service_account_body,
-    service_body,
-    workload_body,
-)
+from constructs_lib.constructs.pod import pod_template
+from constructs_lib.constructs.podsecurity import server_pod_warnings
+from constructs_lib.constructs.registry import FEATURES
+from constructs_lib.constructs.secrets_bootstrap import SecretsBootstrap
+from constructs_lib.constructs.server import ServerStack, server_env
+from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
+from constructs_lib.spec.rules import shared_master_key
 
 
-class ServerStack(Construct):
-    """ServiceAccount, config, data volume, Service, NetworkPolicy and the server workload."""
+@dataclass(frozen=True)
+class Plan:
+    """What an instance is made of, decided before any construct is built."""
 
-    def __init__(self, scope: Construct, id: str, *, instance: Instance) -> None:
-        super().__init__(scope, id)
-        spec = instance.spec
-        add, name = (
-            ObjectAdder(self, instance.namespace, base_labels(instance)),
-            server_name(instance),
-        )
-        entries = server_env(instance)
-        if spec.security.rbac.create:
-            annotations = dict(spec.security.rbac.service_account_annotations)
-            add("ServiceAccount", name, service_account_body(), annotations=annotations)
-        add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
-        if spec.storage.persistence.enabled:
-            add("PersistentVolumeClaim", data_claim_name(instance), data_claim_body(instance))
-        add(
-            "Service",
-            name,
-            service_body(instance),
-            annotations=dict(spec.networking.service.annotations),
-        )
-        if spec.security.network_policy.enabled:
-            add("NetworkPolicy", name, network_policy_body(instance))
-        kind, body = workload_body(instance, entries)
-        add(kind, name, body)
+    instance: Instance
+    features: tuple[type[Feature], ...]
+    contribution: Contribution
+
+
+def server_contribution(instance: Instance) -> Contribution:
+    """What the server itself registers: the shared master key for several replicas."""
+    if not shared_master_key(instance.spec):
+        return Contribution()
+    secret = BootstrapSecret(
+        master_key_secret_name(instance), MASTER_KEY_SECRET_KEY, SecretForm.BASE64_32
+    )
+    return Contribution(secrets=[secret])
+
+
+def pod_security(instance: Instance, contribution: Contribution) -> list[Problem]:
+    """Pod Security "restricted" warnings for the server pod this plan generates."""
+    entries = server_env(instance, contribution)
+    pod = pod_template(instance, entries, contribution)["spec"]
+    generated = len(pod["initContainers"]) - len(instance.spec.init_containers)
+    own_volumes = len(pod["volumes"]) - len(instance.spec.extra_volumes)
+    return server_pod_warnings(pod, generated_init=generated, own_volumes=own_volumes)
+
+
+def plan(instance: Instance) -> Plan:
+    """The features that apply and every contribution folded together (pure)."""
+    features = tuple(f for f in FEATURES if f.applies(instance))
+    parts = [server_contribution(instance), *(f.contribute(instance) for f in features)]
+    contribution = Contribution.combine(parts)
+    contribution.warnings += pod_security(instance, contribution)
+    return Plan(instance, features, contribution)
 
 
 class PaperclipInstance(Construct):
     """Every object one Instance needs. Takes a validated spec; reads no files or clock."""
 
     def __init__(
-        self, scope: Construct, id: str, *, instance: Instance, client_script: str = ""
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        instance: Instance,
+        client_script: str = "",
+        planned: Plan | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.instance = instance
-        ServerStack(self, "server", instance=instance)
-        if instance.spec.agents.enabled:
-            AgentsStack(self, "agents", instance=instance, client_script=client_script)
+        self.plan = planned or plan(instance)
+        self.sink = ObjectSink()
+        contribution = self.plan.contribution
+        ServerStack(self, "server", instance=instance, sink=self.sink, extra=contribution)
+        context = BuildContext(instance, self.sink, contribution, client_script)
+        for feature in self.plan.features:
+            feature(self, context)
+        if contribution.secrets:
+            SecretsBootstrap(self, context)
+
+    @property
+    def objects(self) -> list[KubeObject]:
+        return self.sink.objects
+
+    def manifests(self) -> list[dict[str, Any]]:
+        return [o.to_json() for o in self.sink.objects]

@@ -60,6 +60,11 @@ def master_key_secret_name(instance: Instance) -> str:
     return f"{instance.name}-secrets-master-key"
 
 
+def secrets_bootstrap_name(instance: Instance) -> str:
+    """The secrets bootstrap Job, its ServiceAccount, Role and RoleBinding."""
+    return f"{instance.name}-secrets-bootstrap"
+
+
 def service_hostnames(instance: Instance) -> list[str]:
     """The names in-cluster callers use to reach the server Service."""
     svc, ns = server_name(instance), instance.namespace
@@ -84,7 +89,6 @@ class AgentNames:
     token_secret: str
     client: str
     workspace: str
-    secrets_job: str
 
     @classmethod
     def of(cls, instance: Instance) -> AgentNames:
@@ -95,7 +99,6 @@ class AgentNames:
             f"{n}-launcher-token",
             f"{n}-launcher-client",
             f"{n}-agent-workspace",
-            f"{n}-ensure-secrets",
         )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from constructs_lib.constructs.env import EnvEntry, config_data, config_hash, secret_env_vars
+from constructs_lib.constructs.env import config_data, config_hash, secret_env_vars
+from constructs_lib.constructs.feature import Contribution, EnvEntry
 from constructs_lib.constructs.names import (
-    CLIENT_DIR,
     CONFIG_HASH_ANNOTATION,
     CONTAINER_NAME,
     DATA_PATH,
@@ -16,7 +16,6 @@ from constructs_lib.constructs.names import (
     PORT_NAME,
     SERVER_COMPONENT,
     START_COMMAND,
-    AgentNames,
     component_labels,
     config_map_name,
     data_claim_name,
@@ -27,25 +26,12 @@ from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
 
 SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
 
-# (initialDelaySeconds, periodSeconds, timeoutSeconds, failureThreshold, successThreshold)
-PROBE_DEFAULTS: dict[str, tuple[int, int, int, int, int]] = {
-    "liveness": (15, 20, 5, 6, 1),
-    "readiness": (5, 10, 3, 3, 1),
-    "startup": (0, 5, 3, 30, 1),
-}
-_PROBE_FIELDS = (
-    "initial_delay_seconds",
-    "period_seconds",
-    "timeout_seconds",
-    "failure_threshold",
-    "success_threshold",
-)
-
 DEFAULT_POD_SECURITY_CONTEXT: dict[str, Any] = {
     "runAsNonRoot": True,
     "runAsUser": 1000,
     "runAsGroup": 1000,
     "fsGroup": 1000,
+    "seccompProfile": {"type": "RuntimeDefault"},
 }
 DEFAULT_CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
@@ -116,24 +102,32 @@ def probe(instance: Instance, which: str) -> dict[str, Any]:
                 "httpHeaders": [{"name": "Host", "value": "localhost"}],
             }
         }
-    override: ProbeOverride = getattr(spec.probes, which)
-    numbers = {}
-    for field, default in zip(_PROBE_FIELDS, PROBE_DEFAULTS[which], strict=True):
-        value = getattr(override, field)
-        key = ProbeOverride.model_fields[field].alias or field
-        numbers[key] = default if value is None else value
-    return {**handler, **numbers}
+    numbers: ProbeOverride = getattr(spec.probes, which)
+    return {**handler, **numbers.dump()}
+
+
+def merged(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
+    """``override`` deep-merged onto a copy of ``base`` (set fields win)."""
+    result = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
 
 
 def pod_security_context(instance: Instance) -> dict[str, Any]:
-    custom = instance.spec.security.pod_security_context
-    return copy.deepcopy(custom if custom is not None else DEFAULT_POD_SECURITY_CONTEXT)
+    """The restricted default with the user's override merged on top."""
+    return merged(DEFAULT_POD_SECURITY_CONTEXT, instance.spec.security.pod_security_context)
 
 
 def container_security_context(instance: Instance) -> dict[str, Any]:
-    """The override (verbatim) or the default; readOnlyRootFilesystem false unless set."""
-    custom = instance.spec.security.container_security_context
-    context = copy.deepcopy(custom if custom is not None else DEFAULT_CONTAINER_SECURITY_CONTEXT)
+    """The restricted default with the user's override merged on top (an override of one
+    field keeps the rest of the baseline); readOnlyRootFilesystem false unless set."""
+    context = merged(
+        DEFAULT_CONTAINER_SECURITY_CONTEXT, instance.spec.security.container_security_context
+    )
     context.setdefault("readOnlyRootFilesystem", False)
     return context
 
@@ -155,7 +149,7 @@ def _data_mount() -> dict[str, Any]:
 
 
 def _app_container(
-    instance: Instance, name: str, script: str, entries: list[EnvEntry]
+    instance: Instance, name: str, script: str, entries: list[EnvEntry], extra: Contribution
 ) -> dict[str, Any]:
     """Fields every container running the server image shares (server and onboard)."""
     spec = instance.spec
@@ -166,25 +160,25 @@ def _app_container(
         "command": ["/bin/sh", "-c"],
         "args": [script],
     }
+    if spec.resources is not None:
+        container["resources"] = copy.deepcopy(spec.resources)
     if entries or spec.env:
         container["env"] = _env(entries, instance)
     container["envFrom"] = _env_from(instance)
-    mounts = [_data_mount()]
-    if spec.agents.enabled:
-        mounts.append({"name": "launcher-client", "mountPath": CLIENT_DIR, "readOnly": True})
+    mounts = [_data_mount(), *copy.deepcopy(extra.mounts)]
     container["volumeMounts"] = [*mounts, *copy.deepcopy(spec.extra_volume_mounts)]
     container["securityContext"] = container_security_context(instance)
     return container
 
 
-def server_container(instance: Instance, entries: list[EnvEntry]) -> dict[str, Any]:
+def server_container(
+    instance: Instance, entries: list[EnvEntry], extra: Contribution
+) -> dict[str, Any]:
     spec = instance.spec
-    container = _app_container(instance, CONTAINER_NAME, start_args(instance), entries)
+    container = _app_container(instance, CONTAINER_NAME, start_args(instance), entries, extra)
     container["ports"] = [
         {"name": PORT_NAME, "containerPort": spec.networking.service.port, "protocol": "TCP"}
     ]
-    if spec.resources is not None:
-        container["resources"] = copy.deepcopy(spec.resources)
     container["livenessProbe"] = probe(instance, "liveness")
     container["readinessProbe"] = probe(instance, "readiness")
     container["startupProbe"] = probe(instance, "startup")
@@ -196,8 +190,10 @@ def server_container(instance: Instance, entries: list[EnvEntry]) -> dict[str, A
     return container
 
 
-def init_containers(instance: Instance, entries: list[EnvEntry]) -> list[dict[str, Any]]:
-    """selinux-relabel (opt-in), onboard, then the user's init containers."""
+def init_containers(
+    instance: Instance, entries: list[EnvEntry], extra: Contribution
+) -> list[dict[str, Any]]:
+    """selinux-relabel (opt-in), onboard, the features' init containers, then the user's."""
     spec = instance.spec
     containers: list[dict[str, Any]] = []
     if spec.security.se_linux_relabel and spec.storage.persistence.enabled:
@@ -217,30 +213,29 @@ def init_containers(instance: Instance, entries: list[EnvEntry]) -> list[dict[st
                 "securityContext": {"privileged": True, "runAsUser": 0, "runAsNonRoot": False},
             }
         )
-    containers.append(_app_container(instance, "onboard", ONBOARD_SCRIPT, entries))
+    containers.append(_app_container(instance, "onboard", ONBOARD_SCRIPT, entries, extra))
+    containers.extend(copy.deepcopy(extra.init_containers))
     containers.extend(copy.deepcopy(spec.init_containers))
     return containers
 
 
-def volumes(instance: Instance) -> list[dict[str, Any]]:
+def volumes(instance: Instance, extra: Contribution) -> list[dict[str, Any]]:
     spec = instance.spec
     data: dict[str, Any] = {"name": DATA_VOLUME}
     if spec.storage.persistence.enabled:
         data["persistentVolumeClaim"] = {"claimName": data_claim_name(instance)}
     else:
         data["emptyDir"] = {}
-    found = [data]
-    if spec.agents.enabled:
-        found.append(
-            {"name": "launcher-client", "configMap": {"name": AgentNames.of(instance).client}}
-        )
-    return [*found, *copy.deepcopy(spec.extra_volumes)]
+    return [data, *copy.deepcopy(extra.volumes), *copy.deepcopy(spec.extra_volumes)]
 
 
-def pod_annotations(instance: Instance, entries: list[EnvEntry]) -> dict[str, str]:
+def pod_annotations(
+    instance: Instance, entries: list[EnvEntry], extra: Contribution
+) -> dict[str, str]:
     port = instance.spec.networking.service.port
     return {
         **instance.spec.pod_annotations,
+        **extra.pod_annotations,
         "prometheus.io/scrape": "true",
         "prometheus.io/port": str(port),
         "prometheus.io/path": "/metrics",
@@ -248,7 +243,9 @@ def pod_annotations(instance: Instance, entries: list[EnvEntry]) -> dict[str, st
     }
 
 
-def pod_template(instance: Instance, entries: list[EnvEntry]) -> dict[str, Any]:
+def pod_template(
+    instance: Instance, entries: list[EnvEntry], extra: Contribution
+) -> dict[str, Any]:
     """The pod template shared by the StatefulSet and the Deployment."""
     spec = instance.spec
     availability = spec.availability
@@ -274,13 +271,13 @@ def pod_template(instance: Instance, entries: list[EnvEntry]) -> dict[str, Any]:
         pod["topologySpreadConstraints"] = copy.deepcopy(availability.topology_spread_constraints)
     if availability.priority_class_name:
         pod["priorityClassName"] = availability.priority_class_name
-    pod["initContainers"] = init_containers(instance, entries)
-    pod["containers"] = [server_container(instance, entries), *copy.deepcopy(spec.sidecars)]
-    pod["volumes"] = volumes(instance)
+    pod["initContainers"] = init_containers(instance, entries, extra)
+    pod["containers"] = [server_container(instance, entries, extra), *copy.deepcopy(spec.sidecars)]
+    pod["volumes"] = volumes(instance, extra)
     return {
         "metadata": {
             "labels": component_labels(instance, SERVER_COMPONENT),
-            "annotations": pod_annotations(instance, entries),
+            "annotations": pod_annotations(instance, entries, extra),
         },
         "spec": pod,
     }

@@ -1,30 +1,44 @@
-"""Bodies of the server-stack objects (everything but the pod template).
+"""The server stack: ServiceAccount, config, data volume, Service, NetworkPolicy and the
+server workload, with every feature's contribution folded in.
 
-Each function returns the object's fields other than apiVersion, kind and metadata, as
-plain Kubernetes JSON; :mod:`constructs_lib.constructs.instance` turns them into cdk8s
-objects.
+The body functions return the object's fields other than apiVersion, kind and metadata, as
+plain Kubernetes JSON; :class:`ServerStack` adds them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from constructs_lib.constructs.env import EnvEntry
+from constructs import Construct
+
+from constructs_lib.constructs.env import config_data, core_env, ordered
+from constructs_lib.constructs.feature import Contribution, EnvEntry
+from constructs_lib.constructs.kube import ObjectAdder, ObjectSink
 from constructs_lib.constructs.names import (
-    LAUNCHER_PORT,
-    PORT_NAME,
-    launcher_selector,
+    base_labels,
+    config_map_name,
+    data_claim_name,
     server_name,
     server_selector,
 )
 from constructs_lib.constructs.pod import pod_template
+from constructs_lib.constructs.primitives import (
+    claim_body,
+    dns_egress,
+    https_egress,
+    port,
+    service_body,
+)
 from constructs_lib.spec import DatabaseMode, Instance, WorkloadKind
 from constructs_lib.spec.rules import effective_workload, replicas
 
-DNS_PORT = 53
-HTTPS_PORT = 443
 OTLP_PORTS = (4317, 4318)
 POSTGRES_PORT = 5432
+
+
+def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
+    """Every generated server variable in the operator's order (the user's env comes after)."""
+    return ordered([*core_env(instance), *extra.env])
 
 
 def service_account_body() -> dict[str, Any]:
@@ -34,61 +48,34 @@ def service_account_body() -> dict[str, Any]:
 
 def data_claim_body(instance: Instance) -> dict[str, Any]:
     persistence = instance.spec.storage.persistence
-    spec: dict[str, Any] = {
-        "accessModes": [m.value for m in persistence.access_modes],
-        "resources": {"requests": {"storage": str(persistence.size)}},
-    }
-    if persistence.storage_class:
-        spec["storageClassName"] = persistence.storage_class
-    return {"spec": spec}
+    return claim_body(
+        str(persistence.size),
+        [m.value for m in persistence.access_modes],
+        persistence.storage_class,
+    )
 
 
-def service_body(instance: Instance) -> dict[str, Any]:
+def server_service_body(instance: Instance) -> dict[str, Any]:
     service = instance.spec.networking.service
-    return {
-        "spec": {
-            "type": service.type.value,
-            "selector": server_selector(instance),
-            "sessionAffinity": "None",
-            "ports": [
-                {
-                    "name": PORT_NAME,
-                    "port": service.port,
-                    "targetPort": PORT_NAME,
-                    "protocol": "TCP",
-                }
-            ],
-        }
-    }
+    return service_body(server_selector(instance), service.port, service_type=service.type.value)
 
 
-def _port(number: int, protocol: str = "TCP") -> dict[str, Any]:
-    return {"port": number, "protocol": protocol}
-
-
-def network_policy_body(instance: Instance) -> dict[str, Any]:
-    """Ingress from the instance's own namespace and allowIngressCIDRs only; egress to DNS,
-    HTTPS, OTLP, the external database, allowEgressCIDRs and extraEgress."""
+def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, Any]:
+    """Ingress from the instance's own namespace, allowIngressCIDRs and the features' rules;
+    egress to DNS, HTTPS, OTLP, the external database, the features' destinations,
+    allowEgressCIDRs and extraEgress."""
     spec = instance.spec
     policy = spec.security.network_policy
-    port = [_port(spec.networking.service.port)]
-    ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}], "ports": port}]
+    ports = [port(spec.networking.service.port)]
+    ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}], "ports": ports}]
     ingress += [
-        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": port}
-        for cidr in policy.allow_ingress_cidrs
+        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": ports} for cidr in policy.allow_ingress_cidrs
     ]
-    egress: list[dict[str, Any]] = [
-        {"ports": [_port(DNS_PORT, "UDP"), _port(DNS_PORT)]},
-        {"ports": [_port(HTTPS_PORT)]},
-        {"ports": [_port(p) for p in OTLP_PORTS]},
-    ]
+    ingress += [dict(rule) for rule in extra.ingress]
+    egress: list[dict[str, Any]] = [dns_egress(), https_egress(), {"ports": [port(p) for p in OTLP_PORTS]}]
     if spec.database.mode is DatabaseMode.EXTERNAL:
-        egress.append({"ports": [_port(POSTGRES_PORT)]})
-    if spec.agents.enabled:
-        launcher = launcher_selector(instance)
-        egress.append(
-            {"to": [{"podSelector": {"matchLabels": launcher}}], "ports": [_port(LAUNCHER_PORT)]}
-        )
+        egress.append({"ports": [port(POSTGRES_PORT)]})
+    egress += [dict(rule) for rule in extra.egress]
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
     egress += [dict(rule) for rule in policy.extra_egress]
     return {
@@ -101,7 +88,9 @@ def network_policy_body(instance: Instance) -> dict[str, Any]:
     }
 
 
-def workload_body(instance: Instance, entries: list[EnvEntry]) -> tuple[str, dict[str, Any]]:
+def workload_body(
+    instance: Instance, entries: list[EnvEntry], extra: Contribution
+) -> tuple[str, dict[str, Any]]:
     """("StatefulSet" | "Deployment", body) for the server workload."""
     spec: dict[str, Any] = {
         "replicas": replicas(instance.spec),
@@ -119,5 +108,34 @@ def workload_body(instance: Instance, entries: list[EnvEntry]) -> tuple[str, dic
         spec["serviceName"] = server_name(instance)
         spec["updateStrategy"] = {"type": "RollingUpdate"}
         kind = "StatefulSet"
-    spec["template"] = pod_template(instance, entries)
+    spec["template"] = pod_template(instance, entries, extra)
     return kind, {"spec": spec}
+
+
+class ServerStack(Construct):
+    """The Paperclip server and what it needs, with the features' contributions folded in."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, instance: Instance, sink: ObjectSink, extra: Contribution
+    ) -> None:
+        super().__init__(scope, id)
+        spec = instance.spec
+        add = ObjectAdder.for_instance(self, sink, instance, base_labels(instance))
+        name = server_name(instance)
+        entries = server_env(instance, extra)
+        if spec.security.rbac.create:
+            annotations = dict(spec.security.rbac.service_account_annotations)
+            add("ServiceAccount", name, service_account_body(), annotations=annotations)
+        add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
+        if spec.storage.persistence.enabled:
+            add("PersistentVolumeClaim", data_claim_name(instance), data_claim_body(instance))
+        add(
+            "Service",
+            name,
+            server_service_body(instance),
+            annotations=dict(spec.networking.service.annotations),
+        )
+        if spec.security.network_policy.enabled:
+            add("NetworkPolicy", name, network_policy_body(instance, extra))
+        kind, body = workload_body(instance, entries, extra)
+        add(kind, name, body)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.kustomize import kustomize_files
+from constructs_lib.render.layout import MARKER_FILE, marker_text
 from constructs_lib.render.synth import RenderedApp, check_version, render_app
+from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.loader import App, load_app
 
 
@@ -55,10 +56,20 @@ def load_apps(paths: Sequence[Path]) -> list[App]:
     return apps
 
 
+def app_tree(rendered: RenderedApp, writers: Sequence[Writer] = WRITERS) -> dict[str, str]:
+    """Every writer's files for one app, plus the generated-directory marker."""
+    source = display_path(rendered.app.source)
+    tree = {MARKER_FILE: marker_text(source)}
+    for writer in writers:
+        tree.update(writer.files(rendered, source))
+    return tree
+
+
 def synthesize(
     paths: Sequence[Path],
     version: str,
     progress: Callable[[int], Callable[[], None]] | None = None,
+    writers: Sequence[Writer] = WRITERS,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
     problem in any app, before anything is written."""
@@ -74,7 +85,7 @@ def synthesize(
             problems += [p.located(file=display_path(app.source)) for p in exc.problems]
     if problems:
         raise UserError(problems)
-    trees = {r.app.name: kustomize_files(r, display_path(r.app.source)) for r in rendered}
+    trees = {r.app.name: app_tree(r, writers) for r in rendered}
     warnings = [w for r in rendered for w in r.warnings]
     return Result(trees=trees, rendered=rendered, warnings=warnings)
 

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from constructs_lib.constructs import PaperclipInstance
+from constructs_lib.constructs.instance import PaperclipInstance, Plan, plan
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.validate import check_and_dump
 from constructs_lib.spec import Instance, rules
@@ -92,29 +92,40 @@ def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str]:
     return rank, meta.get("namespace", ""), meta["name"]
 
 
-def instance_problems(app: App) -> tuple[list[Problem], list[Problem]]:
-    """(errors, warnings) of the synth-time rules for every instance of an app."""
+def instance_problems(app: App, plans: list[Plan]) -> tuple[list[Problem], list[Problem]]:
+    """(errors, warnings) of the synth-time rules and of every feature, for each instance."""
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    for instance in app.instances:
+    for instance, planned in zip(app.instances, plans, strict=True):
         where = {"file": str(app.source), "document": f"instance {instance.name}"}
-        errors += [p.located(**where) for p in rules.errors(instance)]
-        warnings += [p.located(**where) for p in rules.warnings(instance)]
+        found = [*rules.errors(instance), *planned.contribution.errors]
+        errors += [p.located(**where) for p in found]
+        advised = [*rules.warnings(instance), *planned.contribution.warnings]
+        warnings += [p.located(**where) for p in advised]
     return errors, warnings
 
 
 def build_objects(
-    instances: Iterable[Instance], tick: Callable[[], None] | None = None
+    instances: Iterable[Instance],
+    tick: Callable[[], None] | None = None,
+    plans: Iterable[Plan] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
     """cdk8s synthesis, one chart per instance; yields each instance's objects as soon as its
-    chart is synthesized, so callers can overlap their work with the next chart's."""
+    chart is built, so callers can overlap their work with the next chart's."""
     import cdk8s  # after constructs_lib.constructs has set up the jsii environment
 
     app = cdk8s.App()
+    planned = iter(plans) if plans is not None else None
     for instance in instances:
         chart = cdk8s.Chart(app, instance.name, disable_resource_name_hashes=True)
-        PaperclipInstance(chart, instance.name, instance=instance, client_script=client_script())
-        yield list(chart.to_json())
+        construct = PaperclipInstance(
+            chart,
+            instance.name,
+            instance=instance,
+            client_script=client_script(),
+            planned=next(planned) if planned is not None else None,
+        )
+        yield construct.manifests()
         if tick:
             tick()
 
@@ -125,7 +136,8 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     Validation and YAML serialization run in a helper process while cdk8s synthesizes the
     next instance, so the Python-heavy checks overlap the jsii/Node pipeline.
     """
-    errors, warnings = instance_problems(app)
+    plans = [plan(instance) for instance in app.instances]
+    errors, warnings = instance_problems(app, plans)
     if errors:
         raise UserError(errors)
     objects: list[dict[str, Any]] = []
@@ -133,9 +145,11 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     # A helper process costs ~0.4 s to start: worth it only for larger apps.
     pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
     results: list[Any] = []
-    for instance, batch in zip(app.instances, build_objects(app.instances, tick), strict=True):
+    built = build_objects(app.instances, tick, plans)
+    for instance, planned, batch in zip(app.instances, plans, built, strict=True):
         objects += batch
-        arguments = (batch, version, str(app.source), instance.name)
+        stamped = planned.contribution.stamped
+        arguments = (batch, version, str(app.source), instance.name, stamped)
         results.append(
             pool.submit(check_and_dump, *arguments) if pool else check_and_dump(*arguments)
         )

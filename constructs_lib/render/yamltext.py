@@ -9,7 +9,8 @@ import yaml
 
 
 class _Dumper(yaml.CSafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value used twice is written twice, never as an anchor
 
 
 def _str(dumper: _Dumper, value: str) -> yaml.Node:

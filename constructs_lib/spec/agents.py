@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from constructs_lib.spec.base import ObjectName, Quantity, SpecModel
+from constructs_lib.spec.base import ObjectName, PositiveInt32, Quantity, SpecModel, StrictBool
 from launcher.templates import (
     TEMPLATE_NAME,
     JobTemplate,
@@ -27,15 +27,18 @@ class AgentTemplate(JobTemplate):
     """An agent Job template. ``image`` defaults to the Paperclip image (it bakes opencode)."""
 
     image: str | None = None  # type: ignore[assignment]
+    """Container image (pin a tag or digest). Default: the Paperclip server image."""
 
 
 class LauncherSpec(SpecModel):
+    """The launcher service (and the image of the in-cluster secrets bootstrap)."""
+
     image: Annotated[str, Field(min_length=1)] = DEFAULT_LAUNCHER_IMAGE
-    """The launcher image (launcher/Dockerfile).
+    """The launcher image (launcher/Dockerfile); the secrets bootstrap Job runs it too.
     Default: ghcr.io/paperclip-gitops/launcher:0.1.0."""
-    replicas: Annotated[int, Field(ge=1)] = 1
+    replicas: PositiveInt32 = 1
     """Launcher replicas; runs are guarded per agent across all of them. Default: 1."""
-    pending_timeout_seconds: Annotated[int, Field(ge=1)] = 300
+    pending_timeout_seconds: PositiveInt32 = 300
     """How long an agent pod may stay Pending before its run fails. Default: 300."""
 
 
@@ -44,7 +47,7 @@ class WorkspaceSpec(SpecModel):
     ``workspace: shared`` (session resume). It never holds server data."""
 
     size: Quantity = "10Gi"
-    """Default: 10Gi."""
+    """Requested size. Default: 10Gi."""
     storage_class: ObjectName | None = None
     """A ReadWriteMany-capable StorageClass. Default: the cluster default."""
 
@@ -62,11 +65,19 @@ def builtin_opencode() -> AgentTemplate:
 class AgentsSpec(SpecModel):
     """Agent runs as Jobs (paperclip-gitops extension). Default: disabled."""
 
-    enabled: bool = False
+    enabled: StrictBool = False
+    """Run agent runs as Jobs through the launcher. Default: false."""
     launcher: LauncherSpec = LauncherSpec()
+    """The launcher service. Default: one replica of the pinned launcher image."""
     workspace: WorkspaceSpec = WorkspaceSpec()
+    """The shared agent workspace volume. Default: 10Gi, the cluster's default class."""
+    secret_names: list[ObjectName] = []
+    """The Secrets agent templates may reference (env secretKeyRef); a template naming any
+    other Secret is refused, because the launcher could mount any Secret of the namespace
+    into a Job. Default: none."""
     templates: dict[Annotated[str, Field(pattern=TEMPLATE_NAME)], AgentTemplate] = {}
-    """Named Job templates. Empty (with agents enabled): the built-in `opencode` template."""
+    """Named Job templates. Default: none, which with agents enabled means the built-in
+    `opencode` template."""
 
     @model_validator(mode="after")
     def _default_template(self) -> AgentsSpec:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from constructs_lib.spec.base import (
+    HttpURL,
     LocalObjectReference,
     ObjectName,
     Quantity,
     SecretKeySelector,
     SpecModel,
+    StrictBool,
+    credentials_in_url,
 )
-from constructs_lib.spec.unsupported import NotBuiltYet, not_built_yet
+from constructs_lib.spec.unsupported import asks_for_nothing, not_built_yet
 
 
 class DatabaseMode(StrEnum):
@@ -27,19 +30,27 @@ class DatabaseMode(StrEnum):
 class DatabaseSpec(SpecModel):
     """Where the server keeps its PostgreSQL data."""
 
-    # CRD fields not built yet: setting one is an error naming it.
-    managed: NotBuiltYet
+    managed: Annotated[dict[str, Any] | None, Field(exclude=True)] = None
+    """Settings of the managed database (not built yet). Accepted and ignored when mode is
+    embedded or external (an exported Instance may carry the CRD's defaults here).
+    Default: unset."""
 
     mode: DatabaseMode | None = None
     """embedded (PostgreSQL inside the server pod, on the data volume) or external. The CRD
-    default, managed, is not built yet, so the mode must be set explicitly."""
+    default, managed, is not built yet, so the mode must be set explicitly. Default: unset."""
     external_url: Annotated[str | None, Field(alias="externalURL")] = None
     """A literal postgres:// URL without a password (use externalURLSecretRef for one that has
-    credentials)."""
+    credentials). Default: unset."""
     external_url_secret_ref: Annotated[
         SecretKeySelector | None, Field(alias="externalURLSecretRef")
     ] = None
-    """Secret key holding DATABASE_URL. Wins over externalURL."""
+    """Secret key holding DATABASE_URL. Wins over externalURL. Default: unset."""
+
+    @model_validator(mode="after")
+    def _managed_block(self) -> DatabaseSpec:
+        if self.mode in (None, DatabaseMode.MANAGED) and not asks_for_nothing(self.managed):
+            raise not_built_yet("database.managed")
+        return self
 
     @field_validator("mode")
     @classmethod
@@ -59,9 +70,10 @@ class DatabaseSpec(SpecModel):
                 "must be a postgres:// or postgresql:// URL with a host, e.g. "
                 "postgresql://paperclip@db.example.com:5432/paperclip"
             )
-        if parts.password:
+        found = credentials_in_url(value)
+        if found:
             raise ValueError(
-                "contains a password, which would be committed to git; put the URL in a Secret "
+                f"contains {found}, which would be committed to git; put the URL in a Secret "
                 "and reference it with externalURLSecretRef instead"
             )
         return value
@@ -81,12 +93,13 @@ class ObjectStorageSpec(SpecModel):
     bucket: Annotated[str, Field(min_length=3, max_length=63)]
     """Bucket name."""
     region: str | None = None
-    """Bucket region."""
-    endpoint: str | None = None
-    """Endpoint URL for non-AWS services."""
+    """Bucket region. Default: unset (the server's default, us-east-1)."""
+    endpoint: HttpURL | None = None
+    """Endpoint URL for non-AWS services, without credentials. Default: unset (AWS)."""
     credentials_secret_ref: LocalObjectReference | None = None
-    """Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
-    force_path_style: bool | None = None
+    """Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Default: unset (the AWS
+    SDK's default chain, e.g. workload identity)."""
+    force_path_style: StrictBool | None = None
     """Path-style addressing. Default: true for minio, else false."""
 
     @property
@@ -106,8 +119,9 @@ class AccessMode(StrEnum):
 class PersistenceSpec(SpecModel):
     """The data volume mounted at /paperclip."""
 
-    enabled: bool = True
-    """Default: true. false uses an emptyDir, so data is lost when the pod goes."""
+    enabled: StrictBool = True
+    """Keep /paperclip on a PersistentVolumeClaim; false uses an emptyDir, so data is lost
+    when the pod goes. Default: true."""
     size: Quantity = "5Gi"
     """Requested size. Default: 5Gi."""
     storage_class: ObjectName | None = None
@@ -117,5 +131,7 @@ class PersistenceSpec(SpecModel):
 
 
 class StorageSpec(SpecModel):
+    """Server storage."""
+
     persistence: PersistenceSpec = PersistenceSpec()
-    """The data volume."""
+    """The data volume. Default: enabled, 5Gi, ReadWriteOnce."""

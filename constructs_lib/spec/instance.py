@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from constructs_lib.spec.agents import AgentsSpec
 from constructs_lib.spec.base import (
     Annotations,
     Labels,
     SpecModel,
+    StrictBool,
     check_dns_label,
 )
 from constructs_lib.spec.data import DatabaseSpec, ObjectStorageSpec, StorageSpec
@@ -67,42 +69,57 @@ class InstanceSpec(SpecModel):
     tailscale: NotBuiltYet
 
     image: ImageSpec = ImageSpec()
-    """The server image; one of tag or digest is required."""
+    """The server image; one of tag or digest is required. Default: repository
+    ghcr.io/paperclipai/paperclip, no tag."""
     deployment: DeploymentSpec = DeploymentSpec()
+    """Mode and exposure. Default: authenticated, private."""
     database: DatabaseSpec = DatabaseSpec()
+    """Where the data lives. Default: mode unset (required for now)."""
     auth: AuthSpec = AuthSpec()
+    """Authentication. Default: no secret reference."""
     secrets: SecretsSpec = SecretsSpec()
+    """How stored secrets are encrypted. Default: local_encrypted."""
     object_storage: ObjectStorageSpec | None = None
+    """S3-compatible file storage. Default: unset (files on the data volume)."""
     heartbeat: HeartbeatSpec = HeartbeatSpec()
+    """The agent heartbeat scheduler. Default: enabled, 60000 ms, ordinal gating."""
     storage: StorageSpec = StorageSpec()
+    """The data volume. Default: 5Gi ReadWriteOnce."""
     networking: NetworkingSpec = NetworkingSpec()
+    """Service (and later ingress). Default: ClusterIP on 3100."""
     workload: WorkloadKind = WorkloadKind.STATEFUL_SET
     """StatefulSet, Deployment or auto. Default: StatefulSet."""
     availability: AvailabilitySpec = AvailabilitySpec()
+    """Replicas and scheduling. Default: 1 replica, grace period 1800 s."""
     probes: ProbesSpec = ProbesSpec()
+    """Probe handler and numbers. Default: auto with the operator's numbers."""
     security: SecuritySpec = SecuritySpec()
-    suspended: bool = False
+    """Security contexts, NetworkPolicy, RBAC. Default: restricted, policy on."""
+    suspended: StrictBool = False
     """Scale the server to 0 replicas. Default: false."""
-    share_process_namespace: bool = True
+    share_process_namespace: StrictBool = True
     """Pod shareProcessNamespace. Default: true."""
     observability: ObservabilitySpec = ObservabilitySpec()
+    """Logging (and later metrics). Default: log level info."""
     env: EnvVarList = []
-    """Extra server env, appended last (wins over everything generated)."""
+    """Extra server env, appended last (wins over everything generated). Default: none."""
     env_from: EnvFromList = []
-    """Extra envFrom sources (generated env wins over them)."""
+    """Extra envFrom sources (generated env wins over them). Default: none."""
     resources: Resources | None = None
-    """Server container resources. Default: none."""
+    """Server container resources (also given to the onboard init container). Default: none."""
     sidecars: ContainerList = []
-    """Containers added after the server container."""
+    """Containers added after the server container. Default: none."""
     init_containers: ContainerList = []
-    """Init containers added after the generated ones."""
+    """Init containers added after the generated ones. Default: none."""
     extra_volumes: VolumeList = []
+    """Volumes added to the server pod. Default: none."""
     extra_volume_mounts: VolumeMountList = []
-    """Mounts added to the server container."""
+    """Mounts added to the server container. Default: none."""
     pod_annotations: Annotations = {}
-    """Annotations on the server pods."""
+    """Annotations on the server pods. Default: none."""
     agents: AgentsSpec = AgentsSpec()
-    """paperclip-gitops extension: agent runs as Kubernetes Jobs through the launcher."""
+    """paperclip-gitops extension: agent runs as Kubernetes Jobs through the launcher.
+    Default: disabled."""
 
 
 class ObjectMetadata(SpecModel):
@@ -112,28 +129,40 @@ class ObjectMetadata(SpecModel):
     model_config = ConfigDict(alias_generator=None)
 
     name: Annotated[str, AfterValidator(_instance_name)]
-    """The instance name; every generated object is named after it."""
+    """The instance name; every generated object is named after it. Required."""
     namespace: Annotated[str, AfterValidator(_namespace)] = "default"
     """Namespace of every generated object. Default: default."""
     labels: Labels = {}
+    """Labels carried onto every generated object (generated labels win). Default: none."""
     annotations: Annotations = {}
+    """Annotations carried onto every generated object (generated annotations win; the
+    kubectl last-applied annotation is dropped). Default: none."""
     # Server-populated fields, accepted so exported objects load; never used.
-    uid: str | None = Field(default=None, exclude=True)
-    resourceVersion: str | None = Field(default=None, exclude=True)
-    generation: int | None = Field(default=None, exclude=True)
-    creationTimestamp: str | None = Field(default=None, exclude=True)
-    managedFields: list[Any] | None = Field(default=None, exclude=True)
-    finalizers: list[str] | None = Field(default=None, exclude=True)
+    uid: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    resourceVersion: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    generation: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    creationTimestamp: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    managedFields: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    finalizers: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    selfLink: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    ownerReferences: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    deletionTimestamp: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    deletionGracePeriodSeconds: SkipJsonSchema[Any] = Field(default=None, exclude=True)
+    generateName: SkipJsonSchema[Any] = Field(default=None, exclude=True)
 
 
 class Instance(SpecModel):
     """A paperclip.inc/v1alpha1 Instance document."""
 
     api_version: Literal["paperclip.inc/v1alpha1"] = "paperclip.inc/v1alpha1"
+    """Default: paperclip.inc/v1alpha1 (the only version)."""
     kind: Literal["Instance"] = "Instance"
+    """Default: Instance."""
     metadata: ObjectMetadata
+    """Name, namespace, labels and annotations. Required."""
     spec: InstanceSpec
-    status: dict[str, Any] | None = Field(default=None, exclude=True)
+    """The desired state. Required."""
+    status: SkipJsonSchema[Any] = Field(default=None, exclude=True)
     """Runtime status written by the operator; accepted and ignored."""
 
     @property

@@ -7,13 +7,26 @@ the field path and the fix, or print a warning.
 
 from __future__ import annotations
 
+import re
+
 from constructs_lib.errors import Problem
 from constructs_lib.spec.data import DatabaseMode
 from constructs_lib.spec.instance import Instance, InstanceSpec
-from constructs_lib.spec.platform import ProbeType, WorkloadKind
+from constructs_lib.spec.platform import ProbeType, ServiceType, WorkloadKind
 from constructs_lib.spec.server import DeploymentMode, Exposure, SchedulerGating
 
 SERVER_MIN_HEARTBEAT_MS = 10000
+# Label keys every generated object carries; an Instance label with one of them is overridden.
+GENERATED_LABEL_KEYS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/component",
+)
+_SECRET_LOOKING_NAME = re.compile(
+    r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|(^|_)KEY($|_))",
+    re.IGNORECASE,
+)
 
 
 def effective_workload(spec: InstanceSpec) -> WorkloadKind:
@@ -56,6 +69,12 @@ def probe_kind(spec: InstanceSpec) -> ProbeType:
             return ProbeType.TCP
         return ProbeType.HTTP
     return spec.probes.type
+
+
+def shared_master_key(spec: InstanceSpec) -> bool:
+    """Whether the secrets bootstrap creates <name>-secrets-master-key in-cluster: more than
+    one replica must decrypt with one key, and no masterKeySecretRef names it."""
+    return spec.availability.replicas > 1 and spec.secrets.master_key_secret_ref is None
 
 
 def drain_seconds(spec: InstanceSpec) -> int:
@@ -132,13 +151,6 @@ def errors(instance: Instance) -> list[Problem]:
                 "invisible to the others.",
                 "configure spec.objectStorage (s3, minio or r2), or availability.replicas: 1.",
             )
-        if spec.secrets.master_key_secret_ref is None:
-            add(
-                "spec.secrets.masterKeySecretRef",
-                f"is required for {count} replicas: every replica must decrypt with the same "
-                "master key.",
-                "create a Secret holding a 32-byte key and reference it here.",
-            )
     persistence = spec.storage.persistence.enabled
     if spec.workload is WorkloadKind.DEPLOYMENT and persistence:
         add(
@@ -210,6 +222,63 @@ def warnings(instance: Instance) -> list[Problem]:
                 f"{SERVER_MIN_HEARTBEAT_MS} ms.",
                 "spec.heartbeat.intervalMS",
                 f"use at least {SERVER_MIN_HEARTBEAT_MS}.",
+            )
+        )
+    if shared_master_key(spec):
+        found.append(
+            Problem(
+                f"{instance.name}-secrets-master-key is created in-cluster with a new random key "
+                "(unless it exists). If this instance ran with one replica before, its key is "
+                "the file instances/default/secrets/master.key on the data volume: put that "
+                "value into the Secret (key master-key) before syncing, or stored secrets stop "
+                "decrypting.",
+                "spec.secrets.masterKeySecretRef",
+                "create the Secret from the existing key first, or reference your own Secret here.",
+            )
+        )
+    for index, item in enumerate(spec.env):
+        name = str(item.get("name", ""))
+        if "value" in item and item.get("value") and _SECRET_LOOKING_NAME.search(name):
+            found.append(
+                Problem(
+                    f"{name} looks like a credential, and a literal value is committed to git "
+                    "in the generated ConfigMap/pod spec.",
+                    f"spec.env[{index}].value",
+                    "put the value in a Secret and use valueFrom.secretKeyRef.",
+                )
+            )
+    labels = instance.metadata.labels
+    for key in GENERATED_LABEL_KEYS:
+        if key in labels:
+            found.append(
+                Problem(
+                    f"label {key} is set on every generated object by paperclip-gitops; the "
+                    f"Instance's value {labels[key]!r} is overridden.",
+                    f"metadata.labels.{key}",
+                    "remove it from the Instance labels.",
+                )
+            )
+    service = spec.networking.service
+    policy = spec.security.network_policy
+    exposed = spec.deployment.exposure is Exposure.PUBLIC or service.type in (
+        ServiceType.LOAD_BALANCER,
+        ServiceType.NODE_PORT,
+    )
+    if exposed and policy.enabled and not policy.allow_ingress_cidrs:
+        why = (
+            f"the Service is a {service.type.value}"
+            if service.type is not ServiceType.CLUSTER_IP
+            else "exposure is public"
+        )
+        found.append(
+            Problem(
+                f"{why}, but the server NetworkPolicy admits only pods of namespace "
+                f"{instance.namespace}: traffic from a load balancer, node port or ingress "
+                "controller in another namespace is dropped, so the server is unreachable from "
+                "outside.",
+                "spec.security.networkPolicy.allowIngressCIDRs",
+                "add the source ranges of your load balancer or ingress controller pods here, "
+                "or disable the policy (spec.security.networkPolicy.enabled: false).",
             )
         )
     drain = spec.availability.server_drain

@@ -5,9 +5,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import Field, field_validator
 
-from constructs_lib.spec.base import Hostname, LocalObjectReference, SecretKeySelector, SpecModel
+from constructs_lib.spec.base import (
+    HttpURL,
+    Hostname,
+    LocalObjectReference,
+    NonNegativeInt32,
+    SecretKeySelector,
+    SpecModel,
+    StrictBool,
+)
 from constructs_lib.spec.unsupported import NotBuiltYet, not_built_yet
 
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/paperclipai/paperclip"
@@ -30,13 +38,14 @@ class ImageSpec(SpecModel):
     )
     """Image repository. Default: ghcr.io/paperclipai/paperclip."""
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
-    """Image tag, e.g. 2026.1106.0. The digest wins when both are set."""
+    """Image tag, e.g. 2026.1106.0. The digest wins when both are set. Default: unset (one
+    of tag or digest is required)."""
     digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
-    """Image digest, sha256:<64 hex>. Wins over the tag."""
+    """Image digest, sha256:<64 hex>. Wins over the tag. Default: unset."""
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     """Image pull policy. Default: IfNotPresent."""
     pull_secrets: list[LocalObjectReference] = []
-    """Secrets used to pull the image (pod imagePullSecrets)."""
+    """Secrets used to pull the image (pod imagePullSecrets). Default: none."""
 
     @property
     def reference(self) -> str:
@@ -66,11 +75,12 @@ class DeploymentSpec(SpecModel):
     """local_trusted or authenticated. Default: authenticated."""
     exposure: Exposure = Exposure.PRIVATE
     """private or public. Default: private. local_trusted requires private."""
-    public_url: Annotated[AnyHttpUrl | None, Field(alias="publicURL")] = None
-    """The URL users reach the server at; becomes PAPERCLIP_PUBLIC_URL."""
+    public_url: Annotated[HttpURL | None, Field(alias="publicURL")] = None
+    """The URL users reach the server at, passed through as written as PAPERCLIP_PUBLIC_URL.
+    Default: unset."""
     allowed_hostnames: list[Hostname] = []
     """Extra host names the private-hostname guard accepts (the in-cluster Service names are
-    always allowed)."""
+    always allowed). Default: none."""
 
 
 class AuthSpec(SpecModel):
@@ -83,8 +93,8 @@ class AuthSpec(SpecModel):
     apple: NotBuiltYet
 
     secret_ref: SecretKeySelector | None = None
-    """Secret key holding BETTER_AUTH_SECRET. Required in authenticated mode."""
-    disable_sign_up: bool | None = None
+    """Secret key holding BETTER_AUTH_SECRET. Required in authenticated mode. Default: unset."""
+    disable_sign_up: StrictBool | None = None
     """Turn off self sign-up (PAPERCLIP_AUTH_DISABLE_SIGN_UP=true). Default: unset."""
 
 
@@ -102,10 +112,11 @@ class SecretsSpec(SpecModel):
     provider: SecretsProvider = SecretsProvider.LOCAL_ENCRYPTED
     """Only local_encrypted is built so far. Default: local_encrypted."""
     master_key_secret_ref: SecretKeySelector | None = None
-    """Secret key with the master key. Unset: the optional Secret <name>-secrets-master-key
-    (key master-key) is referenced, and without it the server keeps its own key file on the
-    data volume. Required for more than one replica."""
-    strict_mode: bool | None = None
+    """Secret key with the master key. Default: unset — with one replica the optional Secret
+    <name>-secrets-master-key (key master-key) is referenced, and without it the server keeps
+    its own key file on the data volume; with more replicas that Secret is created in-cluster
+    by the secrets bootstrap (never in git) so every replica shares one key."""
+    strict_mode: StrictBool | None = None
     """PAPERCLIP_SECRETS_STRICT_MODE=true when true. Default: unset."""
 
     @field_validator("provider")
@@ -130,9 +141,9 @@ class SchedulerGating(StrEnum):
 class HeartbeatSpec(SpecModel):
     """The heartbeat scheduler that wakes agents."""
 
-    enabled: bool = True
-    """Default: true. false sets HEARTBEAT_SCHEDULER_ENABLED=false."""
-    interval_ms: Annotated[int, Field(alias="intervalMS", ge=0)] = 60000
+    enabled: StrictBool = True
+    """Run the heartbeat scheduler; false sets HEARTBEAT_SCHEDULER_ENABLED=false. Default: true."""
+    interval_ms: Annotated[NonNegativeInt32, Field(alias="intervalMS")] = 60000
     """Scheduler interval in milliseconds (0 leaves the server default). Default: 60000."""
     scheduler_gating: SchedulerGating = SchedulerGating.ORDINAL
     """ordinal, lease or auto (= ordinal): which replica runs the scheduler. Default: ordinal."""
@@ -146,13 +157,17 @@ class LogLevel(StrEnum):
 
 
 class LoggingSpec(SpecModel):
+    """Server logging."""
+
     level: LogLevel = LogLevel.INFO
     """Server log level (LOG_LEVEL). Default: info."""
 
 
 class ObservabilitySpec(SpecModel):
+    """Logging and metrics."""
+
     logging: LoggingSpec = LoggingSpec()
-    """Logging settings."""
+    """Logging settings. Default: level info."""
 
     # CRD fields not built yet: setting one is an error naming it.
     metrics: NotBuiltYet

@@ -1,8 +1,11 @@
 """CRD fields that this generator does not build yet.
 
-Each such field is declared on its group as :data:`NotBuiltYet`, so setting it is an error
-at its own path (reported with every other error in the document), never silently ignored.
-Later work replaces these declarations with real models, one feature at a time.
+Each such field is declared on its group as :data:`NotBuiltYet`. A block that asks for
+nothing — absent, empty (``adapters: {}``) or switched off (``tailscale: {enabled: false}``,
+as ``kubectl get -o yaml`` exports it with the API server's defaults filled in) — is a
+no-op and accepted. Anything else is an error at its own path (reported with every other
+error in the document), never silently ignored. Later work replaces these declarations with
+real models, one feature at a time.
 """
 
 from __future__ import annotations
@@ -24,10 +27,17 @@ def not_built_yet(what: str = "") -> PydanticCustomError:
     )
 
 
+def asks_for_nothing(value: Any) -> bool:
+    """Absent, empty, or a block whose ``enabled`` is false."""
+    if value is None or value == {} or value == [] or value == "":
+        return True
+    return isinstance(value, dict) and value.get("enabled") is False
+
+
 def _reject(value: Any) -> Any:
-    if value is not None:
+    if not asks_for_nothing(value):
         raise not_built_yet()
-    return value
+    return None
 
 
 NotBuiltYet = Annotated[

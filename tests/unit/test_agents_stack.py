@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,9 @@ def test_rbac_is_exact_and_has_no_wildcards() -> None:
     objects = synth_objects(make_instance(AGENTS))
     role = objects["Role/demo-launcher"]
     assert role["rules"] == LAUNCHER_RULES
-    for rule in role["rules"] + objects["Role/demo-ensure-secrets"]["rules"]:
+    for rule in role["rules"] + objects["Role/demo-secrets-bootstrap"]["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"]
-    secrets_rules = objects["Role/demo-ensure-secrets"]["rules"]
+    secrets_rules = objects["Role/demo-secrets-bootstrap"]["rules"]
     assert secrets_rules[1]["resourceNames"] == ["demo-launcher-token"]
     binding = objects["RoleBinding/demo-launcher"]
     assert binding["subjects"] == [
@@ -104,8 +105,10 @@ def test_client_mounted_in_the_paperclip_pod_with_unstripped_env_names() -> None
     }
     script = objects["ConfigMap/demo-launcher-client"]["data"]["paperclip-launch.mjs"]
     assert script.startswith("#!/usr/bin/env node")
-    job = objects["Job/demo-ensure-secrets"]
-    assert job["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-1"
+    job = objects["Job/demo-secrets-bootstrap"]
+    assert "demo-launcher-token/token=token" in job["spec"]["template"]["spec"]["containers"][0][
+        "args"
+    ]
 
 
 def test_bad_template_is_a_user_error_with_its_path() -> None:
@@ -135,3 +138,35 @@ def test_adapter_json_is_written_next_to_the_app_output() -> None:
             "graceSec": 30,
         },
     }
+
+
+def _rule_errors(spec: dict[str, object]) -> list[tuple[str, str]]:
+    from constructs_lib.constructs.instance import plan
+
+    return [(p.path, p.message) for p in plan(make_instance(spec)).contribution.errors]
+
+
+def test_templates_may_only_use_the_secrets_declared_for_agents() -> None:
+    env = [{"name": "GITHUB_TOKEN", "secretKeyRef": {"name": "ci-agent", "key": "token"}}]
+    template = {"image": "busybox:1.36", "env": env}
+    undeclared = {"agents": {"enabled": True, "templates": {"ci": template}}}
+    [(path, message)] = _rule_errors(undeclared)
+    assert path == "spec.agents.templates.ci.env[0].secretKeyRef.name"
+    assert "ci-agent" in message and "secretNames" in message
+    declared = {"agents": {**undeclared["agents"], "secretNames": ["ci-agent"]}}
+    assert _rule_errors(declared) == []
+
+
+def test_a_template_is_checked_by_validating_the_job_it_stamps(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from constructs_lib.cli import main
+    from tests.conftest import doc_yaml
+
+    bad = {"image": "busybox:1.36", "tolerations": [{"effect": "Sometimes", "key": 3}]}
+    app = tmp_path / "agents.yaml"
+    app.write_text(doc_yaml({"agents": {"enabled": True, "templates": {"bad": bad}}}))
+    result = CliRunner().invoke(main, ["validate", str(app)])
+    assert result.exit_code == 2, result.output
+    assert "spec.agents.templates.bad" in result.output
+    assert "would be refused" in result.output

@@ -75,11 +75,7 @@ def test_multi_replica_preconditions() -> None:
         "objectStorage": None,
         "secrets": {"strictMode": True},
     }
-    assert paths(patch) == [
-        "spec.database.mode",
-        "spec.objectStorage",
-        "spec.secrets.masterKeySecretRef",
-    ]
+    assert paths(patch) == ["spec.database.mode", "spec.objectStorage"]
 
 
 def test_ordinal_gating_on_a_multi_replica_deployment_is_an_error() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs_lib.constructs.env import config_hash, server_env
+from constructs_lib.constructs.env import config_hash
+from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.server import server_env
 from tests.conftest import make_instance, synth_objects
 
 AUTH = {"deployment": {"mode": "authenticated"}, "auth": {"secretRef": {"name": "a", "key": "k"}}}
@@ -73,7 +75,7 @@ def test_env_order_and_values() -> None:
             "observability": {"logging": {"level": "debug"}},
         }
     )
-    names = [e.name for e in server_env(instance)]
+    names = [e.name for e in server_env(instance, plan(instance).contribution)]
     assert names == [
         "PORT",
         "PAPERCLIP_BIND",
@@ -189,7 +191,7 @@ def test_http_probe_sends_a_host_header_the_private_guard_accepts() -> None:
     assert "tcpSocket" in tcp["readinessProbe"]
 
 
-def test_security_context_defaults_and_verbatim_overrides() -> None:
+def test_security_context_defaults_and_merged_overrides() -> None:
     objects = synth_objects(make_instance())
     pod = workload(objects)["spec"]["template"]["spec"]
     assert pod["securityContext"] == {
@@ -197,6 +199,7 @@ def test_security_context_defaults_and_verbatim_overrides() -> None:
         "runAsUser": 1000,
         "runAsGroup": 1000,
         "fsGroup": 1000,
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert server(objects)["securityContext"] == {
         "allowPrivilegeEscalation": False,
@@ -218,10 +221,27 @@ def test_security_context_defaults_and_verbatim_overrides() -> None:
         )
     )
     pod = workload(objects)["spec"]["template"]["spec"]
-    assert pod["securityContext"] == {"fsGroup": 3000}
+    # an override of one field keeps the rest of the restricted baseline
+    assert pod["securityContext"]["fsGroup"] == 3000
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    expected = {
+        "allowPrivilegeEscalation": False,
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "capabilities": {"drop": ["ALL"]},
+        "runAsUser": 2000,
+        "readOnlyRootFilesystem": True,
+    }
     # the override reaches every container running the server image (operator bug #45/#46)
     for container in pod["containers"][:1] + pod["initContainers"]:
-        assert container["securityContext"] == custom
+        assert container["securityContext"] == expected
+
+
+def test_onboard_gets_the_server_resources() -> None:
+    resources = {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+    pod = workload(synth_objects(make_instance({"resources": resources})))["spec"]["template"]
+    [onboard] = [c for c in pod["spec"]["initContainers"] if c["name"] == "onboard"]
+    assert onboard["resources"] == resources == pod["spec"]["containers"][0]["resources"]
 
 
 def test_ordinal_gating_wrapper_only_on_multi_replica_statefulsets() -> None:

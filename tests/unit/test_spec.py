@@ -39,7 +39,7 @@ def test_camel_case_aliases_and_uppercase_acronyms() -> None:
             "security": {"networkPolicy": {"allowIngressCIDRs": ["10.0.0.0/8"]}},
         }
     )
-    assert str(instance.spec.deployment.public_url) == "https://pc.example.com/"
+    assert str(instance.spec.deployment.public_url) == "https://pc.example.com"
     assert instance.spec.deployment.mode is DeploymentMode.AUTHENTICATED
     assert instance.spec.heartbeat.interval_ms == 30000
     assert instance.spec.security.network_policy.allow_ingress_cidrs == ["10.0.0.0/8"]

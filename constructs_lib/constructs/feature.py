@@ -1,0 +1,186 @@
+"""The extension interface: how a feature plugs into an instance.
+
+A feature (agents today; managed database, backups, ingress, observability, auth bootstrap
+next) is one cdk8s construct that adds its own objects, plus a pure :meth:`Feature.contribute`
+that says what it needs from the server pod — environment entries at a defined position of
+the operator's env order, volumes and mounts, init containers, NetworkPolicy rules, Secrets to
+create in-cluster, and errors/warnings. The server stack folds every contribution in and never
+tests a feature's spec itself.
+
+Adding a feature: subclass :class:`Feature`, implement ``applies`` and ``contribute`` (pure:
+spec in, :class:`Contribution` out) and ``__init__`` (add objects with ``self.add``), and list
+the class in :data:`constructs_lib.constructs.registry.FEATURES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from constructs import Construct
+
+from constructs_lib.constructs.kube import ObjectAdder, ObjectSink
+from constructs_lib.constructs.names import base_labels
+from constructs_lib.errors import Problem
+from constructs_lib.spec import Instance
+
+
+class EnvSlot(IntEnum):
+    """Positions in the operator's server env order (its ``buildEnvVars``); entries of one
+    slot keep the order they were contributed in. The user's ``spec.env`` always comes last."""
+
+    CORE = 1
+    OBSERVABILITY = 2
+    PUBLIC_URL = 3
+    ALLOWED_HOSTNAMES = 4
+    DATABASE = 5
+    AUTH_SECRET = 6
+    SIGN_UP = 7
+    MASTER_KEY = 8
+    SECRETS_STRICT = 9
+    SECRETS_PROVIDER = 10
+    APP_BACKUP = 11
+    IDENTITY = 12
+    HEARTBEAT = 13
+    OBJECT_STORAGE = 14
+    BRANDING = 15
+    LLM_KEYS = 16
+    E2B = 17
+    CLOUD_SANDBOX = 18
+    EXECUTION = 19
+    ADAPTERS = 20
+    CONNECTIONS = 21
+    LOG_LEVEL = 22
+    EXTENSIONS = 23
+    """paperclip-gitops additions (the launcher's URL and token)."""
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One server variable: a literal value, or a reference to a Secret key."""
+
+    name: str
+    value: str | None = None
+    secret_name: str | None = None
+    secret_key: str | None = None
+    optional: bool | None = None
+    slot: EnvSlot = EnvSlot.CORE
+
+    @property
+    def is_secret(self) -> bool:
+        return self.secret_name is not None
+
+    def to_env_var(self) -> dict[str, Any]:
+        if not self.is_secret:
+            return {"name": self.name, "value": self.value}
+        ref: dict[str, Any] = {"name": self.secret_name, "key": self.secret_key}
+        if self.optional is not None:
+            ref["optional"] = self.optional
+        return {"name": self.name, "valueFrom": {"secretKeyRef": ref}}
+
+
+class SecretForm(IntEnum):
+    """How the secrets bootstrap makes a value (the launcher's ``ensure-secrets`` forms)."""
+
+    HEX32 = 1
+    HEX16 = 2
+    BASE64_32 = 3
+    TOKEN = 4
+
+    @property
+    def cli_name(self) -> str:
+        return {1: "hex32", 2: "hex16", 3: "base64-32", 4: "token"}[self.value]
+
+
+@dataclass(frozen=True)
+class BootstrapSecret:
+    """A Secret key the secrets bootstrap creates in-cluster when it is missing."""
+
+    name: str
+    key: str
+    form: SecretForm
+
+    @property
+    def argument(self) -> str:
+        return f"{self.name}/{self.key}={self.form.cli_name}"
+
+
+@dataclass
+class Contribution:
+    """What a feature adds to the server pod and around it."""
+
+    env: list[EnvEntry] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    """Mounted into every container that runs the server image (server, onboard)."""
+    init_containers: list[dict[str, Any]] = field(default_factory=list)
+    """Run after onboard and before the user's init containers."""
+    egress: list[dict[str, Any]] = field(default_factory=list)
+    """Server NetworkPolicy egress rules (after DNS/HTTPS/OTLP, before allowEgressCIDRs)."""
+    ingress: list[dict[str, Any]] = field(default_factory=list)
+    """Server NetworkPolicy ingress rules (after the namespace and allowIngressCIDRs rules)."""
+    secrets: list[BootstrapSecret] = field(default_factory=list)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    stamped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Objects made later from reviewed templates (e.g. agent Jobs), paired with the spec path
+    that declares them: validated at synth time like generated objects."""
+
+    def merge(self, other: Contribution) -> Contribution:
+        return Contribution(
+            env=[*self.env, *other.env],
+            volumes=[*self.volumes, *other.volumes],
+            mounts=[*self.mounts, *other.mounts],
+            init_containers=[*self.init_containers, *other.init_containers],
+            egress=[*self.egress, *other.egress],
+            ingress=[*self.ingress, *other.ingress],
+            secrets=[*self.secrets, *other.secrets],
+            pod_annotations={**self.pod_annotations, **other.pod_annotations},
+            errors=[*self.errors, *other.errors],
+            warnings=[*self.warnings, *other.warnings],
+            stamped=[*self.stamped, *other.stamped],
+        )
+
+    @staticmethod
+    def combine(parts: list[Contribution]) -> Contribution:
+        total = Contribution()
+        for part in parts:
+            total = total.merge(part)
+        return total
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a feature's construct may use besides its own spec."""
+
+    instance: Instance
+    sink: ObjectSink
+    """Where the instance's objects are collected."""
+    contribution: Contribution
+    """Every feature's contributions folded together (e.g. all Secrets to bootstrap)."""
+    client_script: str = ""
+    """The launcher's thin client (mounted into Paperclip pods when agents are on)."""
+
+
+class Feature(Construct):
+    """Base of every feature construct."""
+
+    id: ClassVar[str]
+    """The construct id under the instance (stable: it is not part of any object name)."""
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        raise NotImplementedError
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        """What the feature needs from the server pod; pure (no files, env or clock)."""
+        return Contribution()
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, self.id)
+        self.context = context
+        instance = context.instance
+        self.add = ObjectAdder.for_instance(self, context.sink, instance, base_labels(instance))

@@ -1,0 +1,112 @@
+"""Pod Security Standards "restricted": which parts of a generated pod would be refused in a
+namespace that enforces it, traced back to the spec field that causes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs_lib.errors import Problem
+
+ALLOWED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+    "name",
+}
+ALLOWED_CAPABILITIES = {"NET_BIND_SERVICE"}
+ALLOWED_SECCOMP = {"RuntimeDefault", "Localhost"}
+
+
+def container_violations(
+    container: dict[str, Any], pod_context: dict[str, Any]
+) -> list[str]:
+    """Why one container fails "restricted" (empty when it passes)."""
+    context = container.get("securityContext") or {}
+    found = []
+    if context.get("privileged"):
+        found.append("runs privileged")
+    if context.get("allowPrivilegeEscalation") is not False:
+        found.append("does not set allowPrivilegeEscalation: false")
+    capabilities = context.get("capabilities") or {}
+    if "ALL" not in (capabilities.get("drop") or []):
+        found.append("does not drop ALL capabilities")
+    added = set(capabilities.get("add") or []) - ALLOWED_CAPABILITIES
+    if added:
+        found.append(f"adds capabilities {', '.join(sorted(added))}")
+    non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
+    if non_root is not True:
+        found.append("does not set runAsNonRoot: true")
+    if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
+        found.append("runs as user 0")
+    seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get(
+        "type"
+    )
+    if seccomp not in ALLOWED_SECCOMP:
+        found.append("has no RuntimeDefault/Localhost seccomp profile")
+    if any(p.get("hostPort") for p in container.get("ports") or []):
+        found.append("uses a hostPort")
+    return found
+
+
+def pod_violations(pod: dict[str, Any]) -> list[tuple[str, str]]:
+    """(pod path, reason) for every part of a pod spec that fails "restricted"."""
+    context = pod.get("securityContext") or {}
+    found: list[tuple[str, str]] = []
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(flag):
+            found.append((flag, f"sets {flag}"))
+    for index, volume in enumerate(pod.get("volumes") or []):
+        kinds = set(volume) - ALLOWED_VOLUMES
+        if kinds:
+            found.append((f"volumes[{index}]", f"uses a {', '.join(sorted(kinds))} volume"))
+    for section in ("initContainers", "containers"):
+        for index, container in enumerate(pod.get(section) or []):
+            for reason in container_violations(container, context):
+                found.append((f"{section}[{index}]", f"container {container['name']} {reason}"))
+    return found
+
+
+def server_pod_warnings(
+    pod: dict[str, Any], *, generated_init: int, own_volumes: int
+) -> list[Problem]:
+    """Warnings for the server pod, at the spec field that causes each violation.
+
+    ``generated_init`` is the number of init containers before the user's; ``own_volumes``
+    the number of volumes before ``extraVolumes``."""
+    init_names = [c["name"] for c in pod.get("initContainers") or []]
+    problems = []
+    for where, reason in pod_violations(pod):
+        section, _, rest = where.partition("[")
+        index = int(rest.rstrip("]")) if rest else 0
+        if section == "containers":
+            path = (
+                "spec.security.containerSecurityContext"
+                if index == 0
+                else f"spec.sidecars[{index - 1}]"
+            )
+        elif section == "initContainers":
+            if init_names[index] == "selinux-relabel":
+                path = "spec.security.seLinuxRelabel"
+            elif index < generated_init:
+                path = "spec.security.containerSecurityContext"
+            else:
+                path = f"spec.initContainers[{index - generated_init}]"
+        elif section == "volumes":
+            path = f"spec.extraVolumes[{index - own_volumes}]"
+        else:
+            path = "spec.security.podSecurityContext"
+        problems.append(
+            Problem(
+                f"{reason}: the server pod would be refused in a namespace that enforces Pod "
+                'Security "restricted".',
+                path,
+                "change this field, or label the namespace with a less strict Pod Security "
+                "level if that is intended.",
+            )
+        )
+    return problems

@@ -1,0 +1,128 @@
+"""Building blocks shared by the features: the restricted security contexts, common
+NetworkPolicy rules, and the bodies of RoleBindings, Services and PersistentVolumeClaims.
+
+Every function returns plain Kubernetes JSON (fresh dicts; callers may mutate them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DNS_PORT = 53
+HTTPS_PORT = 443
+
+# Hook and sync annotations for objects the GitOps engines must run before the rest.
+ARGO_HOOK = "argocd.argoproj.io/hook"
+ARGO_HOOK_DELETE = "argocd.argoproj.io/hook-delete-policy"
+ARGO_SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+HELM_HOOK = "helm.sh/hook"
+HELM_HOOK_WEIGHT = "helm.sh/hook-weight"
+HELM_HOOK_DELETE = "helm.sh/hook-delete-policy"
+HELM_RESOURCE_POLICY = "helm.sh/resource-policy"
+FLUX_FORCE = "kustomize.toolkit.fluxcd.io/force"
+FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+
+
+def presync_hook(weight: int) -> dict[str, str]:
+    """Annotations that run an object before every sync under Argo CD and Helm, recreated
+    each time (a Job's spec is immutable), and force-replaced by Flux when it changes."""
+    return {
+        ARGO_HOOK: "PreSync",
+        ARGO_HOOK_DELETE: "BeforeHookCreation",
+        ARGO_SYNC_WAVE: str(weight),
+        HELM_HOOK: "pre-install,pre-upgrade",
+        HELM_HOOK_WEIGHT: str(weight),
+        HELM_HOOK_DELETE: "before-hook-creation",
+        FLUX_FORCE: "Enabled",
+    }
+
+
+def never_pruned() -> dict[str, str]:
+    """Annotations that keep an object (data volumes) when Argo CD, Flux or Helm would delete
+    or prune it."""
+    return {
+        ARGO_SYNC_OPTIONS: "Delete=false,Prune=false",
+        FLUX_PRUNE: "disabled",
+        HELM_RESOURCE_POLICY: "keep",
+    }
+
+
+def restricted_container_security() -> dict[str, Any]:
+    """A container securityContext that passes Pod Security "restricted", read-only root."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_pod_security(uid: int = 10001) -> dict[str, Any]:
+    """A pod securityContext for the project's own images (non-root ``uid``)."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def port(number: int, protocol: str = "TCP") -> dict[str, Any]:
+    return {"port": number, "protocol": protocol}
+
+
+def dns_egress() -> dict[str, Any]:
+    """Egress to DNS on any address (the cluster DNS Service)."""
+    return {"ports": [port(DNS_PORT, "UDP"), port(DNS_PORT)]}
+
+
+def https_egress(*extra_ports: int) -> dict[str, Any]:
+    """Egress to HTTPS (and ``extra_ports``) on any address."""
+    return {"ports": [port(HTTPS_PORT), *(port(p) for p in extra_ports)]}
+
+
+def pods_rule(selector: dict[str, str], *ports: int, direction: str = "to") -> dict[str, Any]:
+    """A NetworkPolicy rule for the pods matching ``selector`` on TCP ``ports``."""
+    return {
+        direction: [{"podSelector": {"matchLabels": dict(selector)}}],
+        "ports": [port(p) for p in ports],
+    }
+
+
+def role_binding_body(name: str, service_account: str, namespace: str) -> dict[str, Any]:
+    """Binds Role ``name`` to ServiceAccount ``service_account`` of ``namespace``."""
+    return {
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def service_body(
+    selector: dict[str, str], port_number: int, *, service_type: str = "ClusterIP"
+) -> dict[str, Any]:
+    """A Service with one TCP port named http, targeting the container port named http."""
+    return {
+        "spec": {
+            "type": service_type,
+            "selector": dict(selector),
+            "sessionAffinity": "None",
+            "ports": [
+                {"name": "http", "port": port_number, "targetPort": "http", "protocol": "TCP"}
+            ],
+        }
+    }
+
+
+def claim_body(
+    size: str, access_modes: list[str], storage_class: str | None = None
+) -> dict[str, Any]:
+    """A PersistentVolumeClaim requesting ``size``."""
+    spec: dict[str, Any] = {
+        "accessModes": list(access_modes),
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"spec": spec}

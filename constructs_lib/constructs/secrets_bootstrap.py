@@ -1,0 +1,121 @@
+"""The secrets bootstrap: one Job that creates, inside the cluster, every Secret the features
+register (:class:`BootstrapSecret`), so no secret value is ever written to git.
+
+The Job runs ``paperclip-launcher ensure-secrets`` from the launcher image. It creates a
+missing Secret with random values, never overwrites or patches one, and never prints a value.
+Its Role can ``create`` Secrets (RBAC cannot restrict create by name) and ``get`` exactly the
+registered names.
+
+A plain Job with a TTL loops OutOfSync under Argo CD, and a changed Job spec fails to apply
+(Jobs are immutable), so the Job and its RBAC are pre-sync hooks for Argo CD and Helm
+(recreated before each sync, the RBAC first) and force-replaced by Flux.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
+from constructs_lib.constructs.names import component_labels, secrets_bootstrap_name
+from constructs_lib.constructs.primitives import (
+    presync_hook,
+    restricted_container_security,
+    restricted_pod_security,
+    role_binding_body,
+)
+from constructs_lib.spec import Instance
+
+COMPONENT = "secrets-bootstrap"
+RBAC_HOOK_WEIGHT = -10
+JOB_HOOK_WEIGHT = -5
+
+
+def registered(contribution: Contribution) -> list[BootstrapSecret]:
+    """The registered secrets, de-duplicated, in a stable order."""
+    unique = {(s.name, s.key): s for s in contribution.secrets}
+    return [unique[key] for key in sorted(unique)]
+
+
+def role_rules(secrets: list[BootstrapSecret]) -> list[dict[str, Any]]:
+    return [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "verbs": ["get"],
+            "resourceNames": sorted({s.name for s in secrets}),
+        },
+    ]
+
+
+def job_body(
+    instance: Instance, name: str, image: str, secrets: list[BootstrapSecret]
+) -> dict[str, Any]:
+    return {
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {"labels": component_labels(instance, COMPONENT)},
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": True,
+                    "enableServiceLinks": False,
+                    "securityContext": restricted_pod_security(),
+                    "containers": [
+                        {
+                            "name": "ensure-secrets",
+                            "image": image,
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": [
+                                "ensure-secrets",
+                                "--namespace",
+                                instance.namespace,
+                                *(s.argument for s in secrets),
+                            ],
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "64Mi"},
+                                "limits": {"memory": "128Mi"},
+                            },
+                            "securityContext": restricted_container_security(),
+                        }
+                    ],
+                },
+            },
+        }
+    }
+
+
+class SecretsBootstrap(Feature):
+    """Built when any feature registers a Secret to create in-cluster."""
+
+    id = "secrets-bootstrap"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return True  # decided by the folded contributions, see PaperclipInstance
+
+    def __init__(self, scope: Any, context: Any) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        secrets = registered(context.contribution)
+        name = secrets_bootstrap_name(instance)
+        labels = component_labels(instance, COMPONENT)
+        rbac = presync_hook(RBAC_HOOK_WEIGHT)
+        self.add("ServiceAccount", name, {}, labels=labels, annotations=rbac)
+        self.add("Role", name, {"rules": role_rules(secrets)}, labels=labels, annotations=rbac)
+        self.add(
+            "RoleBinding",
+            name,
+            role_binding_body(name, name, instance.namespace),
+            labels=labels,
+            annotations=rbac,
+        )
+        image = instance.spec.agents.launcher.image
+        self.add(
+            "Job",
+            name,
+            job_body(instance, name, image, secrets),
+            labels=labels,
+            annotations=presync_hook(JOB_HOOK_WEIGHT),
+        )

@@ -1,0 +1,165 @@
+"""Per-feature snapshots: one small scenario per construct, feature and option that changes the
+output, each holding only the objects that scenario is about — readable on its own in a pull
+request. `dist/` stays the full picture of the apps (checked by `paperclip-gitops check`).
+
+Update after reviewing a change: `.venv/bin/pytest tests/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_instance, synth_objects
+
+Select = Callable[[dict[str, Any]], bool]
+
+AUTH = {
+    "deployment": {"mode": "authenticated"},
+    "auth": {"secretRef": {"name": "demo-auth", "key": "secret"}},
+}
+EXTERNAL_DB = {
+    "database": {"mode": "external", "externalURLSecretRef": {"name": "db", "key": "url"}}
+}
+HA = {
+    **AUTH,
+    **EXTERNAL_DB,
+    "workload": "Deployment",
+    "storage": {"persistence": {"enabled": False}},
+    "objectStorage": {"provider": "s3", "bucket": "files", "region": "eu-west-1"},
+    "heartbeat": {"schedulerGating": "lease"},
+    "availability": {"replicas": 3},
+}
+
+
+def kinds(*names: str) -> Select:
+    return lambda obj: obj["kind"] in names
+
+
+def component(*names: str) -> Select:
+    def select(obj: dict[str, Any]) -> bool:
+        labels = obj["metadata"].get("labels", {})
+        return labels.get("app.kubernetes.io/component") in names
+
+    return select
+
+
+def named(*suffixes: str) -> Select:
+    return lambda obj: obj["metadata"]["name"].endswith(suffixes)
+
+
+SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, str], Select]] = {
+    # name: (spec patch, metadata, which objects the snapshot shows)
+    "server-local-trusted-embedded": ({}, {}, lambda obj: True),
+    "server-authenticated-external-db": (
+        {
+            **AUTH,
+            **EXTERNAL_DB,
+            "deployment": {
+                "mode": "authenticated",
+                "publicURL": "https://pc.example.com",
+                "allowedHostnames": ["pc.example.com"],
+            },
+        },
+        {},
+        kinds("ConfigMap", "StatefulSet", "NetworkPolicy"),
+    ),
+    "server-deployment-ha": (HA, {}, kinds("Deployment", "ConfigMap")),
+    "server-statefulset-ordinal-gating": (
+        {**HA, "workload": "StatefulSet", "heartbeat": {"schedulerGating": "ordinal"}},
+        {},
+        kinds("StatefulSet"),
+    ),
+    "server-security-overrides": (
+        {
+            "security": {
+                "podSecurityContext": {"fsGroup": 2000},
+                "containerSecurityContext": {"readOnlyRootFilesystem": True},
+                "seLinuxRelabel": True,
+                "networkPolicy": {
+                    "allowIngressCIDRs": ["10.0.0.0/8"],
+                    "allowEgressCIDRs": ["192.168.0.0/16"],
+                },
+                "rbac": {"serviceAccountAnnotations": {"eks.amazonaws.com/role-arn": "arn:x"}},
+            }
+        },
+        {},
+        kinds("StatefulSet", "NetworkPolicy", "ServiceAccount"),
+    ),
+    "server-without-persistence-or-policy": (
+        {
+            **EXTERNAL_DB,
+            "storage": {"persistence": {"enabled": False}},
+            "security": {"networkPolicy": {"enabled": False}},
+            "networking": {"service": {"type": "LoadBalancer", "port": 8080}},
+        },
+        {},
+        kinds("StatefulSet", "Service"),
+    ),
+    "server-probes-and-drain": (
+        {
+            "probes": {
+                "type": "tcp",
+                "liveness": {"periodSeconds": 30},
+                "startup": {"failureThreshold": 60},
+            },
+            "availability": {
+                "terminationGracePeriodSeconds": 60,
+                "serverDrain": {"timeoutSeconds": 20},
+            },
+        },
+        {},
+        kinds("StatefulSet"),
+    ),
+    "instance-metadata-carried": (
+        {},
+        {"labels": {"team": "platform"}, "annotations": {"owner": "platform@example.com"}},
+        kinds("Service", "ServiceAccount"),
+    ),
+    "agents-default": (
+        {"agents": {"enabled": True}},
+        {},
+        named("-launcher", "-launcher-client", "-agent", "-agent-workspace"),
+    ),
+    "agents-custom-templates": (
+        {
+            "agents": {
+                "enabled": True,
+                "launcher": {"replicas": 2},
+                "secretNames": ["ci-agent"],
+                "templates": {
+                    "ci": {
+                        "image": "ghcr.io/example/ci-agent:1.4.2",
+                        "command": ["/bin/sh", "-c", "make check"],
+                        "env": [
+                            {
+                                "name": "GITHUB_TOKEN",
+                                "secretKeyRef": {"name": "ci-agent", "key": "token"},
+                            }
+                        ],
+                        "timeoutSeconds": 1800,
+                    }
+                },
+            }
+        },
+        {},
+        named("-launcher"),
+    ),
+    "secrets-bootstrap-launcher-token": (
+        {"agents": {"enabled": True}},
+        {},
+        component("secrets-bootstrap"),
+    ),
+    "secrets-bootstrap-shared-master-key": (HA, {}, component("secrets-bootstrap")),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_feature_snapshot(scenario: str, yaml_snapshot: Any) -> None:
+    patch, metadata, select = SCENARIOS[scenario]
+    objects = synth_objects(make_instance(patch, **metadata))
+    chosen = [obj for obj in objects.values() if select(obj)]
+    assert chosen, f"scenario {scenario} selects no objects"
+    assert chosen == yaml_snapshot
