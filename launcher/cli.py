@@ -10,11 +10,14 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from launcher.templates import LauncherConfig
+
+if TYPE_CHECKING:
+    from launcher.kube import Kube
 
 DEFAULT_CONFIG = "/etc/paperclip-launcher/templates.json"
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None)))
@@ -52,6 +55,15 @@ def load_config(path: str) -> LauncherConfig:
         raise SystemExit(f"error: {path} is not a valid launcher config:\n{exc}") from None
 
 
+def _kube(kubeconfig: str | None) -> Kube:
+    from launcher.kube import Connection, Kube, KubeConfigError
+
+    try:
+        return Kube(Connection.auto(kubeconfig))
+    except KubeConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
 def _token(args: argparse.Namespace) -> str:
     if args.token_file:
         return Path(args.token_file).read_text().strip()
@@ -64,12 +76,14 @@ def _token(args: argparse.Namespace) -> str:
 async def _serve(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from launcher.kube import Connection, Kube
-    from launcher.runs import Launcher
+    from launcher.runs import Launcher, Timing
     from launcher.server import make_app
 
     config = load_config(args.config)
-    launcher = Launcher(Kube(Connection.auto(args.kubeconfig)), config)
+    # a watched run's heartbeat lands four times per cancel window (at most every 15 s)
+    window = args.disconnect_cancel_seconds
+    heartbeat = 15.0 if window <= 0 else max(0.25, min(15.0, window / 4))
+    launcher = Launcher(_kube(args.kubeconfig), config, Timing(heartbeat=heartbeat))
     app = make_app(
         launcher,
         _token(args),
@@ -96,25 +110,41 @@ async def _serve(args: argparse.Namespace) -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     from launcher.jobs import RunRequest
-    from launcher.kube import Connection, Kube
-    from launcher.runs import AgentBusy, Launcher
+    from launcher.kube import ApiError
+    from launcher.runs import AgentBusy, JobClash, Launcher, UnknownTemplate
 
     config = load_config(args.config)
-    request = RunRequest(
-        agent_id=args.agent_id,
-        run_id=args.run_id,
-        company_id=args.company_id,
-        template=args.template,
-        api_key=os.environ.get("PAPERCLIP_API_KEY") or None,
-        timeout_seconds=args.timeout,
-    )
-    async with Kube(Connection.auto(args.kubeconfig)) as kube:
+    try:
+        request = RunRequest(
+            agent_id=args.agent_id,
+            run_id=args.run_id,
+            company_id=args.company_id,
+            template=args.template,
+            api_key=os.environ.get("PAPERCLIP_API_KEY") or None,
+            timeout_seconds=args.timeout,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        print(f"error: {field}: {first['msg']}", file=sys.stderr)
+        return 2
+    async with _kube(args.kubeconfig) as kube:
         launcher = Launcher(kube, config)
         try:
             started = await launcher.start(request)
         except AgentBusy as busy:
             print(f"error: {busy}", file=sys.stderr)
             return 75
+        except UnknownTemplate:
+            known = ", ".join(sorted(config.templates))
+            print(
+                f"error: --template {args.template!r} is not in {args.config} ({known})",
+                file=sys.stderr,
+            )
+            return 2
+        except (JobClash, ApiError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"[launcher] job {started.job}", file=sys.stderr)
         code = 1
         async for batch in launcher.stream(request.run_id):
@@ -139,9 +169,19 @@ async def _ensure(args: argparse.Namespace) -> int:
     connection = Connection.auto(args.kubeconfig)
     namespace = args.namespace or connection.namespace
     labels = {"app.kubernetes.io/managed-by": "paperclip-launcher"}
-    async with Kube(connection) as kube:
-        for line in await ensure(kube, namespace, wanted, labels):
-            print(line)
+    from launcher.kube import ApiError
+
+    try:
+        async with Kube(connection) as kube:
+            outcome = await ensure(kube, namespace, wanted, labels)
+    except ApiError as exc:
+        print(f"error: the API server refused a call: {exc}", file=sys.stderr)
+        return 1
+    for line in outcome.lines:
+        print(line)
+    if not outcome.ok:
+        print(f"error: missing key(s): {', '.join(outcome.missing)}", file=sys.stderr)
+        return 3
     return 0
 
 
@@ -165,7 +205,8 @@ def parser() -> argparse.ArgumentParser:
         "--disconnect-cancel-seconds",
         type=float,
         default=60.0,
-        help="cancel a run when no client streams it for this long",
+        help="cancel a run when no client (through any replica) has streamed it for this "
+        "long; 0 or less: never",
     )
 
     run = sub.add_parser("run", help="one run from a workstation, log to stdout")
@@ -177,11 +218,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--company-id", required=True)
     run.add_argument("--timeout", type=int, default=None)
 
-    ensure = sub.add_parser("ensure-secrets", help="create missing Secrets with random values")
+    ensure = sub.add_parser(
+        "ensure-secrets",
+        help="create missing Secrets (random or literal values); never overwrite one",
+    )
     ensure.add_argument("--namespace", default=None)
     ensure.add_argument("--kubeconfig", default=None)
     ensure.add_argument(
-        "secret", nargs="+", metavar="NAME/KEY=FORM", help="FORM: hex32, hex16, base64-32 or token"
+        "secret",
+        nargs="+",
+        metavar="NAME/KEY[?]=FORM",
+        help="FORM: hex32, hex16, base64-32, token or literal:VALUE; KEY? marks a key no "
+        "consumer needs (reported when an existing Secret lacks it, never fatal)",
     )
     return top
 

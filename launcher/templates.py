@@ -52,8 +52,11 @@ class TemplateEnv(Model):
     """One variable: a literal value or a Secret key (never a value from the server pod)."""
 
     name: Annotated[str, Field(pattern=ENV_NAME)]
+    """The variable's name."""
     value: str | None = None
+    """A literal value. Default: unset (then secretKeyRef is required)."""
     secret_key_ref: SecretRef | None = None
+    """A key of a Secret the instance declares for agents. Default: unset."""
 
     @model_validator(mode="after")
     def _one_source(self) -> TemplateEnv:
@@ -80,14 +83,16 @@ class OpenCodeOptions(Model):
     model: str | None = None
     """Model, e.g. anthropic/claude-sonnet-4-5. Default: opencode's own."""
     variant: str | None = None
-    """Model variant (--variant)."""
+    """Model variant (--variant). Default: unset."""
     resume_session: bool = True
     """Continue the agent's last opencode session. Default: true."""
     prompt_template: str = (
         "You are agent {{agent.id}} ({{agent.name}}). Continue your Paperclip work."
     )
-    """Prompt rendered per run; {{agent.id}}, {{agent.name}}, {{run.id}}, {{company.id}}."""
+    """Prompt rendered per run; {{agent.id}}, {{agent.name}}, {{run.id}}, {{company.id}}.
+    Default: a short "continue your Paperclip work" prompt."""
     extra_args: list[str] = []
+    """Arguments appended to `opencode run`. Default: none."""
 
 
 class JobTemplate(Model):
@@ -96,13 +101,17 @@ class JobTemplate(Model):
     image: Annotated[str, Field(min_length=1)]
     """Container image (pin a tag or digest)."""
     command: list[str] = []
+    """Container command. Default: the image's entrypoint."""
     args: list[str] = []
+    """Container arguments. Default: none."""
     working_dir: str | None = None
+    """Working directory. Default: the image's."""
     env: list[TemplateEnv] = []
+    """Variables besides the run's own PAPERCLIP_* identity. Default: none."""
     resources: dict[str, Any] | None = None
-    """Container resources; or name a tier."""
+    """Container resources; or name a tier. Default: unset."""
     tier: Annotated[str, Field(pattern="^(small|medium|large)$")] | None = None
-    """small, medium or large (see RESOURCE_TIERS)."""
+    """small, medium or large (see RESOURCE_TIERS). Default: unset."""
     timeout_seconds: Annotated[int, Field(ge=0)] = 3600
     """Default run timeout (Job activeDeadlineSeconds; 0 = none). Default: 3600."""
     ttl_seconds_after_finished: Annotated[int, Field(ge=0)] = 300
@@ -110,15 +119,19 @@ class JobTemplate(Model):
     retain: bool = False
     """Keep cancelled Jobs (and their pods) instead of deleting them. Default: false."""
     node_selector: dict[str, str] = {}
+    """Agent pod nodeSelector. Default: none."""
     tolerations: list[dict[str, Any]] = []
+    """Agent pod tolerations. Default: none."""
     labels: dict[str, str] = {}
-    """Extra labels on agent pods (e.g. cost allocation); the launcher's own labels win."""
+    """Extra labels on agent pods (e.g. cost allocation); the launcher's own labels win.
+    Default: none."""
     workspace: Workspace = Workspace.NONE
-    """shared: mount the agent workspace volume at /paperclip; none: an empty dir."""
+    """shared: mount the agent workspace volume at /paperclip; none: an empty dir.
+    Default: none."""
     output: OutputFormat = OutputFormat.PLAIN
-    """plain, or opencode (JSON lines parsed into the result)."""
+    """plain, or opencode (JSON lines parsed into the result). Default: plain."""
     opencode: OpenCodeOptions | None = None
-    """Set for opencode runs: the launcher builds the command."""
+    """Set for opencode runs: the launcher builds the command. Default: unset."""
 
     @model_validator(mode="after")
     def _resources(self) -> JobTemplate:

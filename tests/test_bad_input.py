@@ -86,8 +86,83 @@ CASES: list[tuple[str, str, str]] = [
     ),
     ("missing-name", doc(metadata={"name": None, "namespace": "x"}), "metadata.name"),
     ("unimplemented-field", doc({"backup": {"schedule": "0 3 * * *"}}), "spec.backup"),
-    ("unimplemented-managed-db", doc({"database": {"mode": "managed"}}), "spec.database.mode"),
-    ("database-mode-missing", doc({"database": {"mode": None}}), "spec.database.mode"),
+    # the data tier (database.managed, backup, restoreFrom)
+    (
+        "managed-db-unpinned-image",
+        doc({"database": {"mode": "managed", "managed": {"image": "postgres"}}}),
+        "spec.database.managed.image",
+    ),
+    (
+        "managed-db-bad-size",
+        doc({"database": {"managed": {"storageSize": "10 GB"}}}),
+        "spec.database.managed.storageSize",
+    ),
+    (
+        "managed-db-with-external-url",
+        doc({"database": {"mode": None, "externalURL": "postgres://db/x"}}),
+        "spec.database.mode",
+    ),
+    (
+        "backup-bad-schedule",
+        doc({"backup": {"schedule": "0 25 * * *", "s3": {"bucket": "backups"}}}),
+        "spec.backup.schedule",
+    ),
+    (
+        "backup-schedule-six-fields",
+        doc({"backup": {"schedule": "0 0 3 * * *", "s3": {"bucket": "backups"}}}),
+        "spec.backup.schedule",
+    ),
+    ("backup-retention-zero", doc({"backup": {"retentionDays": 0}}), "spec.backup.retentionDays"),
+    ("backup-keep-last-zero", doc({"backup": {"keepLast": 0}}), "spec.backup.keepLast"),
+    (
+        "backup-bad-bucket-name",
+        doc({"backup": {"schedule": "@daily", "s3": {"bucket": "My_Backups"}}}),
+        "spec.backup.s3.bucket",
+    ),
+    (
+        "backup-bad-path",
+        doc({"backup": {"s3": {"bucket": "backups", "path": "/leading/"}}}),
+        "spec.backup.s3.path",
+    ),
+    (
+        "backup-endpoint-without-credentials",
+        doc(
+            {
+                "database": {"mode": "managed"},
+                "backup": {
+                    "schedule": "@daily",
+                    "s3": {"bucket": "backups", "endpoint": "http://minio.storage:9000"},
+                },
+            }
+        ),
+        "spec.backup.s3.credentialsSecretRef",
+    ),
+    (
+        "backup-credentials-without-name",
+        doc({"backup": {"s3": {"bucket": "backups", "credentialsSecretRef": {}}}}),
+        "spec.backup.s3.credentialsSecretRef.name",
+    ),
+    (
+        "backup-without-bucket",
+        doc({"database": {"mode": "managed"}, "backup": {"schedule": "@daily"}}),
+        "spec.backup.s3",
+    ),
+    (
+        "backup-of-embedded-db",
+        doc({"backup": {"schedule": "@daily", "s3": {"bucket": "backups"}}}),
+        "spec.backup.schedule",
+    ),
+    (
+        "backup-app-native-negative",
+        doc({"backup": {"appNative": {"intervalMinutes": -5}}}),
+        "spec.backup.appNative.intervalMinutes",
+    ),
+    ("restore-from-bad-key", doc({"restoreFrom": "../etc/passwd"}), "spec.restoreFrom"),
+    (
+        "restore-from-without-backup",
+        doc({"database": {"mode": "managed"}, "restoreFrom": "latest"}),
+        "spec.restoreFrom",
+    ),
     ("external-db-without-url", doc({"database": {"mode": "external"}}), "spec.database"),
     (
         "password-in-database-url",

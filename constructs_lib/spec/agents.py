@@ -11,7 +11,13 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from constructs_lib.spec.base import ObjectName, PositiveInt32, Quantity, SpecModel, StrictBool
+from constructs_lib.spec.base import (
+    ObjectName,
+    PositiveInt32,
+    PositiveQuantity,
+    SpecModel,
+    StrictBool,
+)
 from launcher.templates import (
     TEMPLATE_NAME,
     JobTemplate,
@@ -46,7 +52,7 @@ class WorkspaceSpec(SpecModel):
     """The ReadWriteMany volume mounted at /paperclip in agent pods whose template uses
     ``workspace: shared`` (session resume). It never holds server data."""
 
-    size: Quantity = "10Gi"
+    size: PositiveQuantity = "10Gi"
     """Requested size. Default: 10Gi."""
     storage_class: ObjectName | None = None
     """A ReadWriteMany-capable StorageClass. Default: the cluster default."""

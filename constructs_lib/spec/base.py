@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -19,10 +20,12 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    Strict,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from constructs_lib.spec import semantic
 from constructs_lib.spec.kubeschema import (
     DEFAULT_KUBERNETES_VERSION,
     definition_validator,
@@ -46,13 +49,20 @@ def _kube_checker(definition: str) -> Any:
     def check(value: Any) -> Any:
         validator = definition_validator(DEFAULT_KUBERNETES_VERSION, definition)
         problems = schema_errors(validator, value)
+        if not problems:  # the schema holds: the API server's semantic rules next
+            problems = semantic.pass_through_problems(definition, value, DEFAULT_KUBERNETES_VERSION)
         if problems:
             path, message = problems[0]
             where = f" at {path}" if path else ""
             raise PydanticCustomError(
                 "kube_schema",
                 "not a valid Kubernetes {kind}{where}: {message}",
-                {"kind": definition.rsplit(".", 1)[-1], "where": where, "message": message},
+                {
+                    "kind": definition.rsplit(".", 1)[-1],
+                    "where": where,
+                    "message": message,
+                    "inner": path,
+                },
             )
         return value
 
@@ -102,6 +112,31 @@ def _quantity(value: Any) -> str:
 
 
 Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+
+
+def _positive_quantity(value: Any) -> str:
+    from constructs_lib.spec.semantic import quantity
+
+    problem = quantity(value, positive=True)
+    if problem:
+        raise ValueError(problem)
+    return quantity_text(value)
+
+
+PositiveQuantity = Annotated[str | int | float, AfterValidator(_positive_quantity)]
+"""A quantity greater than zero (storage requests)."""
+
+# Integer fields carry the bounds of the Kubernetes type they end up in (int32 or int64), so
+# a value the API server would wrap around (replicas: 4294967296 is stored as 0) is refused.
+# Strict: `true` or "3" is not an integer.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+NonNegativeInt32 = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
+PositiveInt32 = Annotated[int, Strict(), Field(ge=1, le=INT32_MAX)]
+NonNegativeInt64 = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
+PositiveInt64 = Annotated[int, Strict(), Field(ge=1, le=INT64_MAX)]
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+StrictBool = Annotated[bool, Strict()]
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -179,8 +214,17 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
 
 
 def _annotations(value: dict[str, str]) -> dict[str, str]:
-    for key in value:
-        check_label_key(key)
+    """Keys as the API server checks them (the prefix lower-cased) and the 256 KiB total."""
+    from constructs_lib.spec.semantic import annotations_problems
+
+    problems = annotations_problems(value, "")
+    if problems:
+        where, message = problems[0]
+        raise PydanticCustomError(
+            "annotations",
+            "{where}{message}",
+            {"where": f"{where.lstrip('.')}: " if where.strip(".") else "", "message": message},
+        )
     return value
 
 
@@ -203,6 +247,45 @@ def _ipv4_cidr(value: str) -> str:
 
 IPv4CIDR = Annotated[str, AfterValidator(_ipv4_cidr)]
 
+_CREDENTIAL_QUERY = re.compile(
+    r"(^|[;&])(password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|sslpassword)=",
+    re.IGNORECASE,
+)
+
+
+def credentials_in_url(value: str) -> str | None:
+    """What in a URL would put a credential into git (user-info or a credential query
+    parameter), or None."""
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "user name or password before the host"
+    if _CREDENTIAL_QUERY.search(parts.query):
+        return "a credential in the query string"
+    return None
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError(
+            "http_url",
+            "'{value}' is not an http(s) URL with a host, e.g. https://paperclip.example.com",
+            {"value": value},
+        )
+    found = credentials_in_url(value)
+    if found:
+        raise PydanticCustomError(
+            "credentials_in_url",
+            "contains {found}, which would be committed to git; remove it (credentials belong "
+            "in a Secret referenced by the spec)",
+            {"found": found},
+        )
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_http_url)]
+"""An http(s) URL kept exactly as written, refused when it carries credentials."""
+
 
 class LocalObjectReference(SpecModel):
     """A reference to an object in the Instance's namespace."""
@@ -218,5 +301,5 @@ class SecretKeySelector(SpecModel):
     """Name of the Secret."""
     key: Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
     """Key inside the Secret."""
-    optional: bool | None = None
-    """Whether the pod may start when the Secret or key is missing (Kubernetes default: false)."""
+    optional: StrictBool | None = None
+    """Whether the pod may start when the Secret or key is missing. Default: unset (false)."""

@@ -18,6 +18,11 @@ WORK="$CACHE_ROOT/$KEY/work"
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 
+# One build at a time per cache key: concurrent `make controlplane` runs wait for the first.
+mkdir -p "$CACHE_ROOT/$KEY"
+exec 9>"$CACHE_ROOT/$KEY/.lock"
+flock 9
+
 log() { printf '[controlplane] %s\n' "$*" >&2; }
 now() { date +%s; }
 

@@ -1,5 +1,5 @@
 """The launcher on the real control plane: whole runs, resume, failures, the per-agent guard,
-restarts, RBAC, ensure-secrets and the thin Node client."""
+restarts, RBAC and the thin Node client (the secrets bootstrap: test_secrets_bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ from tests.k8s.harness import (
     cri,
     finish,
     job_pod,
-    kubeconfig_for,
     prepare_namespace,
     wait_for,
 )
@@ -423,44 +422,6 @@ def test_launcher_rbac_allows_what_it_uses_and_denies_the_rest(
     with pytest.raises(ApiException) as caught:
         agent.list_namespaced_pod(ns)
     assert caught.value.status == 403
-
-
-def test_ensure_secrets_creates_then_never_overwrites(
-    control_plane: ControlPlane, tmp_path: Path
-) -> None:
-    ns = "logs-10"
-    prepare_namespace(control_plane, ns)
-    token = control_plane.mint_token(ns, "lt-ensure-secrets")
-    kubeconfig = kubeconfig_for(control_plane, token, tmp_path / "kc", namespace=ns)
-    command = [
-        sys.executable,
-        "-m",
-        "launcher",
-        "ensure-secrets",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--namespace",
-        ns,
-        "lt-launcher-token/token=token",
-    ]
-    first = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert first.returncode == 0, first.stderr
-    assert "created secret lt-launcher-token (token)" in first.stdout
-    core = client.CoreV1Api(control_plane.api_client())
-    value = core.read_namespaced_secret("lt-launcher-token", ns).data["token"]
-    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert second.returncode == 0, second.stderr
-    assert "exists; left unchanged" in second.stdout
-    assert core.read_namespaced_secret("lt-launcher-token", ns).data["token"] == value
-    import base64
-
-    plain = base64.b64decode(str(value)).decode()
-    for output in (first.stdout, first.stderr, second.stdout, second.stderr):
-        assert plain not in str(output) and str(value) not in str(output)
-    # its ServiceAccount may touch only that Secret
-    other = client.CoreV1Api(control_plane.api_client(token))
-    with pytest.raises(ApiException):
-        other.read_namespaced_secret("default-token-other", ns)
 
 
 def test_a_lease_whose_run_is_gone_is_recovered(

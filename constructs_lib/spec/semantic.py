@@ -1,0 +1,972 @@
+"""The API server's semantic validation rules, applied at synth time.
+
+The OpenAPI schema says a field is a string or an integer; the API server says much more:
+names are DNS labels or subdomains, label values have 63 characters, annotations total at
+most 256 KiB, quantities parse and are not negative, env names are printable ASCII without
+``=``, an int32 is an int32. Those rules live here as pure functions, so synth refuses what
+the API server (and so Argo CD or Flux, later) would refuse.
+
+Every check returns findings: ``(path, message)`` pairs, the path relative to the value given.
+Being stricter than the API server is allowed (never the other way round); the control-plane
+test ``tests/k8s/test_hostile_agreement.py`` holds synth to that.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from kubernetes_validate import utils as kv
+
+Finding = tuple[str, str]
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+MAX_OBJECT_BYTES = 1536 * 1024
+"""The largest object etcd stores by default (--max-request-bytes 1.5 MiB)."""
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+"""Total size of an object's annotation keys and values (TotalAnnotationSizeLimitB)."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Total size of a ConfigMap's or Secret's data (MaxSecretSize)."""
+RELAXED_ENV_NAMES_SINCE = (1, 32)
+"""RelaxedEnvironmentVariableValidation is on by default (beta) from 1.32, GA in 1.34."""
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_RELAXED_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
+_PORT_NAME = re.compile(r"^[-a-z0-9]+$")
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_QUANTITY = re.compile(
+    r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$"
+)
+_SUFFIX = {
+    "": Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "E": Decimal(10**18),
+    **{f"{p}i": Decimal(2 ** (10 * (i + 1))) for i, p in enumerate("KMGTPE")},
+}
+_STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
+_WORKLOAD_POD_SPEC = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
+# --- primitive rules: a message, or None when the value is valid --------------------------
+
+
+def dns_label(value: Any, max_length: int = 63) -> str | None:
+    """RFC 1123 label: container, volume, port-less names; namespaces."""
+    if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
+        return (
+            f"{_show(value)} is not a DNS-1123 label: at most {max_length} lower-case letters, "
+            "digits and '-', starting and ending with a letter or digit"
+        )
+    return None
+
+
+def dns1035_label(value: Any) -> str | None:
+    """RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
+    if not isinstance(value, str) or len(value) > 63 or not _DNS1035_LABEL.match(value):
+        return (
+            f"{_show(value)} is not a DNS-1035 label: at most 63 lower-case letters, digits "
+            "and '-', starting with a letter and ending with a letter or digit"
+        )
+    return None
+
+
+def dns_subdomain(value: Any) -> str | None:
+    """RFC 1123 subdomain: most object names, Secret and ConfigMap references."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 253
+        or not all(_DNS_LABEL.match(part) for part in value.split("."))
+    ):
+        return (
+            f"{_show(value)} is not a DNS-1123 subdomain: at most 253 lower-case letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit"
+        )
+    return None
+
+
+def path_segment_name(value: Any) -> str | None:
+    """Names that only have to be a URL path segment (RBAC objects)."""
+    if not isinstance(value, str) or not value or value in (".", "..") or "/" in value:
+        return f"{_show(value)} is not a valid name: it must not be empty, '.', '..' or hold '/'"
+    if "%" in value:
+        return f"{_show(value)} is not a valid name: it must not hold '%'"
+    return None
+
+
+def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None:
+    """A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at
+    most 63 letters, digits, '-', '_' and '.'. Annotation keys are checked lower-cased."""
+    if not isinstance(value, str):
+        return f"{_show(value)} is not a string"
+    text = value.lower() if lower_prefix_only else value
+    prefix, slash, name = text.rpartition("/")
+    if slash and (not prefix or dns_subdomain(prefix) is not None):
+        return f"{_show(value)} has an invalid prefix: it must be a DNS subdomain before '/'"
+    if text.count("/") > 1 or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+        return (
+            f"{_show(value)} is not a qualified name: an optional DNS prefix and '/', then "
+            "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
+            "or digit"
+        )
+    return None
+
+
+def label_value(value: Any) -> str | None:
+    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+        return (
+            f"{_show(value)} is not a valid label value: at most 63 letters, digits, '-', "
+            "'_' and '.', starting and ending with a letter or digit (or empty)"
+        )
+    return None
+
+
+def env_var_name(value: Any, version: str = "1.33") -> str | None:
+    """An environment variable name as the API server of ``version`` accepts it."""
+    if not isinstance(value, str) or not value:
+        return "an environment variable name must not be empty"
+    if _version(version) >= RELAXED_ENV_NAMES_SINCE:
+        if not _RELAXED_ENV_NAME.match(value):
+            return (
+                f"{_show(value)} is not a valid environment variable name: only printable "
+                "ASCII characters other than '='"
+            )
+    elif not _ENV_NAME.match(value):
+        return (
+            f"{_show(value)} is not a valid environment variable name: letters, digits, "
+            "'_', '-' and '.', not starting with a digit"
+        )
+    return None
+
+
+def port_name(value: Any) -> str | None:
+    """IANA service name: at most 15 lower-case letters, digits and '-', with a letter."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 15
+        or not _PORT_NAME.match(value)
+        or not re.search(r"[a-z]", value)
+        or "--" in value
+        or value.startswith("-")
+        or value.endswith("-")
+    ):
+        return (
+            f"{_show(value)} is not a valid port name: at most 15 lower-case letters, digits "
+            "and '-', with at least one letter, no '--', not starting or ending with '-'"
+        )
+    return None
+
+
+def config_key(value: Any) -> str | None:
+    """A ConfigMap or Secret data key."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= 253
+        or not _CONFIG_KEY.match(value)
+        or value in (".", "..")
+        or value.startswith("..")
+    ):
+        return (
+            f"{_show(value)} is not a valid data key: at most 253 letters, digits, '-', '_' "
+            "and '.', not '.' and not starting with '..'"
+        )
+    return None
+
+
+def parse_quantity(value: Any) -> Decimal | None:
+    """The value of a Kubernetes quantity (``5Gi``, ``500m``, ``1e3``, ``2``), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return Decimal(repr(value))
+    if not isinstance(value, str):
+        return None
+    match = _QUANTITY.match(value)
+    if not match:
+        return None
+    suffix = match.group("suffix") or ""
+    try:
+        number = Decimal(match.group("number"))
+        if suffix[:1] in ("e", "E"):
+            exponent = int(suffix[1:])
+            if abs(exponent) > 1000:
+                return None
+            return number.scaleb(exponent)
+        return number * _SUFFIX[suffix]
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def quantity(value: Any, *, positive: bool = False) -> str | None:
+    """A quantity that parses and is not negative (``positive``: greater than zero)."""
+    amount = parse_quantity(value)
+    if amount is None:
+        return (
+            f"{_show(value)} is not a Kubernetes quantity: a number with an optional suffix "
+            "such as 5Gi, 512Mi, 500m or 2"
+        )
+    if amount > Decimal(2**63 - 1):
+        return f"{_show(value)} is too large for a Kubernetes quantity"
+    if positive and amount <= 0:
+        return f"{_show(value)} must be greater than zero"
+    if amount < 0:
+        return f"{_show(value)} must not be negative"
+    return None
+
+
+def integer(value: Any, low: int, high: int) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return f"{_show(value)} is not an integer"
+    if not low <= value <= high:
+        return f"{value} is out of range: it must be between {low} and {high}"
+    return None
+
+
+# --- structures -----------------------------------------------------------------------------
+
+
+def metadata_problems(meta: Any, kind: str, path: str = "metadata") -> list[Finding]:
+    """Name (as the kind requires), namespace, labels and annotations of an object."""
+    if not isinstance(meta, Mapping):
+        return [(path, "metadata must be a mapping")]
+    found: list[Finding] = []
+    if "name" in meta or kind != "PodTemplate":
+        found += _at(f"{path}.name", object_name(meta.get("name"), kind))
+    if meta.get("namespace") is not None:
+        found += _at(f"{path}.namespace", dns_label(meta["namespace"]))
+    found += labels_problems(meta.get("labels"), f"{path}.labels")
+    found += annotations_problems(meta.get("annotations"), f"{path}.annotations")
+    return found
+
+
+def object_name(name: Any, kind: str) -> str | None:
+    """A ``metadata.name`` as the API server validates it for ``kind``."""
+    if kind == "Namespace":
+        return dns_label(name)
+    if kind == "Service":
+        return dns1035_label(name)
+    if kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+        return path_segment_name(name)
+    if kind == "StatefulSet":
+        return dns_label(name)
+    if kind == "Job":  # the Job controller labels its pods job-name=<name>
+        return dns_subdomain(name) or label_value(name)
+    if kind == "CronJob":  # CronJob names leave room for the Job suffix
+        problem = dns_subdomain(name)
+        if problem is None and len(name) > 52:
+            problem = f"{_show(name)} is longer than 52 characters"
+        return problem
+    return dns_subdomain(name)
+
+
+def labels_problems(labels: Any, path: str) -> list[Finding]:
+    if labels is None:
+        return []
+    if not isinstance(labels, Mapping):
+        return [(path, "labels must be a mapping of strings")]
+    found: list[Finding] = []
+    for key, value in labels.items():
+        found += _at(f"{path}.{key}", qualified_name(key))
+        found += _at(f"{path}.{key}", label_value(value))
+    return found
+
+
+def annotations_problems(annotations: Any, path: str) -> list[Finding]:
+    if annotations is None:
+        return []
+    if not isinstance(annotations, Mapping):
+        return [(path, "annotations must be a mapping of strings")]
+    found: list[Finding] = []
+    total = 0
+    for key, value in annotations.items():
+        found += _at(f"{path}.{key}", qualified_name(key, lower_prefix_only=True))
+        if not isinstance(value, str):
+            found.append((f"{path}.{key}", f"{_show(value)} is not a string"))
+            continue
+        total += len(str(key).encode()) + len(value.encode())
+    if total > MAX_ANNOTATIONS_BYTES:
+        found.append(
+            (
+                path,
+                f"annotations total {total} bytes; the API server allows at most "
+                f"{MAX_ANNOTATIONS_BYTES} (256 KiB)",
+            )
+        )
+    return found
+
+
+def selector_problems(selector: Any, path: str) -> list[Finding]:
+    if not isinstance(selector, Mapping):
+        return []
+    found = labels_problems(selector.get("matchLabels"), f"{path}.matchLabels")
+    for index, expression in enumerate(_list(selector.get("matchExpressions"))):
+        if isinstance(expression, Mapping):
+            found += _at(
+                f"{path}.matchExpressions[{index}].key", qualified_name(expression.get("key"))
+            )
+    return found
+
+
+def env_problems(env: Any, path: str, version: str) -> list[Finding]:
+    found: list[Finding] = []
+    for index, item in enumerate(_list(env)):
+        found += env_var_problems(item, f"{path}[{index}]", version)
+    return found
+
+
+def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
+    if not isinstance(item, Mapping):
+        return []
+    found = _at(f"{path}.name", env_var_name(item.get("name"), version))
+    source = item.get("valueFrom")
+    if isinstance(source, Mapping):
+        if item.get("value"):
+            found.append((f"{path}.valueFrom", "may not be set together with a non-empty value"))
+        kinds = [
+            k
+            for k in (
+                "fieldRef",
+                "resourceFieldRef",
+                "configMapKeyRef",
+                "secretKeyRef",
+                "fileKeyRef",
+            )
+            if source.get(k) is not None
+        ]
+        if len(kinds) != 1:
+            found.append(
+                (
+                    f"{path}.valueFrom",
+                    "must set exactly one of fieldRef, resourceFieldRef, "
+                    "configMapKeyRef, secretKeyRef",
+                )
+            )
+        for ref in ("configMapKeyRef", "secretKeyRef"):
+            selector = source.get(ref)
+            if isinstance(selector, Mapping):
+                found += _at(f"{path}.valueFrom.{ref}.key", config_key(selector.get("key")))
+                found += _at(f"{path}.valueFrom.{ref}.name", dns_subdomain(selector.get("name")))
+    return found
+
+
+def env_from_problems(items: Any, path: str, version: str) -> list[Finding]:
+    found: list[Finding] = []
+    for index, item in enumerate(_list(items)):
+        found += env_from_source_problems(item, f"{path}[{index}]", version)
+    return found
+
+
+def env_from_source_problems(item: Any, path: str, version: str) -> list[Finding]:
+    if not isinstance(item, Mapping):
+        return []
+    found: list[Finding] = []
+    if item.get("prefix"):
+        found += _at(f"{path}.prefix", env_var_name(item["prefix"], version))
+    refs = [k for k in ("configMapRef", "secretRef") if item.get(k) is not None]
+    if len(refs) != 1:
+        found.append((path, "must set exactly one of configMapRef or secretRef"))
+    for ref in refs:
+        if isinstance(item[ref], Mapping):
+            found += _at(f"{path}.{ref}.name", dns_subdomain(item[ref].get("name")))
+    return found
+
+
+def resources_problems(resources: Any, path: str) -> list[Finding]:
+    """Requests and limits: known resource names, quantities >= 0, requests <= limits."""
+    if not isinstance(resources, Mapping):
+        return []
+    found: list[Finding] = []
+    amounts: dict[str, dict[str, Decimal]] = {}
+    for section in ("requests", "limits"):
+        values = resources.get(section)
+        if not isinstance(values, Mapping):
+            continue
+        for name, amount in values.items():
+            where = f"{path}.{section}.{name}"
+            found += _at(where, resource_name(name))
+            problem = quantity(amount)
+            found += _at(where, problem)
+            if problem is None:
+                amounts.setdefault(section, {})[str(name)] = parse_quantity(amount) or Decimal(0)
+    for name, request in amounts.get("requests", {}).items():
+        limit = amounts.get("limits", {}).get(name)
+        if limit is not None and request > limit:
+            found.append(
+                (f"{path}.requests.{name}", f"the request is greater than the limit ({limit})")
+            )
+    return found
+
+
+def resource_name(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return f"{_show(name)} is not a resource name"
+    if name in _STANDARD_RESOURCES or name.startswith(("hugepages-", "requests.")):
+        return None
+    if "/" not in name:
+        return (
+            f"{_show(name)} is not a standard resource name (cpu, memory, ephemeral-storage, "
+            "hugepages-<size>) nor a fully qualified one (example.com/gpu)"
+        )
+    return qualified_name(name)
+
+
+def container_problems(container: Any, path: str, version: str) -> list[Finding]:
+    if not isinstance(container, Mapping):
+        return []
+    found = _at(f"{path}.name", dns_label(container.get("name")))
+    image = container.get("image")
+    if image is not None and (not isinstance(image, str) or image != image.strip()):
+        found.append((f"{path}.image", "must not have leading or trailing whitespace"))
+    port_names: set[str] = set()
+    for index, port in enumerate(_list(container.get("ports"))):
+        where = f"{path}.ports[{index}]"
+        if not isinstance(port, Mapping):
+            continue
+        found += _at(f"{where}.containerPort", integer(port.get("containerPort"), 1, 65535))
+        if port.get("hostPort") is not None:
+            found += _at(f"{where}.hostPort", integer(port["hostPort"], 0, 65535))
+        if port.get("name") is not None:
+            found += _at(f"{where}.name", port_name(port["name"]))
+            if port["name"] in port_names:
+                found.append((f"{where}.name", f"duplicate port name {_show(port['name'])}"))
+            port_names.add(str(port["name"]))
+        if port.get("protocol") not in (None, "TCP", "UDP", "SCTP"):
+            found.append((f"{where}.protocol", "must be TCP, UDP or SCTP"))
+    found += env_problems(container.get("env"), f"{path}.env", version)
+    found += env_from_problems(container.get("envFrom"), f"{path}.envFrom", version)
+    found += resources_problems(container.get("resources"), f"{path}.resources")
+    mount_paths: set[str] = set()
+    for index, mount in enumerate(_list(container.get("volumeMounts"))):
+        found += volume_mount_problems(mount, f"{path}.volumeMounts[{index}]")
+        if isinstance(mount, Mapping) and isinstance(mount.get("mountPath"), str):
+            if mount["mountPath"] in mount_paths:
+                found.append((f"{path}.volumeMounts[{index}].mountPath", "duplicate mount path"))
+            mount_paths.add(mount["mountPath"])
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        found += probe_problems(container.get(probe), f"{path}.{probe}")
+    found += security_context_problems(container.get("securityContext"), f"{path}.securityContext")
+    return found
+
+
+def probe_problems(probe: Any, path: str) -> list[Finding]:
+    if not isinstance(probe, Mapping):
+        return []
+    found: list[Finding] = []
+    for field in (
+        "initialDelaySeconds",
+        "periodSeconds",
+        "timeoutSeconds",
+        "successThreshold",
+        "failureThreshold",
+    ):
+        if probe.get(field) is not None:
+            found += _at(f"{path}.{field}", integer(probe[field], 0, INT32[1]))
+    handlers = [k for k in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(k) is not None]
+    if len(handlers) > 1:
+        found.append((path, "may set only one of exec, httpGet, tcpSocket, grpc"))
+    for handler in ("httpGet", "tcpSocket"):
+        action = probe.get(handler)
+        if isinstance(action, Mapping) and "port" in action:
+            found += _at(f"{path}.{handler}.port", port_or_name(action["port"]))
+    return found
+
+
+def port_or_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return port_name(value)
+    return integer(value, 1, 65535)
+
+
+def volume_mount_problems(mount: Any, path: str) -> list[Finding]:
+    if not isinstance(mount, Mapping):
+        return []
+    found = _at(f"{path}.name", dns_label(mount.get("name")))
+    if not mount.get("mountPath"):
+        found.append((f"{path}.mountPath", "must not be empty"))
+    return found
+
+
+def volume_problems(volume: Any, path: str) -> list[Finding]:
+    if not isinstance(volume, Mapping):
+        return []
+    found = _at(f"{path}.name", dns_label(volume.get("name")))
+    sources = [k for k, v in volume.items() if k != "name" and v is not None]
+    if len(sources) != 1:
+        found.append((path, "must set exactly one volume source (emptyDir, secret, ...)"))
+    empty_dir = volume.get("emptyDir")
+    if isinstance(empty_dir, Mapping) and empty_dir.get("sizeLimit") is not None:
+        found += _at(f"{path}.emptyDir.sizeLimit", quantity(empty_dir["sizeLimit"]))
+    for source, field in (("secret", "secretName"), ("configMap", "name")):
+        ref = volume.get(source)
+        if isinstance(ref, Mapping):
+            if ref.get(field) is not None:
+                found += _at(f"{path}.{source}.{field}", dns_subdomain(ref[field]))
+            if ref.get("defaultMode") is not None:
+                found += _at(f"{path}.{source}.defaultMode", integer(ref["defaultMode"], 0, 0o777))
+            for index, item in enumerate(_list(ref.get("items"))):
+                if isinstance(item, Mapping):
+                    found += _at(f"{path}.{source}.items[{index}].key", config_key(item.get("key")))
+    claim = volume.get("persistentVolumeClaim")
+    if isinstance(claim, Mapping):
+        found += _at(
+            f"{path}.persistentVolumeClaim.claimName", dns_subdomain(claim.get("claimName"))
+        )
+    return found
+
+
+def security_context_problems(context: Any, path: str) -> list[Finding]:
+    if not isinstance(context, Mapping):
+        return []
+    found: list[Finding] = []
+    for field in ("runAsUser", "runAsGroup", "fsGroup"):
+        if context.get(field) is not None:
+            found += _at(f"{path}.{field}", integer(context[field], 0, INT32[1]))
+    for index, group in enumerate(_list(context.get("supplementalGroups"))):
+        found += _at(f"{path}.supplementalGroups[{index}]", integer(group, 0, INT32[1]))
+    return found
+
+
+def toleration_problems(toleration: Any, path: str) -> list[Finding]:
+    if not isinstance(toleration, Mapping):
+        return []
+    found: list[Finding] = []
+    if toleration.get("key"):
+        found += _at(f"{path}.key", qualified_name(toleration["key"]))
+    operator = toleration.get("operator")
+    if operator not in (None, "", "Equal", "Exists"):
+        found.append((f"{path}.operator", "must be Equal or Exists"))
+    if operator == "Exists" and toleration.get("value"):
+        found.append((f"{path}.value", "must be empty when the operator is Exists"))
+    elif toleration.get("value"):
+        found += _at(f"{path}.value", label_value(toleration["value"]))
+    if toleration.get("effect") not in (None, "", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+        found.append((f"{path}.effect", "must be NoSchedule, PreferNoSchedule or NoExecute"))
+    return found
+
+
+def topology_spread_problems(constraint: Any, path: str) -> list[Finding]:
+    if not isinstance(constraint, Mapping):
+        return []
+    found = _at(f"{path}.maxSkew", integer(constraint.get("maxSkew"), 1, INT32[1]))
+    found += _at(f"{path}.topologyKey", qualified_name(constraint.get("topologyKey")))
+    if constraint.get("whenUnsatisfiable") not in ("DoNotSchedule", "ScheduleAnyway"):
+        found.append((f"{path}.whenUnsatisfiable", "must be DoNotSchedule or ScheduleAnyway"))
+    found += selector_problems(constraint.get("labelSelector"), f"{path}.labelSelector")
+    return found
+
+
+def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
+    """A pod spec as the API server validates it (the parts a user can pass through)."""
+    if not isinstance(spec, Mapping):
+        return []
+    found: list[Finding] = []
+    names: set[str] = set()
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(_list(spec.get(group))):
+            where = f"{path}.{group}[{index}]"
+            found += container_problems(container, where, version)
+            name = container.get("name") if isinstance(container, Mapping) else None
+            if isinstance(name, str):
+                if name in names:
+                    found.append((f"{where}.name", f"duplicate container name {_show(name)}"))
+                names.add(name)
+    volumes: set[str] = set()
+    for index, volume in enumerate(_list(spec.get("volumes"))):
+        found += volume_problems(volume, f"{path}.volumes[{index}]")
+        name = volume.get("name") if isinstance(volume, Mapping) else None
+        if isinstance(name, str):
+            if name in volumes:
+                found.append((f"{path}.volumes[{index}].name", f"duplicate volume {_show(name)}"))
+            volumes.add(name)
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(_list(spec.get(group))):
+            if not isinstance(container, Mapping):
+                continue
+            for mount_index, mount in enumerate(_list(container.get("volumeMounts"))):
+                if isinstance(mount, Mapping) and mount.get("name") not in volumes:
+                    found.append(
+                        (
+                            f"{path}.{group}[{index}].volumeMounts[{mount_index}].name",
+                            f"{_show(mount.get('name'))} is not a volume of the pod",
+                        )
+                    )
+    for field in ("serviceAccountName", "priorityClassName"):
+        if spec.get(field):
+            found += _at(f"{path}.{field}", dns_subdomain(spec[field]))
+    for field in ("hostname", "subdomain"):
+        if spec.get(field):
+            found += _at(f"{path}.{field}", dns_label(spec[field]))
+    for index, secret in enumerate(_list(spec.get("imagePullSecrets"))):
+        if isinstance(secret, Mapping):
+            found += _at(
+                f"{path}.imagePullSecrets[{index}].name", dns_subdomain(secret.get("name"))
+            )
+    found += labels_problems(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    if spec.get("terminationGracePeriodSeconds") is not None:
+        found += _at(
+            f"{path}.terminationGracePeriodSeconds",
+            integer(spec["terminationGracePeriodSeconds"], 0, INT64[1]),
+        )
+    if spec.get("activeDeadlineSeconds") is not None:
+        found += _at(
+            f"{path}.activeDeadlineSeconds", integer(spec["activeDeadlineSeconds"], 1, INT64[1])
+        )
+    for index, toleration in enumerate(_list(spec.get("tolerations"))):
+        found += toleration_problems(toleration, f"{path}.tolerations[{index}]")
+    for index, constraint in enumerate(_list(spec.get("topologySpreadConstraints"))):
+        found += topology_spread_problems(constraint, f"{path}.topologySpreadConstraints[{index}]")
+    found += security_context_problems(spec.get("securityContext"), f"{path}.securityContext")
+    return found
+
+
+# --- integer ranges from the OpenAPI formats ------------------------------------------------
+
+
+def int_range_problems(
+    value: Any, schema: Mapping[str, Any], version: str, path: str = ""
+) -> list[Finding]:
+    """Every integer outside its ``format`` (int32/int64), and every non-integer number where
+    an integer is expected, found by walking ``value`` along its OpenAPI schema."""
+    found: list[Finding] = []
+    for where, problem in _walk_ints(value, schema, _definitions(_schema_dir(version)), path, 0):
+        found.append((where, problem))
+    return found
+
+
+def _may_break_int_ranges(value: Any) -> bool:
+    """Whether any number in ``value`` is a float or outside int32 — the only numbers an
+    int32/int64 field can refuse. Most objects have none, and skip the schema walk."""
+    stack = [value]
+    low, high = INT32
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, float) or (
+            isinstance(item, int) and not isinstance(item, bool) and not low <= item <= high
+        ):
+            return True
+    return False
+
+
+def _walk_ints(
+    value: Any, schema: Mapping[str, Any], defs: Mapping[str, Any], path: str, depth: int
+) -> Iterator[Finding]:
+    if depth > 100:
+        return
+    schema = _resolve(schema, defs)
+    for keyword in ("oneOf", "anyOf", "allOf"):
+        if keyword in schema and isinstance(value, int | float) and not isinstance(value, bool):
+            branches = [_resolve(s, defs) for s in schema[keyword]]
+            if any("integer" in _types(b) for b in branches) and not any(
+                "number" in _types(b) for b in branches
+            ):  # IntOrString: an int32
+                yield from _int_check(value, "int32", path)
+            return
+    types = _types(schema)
+    if "integer" in types and isinstance(value, int | float) and not isinstance(value, bool):
+        yield from _int_check(value, str(schema.get("format", "int64")), path)
+        return
+    if isinstance(value, Mapping):
+        properties = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            sub = properties.get(key) if isinstance(properties, Mapping) else None
+            if sub is None and isinstance(extra, Mapping):
+                sub = extra
+            if sub is not None:
+                yield from _walk_ints(item, sub, defs, _join(path, str(key)), depth + 1)
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            yield from _walk_ints(item, schema["items"], defs, f"{path}[{index}]", depth + 1)
+
+
+def _int_check(value: int | float, fmt: str, path: str) -> Iterator[Finding]:
+    if isinstance(value, float):
+        yield (path, f"{value!r} is not a whole number; write an integer")
+        return
+    low, high = INT32 if fmt == "int32" else INT64
+    if not low <= value <= high:
+        yield (
+            path,
+            f"{value} does not fit the field's {fmt if fmt == 'int32' else 'int64'} "
+            f"type (between {low} and {high}); the API server would store another number",
+        )
+
+
+def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
+    for _ in range(20):
+        ref = schema.get("$ref")
+        if not isinstance(ref, str):
+            return schema
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        if not isinstance(target, Mapping):
+            return {}
+        schema = target
+    return schema
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return [kind]
+    return [str(k) for k in kind] if isinstance(kind, list) else []
+
+
+@cache
+def _schema_dir(version: str) -> str:
+    wanted = kv.major_minor(version.removeprefix("v"))
+    candidates = [v for v in kv.all_versions() if kv.major_minor(v) == wanted]
+    chosen = candidates[-1] if candidates else kv.all_versions()[-1]
+    return f"kubernetes-json-schema/v{chosen}-local-strict"
+
+
+@cache
+def _definitions(schema_dir: str) -> Mapping[str, Any]:
+    document = kv.schema_contents(f"{schema_dir}/_definitions.json", schema_dir)
+    defs = document.get("$defs") or document.get("definitions") or {}
+    return defs if isinstance(defs, Mapping) else {}
+
+
+@cache
+def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, Any] | None:
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        document = kv.schema_contents(
+            f"{schema_dir}/{kind.lower()}-{group_version}.json", schema_dir
+        )
+    except (FileNotFoundError, OSError, ValueError):
+        return None
+    return document if isinstance(document, Mapping) else None
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def pass_through_problems(definition: str, value: Any, version: str = "1.33") -> list[Finding]:
+    """Semantic problems of a pass-through value of the OpenAPI ``definition``
+    (e.g. ``io.k8s.api.core.v1.Container``), paths relative to the value."""
+    short = definition.rsplit(".", 1)[-1]
+    found: list[Finding] = []
+    checks = {
+        "Container": lambda v: container_problems(v, "", version),
+        "EnvVar": lambda v: env_var_problems(v, "", version),
+        "EnvFromSource": lambda v: env_from_source_problems(v, "", version),
+        "Volume": lambda v: volume_problems(v, ""),
+        "VolumeMount": lambda v: volume_mount_problems(v, ""),
+        "ResourceRequirements": lambda v: resources_problems(v, ""),
+        "Toleration": lambda v: toleration_problems(v, ""),
+        "TopologySpreadConstraint": lambda v: topology_spread_problems(v, ""),
+        "PodSecurityContext": lambda v: security_context_problems(v, ""),
+        "SecurityContext": lambda v: security_context_problems(v, ""),
+    }
+    check = checks.get(short)
+    if check is not None:
+        found += [(p.lstrip("."), m) for p, m in check(value)]
+    defs = _definitions(_schema_dir(version))
+    schema = defs.get(definition)
+    if isinstance(schema, Mapping) and _may_break_int_ranges(value):
+        found += [(p.lstrip("."), m) for p, m in _walk_ints(value, schema, defs, "", 0)]
+    return _unique(found)
+
+
+def object_problems(obj: Mapping[str, Any], version: str = "1.33") -> list[Finding]:
+    """Semantic problems of one whole object, as the API server would report them."""
+    kind = str(obj.get("kind", ""))
+    found = metadata_problems(obj.get("metadata"), kind)
+    raw_spec = obj.get("spec")
+    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
+    pod_path = _WORKLOAD_POD_SPEC.get(kind)
+    if pod_path is not None:
+        pod: Any = obj
+        for part in pod_path:
+            pod = pod.get(part) if isinstance(pod, Mapping) else None
+        found += pod_spec_problems(pod, ".".join(pod_path), version)
+        if kind != "Pod":
+            template = _dig(obj, pod_path[:-1])
+            if isinstance(template, Mapping):
+                meta = template.get("metadata") or {}
+                where = ".".join((*pod_path[:-1], "metadata"))
+                found += labels_problems(meta.get("labels"), f"{where}.labels")
+                found += annotations_problems(meta.get("annotations"), f"{where}.annotations")
+    if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        found += selector_problems(spec.get("selector"), "spec.selector")
+        if spec.get("replicas") is not None:
+            found += _at("spec.replicas", integer(spec["replicas"], 0, INT32[1]))
+        for index, claim in enumerate(_list(spec.get("volumeClaimTemplates"))):
+            found += claim_problems(claim, f"spec.volumeClaimTemplates[{index}]")
+    if kind == "PersistentVolumeClaim":
+        found += claim_problems(obj, "")
+    if kind == "Job" or kind == "CronJob":
+        job = spec if kind == "Job" else _dig(obj, ("spec", "jobTemplate", "spec"))
+        base = "spec" if kind == "Job" else "spec.jobTemplate.spec"
+        if isinstance(job, Mapping):
+            for field in (
+                "backoffLimit",
+                "parallelism",
+                "completions",
+                "ttlSecondsAfterFinished",
+                "activeDeadlineSeconds",
+            ):
+                if job.get(field) is not None:
+                    low = 1 if field == "activeDeadlineSeconds" else 0
+                    found += _at(f"{base}.{field}", integer(job[field], low, INT64[1]))
+    if kind in ("ConfigMap", "Secret"):
+        found += config_data_problems(obj)
+    if kind == "Service":
+        found += service_problems(spec)
+    schema = _kind_schema(_schema_dir(version), str(obj.get("apiVersion", "")), kind)
+    if schema is not None and _may_break_int_ranges(obj):
+        found += list(_walk_ints(obj, schema, _definitions(_schema_dir(version)), "", 0))
+    size = len(json.dumps(obj, separators=(",", ":"), default=str).encode())
+    if size > MAX_OBJECT_BYTES:
+        found.append(
+            (
+                "",
+                f"the object is {size} bytes; the API server stores at most "
+                f"{MAX_OBJECT_BYTES} (1.5 MiB)",
+            )
+        )
+    return _unique(found)
+
+
+def claim_problems(claim: Any, path: str) -> list[Finding]:
+    if not isinstance(claim, Mapping):
+        return []
+    prefix = f"{path}." if path else ""
+    found: list[Finding] = []
+    if path:
+        found += metadata_problems(
+            claim.get("metadata"), "PersistentVolumeClaim", f"{path}.metadata"
+        )
+    storage = _dig(claim, ("spec", "resources", "requests", "storage"))
+    if storage is None:
+        found.append((f"{prefix}spec.resources.requests.storage", "is required"))
+    else:
+        found += _at(f"{prefix}spec.resources.requests.storage", quantity(storage, positive=True))
+    class_name = _dig(claim, ("spec", "storageClassName"))
+    if class_name:
+        found += _at(f"{prefix}spec.storageClassName", dns_subdomain(class_name))
+    return found
+
+
+def config_data_problems(obj: Mapping[str, Any]) -> list[Finding]:
+    found: list[Finding] = []
+    total = 0
+    seen: set[str] = set()
+    for section in ("data", "binaryData", "stringData"):
+        values = obj.get(section)
+        if not isinstance(values, Mapping):
+            continue
+        for key, value in values.items():
+            found += _at(f"{section}.{key}", config_key(key))
+            if key in seen and section != "stringData":
+                found.append((f"{section}.{key}", "the key is also in another data section"))
+            seen.add(str(key))
+            total += len(str(value).encode())
+    if total > MAX_CONFIG_BYTES:
+        found.append(("data", f"the data totals {total} bytes; at most {MAX_CONFIG_BYTES} (1 MiB)"))
+    return found
+
+
+def service_problems(spec: Mapping[str, Any]) -> list[Finding]:
+    found = labels_problems(spec.get("selector"), "spec.selector")
+    ports = _list(spec.get("ports"))
+    for index, port in enumerate(ports):
+        if not isinstance(port, Mapping):
+            continue
+        where = f"spec.ports[{index}]"
+        found += _at(f"{where}.port", integer(port.get("port"), 1, 65535))
+        if port.get("targetPort") is not None:
+            found += _at(f"{where}.targetPort", port_or_name(port["targetPort"]))
+        if port.get("nodePort") is not None:
+            found += _at(f"{where}.nodePort", integer(port["nodePort"], 0, 65535))
+        if port.get("name") or len(ports) > 1:
+            found += _at(f"{where}.name", dns_label(port.get("name")))
+    return found
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _at(path: str, problem: str | None) -> list[Finding]:
+    return [] if problem is None else [(path, problem)]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dig(value: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _unique(found: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(found))
+
+
+def _version(version: str) -> tuple[int, int]:
+    parts = re.findall(r"\d+", version)
+    return (int(parts[0]), int(parts[1])) if len(parts) >= 2 else (1, 99)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+__all__ = [
+    "Finding",
+    "annotations_problems",
+    "config_key",
+    "container_problems",
+    "dns1035_label",
+    "dns_label",
+    "dns_subdomain",
+    "env_var_name",
+    "int_range_problems",
+    "label_value",
+    "labels_problems",
+    "object_name",
+    "object_problems",
+    "parse_quantity",
+    "pass_through_problems",
+    "port_name",
+    "qualified_name",
+    "quantity",
+]

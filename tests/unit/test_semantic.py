@@ -1,0 +1,142 @@
+"""The API server's semantic rules as pure functions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from constructs_lib.spec import semantic as s
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("a", True), ("a-1", True), ("1a", True), ("-a", False), ("A", False), ("a" * 64, False)],
+)
+def test_dns_label(value: str, ok: bool) -> None:
+    assert (s.dns_label(value) is None) is ok
+
+
+def test_dns1035_label_starts_with_a_letter() -> None:
+    assert s.dns1035_label("a1") is None
+    assert s.dns1035_label("1a") is not None
+
+
+def test_dns_subdomain() -> None:
+    assert s.dns_subdomain("a.b-c") is None
+    for bad in ("", "a..b", "A", "a_b", "a" * 254, ".a"):
+        assert s.dns_subdomain(bad) is not None, bad
+
+
+def test_qualified_names_and_label_values() -> None:
+    assert s.qualified_name("example.com/a_b.c") is None
+    assert s.qualified_name("Example.com/a") is not None
+    assert s.qualified_name("Example.com/a", lower_prefix_only=True) is None
+    assert s.qualified_name("a/b/c") is not None
+    assert s.qualified_name("/a") is not None
+    assert s.label_value("") is None
+    assert s.label_value("x" * 64) is not None
+    assert s.label_value("a\nb") is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "relaxed", "strict"),
+    [
+        ("PATH", True, True),
+        ("my var", True, False),
+        ("1ABC", True, False),
+        ("", False, False),
+        ("A=B", False, False),
+        ("A\nB", False, False),
+        ("\u00c9", False, False),
+    ],
+)
+def test_env_var_names_by_version(name: str, relaxed: bool, strict: bool) -> None:
+    assert (s.env_var_name(name, "1.33") is None) is relaxed
+    assert (s.env_var_name(name, "1.31") is None) is strict
+
+
+def test_port_names() -> None:
+    assert s.port_name("http-2") is None
+    for bad in ("HTTP", "80", "a--b", "-a", "a" * 16, ""):
+        assert s.port_name(bad) is not None, bad
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5Gi", Decimal(5 * 2**30)),
+        ("500m", Decimal("0.5")),
+        ("1e3", Decimal(1000)),
+        (".5", Decimal("0.5")),
+        (2, Decimal(2)),
+        ("5 GB", None),
+        ("1e1001", None),
+        (True, None),
+        ("", None),
+    ],
+)
+def test_quantities_parse(text: object, value: Decimal | None) -> None:
+    assert s.parse_quantity(text) == value
+
+
+def test_quantity_signs() -> None:
+    assert s.quantity("0") is None
+    assert s.quantity("0", positive=True) is not None
+    assert s.quantity("-1m") is not None
+    assert s.quantity("1e30") is not None  # over int64
+
+
+def test_annotations_total_size() -> None:
+    assert s.annotations_problems({"a": "x" * 1000}, "a") == []
+    [(path, message)] = s.annotations_problems({"a": "x" * 262144}, "m.annotations")
+    assert path == "m.annotations" and "256 KiB" in message
+
+
+def test_int_ranges_follow_the_openapi_format() -> None:
+    found = s.pass_through_problems(
+        "io.k8s.api.core.v1.PodSecurityContext", {"runAsUser": 2**63, "fsGroup": 1.5}
+    )
+    paths = [p for p, _ in found]
+    assert "runAsUser" in paths and "fsGroup" in paths
+
+
+def test_object_checks_by_kind() -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "1svc"}, "spec": {}}
+    assert [p for p, _ in s.object_problems(service)] == ["metadata.name"]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "Any:Name"},
+    }
+    assert s.object_problems(role) == []
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "c"},
+        "spec": {"resources": {"requests": {"storage": "0"}}},
+    }
+    assert [p for p, _ in s.object_problems(claim)] == ["spec.resources.requests.storage"]
+    big = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c"},
+        "data": {"k": "x" * (2 * 1024 * 1024)},
+    }
+    assert {p for p, _ in s.object_problems(big)} == {"data", ""}
+
+
+def test_pod_spec_cross_checks() -> None:
+    spec = {
+        "containers": [
+            {"name": "a", "image": "x", "volumeMounts": [{"name": "nope", "mountPath": "/d"}]},
+            {"name": "a", "image": "x"},
+        ],
+        "priorityClassName": "Bad Class",
+    }
+    paths = [p for p, _ in s.pod_spec_problems(spec, "spec", "1.33")]
+    assert paths == [
+        "spec.containers[1].name",
+        "spec.containers[0].volumeMounts[0].name",
+        "spec.priorityClassName",
+    ]
