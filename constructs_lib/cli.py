@@ -86,10 +86,40 @@ def _progress(enabled: bool) -> Callable[[int], Callable[[], None]] | None:
     return start
 
 
-def _synthesize(apps: Sequence[str], apps_dir: Path, version: str) -> Any:
+GITOPS_OUTPUT = "gitops"
+"""The --only name of dist/gitops/ (the Argo CD and Flux entry objects)."""
+
+
+def _writers(only: str | None) -> tuple[Any, bool]:
+    """The writers --only picks (default: all) and whether dist/gitops/ is written."""
+    from constructs_lib.render.writers import WRITERS, writer_names
+
+    if only is None:
+        return WRITERS, True
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    known = [*writer_names(), GITOPS_OUTPUT]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise UserError.single(
+            f"--only names unknown outputs: {', '.join(unknown) or '(none)'}.",
+            path="--only",
+            fix=f"use a comma-separated list of {', '.join(known)}.",
+        )
+    return tuple(w for w in WRITERS if w.name in names), GITOPS_OUTPUT in names
+
+
+def _synthesize(apps: Sequence[str], apps_dir: Path, version: str, only: str | None = None) -> Any:
     from constructs_lib.render.pipeline import synthesize
 
-    result = synthesize(_app_paths(apps, apps_dir), version, _progress(sys.stderr.isatty()))
+    writers, gitops = _writers(only)
+    result = synthesize(
+        _app_paths(apps, apps_dir),
+        version,
+        _progress(sys.stderr.isatty()),
+        writers=writers,
+        # the entry objects list every app: written only when every app is synthesized
+        gitops_dir=apps_dir if gitops and not apps else None,
+    )
     _warn(result.warnings)
     return result
 
@@ -101,7 +131,9 @@ def main() -> None:
 
     An app is a Python module defining instances(), or a YAML file of
     paperclip.inc/v1alpha1 Instance documents. Each app is written to
-    dist/<app>/kustomize/ (one file per object and a kustomization.yaml).
+    dist/<app>/kustomize/ (one file per object and a kustomization.yaml) and
+    dist/<app>/helm/ (a chart whose default render is the same objects); the Argo CD
+    and Flux objects of apps/_gitops.yaml go to dist/gitops/.
 
     \b
     Examples:
@@ -110,6 +142,7 @@ def main() -> None:
       paperclip-gitops synth ./my-instance.yaml --out /tmp/out
       paperclip-gitops check                    # fail if dist/ is stale
       paperclip-gitops validate instance.yaml   # every check, nothing written
+      paperclip-gitops values quickstart        # the chart's documented values
       paperclip-gitops schema > instance.schema.json
     """
 
@@ -125,7 +158,16 @@ def main() -> None:
 )
 @_apps_dir_option
 @_version_option
-def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: str) -> None:
+@click.option(
+    "--only",
+    metavar="OUTPUTS",
+    default=None,
+    help="Write only these outputs, comma-separated: kustomize, helm, agents, gitops "
+    "(default: all). The app directories then hold only those.",
+)
+def synth(
+    apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: str, only: str | None
+) -> None:
     """Synthesize apps into the output directory, atomically.
 
     APP is an app name from the apps directory or a path to an app file anywhere on disk
@@ -142,7 +184,7 @@ def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: 
     from constructs_lib.render.atomic import write_trees
 
     try:
-        result = _synthesize(apps, apps_dir, kubernetes_version)
+        result = _synthesize(apps, apps_dir, kubernetes_version, only)
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
         _fail(exc)
@@ -151,7 +193,7 @@ def synth(apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: 
         _copy_manifests(result.trees, Path(cdk8s_outdir))
     files = sum(len(t) for t in result.trees.values())
     click.echo(
-        f"synthesized {len(result.trees)} app(s), {result.instance_count} instance(s), "
+        f"synthesized {len(result.rendered)} app(s), {result.instance_count} instance(s), "
         f"{files} file(s) into {out}/ (Kubernetes {kubernetes_version} schema)"
     )
 
@@ -161,7 +203,8 @@ def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
     dist/): the YAML manifests again in the CLI's directory, for its validation plugins."""
     for app, files in sorted(trees.items()):
         for relative, text in sorted(files.items()):
-            if relative.endswith(".yaml"):
+            # Helm templates are not YAML until rendered
+            if relative.endswith(".yaml") and not relative.startswith("helm/"):
                 target = outdir / app / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
@@ -192,14 +235,16 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
         _fail(exc)
     lines = diff_trees(result.trees, dist)
     for app_dir in stale_app_dirs(dist, set(result.trees)):
-        lines.append(f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n")
+        lines.append(
+            f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n"
+        )
     if lines:
         sys.stdout.writelines(lines)
         click.secho(
             f"{dist}/ is stale: run `make synth` and commit the result.", fg="red", err=True
         )
         sys.exit(EXIT_STALE)
-    click.echo(f"{dist}/ is up to date ({len(result.trees)} app(s)).")
+    click.echo(f"{dist}/ is up to date ({len(result.rendered)} app(s)).")
 
 
 @main.command()
@@ -227,6 +272,41 @@ def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
         f"valid: {len(files)} file(s), {result.instance_count} instance(s), "
         f"{objects} object(s) (Kubernetes {kubernetes_version} schema)"
     )
+
+
+@main.command("values")
+@click.argument("app", metavar="APP")
+@_apps_dir_option
+@_version_option
+@click.option("--schema", "as_schema", is_flag=True, help="Print values.schema.json instead.")
+def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema: bool) -> None:
+    """Print the Helm chart's values of APP with their documentation (values.yaml).
+
+    Every key is commented with what it does and its default; the chart's README.md has
+    the same as a table, and lists the registered values this app's chart leaves out.
+
+    \b
+    Examples:
+      paperclip-gitops values quickstart
+      paperclip-gitops values production --schema
+    """
+    from constructs_lib.render.helm.chart import build_chart
+    from constructs_lib.render.pipeline import display_path, load_apps
+    from constructs_lib.render.synth import check_version, render_app
+    from constructs_lib.spec.loader import resolve
+
+    try:
+        check_version(kubernetes_version)
+        [loaded] = load_apps([resolve(app, apps_dir)])
+        source = display_path(loaded.source)
+        try:
+            rendered = render_app(loaded, kubernetes_version)
+        except UserError as exc:
+            raise UserError(p.located(file=source) for p in exc.problems) from None
+        chart = build_chart(rendered, source)
+    except UserError as exc:
+        _fail(exc)
+    click.echo(chart.files["values.schema.json" if as_schema else "values.yaml"], nl=False)
 
 
 @main.command()

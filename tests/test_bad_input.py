@@ -201,6 +201,57 @@ CASES: list[tuple[str, str, str]] = [
         doc({"deployment": {"publicURL": "not a url"}}),
         "spec.deployment.publicURL",
     ),
+    # availability and networking (issue 11)
+    (
+        "autoscaling-without-enabled",
+        doc({"availability": {"autoScaling": {"minReplicas": 2}}}),
+        "spec.availability.autoScaling.enabled",
+    ),
+    (
+        "autoscaling-min-zero",
+        doc({"availability": {"autoScaling": {"enabled": True, "minReplicas": 0}}}),
+        "spec.availability.autoScaling.minReplicas",
+    ),
+    (
+        "autoscaling-with-embedded-db",
+        doc({"availability": {"autoScaling": {"enabled": True, "maxReplicas": 4}}}),
+        "spec.database.mode",
+    ),
+    (
+        "budget-negative",
+        doc({"availability": {"podDisruptionBudget": {"enabled": True, "minAvailable": -1}}}),
+        "spec.availability.podDisruptionBudget.minAvailable",
+    ),
+    (
+        "budget-blocks-drains",
+        doc({"availability": {"podDisruptionBudget": {"enabled": True, "minAvailable": 1}}}),
+        "PDBMayBlockDrains",
+    ),
+    (
+        "ingress-bad-host",
+        doc({"networking": {"ingress": {"enabled": True, "hosts": ["https://x.example.com"]}}}),
+        "spec.networking.ingress.hosts[0]",
+    ),
+    (
+        "ingress-unknown-class-blocked",
+        doc({"networking": {"ingress": {"enabled": True, "ingressClassName": "corp"}}}),
+        "spec.security.networkPolicy.ingressControllerNamespaces",
+    ),
+    (
+        "route-parent-without-name",
+        doc({"networking": {"httpRoute": {"enabled": True, "parentRefs": [{"namespace": "g"}]}}}),
+        "spec.networking.httpRoute.parentRefs[0].name",
+    ),
+    (
+        "route-without-parents",
+        doc({"networking": {"httpRoute": {"enabled": True}}}),
+        "spec.networking.httpRoute.parentRefs",
+    ),
+    (
+        "controller-namespace-invalid",
+        doc({"security": {"networkPolicy": {"ingressControllerNamespaces": ["Ingress_NGINX"]}}}),
+        "spec.security.networkPolicy.ingressControllerNamespaces[0]",
+    ),
 ]
 
 

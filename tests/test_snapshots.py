@@ -50,7 +50,7 @@ def named(*suffixes: str) -> Select:
     return lambda obj: obj["metadata"]["name"].endswith(suffixes)
 
 
-SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, str], Select]] = {
+SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], Select]] = {
     # name: (spec patch, metadata, which objects the snapshot shows)
     "server-local-trusted-embedded": ({}, {}, lambda obj: True),
     "server-authenticated-external-db": (
@@ -113,6 +113,42 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, str], Select]] = {
         {},
         kinds("StatefulSet"),
     ),
+    "availability-autoscaler-and-budget": (
+        {
+            **HA,
+            "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
+            "availability": {
+                "autoScaling": {
+                    "enabled": True,
+                    "minReplicas": 2,
+                    "maxReplicas": 6,
+                    "targetMemoryUtilizationPercentage": 75,
+                },
+                "podDisruptionBudget": {"enabled": True, "maxUnavailable": 1},
+            },
+        },
+        {},
+        kinds("HorizontalPodAutoscaler", "PodDisruptionBudget"),
+    ),
+    "networking-ingress-and-http-route": (
+        {
+            "networking": {
+                "ingress": {
+                    "enabled": True,
+                    "ingressClassName": "nginx",
+                    "hosts": ["pc.example.com"],
+                    "tls": [{"hosts": ["pc.example.com"], "secretName": "pc-tls"}],
+                },
+                "httpRoute": {
+                    "enabled": True,
+                    "parentRefs": [{"name": "public", "namespace": "gateways"}],
+                    "hostnames": ["pc.example.org"],
+                },
+            }
+        },
+        {},
+        kinds("Ingress", "HTTPRoute", "NetworkPolicy"),
+    ),
     "instance-metadata-carried": (
         {},
         {"labels": {"team": "platform"}, "annotations": {"owner": "platform@example.com"}},
@@ -153,6 +189,44 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, str], Select]] = {
         component("secrets-bootstrap"),
     ),
     "secrets-bootstrap-shared-master-key": (HA, {}, component("secrets-bootstrap")),
+    # the data tier
+    "database-managed": ({"database": {"mode": "managed"}}, {}, component("database")),
+    "database-managed-server": (
+        {"database": {"mode": "managed"}},
+        {},
+        lambda obj: (
+            obj["metadata"]["name"] in ("demo", "demo-config")
+            and obj["kind"] in ("StatefulSet", "ConfigMap", "NetworkPolicy")
+        ),
+    ),
+    "secrets-bootstrap-db-credentials": (
+        {"database": {"mode": "managed"}},
+        {},
+        component("secrets-bootstrap"),
+    ),
+    "backup-s3-and-restore": (
+        {
+            "database": {"mode": "managed"},
+            "backup": {
+                "schedule": "0 3 * * *",
+                "retentionDays": 14,
+                "s3": {
+                    "bucket": "paperclip-backups",
+                    "endpoint": "https://account.r2.cloudflarestorage.com",
+                    "region": "auto",
+                    "credentialsSecretRef": {"name": "backup-r2"},
+                },
+            },
+            "restoreFrom": "backups/demo/20260101T030000Z.dump",
+        },
+        {},
+        lambda obj: component("backup", "restore")(obj) and obj["kind"] != "ConfigMap",
+    ),
+    "backup-app-native": (
+        {"backup": {"appNative": {"enabled": True, "intervalMinutes": 30, "retentionDays": 14}}},
+        {},
+        kinds("ConfigMap"),
+    ),
 }
 
 

@@ -8,9 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.gitops import gitops_tree
 from constructs_lib.render.layout import MARKER_FILE, marker_text
 from constructs_lib.render.synth import RenderedApp, check_version, render_app
 from constructs_lib.render.writers import WRITERS, Writer
+from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
+from constructs_lib.spec.gitops import GITOPS_DIR
+from constructs_lib.spec.gitops import load_config as load_gitops_config
 from constructs_lib.spec.loader import App, load_app
 
 
@@ -44,6 +48,15 @@ def load_apps(paths: Sequence[Path]) -> list[App]:
         except UserError as exc:
             problems += [p.located(file=display_path(path)) for p in exc.problems]
     names = [a.name for a in apps]
+    if GITOPS_DIR in names:
+        problems.append(
+            Problem(
+                f"the app name {GITOPS_DIR!r} is reserved: dist/{GITOPS_DIR}/ holds the Argo CD "
+                "and Flux entry objects.",
+                file=display_path(next(a.source for a in apps if a.name == GITOPS_DIR)),
+                fix="rename the app file.",
+            )
+        )
     for name in sorted({n for n in names if names.count(n) > 1}):
         problems.append(
             Problem(
@@ -70,10 +83,16 @@ def synthesize(
     version: str,
     progress: Callable[[int], Callable[[], None]] | None = None,
     writers: Sequence[Writer] = WRITERS,
+    gitops_dir: Path | None = None,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
-    problem in any app, before anything is written."""
+    problem in any app, before anything is written.
+
+    With ``gitops_dir`` (the apps directory, when every app is synthesized) the Argo CD /
+    Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``.
+    """
     check_version(version)
+    gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
     apps = load_apps(paths)
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
@@ -86,6 +105,10 @@ def synthesize(
     if problems:
         raise UserError(problems)
     trees = {r.app.name: app_tree(r, writers) for r in rendered}
+    if gitops is not None and gitops_dir is not None:
+        source = display_path(gitops_dir / GITOPS_CONFIG_FILE)
+        names = [a.name for a in apps]
+        trees[GITOPS_DIR] = gitops_tree(gitops, rendered, names, source, version)
     warnings = [w for r in rendered for w in r.warnings]
     return Result(trees=trees, rendered=rendered, warnings=warnings)
 

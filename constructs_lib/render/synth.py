@@ -39,6 +39,9 @@ APPLY_ORDER = (
     "PodDisruptionBudget",
     "Deployment",
     "StatefulSet",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "HTTPRoute",
     "Job",
     "CronJob",
 )
@@ -74,6 +77,13 @@ HELPER_THRESHOLD = 8
 def client_script() -> str:
     """The thin client mounted into Paperclip pods (launcher/client/paperclip-launch.mjs)."""
     source = resources.files("launcher") / "client" / "paperclip-launch.mjs"
+    return source.read_text(encoding="utf-8")
+
+
+@cache
+def db_script() -> str:
+    """The backup and restore script (constructs_lib/scripts/paperclip-db.sh)."""
+    source = resources.files("constructs_lib") / "scripts" / "paperclip-db.sh"
     return source.read_text(encoding="utf-8")
 
 
@@ -124,6 +134,7 @@ def build_objects(
             instance=instance,
             client_script=client_script(),
             planned=next(planned) if planned is not None else None,
+            db_script=db_script(),
         )
         yield construct.manifests()
         if tick:

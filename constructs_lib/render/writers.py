@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from constructs_lib.render.adapters import AdapterConfigWriter
+from constructs_lib.render.helm import HelmWriter
 from constructs_lib.render.kustomize import KustomizeWriter
 from constructs_lib.render.synth import RenderedApp
 
@@ -19,7 +20,7 @@ class Writer(Protocol):
         ...
 
 
-WRITERS: tuple[Writer, ...] = (KustomizeWriter(), AdapterConfigWriter())
+WRITERS: tuple[Writer, ...] = (KustomizeWriter(), HelmWriter(), AdapterConfigWriter())
 """Every writer, in the order they run."""
 
 

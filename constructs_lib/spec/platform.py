@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field, Strict
 
 from constructs_lib.spec.base import (
     Annotations,
+    Hostname,
     IPv4CIDR,
     KubeSchema,
     NonNegativeInt32,
@@ -19,13 +20,17 @@ from constructs_lib.spec.base import (
     PositiveInt32,
     SpecModel,
     StrictBool,
+    check_dns_label,
     check_label_key,
     check_label_value,
     quantity_text,
 )
-from constructs_lib.spec.unsupported import NotBuiltYet
 
 DEFAULT_PORT = 3100
+
+
+def _dns_label(value: str) -> str:
+    return check_dns_label(value, max_length=63, what="namespace or name")
 
 
 class ServiceType(StrEnum):
@@ -45,15 +50,68 @@ class ServiceSpec(SpecModel):
     """Service annotations. Default: none."""
 
 
+class IngressTLS(SpecModel):
+    """One TLS entry of the Ingress."""
+
+    hosts: list[Hostname] = []
+    """Host names the certificate covers. Default: none."""
+    secret_name: ObjectName | None = None
+    """The Secret holding the certificate (kubernetes.io/tls). Default: unset (the
+    controller's default certificate)."""
+
+
+class IngressSpec(SpecModel):
+    """An Ingress (networking.k8s.io/v1, named after the instance) routing / on every host to
+    the server Service."""
+
+    enabled: StrictBool
+    """Create the Ingress. Required."""
+    ingress_class_name: ObjectName | None = None
+    """IngressClass name, e.g. nginx. Default: unset (the cluster's default class)."""
+    hosts: list[Hostname] = []
+    """Host names routed to the server (one rule each, path / Prefix). Default: none (all
+    hosts)."""
+    tls: list[IngressTLS] = []
+    """TLS entries. Default: none."""
+    annotations: Annotations = {}
+    """Ingress annotations; for an nginx class, long read/send timeouts for the server's
+    websockets are added unless set here. Default: none."""
+
+
+class ParentReference(SpecModel):
+    """A Gateway the HTTPRoute attaches to."""
+
+    name: ObjectName
+    """Gateway name. Required."""
+    namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
+    """Gateway namespace. Default: the instance's namespace."""
+    section_name: Annotated[str, AfterValidator(_dns_label)] | None = None
+    """Listener name on the Gateway. Default: unset (every listener)."""
+
+
+class HTTPRouteSpec(SpecModel):
+    """A Gateway API HTTPRoute (gateway.networking.k8s.io/v1, named after the instance)
+    routing / to the server Service."""
+
+    enabled: StrictBool
+    """Create the HTTPRoute. Required."""
+    parent_refs: list[ParentReference] = []
+    """Gateways to attach to. Default: none (required when enabled)."""
+    hostnames: list[Hostname] = []
+    """Host names matched. Default: none (the Gateway's listeners decide)."""
+    annotations: Annotations = {}
+    """HTTPRoute annotations. Default: none."""
+
+
 class NetworkingSpec(SpecModel):
     """How the server is reached."""
 
     service: ServiceSpec = ServiceSpec()
     """The server Service. Default: ClusterIP on port 3100."""
-
-    # CRD fields not built yet: setting one is an error naming it.
-    ingress: NotBuiltYet
-    http_route: NotBuiltYet
+    ingress: IngressSpec | None = None
+    """An Ingress for the server. Default: none."""
+    http_route: HTTPRouteSpec | None = None
+    """A Gateway API HTTPRoute for the server. Default: none."""
 
 
 class WorkloadKind(StrEnum):
@@ -78,6 +136,43 @@ def _node_selector(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+class PodDisruptionBudgetSpec(SpecModel):
+    """A PodDisruptionBudget for the server pods (policy/v1, named after the instance)."""
+
+    enabled: StrictBool
+    """Create the PodDisruptionBudget. Required."""
+    min_available: NonNegativeInt32 | None = None
+    """Pods that must stay up during voluntary disruptions (node drains). Default: unset; set
+    exactly one of minAvailable and maxUnavailable."""
+    max_unavailable: NonNegativeInt32 | None = None
+    """Pods that may be down during voluntary disruptions. Default: unset."""
+
+
+class AutoScalingSpec(SpecModel):
+    """A HorizontalPodAutoscaler (autoscaling/v2) for the server workload. While it is on, the
+    workload leaves ``replicas`` to it (the generated manifests carry no replica count, so
+    Argo CD and Flux do not fight the autoscaler)."""
+
+    enabled: StrictBool
+    """Create the HorizontalPodAutoscaler. Required."""
+    min_replicas: PositiveInt32 = 1
+    """Fewest replicas. Default: 1."""
+    max_replicas: NonNegativeInt32 = 3
+    """Most replicas (0 means the default, as in the operator). Default: 3."""
+    target_cpu_utilization_percentage: PositiveInt32 | None = Field(
+        default=80, alias="targetCPUUtilizationPercentage"
+    )
+    """Average CPU utilization (percent of requests) to aim for. Default: 80."""
+    target_memory_utilization_percentage: PositiveInt32 | None = Field(
+        default=None, alias="targetMemoryUtilizationPercentage"
+    )
+    """Average memory utilization (percent of requests) to aim for. Default: unset."""
+
+    @property
+    def effective_max(self) -> int:
+        return self.max_replicas or 3
+
+
 class AvailabilitySpec(SpecModel):
     """Replicas and scheduling of the server pods."""
 
@@ -100,9 +195,22 @@ class AvailabilitySpec(SpecModel):
     server_drain: ServerDrainSpec = ServerDrainSpec()
     """preStop drain. Default: enabled, 15 seconds."""
 
-    # CRD fields not built yet: setting one is an error naming it.
-    pod_disruption_budget: NotBuiltYet
-    auto_scaling: NotBuiltYet
+    pod_disruption_budget: PodDisruptionBudgetSpec | None = None
+    """A PodDisruptionBudget for the server. Default: none."""
+    auto_scaling: AutoScalingSpec | None = None
+    """A HorizontalPodAutoscaler for the server. Default: none."""
+
+    @property
+    def autoscaler(self) -> AutoScalingSpec | None:
+        """The autoscaling settings when autoscaling is on."""
+        scaling = self.auto_scaling
+        return scaling if scaling is not None and scaling.enabled else None
+
+    @property
+    def max_replicas(self) -> int:
+        """The most server replicas this spec may run (the autoscaler's maximum when on)."""
+        scaling = self.autoscaler
+        return scaling.effective_max if scaling else self.replicas
 
 
 class ProbeType(StrEnum):
@@ -198,6 +306,11 @@ class NetworkPolicySpec(SpecModel):
         Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
     ] = []
     """Egress rules appended verbatim. Default: none."""
+    ingress_controller_namespaces: list[Annotated[str, AfterValidator(_dns_label)]] | None = None
+    """paperclip-gitops extension: namespaces whose pods (an ingress controller, a Gateway's
+    proxies) may reach the server port. Default: unset — with an Ingress of a known class
+    (nginx: ingress-nginx; traefik: traefik; haproxy: haproxy-controller) that namespace, with
+    an HTTPRoute the namespaces of its parent Gateways; [] admits none of them."""
 
 
 class RBACSpec(SpecModel):

@@ -1,0 +1,570 @@
+"""The chart's parameters: one registry, read by every part of the chart.
+
+A :class:`Param` is one key of ``values.yaml``: its dotted path, the Instance spec field it
+sets, its documentation and its JSON Schema. The chart never hand-writes where a value goes:
+:mod:`constructs_lib.render.helm.probe` renders the instance once with the field set to an
+unusual valid value (a *probe*) and once as it is, and the leaves that changed are where the
+value lands (see that module). The default of every key is the instance's own value, so the
+chart's default render is the Kustomize tree by construction.
+
+Adding a parameter (e.g. for the managed database, backups or ingress) is one entry in
+:data:`PARAMS`: its key, the spec path, the shape and probe values, a description and a
+schema. A feature whose objects only exist when it is switched on needs a ``toggle`` entry
+for its on/off field (the objects it adds get an ``{{- if }}`` around their template files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from constructs_lib.spec import Instance
+from constructs_lib.spec.data import AccessMode, DatabaseMode
+from constructs_lib.spec.platform import ServiceType
+from constructs_lib.spec.server import LogLevel, PullPolicy
+
+QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+"""A Kubernetes resource quantity (5Gi, 512Mi, 500m, 2): the spec's own rule."""
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+OBJECT_NAME_PATTERN = f"^{DNS_SUBDOMAIN}$"
+_HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
+HOSTNAME_PATTERN = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$"
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
+"""An image reference (no quotes, spaces or backslashes: it lands inside JSON text)."""
+REPOSITORY_PATTERN = r"^[a-z0-9][a-z0-9._:/-]*$"
+TAG_PATTERN = r"^$|^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+DIGEST_PATTERN = r"^$|^sha256:[a-f0-9]{64}$"
+URL_PATTERN = r"^$|^https?://[^\s\"\\]+$"
+INT32_MAX = 2**31 - 1
+CRON_PATTERN = (
+    r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)"
+    r"|[0-9*/,?LW#-]+( +[0-9A-Za-z*/,?LW#-]+){4})$"
+)
+"""Five cron fields or a macro (no time zone: backups run in UTC)."""
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+PREFIX_PATTERN = r"^[A-Za-z0-9!_.*()-]+(/[A-Za-z0-9!_.*()-]+)*$"
+"""An S3 key prefix (the spec also allows ', which cannot be spliced into the scripts)."""
+
+_QUANTITY: dict[str, Any] = {
+    "type": ["string", "integer"],
+    "pattern": QUANTITY_PATTERN,
+}
+_STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
+_RESOURCES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "requests": {"type": "object", "additionalProperties": _QUANTITY},
+        "limits": {"type": "object", "additionalProperties": _QUANTITY},
+        "claims": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_OPTIONAL_NAME: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 253,
+    "pattern": f"^$|{OBJECT_NAME_PATTERN}",
+}
+_NAME: dict[str, Any] = {"type": "string", "maxLength": 253, "pattern": OBJECT_NAME_PATTERN}
+
+
+class Shape(StrEnum):
+    """How a value reaches the objects (and so how it is templated)."""
+
+    SCALAR = "scalar"
+    """A string, number or enum: whole leaves, or embedded in strings when ``embeddable``."""
+    BLOCK = "block"
+    """A mapping or list written as a whole (nodeSelector, tolerations, resources)."""
+    MERGE = "merge"
+    """A mapping merged into a generated one (pod annotations): generated keys win."""
+    HOSTLIST = "hostlist"
+    """A list of names appended to a comma-separated string."""
+    TOGGLE = "toggle"
+    """A boolean that adds or removes whole objects (and changes nothing else)."""
+
+
+def _always(instance: Instance) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Param:
+    """One key of values.yaml."""
+
+    key: str
+    """Dotted values path, e.g. ``image.tag`` (camelCase like the spec)."""
+    spec: tuple[str, ...]
+    """Path of the field in the Instance document (camelCase, under ``spec``)."""
+    help: str
+    """What it does (the values.yaml comment continues "<key>: ")."""
+    schema: dict[str, Any]
+    shape: Shape = Shape.SCALAR
+    probes: tuple[Any, ...] = ()
+    """Unusual valid values tried in turn; the first whose render differs only where this
+    value lands decides the landing sites."""
+    optional: bool = False
+    """Unset in the spec is "" (strings) or {} / [] (blocks) in values.yaml."""
+    embeddable: bool = False
+    """The value may be spliced into a longer string (its schema forbids quotes,
+    backslashes and newlines)."""
+    applies: Callable[[Instance], bool] = _always
+    """Whether this key exists for an instance (e.g. only when the spec sets a reference)."""
+    landing: bool = True
+    """False when a :class:`Composite` reads this key instead."""
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.key.split("."))
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A value computed from several keys (the image reference: repository, tag, digest)."""
+
+    name: str
+    keys: tuple[str, ...]
+    probe: dict[tuple[str, ...], Any]
+    """Spec paths set together; the probe text is :attr:`sentinel`."""
+    sentinel: str
+    default_text: Callable[[Instance], str]
+    expression: str
+    """A Go template expression; ``{v}`` is replaced by the reference to the values object
+    holding :attr:`keys` (e.g. ``$.Values.image``)."""
+    prefix: tuple[str, ...]
+    """The values path of that object."""
+
+
+def _image_reference(instance: Instance) -> str:
+    return instance.spec.image.reference
+
+
+IMAGE = Composite(
+    name="image",
+    keys=("image.repository", "image.tag", "image.digest"),
+    probe={
+        ("image", "repository"): "zqhelm.example/zqrepo",
+        ("image", "tag"): "zqhelmtag",
+        ("image", "digest"): None,
+    },
+    sentinel="zqhelm.example/zqrepo:zqhelmtag",
+    default_text=_image_reference,
+    expression='include "paperclip.image" {v}',
+    prefix=("image",),
+)
+COMPOSITES: tuple[Composite, ...] = (IMAGE,)
+
+
+def _has(*path: str) -> Callable[[Instance], bool]:
+    def applies(instance: Instance) -> bool:
+        node: Any = instance.spec
+        for part in path:
+            node = getattr(node, part, None)
+            if node is None:
+                return False
+        return True
+
+    return applies
+
+
+def _agents(instance: Instance) -> bool:
+    return instance.spec.agents.enabled
+
+
+def _managed_database(instance: Instance) -> bool:
+    return instance.spec.database.mode is DatabaseMode.MANAGED
+
+
+def _persistent(instance: Instance) -> bool:
+    return instance.spec.storage.persistence.enabled
+
+
+PARAMS: tuple[Param, ...] = (
+    Param(
+        "image.repository",
+        ("image", "repository"),
+        "the Paperclip server image repository.",
+        {"type": "string", "minLength": 1, "pattern": REPOSITORY_PATTERN},
+        landing=False,
+    ),
+    Param(
+        "image.tag",
+        ("image", "tag"),
+        'the server image tag ("" when a digest is set; the digest wins).',
+        {"type": "string", "pattern": TAG_PATTERN},
+        optional=True,
+        landing=False,
+    ),
+    Param(
+        "image.digest",
+        ("image", "digest"),
+        'the server image digest, sha256:<64 hex> ("" for none); wins over the tag.',
+        {"type": "string", "pattern": DIGEST_PATTERN},
+        optional=True,
+        landing=False,
+    ),
+    Param(
+        "image.pullPolicy",
+        ("image", "pullPolicy"),
+        "the server image pull policy.",
+        {"type": "string", "enum": [p.value for p in PullPolicy]},
+        probes=("Never", "Always"),
+    ),
+    Param(
+        "image.pullSecrets",
+        ("image", "pullSecrets"),
+        "Secrets used to pull the server image, as [{name: ...}].",
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name"],
+                "properties": {"name": _NAME},
+            },
+        },
+        shape=Shape.BLOCK,
+        probes=([{"name": "zqhelm-pull"}],),
+    ),
+    Param(
+        "replicas",
+        ("availability", "replicas"),
+        "server replicas.",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(3, 2),
+    ),
+    Param(
+        "resources",
+        ("resources",),
+        "server container resources (also the onboard init container's), as a "
+        "Kubernetes ResourceRequirements block ({} for none).",
+        _RESOURCES,
+        shape=Shape.BLOCK,
+        optional=True,
+        probes=({"requests": {"cpu": "987m", "memory": "987Mi"}},),
+    ),
+    Param(
+        "nodeSelector",
+        ("availability", "nodeSelector"),
+        "server pod nodeSelector (a whole block).",
+        _STRING_MAP,
+        shape=Shape.BLOCK,
+        optional=True,
+        probes=({"zqhelm.example/pool": "zqhelm"},),
+    ),
+    Param(
+        "tolerations",
+        ("availability", "tolerations"),
+        "server pod tolerations (a whole block).",
+        {"type": "array", "items": {"type": "object"}},
+        shape=Shape.BLOCK,
+        optional=True,
+        probes=([{"key": "zqhelm", "operator": "Exists", "effect": "NoSchedule"}],),
+    ),
+    Param(
+        "affinity",
+        ("availability", "affinity"),
+        "server pod affinity (a whole block, {} for none).",
+        {"type": "object"},
+        shape=Shape.BLOCK,
+        optional=True,
+        probes=(
+            {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {"key": "zqhelm", "operator": "Exists"},
+                                ]
+                            }
+                        ]
+                    }
+                }
+            },
+        ),
+    ),
+    Param(
+        "podAnnotations",
+        ("podAnnotations",),
+        "annotations added to the server pods (generated ones win).",
+        _STRING_MAP,
+        shape=Shape.MERGE,
+        optional=True,
+        probes=({"zqhelm.example/probe": "zqhelm"},),
+    ),
+    Param(
+        "service.type",
+        ("networking", "service", "type"),
+        "the server Service type.",
+        {"type": "string", "enum": [t.value for t in ServiceType]},
+        probes=("NodePort", "LoadBalancer", "ClusterIP"),
+    ),
+    Param(
+        "service.port",
+        ("networking", "service", "port"),
+        "the server Service port, also the container port.",
+        {"type": "integer", "minimum": 1, "maximum": 65535},
+        probes=(31337,),
+        embeddable=True,
+    ),
+    Param(
+        "service.annotations",
+        ("networking", "service", "annotations"),
+        "annotations on the server Service.",
+        _STRING_MAP,
+        shape=Shape.MERGE,
+        optional=True,
+        probes=({"zqhelm.example/probe": "zqhelm"},),
+    ),
+    Param(
+        "publicURL",
+        ("deployment", "publicURL"),
+        'the URL users reach the server at (PAPERCLIP_PUBLIC_URL; "" for none).',
+        {"type": "string", "pattern": URL_PATTERN},
+        optional=True,
+        probes=("https://zqhelm-public.example",),
+    ),
+    Param(
+        "allowedHostnames",
+        ("deployment", "allowedHostnames"),
+        "extra host names the server accepts (the in-cluster Service names always are).",
+        {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "string", "maxLength": 253, "pattern": HOSTNAME_PATTERN},
+        },
+        shape=Shape.HOSTLIST,
+        optional=True,
+        probes=(["zqhelm-a.example", "zqhelm-b.example"],),
+    ),
+    Param(
+        "logLevel",
+        ("observability", "logging", "level"),
+        "the server log level (LOG_LEVEL).",
+        {"type": "string", "enum": [lvl.value for lvl in LogLevel]},
+        probes=("debug", "error"),
+    ),
+    Param(
+        "persistence.size",
+        ("storage", "persistence", "size"),
+        "size of the server data volume (a Kubernetes quantity).",
+        {"type": "string", "pattern": QUANTITY_PATTERN},
+        probes=("987Gi",),
+        applies=_persistent,
+    ),
+    Param(
+        "persistence.storageClass",
+        ("storage", "persistence", "storageClass"),
+        'StorageClass of the server data volume ("" for the cluster default).',
+        _OPTIONAL_NAME,
+        optional=True,
+        probes=("zqhelm-class",),
+        applies=_persistent,
+    ),
+    Param(
+        "persistence.accessModes",
+        ("storage", "persistence", "accessModes"),
+        "access modes of the server data volume.",
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "enum": [m.value for m in AccessMode]},
+        },
+        shape=Shape.BLOCK,
+        probes=(["ReadWriteOncePod"], ["ReadWriteMany"]),
+        applies=_persistent,
+    ),
+    Param(
+        "ingress.className",
+        ("networking", "ingress", "ingressClassName"),
+        "the IngressClass of the server Ingress.",
+        _NAME,
+        probes=("zqhelm-class",),
+        applies=_has("networking", "ingress", "ingress_class_name"),
+    ),
+    Param(
+        "networkPolicy.enabled",
+        ("security", "networkPolicy", "enabled"),
+        "create the server NetworkPolicy.",
+        {"type": "boolean"},
+        shape=Shape.TOGGLE,
+    ),
+    Param(
+        "secretRefs.auth",
+        ("auth", "secretRef", "name"),
+        "name of the Secret holding BETTER_AUTH_SECRET.",
+        _NAME,
+        probes=("zqhelm-auth",),
+        applies=_has("auth", "secret_ref"),
+    ),
+    Param(
+        "secretRefs.masterKey",
+        ("secrets", "masterKeySecretRef", "name"),
+        "name of the Secret holding the secrets master key.",
+        _NAME,
+        probes=("zqhelm-master",),
+        applies=_has("secrets", "master_key_secret_ref"),
+    ),
+    Param(
+        "secretRefs.database",
+        ("database", "externalURLSecretRef", "name"),
+        "name of the Secret holding DATABASE_URL.",
+        _NAME,
+        probes=("zqhelm-db",),
+        applies=_has("database", "external_url_secret_ref"),
+    ),
+    Param(
+        "secretRefs.objectStorage",
+        ("objectStorage", "credentialsSecretRef", "name"),
+        "name of the Secret with the object storage credentials.",
+        _NAME,
+        probes=("zqhelm-s3",),
+        applies=_has("object_storage", "credentials_secret_ref"),
+    ),
+    Param(
+        "database.storageSize",
+        ("database", "managed", "storageSize"),
+        "size of the managed PostgreSQL data volume (a Kubernetes quantity).",
+        {"type": "string", "pattern": QUANTITY_PATTERN},
+        probes=("987Gi",),
+        applies=_managed_database,
+    ),
+    Param(
+        "database.storageClass",
+        ("database", "managed", "storageClass"),
+        'StorageClass of the managed PostgreSQL volume ("" for the cluster default).',
+        _OPTIONAL_NAME,
+        optional=True,
+        probes=("zqhelm-dbclass",),
+        applies=_managed_database,
+    ),
+    Param(
+        "database.resources",
+        ("database", "managed", "resources"),
+        "managed PostgreSQL container resources ({} for none).",
+        _RESOURCES,
+        shape=Shape.BLOCK,
+        optional=True,
+        probes=({"requests": {"cpu": "987m", "memory": "987Mi"}},),
+        applies=_managed_database,
+    ),
+    Param(
+        "backup.schedule",
+        ("backup", "schedule"),
+        "cron schedule (UTC) of the verified pg_dump backup CronJob.",
+        {"type": "string", "pattern": CRON_PATTERN},
+        probes=("7 5 * * 3",),
+        applies=_has("backup", "schedule"),
+    ),
+    Param(
+        "backup.retentionDays",
+        ("backup", "retentionDays"),
+        "backups older than this many days are deleted (the newest keepLast are kept).",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(98765,),
+        embeddable=True,
+        applies=_has("backup", "schedule"),
+    ),
+    Param(
+        "backup.keepLast",
+        ("backup", "keepLast"),
+        "the newest backups retention never deletes.",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(9876,),
+        embeddable=True,
+        applies=_has("backup", "schedule"),
+    ),
+    Param(
+        "backup.bucket",
+        ("backup", "s3", "bucket"),
+        "S3 bucket the backups are written to.",
+        {"type": "string", "pattern": BUCKET_PATTERN},
+        probes=("zqhelm-bucket",),
+        embeddable=True,
+        applies=_has("backup", "s3"),
+    ),
+    Param(
+        "backup.prefix",
+        ("backup", "s3", "path"),
+        "key prefix of the backups (<prefix>/<instance>/<timestamp>.dump).",
+        {"type": "string", "pattern": PREFIX_PATTERN},
+        probes=("zqhelm/prefix",),
+        embeddable=True,
+        applies=_has("backup", "s3"),
+    ),
+    Param(
+        "secretRefs.backup",
+        ("backup", "s3", "credentialsSecretRef", "name"),
+        "name of the Secret with the backup store credentials.",
+        _NAME,
+        probes=("zqhelm-backup-s3",),
+        applies=_has("backup", "s3", "credentials_secret_ref"),
+    ),
+    Param(
+        "launcher.image",
+        ("agents", "launcher", "image"),
+        "the launcher image (also runs the secrets bootstrap Job).",
+        {"type": "string", "minLength": 1, "pattern": IMAGE_PATTERN},
+        probes=("zqhelm.example/zqlauncher:zq1",),
+        embeddable=True,
+        applies=_agents,
+    ),
+    Param(
+        "launcher.replicas",
+        ("agents", "launcher", "replicas"),
+        "launcher replicas.",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(3, 2),
+        applies=_agents,
+    ),
+    Param(
+        "agents.workspace.size",
+        ("agents", "workspace", "size"),
+        "size of the shared agent workspace volume.",
+        {"type": "string", "pattern": QUANTITY_PATTERN},
+        probes=("987Gi",),
+        applies=lambda i: i.spec.agents.enabled and i.spec.agents.uses_workspace,
+    ),
+    Param(
+        "agents.workspace.storageClass",
+        ("agents", "workspace", "storageClass"),
+        'StorageClass of the agent workspace (ReadWriteMany; "" for the cluster default).',
+        _OPTIONAL_NAME,
+        optional=True,
+        probes=("zqhelm-rwx",),
+        applies=lambda i: i.spec.agents.enabled and i.spec.agents.uses_workspace,
+    ),
+)
+"""Every parameter, in values.yaml order."""
+
+
+def template_image_params(instance: Instance) -> list[Param]:
+    """``agents.templates.<name>.image`` for each agent template ("" = the server image)."""
+    if not instance.spec.agents.enabled:
+        return []
+    return [
+        Param(
+            f"agents.templates.{name}.image",
+            ("agents", "templates", name, "image"),
+            f'image of the {name} agent template ("" for the server image).',
+            {"type": "string", "pattern": f"^$|{IMAGE_PATTERN}"},
+            optional=True,
+            embeddable=True,
+            probes=(f"zqhelm.example/zqagent-{name}:zq1",),
+        )
+        for name in sorted(instance.spec.agents.templates)
+    ]
+
+
+def params_for(instance: Instance) -> list[Param]:
+    """The parameters that exist for an instance (before probing)."""
+    return [p for p in (*PARAMS, *template_image_params(instance)) if p.applies(instance)]
+
+
+@dataclass(frozen=True)
+class Unoffered:
+    """A registered parameter the chart of this instance does not offer, and why."""
+
+    key: str
+    reason: str

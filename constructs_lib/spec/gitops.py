@@ -1,0 +1,199 @@
+"""The GitOps config: where this repository lives and how Argo CD and Flux sync ``dist/``.
+
+Read from ``apps/_gitops.yaml`` (``apps/`` discovery skips names starting with ``_``); without
+that file no ``dist/gitops/`` is written. Every field documents its default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.spec.base import ObjectName, SpecModel, StrictBool, check_dns_label
+
+CONFIG_FILE = "_gitops.yaml"
+"""The config's file name inside the apps directory."""
+GITOPS_DIR = "gitops"
+"""Its output directory under ``dist/`` (so no app may be named ``gitops``)."""
+
+_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+_APP = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+Duration = Annotated[str, Field(pattern=_DURATION)]
+"""A Go duration such as 5m or 1h30m."""
+AppName = Annotated[str, Field(pattern=_APP)]
+
+
+def _namespace(value: str) -> str:
+    return check_dns_label(value, max_length=63, what="namespace")
+
+
+class ArgoCDConfig(SpecModel):
+    """The Argo CD objects: an AppProject and an ApplicationSet (and optional Helm
+    Applications)."""
+
+    enabled: StrictBool = True
+    """Write the Argo CD objects (dist/gitops/argocd/). Default: true."""
+    namespace: Annotated[str, Field(min_length=1)] = "argocd"
+    """Namespace Argo CD runs in (its Applications live there). Default: argocd."""
+    project: ObjectName = "paperclip"
+    """Name of the AppProject. Default: paperclip."""
+    server: Annotated[str, Field(pattern=r"^https://[^\s]+$")] = "https://kubernetes.default.svc"
+    """Destination cluster API URL. Default: https://kubernetes.default.svc (the cluster Argo
+    CD runs in)."""
+    helm_applications: StrictBool = False
+    """Also write one Application per app with a Helm source (dist/<app>/helm) instead of the
+    ApplicationSet's Kustomize sources (apply one or the other, never both). Default: false."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, value: str) -> str:
+        return _namespace(value)
+
+
+class FluxConfig(SpecModel):
+    """The Flux objects: a GitRepository, a Kustomization per app, and the alternative
+    HelmRelease per app."""
+
+    enabled: StrictBool = True
+    """Write the Flux objects (dist/gitops/flux/). Default: true."""
+    namespace: Annotated[str, Field(min_length=1)] = "flux-system"
+    """Namespace of the Flux objects. Default: flux-system."""
+    interval: Duration = "5m"
+    """How often Flux fetches and reconciles. Default: 5m."""
+    timeout: Duration = "10m"
+    """How long a Kustomization waits for health (and a HelmRelease for its hooks). Default:
+    10m."""
+    kube_config_secret: ObjectName | None = None
+    """A Secret holding a kubeconfig (key value) for a remote target cluster. Default: unset
+    (the cluster Flux runs in)."""
+    helm_releases: StrictBool = True
+    """Also write the alternative HelmRelease per app (dist/gitops/flux/helm/; apply it
+    instead of the Kustomizations). Default: true."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, value: str) -> str:
+        return _namespace(value)
+
+
+class GitOpsConfig(SpecModel):
+    """Where this repository lives and which apps Argo CD and Flux sync."""
+
+    repo_url: Annotated[str, Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)[^\s]+$")]
+    """The Git URL of this repository (https://, ssh:// or git@). Required."""
+    revision: Annotated[str, Field(min_length=1)] = "main"
+    """The branch Argo CD and Flux follow. Default: main."""
+    name: ObjectName = "paperclip-gitops"
+    """Name of the Flux GitRepository (and prefix of the generated objects). Default:
+    paperclip-gitops."""
+    apps: list[AppName] | None = None
+    """Which apps to sync. Default: every app in apps/."""
+    depends_on: dict[AppName, list[AppName]] = {}
+    """Apps that need another app first (Flux dependsOn), e.g. {team-b: [shared-db]}. Default:
+    none."""
+    argocd: ArgoCDConfig = ArgoCDConfig()
+    """Argo CD settings. Default: enabled, namespace argocd, project paperclip."""
+    flux: FluxConfig = FluxConfig()
+    """Flux settings. Default: enabled, namespace flux-system, interval 5m, timeout 10m."""
+
+    @model_validator(mode="after")
+    def _known_dependencies(self) -> GitOpsConfig:
+        for app, needs in self.depends_on.items():
+            if app in needs:
+                raise ValueError(f"dependsOn: app {app!r} cannot depend on itself")
+        return self
+
+
+def _problems(error: ValidationError, file: str) -> list[Problem]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = [str(p) for p in item["loc"] if not str(p).startswith("function-")]
+        path = ".".join(loc)
+        message = str(item["msg"]).removeprefix("Value error, ")
+        fix = "see the field list in constructs_lib/spec/gitops.py (every default is stated)."
+        if item["type"] == "extra_forbidden":
+            message = "is not a field of the GitOps config."
+            known = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+            fix = f"did you mean {close[0]!r}?" if close else "known fields: " + ", ".join(known)
+        elif item["type"] == "missing":
+            message = "is required."
+        else:
+            message = f"{message} (got {item.get('input')!r})."
+        problems.append(Problem(message=message, path=path, fix=fix, file=file))
+    return problems
+
+
+def _fields_at(loc: list[str]) -> list[str]:
+    model: Any = GitOpsConfig
+    for part in loc:
+        nested = {f.alias or n: f.annotation for n, f in model.model_fields.items()}.get(part)
+        if not (isinstance(nested, type) and issubclass(nested, SpecModel)):
+            return []
+        model = nested
+    return sorted(f.alias or n for n, f in model.model_fields.items())
+
+
+def load_config(apps_dir: Path) -> GitOpsConfig | None:
+    """The config in ``<apps_dir>/_gitops.yaml``, or None when there is none."""
+    path = apps_dir / CONFIG_FILE
+    if not path.is_file():
+        return None
+    file = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError.single(
+            f"is not valid YAML: {str(exc).splitlines()[0]}",
+            file=file,
+            fix="write one mapping with repoURL (and optional revision, apps, argocd, flux).",
+        ) from None
+    if not isinstance(data, dict):
+        raise UserError.single(
+            "must hold one mapping.",
+            file=file,
+            fix="write e.g. `repoURL: https://git.example.com/platform/paperclip-gitops.git`.",
+        )
+    try:
+        return GitOpsConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_problems(exc, file)) from None
+
+
+def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Problem]:
+    """Problems with the app names the config refers to."""
+    problems = []
+    known = set(app_names)
+    named = [("apps", a) for a in config.apps or []]
+    for app, needs in config.depends_on.items():
+        named.append((f"dependsOn.{app}", app))
+        named += [(f"dependsOn.{app}", n) for n in needs]
+    for path, app in named:
+        if app not in known:
+            close = difflib.get_close_matches(app, sorted(known), n=1)
+            problems.append(
+                Problem(
+                    message=f"names the app {app!r}, which is not in the apps directory.",
+                    path=path,
+                    fix=f"did you mean {close[0]!r}?" if close else f"use one of {sorted(known)}.",
+                    file=file,
+                )
+            )
+    selected = set(config.apps) if config.apps is not None else known
+    for app, needs in config.depends_on.items():
+        for need in needs:
+            if app in selected and need not in selected and need in known:
+                problems.append(
+                    Problem(
+                        message=f"app {app!r} depends on {need!r}, which is not synced.",
+                        path=f"dependsOn.{app}",
+                        fix=f"add {need!r} to apps.",
+                        file=file,
+                    )
+                )
+    return problems

@@ -1,0 +1,212 @@
+"""dist/gitops/: the Argo CD and Flux entry objects from apps/_gitops.yaml, the config's
+errors, and the CLI around both outputs (synth --only, check, values)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from constructs_lib.cli import main
+from tests.conftest import REPO, tree_bytes
+
+
+@pytest.fixture
+def apps_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "apps"
+    shutil.copytree(REPO / "apps", target)
+    return target
+
+
+def synth(apps_dir: Path, out: Path, *extra: str) -> Any:
+    return CliRunner().invoke(
+        main, ["synth", "--out", str(out), "--apps-dir", str(apps_dir), *extra]
+    )
+
+
+@pytest.fixture(scope="module")
+def gitops(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    result = synth(REPO / "apps", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def load(path: Path) -> dict[str, Any]:
+    [obj] = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return dict(obj)
+
+
+def test_argo_cd_objects(gitops: Path) -> None:
+    appset = load(gitops / "gitops/argocd/applicationset-paperclip.yaml")
+    spec = appset["spec"]
+    assert spec["goTemplate"] is True
+    assert spec["goTemplateOptions"] == ["missingkey=error"]
+    assert spec["syncPolicy"] == {"preserveResourcesOnDeletion": True}
+    [generator] = spec["generators"]
+    assert generator["git"]["directories"] == [{"path": "dist/*/kustomize"}]
+    template = spec["template"]
+    assert "finalizers" not in template["metadata"]
+    policy = template["spec"]["syncPolicy"]
+    assert policy["automated"] == {"prune": True, "selfHeal": True}
+    for option in ("CreateNamespace=true", "ServerSideApply=true", "PruneLast=true"):
+        assert option in policy["syncOptions"]
+    project = load(gitops / "gitops/argocd/appproject-paperclip.yaml")["spec"]
+    assert project["sourceRepos"] == ["https://git.example.com/platform/paperclip-gitops.git"]
+    assert {d["namespace"] for d in project["destinations"]} == {"paperclip", "paperclip-prod"}
+    assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    kinds = {k["kind"] for k in project["namespaceResourceWhitelist"]}
+    assert {"StatefulSet", "Deployment", "Job", "ConfigMap"} <= kinds
+    assert "ClusterRole" not in kinds
+    helm_app = load(gitops / "gitops/argocd-helm/application-paperclip-quickstart.yaml")
+    assert helm_app["spec"]["source"]["path"] == "dist/quickstart/helm"
+    assert "finalizers" not in helm_app["metadata"]
+
+
+def test_directory_glob_yields_exactly_the_apps(gitops: Path) -> None:
+    found = sorted(p.parent.name for p in gitops.glob("*/kustomize"))
+    assert found == ["production", "quickstart"]
+
+
+def test_flux_objects(gitops: Path) -> None:
+    repository = load(gitops / "gitops/flux/gitrepository-paperclip-gitops.yaml")["spec"]
+    assert repository["ignore"] == "/*\n!/dist/\n"
+    assert repository["ref"] == {"branch": "main"}
+    quickstart = load(gitops / "gitops/flux/kustomization-paperclip-quickstart.yaml")["spec"]
+    assert quickstart["path"] == "./dist/quickstart/kustomize"
+    assert quickstart["prune"] is True and quickstart["wait"] is True
+    assert quickstart["timeout"] == "10m"
+    assert quickstart["dependsOn"] == [{"name": "paperclip-gitops-namespaces"}]
+    release = load(gitops / "gitops/flux-helm/helmrelease-paperclip-quickstart.yaml")["spec"]
+    assert release["chart"]["spec"]["reconcileStrategy"] == "Revision"
+    assert release["chart"]["spec"]["chart"] == "./dist/quickstart/helm"
+    assert release["install"]["remediation"]["retries"] == 3
+    assert release["upgrade"]["remediation"]["retries"] == 3
+    assert release["driftDetection"] == {"mode": "enabled"}
+    namespace = load(gitops / "gitops/flux/namespaces/namespace-paperclip.yaml")
+    assert namespace["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
+
+def test_every_directory_builds_with_kustomize(gitops: Path, kubectl: str) -> None:
+    directories = sorted(p.parent for p in (gitops / "gitops").rglob("kustomization.yaml"))
+    assert len(directories) == 5
+    for directory in directories:
+        done = subprocess.run(
+            [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_depends_on_and_selected_apps(apps_dir: Path, tmp_path: Path) -> None:
+    config = yaml.safe_load((apps_dir / "_gitops.yaml").read_text())
+    config["dependsOn"] = {"production": ["quickstart"]}
+    config["apps"] = ["quickstart", "production"]
+    (apps_dir / "_gitops.yaml").write_text(yaml.safe_dump(config))
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    flux = tmp_path / "out/gitops/flux"
+    production = load(flux / "kustomization-paperclip-production.yaml")["spec"]
+    assert {"name": "paperclip-quickstart"} in production["dependsOn"]
+    release = load(tmp_path / "out/gitops/flux-helm/helmrelease-paperclip-production.yaml")
+    assert release["spec"]["dependsOn"] == [{"name": "paperclip-quickstart"}]
+    appset = load(tmp_path / "out/gitops/argocd/applicationset-paperclip.yaml")
+    paths = [d["path"] for d in appset["spec"]["generators"][0]["git"]["directories"]]
+    assert paths == ["dist/production/kustomize", "dist/quickstart/kustomize"]
+
+
+BAD_CONFIGS = [
+    ("missing-url", {"revision": "main"}, "repoURL: is required."),
+    ("unknown-key", {"repoURL": "https://g.example/r.git", "revison": "x"}, "did you mean"),
+    (
+        "bad-duration",
+        {"repoURL": "https://g.example/r.git", "flux": {"interval": "5 min"}},
+        "flux.interval",
+    ),
+    ("unknown-app", {"repoURL": "https://g.example/r.git", "apps": ["quickstrat"]}, "'quickstart'"),
+    ("bad-url", {"repoURL": "ftp://g.example/r.git"}, "repoURL"),
+    ("not-a-mapping", ["repoURL"], "must hold one mapping"),
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"), [pytest.param(c, e, id=i) for i, c, e in BAD_CONFIGS]
+)
+def test_bad_config_is_a_clear_error_and_writes_nothing(
+    config: Any, expected: str, apps_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert synth(apps_dir, out).exit_code == 0
+    before = tree_bytes(out)
+    (apps_dir / "_gitops.yaml").write_text(yaml.safe_dump(config))
+    result = synth(apps_dir, out)
+    assert result.exit_code == 2, result.output
+    assert "_gitops.yaml" in result.output and expected in result.output
+    assert "Traceback" not in result.output
+    assert "Nothing was written." in result.output
+    assert tree_bytes(out) == before
+
+
+def test_app_named_gitops_is_reserved(apps_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(apps_dir / "production.yaml", apps_dir / "gitops.yaml")
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 2
+    assert "'gitops' is reserved" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_config_no_gitops_tree(apps_dir: Path, tmp_path: Path) -> None:
+    (apps_dir / "_gitops.yaml").unlink()
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "out/gitops").exists()
+
+
+def test_only_picks_outputs(apps_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = synth(apps_dir, out, "--only", "kustomize")
+    assert result.exit_code == 0, result.output
+    assert (out / "quickstart/kustomize/kustomization.yaml").is_file()
+    assert not (out / "quickstart/helm").exists()
+    assert not (out / "gitops").exists()
+    result = synth(apps_dir, out, "--only", "helm,gitops")
+    assert result.exit_code == 0, result.output
+    assert (out / "quickstart/helm/Chart.yaml").is_file()
+    assert not (out / "quickstart/kustomize").exists()
+    assert (out / "gitops/flux/kustomization.yaml").is_file()
+    bad = synth(apps_dir, out, "--only", "kustomise")
+    assert bad.exit_code == 2
+    assert "--only" in bad.output and "kustomize, helm" in bad.output
+
+
+def test_check_covers_helm_and_gitops(apps_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert synth(apps_dir, out).exit_code == 0
+    args = ["check", "--dist", str(out), "--apps-dir", str(apps_dir)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    for stale in ("gitops/flux/gitrepository-paperclip-gitops.yaml", "quickstart/helm/values.yaml"):
+        path = out / stale
+        original = path.read_text()
+        path.write_text(original + "# edited\n")
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1
+        assert stale in result.output
+        path.write_text(original)
+
+
+def test_values_command(apps_dir: Path) -> None:
+    result = CliRunner().invoke(main, ["values", "quickstart", "--apps-dir", str(apps_dir)])
+    assert result.exit_code == 0, result.output
+    assert "# tag: the server image tag" in result.output
+    assert 'tag: "2026.1106.0"' in result.output
+    schema = CliRunner().invoke(
+        main, ["values", "quickstart", "--schema", "--apps-dir", str(apps_dir)]
+    )
+    assert '"$schema": "http://json-schema.org/draft-07/schema#"' in schema.output
+    missing = CliRunner().invoke(main, ["values", "nosuchapp", "--apps-dir", str(apps_dir)])
+    assert missing.exit_code == 2
+    assert "Traceback" not in missing.output

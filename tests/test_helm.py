@@ -1,0 +1,520 @@
+"""The Helm chart beside the Kustomize tree, checked with the real helm and kubectl.
+
+* ``helm lint --strict`` of every chart;
+* equivalence: ``helm template`` with default values == ``kubectl kustomize`` of the tree, and
+  for a set of overrides (some change the object count) == the Kustomize tree synthesized
+  from the spec with the same change;
+* the values schema refuses bad values in ``helm template`` and ``helm lint``; it is valid
+  draft-07; registry, values.yaml and schema keys agree;
+* snapshots of the values.yaml and one template per feature.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from constructs_lib.render.atomic import write_trees
+from constructs_lib.render.helm.chart import build_chart
+from constructs_lib.render.helm.probe import document_with_values
+from constructs_lib.render.helm.registry import PARAMS, params_for
+from constructs_lib.render.kustomize import KustomizeWriter
+from constructs_lib.render.pipeline import synthesize
+from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
+from constructs_lib.spec.loader import load_app
+from tests.conftest import REPO, _tool_dir
+
+APPS = {"quickstart": "paperclip", "production": "paperclip-prod"}
+VERSION = DEFAULT_KUBERNETES_VERSION
+
+Key = tuple[str, str, str, str]
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    path = _tool_dir() / "helm"
+    assert path.is_file(), f"helm missing at {path}: run `make setup`"
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every app of apps/, synthesized with every writer into a private directory."""
+    out = tmp_path_factory.mktemp("dist")
+    result = synthesize(
+        [REPO / "apps" / "quickstart.py", REPO / "apps" / "production.yaml"], VERSION
+    )
+    write_trees(out, result.trees, prune=False)
+    return out
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+    if check and done.returncode:
+        raise AssertionError(f"{' '.join(args)} failed:\n{done.stderr}")
+    return done
+
+
+def keyed(text: str) -> dict[Key, dict[str, Any]]:
+    out = {}
+    for obj in yaml.safe_load_all(text):
+        if obj:
+            meta = obj["metadata"]
+            key = (obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"])
+            assert key not in out, f"{key} rendered twice"
+            out[key] = obj
+    return out
+
+
+def helm_objects(
+    helm: str, chart: Path, namespace: str, values: dict[str, Any] | None, tmp: Path
+) -> dict[Key, dict[str, Any]]:
+    args = [helm, "template", "release", str(chart), "-n", namespace]
+    if values is not None:
+        override = tmp / "override.yaml"
+        override.write_text(yaml.safe_dump(values))
+        args += ["-f", str(override)]
+    return keyed(run(*args).stdout)
+
+
+def kustomize_objects(kubectl: str, tree: Path) -> dict[Key, dict[str, Any]]:
+    return keyed(run(kubectl, "kustomize", str(tree)).stdout)
+
+
+def assert_same(expected: dict[Key, Any], actual: dict[Key, Any]) -> None:
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        if actual[key] != expected[key]:
+            want = json.dumps(expected[key], indent=1, sort_keys=True).splitlines()
+            have = json.dumps(actual[key], indent=1, sort_keys=True).splitlines()
+            diff = "\n".join(difflib.unified_diff(want, have, "kustomize", "helm", lineterm=""))
+            raise AssertionError(f"{key} differs:\n{diff}")
+
+
+def test_helm_lint_strict(helm: str, synthesized: Path) -> None:
+    for app in APPS:
+        done = run(helm, "lint", "--strict", str(synthesized / app / "helm"))
+        assert "0 chart(s) failed" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_default_render_equals_kustomize(
+    app: str, helm: str, kubectl: str, synthesized: Path, tmp_path: Path
+) -> None:
+    expected = kustomize_objects(kubectl, synthesized / app / "kustomize")
+    actual = helm_objects(helm, synthesized / app / "helm", APPS[app], None, tmp_path)
+    assert len(expected) >= 5
+    assert_same(expected, actual)
+
+
+def test_templates_never_generate_secrets(synthesized: Path) -> None:
+    for template in sorted(synthesized.glob("*/helm/templates/*")):
+        text = template.read_text()
+        for forbidden in ("lookup", "randAlpha", "randAscii", "randBytes", "genPrivateKey"):
+            assert forbidden not in text, f"{template.name} uses {forbidden}"
+        assert "kind: Secret\n" not in text
+
+
+OVERRIDES: list[tuple[str, str, dict[str, Any], str]] = [
+    ("quickstart", "image-tag", {"image": {"tag": "2026.1201.0"}}, ""),
+    (
+        "quickstart",
+        "image-digest",
+        {"image": {"digest": "sha256:" + "ab" * 32, "pullPolicy": "Always"}},
+        "",
+    ),
+    ("quickstart", "service", {"service": {"port": 8080, "type": "NodePort"}}, ""),
+    (
+        "quickstart",
+        "scheduling-blocks",
+        {
+            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}},
+            "nodeSelector": {"pool": "agents"},
+            "tolerations": [{"key": "x", "operator": "Exists"}],
+            "affinity": {
+                "nodeAffinity": {
+                    "preferredDuringSchedulingIgnoredDuringExecution": [
+                        {
+                            "weight": 1,
+                            "preference": {
+                                "matchExpressions": [{"key": "zone", "operator": "Exists"}]
+                            },
+                        }
+                    ]
+                }
+            },
+            "image": {"pullSecrets": [{"name": "regcred"}]},
+        },
+        "",
+    ),
+    (
+        "quickstart",
+        "annotations-and-hostnames",
+        {
+            "podAnnotations": {"example.com/team": "a", "prometheus.io/port": "9999"},
+            "service": {"annotations": {"example.com/lb": "internal"}},
+            "allowedHostnames": ["paperclip.example.com", "pc.internal"],
+            "publicURL": "http://paperclip.example.com",
+            "logLevel": "debug",
+        },
+        "",
+    ),
+    ("quickstart", "network-policy-off", {"networkPolicy": {"enabled": False}}, ""),
+    (
+        "quickstart",
+        "storage",
+        {
+            "persistence": {
+                "size": "20Gi",
+                "storageClass": "fast",
+                "accessModes": ["ReadWriteOncePod"],
+            },
+            "agents": {"workspace": {"size": "50Gi", "storageClass": "nfs"}},
+        },
+        "",
+    ),
+    (
+        "quickstart",
+        "launcher-and-agents",
+        {
+            "launcher": {"image": "registry.example/launcher:0.2.0", "replicas": 2},
+            "agents": {"templates": {"opencode": {"image": "registry.example/agent:1"}}},
+        },
+        "",
+    ),
+    ("quickstart", "namespace", {}, "team-b"),
+    (
+        "production",
+        "replicas-secrets",
+        {
+            "replicas": 4,
+            "secretRefs": {"auth": "auth-2", "masterKey": "mk-2"},
+            # maps merge into the defaults (null deletes a key); lists are replaced
+            "nodeSelector": {"node.example.com/pool": None},
+            "tolerations": [],
+            "podAnnotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": None},
+            "publicURL": "",
+        },
+        "",
+    ),
+    (
+        "production",
+        "data-tier",
+        {
+            "database": {
+                "storageSize": "80Gi",
+                "storageClass": "",
+                "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+            },
+            "backup": {
+                "schedule": "@daily",
+                "retentionDays": 14,
+                "keepLast": 5,
+                "bucket": "other-backups",
+                "prefix": "team/paperclip",
+            },
+            "secretRefs": {"backup": "backup-creds-2"},
+        },
+        "",
+    ),
+    (
+        "production",
+        "network-policy-off-and-image",
+        {"networkPolicy": {"enabled": False}, "image": {"repository": "registry.example/pc"}},
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("app", "values", "namespace"),
+    [pytest.param(a, v, n, id=f"{a}-{i}") for a, i, v, n in OVERRIDES],
+)
+def test_override_equals_kustomize_of_the_same_change(
+    app: str,
+    values: dict[str, Any],
+    namespace: str,
+    helm: str,
+    kubectl: str,
+    synthesized: Path,
+    tmp_path: Path,
+) -> None:
+    loaded = load_app(REPO / "apps" / f"{app}.{'py' if app == 'quickstart' else 'yaml'}")
+    [instance] = loaded.instances
+    defaults = yaml.safe_load((synthesized / app / "helm" / "values.yaml").read_text())
+    effective = coalesce(defaults, values)
+    doc = document_with_values(instance, params_for(instance), effective)
+    if namespace:
+        doc["metadata"]["namespace"] = namespace
+    changed = tmp_path / f"{app}.yaml"
+    changed.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = synthesize([changed], VERSION, writers=(KustomizeWriter(),))
+    write_trees(tmp_path / "out", result.trees, prune=False)
+    expected = kustomize_objects(kubectl, tmp_path / "out" / app / "kustomize")
+    default = kustomize_objects(kubectl, synthesized / app / "kustomize")
+    assert expected != default, "the override must change the output"
+    actual = helm_objects(
+        helm, synthesized / app / "helm", namespace or APPS[app], values, tmp_path
+    )
+    assert_same(expected, actual)
+
+
+def coalesce(defaults: Any, override: Any) -> Any:
+    """Helm's merge of user values over the chart's: maps merge key by key (null deletes a
+    key), everything else is replaced."""
+    if not isinstance(defaults, dict) or not isinstance(override, dict):
+        return override
+    merged = dict(defaults)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = coalesce(defaults.get(key), value)
+    return merged
+
+
+def test_override_changes_object_count(helm: str, synthesized: Path, tmp_path: Path) -> None:
+    chart = synthesized / "quickstart" / "helm"
+    on = helm_objects(helm, chart, "paperclip", None, tmp_path)
+    off = helm_objects(helm, chart, "paperclip", {"networkPolicy": {"enabled": False}}, tmp_path)
+    assert len(off) < len(on)
+    assert not any(k[1] == "NetworkPolicy" and k[3] == "quickstart" for k in off)
+
+
+def test_changed_config_rolls_the_pods(helm: str, synthesized: Path, tmp_path: Path) -> None:
+    chart = synthesized / "quickstart" / "helm"
+
+    def hashes(values: dict[str, Any] | None) -> tuple[str, str]:
+        objects = helm_objects(helm, chart, "paperclip", values, tmp_path)
+        server = objects[("apps/v1", "StatefulSet", "paperclip", "quickstart")]
+        launcher = objects[("apps/v1", "Deployment", "paperclip", "quickstart-launcher")]
+        key = "paperclip.inc/config-hash"
+        return (
+            server["spec"]["template"]["metadata"]["annotations"][key],
+            launcher["spec"]["template"]["metadata"]["annotations"][key],
+        )
+
+    default = hashes(None)
+    assert hashes({"logLevel": "debug"})[0] != default[0]
+    assert hashes({"logLevel": "debug"})[1] == default[1]
+    image = {"agents": {"templates": {"opencode": {"image": "registry.example/agent:2"}}}}
+    assert hashes(image)[1] != default[1]
+
+
+BAD_VALUES = [
+    ("replicas-negative", "production", {"replicas": -1}),
+    ("replicas-word", "production", {"replicas": "three"}),
+    ("unknown-key", "quickstart", {"iamge": {"tag": "x"}}),
+    ("storage-unit", "quickstart", {"persistence": {"size": "10GB"}}),
+    ("hostname", "quickstart", {"allowedHostnames": ["not a host!"]}),
+    ("unknown-nested-key", "quickstart", {"image": {"tga": "1"}}),
+    ("no-tag-or-digest", "quickstart", {"image": {"tag": ""}}),
+    ("service-type", "quickstart", {"service": {"type": "Ingress"}}),
+]
+
+
+@pytest.mark.parametrize(("app", "values"), [pytest.param(a, v, id=i) for i, a, v in BAD_VALUES])
+def test_schema_refuses_bad_values(
+    app: str, values: dict[str, Any], helm: str, synthesized: Path, tmp_path: Path
+) -> None:
+    chart = str(synthesized / app / "helm")
+    override = tmp_path / "bad.yaml"
+    override.write_text(yaml.safe_dump(values))
+    rendered = run(helm, "template", "r", chart, "-f", str(override), check=False)
+    assert rendered.returncode != 0
+    assert "values don't meet the specifications of the schema" in rendered.stderr
+    linted = run(helm, "lint", "--strict", chart, "-f", str(override), check=False)
+    assert linted.returncode != 0, linted.stdout
+
+
+def _leaf_keys(schema: dict[str, Any], params: set[str], at: str = "") -> set[str]:
+    if at in params or "properties" not in schema:
+        return {at}
+    assert schema["additionalProperties"] is False, at
+    assert sorted(schema["required"]) == sorted(schema["properties"]), at
+    keys: set[str] = set()
+    for name, child in schema["properties"].items():
+        keys |= _leaf_keys(child, params, f"{at}.{name}" if at else name)
+    return keys
+
+
+def _value_keys(values: Any, params: set[str], at: str = "") -> set[str]:
+    if at in params or not isinstance(values, dict):
+        return {at}
+    keys: set[str] = set()
+    for name, child in values.items():
+        keys |= _value_keys(child, params, f"{at}.{name}" if at else name)
+    return keys
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_schema_is_draft07_and_keys_agree(app: str, synthesized: Path) -> None:
+    chart = synthesized / app / "helm"
+    schema = json.loads((chart / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    jsonschema.Draft7Validator(schema).validate(values)
+    loaded = load_app(next((REPO / "apps").glob(f"{app}.*")))
+    [instance] = loaded.instances
+    registry = {p.key for p in params_for(instance)}
+    offered = _value_keys(values, registry)
+    assert offered == _leaf_keys(schema, registry)
+    assert offered <= registry
+    readme = (chart / "README.md").read_text()
+    for key in registry - offered:
+        assert f"`{key}`:" in readme, f"{key} is neither offered nor explained"
+    for key in offered:
+        assert f"| `{key}` |" in readme
+
+
+def test_values_yaml_documents_every_key(synthesized: Path) -> None:
+    for app in APPS:
+        lines = (synthesized / app / "helm" / "values.yaml").read_text().splitlines()
+        values = yaml.safe_load("\n".join(lines))
+        documented = set()
+        for comment, line in itertools.pairwise(lines):
+            if not comment.lstrip().startswith("# ") or ":" not in comment:
+                continue
+            name = comment.lstrip()[2:].split(":", 1)[0]
+            if " " in name:
+                continue  # the header
+            indent = comment[: len(comment) - len(comment.lstrip())]
+            assert line.startswith(f"{indent}{name}:"), f"{app}: {comment!r} is not above its key"
+            documented.add((len(indent), name))
+
+        def keys(node: Any, depth: int, leaf_paths: bool) -> set[tuple[int, str]]:
+            found = set()
+            for name, child in node.items():
+                found.add((depth, name))
+                if isinstance(child, dict) and name not in LEAF_BLOCKS:
+                    found |= keys(child, depth + 2, leaf_paths)
+            return found
+
+        assert keys(values, 0, True) <= documented
+        for line in lines:
+            if line.lstrip().startswith("# ") and "Default:" not in line and line.count(":") > 0:
+                name = line.lstrip()[2:].split(":", 1)[0]
+                assert name not in {"replicas", "tag", "port", "size"}, line
+
+
+LEAF_BLOCKS = {"resources", "nodeSelector", "affinity", "podAnnotations", "annotations"}
+
+
+def test_chart_metadata(synthesized: Path) -> None:
+    text = (synthesized / "quickstart" / "helm" / "Chart.yaml").read_text()
+    chart = yaml.safe_load(text)
+    assert chart["apiVersion"] == "v2"
+    assert chart["kubeVersion"].endswith("-0")
+    assert 'appVersion: "2026.1106.0"' in text
+    assert chart["name"] == "quickstart"
+    names = {p.name for p in (synthesized / "quickstart" / "helm").iterdir()}
+    assert {".helmignore", "values.yaml", "values.schema.json", "README.md", "templates"} <= names
+    notes = (synthesized / "quickstart" / "helm" / "templates" / "NOTES.txt").read_text()
+    assert "port-forward" in notes and "quickstart-launcher-token" in notes
+
+
+def test_registry_keys_are_unique() -> None:
+    keys = [p.key for p in PARAMS]
+    assert len(keys) == len(set(keys))
+
+
+def test_hooks_on_the_bootstrap_job(synthesized: Path) -> None:
+    text = (synthesized / "quickstart" / "helm" / "templates").glob("job-*-secrets-bootstrap.yaml")
+    [job] = list(text)
+    body = job.read_text()
+    assert "helm.sh/hook: pre-install,pre-upgrade" in body
+    assert "helm.sh/hook-delete-policy: before-hook-creation" in body
+
+
+SNAPSHOT_TEMPLATES = [
+    "configmap-quickstart-config.yaml",
+    "configmap-quickstart-launcher.yaml",
+    "statefulset-quickstart.yaml",
+    "deployment-quickstart-launcher.yaml",
+    "networkpolicy-quickstart.yaml",
+    "job-quickstart-secrets-bootstrap.yaml",
+    "persistentvolumeclaim-quickstart-data.yaml",
+    "service-quickstart.yaml",
+]
+
+
+PRODUCTION_TEMPLATES = [
+    "deployment-paperclip-prod.yaml",
+    "statefulset-paperclip-prod-db.yaml",
+    "cronjob-paperclip-prod-db-backup.yaml",
+]
+
+
+def test_snapshot_values(synthesized: Path, yaml_snapshot: Any) -> None:
+    assert (synthesized / "quickstart" / "helm" / "values.yaml").read_text() == yaml_snapshot
+
+
+@pytest.mark.parametrize("name", SNAPSHOT_TEMPLATES)
+def test_snapshot_template(name: str, synthesized: Path, yaml_snapshot: Any) -> None:
+    assert (synthesized / "quickstart" / "helm" / "templates" / name).read_text() == yaml_snapshot
+
+
+@pytest.mark.parametrize("name", PRODUCTION_TEMPLATES)
+def test_snapshot_production_template(name: str, synthesized: Path, yaml_snapshot: Any) -> None:
+    path = synthesized / "production" / "helm" / "templates" / name
+    assert path.read_text() == yaml_snapshot
+
+
+def test_build_chart_is_deterministic() -> None:
+    from constructs_lib.render.synth import render_app
+
+    app = load_app(REPO / "apps" / "quickstart.py")
+    first = build_chart(render_app(app, VERSION), "apps/quickstart.py").files
+    second = build_chart(render_app(app, VERSION), "apps/quickstart.py").files
+    assert first == second
+
+
+def _two_instances(tmp_path: Path, second_namespace: str) -> Path:
+    documents = []
+    for name, namespace in (("team-a", "teams"), ("team-b", second_namespace)):
+        documents.append(
+            {
+                "apiVersion": "paperclip.inc/v1alpha1",
+                "kind": "Instance",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {
+                    "image": {"tag": "2026.1106.0"},
+                    "deployment": {"mode": "local_trusted"},
+                    "database": {"mode": "embedded"},
+                },
+            }
+        )
+    path = tmp_path / "teams.yaml"
+    path.write_text(yaml.safe_dump_all(documents))
+    return path
+
+
+@pytest.mark.parametrize("second_namespace", ["teams", "other"])
+def test_several_instances_get_values_per_instance(
+    second_namespace: str, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    app = _two_instances(tmp_path, second_namespace)
+    result = synthesize([app], VERSION)
+    write_trees(tmp_path / "out", result.trees, prune=False)
+    chart = tmp_path / "out" / "teams" / "helm"
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    assert set(values) == {"team-a", "team-b"}
+    run(helm, "lint", "--strict", str(chart))
+    expected = kustomize_objects(kubectl, tmp_path / "out" / "teams" / "kustomize")
+    assert_same(expected, helm_objects(helm, chart, "teams", None, tmp_path))
+    changed = helm_objects(
+        helm, chart, "teams", {"team-b": {"image": {"tag": "2026.1201.0"}}}, tmp_path
+    )
+    server_b = changed[("apps/v1", "StatefulSet", second_namespace, "team-b")]
+    server_a = changed[("apps/v1", "StatefulSet", "teams", "team-a")]
+    assert server_b["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2026.1201.0")
+    assert server_a["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2026.1106.0")
