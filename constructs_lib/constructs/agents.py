@@ -27,7 +27,6 @@ from constructs_lib.constructs.names import (
     LAUNCHER_PORT,
     LAUNCHER_TOKEN_KEY,
     AgentNames,
-    base_labels,
     component_labels,
     launcher_selector,
     launcher_url,
@@ -37,6 +36,7 @@ from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
     https_egress,
+    never_pruned,
     pods_rule,
     restricted_container_security,
     restricted_pod_security,
@@ -204,7 +204,9 @@ def _agent_policy(instance: Instance) -> dict[str, Any]:
     }
 
 
-def _template_problems(instance: Instance) -> tuple[list[Problem], list[tuple[str, dict[str, Any]]]]:
+def _template_problems(
+    instance: Instance,
+) -> tuple[list[Problem], list[tuple[str, dict[str, Any]]]]:
     """Secrets a template may not use, and a Job stamped from each template (validated like
     generated objects, reported at the template's path)."""
     agents = instance.spec.agents
@@ -288,6 +290,7 @@ class AgentsFeature(Feature):
                 "PersistentVolumeClaim",
                 names.workspace,
                 claim_body(str(workspace.size), ["ReadWriteMany"], workspace.storage_class),
+                annotations=never_pruned(),
             )
         add("Service", names.launcher, service_body(launcher_selector(instance), LAUNCHER_PORT))
         add("Deployment", names.launcher, _launcher_deployment(instance, config_text))

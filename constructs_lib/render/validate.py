@@ -9,7 +9,9 @@ from typing import Any
 
 from constructs_lib.errors import Problem
 from constructs_lib.render.yamltext import dump
+from constructs_lib.spec.crds import SchemaUnavailable
 from constructs_lib.spec.kubeschema import UnknownKind, object_validator, schema_errors
+from constructs_lib.spec.semantic import object_problems
 
 
 def validate_objects(
@@ -20,9 +22,32 @@ def validate_objects(
         label = f"{obj['kind']} {obj['metadata']['name']}"
         try:
             validator = object_validator(version, obj["apiVersion"], obj["kind"])
-        except UnknownKind:
-            continue  # custom resources: checked by the API server in the k8s tests
-        for path, message in schema_errors(validator, obj):
+        except UnknownKind as exc:
+            problems.append(
+                Problem(
+                    message=f"the generated {label} has apiVersion {obj['apiVersion']} and kind "
+                    f"{obj['kind']}, which is not a kind the generator knows a pinned schema "
+                    f"for ({exc}).",
+                    path="apiVersion",
+                    fix="emit a core Kubernetes kind, or pin the upstream CRD that defines "
+                    "this kind in constructs_lib/spec/crds.py.",
+                    file=file,
+                    document=f"instance {instance}",
+                )
+            )
+            continue
+        except SchemaUnavailable as exc:
+            problems.append(
+                Problem(
+                    message=f"the generated {label} cannot be validated: {exc.message}",
+                    fix=exc.fix,
+                    file=file,
+                    document=f"instance {instance}",
+                )
+            )
+            continue
+        # the schema first; when it holds, the API server's semantic rules (last safety net)
+        for path, message in schema_errors(validator, obj) or object_problems(obj, version):
             problems.append(
                 Problem(
                     message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
@@ -36,10 +61,36 @@ def validate_objects(
     return problems
 
 
+def validate_stamped(
+    stamped: list[tuple[str, dict[str, Any]]], version: str, *, file: str, instance: str
+) -> list[Problem]:
+    """Objects stamped later from reviewed templates (agent Jobs): the same checks, reported
+    at the spec path that declares the template."""
+    problems = []
+    for spec_path, obj in stamped:
+        for problem in validate_objects([obj], version, file=file, instance=instance):
+            inner = f" at {problem.path}" if problem.path else ""
+            problems.append(
+                Problem(
+                    message=f"the {obj['kind']} this template stamps for every run would be "
+                    f"refused{inner}: {problem.message}",
+                    path=spec_path,
+                    fix=f"correct the template field that feeds this part of the {obj['kind']}.",
+                    file=file,
+                    document=f"instance {instance}",
+                )
+            )
+    return problems
+
+
 def check_and_dump(
-    objects: list[dict[str, Any]], version: str, file: str, instance: str
+    objects: list[dict[str, Any]],
+    version: str,
+    file: str,
+    instance: str,
+    stamped: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[list[Problem], list[str]]:
     """(schema problems, YAML text of each object) for one instance's objects."""
-    return validate_objects(objects, version, file=file, instance=instance), [
-        dump(o) for o in objects
-    ]
+    problems = validate_objects(objects, version, file=file, instance=instance)
+    problems += validate_stamped(stamped or [], version, file=file, instance=instance)
+    return problems, [dump(o) for o in objects]

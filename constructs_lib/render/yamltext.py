@@ -59,11 +59,12 @@ def _plain_ok(text: str) -> bool:
     """Whether libyaml writes ``text`` unquoted in block context."""
     if not text or text[0] in _START_INDICATORS or text[0] == " " or text[-1] == " ":
         return False
-    if text.startswith(("---", "...")) or text[0] in "?:-" and (len(text) == 1 or text[1] == " "):
+    if text.startswith(("---", "...")) or (text[0] in "?:-" and (len(text) == 1 or text[1] == " ")):
         return False
     if ": " in text or " #" in text or text.endswith(":") or "\t" in text:
         return False
-    return _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    return tag == _STR_TAG
 
 
 def _scalar(value: Any) -> str:

@@ -1,7 +1,17 @@
-"""Strict validation against the official Kubernetes OpenAPI schemas (kubernetes-validate).
+"""Strict validation of every kind the generator emits, fast.
 
-Validators are compiled once per (Kubernetes version, schema) and cached, so validating many
-objects costs one schema walk each, not one schema load each.
+* Core kinds and pass-through definitions: the official Kubernetes OpenAPI schemas
+  (PyPI ``kubernetes-validate``, strict form).
+* Non-core kinds (ServiceMonitor, HTTPRoute, Argo CD, Flux, ...): the upstream CRD pinned in
+  :mod:`constructs_lib.spec.crds`, its ``openAPIV3Schema`` translated by
+  :func:`crd_json_schema` into a JSON Schema with the API server's structural-schema and strict
+  field validation rules. CEL rules (``x-kubernetes-validations``) cannot be evaluated here;
+  the control-plane tests apply every such object to a real API server, which does.
+* Any other ``(apiVersion, kind)`` raises :class:`UnknownKind`.
+
+Each schema is compiled once into a closure tree (:mod:`constructs_lib.spec.fastschema`) that
+gives the verdict; only an invalid object goes through jsonschema, which explains the problem
+with the same messages as before. Validators are cached per (Kubernetes version, schema).
 """
 
 from __future__ import annotations
@@ -13,10 +23,16 @@ from typing import Any
 import jsonschema
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from constructs_lib.spec import crds
+from constructs_lib.spec.fastschema import Check, Compiler, Unsupported
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
+_OBJECT_META = f"{_DEFS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+_CRD_URI = "https://paperclip-gitops.invalid/crds"
 
 
 class UnknownKubernetesVersion(ValueError):
@@ -24,7 +40,31 @@ class UnknownKubernetesVersion(ValueError):
 
 
 class UnknownKind(ValueError):
-    """No schema is bundled for this apiVersion and kind."""
+    """No schema is bundled or pinned for this apiVersion and kind."""
+
+
+class SchemaValidator:
+    """A strict validator: a compiled fast verdict, jsonschema for the messages."""
+
+    def __init__(self, schema: dict[str, Any], registry: Registry[Any], compiler: Compiler):
+        self.schema = schema
+        if "$id" in schema:
+            registry = DRAFT202012.create_resource(schema) @ registry
+        self.jsonschema = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+        self.fast: Check | None
+        try:
+            self.fast = compiler.compile(schema)
+        except Unsupported:
+            self.fast = None
+
+    def is_valid(self, data: Any) -> bool:
+        return self.fast(data) if self.fast is not None else self.jsonschema.is_valid(data)
+
+    def errors(self, data: Any) -> list[tuple[str, str]]:
+        """(json path, message) for every violation, deepest and most specific first."""
+        if self.fast is not None and self.fast(data):
+            return []
+        return _rich_errors(self.jsonschema, data)
 
 
 def supported_versions() -> list[str]:
@@ -46,36 +86,44 @@ def _schema_dir(version: str) -> str:
 
 
 @cache
-def _registry(version: str) -> tuple[str, Registry[Any]]:
+def _registry(version: str) -> tuple[str, Registry[Any], Compiler]:
     schema_dir = _schema_dir(version)
     definitions = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
-    return schema_dir, Resource.from_contents(definitions) @ Registry()
+    registry = Resource.from_contents(definitions) @ Registry()
+    return schema_dir, registry, Compiler(registry)
 
 
 @cache
-def object_validator(version: str, api_version: str, kind: str) -> jsonschema.Validator:
-    """The strict validator for one top-level kind (cached)."""
-    schema_dir, registry = _registry(version)
+def object_validator(version: str, api_version: str, kind: str) -> SchemaValidator:
+    """The strict validator for one top-level kind (cached).
+
+    Raises :class:`UnknownKind` when neither Kubernetes nor a pinned CRD defines the kind, and
+    :class:`constructs_lib.spec.crds.SchemaUnavailable` when its pinned CRD cannot be fetched.
+    """
+    schema_dir, registry, compiler = _registry(version)
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
         schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", version)
-    except FileNotFoundError as exc:
-        raise UnknownKind(f"{api_version} {kind}") from exc
-    return jsonschema.validators.Draft202012Validator(
-        schema, registry=Resource.from_contents(schema) @ registry
-    )
+    except FileNotFoundError:
+        schema = _crd_object_schema(api_version, kind)
+    return SchemaValidator(schema, registry, compiler)
 
 
 @cache
-def definition_validator(version: str, definition: str) -> jsonschema.Validator:
+def definition_validator(version: str, definition: str) -> SchemaValidator:
     """The strict validator for one OpenAPI definition, e.g. ``io.k8s.api.core.v1.Container``."""
-    _, registry = _registry(version)
-    schema = {"$ref": f"{_DEFS_URI}#/$defs/{definition}"}
-    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+    _, registry, compiler = _registry(version)
+    return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, registry, compiler)
 
 
-def schema_errors(validator: jsonschema.Validator, data: Any) -> list[tuple[str, str]]:
+def schema_errors(validator: SchemaValidator | Any, data: Any) -> list[tuple[str, str]]:
     """(json path, message) for every violation, deepest and most specific first."""
+    if isinstance(validator, SchemaValidator):
+        return validator.errors(data)
+    return _rich_errors(validator, data)
+
+
+def _rich_errors(validator: Any, data: Any) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         best = jsonschema.exceptions.best_match([error])
@@ -97,3 +145,165 @@ def _short_message(error: jsonschema.ValidationError) -> str:
     if len(message) > 300:
         message = message[:300] + "..."
     return message
+
+
+# --- CRD schemas ------------------------------------------------------------------------------
+
+
+def _crd_object_schema(api_version: str, kind: str) -> dict[str, Any]:
+    crd = crds.crd_for(api_version, kind)
+    if crd is None:
+        raise UnknownKind(f"{api_version} {kind}")
+    structural = crds.version_schema(crd, api_version)
+    if structural is None:
+        served = ", ".join(
+            f"{crd['spec']['group']}/{v['name']}" for v in crd["spec"]["versions"] if v["served"]
+        )
+        raise UnknownKind(f"{api_version} {kind} (the pinned CRD serves {served})")
+    return crd_json_schema(structural, api_version, kind)
+
+
+_INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_COPIED = (
+    "enum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minimum",
+    "maximum",
+    "multipleOf",
+    "required",
+    "uniqueItems",
+)
+
+
+def crd_json_schema(structural: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
+    """A JSON Schema (2020-12) for objects of one CRD version, as strict as the API server.
+
+    * unknown fields are errors except under ``x-kubernetes-preserve-unknown-fields``;
+    * ``nullable``, ``x-kubernetes-int-or-string``, ``format: int32/int64`` bounds, enums,
+      patterns, lengths, bounds and ``required`` as declared;
+    * ``x-kubernetes-embedded-resource`` objects need ``apiVersion`` and ``kind``, and their
+      ``metadata`` (like the top-level object's) is validated as a Kubernetes ObjectMeta;
+    * ``x-kubernetes-validations`` (CEL) and the uniqueness of ``x-kubernetes-list-type``
+      set/map items are not evaluated (the control-plane tests apply every object: they are).
+
+    Deliberately stricter than the API server, which accepts both and leaves the failure to
+    the controller or drops the value: ``format: int32/int64`` ranges (the controller's Go
+    type cannot decode a larger number) and ``null`` for a field that is not ``nullable``.
+    """
+    schema = _translate(structural, junctor=False)
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"type": "string", "enum": [api_version]}
+    properties["kind"] = {"type": "string", "enum": [kind]}
+    properties["metadata"] = {"$ref": _OBJECT_META}
+    schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind"})
+    schema["$id"] = f"{_CRD_URI}/{api_version}/{kind}"
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def _go_pattern(pattern: str) -> str | None:
+    """A Go (RE2) pattern as a Python one, or None when Python cannot express it.
+
+    Spelled differently: ``\\z`` and ``$`` (end of text) and flag groups such as ``(?i)`` after the
+    start, which Go applies to the rest of the enclosing group (scoped ``(?i:...)`` here).
+    """
+    text = re.sub(r"(?<!\\)((?:\\\\)*)\\z", r"\1\\Z", pattern)
+    flags = re.compile(r"\(\?([imsU]+)\)")
+    out, depth, index, in_class, closing = [], 0, 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            out.append(text[index : index + 2])
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif depth == 0 and index > 0 and (match := flags.match(text, index)):
+            out.append(f"(?{match.group(1)}:")
+            closing += 1
+            index = match.end()
+            continue
+        elif char == "$" and "(?m" not in text:
+            out.append("\\Z")  # Go's $ is the end of text; Python's also before a final \n
+            index += 1
+            continue
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        out.append(char)
+        index += 1
+    translated = "".join(out) + ")" * closing
+    try:
+        re.compile(translated)
+    except re.error:
+        return None
+    return translated
+
+
+def _translate(node: dict[str, Any], *, junctor: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    nullable = bool(node.get("nullable"))
+    types: list[str] = []
+    if node.get("x-kubernetes-int-or-string"):
+        types = ["integer", "string"]
+    elif "type" in node:
+        types = [node["type"]]
+    if types:
+        listed = [*types, "null"] if nullable else types
+        out["type"] = listed[0] if len(listed) == 1 else listed
+    for keyword in _COPIED:
+        if keyword in node:
+            out[keyword] = node[keyword]
+    if nullable and "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
+    if node.get("exclusiveMinimum") is True and "minimum" in out:
+        out["exclusiveMinimum"] = out.pop("minimum")
+    if node.get("exclusiveMaximum") is True and "maximum" in out:
+        out["exclusiveMaximum"] = out.pop("maximum")
+    pattern = _go_pattern(node["pattern"]) if "pattern" in node else None
+    if pattern is not None:
+        out["pattern"] = pattern
+    bounds = _INT_BOUNDS.get(node.get("format", ""))
+    if bounds and "integer" in types:
+        low, high = bounds
+        if "exclusiveMinimum" not in out:
+            out["minimum"] = max(out.get("minimum", low), low)
+        if "exclusiveMaximum" not in out:
+            out["maximum"] = min(out.get("maximum", high), high)
+    if "properties" in node:
+        out["properties"] = {
+            name: _translate(sub, junctor=junctor) for name, sub in node["properties"].items()
+        }
+    if isinstance(node.get("items"), dict):
+        out["items"] = _translate(node["items"], junctor=junctor)
+    if isinstance(node.get("additionalProperties"), dict):
+        out["additionalProperties"] = _translate(node["additionalProperties"], junctor=junctor)
+    elif isinstance(node.get("additionalProperties"), bool):
+        out["additionalProperties"] = node["additionalProperties"]
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        if keyword in node:
+            out[keyword] = [_translate(sub, junctor=True) for sub in node[keyword]]
+    if "not" in node:
+        out["not"] = _translate(node["not"], junctor=True)
+    if node.get("x-kubernetes-embedded-resource"):
+        properties = out.setdefault("properties", {})
+        properties.setdefault("apiVersion", {"type": "string"})
+        properties.setdefault("kind", {"type": "string"})
+        properties["metadata"] = {"$ref": _OBJECT_META}
+        out["required"] = sorted({*out.get("required", ()), "apiVersion", "kind"})
+    if (
+        not junctor
+        and "object" in types
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in out
+    ):
+        out["additionalProperties"] = False
+    return out

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
+from constructs_lib.spec.crds import crd_manifests, is_pinned
 from tests.conftest import REPO, load_yaml_file
 from tests.controlplane.cluster import NODE_NAME, ControlPlane, running
 
@@ -71,8 +73,12 @@ def apply(plane: ControlPlane, obj: dict[str, Any], *, dry_run: bool) -> Any:
 
 
 def install_crds(plane: ControlPlane, objects: list[dict[str, Any]]) -> None:
+    """Install the CRDs among ``objects`` and the real pinned CRD of every non-core kind used
+    by them (constructs_lib.spec.crds), wait until each is Established and served."""
     api = client.ApiextensionsV1Api(plane.api_client())
-    for crd in (o for o in objects if o["kind"] == "CustomResourceDefinition"):
+    used = {(o["apiVersion"], o["kind"]) for o in objects}
+    pinned = crd_manifests(sorted(k for k in used if is_pinned(*k)))
+    for crd in [o for o in objects if o["kind"] == "CustomResourceDefinition"] + pinned:
         apply(plane, crd, dry_run=False)
         wait_for(
             f"CRD {crd['metadata']['name']} Established",
@@ -84,6 +90,18 @@ def install_crds(plane: ControlPlane, objects: list[dict[str, Any]]) -> None:
                 )
             ),
         )
+    discovery = dynamic.DynamicClient(plane.api_client()).resources
+    for api_version, kind in sorted(k for k in used if is_pinned(*k)):
+
+        def served(api_version: str = api_version, kind: str = kind) -> bool:
+            discovery.invalidate_cache()
+            try:
+                discovery.get(api_version=api_version, kind=kind)
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        wait_for(f"{api_version} {kind} in discovery", served)
 
 
 def test_every_object_in_dist_passes_server_side_dry_run(control_plane: ControlPlane) -> None:
