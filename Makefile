@@ -87,11 +87,12 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy constructs_lib launcher apps tests
 	node --check launcher/client/paperclip-launch.mjs
 	$(VENV)/bin/hadolint launcher/Dockerfile
-	$(VENV)/bin/shellcheck --severity=warning $(SHELL_SCRIPTS)
+	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 
 ## bench: synth time and memory; launcher submit latency, relay throughput, 200 concurrent runs
-bench: setup controlplane
+bench: setup controlplane data-tools
 	$(PY) tests/bench/synth_bench.py
+	$(PY) tests/bench/data_tier_bench.py
 	PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_CONTROLPLANE_BIN=$$(cat $(CP_STAMP)) \
 	  $(PY) tests/bench/launcher_bench.py
 

@@ -90,12 +90,18 @@ GITOPS_OUTPUT = "gitops"
 """The --only name of dist/gitops/ (the Argo CD and Flux entry objects)."""
 
 
-def _writers(only: str | None) -> tuple[Any, bool]:
-    """The writers --only picks (default: all) and whether dist/gitops/ is written."""
+def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, bool]:
+    """The writers --only picks (default: all) and whether dist/gitops/ is written. With
+    ``previous_root`` (the output being replaced or compared), the Kustomize writer reads back
+    the image tags Flux image automation committed there."""
+    from constructs_lib.render.kustomize import KustomizeWriter
     from constructs_lib.render.writers import WRITERS, writer_names
 
+    every = tuple(
+        KustomizeWriter(previous_root) if isinstance(w, KustomizeWriter) else w for w in WRITERS
+    )
     if only is None:
-        return WRITERS, True
+        return every, True
     names = [n.strip() for n in only.split(",") if n.strip()]
     known = [*writer_names(), GITOPS_OUTPUT]
     unknown = [n for n in names if n not in known]
@@ -105,13 +111,19 @@ def _writers(only: str | None) -> tuple[Any, bool]:
             path="--only",
             fix=f"use a comma-separated list of {', '.join(known)}.",
         )
-    return tuple(w for w in WRITERS if w.name in names), GITOPS_OUTPUT in names
+    return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
 
-def _synthesize(apps: Sequence[str], apps_dir: Path, version: str, only: str | None = None) -> Any:
+def _synthesize(
+    apps: Sequence[str],
+    apps_dir: Path,
+    version: str,
+    only: str | None = None,
+    previous_root: Path | None = None,
+) -> Any:
     from constructs_lib.render.pipeline import synthesize
 
-    writers, gitops = _writers(only)
+    writers, gitops = _writers(only, previous_root)
     result = synthesize(
         _app_paths(apps, apps_dir),
         version,
@@ -184,7 +196,7 @@ def synth(
     from constructs_lib.render.atomic import write_trees
 
     try:
-        result = _synthesize(apps, apps_dir, kubernetes_version, only)
+        result = _synthesize(apps, apps_dir, kubernetes_version, only, previous_root=out)
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
         _fail(exc)
@@ -230,7 +242,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
     from constructs_lib.render.pipeline import diff_trees
 
     try:
-        result = _synthesize((), apps_dir, kubernetes_version)
+        result = _synthesize((), apps_dir, kubernetes_version, previous_root=dist)
     except UserError as exc:
         _fail(exc)
     lines = diff_trees(result.trees, dist)

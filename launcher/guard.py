@@ -9,11 +9,13 @@ resourceVersion it read, so two launchers can never both win. The Lease stays af
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from launcher.kube import ApiError, Kube, namespaced
+from launcher.kube import ApiError, KubeApi, namespaced
+from launcher.views import LeaseView, format_time
 
 GROUP = "coordination.k8s.io/v1"
 CLAIM_GRACE_SECONDS = 30
@@ -39,11 +41,11 @@ def lease_name(agent_id: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_time(datetime.now(UTC))
 
 
 class RunGuard:
-    def __init__(self, kube: Kube, namespace: str, labels: dict[str, str]) -> None:
+    def __init__(self, kube: KubeApi, namespace: str, labels: dict[str, str]) -> None:
         self.kube = kube
         self.namespace = namespace
         self.labels = labels
@@ -52,7 +54,9 @@ class RunGuard:
         name = lease_name(agent_id) if agent_id else ""
         return namespaced(self.namespace, "leases", name, GROUP)
 
-    async def acquire(self, agent_id: str, run_id: str, run_state: Any) -> Claim:
+    async def acquire(
+        self, agent_id: str, run_id: str, run_state: Callable[[str], Awaitable[str]]
+    ) -> Claim:
         """Take the agent's Lease for ``run_id``.
 
         ``run_state(holder)`` is "active", "finished" or "missing" (no Job). A finished run
@@ -61,7 +65,7 @@ class RunGuard:
         while an old one died between taking the Lease and creating the Job."""
         for _ in range(10):
             try:
-                lease = await self.kube.get(self._path(agent_id))
+                lease = LeaseView.of(await self.kube.get(self._path(agent_id)))
             except ApiError as exc:
                 if exc.status != 404:
                     raise
@@ -72,16 +76,14 @@ class RunGuard:
                     if conflict.status == 409:
                         continue
                     raise
-            holder = lease["spec"].get("holderIdentity") or ""
-            session = lease["metadata"].get("annotations", {}).get(SESSION_ANNOTATION)
+            holder = lease.holder
+            session = lease.meta.annotations.get(SESSION_ANNOTATION)
             if holder == run_id:
                 return Claim(reattach=True, last_session_id=session)
             if holder and not self._free(lease, await run_state(holder)):
                 raise AgentBusy(agent_id, holder)
-            lease["spec"]["holderIdentity"] = run_id
-            lease["spec"]["acquireTime"] = _now()
             try:
-                await self.kube.replace(self._path(agent_id), lease)
+                await self.kube.replace(self._path(agent_id), lease.with_holder(run_id, _now()))
                 return Claim(reattach=False, last_session_id=session)
             except ApiError as exc:
                 if exc.status != 409:
@@ -89,33 +91,32 @@ class RunGuard:
         raise AgentBusy(agent_id, "(contended)")
 
     @staticmethod
-    def _free(lease: dict[str, Any], state: str) -> bool:
+    def _free(lease: LeaseView, state: str) -> bool:
         if state == "finished":
             return True
         if state != "missing":
             return False
-        acquired = lease["spec"].get("acquireTime")
-        if not acquired:
+        if lease.acquired is None:
             return True
-        age = datetime.now(UTC) - datetime.fromisoformat(acquired.replace("Z", "+00:00"))
+        age = datetime.now(UTC) - lease.acquired
         return age.total_seconds() > CLAIM_GRACE_SECONDS
 
     async def release(self, agent_id: str, run_id: str, session_id: str | None = None) -> None:
         """Clear the holder if it is still ``run_id``; remember the session id."""
         for _ in range(10):
             try:
-                lease = await self.kube.get(self._path(agent_id))
+                lease = LeaseView.of(await self.kube.get(self._path(agent_id)))
             except ApiError as exc:
                 if exc.status == 404:
                     return
                 raise
-            if lease["spec"].get("holderIdentity") != run_id:
+            if lease.holder != run_id:
                 return
-            lease["spec"]["holderIdentity"] = ""
-            if session_id:
-                lease["metadata"].setdefault("annotations", {})[SESSION_ANNOTATION] = session_id
+            body = lease.with_holder(
+                "", None, {SESSION_ANNOTATION: session_id} if session_id else None
+            )
             try:
-                await self.kube.replace(self._path(agent_id), lease)
+                await self.kube.replace(self._path(agent_id), body)
                 return
             except ApiError as exc:
                 if exc.status != 409:

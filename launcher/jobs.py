@@ -6,9 +6,10 @@ import hashlib
 import re
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from launcher.templates import JobTemplate, LauncherConfig, Model, OutputFormat, Workspace
+from launcher.views import JobView
 
 MANAGED_BY = "paperclip-launcher"
 COMPONENT = "agent-run"
@@ -20,6 +21,11 @@ LABEL_TEMPLATE = "paperclip.io/template"
 ANNOTATION_AGENT = "paperclip.io/agent-id"
 ANNOTATION_RUN = "paperclip.io/run-id"
 ANNOTATION_CANCELLED = "paperclip.io/cancelled"
+ANNOTATION_REASON = "paperclip.io/cancel-reason"
+ANNOTATION_WATCHED = "paperclip.io/watched-at"
+"""When a client last streamed the run's log (any launcher replica), RFC 3339."""
+ANNOTATION_OUTPUT = "paperclip.io/output"
+MAX_TIMEOUT_SECONDS = 2**31 - 1
 RUN_DIR = "/run/paperclip"
 WORKSPACE_DIR = "/paperclip"
 
@@ -39,10 +45,18 @@ class RunRequest(Model):
     run_id: Annotated[str, Field(min_length=1, max_length=200)]
     company_id: Annotated[str, Field(min_length=1, max_length=200)]
     template: Annotated[str, Field(min_length=1, max_length=63)]
-    api_key: str | None = Field(default=None, repr=False)
-    agent_name: str = ""
-    session_id: str | None = None
-    timeout_seconds: Annotated[int, Field(ge=0)] | None = None
+    api_key: Annotated[str, Field(max_length=8192)] | None = Field(default=None, repr=False)
+    agent_name: Annotated[str, Field(max_length=200)] = ""
+    session_id: Annotated[str, Field(max_length=200)] | None = None
+    timeout_seconds: Annotated[int, Field(ge=0, le=MAX_TIMEOUT_SECONDS)] | None = None
+
+    @field_validator("run_id")
+    @classmethod
+    def _addressable(cls, value: str) -> str:
+        # GET/DELETE /v1/runs/{run} must be able to name the run.
+        if value in (".", ".."):
+            raise ValueError("'.' and '..' cannot be addressed in a URL; use another run id")
+        return value
 
 
 def slug(text: str, length: int) -> str:
@@ -50,7 +64,9 @@ def slug(text: str, length: int) -> str:
 
 
 def job_name(agent_id: str, run_id: str) -> str:
-    digest = hashlib.sha256(f"{agent_id}:{run_id}".encode()).hexdigest()[:6]
+    """A valid Job name for the pair: readable prefixes and 80 bits of a hash of both ids
+    (a clash needs about 2^40 pairs; and an adopted Job's annotations are checked)."""
+    digest = hashlib.sha256(f"{len(agent_id)}:{agent_id}:{run_id}".encode()).hexdigest()[:20]
     parts = [p for p in ("agent", slug(agent_id, 16), slug(run_id, 16), digest) if p]
     return "-".join(parts)
 
@@ -223,16 +239,14 @@ def build_job(config: LauncherConfig, request: RunRequest) -> dict[str, Any]:
             "annotations": {
                 ANNOTATION_AGENT: request.agent_id,
                 ANNOTATION_RUN: request.run_id,
-                "paperclip.io/output": template.output.value,
+                ANNOTATION_OUTPUT: template.output.value,
             },
         },
         "spec": spec,
     }
 
 
-def build_run_secret(
-    config: LauncherConfig, request: RunRequest, job: dict[str, Any]
-) -> dict[str, Any]:
+def build_run_secret(config: LauncherConfig, request: RunRequest, job: JobView) -> dict[str, Any]:
     """The per-run Secret (API key, prompt), owned by the Job so it goes with it."""
     template = config.templates[request.template]
     prompt = ""
@@ -246,15 +260,15 @@ def build_run_secret(
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {
-            "name": run_secret_name(job["metadata"]["name"]),
+            "name": run_secret_name(job.name),
             "namespace": config.namespace,
-            "labels": job["metadata"]["labels"],
+            "labels": run_labels(config, request),
             "ownerReferences": [
                 {
                     "apiVersion": "batch/v1",
                     "kind": "Job",
-                    "name": job["metadata"]["name"],
-                    "uid": job["metadata"]["uid"],
+                    "name": job.name,
+                    "uid": job.meta.uid,
                 }
             ],
         },
@@ -262,6 +276,6 @@ def build_run_secret(
     }
 
 
-def output_format(job: dict[str, Any]) -> OutputFormat:
-    value = job["metadata"].get("annotations", {}).get("paperclip.io/output", "plain")
-    return OutputFormat(value)
+def output_format(job: JobView) -> OutputFormat:
+    value = job.annotation(ANNOTATION_OUTPUT)
+    return OutputFormat(value) if value in set(OutputFormat) else OutputFormat.PLAIN

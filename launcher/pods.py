@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from launcher.jobs import CONTAINER
-from launcher.kube import Kube, namespaced
+from launcher.kube import KubeApi, namespaced
+from launcher.views import PodView, items
 
 FATAL_WAITING = {
     "ErrImagePull": "image pull failed",
@@ -36,60 +37,40 @@ def job_pods_path(namespace: str) -> str:
     return namespaced(namespace, "pods")
 
 
-def container_status(pod: dict[str, Any], name: str = CONTAINER) -> dict[str, Any] | None:
-    for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == name:
-            return dict(status)
+def exit_code(pod: PodView) -> int | None:
+    """The agent container's exit code once it has terminated (None while it runs)."""
+    status = pod.container(CONTAINER)
+    if status is not None and status.terminated:
+        return status.exit_code if status.exit_code is not None else 1
+    if pod.phase in ("Succeeded", "Failed"):
+        return 0 if pod.phase == "Succeeded" else 1
     return None
 
 
-def terminated(pod: dict[str, Any]) -> dict[str, Any] | None:
-    """The agent container's terminated state, once it has one."""
-    status = container_status(pod)
-    if status and status.get("state", {}).get("terminated"):
-        return dict(status["state"]["terminated"])
-    if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-        return {"exitCode": 0 if pod["status"]["phase"] == "Succeeded" else 1}
-    return None
-
-
-def started(pod: dict[str, Any]) -> bool:
-    phase = pod.get("status", {}).get("phase")
-    if phase in ("Running", "Succeeded", "Failed"):
+def started(pod: PodView) -> bool:
+    if pod.phase in ("Running", "Succeeded", "Failed"):
         return True
-    status = container_status(pod)
-    return bool(
-        status and ("running" in status.get("state", {}) or "terminated" in status.get("state", {}))
-    )
+    status = pod.container(CONTAINER)
+    return bool(status and (status.running or status.terminated))
 
 
-def failure(pod: dict[str, Any], pending_for: float) -> RunFailed | None:
+def failure(pod: PodView, pending_for: float) -> RunFailed | None:
     """Why this pod cannot start, if it cannot."""
-    status = pod.get("status", {})
-    for init in status.get("initContainerStatuses") or []:
-        done = init.get("state", {}).get("terminated")
-        if done and done.get("exitCode", 0) != 0:
+    for init in pod.init_containers:
+        if init.terminated and init.exit_code not in (0, None):
             return RunFailed(
                 "init_container_failed",
-                f"init container {init['name']} exited with {done['exitCode']}",
+                f"init container {init.name} exited with {init.exit_code}",
             )
-    for item in (status.get("initContainerStatuses") or []) + (
-        status.get("containerStatuses") or []
-    ):
-        waiting = item.get("state", {}).get("waiting") or {}
-        reason = waiting.get("reason", "")
-        detail = waiting.get("message") or reason
+    for item in pod.init_containers + pod.containers:
+        reason = item.waiting_reason
+        detail = item.waiting_message or reason
         if reason in FATAL_WAITING:
-            return RunFailed(reason, f"{FATAL_WAITING[reason]} ({item['name']}): {detail}")
+            return RunFailed(reason, f"{FATAL_WAITING[reason]} ({item.name}): {detail}")
         if reason in SLOW_WAITING and pending_for > SLOW_GRACE_SECONDS:
-            return RunFailed(reason, f"{SLOW_WAITING[reason]} ({item['name']}): {detail}")
-    for condition in status.get("conditions") or []:
-        if (
-            condition.get("type") == "PodScheduled"
-            and condition.get("status") == "False"
-            and condition.get("reason") == "Unschedulable"
-        ):
-            message = condition.get("message", "")
+            return RunFailed(reason, f"{SLOW_WAITING[reason]} ({item.name}): {detail}")
+    for kind, status, reason, message in pod.conditions:
+        if kind == "PodScheduled" and status == "False" and reason == "Unschedulable":
             volume = any(w in message.lower() for w in ("pvc", "volume", "bind", "mount"))
             return RunFailed(
                 "unschedulable",
@@ -98,35 +79,37 @@ def failure(pod: dict[str, Any], pending_for: float) -> RunFailed | None:
     return None
 
 
-async def find_pod(kube: Kube, namespace: str, job: str) -> dict[str, Any] | None:
+async def find_pod(kube: KubeApi, namespace: str, job: str) -> PodView | None:
     answer = await kube.get(
         job_pods_path(namespace), labelSelector=f"batch.kubernetes.io/job-name={job}"
     )
-    pods = [p for p in answer.get("items", []) if not p["metadata"].get("deletionTimestamp")]
-    pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
+    pods = [p for p in map(PodView.of, items(answer)) if not p.meta.deleting]
+    pods.sort(key=lambda p: p.meta.creation.isoformat() if p.meta.creation else "")
     return pods[-1] if pods else None
 
 
-async def mount_failure(kube: Kube, namespace: str, pod: str) -> RunFailed | None:
+async def mount_failure(kube: KubeApi, namespace: str, pod: str) -> RunFailed | None:
     events = await kube.get(
         namespaced(namespace, "events"),
         fieldSelector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
     )
-    for event in events.get("items", []):
-        if event.get("reason") in MOUNT_EVENT_REASONS:
-            return RunFailed("mount_failed", event.get("message", event["reason"]))
+    for event in items(events):
+        reason = event.get("reason") if isinstance(event, dict) else None
+        if reason in MOUNT_EVENT_REASONS:
+            message = event.get("message")
+            return RunFailed("mount_failed", message if isinstance(message, str) else reason)
     return None
 
 
 async def wait_for_pod(
-    kube: Kube,
+    kube: KubeApi,
     namespace: str,
     job: str,
     *,
     pending_timeout: float,
-    job_failed: Any,
+    job_failed: Callable[[], Awaitable[str | None]],
     interval: float = 0.5,
-) -> dict[str, Any]:
+) -> PodView:
     """The run's pod once its agent container runs (or already ended)."""
     begin = time.monotonic()
     polls = 0
@@ -138,7 +121,7 @@ async def wait_for_pod(
                 return pod
             problem = failure(pod, pending_for)
             if problem is None and polls % 4 == 3:
-                problem = await mount_failure(kube, namespace, pod["metadata"]["name"])
+                problem = await mount_failure(kube, namespace, pod.name)
             if problem:
                 raise problem
         else:

@@ -12,16 +12,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from datetime import datetime
 
 from launcher.jobs import CONTAINER
-from launcher.kube import ApiError, Kube, namespaced
+from launcher.kube import ApiError, KubeApi, namespaced
 
 log = logging.getLogger("paperclip_launcher.relay")
+
+CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z)\|([1-9]\d{0,8})$")
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+"""The timestamp the API server puts before each line (timestamps=true), in UTC."""
+MAX_FAILURES = 8
+"""Consecutive failed attempts (no line in between) before the relay gives up."""
+MAX_BACKOFF = 5.0
+# The API server's answer will not change by asking again (401 has been retried with a
+# freshly read token already).
+PERMANENT = {400, 401, 403, 422}
+
+
+class RelayFailed(Exception):
+    """The log cannot be read; ``reason`` is a short code, ``message`` says why."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{reason}: {message}")
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -34,10 +52,22 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str | None) -> Cursor:
+        """The cursor of a line record; raises ValueError for anything the relay did not
+        write itself (``<RFC 3339 with nanoseconds>|<position>``)."""
         if not text:
             return cls()
-        stamp, _, index = text.rpartition("|")
-        return cls(stamp, int(index or 0))
+        match = CURSOR.match(text)
+        if match is not None:
+            try:
+                datetime.fromisoformat(match.group(1)[:19])
+            except ValueError:
+                match = None
+        if match is None:
+            raise ValueError(
+                "not a cursor of this launcher: expected the 'cursor' of a line record, "
+                "e.g. 2026-01-01T00:00:00.000000000Z|1"
+            )
+        return cls(match.group(1), int(match.group(2)))
 
     @property
     def since_time(self) -> str:
@@ -58,13 +88,19 @@ class Dedup:
         self.after = after
         self.stamp = ""
         self.count = 0
+        self.foreign = 0
+        self.last_foreign = ""
 
     def start_pass(self) -> None:
         self.stamp, self.count = "", 0
 
     def accept(self, raw: str) -> LogLine | None:
         stamp, _, text = raw.partition(" ")
-        if not stamp:
+        if not STAMP.match(stamp):
+            # Not a log line: a message of the kubelet in place of the log (e.g. "failed to
+            # create fsnotify watcher: too many open files"). It must not become a cursor.
+            self.foreign += 1
+            self.last_foreign = raw[:200]
             return None
         if stamp == self.stamp:
             self.count += 1
@@ -87,7 +123,7 @@ def _normalize(stamp: str) -> str:
 
 
 async def follow(
-    kube: Kube,
+    kube: KubeApi,
     namespace: str,
     pod: str,
     *,
@@ -95,16 +131,25 @@ async def follow(
     is_terminated: Callable[[], Awaitable[bool]],
     idle: float = 1.0,
     container: str = CONTAINER,
-) -> AsyncIterator[LogLine]:
-    """Every log line after ``after`` until the container has terminated."""
+    max_failures: int = MAX_FAILURES,
+    first_backoff: float = 0.2,
+    max_backoff: float = MAX_BACKOFF,
+) -> AsyncIterator[list[LogLine]]:
+    """Every log line after ``after`` until the container has terminated, in batches; an
+    empty batch is an idle tick (the consumer checks on its client then, and closes the
+    generator when the client has gone). Raises :class:`RelayFailed` after
+    ``max_failures`` consecutive failed attempts, or at once for an answer that will not
+    change (bad request, no longer authorised)."""
     dedup = Dedup(after)
     path = namespaced(namespace, "pods", pod) + "/log"
-    backoff = 0.2
+    backoff = first_backoff
+    failures = 0
     while True:
         params = {"container": container, "follow": "true", "timestamps": "true"}
         if dedup.after.timestamp:
             params["sinceTime"] = dedup.after.since_time
         dedup.start_pass()
+        foreign = dedup.foreign
         ended = False
         try:
             async with contextlib.aclosing(kube.lines(path, params, idle=idle)) as stream:
@@ -113,39 +158,71 @@ async def follow(
                         if await is_terminated():
                             ended = True
                             break
-                        yield []  # an idle tick: lets the consumer check on its client
+                        failures, backoff = 0, first_backoff  # connected and answering
+                        yield []
                         continue
                     lines = [line for raw in batch if (line := dedup.accept(raw)) is not None]
                     if lines:
-                        backoff = 0.2
+                        failures, backoff = 0, first_backoff
                         yield lines
                 else:
                     ended = await is_terminated()
-        except (aiohttp.ClientError, ApiError, ConnectionError) as exc:
-            if isinstance(exc, ApiError) and exc.status == 404:
+            if ended:
+                rest = await _drain(kube, path, container, dedup)
+                if rest:
+                    yield rest
                 return
+        except ApiError as exc:
+            if exc.status == 404:
+                return  # the pod is gone, and its log with it
+            failures += 1
+            if exc.status in PERMANENT:
+                raise RelayFailed(
+                    "log_forbidden" if exc.status in (401, 403) else "log_unavailable",
+                    f"the API server refused to read the log of pod {pod}: {exc}",
+                ) from None
+            if failures >= max_failures:
+                raise RelayFailed(
+                    "log_unavailable",
+                    f"the log of pod {pod} could not be read {failures} times in a row "
+                    f"(last: {exc}); the run may still be going",
+                ) from None
             log.info(
-                "log stream of %s broke (%s); resuming from %s", pod, exc, dedup.after.encode()
+                "log stream of %s broke (%s); resuming from %s",
+                pod,
+                exc.message[:200],
+                dedup.after.encode(),
             )
-        if ended:
-            rest = await _drain(kube, path, container, dedup)
-            if rest:
-                yield rest
-            return
+            tail: list[LogLine] | None = None
+            with contextlib.suppress(ApiError):
+                if await is_terminated():  # the pod has ended: read the rest, and stop
+                    tail = await _drain(kube, path, container, dedup)
+            if tail is not None:
+                if tail:
+                    yield tail
+                return
+        if dedup.foreign > foreign:
+            log.warning(
+                "the log of %s held a line that is not a log line (%r); resuming from %s",
+                pod,
+                dedup.last_foreign,
+                dedup.after.encode(),
+            )
+        yield []  # let the consumer notice a client that has gone
         await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, 5.0)
+        backoff = min(backoff * 2, max_backoff)
 
 
-async def _drain(kube: Kube, path: str, container: str, dedup: Dedup) -> list[LogLine]:
+async def _drain(kube: KubeApi, path: str, container: str, dedup: Dedup) -> list[LogLine]:
     """The rest of the log after the container ended, without following."""
     params = {"container": container, "timestamps": "true"}
     if dedup.after.timestamp:
         params["sinceTime"] = dedup.after.since_time
     dedup.start_pass()
     try:
-        text: Any = await kube.request("GET", path, params=params)
+        text = await kube.text(path, params)
     except ApiError as exc:
         if exc.status == 404:
             return []
         raise
-    return [line for raw in str(text).splitlines() if (line := dedup.accept(raw)) is not None]
+    return [line for raw in text.splitlines() if (line := dedup.accept(raw)) is not None]

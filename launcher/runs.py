@@ -1,21 +1,28 @@
-"""Agent runs: start (guarded, idempotent), stream (log lines then the result), status and
-cancel. All state lives in the API server (the Job, its pod and log, the agent's Lease), so
-any launcher replica — or a restarted one — serves any run."""
+"""Agent runs: start (guarded, idempotent), stream (log lines then the result), status,
+cancel and the sweep. All state lives in the API server (the Job, its pod and log, the
+agent's Lease, and the Job's watch heartbeat), so any launcher replica — or a restarted
+one — serves any run, and any replica may notice that a run's client has gone."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from launcher.guard import AgentBusy, RunGuard
 from launcher.jobs import (
     ANNOTATION_AGENT,
     ANNOTATION_CANCELLED,
+    ANNOTATION_REASON,
     ANNOTATION_RUN,
+    ANNOTATION_WATCHED,
+    CONTAINER,
     LABEL_RUN,
+    LABEL_TEMPLATE,
     MANAGED_BY,
     RunRequest,
     build_job,
@@ -23,16 +30,18 @@ from launcher.jobs import (
     label_value,
     output_format,
 )
-from launcher.kube import ApiError, Kube, namespaced
+from launcher.kube import ApiError, KubeApi, namespaced
 from launcher.opencode import OpenCodeResult
-from launcher.pods import RunFailed, find_pod, terminated, wait_for_pod
-from launcher.relay import Cursor, follow
+from launcher.pods import RunFailed, exit_code, find_pod, wait_for_pod
+from launcher.relay import Cursor, RelayFailed, follow
 from launcher.templates import LauncherConfig, OutputFormat
+from launcher.views import JobView, PodView, format_time, items, parse_time
 
 log = logging.getLogger("paperclip_launcher.runs")
 JOBS = "batch/v1"
+Record = dict[str, Any]
 
-__all__ = ["AgentBusy", "Launcher", "RunNotFound", "UnknownTemplate"]
+__all__ = ["AgentBusy", "JobClash", "Launcher", "RunNotFound", "UnknownTemplate"]
 
 
 class UnknownTemplate(Exception):
@@ -43,6 +52,17 @@ class RunNotFound(Exception):
     pass
 
 
+class JobClash(Exception):
+    """A Job of the run's name exists but belongs to another (agent, run) pair."""
+
+    def __init__(self, job: str, agent_id: str, run_id: str) -> None:
+        self.job = job
+        super().__init__(
+            f"Job {job} exists but belongs to agent {agent_id!r}, run {run_id!r}; "
+            "use another run id"
+        )
+
+
 @dataclass(frozen=True)
 class Started:
     run_id: str
@@ -50,18 +70,38 @@ class Started:
     reattached: bool
 
 
-def job_condition(job: dict[str, Any]) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Timing:
+    """Clocks of the run logic (shortened in tests)."""
+
+    idle: float = 1.0
+    """Seconds without log data before the relay checks on the pod and the client."""
+    poll: float = 0.5
+    """Pod polling interval while a run starts."""
+    heartbeat: float = 10.0
+    """At most one watch heartbeat patch per stream in this many seconds."""
+    finish_wait: float = 30.0
+    """How long the result waits for the Job controller to record the outcome."""
+    retry: float = 0.2
+    """First delay before the relay retries a failed log read (doubling)."""
+    max_retry: float = 5.0
+    """Longest delay between two log read retries."""
+
+
+def job_condition(job: JobView) -> tuple[str, str] | None:
     """("Complete" | "Failed", reason) once the Job has finished."""
-    for condition in job.get("status", {}).get("conditions") or []:
-        if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
-            return condition["type"], condition.get("reason", "")
-    return None
+    return job.finished
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Launcher:
-    def __init__(self, kube: Kube, config: LauncherConfig) -> None:
+    def __init__(self, kube: KubeApi, config: LauncherConfig, timing: Timing = Timing()) -> None:
         self.kube = kube
         self.config = config
+        self.timing = timing
         self.namespace = config.namespace
         self.guard = RunGuard(
             kube,
@@ -75,15 +115,15 @@ class Launcher:
     def _jobs(self, name: str = "") -> str:
         return namespaced(self.namespace, "jobs", name, JOBS)
 
-    async def find_job(self, run_id: str) -> dict[str, Any] | None:
+    async def find_job(self, run_id: str) -> JobView | None:
         answer = await self.kube.get(
             self._jobs(),
             labelSelector=f"{LABEL_RUN}={label_value(run_id)},"
             f"app.kubernetes.io/managed-by={MANAGED_BY}",
         )
-        for job in answer.get("items", []):
-            if job["metadata"].get("annotations", {}).get(ANNOTATION_RUN) == run_id:
-                return dict(job)
+        for job in map(JobView.of, items(answer)):
+            if job.annotation(ANNOTATION_RUN) == run_id:
+                return job
         return None
 
     async def _run_state(self, run_id: str) -> str:
@@ -91,9 +131,13 @@ class Launcher:
         job = await self.find_job(run_id)
         if job is None:
             return "missing"
-        if job_condition(job) is not None or job["metadata"].get("deletionTimestamp"):
+        if job.finished is not None or job.meta.deleting:
             return "finished"
         return "active"
+
+    async def check_access(self) -> None:
+        """A cheap call the launcher needs to be allowed (raises ApiError when not)."""
+        await self.kube.get(self._jobs(), limit="1")
 
     # -- start -----------------------------------------------------------------------
 
@@ -105,21 +149,25 @@ class Launcher:
             if claim.reattach:
                 existing = await self.find_job(request.run_id)
                 if existing is not None:
-                    return Started(request.run_id, existing["metadata"]["name"], True)
+                    return Started(request.run_id, existing.name, True)
             if request.session_id is None and claim.last_session_id:
                 request = request.model_copy(update={"session_id": claim.last_session_id})
-            job = build_job(self.config, request)
+            body = build_job(self.config, request)
+            body["metadata"]["annotations"][ANNOTATION_WATCHED] = format_time(now())
+            name: str = body["metadata"]["name"]
             try:
-                created = await self.kube.create(self._jobs(), job)
+                created = JobView.of(await self.kube.create(self._jobs(), body))
             except ApiError as exc:
                 if exc.status != 409:
                     raise
-                created = await self.kube.get(self._jobs(job["metadata"]["name"]))
-            job["metadata"]["uid"] = created["metadata"]["uid"]
+                created = JobView.of(await self.kube.get(self._jobs(name)))
+                owner = (created.annotation(ANNOTATION_AGENT), created.annotation(ANNOTATION_RUN))
+                if owner != (request.agent_id, request.run_id):
+                    raise JobClash(name, *owner) from None
             try:
                 await self.kube.create(
                     namespaced(self.namespace, "secrets"),
-                    build_run_secret(self.config, request, job),
+                    build_run_secret(self.config, request, created),
                 )
             except ApiError as exc:
                 if exc.status != 409:
@@ -133,74 +181,134 @@ class Launcher:
             extra={
                 "run": request.run_id,
                 "agent": request.agent_id,
-                "job": job["metadata"]["name"],
+                "job": name,
                 "template": request.template,
             },
         )
-        return Started(request.run_id, job["metadata"]["name"], claim.reattach)
+        return Started(request.run_id, name, claim.reattach)
 
     # -- stream ----------------------------------------------------------------------
 
+    async def heartbeat(self, job: str) -> None:
+        """Record that a client watches the run (read by every replica's sweep)."""
+        with contextlib.suppress(ApiError):
+            await self.kube.patch(
+                self._jobs(job),
+                {"metadata": {"annotations": {ANNOTATION_WATCHED: format_time(now())}}},
+            )
+
     async def stream(
         self, run_id: str, after: str | None = None
-    ) -> AsyncIterator[list[dict[str, Any]]]:
+    ) -> AsyncGenerator[list[Record], None]:
         """Batches of log records {"type": "line", "cursor", "text"}, then a batch holding
-        the one {"type": "result"} record."""
+        the one {"type": "result"} record. An empty batch is an idle tick (check on the
+        client; close the generator when it has gone). While the generator is open, the
+        Job's watch heartbeat is kept fresh. ``after`` must be a cursor this launcher wrote
+        (ValueError otherwise)."""
+        cursor = Cursor.decode(after)
         job = await self.find_job(run_id)
         if job is None:
             raise RunNotFound(run_id)
-        name = job["metadata"]["name"]
-        retained = (job["metadata"].get("annotations") or {}).get(ANNOTATION_CANCELLED)
-        if retained:
+        if job.annotation(ANNOTATION_CANCELLED):
             yield [await self._finish(job, None, cancelled=True)]
             return
+        beat = asyncio.ensure_future(self._keep_watched(job.name))
+        try:
+            async for batch in self._records(job, cursor):
+                yield batch
+        finally:
+            beat.cancel()
+
+    async def _keep_watched(self, job: str) -> None:
+        while True:
+            await self.heartbeat(job)
+            await asyncio.sleep(self.timing.heartbeat)
+
+    async def _records(self, job: JobView, cursor: Cursor) -> AsyncIterator[list[Record]]:
+        name = job.name
 
         async def job_failed() -> str | None:
             current = await self._job(name)
             if current is None:
                 return "job_deleted"
-            finished = job_condition(current)
+            finished = current.finished
             return finished[1] or finished[0] if finished and finished[0] == "Failed" else None
 
-        try:
-            pod = await wait_for_pod(
+        waiting = asyncio.ensure_future(
+            wait_for_pod(
                 self.kube,
                 self.namespace,
                 name,
                 pending_timeout=self.config.pending_timeout_seconds,
                 job_failed=job_failed,
+                interval=self.timing.poll,
             )
+        )
+        try:
+            while not waiting.done():
+                await asyncio.wait({waiting}, timeout=self.timing.idle)
+                if not waiting.done():
+                    yield []
+            pod = waiting.result()
         except RunFailed as failed:
             yield [await self._finish(job, None, failure=failed)]
             return
-        pod_name = pod["metadata"]["name"]
-        last: dict[str, Any] = {"pod": pod}
+        except ApiError as exc:
+            yield [self._unavailable(job, "api_error", f"cannot watch the run's pod: {exc}")]
+            return
+        finally:
+            waiting.cancel()
+        last = {"pod": pod}
 
         async def is_terminated() -> bool:
             try:
-                last["pod"] = await self.kube.get(namespaced(self.namespace, "pods", pod_name))
+                last["pod"] = PodView.of(
+                    await self.kube.get(namespaced(self.namespace, "pods", pod.name))
+                )
             except ApiError as exc:
                 if exc.status == 404:
                     return True
                 raise
-            return terminated(last["pod"]) is not None
+            return exit_code(last["pod"]) is not None
 
-        async for lines in follow(
-            self.kube,
-            self.namespace,
-            pod_name,
-            after=Cursor.decode(after),
-            is_terminated=is_terminated,
-        ):
-            yield [
-                {"type": "line", "cursor": line.cursor.encode(), "text": line.text}
-                for line in lines
-            ]
+        try:
+            async for lines in follow(
+                self.kube,
+                self.namespace,
+                pod.name,
+                after=cursor,
+                is_terminated=is_terminated,
+                idle=self.timing.idle,
+                first_backoff=self.timing.retry,
+                max_backoff=self.timing.max_retry,
+            ):
+                yield [
+                    {"type": "line", "cursor": line.cursor.encode(), "text": line.text}
+                    for line in lines
+                ]
+        except RelayFailed as failed:
+            yield [self._unavailable(job, failed.reason, failed.message)]
+            return
         yield [await self._finish(job, last["pod"])]
 
-    async def _job(self, name: str) -> dict[str, Any] | None:
+    def _unavailable(self, job: JobView, code: str, message: str) -> Record:
+        """The result when the launcher cannot follow the run: the run itself may go on
+        (its Lease stays); the client ends, and a run nobody watches is cancelled."""
+        log.warning("cannot relay the run", extra={"job": job.name, "reason": code})
+        return {
+            "type": "result",
+            "runId": job.annotation(ANNOTATION_RUN),
+            "job": job.name,
+            "timedOut": False,
+            "cancelled": False,
+            "exitCode": 1,
+            "errorCode": code,
+            "errorMessage": message,
+        }
+
+    async def _job(self, name: str) -> JobView | None:
         try:
-            return dict(await self.kube.get(self._jobs(name)))
+            return JobView.of(await self.kube.get(self._jobs(name)))
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -208,39 +316,37 @@ class Launcher:
 
     async def _finish(
         self,
-        job: dict[str, Any],
-        pod: dict[str, Any] | None,
+        job: JobView,
+        pod: PodView | None,
         *,
         failure: RunFailed | None = None,
         cancelled: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Record:
         """The result record; releases the agent's Lease."""
-        meta = job["metadata"]
-        name = meta["name"]
-        annotations = meta.get("annotations") or {}
-        result: dict[str, Any] = {
+        name = job.name
+        result: Record = {
             "type": "result",
-            "runId": annotations.get(ANNOTATION_RUN),
+            "runId": job.annotation(ANNOTATION_RUN),
             "job": name,
             "timedOut": False,
             "cancelled": cancelled,
         }
-        state = terminated(pod) if pod else None
+        code = exit_code(pod) if pod else None
         current = await self._job(name)
         if failure is None and not cancelled:
-            for _ in range(60):  # the Job controller records the outcome shortly after
-                if current is None or job_condition(current) is not None:
+            # the Job controller records the outcome shortly after the pod ends
+            deadline = asyncio.get_running_loop().time() + self.timing.finish_wait
+            while current is not None and current.finished is None:
+                if asyncio.get_running_loop().time() > deadline:
                     break
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(self.timing.poll)
                 current = await self._job(name)
-        finished = job_condition(current) if current else None
-        if current is not None and (current["metadata"].get("annotations") or {}).get(
-            ANNOTATION_CANCELLED
-        ):
+        finished = current.finished if current else None
+        if current is not None and current.annotation(ANNOTATION_CANCELLED):
             cancelled = result["cancelled"] = True
         if failure is not None:
             result.update(exitCode=1, errorCode=failure.reason, errorMessage=failure.message)
-        elif cancelled or (current is None and state is None):
+        elif cancelled or (current is None and code is None):
             result.update(exitCode=143, errorCode="cancelled", errorMessage="the run was cancelled")
             result["cancelled"] = True
         elif finished and finished[1] == "DeadlineExceeded":
@@ -251,11 +357,11 @@ class Launcher:
                 errorMessage="the run exceeded its timeout",
             )
         else:
-            code = int((state or {}).get("exitCode", 1))
-            result["exitCode"] = code
-            if code != 0:
+            result["exitCode"] = 1 if code is None else code
+            if result["exitCode"] != 0:
                 result.update(
-                    errorCode="exit_code", errorMessage=f"the agent exited with code {code}"
+                    errorCode="exit_code",
+                    errorMessage=f"the agent exited with code {result['exitCode']}",
                 )
         session = None
         if output_format(job) is OutputFormat.OPENCODE and pod is not None:
@@ -267,87 +373,120 @@ class Launcher:
                     result["exitCode"] = record["exitCode"]
                 session = None if parsed.clear_session else parsed.session_id
         await self.guard.release(
-            annotations.get(ANNOTATION_AGENT, ""), annotations.get(ANNOTATION_RUN, ""), session
+            job.annotation(ANNOTATION_AGENT), job.annotation(ANNOTATION_RUN), session
         )
         return result
 
-    async def _parse_opencode(self, pod: dict[str, Any]) -> OpenCodeResult | None:
-        path = namespaced(self.namespace, "pods", pod["metadata"]["name"]) + "/log"
+    async def _parse_opencode(self, pod: PodView) -> OpenCodeResult | None:
+        path = namespaced(self.namespace, "pods", pod.name) + "/log"
         try:
-            text = await self.kube.request("GET", path, params={"container": "agent"})
+            text = await self.kube.text(path, {"container": CONTAINER})
         except ApiError:
             return None
         parsed = OpenCodeResult()
-        for line in str(text).splitlines():
+        for line in text.splitlines():
             parsed.feed(line)
         return parsed
 
     # -- status and cancel -----------------------------------------------------------
 
-    async def status(self, run_id: str) -> dict[str, Any]:
+    async def status(self, run_id: str) -> Record:
         job = await self.find_job(run_id)
         if job is None:
             raise RunNotFound(run_id)
-        pod = await find_pod(self.kube, self.namespace, job["metadata"]["name"])
-        finished = job_condition(job)
+        pod = await find_pod(self.kube, self.namespace, job.name)
+        finished = job.finished
         state = (
-            "finished"
-            if finished
-            else (
-                "running" if pod and pod.get("status", {}).get("phase") == "Running" else "pending"
-            )
+            "finished" if finished else ("running" if pod and pod.phase == "Running" else "pending")
         )
-        answer: dict[str, Any] = {"runId": run_id, "job": job["metadata"]["name"], "state": state}
+        answer: Record = {"runId": run_id, "job": job.name, "state": state}
         if finished:
             answer["condition"], answer["reason"] = finished
-            ended = terminated(pod) if pod else None
-            if ended:
-                answer["exitCode"] = ended.get("exitCode")
+            code = exit_code(pod) if pod else None
+            if code is not None:
+                answer["exitCode"] = code
         return answer
 
-    async def cancel(self, run_id: str) -> dict[str, Any]:
+    async def cancel(
+        self, run_id: str, *, job: JobView | None = None, reason: str = "requested"
+    ) -> Record:
         """Mark the Job cancelled, then delete it (background) unless its template retains
-        Jobs; release the agent's Lease."""
-        job = await self.find_job(run_id)
+        Jobs; release the agent's Lease.
+
+        With ``job`` (as the caller read it) the mark is conditional on that Job's
+        resourceVersion: when the Job has changed since (a heartbeat, another replica's
+        cancel) nothing is done and the answer says ``"cancelled": False``."""
         if job is None:
-            raise RunNotFound(run_id)
-        name = job["metadata"]["name"]
-        template = self.config.templates.get(
-            job["metadata"]["labels"].get("paperclip.io/template", "")
-        )
+            job = await self.find_job(run_id)
+            if job is None:
+                raise RunNotFound(run_id)
+            precondition: dict[str, str] = {}
+        else:
+            precondition = {"resourceVersion": job.meta.resource_version}
+        name = job.name
+        template = self.config.templates.get(job.meta.labels.get(LABEL_TEMPLATE, ""))
         retain = template is not None and template.retain
         # A retained Job is suspended (its pod goes, the Job stays for inspection).
-        await self.kube.patch(
-            self._jobs(name),
-            {
-                "metadata": {"annotations": {ANNOTATION_CANCELLED: "true"}},
-                **({"spec": {"suspend": True}} if retain else {}),
-            },
-        )
+        try:
+            await self.kube.patch(
+                self._jobs(name),
+                {
+                    "metadata": {
+                        **precondition,
+                        "annotations": {ANNOTATION_CANCELLED: "true", ANNOTATION_REASON: reason},
+                    },
+                    **({"spec": {"suspend": True}} if retain else {}),
+                },
+            )
+        except ApiError as exc:
+            if exc.status == 409 and precondition:
+                return {"runId": run_id, "job": name, "cancelled": False}
+            if exc.status == 404:
+                raise RunNotFound(run_id) from None
+            raise
         if not retain:
             try:
                 await self.kube.delete(self._jobs(name), propagation="Background")
             except ApiError as exc:
                 if exc.status != 404:
                     raise
-        annotations = job["metadata"].get("annotations") or {}
-        await self.guard.release(annotations.get(ANNOTATION_AGENT, ""), run_id)
-        log.info("run cancelled", extra={"run": run_id, "job": name})
+        await self.guard.release(job.annotation(ANNOTATION_AGENT), run_id)
+        log.info("run cancelled", extra={"run": run_id, "job": name, "reason": reason})
         return {"runId": run_id, "job": name, "cancelled": True}
 
-    async def release_finished(self) -> int:
-        """Release the Leases of runs that finished with nobody streaming them (the
-        reaper: also what picks runs up again after a launcher restart)."""
+    async def sweep(self, unwatched_after: float | None) -> tuple[int, int]:
+        """One pass over this launcher's Jobs, by any replica: release the Leases of runs
+        that finished with nobody streaming them (also what picks runs up again after a
+        launcher restart), and, when ``unwatched_after`` is set, cancel active runs whose
+        watch heartbeat is older than that many seconds. A cancel is conditional on the
+        Job not having changed since it was read, so of several replicas noticing at once
+        exactly one cancels, and a heartbeat that lands first saves the run.
+        Returns (released, cancelled)."""
         answer = await self.kube.get(
             self._jobs(), labelSelector=f"app.kubernetes.io/managed-by={MANAGED_BY}"
         )
-        released = 0
-        for job in answer.get("items", []):
-            if job_condition(job) is None:
+        released = cancelled = 0
+        moment = now()
+        for job in map(JobView.of, items(answer)):
+            run_id = job.annotation(ANNOTATION_RUN)
+            if job.finished is not None:
+                await self.guard.release(job.annotation(ANNOTATION_AGENT), run_id)
+                released += 1
                 continue
-            annotations = job["metadata"].get("annotations") or {}
-            await self.guard.release(
-                annotations.get(ANNOTATION_AGENT, ""), annotations.get(ANNOTATION_RUN, "")
-            )
-            released += 1
-        return released
+            if unwatched_after is None or job.meta.deleting or job.annotation(ANNOTATION_CANCELLED):
+                continue
+            watched = parse_time(job.annotation(ANNOTATION_WATCHED)) or job.meta.creation
+            if watched is None or (moment - watched).total_seconds() <= unwatched_after:
+                continue
+            answer = await self.cancel(run_id, job=job, reason="client-gone")
+            if answer["cancelled"]:
+                cancelled += 1
+                log.info(
+                    "client gone; cancelled its run",
+                    extra={"run": run_id, "job": job.name, "watched": format_time(watched)},
+                )
+        return released, cancelled
+
+    async def release_finished(self) -> int:
+        """Release the Leases of finished runs (see :meth:`sweep`)."""
+        return (await self.sweep(None))[0]

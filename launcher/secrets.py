@@ -3,8 +3,13 @@ are absent.
 
 It needs only ``create`` on Secrets and ``get`` on the registered names. It never overwrites,
 patches or deletes a Secret and never prints a value: an existing Secret is adopted as it is
-(e.g. one the operator created); one that lacks a registered key is reported and makes the
-run fail, so the gap is visible instead of silently filled.
+(e.g. one the operator created); one that lacks a required key is reported and makes the run
+fail, so the gap is visible instead of silently filled. A key registered as optional
+(``NAME/KEY?=FORM``: no consumer needs it, e.g. the database user name the operator's Secret
+lacks) is only reported when absent.
+
+Forms: random ``hex32``, ``hex16``, ``base64-32``, ``token`` (URL-safe), or ``literal:TEXT``
+for a fixed, non-secret value (a user name, a host, a port).
 """
 
 from __future__ import annotations
@@ -25,20 +30,35 @@ FORMS: dict[str, Callable[[], str]] = {
 }
 
 
+LITERAL = "literal:"
+
+
 @dataclass(frozen=True)
 class SecretSpec:
     name: str
     key: str
     form: str
+    optional: bool = False
 
     @classmethod
     def parse(cls, text: str) -> SecretSpec:
-        """NAME/KEY=FORM, e.g. paperclip-launcher-token/token=token."""
+        """NAME/KEY=FORM or NAME/KEY?=FORM (optional key), e.g.
+        paperclip-launcher-token/token=token or team-a-db-credentials/port?=literal:5432."""
         target, _, form = text.partition("=")
-        name, _, key = target.partition("/")
-        if not name or not key or form not in FORMS:
-            raise ValueError(f"{text!r}: write NAME/KEY=FORM with FORM one of {', '.join(FORMS)}")
-        return cls(name, key, form)
+        optional = target.endswith("?")
+        name, _, key = target.removesuffix("?").partition("/")
+        valid_form = form in FORMS or (form.startswith(LITERAL) and len(form) > len(LITERAL))
+        if not name or not key or "/" in key or not valid_form:
+            raise ValueError(
+                f"{text!r}: write NAME/KEY=FORM or NAME/KEY?=FORM (optional key) with FORM one "
+                f"of {', '.join(FORMS)} or literal:VALUE"
+            )
+        return cls(name, key, form, optional)
+
+    def value(self) -> str:
+        if self.form.startswith(LITERAL):
+            return self.form[len(LITERAL) :]
+        return FORMS[self.form]()
 
 
 @dataclass
@@ -47,6 +67,7 @@ class Outcome:
 
     lines: list[str]
     missing: list[str]
+    """Required keys an existing Secret lacks (fatal)."""
 
     @property
     def ok(self) -> bool:
@@ -78,7 +99,7 @@ async def ensure(
                 "kind": "Secret",
                 "type": "Opaque",
                 "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
-                "stringData": {w.key: FORMS[w.form]() for w in keys},
+                "stringData": {w.key: w.value() for w in keys},
             }
             try:
                 await kube.create(namespaced(namespace, "secrets"), body)
@@ -90,7 +111,8 @@ async def ensure(
                 outcome.lines.append(f"created secret {name} ({', '.join(w.key for w in keys)})")
                 continue
         present = set((existing or {}).get("data") or {})
-        lacking = [w.key for w in keys if w.key not in present]
+        lacking = [w.key for w in keys if w.key not in present and not w.optional]
+        spare = [w.key for w in keys if w.key not in present and w.optional]
         if lacking:
             outcome.missing += [f"{name}/{key}" for key in lacking]
             outcome.lines.append(
@@ -99,4 +121,9 @@ async def ensure(
             )
         else:
             outcome.lines.append(f"secret {name} exists; left unchanged")
+        if spare:
+            outcome.lines.append(
+                f"secret {name} has no optional key(s) {', '.join(spare)} (nothing needs "
+                "them); left unchanged"
+            )
     return outcome

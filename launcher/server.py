@@ -4,9 +4,14 @@ POST   /v1/runs                      start (201), reattach (200), agent busy (40
 GET    /v1/runs/{run}/log?after=C    NDJSON: {"type":"line",...} ... {"type":"result",...}
 GET    /v1/runs/{run}                status
 DELETE /v1/runs/{run}                cancel
-GET    /healthz, /readyz             liveness, readiness (the API server answers)
+GET    /healthz, /readyz             liveness; readiness (the launcher may list its Jobs)
+GET    /openapi.json                 the OpenAPI document of this API
 
 Callers authenticate with ``Authorization: Bearer <token>`` (the launcher token Secret).
+Every error is JSON: ``{"error": code, "message": text}`` (and ``"field"`` for a request
+that names a bad field). A run whose log nobody has streamed for
+``disconnect_cancel_seconds`` is cancelled by whichever replica's sweep notices first (the
+heartbeat is an annotation on the Job, see :mod:`launcher.runs`).
 """
 
 from __future__ import annotations
@@ -17,23 +22,116 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
+from aiohttp import web, web_protocol
 from pydantic import ValidationError
 
 from launcher.guard import AgentBusy
 from launcher.jobs import RunRequest
-from launcher.kube import ApiError
-from launcher.runs import Launcher, RunNotFound, UnknownTemplate
+from launcher.kube import ApiError, KubeConfigError
+from launcher.openapi import document
+from launcher.relay import Cursor
+from launcher.runs import JobClash, Launcher, RunNotFound, UnknownTemplate
 
 log = logging.getLogger("paperclip_launcher.server")
 LAUNCHER_KEY: web.AppKey[Launcher] = web.AppKey("launcher", Launcher)
 DISCONNECT_CANCEL_SECONDS = 60.0
+READY_CACHE_SECONDS = 2.0
+MAX_BODY = 64 * 1024
+PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status)
+def _error(status: int, code: str, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": code, "message": message, **extra}, status=status)
+
+
+def api_error_response(exc: ApiError) -> web.Response:
+    """A Kubernetes API failure, as JSON: 503 when unreachable, else 502 with its status."""
+    if exc.status == 0:
+        return _error(503, "kubernetes_unreachable", f"the API server is unreachable: {exc}")
+    reason = "forbidden" if exc.status in (401, 403) else "kubernetes_error"
+    return _error(
+        502,
+        reason,
+        f"the Kubernetes API answered {exc.status} {exc.reason}: {exc.message[:300]}",
+        kubernetesStatus=exc.status,
+    )
+
+
+class _Redact(logging.Filter):
+    """aiohttp logs a malformed request with the offending header line (a bearer token,
+    say) in the exception: keep only the exception's type."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        kind = type(exc).__name__ if exc is not None else "error"
+        record.msg = f"aiohttp: request handling failed ({kind}; request details withheld)"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+def redact_aiohttp_logs() -> None:
+    """No request header value reaches the logs, nor the answer to a malformed request
+    (aiohttp would echo the offending header line, bearer token included)."""
+    for name in ("aiohttp.server", "aiohttp.web", "aiohttp.access", "aiohttp.internal"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _Redact) for f in logger.filters):
+            logger.addFilter(_Redact())
+    handler_class = web_protocol.RequestHandler
+    if getattr(handler_class.handle_error, "_launcher_quiet", False):
+        return
+    original = handler_class.handle_error
+
+    def handle_error(
+        self: web_protocol.RequestHandler,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        quiet = f"{status} malformed HTTP request (details withheld)" if status != 500 else None
+        return original(self, request, status, exc, quiet)
+
+    handle_error._launcher_quiet = True  # type: ignore[attr-defined]
+    handler_class.handle_error = handle_error  # type: ignore[method-assign]
+
+
+def encode(batch: list[dict[str, Any]]) -> bytes:
+    """NDJSON of a batch of records; line records (the bulk) without a generic encoder."""
+    out = []
+    for record in batch:
+        if record.get("type") == "line" and len(record) == 3:
+            out.append(
+                f'{{"type":"line","cursor":{json.dumps(record["cursor"])},'
+                f'"text":{json.dumps(record["text"])}}}\n'
+            )
+        else:
+            out.append(json.dumps(record, separators=(",", ":")) + "\n")
+    return "".join(out).encode()
+
+
+def bad_request(exc: ValidationError) -> web.Response:
+    """A 400 naming the first bad field (camelCase, as the client sent it)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        field = ".".join(str(part) for part in error["loc"])
+        problems.append((field, error["msg"]))
+    field, message = problems[0] if problems else ("", "invalid request")
+    text = f"{field}: {message}" if field else f"body: {message}"
+    return _error(400, "bad_request", text, field=field or "body")
+
+
+@dataclass
+class _Readiness:
+    checked_at: float = -1e9
+    problem: web.Response | None = None
 
 
 def make_app(
@@ -43,82 +141,129 @@ def make_app(
     reap_interval: float = 10.0,
     disconnect_cancel_seconds: float = DISCONNECT_CANCEL_SECONDS,
 ) -> web.Application:
-    watchers: dict[str, int] = {}
-    pending_cancels: dict[str, asyncio.Task[None]] = {}
+    expected = token.encode()
+    readiness = _Readiness()
+    redact_aiohttp_logs()
 
     @web.middleware
-    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path in ("/healthz", "/readyz"):
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Everything comes back as JSON; nothing a caller sends causes a traceback."""
+        try:
             return await handler(request)
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return _error(401, "unauthorized", "missing or wrong bearer token")
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        except ApiError as exc:
+            log.warning(
+                "kubernetes api error",
+                extra={"path": request.path, "status": exc.status, "reason": exc.reason},
+            )
+            return api_error_response(exc)
+        except KubeConfigError as exc:
+            return _error(503, "kubernetes_credentials", str(exc))
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:
+            log.error("unexpected error", extra={"path": request.path, "error": type(exc).__name__})
+            return _error(500, "internal", f"unexpected {type(exc).__name__}")
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC:
+            return await handler(request)
+        # Header values may hold any byte; compare bytes, never decode them strictly.
+        given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        scheme, _, credentials = given.strip().partition(b" ")
+        valid = scheme.lower() == b"bearer" and hmac.compare_digest(credentials.strip(), expected)
+        if not valid:
+            return _error(
+                401,
+                "unauthorized",
+                "missing or wrong bearer token (Authorization: Bearer <token>)",
+            )
         return await handler(request)
 
     async def start(request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
         try:
-            run = RunRequest.model_validate(await request.json())
-        except (ValueError, ValidationError) as exc:
-            return _error(400, "bad_request", str(exc).splitlines()[0][:300])
+            run = RunRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            return bad_request(exc)
         try:
             started = await launcher.start(run)
         except UnknownTemplate:
             return _error(
                 404,
                 "unknown_template",
-                f"no template {run.template!r}; known: "
+                f"template: no template {run.template!r}; known: "
                 f"{', '.join(sorted(launcher.config.templates))}",
+                field="template",
             )
         except AgentBusy as busy:
             return _error(409, "agent_busy", str(busy))
+        except JobClash as clash:
+            return _error(409, "job_name_conflict", str(clash), field="runId")
         body = {"runId": started.run_id, "job": started.job, "reattached": started.reattached}
         return web.json_response(body, status=200 if started.reattached else 201)
 
-    async def cancel_later(run_id: str) -> None:
-        await asyncio.sleep(disconnect_cancel_seconds)
-        if not watchers.get(run_id):
-            log.info("client gone; cancelling", extra={"run": run_id})
-            with contextlib.suppress(RunNotFound, ApiError):
-                await launcher.cancel(run_id)
-
     async def stream(request: web.Request) -> web.StreamResponse:
         run_id = request.match_info["run"]
-        if (task := pending_cancels.pop(run_id, None)) is not None:
-            task.cancel()
+        after = request.query.get("after")
+        try:
+            Cursor.decode(after)
+        except ValueError as exc:
+            return _error(400, "bad_cursor", f"after: {exc}", field="after")
+        if await launcher.find_job(run_id) is None:
+            return _error(404, "unknown_run", f"no run {run_id!r}")
         response = web.StreamResponse(
             headers={"Content-Type": "application/x-ndjson", "Cache-Control": "no-cache"}
         )
-        watchers[run_id] = watchers.get(run_id, 0) + 1
-        finished = False
+        await response.prepare(request)  # headers now: the client knows it is attached
+        records = launcher.stream(run_id, after)
         try:
-            if await launcher.find_job(run_id) is None:
-                raise RunNotFound(run_id)
-            await response.prepare(request)  # headers now: the client knows it is attached
-            records = launcher.stream(run_id, request.query.get("after"))
-            async for batch in records:
-                if not batch:
-                    if request.transport is None or request.transport.is_closing():
-                        raise ConnectionResetError("client went away")
-                    continue
-                await response.write(
-                    b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in batch)
-                )
-                finished = batch[-1]["type"] == "result"
-            if not response.prepared:
-                await response.prepare(request)
+            async with contextlib.aclosing(records):
+                async for batch in records:
+                    if not batch:
+                        if request.transport is None or request.transport.is_closing():
+                            raise ConnectionResetError("client went away")
+                        continue
+                    await response.write(encode(batch))
             await response.write_eof()
         except RunNotFound:
-            finished = True
-            return _error(404, "unknown_run", f"no run {run_id!r}")
+            await response.write(
+                json.dumps(
+                    {
+                        "type": "result",
+                        "runId": run_id,
+                        "exitCode": 1,
+                        "errorCode": "job_deleted",
+                        "errorMessage": "the run's Job is gone",
+                    }
+                ).encode()
+                + b"\n"
+            )
         except ConnectionResetError:
             log.info("stream client went away", extra={"run": run_id})
         except asyncio.CancelledError:
             log.info("stream client went away", extra={"run": run_id})
             raise
-        finally:
-            watchers[run_id] -= 1
-            if not finished and not watchers[run_id] and disconnect_cancel_seconds >= 0:
-                pending_cancels[run_id] = asyncio.ensure_future(cancel_later(run_id))
+        except Exception as exc:
+            # headers are out: end the stream with a result record that says why
+            if isinstance(exc, ApiError):
+                code, message = "api_error", f"the Kubernetes API failed: {exc.message[:300]}"
+            else:
+                log.error("stream failed", extra={"run": run_id, "error": type(exc).__name__})
+                code, message = "internal", f"the launcher failed: {type(exc).__name__}"
+            record = {
+                "type": "result",
+                "runId": run_id,
+                "exitCode": 1,
+                "errorCode": code,
+                "errorMessage": message,
+            }
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(json.dumps(record).encode() + b"\n")
         return response
 
     async def status(request: web.Request) -> web.StreamResponse:
@@ -137,28 +282,41 @@ def make_app(
         return web.json_response({"ok": True})
 
     async def readyz(_: web.Request) -> web.StreamResponse:
-        try:
-            await launcher.kube.get("/version")
-        except Exception as exc:
-            return _error(503, "api_unreachable", str(exc)[:200])
+        if time.monotonic() - readiness.checked_at > READY_CACHE_SECONDS:
+            try:
+                await launcher.check_access()
+                readiness.problem = None
+            except ApiError as exc:
+                readiness.problem = api_error_response(exc)
+            except KubeConfigError as exc:
+                readiness.problem = _error(503, "kubernetes_credentials", str(exc))
+            readiness.checked_at = time.monotonic()
+        if readiness.problem is not None:
+            body = json.loads(readiness.problem.text or "{}")
+            return web.json_response({"ok": False, **body}, status=503)
         return web.json_response({"ok": True})
 
-    async def reaper(app: web.Application) -> Any:
+    async def openapi(_: web.Request) -> web.StreamResponse:
+        return web.json_response(document())
+
+    async def sweeper(app: web.Application) -> AsyncIterator[None]:
+        unwatched = disconnect_cancel_seconds if disconnect_cancel_seconds > 0 else None
+
         async def loop() -> None:
             while True:
-                with contextlib.suppress(Exception):
-                    await launcher.release_finished()
+                try:
+                    await launcher.sweep(unwatched)
+                except Exception as exc:
+                    log.warning("sweep failed", extra={"error": f"{type(exc).__name__}: {exc}"})
                 await asyncio.sleep(reap_interval)
 
         task = asyncio.ensure_future(loop())
         yield
         task.cancel()
-        for pending in pending_cancels.values():
-            pending.cancel()
         await launcher.kube.close()
 
     @web.middleware
-    async def access_log(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
         begin = time.monotonic()
         response = await handler(request)
         log.info(
@@ -172,7 +330,7 @@ def make_app(
         )
         return response
 
-    app = web.Application(middlewares=[access_log, authenticate])
+    app = web.Application(middlewares=[access_log, errors, authenticate], client_max_size=MAX_BODY)
     app[LAUNCHER_KEY] = launcher
     app.router.add_post("/v1/runs", start)
     app.router.add_get("/v1/runs/{run}/log", stream)
@@ -180,5 +338,6 @@ def make_app(
     app.router.add_delete("/v1/runs/{run}", cancel)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.cleanup_ctx.append(reaper)
+    app.router.add_get("/openapi.json", openapi)
+    app.cleanup_ctx.append(sweeper)
     return app

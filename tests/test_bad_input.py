@@ -252,6 +252,434 @@ CASES: list[tuple[str, str, str]] = [
         doc({"security": {"networkPolicy": {"ingressControllerNamespaces": ["Ingress_NGINX"]}}}),
         "spec.security.networkPolicy.ingressControllerNamespaces[0]",
     ),
+    # adapters, connections, plugins, branding, selfConfigure, image.autoUpdate (issue 11)
+    (
+        "adapters-keys-ref-name",
+        doc({"adapters": {"apiKeysSecretRef": {"name": "Bad_Name"}}}),
+        "spec.adapters.apiKeysSecretRef.name",
+    ),
+    ("e2b-without-ref", doc({"adapters": {"e2b": {}}}), "spec.adapters.e2b.apiKeySecretRef"),
+    (
+        "sandbox-namespace",
+        doc({"adapters": {"cloudSandbox": {"enabled": True, "namespace": "X"}}}),
+        "spec.adapters.cloudSandbox.namespace",
+    ),
+    (
+        "sandbox-idle-negative",
+        doc({"adapters": {"cloudSandbox": {"enabled": True, "idleTimeoutMin": -1}}}),
+        "spec.adapters.cloudSandbox.idleTimeoutMin",
+    ),
+    (
+        "sandbox-persistence-size",
+        doc({"adapters": {"cloudSandbox": {"enabled": True, "persistence": {"size": "lots"}}}}),
+        "spec.adapters.cloudSandbox.persistence.size",
+    ),
+    (
+        "sandbox-multi-namespace-string",
+        doc({"adapters": {"cloudSandbox": {"enabled": True, "multiNamespace": "yes"}}}),
+        "spec.adapters.cloudSandbox.multiNamespace",
+    ),
+    (
+        "sandbox-with-agents",
+        doc({"adapters": {"cloudSandbox": {"enabled": True}}, "agents": {"enabled": True}}),
+        "spec.adapters.cloudSandbox.enabled",
+    ),
+    (
+        "execution-mode",
+        doc({"adapters": {"execution": {"mode": "cluster"}}}),
+        "spec.adapters.execution.mode",
+    ),
+    (
+        "execution-backend",
+        doc({"adapters": {"execution": {"mode": "kubernetes", "kubernetes": {"backend": "pod"}}}}),
+        "spec.adapters.execution.kubernetes.backend",
+    ),
+    (
+        "execution-egress-cidr",
+        doc({"adapters": {"execution": {"kubernetes": {"egressAllowCIDRs": ["10.0.0.0/33"]}}}}),
+        "spec.adapters.execution.kubernetes.egressAllowCIDRs[0]",
+    ),
+    (
+        "execution-quota-incomplete",
+        doc({"adapters": {"execution": {"kubernetes": {"perTenantQuota": {"pods": "3"}}}}}),
+        "spec.adapters.execution.kubernetes.perTenantQuota.requestsCpu",
+    ),
+    (
+        "execution-with-agents",
+        doc({"adapters": {"execution": {"mode": "kubernetes"}}, "agents": {"enabled": True}}),
+        "spec.adapters.execution.mode",
+    ),
+    (
+        "registry-without-type",
+        doc({"adapters": {"registry": [{"enabled": True}]}}),
+        "spec.adapters.registry[0].adapterType",
+    ),
+    (
+        "registry-env-key",
+        doc({"adapters": {"registry": [{"adapterType": "x", "envKeys": ["1A"]}]}}),
+        "spec.adapters.registry[0].envKeys[0]",
+    ),
+    (
+        "connections-without-secret",
+        doc({"connections": {"credentialsKey": "k"}}),
+        "spec.connections.credentialsSecretRef",
+    ),
+    (
+        "plugins-not-declarative",
+        doc({"plugins": [{"name": "@paperclip/analytics"}]}),
+        "spec.plugins",
+    ),
+    (
+        "branding-ref-name",
+        doc({"branding": {"cssConfigMapRef": {"name": "Brand!"}}}),
+        "spec.branding.cssConfigMapRef.name",
+    ),
+    ("self-configure-enabled", doc({"selfConfigure": {"enabled": True}}), "spec.selfConfigure"),
+    (
+        "self-configure-action",
+        doc({"selfConfigure": {"allowedActions": ["everything"]}}),
+        "spec.selfConfigure.allowedActions[0]",
+    ),
+    (
+        "auto-update-interval",
+        doc({"image": {"autoUpdate": {"enabled": True, "interval": "5 min"}}}),
+        "spec.image.autoUpdate.interval",
+    ),
+    (
+        "auto-update-moving-tag",
+        doc({"image": {"tag": "stable", "autoUpdate": {"enabled": True}}}),
+        "spec.image.autoUpdate.enabled",
+    ),
+    # observability.metrics and tailscale (issue 11)
+    (
+        "metrics-enabled-not-bool",
+        doc({"observability": {"metrics": {"enabled": "yes"}}}),
+        "spec.observability.metrics.enabled",
+    ),
+    (
+        "service-monitor-without-enabled",
+        doc({"observability": {"metrics": {"serviceMonitor": {"interval": "30s"}}}}),
+        "spec.observability.metrics.serviceMonitor.enabled",
+    ),
+    (
+        "service-monitor-bad-interval",
+        doc(
+            {
+                "observability": {
+                    "metrics": {"serviceMonitor": {"enabled": True, "interval": "30 seconds"}}
+                }
+            }
+        ),
+        "spec.observability.metrics.serviceMonitor.interval",
+    ),
+    (
+        "service-monitor-zero-interval",
+        doc(
+            {"observability": {"metrics": {"serviceMonitor": {"enabled": True, "interval": "0s"}}}}
+        ),
+        "spec.observability.metrics.serviceMonitor.interval",
+    ),
+    (
+        "service-monitor-bad-label",
+        doc(
+            {
+                "observability": {
+                    "metrics": {
+                        "serviceMonitor": {"enabled": True, "labels": {"release": "not ok!"}}
+                    }
+                }
+            }
+        ),
+        "spec.observability.metrics.serviceMonitor.labels",
+    ),
+    (
+        "prometheus-namespace-invalid",
+        doc(
+            {
+                "observability": {
+                    "metrics": {
+                        "serviceMonitor": {"enabled": True, "prometheusNamespaces": ["Monitoring"]}
+                    }
+                }
+            }
+        ),
+        "spec.observability.metrics.serviceMonitor.prometheusNamespaces[0]",
+    ),
+    (
+        "prometheus-rule-bad-runbook",
+        doc(
+            {
+                "observability": {
+                    "metrics": {"prometheusRule": {"enabled": True, "runbookBaseURL": "runbooks"}}
+                }
+            }
+        ),
+        "spec.observability.metrics.prometheusRule.runbookBaseURL",
+    ),
+    (
+        "prometheus-rule-runbook-credentials",
+        doc(
+            {
+                "observability": {
+                    "metrics": {"prometheusRule": {"runbookBaseURL": "https://u:p@rb.example.com"}}
+                }
+            }
+        ),
+        "spec.observability.metrics.prometheusRule.runbookBaseURL",
+    ),
+    (
+        "prometheus-rule-bad-label",
+        doc(
+            {
+                "observability": {
+                    "metrics": {"prometheusRule": {"enabled": True, "labels": {"-x": "y"}}}
+                }
+            }
+        ),
+        "spec.observability.metrics.prometheusRule.labels",
+    ),
+    (
+        "prometheus-rule-enabled-string",
+        doc({"observability": {"metrics": {"prometheusRule": {"enabled": "on"}}}}),
+        "spec.observability.metrics.prometheusRule.enabled",
+    ),
+    (
+        "grafana-empty-folder",
+        doc({"observability": {"metrics": {"grafanaDashboard": {"enabled": True, "folder": ""}}}}),
+        "spec.observability.metrics.grafanaDashboard.folder",
+    ),
+    (
+        "grafana-bad-label",
+        doc(
+            {
+                "observability": {
+                    "metrics": {"grafanaDashboard": {"enabled": True, "labels": {"a": "b c"}}}
+                }
+            }
+        ),
+        "spec.observability.metrics.grafanaDashboard.labels",
+    ),
+    (
+        "grafana-unknown-field",
+        doc({"observability": {"metrics": {"grafanaDashboard": {"enabled": True, "title": "x"}}}}),
+        "spec.observability.metrics.grafanaDashboard.title",
+    ),
+    (
+        "grafana-enabled-string",
+        doc({"observability": {"metrics": {"grafanaDashboard": {"enabled": "1"}}}}),
+        "spec.observability.metrics.grafanaDashboard.enabled",
+    ),
+    (
+        "tailscale-enabled-string",
+        doc({"tailscale": {"enabled": "true"}}),
+        "spec.tailscale.enabled",
+    ),
+    (
+        "tailscale-wrong-mode",
+        doc({"tailscale": {"enabled": True, "mode": "public"}}),
+        "spec.tailscale.mode",
+    ),
+    (
+        "tailscale-bad-hostname",
+        doc({"tailscale": {"enabled": True, "hostname": "Paperclip_Host"}}),
+        "spec.tailscale.hostname",
+    ),
+    (
+        "tailscale-bad-image-repository",
+        doc({"tailscale": {"enabled": True, "image": {"repository": "Tailscale/TS"}}}),
+        "spec.tailscale.image.repository",
+    ),
+    (
+        "tailscale-bad-image-tag",
+        doc({"tailscale": {"enabled": True, "image": {"tag": "v1 84"}}}),
+        "spec.tailscale.image.tag",
+    ),
+    (
+        "tailscale-bad-image-digest",
+        doc({"tailscale": {"enabled": True, "image": {"digest": "sha256:abc"}}}),
+        "spec.tailscale.image.digest",
+    ),
+    (
+        "tailscale-auth-key-without-secret",
+        doc({"tailscale": {"enabled": True, "authKey": {"key": "k"}}}),
+        "spec.tailscale.authKey.secretRef",
+    ),
+    (
+        "tailscale-auth-key-bad-key",
+        doc(
+            {"tailscale": {"enabled": True, "authKey": {"secretRef": {"name": "ts"}, "key": "a/b"}}}
+        ),
+        "spec.tailscale.authKey.key",
+    ),
+    (
+        "tailscale-bad-resources",
+        doc({"tailscale": {"enabled": True, "resources": {"limits": {"cpu": "lots"}}}}),
+        "spec.tailscale.resources",
+    ),
+    (
+        "tailscale-missing-auth-key",
+        doc({"tailscale": {"enabled": True}}),
+        "spec.tailscale.authKey",
+    ),
+    (
+        "tailscale-funnel-local-trusted",
+        doc(
+            {
+                "tailscale": {
+                    "enabled": True,
+                    "mode": "funnel",
+                    "authKey": {"secretRef": {"name": "ts"}},
+                }
+            }
+        ),
+        "spec.tailscale.mode",
+    ),
+    # auth.adminUser / email / google / apple, deployment.platformAdmin, secrets.aws
+    (
+        "admin-user-missing-password-ref",
+        doc({"auth": {"adminUser": {"email": "admin@example.com"}}}),
+        "spec.auth.adminUser.passwordSecretRef",
+    ),
+    (
+        "admin-user-bad-email",
+        doc(
+            {
+                "auth": {
+                    "adminUser": {"email": "admin", "passwordSecretRef": {"name": "a", "key": "p"}}
+                }
+            }
+        ),
+        "spec.auth.adminUser.email",
+    ),
+    (
+        "admin-user-literal-password",
+        doc({"auth": {"adminUser": {"email": "a@example.com", "password": "hunter2"}}}),
+        "spec.auth.adminUser.password",
+    ),
+    (
+        "admin-user-local-trusted",
+        doc(
+            {
+                "auth": {
+                    "adminUser": {
+                        "email": "a@example.com",
+                        "passwordSecretRef": {"name": "a", "key": "p"},
+                    }
+                }
+            }
+        ),
+        "spec.auth.adminUser",
+    ),
+    (
+        "email-bad-resend-ref",
+        doc({"auth": {"email": {"resendAPIKeySecretRef": {"name": "resend"}}}}),
+        "spec.auth.email.resendAPIKeySecretRef.key",
+    ),
+    (
+        "email-verification-not-bool",
+        doc({"auth": {"email": {"verificationRequired": "yes"}}}),
+        "spec.auth.email.verificationRequired",
+    ),
+    (
+        "email-from-blank",
+        doc({"auth": {"email": {"from": "   "}}}),
+        "spec.auth.email.from",
+    ),
+    (
+        "google-missing-secret",
+        doc({"auth": {"google": {}}}),
+        "spec.auth.google.credentialsSecretRef",
+    ),
+    (
+        "apple-bad-secret-name",
+        doc({"auth": {"apple": {"credentialsSecretRef": {"name": "Apple_OAuth"}}}}),
+        "spec.auth.apple.credentialsSecretRef.name",
+    ),
+    (
+        "platform-admin-missing-email",
+        doc({"deployment": {"platformAdmin": {"name": "Ops"}}}),
+        "spec.deployment.platformAdmin.email",
+    ),
+    (
+        "platform-admin-bad-user-id",
+        doc({"deployment": {"platformAdmin": {"email": "o@example.com", "userID": "a b"}}}),
+        "spec.deployment.platformAdmin.userID",
+    ),
+    (
+        "platform-admin-embedded-db",
+        doc({"deployment": {"platformAdmin": {"email": "o@example.com"}}}),
+        "spec.deployment.platformAdmin",
+    ),
+    (
+        "secrets-aws-required",
+        doc({"secrets": {"provider": "aws_secrets_manager"}}),
+        "spec.secrets.aws",
+    ),
+    (
+        "secrets-aws-bad-region",
+        doc(
+            {
+                "secrets": {
+                    "provider": "aws_secrets_manager",
+                    "aws": {"region": "frankfurt", "kmsKeyID": "k", "deploymentID": "d"},
+                }
+            }
+        ),
+        "spec.secrets.aws.region",
+    ),
+    (
+        "secrets-aws-missing-kms-key",
+        doc({"secrets": {"aws": {"region": "eu-west-1", "deploymentID": "d"}}}),
+        "spec.secrets.aws.kmsKeyID",
+    ),
+    (
+        "secrets-aws-recovery-days-range",
+        doc(
+            {
+                "secrets": {
+                    "aws": {
+                        "region": "eu-west-1",
+                        "kmsKeyID": "k",
+                        "deploymentID": "d",
+                        "deleteRecoveryDays": 90,
+                    }
+                }
+            }
+        ),
+        "spec.secrets.aws.deleteRecoveryDays",
+    ),
+    (
+        "secrets-aws-bad-prefix",
+        doc(
+            {
+                "secrets": {
+                    "aws": {
+                        "region": "eu-west-1",
+                        "kmsKeyID": "k",
+                        "deploymentID": "d",
+                        "prefix": "a b",
+                    }
+                }
+            }
+        ),
+        "spec.secrets.aws.prefix",
+    ),
+    (
+        "secrets-aws-endpoint-credentials",
+        doc(
+            {
+                "secrets": {
+                    "aws": {
+                        "region": "eu-west-1",
+                        "kmsKeyID": "k",
+                        "deploymentID": "d",
+                        "endpoint": "https://key:secret@sm.example.com",
+                    }
+                }
+            }
+        ),
+        "spec.secrets.aws.endpoint",
+    ),
 ]
 
 

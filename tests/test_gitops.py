@@ -210,3 +210,33 @@ def test_values_command(apps_dir: Path) -> None:
     missing = CliRunner().invoke(main, ["values", "nosuchapp", "--apps-dir", str(apps_dir)])
     assert missing.exit_code == 2
     assert "Traceback" not in missing.output
+
+
+def test_app_project_admits_the_cluster_scoped_kinds_and_namespaces_the_apps_emit(
+    apps_dir: Path, tmp_path: Path
+) -> None:
+    sandbox = {
+        "apiVersion": "paperclip.inc/v1alpha1",
+        "kind": "Instance",
+        "metadata": {"name": "sbx", "namespace": "team-s"},
+        "spec": {
+            "image": {"tag": "2026.1106.0"},
+            "deployment": {"mode": "local_trusted"},
+            "database": {"mode": "embedded"},
+            "adapters": {
+                "cloudSandbox": {"enabled": True, "namespace": "sandboxes", "multiNamespace": True}
+            },
+        },
+    }
+    (apps_dir / "sandbox.yaml").write_text(yaml.safe_dump(sandbox))
+    out = tmp_path / "dist"
+    result = synth(apps_dir, out)
+    assert result.exit_code == 0, result.output
+    project = load(out / "gitops" / "argocd" / "appproject-paperclip.yaml")
+    cluster = {(k["group"], k["kind"]) for k in project["spec"]["clusterResourceWhitelist"]}
+    assert ("rbac.authorization.k8s.io", "ClusterRole") in cluster
+    assert ("rbac.authorization.k8s.io", "ClusterRoleBinding") in cluster
+    namespaced = {k["kind"] for k in project["spec"]["namespaceResourceWhitelist"]}
+    assert "ClusterRole" not in namespaced
+    destinations = {d["namespace"] for d in project["spec"]["destinations"]}
+    assert {"team-s", "sandboxes"} <= destinations

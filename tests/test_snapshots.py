@@ -227,6 +227,160 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], Select]] = {
         {},
         kinds("ConfigMap"),
     ),
+    # observability.metrics and tailscale (issue 11)
+    "observability-metrics": (
+        {
+            "deployment": {"mode": "authenticated", "exposure": "public"},
+            "auth": {"secretRef": {"name": "demo-auth", "key": "secret"}},
+            "observability": {
+                "metrics": {
+                    "enabled": True,
+                    "serviceMonitor": {"enabled": True, "labels": {"release": "kps"}},
+                    "prometheusRule": {"enabled": True, "labels": {"release": "kps"}},
+                    "grafanaDashboard": {"enabled": True},
+                }
+            },
+        },
+        {},
+        lambda obj: (
+            obj["kind"] in ("ServiceMonitor", "PrometheusRule", "NetworkPolicy")
+            or obj["metadata"]["name"]
+            in ("demo-config", "demo-dashboard-operator", "demo-dashboard-instance")
+        ),
+    ),
+    "tailscale-serve-persistent-state": (
+        {
+            "deployment": {"allowedHostnames": ["demo.tail1234.ts.net"]},
+            "tailscale": {
+                "enabled": True,
+                "image": {"tag": "v1.84.3"},
+                "authKey": {"secretRef": {"name": "ts-auth"}},
+            },
+        },
+        {},
+        lambda obj: (
+            obj["kind"] in ("StatefulSet", "NetworkPolicy")
+            or obj["metadata"]["name"] == "demo-tailscale"
+        ),
+    ),
+    "tailscale-funnel-ephemeral": (
+        {
+            "deployment": {
+                "mode": "authenticated",
+                "exposure": "public",
+                "publicURL": "https://paperclip.tail1234.ts.net",
+            },
+            "auth": {"secretRef": {"name": "demo-auth", "key": "secret"}},
+            "storage": {"persistence": {"enabled": False}},
+            "tailscale": {
+                "enabled": True,
+                "mode": "funnel",
+                "hostname": "paperclip",
+                "image": {"tag": "v1.84.3"},
+                "authKey": {"secretRef": {"name": "ts-auth"}, "key": "key"},
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+            },
+        },
+        {},
+        lambda obj: obj["kind"] == "StatefulSet" or obj["metadata"]["name"] == "demo-tailscale",
+    ),
+    "adapters-sandbox-and-execution": (
+        {
+            "adapters": {
+                "apiKeysSecretRef": {"name": "llm-keys"},
+                "cloudSandbox": {
+                    "enabled": True,
+                    "namespace": "sandboxes",
+                    "multiNamespace": True,
+                    "persistence": {"enabled": True, "storageClass": "gp3"},
+                },
+                "execution": {
+                    "mode": "kubernetes",
+                    "kubernetes": {"backend": "sandbox-cr", "runtimeClassName": "gvisor"},
+                },
+                "registry": [{"adapterType": "opencode_k8s", "envKeys": ["ANTHROPIC_API_KEY"]}],
+            }
+        },
+        {},
+        kinds("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "ConfigMap"),
+    ),
+    "adapters-image-automation": (
+        {"image": {"autoUpdate": {"enabled": True, "interval": "10m"}}},
+        {},
+        kinds("ImageRepository", "ImagePolicy"),
+    ),
+    "adapters-branding-connections": (
+        {
+            "branding": {"cssConfigMapRef": {"name": "brand"}},
+            "connections": {
+                "credentialsSecretRef": {"name": "oauth"},
+                "providersConfigRef": {"name": "providers"},
+            },
+        },
+        {},
+        kinds("StatefulSet"),
+    ),
+    "auth-admin-bootstrap": (
+        {
+            **AUTH,
+            **EXTERNAL_DB,
+            "auth": {
+                "secretRef": {"name": "demo-auth", "key": "secret"},
+                "adminUser": {
+                    "email": "admin@example.com",
+                    "name": "Ada Admin",
+                    "passwordSecretRef": {"name": "demo-admin", "key": "password"},
+                },
+            },
+        },
+        {},
+        lambda obj: component("bootstrap")(obj) and obj["kind"] != "ConfigMap",
+    ),
+    "auth-identity-and-platform-admin": (
+        {
+            **AUTH,
+            **EXTERNAL_DB,
+            "deployment": {
+                "mode": "authenticated",
+                "platformAdmin": {"email": "ops@example.com", "name": "Ops", "userID": "ops"},
+            },
+            "auth": {
+                "secretRef": {"name": "demo-auth", "key": "secret"},
+                "email": {
+                    "resendAPIKeySecretRef": {"name": "resend", "key": "RESEND_API_KEY"},
+                    "from": "Paperclip <noreply@example.com>",
+                    "verificationRequired": True,
+                },
+                "google": {"credentialsSecretRef": {"name": "google-oauth"}},
+                "apple": {"credentialsSecretRef": {"name": "apple-oauth"}},
+            },
+        },
+        {},
+        kinds("ConfigMap", "StatefulSet"),
+    ),
+    "secrets-aws-secrets-manager": (
+        {
+            "secrets": {
+                "provider": "aws_secrets_manager",
+                "aws": {
+                    "region": "eu-central-1",
+                    "kmsKeyID": "alias/paperclip",
+                    "deploymentID": "prod",
+                    "environment": "production",
+                    "endpoint": "http://localstack.aws.svc.cluster.local:4566",
+                },
+            },
+            "security": {
+                "rbac": {
+                    "serviceAccountAnnotations": {
+                        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/paperclip"
+                    }
+                }
+            },
+        },
+        {},
+        kinds("ConfigMap", "ServiceAccount", "NetworkPolicy"),
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from constructs_lib.constructs.feature import EnvEntry, EnvSlot
@@ -33,18 +34,20 @@ def secret_entry(name: str, selector: SecretKeySelector, slot: EnvSlot) -> EnvEn
     )
 
 
-def allowed_hostnames(instance: Instance) -> list[str]:
-    """localhost, 127.0.0.1, the Service names, then the user's names; de-duplicated."""
+def allowed_hostnames(instance: Instance, extra: Sequence[str] = ()) -> list[str]:
+    """localhost, 127.0.0.1, the Service names, the user's names, then the names features
+    route to the server (an Ingress's hosts); de-duplicated."""
     names = [
         "localhost",
         "127.0.0.1",
         *service_hostnames(instance),
         *instance.spec.deployment.allowed_hostnames,
+        *extra,
     ]
     return list(dict.fromkeys(names))
 
 
-def core_env(instance: Instance) -> list[EnvEntry]:
+def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[EnvEntry]:
     """The server's own variables (features contribute the rest)."""
     spec = instance.spec
     port = spec.networking.service.port
@@ -58,11 +61,13 @@ def core_env(instance: Instance) -> list[EnvEntry]:
         EnvEntry("PAPERCLIP_DEPLOYMENT_EXPOSURE", spec.deployment.exposure.value),
     ]
     if spec.deployment.public_url is not None:
-        env.append(EnvEntry("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url, slot=EnvSlot.PUBLIC_URL))
+        env.append(
+            EnvEntry("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url, slot=EnvSlot.PUBLIC_URL)
+        )
     env.append(
         EnvEntry(
             "PAPERCLIP_ALLOWED_HOSTNAMES",
-            ",".join(allowed_hostnames(instance)),
+            ",".join(allowed_hostnames(instance, extra_hostnames)),
             slot=EnvSlot.ALLOWED_HOSTNAMES,
         )
     )
@@ -136,12 +141,13 @@ def ordered(entries: list[EnvEntry]) -> list[EnvEntry]:
 
 def config_data(entries: list[EnvEntry]) -> dict[str, str]:
     """The literal variables, in order: the ConfigMap's data."""
-    return {e.name: e.value or "" for e in entries if not e.is_secret}
+    return {e.name: e.value or "" for e in entries if not e.in_container_env}
 
 
 def secret_env_vars(entries: list[EnvEntry]) -> list[dict[str, Any]]:
-    """The Secret-backed variables, in order, as container env entries."""
-    return [e.to_env_var() for e in entries if e.is_secret]
+    """The Secret-backed variables and the literals that expand them, in order, as container
+    env entries."""
+    return [e.to_env_var() for e in entries if e.in_container_env]
 
 
 def config_hash(data: dict[str, str]) -> str:

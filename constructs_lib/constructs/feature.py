@@ -14,6 +14,7 @@ the class in :data:`constructs_lib.constructs.registry.FEATURES`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar
@@ -66,10 +67,21 @@ class EnvEntry:
     secret_key: str | None = None
     optional: bool | None = None
     slot: EnvSlot = EnvSlot.CORE
+    expand: bool = False
+    """A literal that refers to earlier variables as $(NAME) (e.g. DATABASE_URL with
+    $(DB_PASSWORD)): kept in the container's env, where Kubernetes expands it, not in the
+    instance ConfigMap (envFrom values are never expanded)."""
+    config_map: bool = False
+    """The reference (secret_name, secret_key) names a ConfigMap key: a configMapKeyRef."""
 
     @property
     def is_secret(self) -> bool:
         return self.secret_name is not None
+
+    @property
+    def in_container_env(self) -> bool:
+        """Whether the entry goes into the container's env list (else into the ConfigMap)."""
+        return self.is_secret or self.expand
 
     def to_env_var(self) -> dict[str, Any]:
         if not self.is_secret:
@@ -77,7 +89,8 @@ class EnvEntry:
         ref: dict[str, Any] = {"name": self.secret_name, "key": self.secret_key}
         if self.optional is not None:
             ref["optional"] = self.optional
-        return {"name": self.name, "valueFrom": {"secretKeyRef": ref}}
+        source = "configMapKeyRef" if self.config_map else "secretKeyRef"
+        return {"name": self.name, "valueFrom": {source: ref}}
 
 
 class SecretForm(IntEnum):
@@ -87,23 +100,42 @@ class SecretForm(IntEnum):
     HEX16 = 2
     BASE64_32 = 3
     TOKEN = 4
+    LITERAL = 5
+    """A fixed, non-secret value given in the spec (a user name, a host, a port)."""
 
     @property
     def cli_name(self) -> str:
-        return {1: "hex32", 2: "hex16", 3: "base64-32", 4: "token"}[self.value]
+        return {1: "hex32", 2: "hex16", 3: "base64-32", 4: "token", 5: "literal"}[self.value]
 
 
 @dataclass(frozen=True)
 class BootstrapSecret:
-    """A Secret key the secrets bootstrap creates in-cluster when it is missing."""
+    """A Secret key the secrets bootstrap creates in-cluster when it is missing.
+
+    ``optional``: a key no consumer needs (e.g. the managed database's username, which the
+    operator's Secret lacks); when an existing Secret lacks it, that is reported, not fatal.
+    ``value``: the text of a :attr:`SecretForm.LITERAL` key (never a secret: it is written
+    into the Job's arguments).
+    """
 
     name: str
     key: str
     form: SecretForm
+    optional: bool = False
+    value: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.form is SecretForm.LITERAL) != bool(self.value):
+            raise ValueError(
+                f"{self.name}/{self.key}: a value is given exactly for the literal form"
+            )
 
     @property
     def argument(self) -> str:
-        return f"{self.name}/{self.key}={self.form.cli_name}"
+        form = self.form.cli_name
+        if self.form is SecretForm.LITERAL:
+            form = f"literal:{self.value}"
+        return f"{self.name}/{self.key}{'?' if self.optional else ''}={form}"
 
 
 @dataclass
@@ -122,11 +154,17 @@ class Contribution:
     """Server NetworkPolicy ingress rules (after the namespace and allowIngressCIDRs rules)."""
     secrets: list[BootstrapSecret] = field(default_factory=list)
     pod_annotations: dict[str, str] = field(default_factory=dict)
+    allowed_hostnames: list[str] = field(default_factory=list)
+    """Host names the server must accept (e.g. an Ingress's hosts), added to
+    PAPERCLIP_ALLOWED_HOSTNAMES after the user's."""
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     stamped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """Objects made later from reviewed templates (e.g. agent Jobs), paired with the spec path
     that declares them: validated at synth time like generated objects."""
+    service_account_token: bool = False
+    """The server pod needs its ServiceAccount token (it calls the Kubernetes API: cloud
+    sandbox, execution mode kubernetes); otherwise automountServiceAccountToken is false."""
 
     def merge(self, other: Contribution) -> Contribution:
         return Contribution(
@@ -138,9 +176,11 @@ class Contribution:
             ingress=[*self.ingress, *other.ingress],
             secrets=[*self.secrets, *other.secrets],
             pod_annotations={**self.pod_annotations, **other.pod_annotations},
+            allowed_hostnames=[*self.allowed_hostnames, *other.allowed_hostnames],
             errors=[*self.errors, *other.errors],
             warnings=[*self.warnings, *other.warnings],
             stamped=[*self.stamped, *other.stamped],
+            service_account_token=self.service_account_token or other.service_account_token,
         )
 
     @staticmethod
@@ -162,6 +202,12 @@ class BuildContext:
     """Every feature's contributions folded together (e.g. all Secrets to bootstrap)."""
     client_script: str = ""
     """The launcher's thin client (mounted into Paperclip pods when agents are on)."""
+    db_script: str = ""
+    """paperclip-db.sh, the backup and restore script (shipped in a ConfigMap when backups
+    are scheduled)."""
+    scripts: Mapping[str, str] = field(default_factory=dict)
+    """The package's shell scripts (``constructs_lib/scripts/*.sh``) by file name, e.g.
+    ``admin-bootstrap.sh``; read by the render layer, so constructs read no files."""
 
 
 class Feature(Construct):

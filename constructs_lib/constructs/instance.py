@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,8 @@ class PaperclipInstance(Construct):
         instance: Instance,
         client_script: str = "",
         planned: Plan | None = None,
+        db_script: str = "",
+        scripts: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.instance = instance
@@ -84,7 +87,9 @@ class PaperclipInstance(Construct):
         self.sink = ObjectSink()
         contribution = self.plan.contribution
         ServerStack(self, "server", instance=instance, sink=self.sink, extra=contribution)
-        context = BuildContext(instance, self.sink, contribution, client_script)
+        context = BuildContext(
+            instance, self.sink, contribution, client_script, db_script, dict(scripts or {})
+        )
         for feature in self.plan.features:
             feature(self, context)
         if contribution.secrets:
@@ -96,3 +101,27 @@ class PaperclipInstance(Construct):
 
     def manifests(self) -> list[dict[str, Any]]:
         return [o.to_json() for o in self.sink.objects]
+
+    def add_api_objects(self) -> None:
+        """Also add every object as a ``cdk8s.ApiObject`` under this construct, for use inside
+        another cdk8s app whose ``app.synth()`` should write them (paperclip-gitops' own
+        pipeline reads :meth:`manifests` and skips this slower path)."""
+        import cdk8s
+
+        for obj in self.sink.objects:
+            data = obj.to_json()
+            metadata = data["metadata"]
+            api_object = cdk8s.ApiObject(
+                self,
+                f"{obj.kind}-{obj.name}",
+                api_version=obj.api_version,
+                kind=obj.kind,
+                metadata=cdk8s.ApiObjectMetadata(
+                    name=metadata["name"],
+                    namespace=metadata.get("namespace"),
+                    labels=metadata.get("labels"),
+                    annotations=metadata.get("annotations"),
+                ),
+            )
+            for key, value in obj.body.items():
+                api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))

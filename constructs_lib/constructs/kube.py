@@ -68,7 +68,12 @@ class KubeObject:
             metadata["labels"] = dict(self.labels)
         if self.annotations:
             metadata["annotations"] = dict(self.annotations)
-        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": metadata, **self.body}
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": metadata,
+            **self.body,
+        }
 
 
 class ObjectSink:
@@ -125,12 +130,13 @@ class ObjectAdder:
         annotations: dict[str, str] | None = None,
         api_version: str | None = None,
         cluster_scoped: bool = False,
+        namespace: str | None = None,
     ) -> KubeObject:
         obj = KubeObject(
             api_version=api_version or API_VERSIONS[kind],
             kind=kind,
             name=name,
-            namespace=None if cluster_scoped else self.namespace,
+            namespace=None if cluster_scoped else (namespace or self.namespace),
             labels={**self.carried_labels, **(labels or self.labels)},
             annotations={**self.carried_annotations, **(annotations or {})},
             body=body,

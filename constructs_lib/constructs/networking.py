@@ -126,8 +126,7 @@ class NetworkingFeature(Feature):
                 Problem(
                     "has no parentRefs: an HTTPRoute attached to no Gateway routes nothing.",
                     "spec.networking.httpRoute.parentRefs",
-                    "name the Gateway(s) to attach to (name, and namespace if not the "
-                    "instance's).",
+                    "name the Gateway(s) to attach to (name, and namespace if not the instance's).",
                 )
             )
         policy = instance.spec.security.network_policy

@@ -251,7 +251,7 @@ def pod_template(
     availability = spec.availability
     pod: dict[str, Any] = {
         "serviceAccountName": server_name(instance),
-        "automountServiceAccountToken": False,
+        "automountServiceAccountToken": extra.service_account_token,
         "enableServiceLinks": False,
         "shareProcessNamespace": spec.share_process_namespace,
         "terminationGracePeriodSeconds": availability.termination_grace_period_seconds,

@@ -22,9 +22,7 @@ ALLOWED_CAPABILITIES = {"NET_BIND_SERVICE"}
 ALLOWED_SECCOMP = {"RuntimeDefault", "Localhost"}
 
 
-def container_violations(
-    container: dict[str, Any], pod_context: dict[str, Any]
-) -> list[str]:
+def container_violations(container: dict[str, Any], pod_context: dict[str, Any]) -> list[str]:
     """Why one container fails "restricted" (empty when it passes)."""
     context = container.get("securityContext") or {}
     found = []
@@ -43,9 +41,7 @@ def container_violations(
         found.append("does not set runAsNonRoot: true")
     if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
         found.append("runs as user 0")
-    seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get(
-        "type"
-    )
+    seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
     if seccomp not in ALLOWED_SECCOMP:
         found.append("has no RuntimeDefault/Localhost seccomp profile")
     if any(p.get("hostPort") for p in container.get("ports") or []):

@@ -2,7 +2,10 @@
 register (:class:`BootstrapSecret`), so no secret value is ever written to git.
 
 The Job runs ``paperclip-launcher ensure-secrets`` from the launcher image. It creates a
-missing Secret with random values, never overwrites or patches one, and never prints a value.
+missing Secret with random values (and the literal, non-secret companions a feature registers,
+such as the database host), never overwrites or patches one, and never prints a value. An
+existing Secret that lacks a required key fails the Job; one that lacks an optional key (e.g.
+the operator's ``<name>-db-credentials``, which has only ``password``) is adopted as it is.
 Its Role can ``create`` Secrets (RBAC cannot restrict create by name) and ``get`` exactly the
 registered names.
 

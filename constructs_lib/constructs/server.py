@@ -26,6 +26,7 @@ from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
     https_egress,
+    never_pruned,
     port,
     service_body,
 )
@@ -38,7 +39,7 @@ POSTGRES_PORT = 5432
 
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     """Every generated server variable in the operator's order (the user's env comes after)."""
-    return ordered([*core_env(instance), *extra.env])
+    return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
 
 
 def service_account_body() -> dict[str, Any]:
@@ -69,10 +70,15 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
     ports = [port(spec.networking.service.port)]
     ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}], "ports": ports}]
     ingress += [
-        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": ports} for cidr in policy.allow_ingress_cidrs
+        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": ports}
+        for cidr in policy.allow_ingress_cidrs
     ]
     ingress += [dict(rule) for rule in extra.ingress]
-    egress: list[dict[str, Any]] = [dns_egress(), https_egress(), {"ports": [port(p) for p in OTLP_PORTS]}]
+    egress: list[dict[str, Any]] = [
+        dns_egress(),
+        https_egress(),
+        {"ports": [port(p) for p in OTLP_PORTS]},
+    ]
     if spec.database.mode is DatabaseMode.EXTERNAL:
         egress.append({"ports": [port(POSTGRES_PORT)]})
     egress += [dict(rule) for rule in extra.egress]
@@ -92,11 +98,10 @@ def workload_body(
     instance: Instance, entries: list[EnvEntry], extra: Contribution
 ) -> tuple[str, dict[str, Any]]:
     """("StatefulSet" | "Deployment", body) for the server workload."""
-    spec: dict[str, Any] = {
-        "replicas": replicas(instance.spec),
-        "revisionHistoryLimit": 10,
-        "selector": {"matchLabels": server_selector(instance)},
-    }
+    count = replicas(instance.spec)
+    spec: dict[str, Any] = {} if count is None else {"replicas": count}
+    spec["revisionHistoryLimit"] = 10
+    spec["selector"] = {"matchLabels": server_selector(instance)}
     if effective_workload(instance.spec) is WorkloadKind.DEPLOYMENT:
         spec["progressDeadlineSeconds"] = 600
         spec["strategy"] = {
@@ -116,7 +121,13 @@ class ServerStack(Construct):
     """The Paperclip server and what it needs, with the features' contributions folded in."""
 
     def __init__(
-        self, scope: Construct, id: str, *, instance: Instance, sink: ObjectSink, extra: Contribution
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        instance: Instance,
+        sink: ObjectSink,
+        extra: Contribution,
     ) -> None:
         super().__init__(scope, id)
         spec = instance.spec
@@ -128,7 +139,12 @@ class ServerStack(Construct):
             add("ServiceAccount", name, service_account_body(), annotations=annotations)
         add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
         if spec.storage.persistence.enabled:
-            add("PersistentVolumeClaim", data_claim_name(instance), data_claim_body(instance))
+            add(
+                "PersistentVolumeClaim",
+                data_claim_name(instance),
+                data_claim_body(instance),
+                annotations=never_pruned(),  # the data outlives prune, uninstall and deletion
+            )
         add(
             "Service",
             name,

@@ -3,8 +3,10 @@ lists them in apply order."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from constructs_lib.constructs.image_automation import images_block, shared_repository_problems
 from constructs_lib.errors import UserError
 from constructs_lib.render.layout import GENERATED_HEADER, marker_text
 from constructs_lib.render.synth import RenderedApp
@@ -19,6 +21,17 @@ def file_name(obj: dict[str, Any]) -> str:
 
 class KustomizeWriter:
     name = "kustomize"
+
+    def __init__(self, previous_root: Path | None = None) -> None:
+        self.previous_root = previous_root
+        """Where the previous output is (``dist``): its kustomization.yaml is read back so the
+        tags Flux image automation committed survive a synth (image_automation.py)."""
+
+    def _previous(self, app: str) -> str | None:
+        if self.previous_root is None:
+            return None
+        path = self.previous_root / app / "kustomize" / "kustomization.yaml"
+        return path.read_text(encoding="utf-8") if path.is_file() else None
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         """Relative path -> text for ``<app>/kustomize/``."""
@@ -37,5 +50,10 @@ class KustomizeWriter:
             "kind": "Kustomization",
             "resources": list(files),
         }
-        files["kustomization.yaml"] = marker_text(source) + dump(kustomization)
+        instances = list(rendered.app.instances)
+        shared = shared_repository_problems(instances)
+        if shared:
+            raise UserError([p.located(file=source) for p in shared])
+        images = images_block(instances, self._previous(rendered.app.name))
+        files["kustomization.yaml"] = marker_text(source) + dump(kustomization) + images
         return {f"kustomize/{name}": text for name, text in files.items()}

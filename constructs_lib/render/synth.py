@@ -88,6 +88,14 @@ def db_script() -> str:
 
 
 @cache
+def scripts() -> dict[str, str]:
+    """Every shell script of the package (constructs_lib/scripts/*.sh), by file name."""
+    folder = resources.files("constructs_lib") / "scripts"
+    found = {p.name: p for p in folder.iterdir() if p.name.endswith(".sh") and p.is_file()}
+    return {name: found[name].read_text(encoding="utf-8") for name in sorted(found)}
+
+
+@cache
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes)."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
@@ -135,6 +143,7 @@ def build_objects(
             client_script=client_script(),
             planned=next(planned) if planned is not None else None,
             db_script=db_script(),
+            scripts=scripts(),
         )
         yield construct.manifests()
         if tick:

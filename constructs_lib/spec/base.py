@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -285,6 +286,14 @@ def _http_url(value: str) -> str:
 
 HttpURL = Annotated[str, AfterValidator(_http_url)]
 """An http(s) URL kept exactly as written, refused when it carries credentials."""
+
+
+def _empty_is_unset(value: Any) -> Any:
+    return None if value == "" else value
+
+
+OptionalHttpURL = Annotated[HttpURL | None, BeforeValidator(_empty_is_unset)]
+"""An optional http(s) URL; "" (as the operator's examples write unset fields) is unset."""
 
 
 class LocalObjectReference(SpecModel):

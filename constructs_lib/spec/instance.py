@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from constructs_lib.spec.adapters import AdaptersSpec
 from constructs_lib.spec.agents import AgentsSpec
 from constructs_lib.spec.base import (
     Annotations,
@@ -15,7 +16,14 @@ from constructs_lib.spec.base import (
     StrictBool,
     check_dns_label,
 )
-from constructs_lib.spec.data import DatabaseSpec, ObjectStorageSpec, StorageSpec
+from constructs_lib.spec.data import (
+    BackupSpec,
+    DatabaseSpec,
+    ObjectStorageSpec,
+    RestoreSource,
+    StorageSpec,
+)
+from constructs_lib.spec.extras import BrandingSpec, ConnectionsSpec, Plugins, SelfConfigureSpec
 from constructs_lib.spec.platform import (
     AvailabilitySpec,
     ContainerList,
@@ -37,7 +45,7 @@ from constructs_lib.spec.server import (
     ObservabilitySpec,
     SecretsSpec,
 )
-from constructs_lib.spec.unsupported import NotBuiltYet
+from constructs_lib.spec.tailscale import TailscaleSpec
 
 API_VERSION = "paperclip.inc/v1alpha1"
 KIND = "Instance"
@@ -59,14 +67,25 @@ class InstanceSpec(SpecModel):
     """The desired state of one Paperclip server (paperclip.inc/v1alpha1 Instance spec)."""
 
     # CRD fields not built yet: setting one is an error naming it.
-    branding: NotBuiltYet
-    adapters: NotBuiltYet
-    connections: NotBuiltYet
-    plugins: NotBuiltYet
-    self_configure: NotBuiltYet
-    backup: NotBuiltYet
-    restore_from: NotBuiltYet
-    tailscale: NotBuiltYet
+    branding: BrandingSpec | None = None
+    """UI branding from a ConfigMap. Default: unset (none)."""
+    adapters: AdaptersSpec = AdaptersSpec()
+    """LLM keys, E2B, cloud sandbox, Kubernetes execution, adapter registry. Default: none."""
+    connections: ConnectionsSpec | None = None
+    """OAuth credentials of connections. Default: unset (none)."""
+    plugins: Plugins = []
+    """Refused when not empty (installed through the server, not declaratively). Default: none."""
+    self_configure: SelfConfigureSpec = SelfConfigureSpec()
+    """Must stay disabled: configuration changes come through git. Default: disabled."""
+    backup: BackupSpec | None = None
+    """pg_dump backups to S3 (backup.schedule) and the server's own backups
+    (backup.appNative). Default: unset (no backup CronJob)."""
+    restore_from: RestoreSource = None
+    """The backup the restore CronJob <name>-db-restore restores: latest, or a key. It is run
+    by hand (kubectl create job --from=cronjob/<name>-db-restore ...; see the README), never
+    by a sync. Default: unset (latest)."""
+    tailscale: TailscaleSpec | None = None
+    """A Tailscale sidecar serving the server on the tailnet. Default: none."""
 
     image: ImageSpec = ImageSpec()
     """The server image; one of tag or digest is required. Default: repository
@@ -74,7 +93,7 @@ class InstanceSpec(SpecModel):
     deployment: DeploymentSpec = DeploymentSpec()
     """Mode and exposure. Default: authenticated, private."""
     database: DatabaseSpec = DatabaseSpec()
-    """Where the data lives. Default: mode unset (required for now)."""
+    """Where the data lives. Default: managed PostgreSQL (postgres:17-alpine, 10Gi)."""
     auth: AuthSpec = AuthSpec()
     """Authentication. Default: no secret reference."""
     secrets: SecretsSpec = SecretsSpec()

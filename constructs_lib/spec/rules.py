@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 
 from constructs_lib.errors import Problem
+from constructs_lib.spec import availability_rules
 from constructs_lib.spec.data import DatabaseMode
 from constructs_lib.spec.instance import Instance, InstanceSpec
 from constructs_lib.spec.platform import ProbeType, ServiceType, WorkloadKind
-from constructs_lib.spec.server import DeploymentMode, Exposure, SchedulerGating
+from constructs_lib.spec.server import DeploymentMode, Exposure, SchedulerGating, SecretsProvider
 
 SERVER_MIN_HEARTBEAT_MS = 10000
 # Label keys every generated object carries; an Instance label with one of them is overridden.
@@ -47,16 +48,21 @@ def effective_workload(spec: InstanceSpec) -> WorkloadKind:
     return WorkloadKind.STATEFUL_SET
 
 
-def replicas(spec: InstanceSpec) -> int:
-    """Replicas of the server workload: 0 when suspended."""
-    return 0 if spec.suspended else spec.availability.replicas
+def replicas(spec: InstanceSpec) -> int | None:
+    """Replicas of the server workload: 0 when suspended; None (left to the autoscaler, so a
+    sync never resets what it chose) while autoscaling is on."""
+    if spec.suspended:
+        return 0
+    if spec.availability.autoscaler is not None:
+        return None
+    return spec.availability.replicas
 
 
 def ordinal_gating(spec: InstanceSpec) -> bool:
     """Whether only the pod whose hostname ends in -0 runs the heartbeat scheduler."""
     return (
         spec.heartbeat.enabled
-        and spec.availability.replicas > 1
+        and spec.availability.max_replicas > 1
         and spec.heartbeat.scheduler_gating.resolved is SchedulerGating.ORDINAL
         and effective_workload(spec) is WorkloadKind.STATEFUL_SET
     )
@@ -73,8 +79,13 @@ def probe_kind(spec: InstanceSpec) -> ProbeType:
 
 def shared_master_key(spec: InstanceSpec) -> bool:
     """Whether the secrets bootstrap creates <name>-secrets-master-key in-cluster: more than
-    one replica must decrypt with one key, and no masterKeySecretRef names it."""
-    return spec.availability.replicas > 1 and spec.secrets.master_key_secret_ref is None
+    one replica must decrypt with one key, no masterKeySecretRef names it, and the server
+    encrypts secrets itself (local_encrypted; AWS Secrets Manager keeps them in AWS)."""
+    return (
+        spec.availability.max_replicas > 1
+        and spec.secrets.master_key_secret_ref is None
+        and spec.secrets.provider is SecretsProvider.LOCAL_ENCRYPTED
+    )
 
 
 def drain_seconds(spec: InstanceSpec) -> int:
@@ -109,24 +120,20 @@ def errors(instance: Instance) -> list[Problem]:
             "set spec.deployment.exposure: private, or spec.deployment.mode: authenticated.",
         )
     db = spec.database
-    if db.mode is None:
-        add(
-            "spec.database.mode",
-            "is required: the CRD default, managed, is not built by paperclip-gitops yet.",
-            "set spec.database.mode to embedded or external.",
-        )
-    elif db.mode is DatabaseMode.EXTERNAL and not (db.external_url or db.external_url_secret_ref):
+    if db.mode is DatabaseMode.EXTERNAL and not (db.external_url or db.external_url_secret_ref):
         add(
             "spec.database",
             "mode external needs a database URL.",
             "set spec.database.externalURLSecretRef (a Secret key holding DATABASE_URL).",
         )
-    elif db.mode is DatabaseMode.EMBEDDED and (db.external_url or db.external_url_secret_ref):
+    elif db.mode is not DatabaseMode.EXTERNAL and (db.external_url or db.external_url_secret_ref):
         add(
             "spec.database.mode",
-            "is embedded, but externalURL/externalURLSecretRef is set and would be ignored.",
+            f"is {db.mode.value}{' (the default)' if db.mode is DatabaseMode.MANAGED else ''}, "
+            "but externalURL/externalURLSecretRef is set and would be ignored.",
             "set spec.database.mode: external, or remove the external URL.",
         )
+    found += backup_errors(instance)
     if spec.deployment.mode is DeploymentMode.AUTHENTICATED and spec.auth.secret_ref is None:
         add(
             "spec.auth.secretRef",
@@ -135,19 +142,19 @@ def errors(instance: Instance) -> list[Problem]:
             "create a Secret with a random value and reference it as spec.auth.secretRef "
             "{name, key}, or use deployment.mode: local_trusted for a private test instance.",
         )
-    if spec.availability.replicas > 1:
-        count = spec.availability.replicas
+    if spec.availability.max_replicas > 1:
+        count = spec.availability.max_replicas
         if db.mode is DatabaseMode.EMBEDDED:
             add(
                 "spec.database.mode",
-                f"is embedded, but {count} replicas are requested: the embedded PostgreSQL "
+                f"is embedded, but up to {count} replicas are requested: the embedded PostgreSQL "
                 "lives inside one pod and cannot be shared.",
                 "use database.mode: external, or availability.replicas: 1.",
             )
         if spec.object_storage is None:
             add(
                 "spec.objectStorage",
-                f"is required for {count} replicas: uploaded files on one pod's volume are "
+                f"is required for up to {count} replicas: uploaded files on one pod's volume are "
                 "invisible to the others.",
                 "configure spec.objectStorage (s3, minio or r2), or availability.replicas: 1.",
             )
@@ -162,16 +169,126 @@ def errors(instance: Instance) -> list[Problem]:
         )
     elif (
         effective_workload(spec) is WorkloadKind.DEPLOYMENT
-        and spec.availability.replicas > 1
+        and spec.availability.max_replicas > 1
         and spec.heartbeat.enabled
         and spec.heartbeat.scheduler_gating.resolved is SchedulerGating.ORDINAL
     ):
         add(
             "spec.heartbeat.schedulerGating",
             "resolves to ordinal, which needs StatefulSet pod names (-0), but the workload is "
-            f"a Deployment with {spec.availability.replicas} replicas: every pod would run "
-            "the scheduler.",
+            f"a Deployment with up to {spec.availability.max_replicas} replicas: every pod would "
+            "run the scheduler.",
             "set spec.heartbeat.schedulerGating: lease.",
+        )
+    found += availability_rules.errors(instance)
+    return found
+
+
+def backup_errors(instance: Instance) -> list[Problem]:
+    """backup.* and restoreFrom rules: what a backup CronJob needs to work at all."""
+    spec = instance.spec
+    backup, db = spec.backup, spec.database
+    found: list[Problem] = []
+    scheduled = backup is not None and backup.schedule is not None
+    if scheduled and db.mode is DatabaseMode.EMBEDDED:
+        found.append(
+            Problem(
+                "is set, but the embedded database lives inside the server pod, where no "
+                "backup Job can reach it; the server backs it up itself (backup.appNative: "
+                "every 60 minutes to /paperclip/backups by default).",
+                "spec.backup.schedule",
+                "remove backup.schedule (tune backup.appNative instead), or use "
+                "database.mode: managed or external.",
+            )
+        )
+        return found
+    target = backup_target(spec)
+    if scheduled and target is None:
+        found.append(
+            Problem(
+                "needs a bucket: neither backup.s3 nor objectStorage is set.",
+                "spec.backup.s3",
+                "set spec.backup.s3.bucket (with region, endpoint and credentialsSecretRef as "
+                "the store needs).",
+            )
+        )
+    if scheduled and target is not None:
+        path, endpoint, credentials = target
+        if endpoint is not None and credentials is None:
+            found.append(
+                Problem(
+                    f"has the endpoint {endpoint} but no credentials: workload identity works "
+                    "only with AWS S3 itself.",
+                    f"{path}.credentialsSecretRef",
+                    "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+                )
+            )
+    if spec.restore_from is not None and not scheduled:
+        found.append(
+            Problem(
+                "is set, but no restore CronJob is built: it reads backups from the backup "
+                "bucket, which needs backup.schedule.",
+                "spec.restoreFrom",
+                "configure spec.backup (schedule and s3), or remove restoreFrom.",
+            )
+        )
+    elif spec.restore_from is not None and db.mode is DatabaseMode.EMBEDDED:
+        found.append(
+            Problem(
+                "cannot restore into the embedded database.",
+                "spec.restoreFrom",
+                "remove restoreFrom.",
+            )
+        )
+    return found
+
+
+def backup_target(spec: InstanceSpec) -> tuple[str, str | None, str | None] | None:
+    """(spec path, endpoint, credentials Secret) of where backups go: backup.s3, else
+    objectStorage (as the operator falls back); None when neither is set."""
+    backup = spec.backup
+    if backup is not None and backup.s3 is not None:
+        ref = backup.s3.credentials_secret_ref
+        return "spec.backup.s3", backup.s3.endpoint, ref.name if ref else None
+    storage = spec.object_storage
+    if storage is not None:
+        ref = storage.credentials_secret_ref
+        return "spec.objectStorage", storage.endpoint, ref.name if ref else None
+    return None
+
+
+def backup_warnings(instance: Instance) -> list[Problem]:
+    spec = instance.spec
+    backup = spec.backup
+    found: list[Problem] = []
+    if backup is None:
+        return found
+    if backup.schedule is None and backup.s3 is not None:
+        found.append(
+            Problem(
+                "backup.s3 is set without backup.schedule: no backups are made and no restore "
+                "CronJob is built.",
+                "spec.backup.schedule",
+                "set a cron schedule in UTC, e.g. '0 3 * * *'.",
+            )
+        )
+    target = backup_target(spec)
+    if (
+        backup.schedule is not None
+        and spec.database.mode is not DatabaseMode.EMBEDDED
+        and target is not None
+        and target[1] is None
+        and target[2] is None
+        and not spec.security.rbac.service_account_annotations
+    ):
+        found.append(
+            Problem(
+                "backups to AWS S3 without credentialsSecretRef rely on workload identity "
+                f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
+                f"{target[0]}.credentialsSecretRef",
+                "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
+                "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",
+            )
         )
     return found
 
@@ -179,7 +296,7 @@ def errors(instance: Instance) -> list[Problem]:
 def warnings(instance: Instance) -> list[Problem]:
     """Rules worth a printed warning; synthesis goes on."""
     spec = instance.spec
-    found: list[Problem] = []
+    found: list[Problem] = backup_warnings(instance)
     if spec.image.tag == "latest" and not spec.image.digest:
         found.append(
             Problem(
@@ -205,7 +322,7 @@ def warnings(instance: Instance) -> list[Problem]:
                 "enable persistence, or use an external database.",
             )
         )
-    if spec.availability.replicas > 1 and spec.storage.persistence.enabled:
+    if spec.availability.max_replicas > 1 and spec.storage.persistence.enabled:
         found.append(
             Problem(
                 "all replicas mount the one data volume; with ReadWriteOnce they must share a "
@@ -264,7 +381,13 @@ def warnings(instance: Instance) -> list[Problem]:
         ServiceType.LOAD_BALANCER,
         ServiceType.NODE_PORT,
     )
-    if exposed and policy.enabled and not policy.allow_ingress_cidrs:
+    ingress, route = spec.networking.ingress, spec.networking.http_route
+    routed = (ingress is not None and ingress.enabled) or (route is not None and route.enabled)
+    # Tailscale funnel traffic arrives through the sidecar's own outbound connection.
+    tailscale = spec.tailscale
+    funnel = tailscale is not None and tailscale.enabled and tailscale.mode.value == "funnel"
+    routed = routed or (funnel and service.type is ServiceType.CLUSTER_IP)
+    if exposed and policy.enabled and not policy.allow_ingress_cidrs and not routed:
         why = (
             f"the Service is a {service.type.value}"
             if service.type is not ServiceType.CLUSTER_IP
@@ -292,4 +415,5 @@ def warnings(instance: Instance) -> list[Problem]:
                 "lower it, or raise terminationGracePeriodSeconds.",
             )
         )
+    found += availability_rules.warnings(instance)
     return found

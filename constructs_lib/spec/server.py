@@ -5,18 +5,26 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from constructs_lib.spec.base import (
-    HttpURL,
     Hostname,
     LocalObjectReference,
     NonNegativeInt32,
+    OptionalHttpURL,
     SecretKeySelector,
     SpecModel,
     StrictBool,
 )
-from constructs_lib.spec.unsupported import NotBuiltYet, not_built_yet
+from constructs_lib.spec.extras import AutoUpdateSpec
+from constructs_lib.spec.identity import (
+    AdminUserSpec,
+    AwsSecretsSpec,
+    EmailSpec,
+    OAuthProviderSpec,
+    PlatformAdminSpec,
+)
+from constructs_lib.spec.observability import MetricsSpec
 
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/paperclipai/paperclip"
 
@@ -31,7 +39,8 @@ class ImageSpec(SpecModel):
     """The Paperclip server image. One of ``tag`` or ``digest`` is required."""
 
     # CRD fields not built yet: setting one is an error naming it.
-    auto_update: NotBuiltYet
+    auto_update: AutoUpdateSpec = AutoUpdateSpec()
+    """Image automation (Flux ImageRepository/ImagePolicy and a marked tag). Default: off."""
 
     repository: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")] = (
         DEFAULT_IMAGE_REPOSITORY
@@ -68,14 +77,14 @@ class Exposure(StrEnum):
 class DeploymentSpec(SpecModel):
     """How the server authenticates users and who can reach it."""
 
-    # CRD fields not built yet: setting one is an error naming it.
-    platform_admin: NotBuiltYet
+    platform_admin: PlatformAdminSpec | None = None
+    """A platform-managed instance admin seeded before the server starts. Default: none."""
 
     mode: DeploymentMode = DeploymentMode.AUTHENTICATED
     """local_trusted or authenticated. Default: authenticated."""
     exposure: Exposure = Exposure.PRIVATE
     """private or public. Default: private. local_trusted requires private."""
-    public_url: Annotated[HttpURL | None, Field(alias="publicURL")] = None
+    public_url: Annotated[OptionalHttpURL, Field(alias="publicURL")] = None
     """The URL users reach the server at, passed through as written as PAPERCLIP_PUBLIC_URL.
     Default: unset."""
     allowed_hostnames: list[Hostname] = []
@@ -86,11 +95,14 @@ class DeploymentSpec(SpecModel):
 class AuthSpec(SpecModel):
     """Authentication settings."""
 
-    # CRD fields not built yet: setting one is an error naming it.
-    admin_user: NotBuiltYet
-    email: NotBuiltYet
-    google: NotBuiltYet
-    apple: NotBuiltYet
+    admin_user: AdminUserSpec | None = None
+    """The first admin, created by the admin bootstrap Job. Default: none."""
+    email: EmailSpec | None = None
+    """E-mail through Resend. Default: none."""
+    google: OAuthProviderSpec | None = None
+    """Sign-in with Google. Default: none."""
+    apple: OAuthProviderSpec | None = None
+    """Sign-in with Apple. Default: none."""
 
     secret_ref: SecretKeySelector | None = None
     """Secret key holding BETTER_AUTH_SECRET. Required in authenticated mode. Default: unset."""
@@ -106,11 +118,13 @@ class SecretsProvider(StrEnum):
 class SecretsSpec(SpecModel):
     """How the server encrypts the secrets it stores."""
 
-    # CRD fields not built yet: setting one is an error naming it.
-    aws: NotBuiltYet
+    aws: AwsSecretsSpec | None = None
+    """AWS Secrets Manager settings; required with provider aws_secrets_manager. Default:
+    none."""
 
     provider: SecretsProvider = SecretsProvider.LOCAL_ENCRYPTED
-    """Only local_encrypted is built so far. Default: local_encrypted."""
+    """local_encrypted (the master key) or aws_secrets_manager (needs aws). Default:
+    local_encrypted."""
     master_key_secret_ref: SecretKeySelector | None = None
     """Secret key with the master key. Default: unset — with one replica the optional Secret
     <name>-secrets-master-key (key master-key) is referenced, and without it the server keeps
@@ -118,13 +132,6 @@ class SecretsSpec(SpecModel):
     by the secrets bootstrap (never in git) so every replica shares one key."""
     strict_mode: StrictBool | None = None
     """PAPERCLIP_SECRETS_STRICT_MODE=true when true. Default: unset."""
-
-    @field_validator("provider")
-    @classmethod
-    def _only_local(cls, value: SecretsProvider) -> SecretsProvider:
-        if value is not SecretsProvider.LOCAL_ENCRYPTED:
-            raise not_built_yet(f"secrets provider {value.value}")
-        return value
 
 
 class SchedulerGating(StrEnum):
@@ -170,4 +177,6 @@ class ObservabilitySpec(SpecModel):
     """Logging settings. Default: level info."""
 
     # CRD fields not built yet: setting one is an error naming it.
-    metrics: NotBuiltYet
+    metrics: MetricsSpec = MetricsSpec()
+    """OpenTelemetry export, ServiceMonitor, PrometheusRule and Grafana dashboards. Default:
+    all off."""

@@ -12,7 +12,9 @@
 // Paperclip pod by paperclip-gitops).
 //
 // SIGTERM (Paperclip cancel, timeout or shutdown) cancels the run and exits 143. A broken
-// stream is resumed from the last line received; nothing is printed twice.
+// stream is resumed from the last line received; nothing is printed twice. The client gives
+// up only when the launcher stays unreachable for AGENT_LAUNCHER_RESUME_MS (default 5
+// minutes) in one stretch: every answer and every record received starts the window anew.
 
 const RESUME_WINDOW_MS = Number(process.env.AGENT_LAUNCHER_RESUME_MS || 300000);
 
@@ -96,6 +98,12 @@ async function start() {
     `job ${answer.job}\n`);
 }
 
+// The launcher answered or sent a record: an outage (if any) is over.
+function progress(state) {
+  state.brokenSince = 0;
+  state.delay = 500;
+}
+
 // One pass over the log stream; returns the result record, or null if the stream broke.
 async function streamOnce(state) {
   current = new AbortController();
@@ -104,7 +112,12 @@ async function streamOnce(state) {
     headers, signal: current.signal,
   });
   if (response.status === 404) fail("the launcher does not know this run (was it deleted?)");
+  if (response.status === 400 || response.status === 401) {
+    const answer = await response.json().catch(() => ({}));
+    fail(`the launcher refused the log stream (${response.status}): ${answer.message}`);
+  }
   if (!response.ok) throw new Error(`log stream answered ${response.status}`);
+  progress(state);
   const decoder = new TextDecoder();
   let buffer = "";
   for await (const chunk of response.body) {
@@ -113,6 +126,7 @@ async function streamOnce(state) {
     while ((newline = buffer.indexOf("\n")) >= 0) {
       const record = JSON.parse(buffer.slice(0, newline));
       buffer = buffer.slice(newline + 1);
+      progress(state);
       if (record.type === "line") {
         await write(`${record.text}\n`);
         state.cursor = record.cursor;
@@ -126,9 +140,7 @@ async function streamOnce(state) {
 
 async function main() {
   await start();
-  const state = { cursor: "" };
-  let brokenSince = 0;
-  let delay = 500;
+  const state = { cursor: "", brokenSince: 0, delay: 500 };
   for (;;) {
     let result = null;
     try {
@@ -145,13 +157,12 @@ async function main() {
       process.stderr.write(`[paperclip-launch] result ${JSON.stringify(result)}\n`);
       process.exit(Number.isInteger(result.exitCode) ? result.exitCode : 1);
     }
-    if (!brokenSince) brokenSince = Date.now();
-    if (Date.now() - brokenSince > RESUME_WINDOW_MS) {
+    if (!state.brokenSince) state.brokenSince = Date.now();
+    if (Date.now() - state.brokenSince > RESUME_WINDOW_MS) {
       fail(`the launcher at ${base} stayed unreachable for ${RESUME_WINDOW_MS / 1000}s`);
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    delay = Math.min(delay * 2, 5000);
-    if (result === null && state.cursor) brokenSince = brokenSince || Date.now();
+    await new Promise((resolve) => setTimeout(resolve, state.delay));
+    state.delay = Math.min(state.delay * 2, 5000);
   }
 }
 

@@ -20,6 +20,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SIZES = (1, 10, 100)
+# (writers, sizes): the Kustomize tree alone (the pipeline issue 7's target is about), then
+# every writer including the Helm chart, whose parameter probes re-render each instance.
+RUNS: tuple[tuple[str, tuple[int, ...]], ...] = (("kustomize", SIZES), ("all", SIZES))
 TARGET_SECONDS_AT_100 = 5.0
 TARGET_RATIO_TO_FLOOR = 2.0
 
@@ -38,7 +41,7 @@ def _node_peak_kib() -> int:
     return peak
 
 
-def worker(count: int) -> dict[str, Any]:
+def worker(count: int, writers: str = "all") -> dict[str, Any]:
     start = time.perf_counter()
     import yaml
 
@@ -56,7 +59,10 @@ def worker(count: int) -> dict[str, Any]:
             documents.append(yaml.safe_dump(source, sort_keys=False))
         app.write_text("---\n".join(documents))
         begin = time.perf_counter()
-        result = synthesize([app], DEFAULT_KUBERNETES_VERSION)
+        from constructs_lib.render.writers import WRITERS
+
+        chosen = [w for w in WRITERS if writers == "all" or w.name in ("kustomize", "agents")]
+        result = synthesize([app], DEFAULT_KUBERNETES_VERSION, writers=chosen)
         synthesized = time.perf_counter()
         write_trees(Path(tmp) / "out", result.trees)
         written = time.perf_counter()
@@ -82,10 +88,10 @@ def worker(count: int) -> dict[str, Any]:
 def main() -> int:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     rows = []
-    for count in SIZES:
+    for writers, count in [(w, c) for w, sizes in RUNS for c in sizes]:
         begin = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", str(count)],
+            [sys.executable, __file__, "--worker", str(count), writers],
             check=True,
             capture_output=True,
             text=True,
@@ -94,9 +100,11 @@ def main() -> int:
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         row["process_s"] = time.perf_counter() - begin
+        row["writers"] = writers
         rows.append(row)
     header = (
-        f"{'instances':>9} {'objects':>7} {'wall s':>7} {'ms/object':>9} {'process s':>9} "
+        f"{'writers':>9} {'instances':>9} {'objects':>7} {'wall s':>7} {'ms/object':>9} "
+        f"{'process s':>9} "
         f"{'import s':>8} "
         f"{'synth s':>7} "
         f"{'write s':>7} {'dump floor s':>12} {'synth/floor':>11} {'py MiB':>7} "
@@ -107,25 +115,25 @@ def main() -> int:
     for r in rows:
         ratio = (r["synth_s"] + r["write_s"]) / r["floor_s"] if r["floor_s"] else float("inf")
         print(
-            f"{r['instances']:>9} {r['objects']:>7} {r['total_s']:>7.2f} "
+            f"{r['writers']:>9} {r['instances']:>9} {r['objects']:>7} {r['total_s']:>7.2f} "
             f"{1000 * r['total_s'] / r['objects']:>9.2f} {r['process_s']:>9.2f} "
             f"{r['import_s']:>8.2f} "
             f"{r['synth_s']:>7.2f} {r['write_s']:>7.2f} {r['floor_s']:>12.3f} {ratio:>10.1f}x "
             f"{r['python_peak_mib']:>7.0f} {r['node_peak_mib']:>8.0f}"
         )
-    largest = rows[-1]
-    verdict = "meets" if largest["total_s"] < TARGET_SECONDS_AT_100 else "MISSES"
-    print(
-        f"\n{largest['instances']} instances: {largest['total_s']:.2f} s wall "
-        f"({verdict} the {TARGET_SECONDS_AT_100:.0f} s target; imports, validation and writing "
-        "included)"
-    )
-    whole = largest["total_s"] / largest["floor_s"] if largest["floor_s"] else float("inf")
-    verdict = "meets" if whole <= TARGET_RATIO_TO_FLOOR else "MISSES"
-    print(
-        f"wall time / dump floor at {largest['instances']} instances: {whole:.2f}x "
-        f"({verdict} the {TARGET_RATIO_TO_FLOOR:.0f}x target)"
-    )
+    for largest in (r for r in rows if r["instances"] == max(SIZES)):
+        label = f"{largest['instances']} instances, writers {largest['writers']}"
+        verdict = "meets" if largest["total_s"] < TARGET_SECONDS_AT_100 else "MISSES"
+        print(
+            f"\n{label}: {largest['total_s']:.2f} s wall ({verdict} the "
+            f"{TARGET_SECONDS_AT_100:.0f} s target; imports, validation and writing included)"
+        )
+        whole = largest["total_s"] / largest["floor_s"] if largest["floor_s"] else float("inf")
+        verdict = "meets" if whole <= TARGET_RATIO_TO_FLOOR else "MISSES"
+        print(
+            f"{label}: wall time / dump floor {whole:.2f}x "
+            f"({verdict} the {TARGET_RATIO_TO_FLOOR:.0f}x target)"
+        )
     print(
         "wall s: imports + load + rules + cdk8s synthesis + strict validation + write.\n"
         "process s: the whole process as the shell sees it, including interpreter start-up, "
@@ -136,7 +144,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
-        print(json.dumps(worker(int(sys.argv[2]))))
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        print(json.dumps(worker(int(sys.argv[2]), sys.argv[3])))
     else:
         sys.exit(main())

@@ -89,10 +89,15 @@ build_kwok() {
 
 mkdir -p "$BIN"
 total=$(now)
-have_version kube-apiserver "v$K8S_VERSION" && have_version kube-controller-manager "v$K8S_VERSION" \
-  && have_version kube-scheduler "v$K8S_VERSION" && log "k8s v$K8S_VERSION: cached" || build_k8s
-have_version etcd "$ETCD_VERSION" && log "etcd v$ETCD_VERSION: cached" || build_etcd
-have_version kwok "$KWOK_VERSION" && log "kwok v$KWOK_VERSION: cached" || build_kwok
+if have_version kube-apiserver "v$K8S_VERSION" \
+  && have_version kube-controller-manager "v$K8S_VERSION" \
+  && have_version kube-scheduler "v$K8S_VERSION"; then
+  log "k8s v$K8S_VERSION: cached"
+else
+  build_k8s
+fi
+if have_version etcd "$ETCD_VERSION"; then log "etcd v$ETCD_VERSION: cached"; else build_etcd; fi
+if have_version kwok "$KWOK_VERSION"; then log "kwok v$KWOK_VERSION: cached"; else build_kwok; fi
 
 for b in kube-apiserver kube-controller-manager kube-scheduler; do
   have_version "$b" "v$K8S_VERSION" || { log "ERROR: $b does not report v$K8S_VERSION"; exit 1; }

@@ -100,7 +100,14 @@ def kubeconfig_for(
     path: Path,
     server: str | None = None,
     namespace: str = "default",
+    token_file: Path | None = None,
 ) -> Path:
+    """A kubeconfig with ``token``, or (``token_file``) one that names the file holding it,
+    as a projected ServiceAccount token is read in a pod."""
+    user: dict[str, str] = {"token": token}
+    if token_file is not None:
+        token_file.write_text(token)
+        user = {"tokenFile": str(token_file)}
     path.write_text(
         yaml.safe_dump(
             {
@@ -116,7 +123,7 @@ def kubeconfig_for(
                         },
                     }
                 ],
-                "users": [{"name": "t", "user": {"token": token}}],
+                "users": [{"name": "t", "user": user}],
                 "contexts": [
                     {"name": "t", "context": {"cluster": "t", "user": "t", "namespace": namespace}}
                 ],
@@ -136,6 +143,10 @@ class LauncherProcess:
     token: str = "test-launcher-token"
     process: subprocess.Popen[bytes] | None = None
     extra_args: list[str] = field(default_factory=lambda: ["--disconnect-cancel-seconds", "-1"])
+    token_file: bool = False
+    """Read the ServiceAccount token from a file (``sa-token`` in ``workdir``), as in a pod."""
+    pending_timeout: int | None = None
+    """Override the generated pendingTimeoutSeconds (the benchmark starts 200 pods at once)."""
 
     @property
     def url(self) -> str:
@@ -144,10 +155,18 @@ class LauncherProcess:
     def start(self) -> LauncherProcess:
         objects = generated_objects(self.namespace)
         config = self.workdir / "templates.json"
-        config.write_text(objects["ConfigMap/lt-launcher"]["data"]["templates.json"])
+        settings = json.loads(objects["ConfigMap/lt-launcher"]["data"]["templates.json"])
+        if self.pending_timeout is not None:
+            settings["pendingTimeoutSeconds"] = self.pending_timeout
+        config.write_text(json.dumps(settings))
         sa_token = self.plane.mint_token(self.namespace, "lt-launcher")
         kubeconfig = kubeconfig_for(
-            self.plane, sa_token, self.workdir / "kubeconfig", self.server, self.namespace
+            self.plane,
+            sa_token,
+            self.workdir / "kubeconfig",
+            self.server,
+            self.namespace,
+            self.workdir / "sa-token" if self.token_file else None,
         )
         log = open(self.workdir / "launcher.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
@@ -196,6 +215,14 @@ class LauncherProcess:
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def public(self, path: str) -> tuple[int, Any]:
+        """An unauthenticated GET (health, readiness, the OpenAPI document)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=30) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")

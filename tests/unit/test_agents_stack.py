@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,9 +107,10 @@ def test_client_mounted_in_the_paperclip_pod_with_unstripped_env_names() -> None
     script = objects["ConfigMap/demo-launcher-client"]["data"]["paperclip-launch.mjs"]
     assert script.startswith("#!/usr/bin/env node")
     job = objects["Job/demo-secrets-bootstrap"]
-    assert "demo-launcher-token/token=token" in job["spec"]["template"]["spec"]["containers"][0][
-        "args"
-    ]
+    assert (
+        "demo-launcher-token/token=token"
+        in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
 
 
 def test_bad_template_is_a_user_error_with_its_path() -> None:
@@ -140,7 +142,7 @@ def test_adapter_json_is_written_next_to_the_app_output() -> None:
     }
 
 
-def _rule_errors(spec: dict[str, object]) -> list[tuple[str, str]]:
+def _rule_errors(spec: dict[str, Any]) -> list[tuple[str, str]]:
     from constructs_lib.constructs.instance import plan
 
     return [(p.path, p.message) for p in plan(make_instance(spec)).contribution.errors]

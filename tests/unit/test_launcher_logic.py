@@ -14,6 +14,7 @@ from launcher.pods import RunFailed, failure
 from launcher.relay import Cursor, Dedup
 from launcher.secrets import SecretSpec
 from launcher.templates import JobTemplate, LauncherConfig
+from launcher.views import JobView, LeaseView, PodView
 
 CONFIG = LauncherConfig.model_validate(
     {
@@ -53,6 +54,7 @@ def test_job_name_is_stable_short_and_valid() -> None:
     assert job_name("a", "b") != job_name("a", "c")
     long = job_name("a" * 100, "b" * 100)
     assert len(long) <= 63 and long.startswith("agent-aaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-")
+    assert len(long.rsplit("-", 1)[1]) == 20  # 80 bits of hash
 
 
 def test_label_values_stand_for_any_id() -> None:
@@ -95,7 +97,7 @@ def test_job_shape_and_env_allow_list() -> None:
 def test_per_run_secret_is_owned_by_the_job() -> None:
     job = build_job(CONFIG, REQUEST)
     job["metadata"]["uid"] = "uid-1"
-    secret = build_run_secret(CONFIG, REQUEST, job)
+    secret = build_run_secret(CONFIG, REQUEST, JobView.of(job))
     assert secret["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert secret["stringData"]["PAPERCLIP_API_KEY"] == "secret-jwt"
 
@@ -118,7 +120,7 @@ def test_opencode_command_prompt_and_per_run_config() -> None:
     assert "/tmp/opencode/opencode.json" in container["command"][2]  # per run, not shared
     assert {"name": "OPENCODE_DISABLE_PROJECT_CONFIG", "value": "true"} in container["env"]
     job["metadata"]["uid"] = "u"
-    prompt = build_run_secret(CONFIG, request, job)["stringData"]["prompt"]
+    prompt = build_run_secret(CONFIG, request, JobView.of(job))["stringData"]["prompt"]
     assert prompt == "You are agent Agent_42 (Builder). Continue your Paperclip work."
     assert job["spec"]["template"]["spec"]["volumes"][0] == {"name": "workspace", "emptyDir": {}}
 
@@ -197,7 +199,7 @@ def test_opencode_parsing() -> None:
     ],
 )
 def test_pod_failures(status: dict[str, Any], code: str) -> None:
-    problem = failure({"status": status}, pending_for=0)
+    problem = failure(PodView.of({"status": status}), pending_for=0)
     assert isinstance(problem, RunFailed) and problem.reason == code
 
 
@@ -207,8 +209,8 @@ def test_transient_config_error_needs_time() -> None:
             {"name": "agent", "state": {"waiting": {"reason": "CreateContainerConfigError"}}}
         ]
     }
-    assert failure({"status": status}, pending_for=1) is None
-    assert failure({"status": status}, pending_for=60) is not None
+    assert failure(PodView.of({"status": status}), pending_for=1) is None
+    assert failure(PodView.of({"status": status}), pending_for=60) is not None
 
 
 def test_template_validation() -> None:
@@ -235,12 +237,12 @@ def test_a_holder_without_a_job_keeps_the_agent_only_during_the_grace_period() -
 
     from launcher.guard import CLAIM_GRACE_SECONDS, RunGuard
 
-    def lease(age: float | None) -> dict[str, Any]:
+    def lease(age: float | None) -> LeaseView:
         spec: dict[str, Any] = {"holderIdentity": "run-1"}
         if age is not None:
             when = datetime.now(UTC) - timedelta(seconds=age)
             spec["acquireTime"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {"spec": spec}
+        return LeaseView.of({"spec": spec})
 
     assert not RunGuard._free(lease(1), "missing")  # its Job is being created
     assert RunGuard._free(lease(CLAIM_GRACE_SECONDS + 5), "missing")  # its launcher died

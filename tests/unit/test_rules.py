@@ -111,7 +111,7 @@ def test_authenticated_mode_needs_the_auth_secret() -> None:
 
 
 def test_database_rules() -> None:
-    assert paths({"database": {"mode": None}}) == ["spec.database.mode"]
+    assert paths({"database": {"mode": None}}) == []  # unset means managed, as in the CRD
     assert paths({"database": {"mode": "external"}}) == ["spec.database"]
     assert paths({"database": {"mode": "embedded", "externalURL": "postgres://h/db"}}) == [
         "spec.database.mode"

@@ -25,6 +25,13 @@ NO_OP_BLOCKS: list[dict[str, Any]] = [
     {"adapters": {}},
     {"plugins": []},
     {"restoreFrom": ""},
+    {"backup": {}},
+    {
+        "database": {
+            "mode": "embedded",
+            "managed": {"image": "postgres:17-alpine", "storageSize": "10Gi"},
+        }
+    },
     {
         "database": {
             "mode": "external",
@@ -41,10 +48,9 @@ def test_disabled_or_empty_blocks_of_unbuilt_features_are_no_ops(block: dict[str
     assert synth_objects(make_instance(block)).keys() == baseline.keys()
 
 
-def test_an_enabled_unbuilt_feature_is_still_an_error() -> None:
-    with pytest.raises(UserError) as caught:
-        make_instance({"tailscale": {"enabled": True}})
-    assert [p.path for p in caught.value.problems] == ["spec.tailscale"]
+def test_an_enabled_feature_is_validated_not_ignored() -> None:
+    errors = plan(make_instance({"tailscale": {"enabled": True}})).contribution.errors
+    assert [p.path for p in errors] == ["spec.tailscale.authKey"]
 
 
 EXPORTED = """
@@ -73,7 +79,8 @@ spec:
     replicas: 1
     serverDrain: {enabled: true, timeoutSeconds: 15}
     terminationGracePeriodSeconds: 1800
-    autoScaling: {enabled: false, maxReplicas: 3, minReplicas: 1, targetCPUUtilizationPercentage: 80}
+    autoScaling:
+      {enabled: false, maxReplicas: 3, minReplicas: 1, targetCPUUtilizationPercentage: 80}
   database: {mode: embedded}
   deployment: {exposure: private, mode: local_trusted}
   heartbeat: {enabled: true, intervalMS: 60000, schedulerGating: ordinal}

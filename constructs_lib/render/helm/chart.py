@@ -36,8 +36,9 @@ from .templates import render_template
 
 CHART_VERSION = "0.1.0"
 """The chart version (paperclip-gitops' own). Flux: use ``reconcileStrategy: Revision``."""
-KUBE_VERSION = ">=1.27.0-0"
-"""Supported Kubernetes versions; ``-0`` lets pre-release strings such as EKS's pass."""
+KUBE_VERSION = ">=1.29.0-0"
+"""Supported Kubernetes versions (1.29: native sidecars, used by the Tailscale sidecar);
+``-0`` lets pre-release strings such as EKS's pass."""
 SCHEMA_DRAFT = "http://json-schema.org/draft-07/schema#"
 
 GROUP_HELP: dict[str, str] = {

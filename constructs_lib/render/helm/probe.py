@@ -230,6 +230,15 @@ def identity(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
+def renamed(obj: dict[str, Any], probe: Probe) -> tuple[str, str]:
+    """The identity with the probe text in the name put back to the default (a
+    cluster-scoped object's name contains its instance's namespace)."""
+    kind, name = identity(obj)
+    if probe.sentinel and probe.sentinel in name:
+        name = name.replace(probe.sentinel, probe.default_text)
+    return kind, name
+
+
 def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -319,7 +328,7 @@ def explain(
     probed: list[dict[str, Any]],
     empty: list[dict[str, Any]] | None,
 ) -> Found:
-    if [identity(o) for o in default] != [identity(o) for o in probed]:
+    if [identity(o) for o in default] != [renamed(o, probe) for o in probed]:
         raise Unexplained("a different value adds or removes objects")
     found = Found()
     for index, (a, b) in enumerate(zip(default, probed, strict=True)):

@@ -1,0 +1,331 @@
+"""``spec.adapters``: LLM API keys, E2B, the cloud sandbox and the adapter registry
+(Kubernetes execution is in ``execution.py``).
+
+The cloud sandbox lets the Paperclip server create agent pods itself (operator §11.1): a Role
+and RoleBinding ``<name>-sandbox`` in the sandbox namespace with exactly the operator's rules,
+with ``multiNamespace`` a ClusterRole and ClusterRoleBinding, the sandbox env, egress to the
+API server on 6443, and the server pod's ServiceAccount token (the only way the server can
+call the API). It gives the Paperclip pod Kubernetes credentials, which ``spec.agents`` (runs
+as Jobs through a least-privilege launcher) exists to avoid: the two refuse to be combined.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from constructs import Construct
+
+from constructs_lib.constructs.feature import (
+    BuildContext,
+    Contribution,
+    EnvEntry,
+    EnvSlot,
+    Feature,
+)
+from constructs_lib.constructs.names import server_name
+from constructs_lib.constructs.primitives import port, role_binding_body
+from constructs_lib.errors import Problem
+from constructs_lib.spec import Instance
+from constructs_lib.spec.adapters import CloudSandboxSpec
+
+API_SERVER_PORT = 6443
+LLM_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+RBAC_GROUP = "rbac.authorization.k8s.io"
+# Kubernetes object names of cluster-scoped RBAC objects are limited to 253 characters.
+MAX_CLUSTER_NAME = 253
+NAMESPACE_LABEL = "paperclip.inc/instance-namespace"
+_SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "KEY", "CREDENTIAL")
+
+
+def cluster_object_name(instance: Instance, suffix: str) -> str:
+    """``<namespace>.<name>-<suffix>`` for a ClusterRole/ClusterRoleBinding: a namespace and
+    an instance name are DNS labels (no dots), so the dot keeps every (namespace, name) pair
+    distinct, where the operator's ``<namespace>-<name>-`` lets ``a-b``/``c`` and ``a``/``b-c``
+    collide."""
+    name = f"{instance.namespace}.{instance.name}-{suffix}"
+    if len(name) > MAX_CLUSTER_NAME:  # 63 + 1 + 52 + suffix: cannot happen for our suffixes
+        raise ValueError(f"cluster object name {name!r} is longer than {MAX_CLUSTER_NAME}")
+    return name
+
+
+def cluster_labels(labels: dict[str, str], instance: Instance) -> dict[str, str]:
+    """Cluster-scoped objects also name the instance's namespace (they have no namespace)."""
+    return {**labels, NAMESPACE_LABEL: instance.namespace}
+
+
+def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
+
+
+def cluster_role_binding_body(role: str, instance: Instance) -> dict[str, Any]:
+    return {
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
+        "subjects": [
+            {
+                "kind": "ServiceAccount",
+                "name": server_name(instance),
+                "namespace": instance.namespace,
+            }
+        ],
+    }
+
+
+def api_server_egress() -> dict[str, Any]:
+    """Egress to the Kubernetes API server's port (the ``kubernetes`` Service is translated
+    to the API server's own address and port before the policy applies: #15, k3s/Flannel)."""
+    return {"ports": [port(API_SERVER_PORT)]}
+
+
+def sandbox_of(instance: Instance) -> CloudSandboxSpec | None:
+    return instance.spec.adapters.sandbox
+
+
+def sandbox_namespace(instance: Instance, sandbox: CloudSandboxSpec) -> str:
+    return sandbox.namespace or instance.namespace
+
+
+def sandbox_rules(sandbox: CloudSandboxSpec) -> list[dict[str, Any]]:
+    """The operator's sandbox Role rules (§11.1), exactly."""
+    rules = [
+        rule("", ["pods"], ["create", "get", "list", "watch", "delete", "patch"]),
+        rule("", ["pods/exec"], ["create", "get"]),
+        rule("", ["pods/log"], ["get"]),
+        rule("networking.k8s.io", ["networkpolicies"], ["create", "get", "update", "patch"]),
+    ]
+    if sandbox.persistence is not None and sandbox.persistence.enabled:
+        rules.append(rule("", ["persistentvolumeclaims"], ["create", "get", "list", "delete"]))
+    return rules
+
+
+def sandbox_cluster_rules(sandbox: CloudSandboxSpec) -> list[dict[str, Any]]:
+    """The sandbox rules plus what per-company namespaces need (``multiNamespace``)."""
+    crud = ["get", "list", "watch", "create", "update", "patch", "delete"]
+    return [
+        *sandbox_rules(sandbox),
+        rule("", ["namespaces"], ["create", "get", "list", "delete"]),
+        rule("", ["services", "serviceaccounts"], crud),
+        rule(
+            RBAC_GROUP,
+            ["roles", "rolebindings"],
+            ["get", "list", "create", "update", "patch", "delete"],
+        ),
+    ]
+
+
+def sandbox_env(instance: Instance, sandbox: CloudSandboxSpec) -> list[EnvEntry]:
+    slot = EnvSlot.CLOUD_SANDBOX
+    env = [
+        EnvEntry("PAPERCLIP_CLOUD_SANDBOX_ENABLED", "true", slot=slot),
+        EnvEntry(
+            "PAPERCLIP_CLOUD_SANDBOX_NAMESPACE", sandbox_namespace(instance, sandbox), slot=slot
+        ),
+        EnvEntry("PAPERCLIP_CLOUD_SANDBOX_DEFAULT_IMAGE", sandbox.default_image, slot=slot),
+    ]
+    if sandbox.idle_timeout_min > 0:
+        env.append(
+            EnvEntry(
+                "PAPERCLIP_CLOUD_SANDBOX_IDLE_TIMEOUT_MIN", str(sandbox.idle_timeout_min), slot=slot
+            )
+        )
+    persistence = sandbox.persistence
+    if persistence is not None and persistence.enabled:
+        env.append(EnvEntry("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_ENABLED", "true", slot=slot))
+        if persistence.storage_class:
+            env.append(
+                EnvEntry(
+                    "PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_STORAGE_CLASS",
+                    persistence.storage_class,
+                    slot=slot,
+                )
+            )
+        env.append(
+            EnvEntry("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_SIZE", str(persistence.size), slot=slot)
+        )
+    if sandbox.multi_namespace:
+        env.append(EnvEntry("PAPERCLIP_CLOUD_SANDBOX_MULTI_NAMESPACE", "true", slot=slot))
+    availability = instance.spec.availability
+    if availability.node_selector:
+        env.append(
+            EnvEntry(
+                "PAPERCLIP_CLOUD_SANDBOX_NODE_SELECTOR",
+                _json(dict(availability.node_selector)),
+                slot=slot,
+            )
+        )
+    if availability.tolerations:
+        env.append(
+            EnvEntry(
+                "PAPERCLIP_CLOUD_SANDBOX_TOLERATIONS",
+                _json(list(availability.tolerations)),
+                slot=slot,
+            )
+        )
+    return env
+
+
+def _json(value: Any) -> str:
+    """Compact JSON as Go's encoding/json writes it (map keys sorted)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def registry_json(instance: Instance) -> str:
+    """``spec.adapters.registry`` as the JSON array the server reads from PAPERCLIP_ADAPTERS
+    (fields in declaration order, unset and empty fields left out)."""
+    entries = []
+    for entry in instance.spec.adapters.registry:
+        data = entry.model_dump(by_alias=True, exclude_none=True, mode="json")
+        entries.append({k: v for k, v in data.items() if v not in ([], {})})
+    return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
+
+
+def agents_conflict(instance: Instance, path: str, what: str) -> Problem:
+    return Problem(
+        f"{what} gives the Paperclip pod Kubernetes credentials to create agent pods itself, "
+        "which spec.agents (agent runs as Jobs through the least-privilege launcher) exists to "
+        "avoid; the two cannot be combined.",
+        path=path,
+        fix="choose one: keep spec.agents (recommended: the server holds no Kubernetes "
+        f"credentials) and remove {path.removeprefix('spec.')}, or set agents.enabled to false.",
+    )
+
+
+def _sandbox_problems(
+    instance: Instance, sandbox: CloudSandboxSpec
+) -> tuple[list[Problem], list[Problem]]:
+    base = "spec.adapters.cloudSandbox"
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    if instance.spec.agents.enabled:
+        errors.append(agents_conflict(instance, f"{base}.enabled", "the cloud sandbox"))
+    unused = {
+        "resources": sandbox.resources is not None,
+        "resourceTiers": bool(sandbox.resource_tiers),
+        "inferenceProxy": sandbox.inference_proxy is not None,
+    }
+    for field, present in unused.items():
+        if present:
+            warnings.append(
+                Problem(
+                    "has no effect: neither the operator nor the Paperclip server reads it.",
+                    path=f"{base}.{field}",
+                    fix="remove it (size sandbox pods through the adapter's own settings).",
+                )
+            )
+    if not instance.spec.security.rbac.create:
+        warnings.append(
+            Problem(
+                "security.rbac.create is false, so the sandbox Role"
+                + (" and ClusterRole are" if sandbox.multi_namespace else " is")
+                + " not generated; the server cannot create sandbox pods until you grant "
+                f"ServiceAccount {server_name(instance)} those rules yourself.",
+                path=f"{base}.enabled",
+                fix="set security.rbac.create to true, or bind the rules listed in the README.",
+            )
+        )
+    return errors, warnings
+
+
+def _registry_warnings(instance: Instance) -> list[Problem]:
+    warnings = []
+    for index, entry in enumerate(instance.spec.adapters.registry):
+        for key in entry.default_env:
+            if any(word in key.upper() for word in _SECRET_WORDS):
+                warnings.append(
+                    Problem(
+                        f"{key} looks like a secret, and defaultEnv values are written to git "
+                        "(the instance ConfigMap).",
+                        path=f"spec.adapters.registry[{index}].defaultEnv.{key}",
+                        fix="list the name in envKeys and provide the value from a Secret.",
+                    )
+                )
+    return warnings
+
+
+class AdaptersFeature(Feature):
+    """``adapters.apiKeysSecretRef``, ``adapters.e2b``, ``adapters.cloudSandbox`` and
+    ``adapters.registry``."""
+
+    id = "adapters"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        adapters = instance.spec.adapters
+        return bool(
+            adapters.api_keys_secret_ref is not None
+            or adapters.e2b is not None
+            or adapters.sandbox is not None
+            or adapters.registry
+        )
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        adapters = instance.spec.adapters
+        result = Contribution()
+        if adapters.api_keys_secret_ref is not None:
+            result.env += [
+                EnvEntry(
+                    key,
+                    secret_name=adapters.api_keys_secret_ref.name,
+                    secret_key=key,
+                    optional=True,
+                    slot=EnvSlot.LLM_KEYS,
+                )
+                for key in LLM_KEYS
+            ]
+        if adapters.e2b is not None:
+            ref = adapters.e2b.api_key_secret_ref
+            result.env.append(
+                EnvEntry(
+                    "E2B_API_KEY",
+                    secret_name=ref.name,
+                    secret_key=ref.key,
+                    optional=ref.optional,
+                    slot=EnvSlot.E2B,
+                )
+            )
+        sandbox = adapters.sandbox
+        if sandbox is not None:
+            result.env += sandbox_env(instance, sandbox)
+            result.egress.append(api_server_egress())
+            result.service_account_token = True
+            result.errors, result.warnings = _sandbox_problems(instance, sandbox)
+        if adapters.registry:
+            result.env.append(
+                EnvEntry("PAPERCLIP_ADAPTERS", registry_json(instance), slot=EnvSlot.ADAPTERS)
+            )
+            result.warnings += _registry_warnings(instance)
+        return result
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        sandbox = sandbox_of(instance)
+        if sandbox is None or not instance.spec.security.rbac.create:
+            return
+        name = f"{instance.name}-sandbox"
+        namespace = sandbox_namespace(instance, sandbox)
+        self.add("Role", name, {"rules": sandbox_rules(sandbox)}, namespace=namespace)
+        self.add(
+            "RoleBinding",
+            name,
+            role_binding_body(name, server_name(instance), instance.namespace),
+            namespace=namespace,
+        )
+        if sandbox.multi_namespace:
+            cluster = cluster_object_name(instance, "sandbox")
+            labels = cluster_labels(self.add.labels, instance)
+            self.add(
+                "ClusterRole",
+                cluster,
+                {"rules": sandbox_cluster_rules(sandbox)},
+                labels=labels,
+                cluster_scoped=True,
+            )
+            self.add(
+                "ClusterRoleBinding",
+                cluster,
+                cluster_role_binding_body(cluster, instance),
+                labels=labels,
+                cluster_scoped=True,
+            )

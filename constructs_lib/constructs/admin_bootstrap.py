@@ -1,0 +1,287 @@
+"""The admin bootstrap (``auth.adminUser``): Job ``<name>-bootstrap`` creates the first admin
+and makes it the CEO (``constructs_lib/scripts/admin-bootstrap.sh``).
+
+The Job runs the server image with the server's environment, volumes and pod security context
+(the operator's #111 fix: no hard-coded fsGroup), plus ADMIN_EMAIL (a literal), ADMIN_NAME and
+ADMIN_PASSWORD (a secretKeyRef to ``passwordSecretRef``). The script is idempotent: it signs up
+or signs in, stops when ``/api/health`` reports ``bootstrapStatus: ready`` (never the 404
+``/api/health/details``, the operator's #112), and otherwise accepts the CEO bootstrap invite.
+
+It needs the server up, so it is a post-sync hook: Argo CD ``PostSync`` with
+``BeforeHookCreation``, Helm ``post-install,post-upgrade`` with ``before-hook-creation``, and
+Flux ``force: Enabled`` (a Job's pod template is immutable, so a changed Job is replaced). The
+script lives in ConfigMap ``<name>-bootstrap``; its hash is the pod annotation
+``paperclip.inc/config-hash``, so a changed script changes the Job too. Everything else the
+operator's ``paperclip.ai/bootstrap-spec-hash`` covers (image, e-mail, password reference, pod
+security context) is in the Job spec itself. The Job keeps the default, unique
+``controller-uid`` selector, so it never adopts a pod of an earlier Job (the operator's #83,
+which it fixed with a manual selector).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from constructs import Construct
+
+from constructs_lib.constructs.env import config_hash, secret_env_vars
+from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.names import (
+    CONFIG_HASH_ANNOTATION,
+    DATA_PATH,
+    DATA_VOLUME,
+    component_labels,
+    config_map_name,
+    server_name,
+    server_selector,
+)
+from constructs_lib.constructs.pod import (
+    container_security_context,
+    pod_security_context,
+    volumes,
+)
+from constructs_lib.constructs.primitives import (
+    ARGO_HOOK,
+    ARGO_HOOK_DELETE,
+    FLUX_FORCE,
+    HELM_HOOK,
+    HELM_HOOK_DELETE,
+)
+from constructs_lib.constructs.server import server_env
+from constructs_lib.errors import Problem
+from constructs_lib.spec import DatabaseMode, Instance
+from constructs_lib.spec.data import AccessMode
+from constructs_lib.spec.server import DeploymentMode
+
+COMPONENT = "bootstrap"
+SCRIPT = "admin-bootstrap.sh"
+WORK_VOLUME = "bootstrap-work"
+WORK_PATH = "/var/run/paperclip-bootstrap"
+SCRIPT_VOLUME = "bootstrap-script"
+SCRIPT_DIR = "/etc/paperclip-bootstrap"
+BACKOFF_LIMIT = 3
+ACTIVE_DEADLINE_SECONDS = 1800
+SHARED_ACCESS_MODES = (AccessMode.READ_WRITE_MANY, AccessMode.READ_ONLY_MANY)
+
+
+def bootstrap_name(instance: Instance) -> str:
+    return f"{instance.name}-bootstrap"
+
+
+def service_url(instance: Instance) -> str:
+    """The server Service's in-cluster URL (where the script waits for the server)."""
+    port = instance.spec.networking.service.port
+    return f"http://{server_name(instance)}.{instance.namespace}.svc.cluster.local:{port}"
+
+
+def server_url(instance: Instance) -> str:
+    """publicURL when set (the origin the server trusts), else the Service URL."""
+    return instance.spec.deployment.public_url or service_url(instance)
+
+
+def postsync_hook() -> dict[str, str]:
+    """Annotations that run a Job after every sync (Argo CD, Helm), recreated each time, and
+    force-replaced by Flux when it changes."""
+    return {
+        ARGO_HOOK: "PostSync",
+        ARGO_HOOK_DELETE: "BeforeHookCreation",
+        HELM_HOOK: "post-install,post-upgrade",
+        HELM_HOOK_DELETE: "before-hook-creation",
+        FLUX_FORCE: "Enabled",
+    }
+
+
+def shares_node_volume(instance: Instance) -> bool:
+    """Whether the data volume can only be mounted on the server's node (ReadWriteOnce)."""
+    persistence = instance.spec.storage.persistence
+    return persistence.enabled and not any(
+        mode in SHARED_ACCESS_MODES for mode in persistence.access_modes
+    )
+
+
+def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
+    """(errors, warnings) of ``auth.adminUser``: cases where the Job would fail at run time."""
+    spec = instance.spec
+    path = "spec.auth.adminUser"
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
+        errors.append(
+            Problem(
+                "the admin bootstrap signs an admin in, but local_trusted mode has no sign-in "
+                "(the CEO invite step refuses it, so the Job would fail on every sync).",
+                path=path,
+                fix="set spec.deployment.mode: authenticated, or remove spec.auth.adminUser.",
+            )
+        )
+    if spec.database.mode is DatabaseMode.EMBEDDED:
+        errors.append(
+            Problem(
+                "the admin bootstrap Job creates the CEO invite in the database, but the "
+                "embedded database runs inside the server pod and cannot be reached from the Job.",
+                path=path,
+                fix="use spec.database.mode: managed or external, or remove spec.auth.adminUser "
+                "and create the invite by hand: kubectl exec <pod> -- pnpm paperclipai auth "
+                "bootstrap-ceo.",
+            )
+        )
+    persistence = spec.storage.persistence
+    if persistence.enabled and AccessMode.READ_WRITE_ONCE_POD in persistence.access_modes:
+        errors.append(
+            Problem(
+                "the admin bootstrap Job mounts the data volume (the CLI reads the instance "
+                "config there), which ReadWriteOncePod reserves for the server pod.",
+                path=path,
+                fix="use ReadWriteOnce in spec.storage.persistence.accessModes, or remove "
+                "spec.auth.adminUser.",
+            )
+        )
+    if spec.auth.disable_sign_up:
+        warnings.append(
+            Problem(
+                "sign-up is disabled, so the admin bootstrap can only sign in an admin that "
+                "already exists; on a new instance the Job fails.",
+                path=path,
+                fix="leave spec.auth.disableSignUp unset until the admin exists.",
+            )
+        )
+    return errors, warnings
+
+
+def _node_affinity_to_server(instance: Instance) -> dict[str, Any]:
+    """Schedules the Job onto a node running a server pod (a ReadWriteOnce volume attaches to
+    one node)."""
+    return {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": server_selector(instance)},
+                    "topologyKey": "kubernetes.io/hostname",
+                }
+            ]
+        }
+    }
+
+
+def bootstrap_env(instance: Instance, contribution: Contribution) -> list[dict[str, Any]]:
+    """The server's Secret-backed env, the user's env, then the script's inputs."""
+    admin = instance.spec.auth.admin_user
+    assert admin is not None
+    entries = server_env(instance, contribution)
+    password = admin.password_secret_ref
+    ref: dict[str, Any] = {"name": password.name, "key": password.key}
+    if password.optional is not None:
+        ref["optional"] = password.optional
+    return [
+        *secret_env_vars(entries),
+        *copy.deepcopy(instance.spec.env),
+        {"name": "SVC_URL", "value": service_url(instance)},
+        {"name": "SERVER_URL", "value": server_url(instance)},
+        {"name": "ADMIN_EMAIL", "value": admin.email},
+        {"name": "ADMIN_NAME", "value": admin.name},
+        {"name": "ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": ref}},
+        {"name": "TMPDIR", "value": WORK_PATH},
+    ]
+
+
+def job_body(instance: Instance, contribution: Contribution, script: str) -> dict[str, Any]:
+    """The Job; ``script`` is the text shipped in the ConfigMap (hashed into the pod)."""
+    spec = instance.spec
+    container: dict[str, Any] = {
+        "name": "bootstrap",
+        "image": spec.image.reference,
+        "imagePullPolicy": spec.image.pull_policy.value,
+        "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
+        "env": bootstrap_env(instance, contribution),
+        "envFrom": [
+            *copy.deepcopy(spec.env_from),
+            {"configMapRef": {"name": config_map_name(instance)}},
+        ],
+        "volumeMounts": [
+            {"name": DATA_VOLUME, "mountPath": DATA_PATH},
+            *copy.deepcopy(contribution.mounts),
+            *copy.deepcopy(spec.extra_volume_mounts),
+            {"name": WORK_VOLUME, "mountPath": WORK_PATH},
+            {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True},
+        ],
+        "securityContext": container_security_context(instance),
+    }
+    if spec.resources is not None:
+        container["resources"] = copy.deepcopy(spec.resources)
+    pod: dict[str, Any] = {
+        "restartPolicy": "OnFailure",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": pod_security_context(instance),
+    }
+    availability = spec.availability
+    if spec.image.pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
+    if availability.node_selector:
+        pod["nodeSelector"] = dict(availability.node_selector)
+    if availability.tolerations:
+        pod["tolerations"] = copy.deepcopy(availability.tolerations)
+    if shares_node_volume(instance):
+        pod["affinity"] = _node_affinity_to_server(instance)
+    if availability.priority_class_name:
+        pod["priorityClassName"] = availability.priority_class_name
+    pod["containers"] = [container]
+    pod["volumes"] = [
+        *volumes(instance, contribution),
+        {"name": WORK_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}},
+        {
+            "name": SCRIPT_VOLUME,
+            "configMap": {"name": bootstrap_name(instance), "defaultMode": 0o444},
+        },
+    ]
+    return {
+        "spec": {
+            "backoffLimit": BACKOFF_LIMIT,
+            "activeDeadlineSeconds": ACTIVE_DEADLINE_SECONDS,
+            "template": {
+                "metadata": {
+                    "labels": component_labels(instance, COMPONENT),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash(script_data(script))},
+                },
+                "spec": pod,
+            },
+        }
+    }
+
+
+def script_data(script: str) -> dict[str, str]:
+    """The data of ConfigMap ``<name>-bootstrap``."""
+    return {SCRIPT: script}
+
+
+class AdminBootstrap(Feature):
+    """``auth.adminUser``: the admin bootstrap Job."""
+
+    id = "admin-bootstrap"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        # A suspended instance has no server to bootstrap (the Job would fail every sync).
+        return instance.spec.auth.admin_user is not None and not instance.spec.suspended
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        errors, warnings = problems(instance)
+        return Contribution(errors=errors, warnings=warnings)
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        script = context.scripts.get(SCRIPT, "")
+        if not script:
+            raise ValueError(f"the render layer did not pass {SCRIPT} to the admin bootstrap")
+        name, labels = bootstrap_name(instance), component_labels(instance, COMPONENT)
+        self.add("ConfigMap", name, {"data": script_data(script)}, labels=labels)
+        self.add(
+            "Job",
+            name,
+            job_body(instance, context.contribution, script),
+            labels=labels,
+            annotations=postsync_hook(),
+        )

@@ -1,0 +1,403 @@
+"""Backups and restore of the managed or external database (``backup.*``, ``restoreFrom``), and
+the server's own backups (``backup.appNative``, env only, as the operator wires it).
+
+With ``backup.schedule``:
+
+* CronJob ``<name>-db-backup``: an init container in the database's own postgres image (so
+  pg_dump matches the server's major version) runs ``paperclip-db.sh dump`` (``pg_dump -Fc``,
+  ``pg_restore --list``, sha256), then the aws-cli container runs ``paperclip-db.sh upload``
+  (``<path>/<instance>/<UTC timestamp>.dump`` and ``.sha256``, then retention by LastModified,
+  keeping the newest ``keepLast``). A failed dump fails the pod before anything is uploaded.
+* CronJob ``<name>-db-restore``, suspended, run by hand with
+  ``kubectl create job --from=cronjob/<name>-db-restore <job-name>``: ``fetch`` (download the
+  ``restoreFrom`` key or the latest complete backup, check the sha256), then ``restore``
+  (check again, ``pg_restore --list``, then one-transaction ``pg_restore --clean``).
+* ConfigMap ``<name>-db-scripts`` (the one script both run), ServiceAccount ``<name>-db-backup``
+  (no token; carries ``security.rbac.serviceAccountAnnotations`` for workload identity) and
+  NetworkPolicy ``<name>-db-backup`` (no ingress; DNS, the database and the S3 endpoint only).
+
+Backup and restore pods: the postgres user's uid, restricted security contexts with read-only
+roots, no ServiceAccount token, and emptyDir work space with a size limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from constructs import Construct
+
+from constructs_lib.constructs.database import (
+    BACKUP_COMPONENT,
+    DB_NAME,
+    DB_USER,
+    PASSWORD_KEY,
+    POSTGRES_PORT,
+    RESTORE_COMPONENT,
+    DatabaseNames,
+    backup_pods_selector,
+    database_host,
+    database_selector,
+    is_managed,
+    postgres_container_security,
+    postgres_pod_security,
+)
+from constructs_lib.constructs.feature import (
+    BuildContext,
+    Contribution,
+    EnvEntry,
+    EnvSlot,
+    Feature,
+)
+from constructs_lib.constructs.names import DATA_PATH, component_labels
+from constructs_lib.constructs.primitives import dns_egress, https_egress, pods_rule, port
+from constructs_lib.spec import Instance
+from constructs_lib.spec.data import DatabaseMode
+
+AWS_CLI_IMAGE = "amazon/aws-cli:2.22.35"
+"""The uploader image. 2.22.35 is the last release before aws-cli's default checksums
+(refused by R2, B2 and MinIO); the pods also set both AWS_*_CHECKSUM_* variables to
+when_required, so a newer image works as well."""
+SCRIPT_KEY = "paperclip-db.sh"
+SCRIPT_DIR = "/opt/paperclip-db"
+WORK_DIR = "/backup"
+DEFAULT_WORK_SIZE = "10Gi"
+SCHEDULE_TIME_ZONE = "Etc/UTC"
+RESTORE_SCHEDULE = "0 0 1 1 *"
+"""Never used: the restore CronJob is suspended and only ever run by hand."""
+APP_BACKUP_DIR = f"{DATA_PATH}/backups"
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    """Where backups go: backup.s3, or objectStorage's bucket (as the operator falls back)."""
+
+    bucket: str
+    prefix: str
+    """The key prefix of this instance's backups: <path>/<instance>."""
+    region: str | None
+    endpoint: str | None
+    credentials: str | None
+    """Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or None (workload identity)."""
+    path_style: bool
+    source: str
+    """The spec path the target came from (for messages)."""
+
+    @classmethod
+    def of(cls, instance: Instance) -> BackupTarget | None:
+        backup = instance.spec.backup
+        if backup is None:
+            return None
+        s3 = backup.s3
+        if s3 is not None:
+            path_style = s3.force_path_style
+            return cls(
+                bucket=s3.bucket,
+                prefix=f"{s3.path}/{instance.name}",
+                region=s3.region,
+                endpoint=s3.endpoint,
+                credentials=s3.credentials_secret_ref.name if s3.credentials_secret_ref else None,
+                path_style=path_style if path_style is not None else s3.endpoint is not None,
+                source="spec.backup.s3",
+            )
+        storage = instance.spec.object_storage
+        if storage is None:
+            return None
+        ref = storage.credentials_secret_ref
+        return cls(
+            bucket=storage.bucket,
+            prefix=f"backups/{instance.name}",
+            region=storage.region,
+            endpoint=storage.endpoint,
+            credentials=ref.name if ref else None,
+            path_style=storage.path_style,
+            source="spec.objectStorage",
+        )
+
+    @property
+    def endpoint_port(self) -> int | None:
+        """The endpoint's TCP port when it is not 443 (NetworkPolicy egress needs it)."""
+        if self.endpoint is None:
+            return None
+        parts = urlsplit(self.endpoint)
+        number = parts.port or (443 if parts.scheme == "https" else 80)
+        return None if number == 443 else number
+
+
+@dataclass(frozen=True)
+class BackupNames:
+    backup: str
+    restore: str
+    scripts: str
+    service_account: str
+
+    @classmethod
+    def of(cls, instance: Instance) -> BackupNames:
+        n = instance.name
+        return cls(f"{n}-db-backup", f"{n}-db-restore", f"{n}-db-scripts", f"{n}-db-backup")
+
+
+def scheduled(instance: Instance) -> bool:
+    """Whether the backup and restore CronJobs are built (schedule set, target resolved, and a
+    database pg_dump can reach: managed or external)."""
+    backup = instance.spec.backup
+    return (
+        backup is not None
+        and backup.schedule is not None
+        and instance.spec.database.mode is not DatabaseMode.EMBEDDED
+        and BackupTarget.of(instance) is not None
+    )
+
+
+def app_native_env(instance: Instance) -> list[EnvEntry]:
+    """PAPERCLIP_DB_BACKUP_* as the operator sets them (only when backup.appNative is set)."""
+    backup = instance.spec.backup
+    native = backup.app_native if backup else None
+    if native is None:
+        return []
+    slot = EnvSlot.APP_BACKUP
+    env: list[EnvEntry] = []
+    if native.enabled is not None:
+        env.append(EnvEntry("PAPERCLIP_DB_BACKUP_ENABLED", str(native.enabled).lower(), slot=slot))
+    if native.interval_minutes:
+        env.append(
+            EnvEntry(
+                "PAPERCLIP_DB_BACKUP_INTERVAL_MINUTES", str(native.interval_minutes), slot=slot
+            )
+        )
+    if native.retention_days:
+        env.append(
+            EnvEntry("PAPERCLIP_DB_BACKUP_RETENTION_DAYS", str(native.retention_days), slot=slot)
+        )
+    env.append(EnvEntry("PAPERCLIP_DB_BACKUP_DIR", APP_BACKUP_DIR, slot=slot))
+    return env
+
+
+def _value(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def _secret(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
+def database_env(instance: Instance) -> list[dict[str, Any]]:
+    """How pg_dump/pg_restore reach the database: libpq variables for the managed database
+    (the password from <name>-db-credentials), DATABASE_URL from the Secret for external."""
+    db = instance.spec.database
+    if is_managed(instance):
+        return [
+            _value("PGHOST", database_host(instance)),
+            _value("PGPORT", str(POSTGRES_PORT)),
+            _value("PGUSER", DB_USER),
+            _value("PGDATABASE", DB_NAME),
+            _secret("PGPASSWORD", DatabaseNames.of(instance).credentials, PASSWORD_KEY),
+        ]
+    ref = db.external_url_secret_ref
+    if ref is not None:
+        return [_secret("DATABASE_URL", ref.name, ref.key)]
+    return [_value("DATABASE_URL", db.external_url or "")]
+
+
+def s3_env(instance: Instance, target: BackupTarget) -> list[dict[str, Any]]:
+    backup = instance.spec.backup
+    assert backup is not None
+    env = [
+        _value("S3_BUCKET", target.bucket),
+        _value("S3_PREFIX", target.prefix),
+        _value("S3_FORCE_PATH_STYLE", "true" if target.path_style else "false"),
+        _value("RETENTION_DAYS", str(backup.retention_days)),
+        _value("KEEP_LAST", str(backup.keep_last)),
+        _value("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required"),
+        _value("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required"),
+        _value("HOME", WORK_DIR),
+    ]
+    if target.endpoint:
+        env.append(_value("S3_ENDPOINT", target.endpoint))
+    if target.region:
+        env.append(_value("AWS_DEFAULT_REGION", target.region))
+    if target.credentials:
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            env.append(_secret(key, target.credentials, key))
+    return env
+
+
+def work_size(instance: Instance) -> str:
+    """The work volume's size limit: the managed database's volume size (a compressed dump is
+    smaller than the data), else 10Gi."""
+    if is_managed(instance):
+        return str(instance.spec.database.managed.storage_size)
+    return DEFAULT_WORK_SIZE
+
+
+def _container(
+    name: str, image: str, phase: str, env: list[dict[str, Any]], resources: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", phase],
+        "env": [_value("BACKUP_DIR", WORK_DIR), *env],
+        "resources": resources,
+        "securityContext": postgres_container_security(),
+        "volumeMounts": [
+            {"name": "work", "mountPath": WORK_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True},
+        ],
+    }
+
+
+PG_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"memory": "1Gi"},
+}
+AWS_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "50m", "memory": "128Mi"},
+    "limits": {"memory": "512Mi"},
+}
+
+
+def job_pod(
+    instance: Instance,
+    component: str,
+    containers: tuple[dict[str, Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """The pod of a backup or restore Job: the first container runs as an init container."""
+    spec = instance.spec
+    first, second = containers
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": BackupNames.of(instance).service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": postgres_pod_security(spec.database.managed.image),
+        "initContainers": [first],
+        "containers": [second],
+        "volumes": [
+            {"name": "work", "emptyDir": {"sizeLimit": work_size(instance)}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {
+                "name": "scripts",
+                "configMap": {"name": BackupNames.of(instance).scripts, "defaultMode": 0o555},
+            },
+        ],
+    }
+    if spec.availability.node_selector:
+        pod["nodeSelector"] = dict(spec.availability.node_selector)
+    if spec.availability.tolerations:
+        pod["tolerations"] = [dict(t) for t in spec.availability.tolerations]
+    return {"metadata": {"labels": component_labels(instance, component)}, "spec": pod}
+
+
+def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
+    backup = instance.spec.backup
+    assert backup is not None and backup.schedule is not None
+    image = instance.spec.database.managed.image
+    dump = _container("dump", image, "dump", database_env(instance), PG_RESOURCES)
+    upload = _container("upload", AWS_CLI_IMAGE, "upload", s3_env(instance, target), AWS_RESOURCES)
+    return {
+        "spec": {
+            "schedule": backup.schedule,
+            "timeZone": SCHEDULE_TIME_ZONE,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 5,
+            "jobTemplate": {
+                "metadata": {"labels": component_labels(instance, BACKUP_COMPONENT)},
+                "spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 3 * 3600,
+                    "template": job_pod(instance, BACKUP_COMPONENT, (dump, upload)),
+                },
+            },
+        }
+    }
+
+
+def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
+    image = instance.spec.database.managed.image
+    key = instance.spec.restore_from or "latest"
+    fetch_env = [*s3_env(instance, target), _value("RESTORE_KEY", key)]
+    fetch = _container("fetch", AWS_CLI_IMAGE, "fetch", fetch_env, AWS_RESOURCES)
+    restore = _container("restore", image, "restore", database_env(instance), PG_RESOURCES)
+    return {
+        "spec": {
+            "schedule": RESTORE_SCHEDULE,
+            "timeZone": SCHEDULE_TIME_ZONE,
+            "suspend": True,
+            "concurrencyPolicy": "Forbid",
+            "successfulJobsHistoryLimit": 1,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "metadata": {"labels": component_labels(instance, RESTORE_COMPONENT)},
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": 3 * 3600,
+                    "template": job_pod(instance, RESTORE_COMPONENT, (fetch, restore)),
+                },
+            },
+        }
+    }
+
+
+def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
+    """Backup and restore pods: no ingress; DNS, HTTPS (S3), the endpoint's own port, and the
+    database (the managed pods, or 5432 anywhere for an external one)."""
+    egress = [dns_egress(), https_egress(*filter(None, [target.endpoint_port]))]
+    if is_managed(instance):
+        egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
+    else:
+        egress.append({"ports": [port(POSTGRES_PORT)]})
+    return {
+        "spec": {
+            "podSelector": backup_pods_selector(instance),
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": egress,
+        }
+    }
+
+
+class Backups(Feature):
+    """pg_dump backups to S3 with retention, the restore CronJob, and appNative env."""
+
+    id = "backup"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return instance.spec.backup is not None
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        return Contribution(env=app_native_env(instance))
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance, add = context.instance, self.add
+        target = BackupTarget.of(instance)
+        if not scheduled(instance) or target is None:
+            return
+        names = BackupNames.of(instance)
+        labels = component_labels(instance, BACKUP_COMPONENT)
+        annotations = dict(instance.spec.security.rbac.service_account_annotations)
+        add(
+            "ServiceAccount",
+            names.service_account,
+            {"automountServiceAccountToken": False},
+            labels=labels,
+            annotations=annotations,
+        )
+        add("ConfigMap", names.scripts, {"data": {SCRIPT_KEY: context.db_script}}, labels=labels)
+        if instance.spec.security.network_policy.enabled:
+            add("NetworkPolicy", names.backup, network_policy_body(instance, target), labels=labels)
+        add("CronJob", names.backup, backup_cronjob_body(instance, target), labels=labels)
+        add(
+            "CronJob",
+            names.restore,
+            restore_cronjob_body(instance, target),
+            labels=component_labels(instance, RESTORE_COMPONENT),
+        )

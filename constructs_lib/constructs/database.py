@@ -1,0 +1,337 @@
+"""The managed database (``database.mode: managed``, the CRD default): a PostgreSQL
+StatefulSet ``<name>-db`` on its own data volume, reached through Service ``<name>-db``.
+
+Object names are the operator's (``<name>-db``, ``<name>-db-data``, ``<name>-db-credentials``),
+so an instance the operator ran is adopted in place: its PVC is reused as it is, and its
+credentials Secret is never replaced (the secrets bootstrap only creates missing Secrets).
+
+Done where the operator is not: a headless governing Service, the image's own uid/gid, a
+restricted security context with a read-only root, PGDATA in a subdirectory, a memory-backed
+/dev/shm, a startup probe with a 15-minute budget for crash recovery before pg_isready
+liveness/readiness on 127.0.0.1, the password read from a file, no ServiceAccount token, and a
+data volume that Argo CD, Flux and Helm never prune or delete.
+
+The password never enters git: the secrets bootstrap creates it (random, URL-safe) in
+``<name>-db-credentials`` with the non-secret keys username, database, host and port. The
+server gets ``DB_PASSWORD`` from it and then ``DATABASE_URL`` composed with ``$(DB_PASSWORD)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from constructs_lib.constructs.feature import (
+    BootstrapSecret,
+    BuildContext,
+    Contribution,
+    EnvEntry,
+    EnvSlot,
+    Feature,
+    SecretForm,
+)
+from constructs_lib.constructs.names import APP_NAME, component_labels, server_selector
+from constructs_lib.constructs.primitives import claim_body, never_pruned, pods_rule, port
+from constructs_lib.spec import Instance
+from constructs_lib.spec.data import DatabaseMode, ManagedDatabaseSpec
+
+DATABASE_COMPONENT = "database"
+BACKUP_COMPONENT = "backup"
+RESTORE_COMPONENT = "restore"
+POSTGRES_PORT = 5432
+DB_USER = "paperclip"
+DB_NAME = "paperclip"
+PASSWORD_KEY = "password"
+DATA_MOUNT = "/var/lib/postgresql/data"
+PGDATA = f"{DATA_MOUNT}/pgdata"
+CREDENTIALS_MOUNT = "/etc/paperclip-db-credentials"
+SHM_SIZE = "256Mi"
+DEFAULT_RESOURCES: dict[str, Any] = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+# Crash recovery replays WAL before pg_isready answers: 90 x 10 s = 15 minutes.
+STARTUP_PERIOD_SECONDS = 10
+STARTUP_FAILURE_THRESHOLD = 90
+
+
+@dataclass(frozen=True)
+class DatabaseNames:
+    """Names of the managed database's objects (the operator's)."""
+
+    workload: str
+    headless: str
+    claim: str
+    credentials: str
+
+    @classmethod
+    def of(cls, instance: Instance) -> DatabaseNames:
+        n = instance.name
+        return cls(f"{n}-db", f"{n}-db-hl", f"{n}-db-data", f"{n}-db-credentials")
+
+
+def is_managed(instance: Instance) -> bool:
+    return instance.spec.database.mode is DatabaseMode.MANAGED
+
+
+def database_selector(instance: Instance) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": APP_NAME,
+        "app.kubernetes.io/instance": instance.name,
+        "app.kubernetes.io/component": DATABASE_COMPONENT,
+    }
+
+
+def database_host(instance: Instance) -> str:
+    """The managed database's in-cluster DNS name (the Service ``<name>-db``)."""
+    return f"{DatabaseNames.of(instance).workload}.{instance.namespace}.svc.cluster.local"
+
+
+def postgres_uid(image: str) -> int:
+    """The uid of the postgres user of the official image: 70 on Alpine, 999 on Debian."""
+    return 70 if "alpine" in image.rsplit("/", 1)[-1].split("@", 1)[0] else 999
+
+
+def postgres_pod_security(image: str) -> dict[str, Any]:
+    uid = postgres_uid(image)
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def postgres_container_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def credential_secrets(instance: Instance) -> list[BootstrapSecret]:
+    """``<name>-db-credentials``: a random URL-safe password, and the connection's non-secret
+    parts (optional: the operator's Secret has only the password, and only it is consumed)."""
+    name = DatabaseNames.of(instance).credentials
+    literal = SecretForm.LITERAL
+    return [
+        BootstrapSecret(name, PASSWORD_KEY, SecretForm.TOKEN),
+        BootstrapSecret(name, "username", literal, optional=True, value=DB_USER),
+        BootstrapSecret(name, "database", literal, optional=True, value=DB_NAME),
+        BootstrapSecret(name, "host", literal, optional=True, value=database_host(instance)),
+        BootstrapSecret(name, "port", literal, optional=True, value=str(POSTGRES_PORT)),
+    ]
+
+
+def server_database_env(instance: Instance) -> list[EnvEntry]:
+    """DB_PASSWORD, then DATABASE_URL that expands it (the operator's order and URL)."""
+    names = DatabaseNames.of(instance)
+    url = (
+        f"postgresql://{DB_USER}:$(DB_PASSWORD)@{database_host(instance)}:{POSTGRES_PORT}/{DB_NAME}"
+    )
+    return [
+        EnvEntry(
+            "DB_PASSWORD",
+            secret_name=names.credentials,
+            secret_key=PASSWORD_KEY,
+            slot=EnvSlot.DATABASE,
+        ),
+        EnvEntry("DATABASE_URL", url, slot=EnvSlot.DATABASE, expand=True),
+    ]
+
+
+def resources(managed: ManagedDatabaseSpec) -> dict[str, Any]:
+    if managed.resources and (managed.resources.get("requests") or managed.resources.get("limits")):
+        return dict(managed.resources)
+    return {section: dict(values) for section, values in DEFAULT_RESOURCES.items()}
+
+
+def _pg_isready() -> list[str]:
+    return ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", DB_USER, "-d", DB_NAME]
+
+
+def postgres_container(instance: Instance) -> dict[str, Any]:
+    managed = instance.spec.database.managed
+    check = {"exec": {"command": _pg_isready()}}
+    return {
+        "name": "postgres",
+        "image": managed.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [
+            {"name": "POSTGRES_USER", "value": DB_USER},
+            {"name": "POSTGRES_DB", "value": DB_NAME},
+            {"name": "POSTGRES_PASSWORD_FILE", "value": f"{CREDENTIALS_MOUNT}/{PASSWORD_KEY}"},
+            {"name": "PGDATA", "value": PGDATA},
+            {"name": "POSTGRES_INITDB_ARGS", "value": "--data-checksums"},
+        ],
+        "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
+        "startupProbe": {
+            **check,
+            "periodSeconds": STARTUP_PERIOD_SECONDS,
+            "timeoutSeconds": 5,
+            "failureThreshold": STARTUP_FAILURE_THRESHOLD,
+        },
+        "livenessProbe": {**check, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 6},
+        "readinessProbe": {
+            **check,
+            "periodSeconds": 10,
+            "timeoutSeconds": 5,
+            "failureThreshold": 3,
+        },
+        "lifecycle": {
+            "preStop": {"exec": {"command": ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast"]}}
+        },
+        "resources": resources(managed),
+        "securityContext": postgres_container_security(),
+        "volumeMounts": [
+            {"name": "pgdata", "mountPath": DATA_MOUNT},
+            {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "dshm", "mountPath": "/dev/shm"},
+        ],
+    }
+
+
+def statefulset_body(instance: Instance) -> dict[str, Any]:
+    spec = instance.spec
+    names = DatabaseNames.of(instance)
+    pod: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "terminationGracePeriodSeconds": 60,
+        "securityContext": postgres_pod_security(spec.database.managed.image),
+        "containers": [postgres_container(instance)],
+        "volumes": [
+            {"name": "pgdata", "persistentVolumeClaim": {"claimName": names.claim}},
+            {
+                "name": "credentials",
+                "secret": {
+                    "secretName": names.credentials,
+                    "items": [{"key": PASSWORD_KEY, "path": PASSWORD_KEY}],
+                    "defaultMode": 0o440,
+                },
+            },
+            {"name": "run", "emptyDir": {"sizeLimit": "16Mi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
+        ],
+    }
+    if spec.availability.node_selector:
+        pod["nodeSelector"] = dict(spec.availability.node_selector)
+    if spec.availability.tolerations:
+        pod["tolerations"] = [dict(t) for t in spec.availability.tolerations]
+    return {
+        "spec": {
+            "replicas": 1,
+            "serviceName": names.headless,
+            "revisionHistoryLimit": 10,
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "selector": {"matchLabels": database_selector(instance)},
+            "template": {
+                "metadata": {"labels": component_labels(instance, DATABASE_COMPONENT)},
+                "spec": pod,
+            },
+        }
+    }
+
+
+def service_body(instance: Instance, *, headless: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "type": "ClusterIP",
+        "selector": database_selector(instance),
+        "ports": [
+            {"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}
+        ],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+        spec["publishNotReadyAddresses"] = True
+    else:
+        spec["sessionAffinity"] = "None"
+    return {"spec": spec}
+
+
+# The admin bootstrap Job (constructs/admin_bootstrap.py) runs the server's CLI against the
+# database, so its pods are admitted too.
+ADMIN_BOOTSTRAP_COMPONENT = "bootstrap"
+
+
+def backup_pods_selector(instance: Instance) -> dict[str, Any]:
+    """The backup, restore and admin-bootstrap pods of the instance (one NetworkPolicy
+    peer)."""
+    return {
+        "matchLabels": {"app.kubernetes.io/instance": instance.name},
+        "matchExpressions": [
+            {
+                "key": "app.kubernetes.io/component",
+                "operator": "In",
+                "values": [BACKUP_COMPONENT, RESTORE_COMPONENT, ADMIN_BOOTSTRAP_COMPONENT],
+            }
+        ],
+    }
+
+
+def network_policy_body(instance: Instance) -> dict[str, Any]:
+    """Ingress on 5432 only from the server pods and the backup/restore pods; no egress."""
+    return {
+        "spec": {
+            "podSelector": {"matchLabels": database_selector(instance)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [
+                        {"podSelector": {"matchLabels": server_selector(instance)}},
+                        {"podSelector": backup_pods_selector(instance)},
+                    ],
+                    "ports": [port(POSTGRES_PORT)],
+                }
+            ],
+            "egress": [],
+        }
+    }
+
+
+class ManagedDatabase(Feature):
+    """PostgreSQL next to the server (``database.mode: managed``, the default)."""
+
+    id = "database"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return is_managed(instance)
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        return Contribution(
+            env=server_database_env(instance),
+            egress=[pods_rule(database_selector(instance), POSTGRES_PORT)],
+            secrets=credential_secrets(instance),
+        )
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance, add = context.instance, self.add
+        managed = instance.spec.database.managed
+        names = DatabaseNames.of(instance)
+        labels = component_labels(instance, DATABASE_COMPONENT)
+        add(
+            "PersistentVolumeClaim",
+            names.claim,
+            claim_body(str(managed.storage_size), ["ReadWriteOnce"], managed.storage_class),
+            labels=labels,
+            annotations=never_pruned(),
+        )
+        add("Service", names.headless, service_body(instance, headless=True), labels=labels)
+        add("Service", names.workload, service_body(instance, headless=False), labels=labels)
+        if instance.spec.security.network_policy.enabled:
+            add("NetworkPolicy", names.workload, network_policy_body(instance), labels=labels)
+        add("StatefulSet", names.workload, statefulset_body(instance), labels=labels)

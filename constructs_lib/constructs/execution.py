@@ -1,0 +1,173 @@
+"""``adapters.execution`` with ``mode: kubernetes`` (operator §11.2): the server runs agents
+as Kubernetes workloads itself. A ClusterRole and ClusterRoleBinding ``<namespace>.<name>-
+execution`` with exactly the operator's rules (no wildcard), the PAPERCLIP_EXECUTION_MODE /
+PAPERCLIP_K8S_* env, the server pod's ServiceAccount token (mounted only then, or with the
+cloud sandbox) and egress to the API server. Refused together with ``spec.agents``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from constructs_lib.constructs.adapters import (
+    RBAC_GROUP,
+    agents_conflict,
+    api_server_egress,
+    cluster_labels,
+    cluster_object_name,
+    cluster_role_binding_body,
+    rule,
+    sandbox_of,
+)
+from constructs_lib.constructs.feature import (
+    BuildContext,
+    Contribution,
+    EnvEntry,
+    EnvSlot,
+    Feature,
+)
+from constructs_lib.constructs.names import server_name
+from constructs_lib.errors import Problem
+from constructs_lib.spec import Instance
+from constructs_lib.spec.adapters import (
+    EgressMode,
+    ExecutionSpec,
+    KubernetesBackend,
+    KubernetesExecutionSpec,
+)
+
+
+def _execution(instance: Instance) -> ExecutionSpec | None:
+    return instance.spec.adapters.kubernetes_execution
+
+
+def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, Any]]:
+    """The operator's execution ClusterRole rules (§11.2), exactly; no wildcard."""
+    rules = [
+        rule(
+            "",
+            ["namespaces", "serviceaccounts", "resourcequotas", "limitranges", "secrets"],
+            ["get", "create"],
+        ),
+        rule(RBAC_GROUP, ["roles", "rolebindings"], ["get", "create"]),
+        rule("networking.k8s.io", ["networkpolicies"], ["get", "create"]),
+        rule("", ["pods"], ["get", "list"]),
+        rule("", ["pods/log"], ["get"]),
+        rule("", ["pods/exec"], ["create", "get"]),
+        rule("batch", ["jobs", "jobs/status"], ["get", "list", "create", "delete"]),
+    ]
+    backend = settings.backend if settings is not None else KubernetesBackend.JOB
+    if backend is not KubernetesBackend.JOB:
+        rules.append(rule("agents.x-k8s.io", ["sandboxes"], ["get", "create", "delete"]))
+    if settings is not None and settings.egress_mode is EgressMode.CILIUM:
+        rules.append(rule("cilium.io", ["ciliumnetworkpolicies"], ["get", "create"]))
+    if settings is not None and settings.runtime_class_name:
+        runtime = rule("node.k8s.io", ["runtimeclasses"], ["get", "use"])
+        runtime["resourceNames"] = [settings.runtime_class_name]
+        rules.append(runtime)
+    return rules
+
+
+def execution_env(settings: KubernetesExecutionSpec | None) -> list[EnvEntry]:
+    """In the operator's order; the kubernetes block's CRD defaults (backend job, egress
+    policy allowlist) are written as the API server would have filled them in."""
+    slot = EnvSlot.EXECUTION
+    env = [
+        EnvEntry("PAPERCLIP_EXECUTION_MODE", "kubernetes", slot=slot),
+        EnvEntry("PAPERCLIP_K8S_IN_CLUSTER", "true", slot=slot),
+    ]
+    if settings is None:
+        return env
+    values: list[tuple[str, str | None]] = [
+        ("PAPERCLIP_K8S_BACKEND", settings.backend.value),
+        ("PAPERCLIP_K8S_RUNTIME_CLASS_NAME", settings.runtime_class_name),
+        ("PAPERCLIP_K8S_EGRESS_MODE", settings.egress_mode.value if settings.egress_mode else None),
+        ("PAPERCLIP_K8S_EGRESS_POLICY", settings.egress_policy.value),
+        ("PAPERCLIP_K8S_EGRESS_ALLOW_FQDNS", ",".join(settings.egress_allow_fqdns)),
+        ("PAPERCLIP_K8S_EGRESS_ALLOW_CIDRS", ",".join(settings.egress_allow_cidrs)),
+        ("PAPERCLIP_K8S_NAMESPACE_PREFIX", settings.namespace_prefix),
+    ]
+    quota = settings.per_tenant_quota
+    if quota is not None:
+        values += [
+            ("PAPERCLIP_K8S_QUOTA_PODS", str(quota.pods)),
+            ("PAPERCLIP_K8S_QUOTA_REQUESTS_CPU", str(quota.requests_cpu)),
+            ("PAPERCLIP_K8S_QUOTA_REQUESTS_MEMORY", str(quota.requests_memory)),
+            ("PAPERCLIP_K8S_QUOTA_LIMITS_CPU", str(quota.limits_cpu)),
+            ("PAPERCLIP_K8S_QUOTA_LIMITS_MEMORY", str(quota.limits_memory)),
+        ]
+    limits = settings.per_tenant_limit_range
+    if limits is not None:
+        values += [
+            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_CPU", str(limits.default_cpu)),
+            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_MEMORY", str(limits.default_memory)),
+            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_CPU", str(limits.default_request_cpu)),
+            (
+                "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_MEMORY",
+                str(limits.default_request_memory),
+            ),
+            ("PAPERCLIP_K8S_LIMITRANGE_MAX_CPU", str(limits.max_cpu)),
+            ("PAPERCLIP_K8S_LIMITRANGE_MAX_MEMORY", str(limits.max_memory)),
+        ]
+    env += [EnvEntry(name, value, slot=slot) for name, value in values if value]
+    return env
+
+
+class ExecutionFeature(Feature):
+    """``adapters.execution.mode: kubernetes``."""
+
+    id = "execution"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return _execution(instance) is not None
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        execution = _execution(instance)
+        assert execution is not None
+        result = Contribution(env=execution_env(execution.kubernetes), service_account_token=True)
+        if sandbox_of(instance) is None:  # the sandbox contributes the same rule
+            result.egress.append(api_server_egress())
+        if instance.spec.agents.enabled:
+            result.errors.append(
+                agents_conflict(
+                    instance, "spec.adapters.execution.mode", "execution mode kubernetes"
+                )
+            )
+        if not instance.spec.security.rbac.create:
+            result.warnings.append(
+                Problem(
+                    "security.rbac.create is false, so the execution ClusterRole is not "
+                    "generated; the server cannot start agent workloads until you grant "
+                    f"ServiceAccount {server_name(instance)} those rules yourself.",
+                    path="spec.adapters.execution.mode",
+                    fix="set security.rbac.create to true, or bind the rules listed in the README.",
+                )
+            )
+        return result
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        execution = _execution(instance)
+        if execution is None or not instance.spec.security.rbac.create:
+            return
+        name = cluster_object_name(instance, "execution")
+        labels = cluster_labels(self.add.labels, instance)
+        self.add(
+            "ClusterRole",
+            name,
+            {"rules": execution_rules(execution.kubernetes)},
+            labels=labels,
+            cluster_scoped=True,
+        )
+        self.add(
+            "ClusterRoleBinding",
+            name,
+            cluster_role_binding_body(name, instance),
+            labels=labels,
+            cluster_scoped=True,
+        )

@@ -1,0 +1,562 @@
+"""Observability (``observability.metrics``): the server's OpenTelemetry env, a ServiceMonitor,
+a PrometheusRule ``<name>-alerts`` and two Grafana dashboard ConfigMaps.
+
+Differences from the operator, each on purpose:
+
+* the ServiceMonitor exists (the operator's README promises it, its code never built it); it
+  keeps only the server Service's targets (the launcher's Service carries the same labels) and
+  the server NetworkPolicy admits the Prometheus namespaces on the server port;
+* the four operator alerts on the operator's own metrics (``paperclip_reconcile_*``,
+  ``paperclip_instance_*``) cannot fire without an operator: the reconcile alerts are dropped,
+  NotReady and Degraded are rewritten on kube-state-metrics (no ready server pod; fewer ready
+  pods than desired);
+* pod regexes match exactly this instance's server pods (``<name>-<ordinal>`` of the
+  StatefulSet or ``<name>-<hash>-<id>`` of the Deployment), not ``<name>-.*``, which also
+  matches another instance named ``<name>-x`` and the database pods;
+* dashboards use only kube-state-metrics, cAdvisor and kubelet metrics; they have no fixed
+  uid and their ConfigMap keys carry the instance name, so two instances' dashboards do not
+  overwrite each other in Grafana or in the sidecar's folder;
+* OTEL_RESOURCE_ATTRIBUTES names the effective workload kind (k8s.deployment.name for a
+  Deployment), not always k8s.statefulset.name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from constructs import Construct
+
+from constructs_lib.constructs.feature import BuildContext, Contribution, EnvEntry, EnvSlot, Feature
+from constructs_lib.constructs.names import (
+    CONTAINER_NAME,
+    PORT_NAME,
+    base_labels,
+    data_claim_name,
+    server_name,
+)
+from constructs_lib.constructs.primitives import port
+from constructs_lib.errors import Problem
+from constructs_lib.spec import DatabaseMode, Exposure, Instance, WorkloadKind
+from constructs_lib.spec.observability import (
+    GrafanaDashboardSpec,
+    MetricsSpec,
+    PrometheusRuleSpec,
+    ServiceMonitorSpec,
+)
+from constructs_lib.spec.rules import effective_workload
+
+MONITORING_API_VERSION = "monitoring.coreos.com/v1"
+OTLP_ENDPOINT = "http://otel-collector.observability.svc.cluster.local:4317"
+INSTRUMENTATION = "--import ./server/dist/instrumentation.js"
+METRICS_PATH = "/metrics"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+DASHBOARD_LABEL = "grafana_dashboard"
+FOLDER_ANNOTATION = "grafana_folder"
+RULE_GROUP = "paperclip"
+
+
+def metrics_of(instance: Instance) -> MetricsSpec:
+    return instance.spec.observability.metrics
+
+
+def alerts_name(instance: Instance) -> str:
+    return f"{instance.name}-alerts"
+
+
+def dashboard_names(instance: Instance) -> tuple[str, str]:
+    """The overview and detail dashboard ConfigMaps (the operator's names)."""
+    return f"{instance.name}-dashboard-operator", f"{instance.name}-dashboard-instance"
+
+
+def _workload(instance: Instance) -> str:
+    """``statefulset`` or ``deployment``: the effective server workload kind."""
+    kind = effective_workload(instance.spec)
+    return "deployment" if kind is WorkloadKind.DEPLOYMENT else "statefulset"
+
+
+def pod_regex(instance: Instance) -> str:
+    """Matches exactly this instance's server pods (names are DNS labels: no regex
+    metacharacters besides '-', which is literal outside brackets)."""
+    if _workload(instance) == "deployment":
+        return f"{instance.name}-[a-z0-9]{{1,10}}-[a-z0-9]{{5}}"
+    return f"{instance.name}-[0-9]+"
+
+
+def claims(instance: Instance) -> list[str]:
+    """The PersistentVolumeClaims of this instance whose fill level is watched."""
+    found = []
+    if instance.spec.storage.persistence.enabled:
+        found.append(data_claim_name(instance))
+    if instance.spec.database.mode is DatabaseMode.MANAGED:
+        found.append(f"{instance.name}-db-data")
+    return found
+
+
+def otel_env(instance: Instance) -> list[EnvEntry]:
+    """The operator's OpenTelemetry variables, naming the effective workload kind."""
+    slot = EnvSlot.OBSERVABILITY
+    attributes = (
+        f"k8s.namespace.name={instance.namespace},k8s.{_workload(instance)}.name="
+        f"{server_name(instance)}"
+    )
+    return [
+        EnvEntry("NODE_OPTIONS", INSTRUMENTATION, slot=slot),
+        EnvEntry("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT, slot=slot),
+        EnvEntry("OTEL_SERVICE_NAME", instance.name, slot=slot),
+        EnvEntry("OTEL_RESOURCE_ATTRIBUTES", attributes, slot=slot),
+    ]
+
+
+def scrape_ingress(instance: Instance, monitor: ServiceMonitorSpec) -> list[dict[str, Any]]:
+    """Server NetworkPolicy rules admitting Prometheus (its own namespace is admitted
+    already)."""
+    namespaces = [
+        n for n in dict.fromkeys(monitor.prometheus_namespaces) if n != instance.namespace
+    ]
+    return [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}}}],
+            "ports": [port(instance.spec.networking.service.port)],
+        }
+        for ns in namespaces
+    ]
+
+
+def service_monitor_body(instance: Instance, monitor: ServiceMonitorSpec) -> dict[str, Any]:
+    labels = base_labels(instance)
+    endpoint = {
+        "port": PORT_NAME,
+        "path": METRICS_PATH,
+        "scheme": "http",
+        "interval": monitor.interval,
+        # The launcher's Service carries the same labels: keep the server Service's targets.
+        "relabelings": [
+            {
+                "action": "keep",
+                "sourceLabels": ["__meta_kubernetes_service_name"],
+                "regex": server_name(instance),
+            }
+        ],
+    }
+    return {
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "namespaceSelector": {"matchNames": [instance.namespace]},
+            "endpoints": [endpoint],
+        }
+    }
+
+
+def _q(value: str) -> str:
+    return json.dumps(value)
+
+
+def _alert(
+    name: str, expr: str, duration: str, severity: str, summary: str, base: str
+) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary, "runbook_url": f"{base.rstrip('/')}/{name}"},
+    }
+
+
+def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str, Any]]:
+    """The alerts, on kube-state-metrics and kubelet metrics only."""
+    ns, name, base = instance.namespace, server_name(instance), rules.runbook_base_url
+    kind = _workload(instance)
+    workload = f"namespace={_q(ns)},{kind}={_q(name)}"
+    if kind == "deployment":
+        ready = f"kube_deployment_status_replicas_available{{{workload}}}"
+        desired = f"kube_deployment_spec_replicas{{{workload}}}"
+    else:
+        ready = f"kube_statefulset_status_replicas_ready{{{workload}}}"
+        desired = f"kube_statefulset_replicas{{{workload}}}"
+    on = f"on(namespace, {kind})"
+    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
+    found = [
+        _alert(
+            "PaperclipInstanceNotReady",
+            f"({ready} == 0) and {on} ({desired} > 0)",
+            "10m",
+            "critical",
+            f"Paperclip instance {ns}/{name} has had no ready server pod for 10m.",
+            base,
+        ),
+        _alert(
+            "PaperclipInstanceDegraded",
+            f"({ready} < {on} {desired}) and {on} ({ready} > 0)",
+            "15m",
+            "warning",
+            f"Paperclip instance {ns}/{name} has run with fewer ready server pods than "
+            "desired for 15m.",
+            base,
+        ),
+        _alert(
+            "PaperclipPodCrashLooping",
+            f"increase(kube_pod_container_status_restarts_total{{{pods}}}[10m]) > 2",
+            "0m",
+            "critical",
+            "Paperclip pod {{ $labels.pod }} is crash-looping (>2 restarts in 10m).",
+            base,
+        ),
+        _alert(
+            "PaperclipPodOOMKilled",
+            f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{pods}}} == 1',
+            "0m",
+            "warning",
+            "Paperclip pod {{ $labels.pod }} was OOM killed. Consider increasing memory limits.",
+            base,
+        ),
+    ]
+    volumes = claims(instance)
+    if volumes:
+        selector = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
+        found.append(
+            _alert(
+                "PaperclipPVCNearlyFull",
+                f"(kubelet_volume_stats_used_bytes{{{selector}}} / "
+                f"kubelet_volume_stats_capacity_bytes{{{selector}}}) > 0.80",
+                "5m",
+                "warning",
+                "PVC {{ $labels.persistentvolumeclaim }} of Paperclip instance "
+                f"{ns}/{name} is over 80% full.",
+                base,
+            )
+        )
+    return found
+
+
+def prometheus_rule_body(instance: Instance, rules: PrometheusRuleSpec) -> dict[str, Any]:
+    return {"spec": {"groups": [{"name": RULE_GROUP, "rules": alert_rules(instance, rules)}]}}
+
+
+# --- Grafana dashboards -------------------------------------------------------------------
+
+
+def dashboard_keys(instance: Instance) -> tuple[str, str]:
+    """The ConfigMap keys: the file names in the sidecar's folder, one per instance name (the
+    operator's fixed names overwrite each other there). Nothing in them or in the
+    dashboards' identity derives from the namespace, which the Helm chart templates."""
+    return (
+        f"paperclip-operator-{instance.name}.json",
+        f"paperclip-instance-{instance.name}.json",
+    )
+
+
+_DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def _panel(
+    panel_id: int,
+    title: str,
+    targets: list[tuple[str, str]],
+    grid: tuple[int, int, int, int],
+    *,
+    unit: str = "short",
+    kind: str = "timeseries",
+    description: str = "",
+) -> dict[str, Any]:
+    x, y, w, h = grid
+    panel: dict[str, Any] = {
+        "id": panel_id,
+        "type": kind,
+        "title": title,
+        "datasource": dict(_DATASOURCE),
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": dict(_DATASOURCE),
+                "expr": expr,
+                "legendFormat": legend,
+            }
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+    if description:
+        panel["description"] = description
+    if kind == "stat":
+        panel["options"] = {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value"}
+    return panel
+
+
+def _dashboard(title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
+    # No uid: Grafana identifies a provisioned dashboard by its file, so two instances' boards
+    # never collide on a fixed uid (the operator's do).
+    return {
+        "title": title,
+        "tags": ["paperclip"],
+        "editable": True,
+        "schemaVersion": 39,
+        "version": 1,
+        "timezone": "browser",
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {},
+                    "hide": 0,
+                }
+            ]
+        },
+        "annotations": {"list": []},
+        "panels": panels,
+    }
+
+
+def overview_dashboard(instance: Instance) -> dict[str, Any]:
+    """The instance at a glance: replicas, autoscaler, disruption budget, restarts, volumes
+    and the scrape target."""
+    ns, name = instance.namespace, server_name(instance)
+    kind = _workload(instance)
+    workload = f"namespace={_q(ns)},{kind}={_q(name)}"
+    if kind == "deployment":
+        ready = f"kube_deployment_status_replicas_available{{{workload}}}"
+        desired = f"kube_deployment_spec_replicas{{{workload}}}"
+    else:
+        ready = f"kube_statefulset_status_replicas_ready{{{workload}}}"
+        desired = f"kube_statefulset_replicas{{{workload}}}"
+    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
+    volumes = claims(instance) or [data_claim_name(instance)]
+    pvc = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
+    hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
+    pdb = f"namespace={_q(ns)},poddisruptionbudget={_q(name)}"
+    panels = [
+        _panel(1, "Ready server pods", [(ready, "ready")], (0, 0, 6, 4), kind="stat"),
+        _panel(2, "Desired server pods", [(desired, "desired")], (6, 0, 6, 4), kind="stat"),
+        _panel(
+            3,
+            "Restarts (1h)",
+            [(f"sum(increase(kube_pod_container_status_restarts_total{{{pods}}}[1h]))", "")],
+            (12, 0, 6, 4),
+            kind="stat",
+        ),
+        _panel(
+            4,
+            "Scrape target up",
+            [(f"up{{namespace={_q(ns)},service={_q(name)}}}", "{{pod}}")],
+            (18, 0, 6, 4),
+            kind="stat",
+            description="1 when Prometheus scrapes the server through the ServiceMonitor.",
+        ),
+        _panel(
+            5,
+            "Replicas",
+            [(ready, "ready"), (desired, "desired")],
+            (0, 4, 12, 8),
+        ),
+        _panel(
+            6,
+            "Autoscaler and disruption budget",
+            [
+                (f"kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}}", "HPA current"),
+                (f"kube_horizontalpodautoscaler_status_desired_replicas{{{hpa}}}", "HPA desired"),
+                (
+                    f"kube_poddisruptionbudget_status_pod_disruptions_allowed{{{pdb}}}",
+                    "PDB disruptions allowed",
+                ),
+            ],
+            (12, 4, 12, 8),
+            description="Empty when the instance has no autoscaler or budget.",
+        ),
+        _panel(
+            7,
+            "Volume usage",
+            [
+                (
+                    f"kubelet_volume_stats_used_bytes{{{pvc}}} / "
+                    f"kubelet_volume_stats_capacity_bytes{{{pvc}}}",
+                    "{{persistentvolumeclaim}}",
+                )
+            ],
+            (0, 12, 24, 8),
+            unit="percentunit",
+        ),
+    ]
+    title = f"Paperclip overview ({ns}/{name})"
+    return _dashboard(title, panels)
+
+
+def detail_dashboard(instance: Instance) -> dict[str, Any]:
+    """Per server pod: CPU, memory against the limit, network, restarts and OOM kills."""
+    ns, name = instance.namespace, server_name(instance)
+    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
+    pod_only = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))}"
+    panels = [
+        _panel(
+            1,
+            "CPU usage",
+            [
+                (
+                    f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{pods}}}[5m]))",
+                    "{{pod}}",
+                ),
+                (
+                    f'max(kube_pod_container_resource_requests{{{pods},resource="cpu"}})',
+                    "request",
+                ),
+            ],
+            (0, 0, 12, 8),
+            unit="cores",
+        ),
+        _panel(
+            2,
+            "Memory working set",
+            [
+                (f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})", "{{pod}}"),
+                (
+                    f'max(kube_pod_container_resource_limits{{{pods},resource="memory"}})',
+                    "limit",
+                ),
+            ],
+            (12, 0, 12, 8),
+            unit="bytes",
+        ),
+        _panel(
+            3,
+            "Network",
+            [
+                (
+                    f"sum by (pod) (rate(container_network_receive_bytes_total{{{pod_only}}}[5m]))",
+                    "{{pod}} received",
+                ),
+                (
+                    "sum by (pod) "
+                    f"(rate(container_network_transmit_bytes_total{{{pod_only}}}[5m]))",
+                    "{{pod}} sent",
+                ),
+            ],
+            (0, 8, 12, 8),
+            unit="Bps",
+        ),
+        _panel(
+            4,
+            "CPU throttling",
+            [
+                (
+                    "sum by (pod) "
+                    f"(rate(container_cpu_cfs_throttled_periods_total{{{pods}}}[5m])) / "
+                    f"sum by (pod) (rate(container_cpu_cfs_periods_total{{{pods}}}[5m]))",
+                    "{{pod}}",
+                )
+            ],
+            (12, 8, 12, 8),
+            unit="percentunit",
+        ),
+        _panel(
+            5,
+            "Restarts",
+            [
+                (
+                    "sum by (pod) "
+                    f"(increase(kube_pod_container_status_restarts_total{{{pods}}}[10m]))",
+                    "{{pod}}",
+                )
+            ],
+            (0, 16, 12, 8),
+        ),
+        _panel(
+            6,
+            "Last termination OOMKilled",
+            [
+                (
+                    f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{pods}}}',
+                    "{{pod}}",
+                )
+            ],
+            (12, 16, 12, 8),
+        ),
+    ]
+    title = f"Paperclip instance detail ({ns}/{name})"
+    return _dashboard(title, panels)
+
+
+def dashboard_config_maps(
+    instance: Instance, dashboards: GrafanaDashboardSpec
+) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    """(name, labels, body) of the two dashboard ConfigMaps."""
+    labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **base_labels(instance)}
+    overview_name, detail_name = dashboard_names(instance)
+    overview_key, detail_key = dashboard_keys(instance)
+    return [
+        (
+            overview_name,
+            labels,
+            {"data": {overview_key: json.dumps(overview_dashboard(instance), indent=2)}},
+        ),
+        (
+            detail_name,
+            labels,
+            {"data": {detail_key: json.dumps(detail_dashboard(instance), indent=2)}},
+        ),
+    ]
+
+
+class ObservabilityFeature(Feature):
+    """``observability.metrics``."""
+
+    id = "observability"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return metrics_of(instance).anything
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        metrics = metrics_of(instance)
+        env = otel_env(instance) if metrics.enabled else []
+        monitor = metrics.monitor
+        ingress = scrape_ingress(instance, monitor) if monitor is not None else []
+        warnings: list[Problem] = []
+        if monitor is not None and instance.spec.deployment.exposure is Exposure.PRIVATE:
+            warnings.append(
+                Problem(
+                    "Prometheus scrapes the pod IP, and with exposure private the server's "
+                    "private-hostname guard answers any request whose Host is not an allowed "
+                    "name with 403, so the target may show as down.",
+                    "spec.observability.metrics.serviceMonitor",
+                    "use exposure public if the server should serve /metrics to Prometheus, "
+                    "or rely on the OpenTelemetry export (metrics.enabled) and the "
+                    "kube-state-metrics alerts and dashboards.",
+                )
+            )
+        return Contribution(env=env, ingress=ingress, warnings=warnings)
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        metrics = metrics_of(instance)
+        labels = base_labels(instance)
+        monitor = metrics.monitor
+        if monitor is not None:
+            self.add(
+                "ServiceMonitor",
+                server_name(instance),
+                service_monitor_body(instance, monitor),
+                labels={**monitor.labels, **labels},
+                api_version=MONITORING_API_VERSION,
+            )
+        rules = metrics.rules
+        if rules is not None:
+            self.add(
+                "PrometheusRule",
+                alerts_name(instance),
+                prometheus_rule_body(instance, rules),
+                labels={**rules.labels, **labels},
+                api_version=MONITORING_API_VERSION,
+            )
+        dashboards = metrics.dashboards
+        if dashboards is not None:
+            annotations = {FOLDER_ANNOTATION: dashboards.folder}
+            for name, cm_labels, body in dashboard_config_maps(instance, dashboards):
+                self.add("ConfigMap", name, body, labels=cm_labels, annotations=annotations)

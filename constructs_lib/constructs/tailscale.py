@@ -1,0 +1,247 @@
+"""Tailscale (``tailscale``): a sidecar that joins the tailnet and serves the server on
+https://<hostname>.<tailnet>.ts.net (funnel: also on the public internet).
+
+As the operator: container ``tailscale`` in userspace mode, the auth key as a secretKeyRef,
+ConfigMap ``<name>-tailscale`` with the serve config (TCP 443 HTTPS, ``/`` proxied to the
+server on 127.0.0.1, AllowFunnel in funnel mode), emptyDirs for the socket and /tmp, a
+read-only root filesystem with the restricted security context, and UDP 3478/41641 egress.
+
+Differences, on purpose:
+
+* the sidecar is a native sidecar (an init container with ``restartPolicy: Always``,
+  Kubernetes 1.29+): it is up before the server starts and stays up while the server drains;
+* state: with persistence (a StatefulSet) the node state lives on the data volume under
+  ``tailscale/<pod name>`` and the node is not ephemeral, so a restarted pod keeps its name,
+  certificate and login (the auth key is used only once, ``TS_AUTH_ONCE``); without
+  persistence it is kept in /tmp with ``--ephemeral`` as the operator does. No Kubernetes
+  credentials are given to the pod (no ``TS_KUBE_SECRET``);
+* the serve config is mounted as a directory, not through subPath, so an edit reaches the
+  running sidecar;
+* funnel publishes the server: it requires ``deployment.exposure: public`` (so an
+  authenticated server), like any public exposure; a missing auth key is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from constructs import Construct
+
+from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.names import DATA_VOLUME
+from constructs_lib.constructs.primitives import port, restricted_container_security
+from constructs_lib.errors import Problem
+from constructs_lib.spec import DeploymentMode, Exposure, Instance
+from constructs_lib.spec.tailscale import TailscaleMode, TailscaleSpec
+
+CONTAINER = "tailscale"
+SERVE_KEY = "tailscale-serve.json"
+SERVE_DIR = "/etc/tailscale/serve"
+SOCKET_DIR = "/var/run/tailscale"
+TMP_DIR = "/tmp"
+EPHEMERAL_STATE_DIR = "/tmp/tailscale"
+PERSISTENT_STATE_DIR = "/var/lib/tailscale"
+SERVE_VOLUME = "tailscale-serve"
+SOCKET_VOLUME = "tailscale-socket"
+TMP_VOLUME = "tailscale-tmp"
+STUN_PORT = 3478
+WIREGUARD_PORT = 41641
+MOVING_TAGS = {"stable", "latest", "unstable"}
+
+
+def tailscale_of(instance: Instance) -> TailscaleSpec | None:
+    spec = instance.spec.tailscale
+    return spec if spec is not None and spec.enabled else None
+
+
+def config_map_name(instance: Instance) -> str:
+    return f"{instance.name}-tailscale"
+
+
+def hostname(instance: Instance, spec: TailscaleSpec) -> str:
+    return spec.hostname or instance.name
+
+
+def persistent_state(instance: Instance) -> bool:
+    """Whether the node state lives on the data volume (StatefulSet pods keep their name)."""
+    return instance.spec.storage.persistence.enabled
+
+
+def serve_config(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
+    """Tailscale's serve config (ipn.ServeConfig): HTTPS on 443 proxying / to the server."""
+    target = f"${{TS_CERT_DOMAIN}}:{443}"
+    config: dict[str, Any] = {
+        "TCP": {"443": {"HTTPS": True}},
+        "Web": {
+            target: {
+                "Handlers": {
+                    "/": {"Proxy": f"http://127.0.0.1:{instance.spec.networking.service.port}"}
+                }
+            }
+        },
+    }
+    if spec.mode is TailscaleMode.FUNNEL:
+        config["AllowFunnel"] = {target: True}
+    return config
+
+
+def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
+    """The tailscale container, as a native sidecar (an init container that keeps running)."""
+    auth_key = spec.auth_key
+    env: list[dict[str, Any]] = [
+        {"name": "TS_USERSPACE", "value": "true"},
+        {"name": "TS_SOCKET", "value": f"{SOCKET_DIR}/tailscaled.sock"},
+        {"name": "TS_SERVE_CONFIG", "value": f"{SERVE_DIR}/{SERVE_KEY}"},
+        {"name": "TS_HOSTNAME", "value": hostname(instance, spec)},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": SOCKET_VOLUME, "mountPath": SOCKET_DIR},
+        {"name": TMP_VOLUME, "mountPath": TMP_DIR},
+        {"name": SERVE_VOLUME, "mountPath": SERVE_DIR, "readOnly": True},
+    ]
+    if persistent_state(instance):
+        env.append({"name": "TS_STATE_DIR", "value": PERSISTENT_STATE_DIR})
+        env.append({"name": "TS_AUTH_ONCE", "value": "true"})
+        env.insert(
+            0, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+        )
+        mounts.append(
+            {
+                "name": DATA_VOLUME,
+                "mountPath": PERSISTENT_STATE_DIR,
+                "subPathExpr": "tailscale/$(POD_NAME)",
+            }
+        )
+    else:
+        env.append({"name": "TS_STATE_DIR", "value": EPHEMERAL_STATE_DIR})
+        env.append({"name": "TS_EXTRA_ARGS", "value": "--ephemeral"})
+    if auth_key is not None:
+        env.append(
+            {
+                "name": "TS_AUTHKEY",
+                "valueFrom": {
+                    "secretKeyRef": {"name": auth_key.secret_ref.name, "key": auth_key.key}
+                },
+            }
+        )
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image.reference,
+        "imagePullPolicy": "IfNotPresent",
+        "restartPolicy": "Always",
+        "env": env,
+        "volumeMounts": mounts,
+        "securityContext": restricted_container_security(),
+    }
+    if spec.resources is not None:
+        container["resources"] = dict(spec.resources)
+    return container
+
+
+def volumes(instance: Instance) -> list[dict[str, Any]]:
+    return [
+        {"name": SERVE_VOLUME, "configMap": {"name": config_map_name(instance)}},
+        {"name": SOCKET_VOLUME, "emptyDir": {}},
+        {"name": TMP_VOLUME, "emptyDir": {}},
+    ]
+
+
+def _errors(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
+    found = []
+    if spec.auth_key is None:
+        found.append(
+            Problem(
+                "is required when tailscale is enabled: without an auth key the sidecar waits "
+                "for an interactive login.",
+                "spec.tailscale.authKey",
+                "create a Secret with a reusable Tailscale auth key and set authKey.secretRef "
+                "(and key, default authkey).",
+            )
+        )
+    deployment = instance.spec.deployment
+    if spec.mode is TailscaleMode.FUNNEL:
+        if deployment.mode is DeploymentMode.LOCAL_TRUSTED:
+            found.append(
+                Problem(
+                    "funnel publishes the server on the public internet, and local_trusted "
+                    "mode has no login: anyone could use it.",
+                    "spec.tailscale.mode",
+                    "use mode serve (tailnet only), or deployment.mode authenticated with "
+                    "exposure public.",
+                )
+            )
+        elif deployment.exposure is Exposure.PRIVATE:
+            found.append(
+                Problem(
+                    "funnel publishes the server on the public internet, which is public "
+                    "exposure, but deployment.exposure is private.",
+                    "spec.tailscale.mode",
+                    "set deployment.exposure: public (and publicURL: "
+                    "https://<hostname>.<tailnet>.ts.net), or use mode serve.",
+                )
+            )
+    return found
+
+
+def _warnings(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
+    found = []
+    image = spec.image
+    if image.digest is None and image.tag in MOVING_TAGS:
+        found.append(
+            Problem(
+                f"the tag {image.tag!r} moves: the sidecar changes without a change in git.",
+                "spec.tailscale.image.tag",
+                "pin a version tag (e.g. v1.84.3) or a digest.",
+            )
+        )
+    deployment = instance.spec.deployment
+    if deployment.exposure is Exposure.PRIVATE:
+        prefix = f"{hostname(instance, spec)}."
+        public_host = urlsplit(deployment.public_url).hostname if deployment.public_url else None
+        names = [*deployment.allowed_hostnames, *([public_host] if public_host else [])]
+        if not any(n.lower().startswith(prefix) for n in names):
+            found.append(
+                Problem(
+                    "requests through tailscale serve carry the Host "
+                    f"{prefix}<tailnet>.ts.net, which the server's private-hostname guard "
+                    "refuses (403) unless it is allowed.",
+                    "spec.deployment.allowedHostnames",
+                    f"add {prefix}<your tailnet>.ts.net (your tailnet's MagicDNS name).",
+                )
+            )
+    return found
+
+
+class TailscaleFeature(Feature):
+    """``tailscale``."""
+
+    id = "tailscale"
+
+    @classmethod
+    def applies(cls, instance: Instance) -> bool:
+        return tailscale_of(instance) is not None
+
+    @classmethod
+    def contribute(cls, instance: Instance) -> Contribution:
+        spec = tailscale_of(instance)
+        if spec is None:
+            return Contribution()
+        egress = {"ports": [port(STUN_PORT, "UDP"), port(WIREGUARD_PORT, "UDP")]}
+        return Contribution(
+            volumes=volumes(instance),
+            init_containers=[sidecar(instance, spec)],
+            egress=[egress],
+            errors=_errors(instance, spec),
+            warnings=_warnings(instance, spec),
+        )
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, context)
+        instance = context.instance
+        spec = tailscale_of(instance)
+        if spec is None:
+            return
+        text = json.dumps(serve_config(instance, spec), indent=2)
+        self.add("ConfigMap", config_map_name(instance), {"data": {SERVE_KEY: text + "\n"}})

@@ -1,0 +1,1 @@
+"""Tests against the real Paperclip server (npm @paperclipai/server)."""

@@ -1,0 +1,168 @@
+"""The Node client (paperclip-launch.mjs) against the launcher service (over the in-memory
+Kube) behind a gate that can take the launcher away: outages separated by progress never add
+up to "unreachable", one outage longer than the window does."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from launcher.fakekube import FakeKube
+from tests.unit.test_launcher_support import NS, TOKEN, Service
+
+CLIENT = Path(__file__).resolve().parents[2] / "launcher" / "client" / "paperclip-launch.mjs"
+WINDOW_MS = 1500
+
+
+class Gate:
+    """A loopback TCP proxy; while down it accepts and drops every connection at once (as a
+    launcher that is restarting or unreachable through its Service does)."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.down = False
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.close()
+        self.cut()
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def outage(self, seconds: float) -> None:
+        self.down = True
+        self.cut()
+        time.sleep(seconds)
+        self.down = False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                downstream, _ = self._server.accept()
+            except OSError:
+                return
+            if self.down:
+                downstream.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            with self._lock:
+                self._open += [downstream, upstream]
+            for a, b in ((downstream, upstream), (upstream, downstream)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def gated() -> Iterator[tuple[Service, Gate]]:
+    with Service() as service:
+        gate = Gate(service.port)
+        yield service, gate
+        gate.close()
+
+
+def client(gate: Gate, run: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "AGENT_LAUNCHER_URL": f"http://127.0.0.1:{gate.port}",
+        "AGENT_LAUNCHER_TOKEN": TOKEN,
+        "PAPERCLIP_AGENT_ID": f"agent-{run}",
+        "PAPERCLIP_COMPANY_ID": "co",
+        "PAPERCLIP_RUN_ID": run,
+        "AGENT_LAUNCHER_RESUME_MS": str(WINDOW_MS),
+    }
+    node = shutil.which("node")
+    assert node, "node (20+) is required by the launcher client tests"
+    return subprocess.Popen(
+        [node, str(CLIENT), "--template", "plain"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def pod_name(service: Service, run: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pods = service.inspect(
+            lambda kube: [
+                p["metadata"]["name"]
+                for p in kube.of_kind("pods")
+                if p["metadata"]["labels"].get("paperclip.io/run-id") == run
+            ]
+        )
+        if pods:
+            return str(pods[0])
+        time.sleep(0.02)
+    raise AssertionError(f"no pod for run {run}")
+
+
+def write_lines(service: Service, pod: str, texts: list[str], pause: float) -> None:
+    for text in texts:
+
+        def append(kube: FakeKube, text: str = text) -> None:
+            kube.append_log(NS, pod, text)
+
+        service.inspect(append)
+        time.sleep(pause)
+
+
+def test_two_outages_separated_by_progress_do_not_fail_the_run(
+    gated: tuple[Service, Gate],
+) -> None:
+    service, gate = gated
+    node = client(gate, "two-outages")
+    pod = pod_name(service, "two-outages")
+    expected = []
+    for phase in range(3):
+        texts = [f"phase {phase} line {i}" for i in range(12)]
+        expected += texts
+        write_lines(service, pod, texts, 0.2)  # 2.4 s of progress: more than the window
+        if phase < 2:
+            gate.outage(1.0)  # shorter than the window; together longer
+    service.inspect(lambda kube: kube.end_pod(NS, pod, 0))
+    out, err = node.communicate(timeout=60)
+    assert node.returncode == 0, err
+    assert out.splitlines() == expected  # nothing lost, nothing twice
+    assert err.count("reattaching") >= 2
+
+
+def test_one_outage_longer_than_the_window_fails_the_run(gated: tuple[Service, Gate]) -> None:
+    service, gate = gated
+    node = client(gate, "long-outage")
+    pod = pod_name(service, "long-outage")
+    write_lines(service, pod, ["before"], 0.3)
+    began = time.monotonic()
+    threading.Thread(target=gate.outage, args=(8.0,), daemon=True).start()
+    out, err = node.communicate(timeout=60)
+    assert node.returncode == 1
+    assert f"stayed unreachable for {WINDOW_MS / 1000}s" in err
+    assert out == "before\n"
+    assert time.monotonic() - began < 8.0  # it gave up during the outage
