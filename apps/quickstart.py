@@ -1,7 +1,10 @@
 """The default app: one Paperclip server with the embedded database, for a private cluster.
 
-local_trusted mode (no login) is only allowed with private exposure: reach it with
-`kubectl port-forward -n paperclip svc/quickstart 3100` and open http://localhost:3100.
+Authenticated mode with private exposure: reach it with
+`kubectl port-forward -n paperclip svc/quickstart 3100`, open http://localhost:3100 and sign
+up. It needs no Secret: on one pod with a persistent volume the server signs sessions with
+the secret its onboard step writes there (local_trusted mode, which has no login, binds
+127.0.0.1 only, so agent pods could not call its API back).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def instances() -> list[Instance]:
             spec=InstanceSpec(
                 image=ImageSpec(tag=PAPERCLIP_VERSION),
                 deployment=DeploymentSpec(
-                    mode=DeploymentMode.LOCAL_TRUSTED, exposure=Exposure.PRIVATE
+                    mode=DeploymentMode.AUTHENTICATED, exposure=Exposure.PRIVATE
                 ),
                 database=DatabaseSpec(mode=DatabaseMode.EMBEDDED),
                 storage=StorageSpec(persistence=PersistenceSpec(enabled=True, size="10Gi")),

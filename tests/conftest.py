@@ -51,7 +51,7 @@ MINIMAL: dict[str, Any] = {
     "metadata": {"name": "demo", "namespace": "team"},
     "spec": {
         "image": {"tag": "2026.1106.0"},
-        "deployment": {"mode": "local_trusted"},
+        "deployment": {"mode": "authenticated"},
         "database": {"mode": "embedded"},
     },
 }

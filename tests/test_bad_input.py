@@ -170,8 +170,13 @@ CASES: list[tuple[str, str, str]] = [
         "spec.database.externalURL",
     ),
     (
-        "authenticated-without-auth-secret",
-        doc({"deployment": {"mode": "authenticated"}}),
+        "authenticated-without-auth-secret-or-volume",
+        doc(
+            {
+                "deployment": {"mode": "authenticated"},
+                "storage": {"persistence": {"enabled": False}},
+            }
+        ),
         "spec.auth.secretRef",
     ),
     ("multi-replica-embedded", doc({"availability": {"replicas": 2}}), "spec.objectStorage"),

@@ -58,7 +58,11 @@ def test_argo_cd_objects(gitops: Path) -> None:
         assert option in policy["syncOptions"]
     project = load(gitops / "gitops/argocd/appproject-paperclip.yaml")["spec"]
     assert project["sourceRepos"] == ["https://git.example.com/platform/paperclip-gitops.git"]
-    assert {d["namespace"] for d in project["destinations"]} == {"paperclip", "paperclip-prod"}
+    assert {d["namespace"] for d in project["destinations"]} == {
+        "paperclip",
+        "paperclip-prod",
+        "paperclip-full",
+    }
     assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
     kinds = {k["kind"] for k in project["namespaceResourceWhitelist"]}
     assert {"StatefulSet", "Deployment", "Job", "ConfigMap"} <= kinds
@@ -70,7 +74,8 @@ def test_argo_cd_objects(gitops: Path) -> None:
 
 def test_directory_glob_yields_exactly_the_apps(gitops: Path) -> None:
     found = sorted(p.parent.name for p in gitops.glob("*/kustomize"))
-    assert found == ["production", "quickstart"]
+    apps = sorted(p.stem for p in (REPO / "apps").iterdir() if not p.name.startswith("_"))
+    assert found == apps == ["production", "production-full", "quickstart"]
 
 
 def test_flux_objects(gitops: Path) -> None:

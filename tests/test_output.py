@@ -121,5 +121,9 @@ def test_validate_and_schema_commands() -> None:
 
 def test_no_secret_values_in_dist() -> None:
     for path in (REPO / "dist").rglob("*.yaml"):
+        if "helm" in path.relative_to(REPO / "dist").parts:
+            # chart templates are not YAML before rendering: no Secret kind in their text
+            assert "kind: Secret\n" not in path.read_text(), path
+            continue
         for obj in load_yaml_file(path):
             assert obj.get("kind") != "Secret", path

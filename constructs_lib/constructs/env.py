@@ -20,7 +20,7 @@ from constructs_lib.constructs.names import (
     master_key_secret_name,
     service_hostnames,
 )
-from constructs_lib.spec import DatabaseMode, Instance, SecretKeySelector
+from constructs_lib.spec import DatabaseMode, DeploymentMode, Instance, SecretKeySelector
 from constructs_lib.spec.rules import shared_master_key
 
 
@@ -51,10 +51,14 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
     """The server's own variables (features contribute the rest)."""
     spec = instance.spec
     port = spec.networking.service.port
+    if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
+        # the server refuses any other bind in local_trusted mode (it has no login)
+        bind = [EnvEntry("PAPERCLIP_BIND", "loopback")]
+    else:
+        bind = [EnvEntry("PAPERCLIP_BIND", "custom"), EnvEntry("PAPERCLIP_BIND_HOST", "0.0.0.0")]
     env = [
         EnvEntry("PORT", str(port)),
-        EnvEntry("PAPERCLIP_BIND", "custom"),
-        EnvEntry("PAPERCLIP_BIND_HOST", "0.0.0.0"),
+        *bind,
         EnvEntry("PAPERCLIP_HOME", DATA_PATH),
         EnvEntry("SERVE_UI", "true"),
         EnvEntry("PAPERCLIP_DEPLOYMENT_MODE", spec.deployment.mode.value),
@@ -124,7 +128,10 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 env.append(EnvEntry(key, secret_name=name, secret_key=key, slot=slot))
     env.append(
-        EnvEntry("LOG_LEVEL", spec.observability.logging.level.value, slot=EnvSlot.LOG_LEVEL)
+        # the server reads PAPERCLIP_LOG_LEVEL (the operator's LOG_LEVEL is ignored by it)
+        EnvEntry(
+            "PAPERCLIP_LOG_LEVEL", spec.observability.logging.level.value, slot=EnvSlot.LOG_LEVEL
+        )
     )
     return env
 

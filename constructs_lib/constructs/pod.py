@@ -21,7 +21,7 @@ from constructs_lib.constructs.names import (
     data_claim_name,
     server_name,
 )
-from constructs_lib.spec import Instance, ProbeOverride, ProbeType
+from constructs_lib.spec import DeploymentMode, Exposure, Instance, ProbeOverride, ProbeType
 from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
 
 SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
@@ -71,6 +71,14 @@ stop
 exit 1
 """
 
+# A health request to the loopback-bound server (local_trusted), Host localhost as the
+# private-hostname guard wants; exit 0 on 200 only.
+LOOPBACK_HEALTH = (
+    "require('http').get({host:'127.0.0.1',port:PORT,path:'/api/health',"
+    "headers:{host:'localhost'},timeout:2500},"
+    "r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"
+)
+
 GATING_PREFIX = (
     'case "${HOSTNAME:-}" in '
     "*-0) export HEARTBEAT_SCHEDULER_ENABLED=true ;; "
@@ -90,7 +98,11 @@ def probe(instance: Instance, which: str) -> dict[str, Any]:
     spec = instance.spec
     port = spec.networking.service.port
     handler: dict[str, Any]
-    if probe_kind(spec) is ProbeType.TCP:
+    kind = probe_kind(spec)
+    if kind is None:
+        # local_trusted: the server listens on 127.0.0.1 only; ask it from inside the pod.
+        handler = {"exec": {"command": ["node", "-e", LOOPBACK_HEALTH.replace("PORT", str(port))]}}
+    elif kind is ProbeType.TCP:
         handler = {"tcpSocket": {"port": port}}
     else:
         # The private-hostname guard answers 403 to the pod IP the kubelet sends as Host.
@@ -179,6 +191,17 @@ def server_container(
     container["ports"] = [
         {"name": PORT_NAME, "containerPort": spec.networking.service.port, "protocol": "TCP"}
     ]
+    if (
+        spec.deployment.mode is DeploymentMode.AUTHENTICATED
+        and spec.deployment.exposure is Exposure.PUBLIC
+    ):
+        # The onboard step writes auth.baseUrlMode: auto into config.json, which wins over the
+        # public URL and makes the server refuse public exposure; explicit mode uses
+        # PAPERCLIP_PUBLIC_URL. On the server container only: onboard itself fails with it.
+        container["env"] = [
+            {"name": "PAPERCLIP_AUTH_BASE_URL_MODE", "value": "explicit"},
+            *container.get("env", []),
+        ]
     container["livenessProbe"] = probe(instance, "liveness")
     container["readinessProbe"] = probe(instance, "readiness")
     container["startupProbe"] = probe(instance, "startup")

@@ -31,7 +31,9 @@ def errors(instance: Instance) -> list[Problem]:
             )
         gating = spec.heartbeat.scheduler_gating.resolved
         # (on a Deployment the general ordinal rule in rules.py already reports it)
-        stateful = spec.workload is not WorkloadKind.DEPLOYMENT
+        from constructs_lib.spec.rules import effective_workload  # (rules imports this module)
+
+        stateful = effective_workload(spec) is not WorkloadKind.DEPLOYMENT
         if spec.heartbeat.enabled and gating is SchedulerGating.ORDINAL and stateful:
             found.append(
                 Problem(

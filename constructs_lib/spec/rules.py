@@ -68,12 +68,13 @@ def ordinal_gating(spec: InstanceSpec) -> bool:
     )
 
 
-def probe_kind(spec: InstanceSpec) -> ProbeType:
-    """tcp or http: auto is tcp in authenticated mode, http otherwise."""
+def probe_kind(spec: InstanceSpec) -> ProbeType | None:
+    """tcp or http; auto is tcp in authenticated mode. None in local_trusted mode, where the
+    server binds 127.0.0.1 only: exec probes from inside the pod."""
+    if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
+        return None
     if spec.probes.type is ProbeType.AUTO:
-        if spec.deployment.mode is DeploymentMode.AUTHENTICATED:
-            return ProbeType.TCP
-        return ProbeType.HTTP
+        return ProbeType.TCP
     return spec.probes.type
 
 
@@ -134,14 +135,31 @@ def errors(instance: Instance) -> list[Problem]:
             "set spec.database.mode: external, or remove the external URL.",
         )
     found += backup_errors(instance)
-    if spec.deployment.mode is DeploymentMode.AUTHENTICATED and spec.auth.secret_ref is None:
+    # Without auth.secretRef the server falls back to the PAPERCLIP_AGENT_JWT_SECRET that the
+    # onboard step writes into <PAPERCLIP_HOME>/instances/<id>/.env (observed with the real
+    # server): fine for one pod on a persistent volume, not for pods that each onboard their
+    # own secret or lose it on every restart.
+    shared_or_lost = not spec.storage.persistence.enabled or spec.availability.max_replicas > 1
+    if (
+        spec.deployment.mode is DeploymentMode.AUTHENTICATED
+        and spec.auth.secret_ref is None
+        and shared_or_lost
+    ):
+        why = (
+            "persistence is off, so every restart onboards a new secret and signs every user out"
+            if not spec.storage.persistence.enabled
+            else f"up to {spec.availability.max_replicas} replicas would each onboard their own "
+            "secret and refuse each other's sessions"
+        )
         add(
             "spec.auth.secretRef",
-            "is required in authenticated mode: the server refuses to start without "
-            "BETTER_AUTH_SECRET.",
+            "is required here: without it the server signs sessions with the secret the onboard "
+            f"step writes on its data volume, and {why}.",
             "create a Secret with a random value and reference it as spec.auth.secretRef "
-            "{name, key}, or use deployment.mode: local_trusted for a private test instance.",
+            "{name, key}.",
         )
+    if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
+        found += _local_trusted_errors(instance)
     if spec.availability.max_replicas > 1:
         count = spec.availability.max_replicas
         if db.mode is DatabaseMode.EMBEDDED:
@@ -181,6 +199,54 @@ def errors(instance: Instance) -> list[Problem]:
             "set spec.heartbeat.schedulerGating: lease.",
         )
     found += availability_rules.errors(instance)
+    return found
+
+
+def _local_trusted_errors(instance: Instance) -> list[Problem]:
+    """local_trusted has no login, so the server listens on 127.0.0.1 only (it refuses any
+    other bind: "local_trusted requires server.bind=loopback"); nothing outside the pod
+    reaches it but ``kubectl port-forward``."""
+    spec = instance.spec
+    found: list[Problem] = []
+    fix = "use deployment.mode: authenticated (exposure private needs no Secret on one pod)."
+    unreachable = "the server binds 127.0.0.1 only in local_trusted mode, so"
+    if spec.agents.enabled:
+        found.append(
+            Problem(
+                f"is on, but {unreachable} agent pods cannot call back its API.",
+                "spec.agents.enabled",
+                fix,
+            )
+        )
+    ingress, route = spec.networking.ingress, spec.networking.http_route
+    for path, block in (("ingress", ingress), ("httpRoute", route)):
+        if block is not None and block.enabled:
+            found.append(
+                Problem(
+                    f"is enabled, but {unreachable} it would route to nothing.",
+                    f"spec.networking.{path}",
+                    fix,
+                )
+            )
+    if spec.networking.service.type is not ServiceType.CLUSTER_IP:
+        found.append(
+            Problem(
+                f"is {spec.networking.service.type.value}, but {unreachable} it would route to "
+                "nothing.",
+                "spec.networking.service.type",
+                fix,
+            )
+        )
+    if spec.probes.type is not ProbeType.AUTO:
+        found.append(
+            Problem(
+                f"is {spec.probes.type.value}, but {unreachable} the kubelet's "
+                f"{spec.probes.type.value} probes cannot reach it (exec probes inside the pod "
+                "are used).",
+                "spec.probes.type",
+                "leave probes.type at auto, or use deployment.mode: authenticated.",
+            )
+        )
     return found
 
 

@@ -669,18 +669,21 @@ def main() -> int:
         with flux_running(root) as env:
             work = env.repo.work
             versions_text = ", ".join(f"{k} {v}" for k, v in versions(env.flux.home).items())
+            git = f"git -C {work} -c user.name=me -c user.email=me@example.invalid"
             print(
                 f"control plane ready in {env.plane.timings['start_s']:.1f}s, "
                 f"Flux ({versions_text}) in {env.flux.timings['start_s']:.1f}s\n"
                 f"  export KUBECONFIG={env.plane.kubeconfig}\n"
-                f"  git repository: {env.repo.url} (work tree {env.repo.work}; commit and\n"
-                f"    `git push origin main` there, or push to it over HTTP)\n"
-                f"  try the generated objects, pointed at it:\n"
-                f"    cp -r dist {work}/ && git -C {work} add -A && "
-                f"git -C {work} commit -m dist && git -C {work} push origin main\n"
-                f"    kubectl apply -k dist/gitops/flux  # then:\n"
+                f"  export PATH=$(cat .venv/.tools-dir):$PATH  # kubectl, helm\n"
+                f"  git repository {env.repo.url} (fetch only), pushed from {work}:\n"
+                f"    make synth && rm -rf {work}/dist && cp -r dist {work}/\n"
+                f"    {git} add -A && {git} commit -m dist && {git} push origin main\n"
+                f"  the generated Flux objects, pointed at it:\n"
+                f"    kubectl apply -k dist/gitops/flux\n"
                 f"    kubectl -n {NAMESPACE} patch gitrepository paperclip-gitops --type merge "
                 f'-p \'{{"spec":{{"url":"{env.repo.url}"}}}}\'\n'
+                f"    kubectl -n {NAMESPACE} annotate --overwrite gitrepository paperclip-gitops "
+                f"reconcile.fluxcd.io/requestedAt=$(date +%s)  # fetch now\n"
                 f"    kubectl -n {NAMESPACE} get gitrepositories,kustomizations,helmreleases\n"
                 f"  controller logs: {env.flux.root}/<controller>.log\n"
                 "Secrets bootstrap pods are run locally; PVCs are bound to new PVs.\n"

@@ -50,10 +50,12 @@ APP = "quickstart"
 APP_NS = "paperclip"
 HELM_NS = "paperclip-helm"
 KS = f"paperclip-{APP}"
+NAMESPACES_KS = "paperclip-gitops-namespaces"
 HR = f"paperclip-{APP}"
 TAG_1, TAG_2, TAG_HELM = "2026.1106.0", "2026.1107.0", "2026.1108.0"
 LAUNCHER_2 = "ghcr.io/paperclip-gitops/launcher:0.1.1"
 RECONCILE = 240.0
+MANAGED_BY = "app.kubernetes.io/managed-by"
 
 
 # -- commits -----------------------------------------------------------------------------------
@@ -195,6 +197,10 @@ class Api:
             RECONCILE,
             self.detail,
         )
+        # the dependency first: a dependsOn at an older revision of the same source requeues
+        # the app's Kustomization for --requeue-dependency (30 s)
+        self.request_reconcile("Kustomization", NAMESPACES_KS)
+        self.wait_ready("Kustomization", NAMESPACES_KS, revision)
         self.request_reconcile("Kustomization", KS)
         return self.wait_ready("Kustomization", KS, revision)
 
@@ -211,7 +217,10 @@ class Api:
 
 
 def subset(want: Any, have: Any, path: str = "") -> list[str]:
-    """Where ``have`` (live, with server defaults) does not carry ``want`` (the file)."""
+    """Where ``have`` (live, with server defaults) does not carry ``want`` (the file). An
+    empty list, mapping, zero or false is stored as absent (omitempty)."""
+    if have is None and not isinstance(want, str) and not want:
+        return []
     if isinstance(want, dict):
         if not isinstance(have, dict):
             return [f"{path}: {have!r} is not a mapping"]
@@ -459,6 +468,9 @@ def _normalized(api: Api, obj: dict[str, Any], namespace: str) -> Any:
     keep["body"] = body
     if namespace == APP_NS:
         return keep
+    # Helm stamps app.kubernetes.io/managed-by=Helm on what it installs (not on hooks)
+    if keep["labels"].get(MANAGED_BY) == "Helm":
+        keep["labels"][MANAGED_BY] = "paperclip-gitops"
     # the release namespace appears where the Kustomize tree has its own (names, URLs, args)
     return json.loads(json.dumps(keep).replace(namespace, APP_NS))
 

@@ -165,6 +165,9 @@ def boot(paperclip_runner: Runner) -> Iterator[Callable[..., Booted]]:
         port = free_port()
         values = secret_values(app.pod, database_url)
         env = {k: v for k, v in app.pod.env(values, paths, port).items() if k not in drop}
+        assert Path(env.get("PAPERCLIP_HOME", "(unset)")).is_relative_to(root), (
+            "the server container's PAPERCLIP_HOME is not on a mounted volume"
+        )
         onboard_log = ""
         init = app.pod.init_container("onboard")
         if init is not None:
@@ -173,7 +176,10 @@ def boot(paperclip_runner: Runner) -> Iterator[Callable[..., Booted]]:
                 for k, v in app.pod.env(values, paths, port, container=init).items()
                 if k not in drop
             }
-            home = Path(init_env.get("PAPERCLIP_HOME", "/paperclip"))
+            home = Path(init_env.get("PAPERCLIP_HOME", "(unset)"))
+            assert home.is_relative_to(root), (
+                f"the onboard container's PAPERCLIP_HOME ({home}) is not on a mounted volume"
+            )
             instance_id = init_env.get("PAPERCLIP_INSTANCE_ID", "default")
             config = home / "instances" / instance_id / "config.json"
             try:

@@ -309,7 +309,7 @@ def test_registry_is_compact_json_in_declaration_order() -> None:
     ]
     assert " " not in value
     keys = list(data)
-    assert keys.index("PAPERCLIP_ADAPTERS") < keys.index("LOG_LEVEL")
+    assert keys.index("PAPERCLIP_ADAPTERS") < keys.index("PAPERCLIP_LOG_LEVEL")
 
 
 def test_registry_default_env_that_looks_secret_is_a_warning() -> None:

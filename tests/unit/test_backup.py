@@ -175,7 +175,7 @@ def test_app_native_backups_are_env_in_the_operators_slot() -> None:
     assert "PAPERCLIP_DB_BACKUP_RETENTION_DAYS" not in data  # 0: not set, as the operator
     assert data["PAPERCLIP_DB_BACKUP_DIR"] == "/paperclip/backups"
     assert names.index("PAPERCLIP_ALLOWED_HOSTNAMES") < names.index("PAPERCLIP_DB_BACKUP_ENABLED")
-    assert names.index("PAPERCLIP_DB_BACKUP_DIR") < names.index("LOG_LEVEL")
+    assert names.index("PAPERCLIP_DB_BACKUP_DIR") < names.index("PAPERCLIP_LOG_LEVEL")
     # the embedded database has no backup CronJob: the server backs it up itself
     assert not [k for k in objects if k.startswith("CronJob/")]
 

@@ -54,7 +54,13 @@ def test_non_utf8_is_refused_with_the_byte_offset() -> None:
 def test_field_errors_and_rule_errors_are_reported_together() -> None:
     document = merge(
         MINIMAL,
-        {"spec": {"deployment": {"exposure": "public"}, "workload": "DaemonSet", "replica": 2}},
+        {
+            "spec": {
+                "deployment": {"mode": "local_trusted", "exposure": "public"},
+                "workload": "DaemonSet",
+                "replica": 2,
+            }
+        },
     )
     with pytest.raises(UserError) as caught:
         parse_instance(document)

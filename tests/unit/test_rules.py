@@ -103,11 +103,33 @@ def test_ordinal_gating_applies_to_multi_replica_statefulsets_only() -> None:
 
 def test_cel_rules() -> None:
     assert paths({"image": {"tag": None}}) == ["spec.image"]
-    assert paths({"deployment": {"exposure": "public"}}) == ["spec.deployment.exposure"]
+    local_public = {"deployment": {"mode": "local_trusted", "exposure": "public"}}
+    assert paths(local_public) == ["spec.deployment.exposure"]
 
 
-def test_authenticated_mode_needs_the_auth_secret() -> None:
-    assert paths({"deployment": {"mode": "authenticated"}}) == ["spec.auth.secretRef"]
+def test_authenticated_mode_needs_the_auth_secret_only_where_the_onboarded_one_fails() -> None:
+    # one pod on a persistent volume: the secret the onboard step writes there is enough
+    assert paths({"deployment": {"mode": "authenticated"}}) == []
+    no_volume = {"storage": {"persistence": {"enabled": False}}}
+    assert paths(no_volume) == ["spec.auth.secretRef"]
+    several = {
+        "database": {"mode": "external", "externalURLSecretRef": {"name": "d", "key": "u"}},
+        "objectStorage": {"provider": "s3", "bucket": "files"},
+        "heartbeat": {"schedulerGating": "lease"},
+        "availability": {"replicas": 2},
+    }
+    assert paths(several) == ["spec.auth.secretRef"]
+    assert paths({**several, "auth": {"secretRef": {"name": "a", "key": "k"}}}) == []
+
+
+def test_local_trusted_binds_loopback_so_nothing_outside_the_pod_can_be_wired_to_it() -> None:
+    local = {"deployment": {"mode": "local_trusted"}}
+    assert paths(local) == []
+    assert paths({**local, "agents": {"enabled": True}}) == ["spec.agents.enabled"]
+    assert paths({**local, "networking": {"service": {"type": "LoadBalancer"}}}) == [
+        "spec.networking.service.type"
+    ]
+    assert paths({**local, "probes": {"type": "http"}}) == ["spec.probes.type"]
 
 
 def test_database_rules() -> None:

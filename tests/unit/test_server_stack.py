@@ -100,7 +100,7 @@ def test_env_order_and_values() -> None:
         "PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
-        "LOG_LEVEL",
+        "PAPERCLIP_LOG_LEVEL",
     ]
     objects = synth_objects(instance)
     data = objects["ConfigMap/demo-config"]["data"]
@@ -111,7 +111,7 @@ def test_env_order_and_values() -> None:
     )
     assert data["PAPERCLIP_STORAGE_PROVIDER"] == "s3"
     assert data["PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE"] == "true"
-    assert data["LOG_LEVEL"] == "debug"
+    assert data["PAPERCLIP_LOG_LEVEL"] == "debug"
     # secrets never enter the ConfigMap; they are secretKeyRefs in operator order
     assert not {"DATABASE_URL", "BETTER_AUTH_SECRET", "AWS_SECRET_ACCESS_KEY"} & set(data)
     container = server(objects)
@@ -183,12 +183,31 @@ def test_probes_auto_tcp_when_authenticated_with_defaults_and_overrides() -> Non
 
 
 def test_http_probe_sends_a_host_header_the_private_guard_accepts() -> None:
-    container = server(synth_objects(make_instance()))  # local_trusted: http
+    container = server(synth_objects(make_instance({"probes": {"type": "http"}})))
     get = container["readinessProbe"]["httpGet"]
     assert get["path"] == "/api/health"
     assert get["httpHeaders"] == [{"name": "Host", "value": "localhost"}]
-    tcp = server(synth_objects(make_instance({"probes": {"type": "tcp"}})))
+    tcp = server(synth_objects(make_instance()))  # authenticated, auto: tcp
     assert "tcpSocket" in tcp["readinessProbe"]
+
+
+def test_local_trusted_binds_loopback_and_probes_from_inside_the_pod() -> None:
+    objects = synth_objects(make_instance({"deployment": {"mode": "local_trusted"}}))
+    data = objects["ConfigMap/demo-config"]["data"]
+    assert data["PAPERCLIP_BIND"] == "loopback"
+    assert "PAPERCLIP_BIND_HOST" not in data
+    command = server(objects)["readinessProbe"]["exec"]["command"]
+    assert command[:2] == ["node", "-e"]
+    assert "host:'127.0.0.1',port:3100" in command[2] and "host:'localhost'" in command[2]
+
+
+def test_public_authenticated_server_uses_the_explicit_public_url() -> None:
+    spec = {"deployment": {"exposure": "public", "publicURL": "https://pc.example.com"}}
+    objects = synth_objects(make_instance(spec))
+    env = server(objects)["env"]
+    assert {"name": "PAPERCLIP_AUTH_BASE_URL_MODE", "value": "explicit"} in env
+    onboard = workload(objects)["spec"]["template"]["spec"]["initContainers"][0]
+    assert "PAPERCLIP_AUTH_BASE_URL_MODE" not in str(onboard)
 
 
 def test_security_context_defaults_and_merged_overrides() -> None:
