@@ -552,6 +552,8 @@ def test_a_broken_commit_leaves_everything_running(state: State, tmp_path: Path)
     sha = env.repo.commit(broken, "C3: a Service port the API server refuses")
     revision = f"main@sha1:{sha}"
     api.request_reconcile("GitRepository", "paperclip-gitops")
+    api.request_reconcile("Kustomization", NAMESPACES_KS)
+    api.wait_ready("Kustomization", NAMESPACES_KS, revision)
     api.request_reconcile("Kustomization", KS)
     begin = time.monotonic()
     failed = wait_until(
