@@ -90,11 +90,14 @@ lint: $(STAMP)
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 
 ## bench: synth time and memory; launcher submit latency, relay throughput, 200 concurrent runs
-bench: setup controlplane data-tools
+bench: setup controlplane data-tools paperclip-server
 	$(PY) tests/bench/synth_bench.py
+	$(PY) tests/bench/validate_bench.py
+	$(PY) tests/bench/helm_bench.py
 	$(PY) tests/bench/data_tier_bench.py
 	PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_CONTROLPLANE_BIN=$$(cat $(CP_STAMP)) \
 	  $(PY) tests/bench/launcher_bench.py
+	PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) $(PY) -m tests.paperclip.bench
 
 ## cluster: run the test control plane in the foreground (Ctrl-C stops it)
 cluster: setup controlplane

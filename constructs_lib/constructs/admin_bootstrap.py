@@ -39,6 +39,7 @@ from constructs_lib.constructs.names import (
 from constructs_lib.constructs.pod import (
     container_security_context,
     pod_security_context,
+    pull_and_placement,
     volumes,
 )
 from constructs_lib.constructs.primitives import (
@@ -215,17 +216,11 @@ def job_body(instance: Instance, contribution: Contribution, script: str) -> dic
         "enableServiceLinks": False,
         "securityContext": pod_security_context(instance),
     }
-    availability = spec.availability
-    if spec.image.pull_secrets:
-        pod["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
-    if availability.node_selector:
-        pod["nodeSelector"] = dict(availability.node_selector)
-    if availability.tolerations:
-        pod["tolerations"] = copy.deepcopy(availability.tolerations)
+    pod.update(pull_and_placement(instance))
     if shares_node_volume(instance):
         pod["affinity"] = _node_affinity_to_server(instance)
-    if availability.priority_class_name:
-        pod["priorityClassName"] = availability.priority_class_name
+    if spec.availability.priority_class_name:
+        pod["priorityClassName"] = spec.availability.priority_class_name
     pod["containers"] = [container]
     pod["volumes"] = [
         *volumes(instance, contribution),

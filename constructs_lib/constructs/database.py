@@ -33,7 +33,13 @@ from constructs_lib.constructs.feature import (
     SecretForm,
 )
 from constructs_lib.constructs.names import APP_NAME, component_labels, server_selector
-from constructs_lib.constructs.primitives import claim_body, never_pruned, pods_rule, port
+from constructs_lib.constructs.primitives import (
+    claim_body,
+    never_pruned,
+    pods_rule,
+    port,
+    restricted_container_security,
+)
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import DatabaseMode, ManagedDatabaseSpec
 
@@ -107,13 +113,8 @@ def postgres_pod_security(image: str) -> dict[str, Any]:
 
 
 def postgres_container_security() -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    """The restricted container context (read-only root: PGDATA and /dev/shm are volumes)."""
+    return restricted_container_security()
 
 
 def credential_secrets(instance: Instance) -> list[BootstrapSecret]:

@@ -266,6 +266,21 @@ def pod_annotations(
     }
 
 
+def pull_and_placement(instance: Instance) -> dict[str, Any]:
+    """The server's image pull Secrets, nodeSelector and tolerations, for every pod that runs
+    the server image or must land where the server does."""
+    spec = instance.spec
+    availability = spec.availability
+    fields: dict[str, Any] = {}
+    if spec.image.pull_secrets:
+        fields["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
+    if availability.node_selector:
+        fields["nodeSelector"] = dict(availability.node_selector)
+    if availability.tolerations:
+        fields["tolerations"] = copy.deepcopy(availability.tolerations)
+    return fields
+
+
 def pod_template(
     instance: Instance, entries: list[EnvEntry], extra: Contribution
 ) -> dict[str, Any]:
@@ -282,12 +297,7 @@ def pod_template(
         "dnsPolicy": "ClusterFirst",
         "securityContext": pod_security_context(instance),
     }
-    if spec.image.pull_secrets:
-        pod["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
-    if availability.node_selector:
-        pod["nodeSelector"] = dict(availability.node_selector)
-    if availability.tolerations:
-        pod["tolerations"] = copy.deepcopy(availability.tolerations)
+    pod.update(pull_and_placement(instance))
     if availability.affinity:
         pod["affinity"] = copy.deepcopy(availability.affinity)
     if availability.topology_spread_constraints:
