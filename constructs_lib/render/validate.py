@@ -15,10 +15,18 @@ from constructs_lib.spec.semantic import object_problems
 
 
 def validate_objects(
-    objects: list[dict[str, Any]], version: str, *, file: str, instance: str
+    objects: list[dict[str, Any]],
+    version: str,
+    *,
+    file: str,
+    instance: str,
+    size_hints: list[int] | None = None,
 ) -> list[Problem]:
+    """Schema and semantic problems of each object; ``size_hints`` (the length of each
+    object's YAML text) spare the exact size check of objects far below the API's limit."""
     problems = []
-    for obj in objects:
+    hints: list[int | None] = list(size_hints) if size_hints else [None] * len(objects)
+    for obj, hint in zip(objects, hints, strict=True):
         label = f"{obj['kind']} {obj['metadata']['name']}"
         try:
             validator = object_validator(version, obj["apiVersion"], obj["kind"])
@@ -47,7 +55,8 @@ def validate_objects(
             )
             continue
         # the schema first; when it holds, the API server's semantic rules (last safety net)
-        for path, message in schema_errors(validator, obj) or object_problems(obj, version):
+        found = schema_errors(validator, obj) or object_problems(obj, version, size_hint=hint)
+        for path, message in found:
             problems.append(
                 Problem(
                     message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
@@ -91,6 +100,9 @@ def check_and_dump(
     stamped: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[list[Problem], list[str]]:
     """(schema problems, YAML text of each object) for one instance's objects."""
-    problems = validate_objects(objects, version, file=file, instance=instance)
+    texts = [dump(o) for o in objects]
+    problems = validate_objects(
+        objects, version, file=file, instance=instance, size_hints=[len(t) for t in texts]
+    )
     problems += validate_stamped(stamped or [], version, file=file, instance=instance)
-    return problems, [dump(o) for o in objects]
+    return problems, texts

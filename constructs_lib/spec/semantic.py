@@ -799,7 +799,9 @@ def pass_through_problems(definition: str, value: Any, version: str = "1.33") ->
     return _unique(found)
 
 
-def object_problems(obj: Mapping[str, Any], version: str = "1.33") -> list[Finding]:
+def object_problems(
+    obj: Mapping[str, Any], version: str = "1.33", *, size_hint: int | None = None
+) -> list[Finding]:
     """Semantic problems of one whole object, as the API server would report them."""
     kind = str(obj.get("kind", ""))
     found = metadata_problems(obj.get("metadata"), kind)
@@ -847,7 +849,10 @@ def object_problems(obj: Mapping[str, Any], version: str = "1.33") -> list[Findi
     schema = _kind_schema(_schema_dir(version), str(obj.get("apiVersion", "")), kind)
     if schema is not None and _may_break_int_ranges(obj):
         found += list(_walk_ints(obj, schema, _definitions(_schema_dir(version)), "", 0))
-    size = len(json.dumps(obj, separators=(",", ":"), default=str).encode())
+    # The exact (JSON) size only when an estimate (the object's YAML text, whose length is
+    # within a small factor of its JSON) says it may be near the limit.
+    near = size_hint is None or size_hint * 2 > MAX_OBJECT_BYTES
+    size = len(json.dumps(obj, separators=(",", ":"), default=str).encode()) if near else 0
     if size > MAX_OBJECT_BYTES:
         found.append(
             (

@@ -58,16 +58,16 @@ def worker(count: int, writers: str = "all") -> dict[str, Any]:
             source["metadata"]["name"] = f"paperclip-{index:03d}"
             documents.append(yaml.safe_dump(source, sort_keys=False))
         app.write_text("---\n".join(documents))
-        begin = time.perf_counter()
         from constructs_lib.render.writers import WRITERS
 
         chosen = [w for w in WRITERS if writers == "all" or w.name in ("kustomize", "agents")]
+        begin = time.perf_counter()  # the bench's own app file generation is not counted
         result = synthesize([app], DEFAULT_KUBERNETES_VERSION, writers=chosen)
         synthesized = time.perf_counter()
         write_trees(Path(tmp) / "out", result.trees)
         written = time.perf_counter()
         objects = [o for r in result.rendered for o in r.objects]
-        total = written - start
+        total = (imported - start) + (written - begin)
         floor_start = time.perf_counter()
         for obj in objects:
             yaml.safe_dump(obj)

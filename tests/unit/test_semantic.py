@@ -140,3 +140,20 @@ def test_pod_spec_cross_checks() -> None:
         "spec.containers[0].volumeMounts[0].name",
         "spec.priorityClassName",
     ]
+
+
+def test_objects_over_the_api_size_limit_are_refused_with_or_without_a_size_hint() -> None:
+    from constructs_lib.render.validate import check_and_dump
+
+    big = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "big", "namespace": "team"},
+        "data": {"blob": "x" * (1600 * 1024)},
+    }
+    assert any("stores at most" in message for _, message in s.object_problems(big))
+    problems, [text] = check_and_dump([big], "1.33", "f.yaml", "demo")
+    assert any("stores at most" in p.message for p in problems)
+    assert len(text) > 1600 * 1024
+    small = {**big, "data": {"blob": "x" * 1000}}
+    assert s.object_problems(small, size_hint=1100) == []
