@@ -32,7 +32,11 @@ from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
 from tests.conftest import REPO, _tool_dir
 
-APPS = {"quickstart": "paperclip", "production": "paperclip-prod"}
+APPS = {
+    "quickstart": "paperclip",
+    "production": "paperclip-prod",
+    "production-full": "paperclip-full",
+}
 VERSION = DEFAULT_KUBERNETES_VERSION
 
 Key = tuple[str, str, str, str]
@@ -50,7 +54,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every app of apps/, synthesized with every writer into a private directory."""
     out = tmp_path_factory.mktemp("dist")
     result = synthesize(
-        [REPO / "apps" / "quickstart.py", REPO / "apps" / "production.yaml"], VERSION
+        [
+            REPO / "apps" / "quickstart.py",
+            REPO / "apps" / "production.yaml",
+            REPO / "apps" / "production-full.yaml",
+        ],
+        VERSION,
     )
     write_trees(out, result.trees, prune=False)
     return out
@@ -223,6 +232,12 @@ OVERRIDES: list[tuple[str, str, dict[str, Any], str]] = [
             },
             "secretRefs": {"backup": "backup-creds-2"},
         },
+        "",
+    ),
+    (
+        "production-full",
+        "ingress-host-and-tls",
+        {"ingress": {"host": "pc.other.example", "tlsSecret": "other-tls"}},
         "",
     ),
     (

@@ -47,6 +47,7 @@ GROUP_HELP: dict[str, str] = {
     "service": "the server Service.",
     "persistence": "the server data volume (a PersistentVolumeClaim, kept on uninstall).",
     "networkPolicy": "the server NetworkPolicy.",
+    "ingress": "the server Ingress.",
     "secretRefs": "names of the Secrets the server reads (referenced, never created by the chart).",
     "launcher": "the agent launcher service.",
     "agents": "agent runs as Kubernetes Jobs.",

@@ -128,15 +128,20 @@ def document(instance: Instance) -> dict[str, Any]:
 
 
 def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """A copy of an Instance document with ``spec.<path>`` set (None removes it)."""
+    """A copy of an Instance document with ``spec.<path>`` set (None removes it). A digit
+    part of the path indexes a list (``("networking", "ingress", "hosts", "0")``)."""
     out = copy.deepcopy(doc)
-    node = out.setdefault("spec", {})
+    node: Any = out.setdefault("spec", {})
     for part in path[:-1]:
-        node = node.setdefault(part, {})
-    if value is None:
-        node.pop(path[-1], None)
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+    last = path[-1]
+    if isinstance(node, list):
+        if value is not None:
+            node[int(last)] = copy.deepcopy(value)
+    elif value is None:
+        node.pop(last, None)
     else:
-        node[path[-1]] = copy.deepcopy(value)
+        node[last] = copy.deepcopy(value)
     return out
 
 
@@ -161,9 +166,12 @@ def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
 def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = doc.get("spec", {})
     for part in path:
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
             return None
-        node = node[part]
     return node
 
 

@@ -175,6 +175,21 @@ def _managed_database(instance: Instance) -> bool:
     return instance.spec.database.mode is DatabaseMode.MANAGED
 
 
+def _ingress(instance: Instance) -> Any:
+    ingress = instance.spec.networking.ingress
+    return ingress if ingress is not None and ingress.enabled else None
+
+
+def _single_ingress_host(instance: Instance) -> bool:
+    ingress = _ingress(instance)
+    return ingress is not None and len(ingress.hosts) == 1
+
+
+def _ingress_tls_secret(instance: Instance) -> bool:
+    ingress = _ingress(instance)
+    return ingress is not None and bool(ingress.tls) and ingress.tls[0].secret_name is not None
+
+
 def _persistent(instance: Instance) -> bool:
     return instance.spec.storage.persistence.enabled
 
@@ -382,6 +397,24 @@ PARAMS: tuple[Param, ...] = (
         _NAME,
         probes=("zqhelm-class",),
         applies=_has("networking", "ingress", "ingress_class_name"),
+    ),
+    Param(
+        "ingress.host",
+        ("networking", "ingress", "hosts", "0"),
+        "the host name the server Ingress routes (also accepted by the server);"
+        " the TLS host list stays as declared in the spec.",
+        {"type": "string", "maxLength": 253, "pattern": HOSTNAME_PATTERN},
+        probes=("zqhelm-host.example",),
+        embeddable=True,
+        applies=_single_ingress_host,
+    ),
+    Param(
+        "ingress.tlsSecret",
+        ("networking", "ingress", "tls", "0", "secretName"),
+        "the Secret with the Ingress's TLS certificate.",
+        _NAME,
+        probes=("zqhelm-tls",),
+        applies=_ingress_tls_secret,
     ),
     Param(
         "networkPolicy.enabled",
