@@ -370,7 +370,14 @@ class PaperclipApi:
             assert status == 200, f"GET {path} answered {status}: {answer}"
             pages.append(answer.get("content") or "")
             offset = answer.get("nextOffset")
-        return [json.loads(line) for line in "".join(pages).splitlines() if line.strip()]
+        text = "".join(pages)
+        complete, _, tail = text.rpartition("\n")
+        records = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        if tail.strip():
+            # An unparsable tail is a record the server is still appending; the next read has it.
+            with contextlib.suppress(json.JSONDecodeError):
+                records.append(json.loads(tail))
+        return records
 
     def log_text(self, run_id: str, stream: str) -> str:
         """One stream of the run log: the chunks, in sequence order, joined."""
