@@ -63,6 +63,7 @@ check: $(STAMP)
 
 ## test: the whole suite (unit, snapshot, kubectl/helm, control plane) and the dist/ check
 test: setup controlplane flux-controllers $(CDK8S_STAMP) paperclip-server data-tools
+	$(MAKE) --no-print-directory lint
 	PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_CONTROLPLANE_BIN=$$(cat $(CP_STAMP)) \
 	  PAPERCLIP_CDK8S_CLI=$$(cat $(CDK8S_STAMP)) PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) \
 	  PAPERCLIP_FLUX_DIR=$$(cat $(FLUX_STAMP)) \
