@@ -156,21 +156,7 @@ class ControlPlane:
 
     def stop(self) -> list[int]:
         """Stop every process started (reverse order); returns the pids that were stopped."""
-        pids = []
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            pids.append(process.pid)
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=15)
-        self.processes.clear()
-        return pids
+        return stop_process_groups(self.processes)
 
     def __enter__(self) -> ControlPlane:
         return self.start()
@@ -438,3 +424,23 @@ def main() -> int:
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     sys.exit(main())
+
+
+def stop_process_groups(processes: dict[str, subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM (then SIGKILL after 15 s) each process group, last started first; empties
+    ``processes`` and returns the pids that were stopped."""
+    pids = []
+    for name in reversed(list(processes)):
+        process = processes[name]
+        pids.append(process.pid)
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=15)
+    processes.clear()
+    return pids

@@ -29,7 +29,13 @@ from urllib.parse import unquote
 
 import yaml
 
-from tests.controlplane.cluster import ControlPlane, ControlPlaneError, free_port, running
+from tests.controlplane.cluster import (
+    ControlPlane,
+    ControlPlaneError,
+    free_port,
+    running,
+    stop_process_groups,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -398,21 +404,7 @@ class Flux:
         return self
 
     def stop(self) -> list[int]:
-        pids = []
-        for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            pids.append(process.pid)
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=15)
-        self.processes.clear()
-        return pids
+        return stop_process_groups(self.processes)
 
     def __enter__(self) -> Flux:
         return self.start()
