@@ -95,6 +95,14 @@ def _tool_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def helm() -> str:
+    """The helm from the npm package (installed by `make setup`)."""
+    path = _tool_dir() / "helm"
+    assert path.is_file(), f"helm missing at {path}: run `make setup`"
+    return str(path)
+
+
+@pytest.fixture(scope="session")
 def kubectl() -> str:
     """The kubectl from the npm package (installed by `make setup`); never /usr/bin/kubectl."""
     path = _tool_dir() / "kubectl"

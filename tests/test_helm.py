@@ -30,7 +30,7 @@ from constructs_lib.render.kustomize import KustomizeWriter
 from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
-from tests.conftest import REPO, _tool_dir
+from tests.conftest import REPO
 
 APPS = {
     "quickstart": "paperclip",
@@ -40,13 +40,6 @@ APPS = {
 VERSION = DEFAULT_KUBERNETES_VERSION
 
 Key = tuple[str, str, str, str]
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    path = _tool_dir() / "helm"
-    assert path.is_file(), f"helm missing at {path}: run `make setup`"
-    return str(path)
 
 
 @pytest.fixture(scope="module")

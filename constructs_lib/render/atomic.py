@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -88,13 +87,10 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         ]
         for parent in sorted({target.parent for _, _, target, _ in staged}):
             parent.mkdir(parents=True, exist_ok=True)
-        if hook.target:  # the kill test steps through the files one by one
-            for app, relative, target, text in staged:
-                _write_file(target, text)
+        for app, relative, target, text in staged:
+            _write_file(target, text)
+            if hook.target:  # the kill test steps through the files one by one
                 hook(f"staged {app}/{relative}")
-        else:  # the file system work overlaps in a few threads (the GIL is released)
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                list(pool.map(lambda item: _write_file(item[2], item[3]), staged))
         old = staging / "old"
         old.mkdir()
         for app in sorted(trees):
@@ -116,8 +112,15 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
 
 
 def _write_file(target: Path, text: str) -> None:
-    with open(target, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    """One new file, written with plain system calls: for thousands of small files this is
+    several times faster than text-mode file objects (or threads, which contend for the GIL)."""
+    data = memoryview(text.encode("utf-8"))
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(handle, data) :]
+    finally:
+        os.close(handle)
 
 
 def _swap_in(new: Path, current: Path, parking: Path, hook: _Checkpoints) -> None:

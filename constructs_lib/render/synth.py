@@ -56,6 +56,8 @@ class RenderedApp:
     documents: list[str]
     """The YAML text of each object, aligned with ``objects``."""
     warnings: list[Problem] = field(default_factory=list)
+    per_instance: list[list[dict[str, Any]]] = field(default_factory=list)
+    """The same objects grouped by instance (in the app's order), each as built."""
 
 
 def check_version(version: str) -> str:
@@ -165,9 +167,11 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     # A helper process costs ~0.4 s to start: worth it only for larger apps.
     pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
     results: list[Any] = []
+    per_instance: list[list[dict[str, Any]]] = []
     built = build_objects(app.instances, tick, plans)
     for instance, planned, batch in zip(app.instances, plans, built, strict=True):
         objects += batch
+        per_instance.append(batch)
         stamped = planned.contribution.stamped
         arguments = (batch, version, str(app.source), instance.name, stamped)
         results.append(
@@ -185,4 +189,5 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         objects=[objects[i] for i in order],
         documents=[documents[i] for i in order],
         warnings=warnings,
+        per_instance=per_instance,
     )

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from constructs_lib.render.helm.probe import (
     values_ref,
 )
 from constructs_lib.render.helm.registry import Param
+from constructs_lib.render.helm.share import Probed, carry_over, share_key
 from constructs_lib.render.kustomize import file_name
 from constructs_lib.render.layout import marker_text
 from constructs_lib.render.synth import RenderedApp, build_objects
@@ -94,27 +94,39 @@ def chart_name(app: str) -> str:
 
 
 class Renderer:
-    """Renders instances for the probes, each distinct spec once."""
+    """Renders instances for the probes, each distinct spec once. The lists it returns are
+    shared: callers read them and never change them."""
 
     def __init__(self) -> None:
         self.cache: dict[str, list[dict[str, Any]]] = {}
+
+    def seed(self, instance: Instance, objects: list[dict[str, Any]]) -> None:
+        """What the synthesis already rendered for ``instance``."""
+        self.cache.setdefault(instance.model_dump_json(by_alias=True), objects)
 
     def __call__(self, instance: Instance) -> list[dict[str, Any]]:
         key = instance.model_dump_json(by_alias=True)
         if key not in self.cache:
             [objects] = list(build_objects([instance]))
             self.cache[key] = objects
-        return copy.deepcopy(self.cache[key])
+        return self.cache[key]
+
+
+SHARE_TRIES = 3
+"""Probed instances of a group an instance's analysis may be carried over from."""
 
 
 def analyse_app(rendered: RenderedApp) -> list[Analysis]:
     """One analysis per instance; values live under the instance name when there are
-    several."""
+    several. Instances that differ only by name share the probing (see ``share``)."""
     instances = rendered.app.instances
     several = len(instances) > 1
     namespaced = len({i.namespace for i in instances}) == 1
     analyses = []
     render = Renderer()
+    for instance, objects in zip(instances, rendered.per_instance, strict=True):
+        render.seed(instance, objects)
+    probed: dict[str, list[Probed]] = {}
     for instance in instances:
         prefix = (instance.name,) if several else ()
         names: dict[int, str] = {}
@@ -124,7 +136,19 @@ def analyse_app(rendered: RenderedApp) -> list[Analysis]:
 
         objects = render(instance)
         names.update({i: file_name(o) for i, o in enumerate(objects)})
-        analyses.append(analyse(instance, render, prefix, file_of, namespaced=namespaced))
+        group = probed.setdefault(share_key(instance), [])
+        analysis = next(
+            (
+                moved
+                for earlier in group[:SHARE_TRIES]
+                if (moved := carry_over(earlier, instance, objects, prefix, file_of))
+            ),
+            None,
+        )
+        if analysis is None:
+            analysis = analyse(instance, render, prefix, file_of, namespaced=namespaced)
+            group.append(Probed(analysis))
+        analyses.append(analysis)
     return analyses
 
 

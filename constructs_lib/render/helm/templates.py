@@ -10,7 +10,6 @@ say so).
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
@@ -27,6 +26,8 @@ from constructs_lib.render.yamltext import dump
 
 _TOKEN = "zqhelmtok{:05d}x"
 _TOKEN_RE = re.compile(r"zqhelmtok\d{5}x")
+_TOKEN_LINE_RE = re.compile(r"^[^\n]*?(zqhelmtok\d{5}x)[^\n]*\n?", re.MULTILINE)
+"""A line holding a token (the first token of the line is group 1)."""
 
 
 def escape_braces(text: str) -> str:
@@ -72,15 +73,37 @@ def _hash_action(site: Hash) -> str:
     )
 
 
-def _set(obj: Any, pointer: Pointer, value: Any) -> None:
-    parent = get(obj, pointer[:-1])
-    parent[pointer[-1]] = value
+class _Tree:
+    """A copy of an object that copies only the mappings and lists on the way to a change
+    (the rest is shared with the object, which is never changed)."""
+
+    def __init__(self, obj: dict[str, Any]) -> None:
+        self.root: dict[str, Any] = dict(obj)
+        self.copied = {id(self.root)}
+
+    def writable(self, pointer: Pointer) -> Any:
+        """The node at ``pointer``, and every node above it, as this tree's own copies."""
+        node: Any = self.root
+        for part in pointer:
+            child = node[part]
+            if id(child) not in self.copied:
+                child = dict(child) if isinstance(child, dict) else list(child)
+                node[part] = child
+                self.copied.add(id(child))
+            node = child
+        return node
 
 
-def _insert_first(obj: Any, pointer: Pointer, key: str, value: Any, keep: tuple[str, ...]) -> None:
+def _set(tree: _Tree, pointer: Pointer, value: Any) -> None:
+    tree.writable(pointer[:-1])[pointer[-1]] = value
+
+
+def _insert_first(
+    tree: _Tree, pointer: Pointer, key: str, value: Any, keep: tuple[str, ...]
+) -> None:
     """Insert a key at the start of the mapping at ``pointer``, keeping only ``keep`` (the
     generated keys: the others come from the values)."""
-    mapping = get(obj, pointer)
+    mapping = tree.writable(pointer)
     items = [(k, v) for k, v in mapping.items() if k in keep]
     mapping.clear()
     mapping[key] = value
@@ -94,7 +117,7 @@ def render_template(
     condition: str | None = None,
 ) -> str:
     """The template file of one object."""
-    tree = copy.deepcopy(obj)
+    tree = _Tree(obj)
     inline: dict[str, str] = {}
     lines: dict[str, tuple[str, Any]] = {}
     counter = iter(range(100_000))
@@ -141,19 +164,23 @@ def render_template(
             lines[name] = ("merge", site)
     for pointer, site in added.items():
         name = token()
-        parent = get(tree, pointer[:-1])
-        parent[pointer[-1]] = name
+        _set(tree, pointer, name)
         lines[name] = ("with", site)
 
-    text = escape_braces(dump(tree))
-    out: list[str] = []
-    for line in text.splitlines(keepends=True):
-        found = _TOKEN_RE.search(line)
-        if found and found.group(0) in lines:
-            out.append(_line_action(line, found.group(0), lines[found.group(0)]))
-            continue
-        out.append(_TOKEN_RE.sub(lambda m: inline[m.group(0)], line))
-    body = "".join(out)
+    text = escape_braces(dump(tree.root))
+
+    def inline_action(match: re.Match[str]) -> str:
+        return inline[match.group(0)]
+
+    def line_with_token(match: re.Match[str]) -> str:
+        line, name = match.group(0), match.group(1)
+        if name in lines:
+            return _line_action(line, name, lines[name])
+        return _TOKEN_RE.sub(inline_action, line)
+
+    body = (
+        _TOKEN_LINE_RE.sub(line_with_token, text) if lines else _TOKEN_RE.sub(inline_action, text)
+    )
     leftover = _TOKEN_RE.search(body)
     if leftover:
         raise AssertionError(f"template token {leftover.group(0)} was not replaced")

@@ -1,0 +1,227 @@
+"""One analysis for instances that differ only by name.
+
+Probing an instance costs dozens of renders. Instances of one app that share everything but
+their name (same namespace, spec, labels and annotations) usually render the same objects
+with the name text swapped. For such an instance the analysis of the first one is carried
+over, after checking that this is really so: every object of the first instance, with its
+name replaced by the other's in every string and key, must equal the other instance's object
+exactly (config-hash annotations aside: they are recomputed). Sites inside strings move with
+the length difference of the names; a site that overlaps the name, or any other mismatch,
+means the instance is probed on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from constructs_lib.render.helm.probe import (
+    Analysis,
+    Hash,
+    Merge,
+    Pointer,
+    Site,
+    Spans,
+    Whole,
+    document,
+    find_hash,
+    get,
+    is_hash_pointer,
+    values_ref,
+)
+from constructs_lib.spec import Instance
+
+
+def share_key(instance: Instance) -> str:
+    """Equal for instances that differ only by name."""
+    doc = document(instance)
+    doc["metadata"].pop("name", None)
+    return json.dumps(doc, sort_keys=True)
+
+
+def _renames(old: str, new: str) -> Callable[[Any], Any]:
+    def rename(part: Any) -> Any:
+        return part.replace(old, new) if isinstance(part, str) else part
+
+    return rename
+
+
+_OUTSIDE_STRINGS = set("0123456789+-.eE")
+"""Characters of JSON numbers: a name made only of these could match outside a string."""
+
+
+def _text_safe(old: str) -> bool:
+    """Whether every match of ``old`` in JSON text (away from a backslash) lies inside a
+    string: a DNS label with a character no number has, not part of true/false/null."""
+    return (
+        re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", old) is not None
+        and not set(old) <= _OUTSIDE_STRINGS
+        and not any(old in literal for literal in ("true", "false", "null"))
+    )
+
+
+def _json(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _same_text_renamed(text: str, b: Any, old: str, new: str) -> bool:
+    """The quick form of :func:`_equal_renamed` for a ``_text_safe`` name, given the JSON
+    text of ``a``: the texts, with ``old`` replaced in ``a``'s, are equal. False also means
+    "not shown" (an escape sequence near a match, or keys in another order): the caller then
+    compares leaf by leaf."""
+    for match in re.finditer(re.escape(old), text):
+        if "\\" in text[max(0, match.start() - 6) : match.start()]:
+            return False  # the match could be part of an escape sequence
+    return text.replace(old, new) == _json(b)
+
+
+def _equal_renamed(a: Any, b: Any, old: str, new: str, at: Pointer = ()) -> bool:
+    """``b`` is ``a`` with ``old`` replaced by ``new`` in every string and key (the values of
+    config-hash annotations are not compared)."""
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or len(a) != len(b):
+            return False
+        for key, value in a.items():
+            other = key.replace(old, new)
+            if other not in b:
+                return False
+            if is_hash_pointer((*at, key)):
+                continue
+            if not _equal_renamed(value, b[other], old, new, (*at, key)):
+                return False
+        return True
+    if isinstance(a, list):
+        return (
+            isinstance(b, list)
+            and len(a) == len(b)
+            and all(
+                _equal_renamed(x, y, old, new, (*at, i))
+                for i, (x, y) in enumerate(zip(a, b, strict=True))
+            )
+        )
+    if isinstance(a, str):
+        return isinstance(b, str) and a.replace(old, new) == b
+    return type(a) is type(b) and a == b
+
+
+def _moved_spans(text: str, parts: tuple[tuple[int, int, str], ...], old: str, new: str) -> Spans:
+    """The spans of ``text`` at their places in ``text.replace(old, new)``; LookupError when
+    one overlaps an occurrence of ``old``."""
+    hits = [m.start() for m in re.finditer(re.escape(old), text)]
+    shift = len(new) - len(old)
+    moved = []
+    for start, end, action in parts:
+        before = 0
+        for hit in hits:
+            if hit < end and start < hit + len(old):
+                raise LookupError("a value lands inside the instance name")
+            if hit + len(old) <= start:
+                before += 1
+        moved.append((start + before * shift, end + before * shift, action))
+    return Spans(tuple(moved))
+
+
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+class _Refs:
+    """Rewrites the values references of one prefix to another's."""
+
+    def __init__(self, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        self.new = new
+        self.done: dict[str, str] = {}
+        [name] = old
+        quoted = re.escape(json.dumps(name))
+        self.dotted = re.compile(
+            rf"\$\.Values\.{re.escape(name)}((?:\.[A-Za-z_][A-Za-z0-9_]*)*)(?![A-Za-z0-9_])"
+        )
+        self.indexed = re.compile(rf'\(index \$\.Values {quoted}((?: "(?:[^"\\]|\\.)*")*)\)')
+
+    def __call__(self, text: str) -> str:
+        if text not in self.done:
+            self.done[text] = self._rewrite(text)
+        return self.done[text]
+
+    def _rewrite(self, text: str) -> str:
+        text = self.dotted.sub(lambda m: values_ref(self.new, tuple(m[1][1:].split("."))), text)
+        return self.indexed.sub(
+            lambda m: values_ref(self.new, tuple(json.loads(q) for q in _QUOTED.findall(m[1]))),
+            text,
+        )
+
+
+def _moved_site(site: Site, refs: _Refs) -> Site:
+    if isinstance(site, Whole):
+        return Whole(refs(site.expr), site.form, site.guarded)
+    if isinstance(site, Merge):
+        return Merge(refs(site.expr), site.generated)
+    if isinstance(site, Spans):
+        return Spans(tuple((s, e, refs(t)) for s, e, t in site.parts))
+    return site
+
+
+class Probed:
+    """An analysis made by probing, to carry over to instances that differ only by name."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self._texts: list[str] | None = None
+
+    @property
+    def texts(self) -> list[str]:
+        """The JSON text of each object (made once, compared with many instances)."""
+        if self._texts is None:
+            self._texts = [_json(o) for o in self.analysis.objects]
+        return self._texts
+
+
+def carry_over(
+    probed: Probed,
+    instance: Instance,
+    objects: list[dict[str, Any]],
+    prefix: tuple[str, ...],
+    file_of: Callable[[int], str],
+) -> Analysis | None:
+    """The probed analysis moved to ``instance`` (same spec, another name), or None when its
+    objects are not the probed instance's with the name swapped."""
+    first = probed.analysis
+    old, new = first.instance.name, instance.name
+    if len(objects) != len(first.objects) or len(first.prefix) != 1 or len(prefix) != 1:
+        return None
+    texts = probed.texts if _text_safe(old) else [""] * len(objects)
+    for a, b, text in zip(first.objects, objects, texts, strict=True):
+        if not (text and _same_text_renamed(text, b, old, new)) and not _equal_renamed(
+            a, b, old, new
+        ):
+            return None
+    rename = _renames(old, new)
+    refs = _Refs(first.prefix, prefix)
+    out = Analysis(instance, objects, prefix, namespaced=first.namespaced)
+    try:
+        for index, sites in first.sites.items():
+            moved: dict[Pointer, Site] = {}
+            for pointer, site in sites.items():
+                at = tuple(rename(p) for p in pointer)
+                if isinstance(site, Hash):
+                    site = find_hash(objects, get(objects[index], at), file_of)
+                elif isinstance(site, Spans):
+                    site = _moved_spans(get(first.objects[index], pointer), site.parts, old, new)
+                elif isinstance(site, Merge):
+                    site = Merge(site.expr, tuple(rename(k) for k in site.generated))
+                moved[at] = _moved_site(site, refs)
+            out.sites[index] = moved
+    except LookupError:
+        return None
+    for index, added in first.added.items():
+        out.added[index] = {
+            tuple(rename(p) for p in pointer): Whole(refs(s.expr), s.form, s.guarded)
+            for pointer, s in added.items()
+        }
+    out.conditions = {index: refs(expr) for index, expr in first.conditions.items()}
+    out.params = list(first.params)
+    out.composites = list(first.composites)
+    out.left_out = [type(u)(u.key, u.reason.replace(old, new)) for u in first.left_out]
+    out.schema_overrides = dict(first.schema_overrides)
+    return out

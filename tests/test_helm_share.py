@@ -1,0 +1,165 @@
+"""Instances that differ only by name share one probed analysis (render/helm/share.py).
+
+The chart made with sharing must be byte for byte the chart made by probing every instance,
+and the real ``helm template`` of it must render exactly the Kustomize tree; a carry-over
+that cannot be shown sound (the name also occurs in other text, a value lands inside the
+name) falls back to probing.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from constructs_lib.render.atomic import write_trees
+from constructs_lib.render.helm import chart as chart_module
+from constructs_lib.render.helm.probe import Hash, Spans, Whole, values_ref
+from constructs_lib.render.helm.share import (
+    Probed,
+    _moved_spans,
+    _Refs,
+    _same_text_renamed,
+    _text_safe,
+    carry_over,
+)
+from constructs_lib.render.pipeline import synthesize
+from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
+from tests.conftest import REPO
+from tests.test_helm import assert_same, helm_objects, kustomize_objects, run
+
+FULL = REPO / "tests" / "bench" / "full_features.yaml"
+# "paperclip" also occurs in image names and labels, so nothing can be carried over from it;
+# the others are carried over from "z9", whose name is shorter, so every site inside a string
+# moves.
+NAMES = ("paperclip", "z9", "paperclip-000", "team-with-a-longer-name")
+
+
+def _app(tmp_path: Path, names: tuple[str, ...]) -> Path:
+    source = yaml.safe_load(FULL.read_text())
+    documents = []
+    for name in names:
+        doc = copy.deepcopy(source)
+        doc["metadata"]["name"] = name
+        documents.append(doc)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return path
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    counts = {"carried": 0, "refused": 0}
+    original = carry_over
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        moved = original(*args, **kwargs)
+        counts["carried" if moved is not None else "refused"] += 1
+        return moved
+
+    monkeypatch.setattr(chart_module, "carry_over", counted)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _app(tmp_path_factory.mktemp("fleet"), NAMES)
+
+
+def test_shared_chart_is_the_probed_chart(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counts = _counting(monkeypatch)
+    shared = synthesize([fleet], DEFAULT_KUBERNETES_VERSION).trees["fleet"]
+    # each of the last three tries "paperclip" first; the last two are then carried over
+    assert counts == {"carried": 2, "refused": 3}
+    monkeypatch.setattr(chart_module, "carry_over", lambda *args, **kwargs: None)
+    probed = synthesize([fleet], DEFAULT_KUBERNETES_VERSION).trees["fleet"]
+    assert sorted(shared) == sorted(probed)
+    different = [name for name in probed if shared[name] != probed[name]]
+    assert not different, f"sharing changed {different}"
+
+
+def test_shared_chart_renders_the_kustomize_tree(
+    fleet: Path, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    result = synthesize([fleet], DEFAULT_KUBERNETES_VERSION)
+    write_trees(tmp_path / "out", result.trees, prune=False)
+    chart = tmp_path / "out" / "fleet" / "helm"
+    run(helm, "lint", "--strict", str(chart))
+    expected = kustomize_objects(kubectl, tmp_path / "out" / "fleet" / "kustomize")
+    assert_same(expected, helm_objects(helm, chart, "bench", None, tmp_path))
+    # a value of a carried-over instance reaches only that instance's objects
+    changed = helm_objects(
+        helm, chart, "bench", {"team-with-a-longer-name": {"image": {"tag": "9.9.9"}}}, tmp_path
+    )
+    images = {
+        key[3]: obj["spec"]["template"]["spec"]["containers"][0]["image"]
+        for key, obj in changed.items()
+        if key[1] == "Deployment" and key[3] in NAMES
+    }
+    assert images["team-with-a-longer-name"].endswith(":9.9.9")
+    assert all(image.endswith(":2026.1106.0") for n, image in images.items() if n != NAMES[-1])
+
+
+def test_a_name_derived_difference_is_not_carried_over(tmp_path: Path) -> None:
+    app = _app(tmp_path, ("alpha", "beta"))
+    rendered = synthesize([app], DEFAULT_KUBERNETES_VERSION).rendered[0]
+    [first, second] = chart_module.analyse_app(rendered)
+    objects = copy.deepcopy(rendered.per_instance[1])
+    objects[0]["metadata"]["labels"]["extra"] = "only-here"
+    moved = carry_over(Probed(first), second.instance, objects, ("beta",), lambda i: str(i))
+    assert moved is None
+    assert carry_over(Probed(first), second.instance, rendered.per_instance[1], ("beta",), str)
+
+
+def test_spans_move_with_the_name_length() -> None:
+    text = "http://pc.ns.svc:3100/pc"
+    parts = ((13, 16, "{{ A }}"), (17, 21, "{{ B }}"))  # "svc" and "3100"
+    moved = _moved_spans(text, parts, "pc", "team-b")
+    renamed = text.replace("pc", "team-b")
+    assert [renamed[s:e] for s, e, _ in moved.parts] == ["svc", "3100"]
+    assert [a for _, _, a in moved.parts] == ["{{ A }}", "{{ B }}"]
+    with pytest.raises(LookupError):
+        _moved_spans(text, ((7, 9, "{{ C }}"),), "pc", "team-b")  # a value inside the name
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("team_a", "team-b"), ("team-a", "team_b"), ("a1", "bb"), ("x-y", "z-w")]
+)
+def test_values_references_move_to_the_other_prefix(old: str, new: str) -> None:
+    paths = [("image", "tag"), ("agents", "templates", "my-agent", "image"), ("replicas",)]
+    refs = _Refs((old,), (new,))
+    for path in paths:
+        text = f"{{{{ {values_ref((old,), path)} | toJson }}}} and {values_ref((old,), path)}"
+        assert refs(text) == text.replace(values_ref((old,), path), values_ref((new,), path))
+    # a longer key that merely starts with the name is another key, left alone
+    other = "$.Values." + old + "x.image"
+    assert refs(other) == other
+
+
+def test_text_comparison_only_where_it_is_sound() -> None:
+    assert _text_safe("paperclip-000")
+    assert not _text_safe("1-2")  # could match inside a number
+    assert not _text_safe("ru")  # inside true
+    assert not _text_safe("Team")  # not a DNS label
+    renamed = {"name": "qq", "note": "line\nqq", "n": 1}
+    text = '{"name":"pc","note":"line\\npc","n":1}'
+    # a match right after an escape sequence is not trusted: compared leaf by leaf instead
+    assert not _same_text_renamed(text, renamed, "pc", "qq")
+    assert _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 1}, "pc", "qq")
+    assert not _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 2}, "pc", "qq")
+
+
+def test_site_types_survive_the_move(tmp_path: Path) -> None:
+    app = _app(tmp_path, ("one", "three"))
+    rendered = synthesize([app], DEFAULT_KUBERNETES_VERSION).rendered[0]
+    [first, second] = chart_module.analyse_app(rendered)
+    kinds = {type(site) for sites in second.sites.values() for site in sites.values()}
+    assert {Whole, Spans, Hash} <= kinds
+    assert second.params == first.params
+    exprs = [
+        s.expr for sites in second.sites.values() for s in sites.values() if isinstance(s, Whole)
+    ]
+    assert exprs and not any("$.Values.one." in e for e in exprs)
+    assert any("$.Values.three." in e for e in exprs)
