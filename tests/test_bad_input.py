@@ -752,3 +752,22 @@ def test_unsupported_kubernetes_version() -> None:
     assert result.exit_code == 2
     assert "--kubernetes-version" in result.output
     assert "Traceback" not in result.output
+
+
+def test_feature_errors_are_reported_with_field_errors(tmp_path: Path, dist_copy: Path) -> None:
+    """One run reports a document's field errors, the errors its features raise (the cloud
+    sandbox beside agents) and those of the file's valid documents, in document order."""
+    conflict = {"agents": {"enabled": True}, "adapters": {"cloudSandbox": {"enabled": True}}}
+    valid = merge(MINIMAL, {"metadata": {"name": "first"}, "spec": conflict})
+    invalid = merge(valid, {"metadata": {"name": "second"}, "spec": {"suspended": "perhaps"}})
+    app = tmp_path / "mixed.yaml"
+    app.write_text(yaml.safe_dump_all([valid, invalid]))
+    before = tree_bytes(dist_copy)
+    result = CliRunner().invoke(main, ["synth", str(app), "--out", str(dist_copy)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert len(lines) == 3, result.output
+    assert "document 1 ('first'): spec.adapters.cloudSandbox.enabled" in lines[0]
+    assert "document 2 ('second'): spec.suspended" in lines[1]
+    assert "document 2 ('second'): spec.adapters.cloudSandbox.enabled" in lines[2]
+    assert tree_bytes(dist_copy) == before

@@ -4,7 +4,6 @@ launcher's URL and token (the token is created in-cluster by the secrets bootstr
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from constructs import Construct
@@ -19,6 +18,7 @@ from constructs_lib.constructs.feature import (
     Feature,
     SecretForm,
 )
+from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
     AGENT_COMPONENT,
     CLIENT_DIR,
@@ -96,7 +96,7 @@ def launcher_config(instance: Instance) -> str:
         templates=agents.resolved(instance.spec.image.reference),
     )
     data = config.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return pretty_json(data, sort_keys=True) + "\n"
 
 
 def adapter_config(instance: Instance, template: str) -> dict[str, Any]:

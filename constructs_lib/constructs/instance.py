@@ -67,6 +67,12 @@ def plan(instance: Instance) -> Plan:
     return Plan(instance, features, contribution)
 
 
+def feature_errors(instance: Instance) -> list[Problem]:
+    """The errors the features of ``instance`` raise (a loader check, see
+    :data:`constructs_lib.spec.loader.Check`)."""
+    return list(plan(instance).contribution.errors)
+
+
 class PaperclipInstance(Construct):
     """Every object one Instance needs. Takes a validated spec; reads no files or clock."""
 

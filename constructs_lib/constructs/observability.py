@@ -28,6 +28,7 @@ from typing import Any
 from constructs import Construct
 
 from constructs_lib.constructs.feature import BuildContext, Contribution, EnvEntry, EnvSlot, Feature
+from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
     CONTAINER_NAME,
     PORT_NAME,
@@ -492,12 +493,12 @@ def dashboard_config_maps(
         (
             overview_name,
             labels,
-            {"data": {overview_key: json.dumps(overview_dashboard(instance), indent=2)}},
+            {"data": {overview_key: pretty_json(overview_dashboard(instance))}},
         ),
         (
             detail_name,
             labels,
-            {"data": {detail_key: json.dumps(detail_dashboard(instance), indent=2)}},
+            {"data": {detail_key: pretty_json(detail_dashboard(instance))}},
         ),
     ]
 

@@ -23,13 +23,13 @@ Differences, on purpose:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from constructs import Construct
 
 from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import DATA_VOLUME
 from constructs_lib.constructs.primitives import port, restricted_container_security
 from constructs_lib.errors import Problem
@@ -243,5 +243,5 @@ class TailscaleFeature(Feature):
         spec = tailscale_of(instance)
         if spec is None:
             return
-        text = json.dumps(serve_config(instance, spec), indent=2)
+        text = pretty_json(serve_config(instance, spec))
         self.add("ConfigMap", config_map_name(instance), {"data": {SERVE_KEY: text + "\n"}})

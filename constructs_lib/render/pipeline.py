@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from constructs_lib.constructs.instance import feature_errors
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.gitops import gitops_tree
 from constructs_lib.render.layout import MARKER_FILE, marker_text
@@ -44,7 +45,7 @@ def load_apps(paths: Sequence[Path]) -> list[App]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            apps.append(load_app(path))
+            apps.append(load_app(path, checks=(feature_errors,)))
         except UserError as exc:
             problems += [p.located(file=display_path(path)) for p in exc.problems]
     names = [a.name for a in apps]

@@ -34,6 +34,7 @@ import time
 import traceback
 import typing
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,16 +158,21 @@ def check_app_name(path: Path) -> str:
     return name
 
 
-def load_app(path: Path, *, timeout: float | None = None) -> App:
+Check = Callable[[Instance], list[Problem]]
+"""A check of a valid Instance from a later layer (the features' own errors), run beside the
+synth-time rules whenever a file has field errors, so that one run reports every problem."""
+
+
+def load_app(path: Path, *, timeout: float | None = None, checks: Sequence[Check] = ()) -> App:
     """Load and validate one app file; a :class:`UserError` lists every problem found.
 
     ``timeout`` bounds a Python app's run (default: $PAPERCLIP_GITOPS_APP_TIMEOUT or 30 s).
     """
     name = check_app_name(path)
     if path.suffix == ".py":
-        instances = _load_python(path, app_timeout() if timeout is None else timeout)
+        instances = _load_python(path, app_timeout() if timeout is None else timeout, checks)
     else:
-        instances = load_yaml(decode(read_app_file(path), str(path)), str(path))
+        instances = load_yaml(decode(read_app_file(path), str(path)), str(path), checks)
     _check_unique(instances, str(path))
     return App(name=name, source=path, instances=tuple(instances))
 
@@ -210,7 +216,7 @@ def decode(data: bytes, file: str) -> str:
         ) from None
 
 
-def load_yaml(text: str, file: str) -> list[Instance]:
+def load_yaml(text: str, file: str, checks: Sequence[Check] = ()) -> list[Instance]:
     """Every Instance document of a YAML text, validated; raises with every problem."""
     try:
         check_yaml(text)
@@ -238,17 +244,30 @@ def load_yaml(text: str, file: str) -> list[Instance]:
             file=file,
             fix=f"add at least one 'apiVersion: {API_VERSION}' 'kind: {KIND}' document.",
         )
-    problems: list[Problem] = []
-    instances: list[Instance] = []
-    for index, document in enumerate(documents, start=1):
-        label = _document_label(index, document)
+    labelled = [(_document_label(i, d), d) for i, d in enumerate(documents, start=1)]
+    return parse_all(labelled, file, checks)
+
+
+def parse_all(
+    documents: list[tuple[str, Any]], file: str, checks: Sequence[Check] = ()
+) -> list[Instance]:
+    """Every (label, document) as an Instance; raises with the problems of all of them. When
+    any document is refused, the rules and ``checks`` of the valid ones are reported too."""
+    parsed: list[tuple[str, Instance | list[Problem]]] = []
+    for label, document in documents:
         try:
-            instances.append(parse_instance(document))
+            parsed.append((label, parse_instance(document, checks)))
         except UserError as exc:
-            problems.extend(p.located(file=file, document=label) for p in exc.problems)
-    if problems:
-        raise UserError(problems)
-    return instances
+            parsed.append((label, exc.problems))
+    instances = [item for _, item in parsed if isinstance(item, Instance)]
+    if len(instances) == len(parsed):
+        return instances
+    problems: list[Problem] = []
+    for label, item in parsed:
+        if isinstance(item, Instance):
+            item = [*rules.errors(item), *(p for check in checks for p in check(item))]
+        problems.extend(p.located(file=file, document=label) for p in item)
+    raise UserError(problems)
 
 
 @dataclass
@@ -423,12 +442,12 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def parse_instance(document: Any) -> Instance:
+def parse_instance(document: Any, checks: Sequence[Check] = ()) -> Instance:
     """Validate one decoded document as an Instance.
 
-    When fields are invalid, the synth-time rules also run on a copy of the document without
-    the invalid fields, so one run reports every problem; rule problems about an invalid field
-    (or a field around one) are left out.
+    When fields are invalid, the synth-time rules and ``checks`` also run on a copy of the
+    document without the invalid fields, so one run reports every problem; their problems
+    about an invalid field (or a field around one) are left out.
     """
     if not isinstance(document, dict):
         raise UserError.single(
@@ -454,7 +473,7 @@ def parse_instance(document: Any) -> Instance:
         return Instance.model_validate(document)
     except ValidationError as exc:
         problems = problems_from(exc, Instance)
-        problems += _rule_problems_despite(document, exc, [p.path for p in problems])
+        problems += _rule_problems_despite(document, exc, [p.path for p in problems], checks)
         raise UserError(problems) from None
     except RecursionError:
         raise UserError.single(
@@ -463,10 +482,14 @@ def parse_instance(document: Any) -> Instance:
 
 
 def _rule_problems_despite(
-    document: dict[str, Any], error: ValidationError, field_paths: list[str]
+    document: dict[str, Any],
+    error: ValidationError,
+    field_paths: list[str],
+    checks: Sequence[Check] = (),
 ) -> list[Problem]:
-    """Rule problems of the document with its invalid fields removed (none if that copy does
-    not validate either), except those about an invalid field or a field around one."""
+    """Rule and check problems of the document with its invalid fields removed (none if that
+    copy does not validate either), except those about an invalid field or a field around
+    one."""
     pruned = copy.deepcopy(document)
     for item in error.errors(include_url=False):
         loc = [p for p in item["loc"] if not _is_internal_loc(p)]
@@ -477,11 +500,13 @@ def _rule_problems_despite(
         instance = Instance.model_validate(_drop_removed(pruned))
     except (ValidationError, RecursionError):
         return []
-    return [
-        p
-        for p in rules.errors(instance)
-        if not any(_related(p.path, field) for field in field_paths)
-    ]
+    found = rules.errors(instance)
+    for check in checks:
+        try:
+            found += check(instance)
+        except Exception:
+            continue
+    return [p for p in found if not any(_related(p.path, field) for field in field_paths)]
 
 
 _REMOVED = object()
@@ -635,7 +660,7 @@ def app_timeout() -> float:
     return value
 
 
-def _load_python(path: Path, timeout: float) -> list[Instance]:
+def _load_python(path: Path, timeout: float, checks: Sequence[Check] = ()) -> list[Instance]:
     """Run the app in a child process; validate what it returns in this one."""
     result = _run_app_child(path, timeout)
     file = str(path)
@@ -652,20 +677,14 @@ def _load_python(path: Path, timeout: float) -> list[Instance]:
     documents = result.get("instances")
     if not isinstance(documents, list):
         raise UserError.single("returned no result.", file=file)
-    problems: list[Problem] = []
-    instances: list[Instance] = []
+    labelled = []
     for index, document in enumerate(documents):
         label = f"instances()[{index}]"
         if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
             name = document["metadata"].get("name")
             label += f" ({_short(name)})" if isinstance(name, str) and name else ""
-        try:
-            instances.append(parse_instance(document))
-        except UserError as exc:
-            problems += [p.located(file=file, document=label) for p in exc.problems]
-    if problems:
-        raise UserError(problems)
-    return instances
+        labelled.append((label, document))
+    return parse_all(labelled, file, checks)
 
 
 def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:

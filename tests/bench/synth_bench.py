@@ -1,9 +1,10 @@
 """Synth benchmark: wall time and peak memory for 1, 10 and 100 instances with every built
 feature on (tests/bench/full_features.yaml).
 
-Each size runs in a fresh process (imports, cdk8s/jsii start-up, load, rules, synthesis,
-strict schema validation and the atomic write all included), so the figures are what a user
-sees. The floor is `yaml.safe_dump` of the same objects. Run: `make bench`.
+The headline figure is the real command, `paperclip-gitops synth APP --out DIR`, timed from
+outside as a new process, three times per size (median reported, every run shown). A worker
+process measures the same work from inside (imports, synthesis, write) and the floor, a
+`yaml.safe_dump` of the same objects. Run: `make bench`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,8 @@ SIZES = (1, 10, 100)
 # every writer including the Helm chart, whose parameter probes re-render each instance.
 RUNS: tuple[tuple[str, tuple[int, ...]], ...] = (("kustomize", SIZES), ("all", SIZES))
 TARGET_SECONDS_AT_100 = 5.0
+REPEATS = 3
+"""CLI runs per size: this VM's disk and CPU vary by ±30 % from run to run."""
 TARGET_RATIO_TO_FLOOR = 2.0
 
 
@@ -50,14 +54,8 @@ def worker(count: int, writers: str = "all") -> dict[str, Any]:
     from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 
     imported = time.perf_counter()
-    source = yaml.safe_load((REPO / "tests" / "bench" / "full_features.yaml").read_text())
     with tempfile.TemporaryDirectory() as tmp:
-        app = Path(tmp) / f"bench{count}.yaml"
-        documents = []
-        for index in range(count):
-            source["metadata"]["name"] = f"paperclip-{index:03d}"
-            documents.append(yaml.safe_dump(source, sort_keys=False))
-        app.write_text("---\n".join(documents))
+        app = app_file(Path(tmp), count)
         from constructs_lib.render.writers import WRITERS
 
         chosen = [w for w in WRITERS if writers == "all" or w.name in ("kustomize", "agents")]
@@ -85,11 +83,40 @@ def worker(count: int, writers: str = "all") -> dict[str, Any]:
     }
 
 
+def app_file(directory: Path, count: int) -> Path:
+    """The benchmark app: ``count`` copies of the full-features instance, named apart."""
+    import yaml
+
+    source = yaml.safe_load((REPO / "tests" / "bench" / "full_features.yaml").read_text())
+    documents = []
+    for index in range(count):
+        source["metadata"]["name"] = f"paperclip-{index:03d}"
+        documents.append(yaml.safe_dump(source, sort_keys=False))
+    path = directory / f"bench{count}.yaml"
+    path.write_text("---\n".join(documents))
+    return path
+
+
+def cli_seconds(count: int, writers: str, env: dict[str, str]) -> list[float]:
+    """Wall times of ``paperclip-gitops synth`` itself (a new process each time, writing over
+    the previous run's output as `make synth` does)."""
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        app = app_file(Path(tmp), count)
+        command = [sys.executable, "-m", "constructs_lib", "synth", str(app), "--out", tmp + "/out"]
+        if writers != "all":
+            command += ["--only", "kustomize,agents"]
+        for _ in range(REPEATS):
+            begin = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
+            times.append(time.perf_counter() - begin)
+    return times
+
+
 def main() -> int:
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     rows = []
     for writers, count in [(w, c) for w, sizes in RUNS for c in sizes]:
-        begin = time.perf_counter()
         out = subprocess.run(
             [sys.executable, __file__, "--worker", str(count), writers],
             check=True,
@@ -99,46 +126,46 @@ def main() -> int:
             cwd=REPO,
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        row["process_s"] = time.perf_counter() - begin
+        row["cli_s"] = cli_seconds(count, writers, env)
         row["writers"] = writers
         rows.append(row)
     header = (
-        f"{'writers':>9} {'instances':>9} {'objects':>7} {'wall s':>7} {'ms/object':>9} "
-        f"{'process s':>9} "
-        f"{'import s':>8} "
-        f"{'synth s':>7} "
-        f"{'write s':>7} {'dump floor s':>12} {'synth/floor':>11} {'py MiB':>7} "
-        f"{'node MiB':>8}"
+        f"{'writers':>9} {'instances':>9} {'objects':>7} {'CLI s (median)':>14} "
+        f"{'runs':>17} {'ms/object':>9} {'import s':>8} {'synth s':>7} {'write s':>7} "
+        f"{'dump floor s':>12} {'CLI/floor':>9} {'py MiB':>7} {'node MiB':>8}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
-        ratio = (r["synth_s"] + r["write_s"]) / r["floor_s"] if r["floor_s"] else float("inf")
+        median = statistics.median(r["cli_s"])
+        runs = "/".join(f"{t:.2f}" for t in r["cli_s"])
+        ratio = median / r["floor_s"] if r["floor_s"] else float("inf")
         print(
-            f"{r['writers']:>9} {r['instances']:>9} {r['objects']:>7} {r['total_s']:>7.2f} "
-            f"{1000 * r['total_s'] / r['objects']:>9.2f} {r['process_s']:>9.2f} "
-            f"{r['import_s']:>8.2f} "
-            f"{r['synth_s']:>7.2f} {r['write_s']:>7.2f} {r['floor_s']:>12.3f} {ratio:>10.1f}x "
+            f"{r['writers']:>9} {r['instances']:>9} {r['objects']:>7} {median:>14.2f} "
+            f"{runs:>17} {1000 * median / r['objects']:>9.2f} {r['import_s']:>8.2f} "
+            f"{r['synth_s']:>7.2f} {r['write_s']:>7.2f} {r['floor_s']:>12.3f} {ratio:>8.2f}x "
             f"{r['python_peak_mib']:>7.0f} {r['node_peak_mib']:>8.0f}"
         )
     for largest in (r for r in rows if r["instances"] == max(SIZES)):
         label = f"{largest['instances']} instances, writers {largest['writers']}"
-        verdict = "meets" if largest["total_s"] < TARGET_SECONDS_AT_100 else "MISSES"
+        median = statistics.median(largest["cli_s"])
+        verdict = "meets" if median < TARGET_SECONDS_AT_100 else "MISSES"
         print(
-            f"\n{label}: {largest['total_s']:.2f} s wall ({verdict} the "
-            f"{TARGET_SECONDS_AT_100:.0f} s target; imports, validation and writing included)"
+            f"\n{label}: `paperclip-gitops synth` {median:.2f} s wall, median of {REPEATS} "
+            f"({verdict} the {TARGET_SECONDS_AT_100:.0f} s target)"
         )
-        whole = largest["total_s"] / largest["floor_s"] if largest["floor_s"] else float("inf")
+        whole = median / largest["floor_s"] if largest["floor_s"] else float("inf")
         verdict = "meets" if whole <= TARGET_RATIO_TO_FLOOR else "MISSES"
         print(
             f"{label}: wall time / dump floor {whole:.2f}x "
             f"({verdict} the {TARGET_RATIO_TO_FLOOR:.0f}x target)"
         )
     print(
-        "wall s: imports + load + rules + cdk8s synthesis + strict validation + write.\n"
-        "process s: the whole process as the shell sees it, including interpreter start-up, "
-        "the floor measurement and jsii shutdown.\n"
-        "dump floor s: yaml.safe_dump of the same objects; synth/floor: (synth + write) / floor."
+        "CLI s: `python -m constructs_lib synth APP --out DIR` as the shell sees it (interpreter "
+        "start-up, imports, load, rules, cdk8s synthesis, strict validation, the Helm chart, "
+        "the atomic write over the previous output); each run is a new process.\n"
+        "import/synth/write s: the same work measured inside one process (bench worker).\n"
+        "dump floor s: yaml.safe_dump of the same objects."
     )
     return 0
 
