@@ -1,5 +1,5 @@
 """`python -m constructs_lib`: the paperclip-gitops command line."""
 
-from constructs_lib.cli import main
+from constructs_lib.cli import entry
 
-main()
+entry()

@@ -9,17 +9,20 @@ name) falls back to probing.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm import chart as chart_module
 from constructs_lib.render.helm.probe import Hash, Spans, Whole, values_ref
 from constructs_lib.render.helm.share import (
     Probed,
+    _equal_renamed,
     _moved_spans,
     _Refs,
     _same_text_renamed,
@@ -143,12 +146,22 @@ def test_text_comparison_only_where_it_is_sound() -> None:
     assert not _text_safe("1-2")  # could match inside a number
     assert not _text_safe("ru")  # inside true
     assert not _text_safe("Team")  # not a DNS label
-    renamed = {"name": "qq", "note": "line\nqq", "n": 1}
-    text = '{"name":"pc","note":"line\\npc","n":1}'
-    # a match right after an escape sequence is not trusted: compared leaf by leaf instead
-    assert not _same_text_renamed(text, renamed, "pc", "qq")
+    # a match inside an escape sequence is not trusted: the caller compares leaf by leaf
+    for value, old in (("a\n-x", "n-x"), ("\u00e9x", "e9x")):
+        text = json.dumps({"s": value}, separators=(",", ":"))
+        assert old in text and old not in value
+        assert not _same_text_renamed(text, {"s": value}, old, "qq")
+        assert _equal_renamed({"s": value}, {"s": value}, old, "qq")
+    # a name right after an escaped quote is outside the escape
+    text = json.dumps({"s": 'up{pod="pc-1"}'}, separators=(",", ":"))
+    assert _same_text_renamed(text, {"s": 'up{pod="qq-1"}'}, "pc", "qq")
     assert _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 1}, "pc", "qq")
     assert not _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 2}, "pc", "qq")
+    # config-hash values are recomputed, not compared
+    hashed = {"annotations": {CONFIG_HASH_ANNOTATION: "a" * 64}, "name": "pc"}
+    other = {"annotations": {CONFIG_HASH_ANNOTATION: "b" * 64}, "name": "qq"}
+    text = json.dumps(hashed, separators=(",", ":"))
+    assert _same_text_renamed(text, other, "pc", "qq")
 
 
 def test_site_types_survive_the_move(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def scripts() -> dict[str, str]:
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes)."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    atexit.register(pool.shutdown, wait=False, cancel_futures=True)
+    atexit.register(pool.shutdown, wait=True, cancel_futures=True)
     return pool
 
 

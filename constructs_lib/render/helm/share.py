@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.render.helm.probe import (
     Analysis,
     Hash,
@@ -25,12 +26,16 @@ from constructs_lib.render.helm.probe import (
     Site,
     Spans,
     Whole,
+    canonical_json,
     document,
     find_hash,
     get,
+    go_json,
     is_hash_pointer,
+    sha256,
     values_ref,
 )
+from constructs_lib.render.kustomize import file_name
 from constructs_lib.spec import Instance
 
 
@@ -66,15 +71,39 @@ def _json(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
 
 
+_HASHED = re.compile(rf'"{re.escape(CONFIG_HASH_ANNOTATION)}":"[0-9a-f]{{64}}"')
+"""A config-hash annotation in JSON text (its value is recomputed, not compared)."""
+
+
+def _odd_backslashes_before(text: str, index: int) -> bool:
+    count = 0
+    while index - count - 1 >= 0 and text[index - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def _in_escape(text: str, start: int) -> bool:
+    """Whether the character at ``start`` of JSON text belongs to an escape sequence (the
+    second character of ``\\n``, ``\\"``..., or one of the digits of ``\\uXXXX``)."""
+    if _odd_backslashes_before(text, start):
+        return True
+    return any(
+        start - k >= 1 and text[start - k] == "u" and _odd_backslashes_before(text, start - k)
+        for k in range(1, 5)
+    )
+
+
 def _same_text_renamed(text: str, b: Any, old: str, new: str) -> bool:
     """The quick form of :func:`_equal_renamed` for a ``_text_safe`` name, given the JSON
-    text of ``a``: the texts, with ``old`` replaced in ``a``'s, are equal. False also means
-    "not shown" (an escape sequence near a match, or keys in another order): the caller then
-    compares leaf by leaf."""
-    for match in re.finditer(re.escape(old), text):
-        if "\\" in text[max(0, match.start() - 6) : match.start()]:
-            return False  # the match could be part of an escape sequence
-    return text.replace(old, new) == _json(b)
+    text of ``a``: the texts, with ``old`` replaced in ``a``'s, are equal (config-hash values
+    aside). False also means "not shown" (a match inside an escape sequence, or keys in
+    another order): the caller then compares leaf by leaf."""
+    if any(_in_escape(text, m.start()) for m in re.finditer(re.escape(old), text)):
+        return False
+    renamed, other = text.replace(old, new), _json(b)
+    if renamed == other:
+        return True
+    return _HASHED.sub("#", renamed) == _HASHED.sub("#", other)
 
 
 def _equal_renamed(a: Any, b: Any, old: str, new: str, at: Pointer = ()) -> bool:
@@ -152,9 +181,29 @@ class _Refs:
         )
 
 
+def _moved_hash(
+    site: Hash,
+    probed: Probed,
+    objects: list[dict[str, Any]],
+    value: Any,
+    file_of: Callable[[int], str],
+) -> Hash:
+    """The hash site for the ConfigMap at the place of the first instance's (checked: its
+    digest is the annotation's value), else found among all ConfigMaps."""
+    for index, name in enumerate(probed.files):
+        if name != site.config_file:
+            continue
+        data = objects[index].get("data", {})
+        hashed = {site.wrap_key: data.get(site.wrap_key)} if site.wrap_key else data
+        if sha256(canonical_json(hashed)) == value:
+            return Hash(file_of(index), site.wrap_key, value, sha256(go_json(hashed)))
+    return find_hash(objects, value, file_of)
+
+
 def _moved_site(site: Site, refs: _Refs) -> Site:
     if isinstance(site, Whole):
-        return Whole(refs(site.expr), site.form, site.guarded)
+        expr = refs(site.expr)
+        return site if expr == site.expr else Whole(expr, site.form, site.guarded)
     if isinstance(site, Merge):
         return Merge(refs(site.expr), site.generated)
     if isinstance(site, Spans):
@@ -167,6 +216,12 @@ class Probed:
 
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
+        self.files = [file_name(o) for o in analysis.objects]
+        """The template file name of each object."""
+        name = analysis.instance.name
+        pointers = [p for sites in analysis.sites.values() for p in sites]
+        self.named = {p for p in pointers if any(isinstance(k, str) and name in k for k in p)}
+        """Site pointers with a key that holds the instance name."""
         self._texts: list[str] | None = None
 
     @property
@@ -203,9 +258,9 @@ def carry_over(
         for index, sites in first.sites.items():
             moved: dict[Pointer, Site] = {}
             for pointer, site in sites.items():
-                at = tuple(rename(p) for p in pointer)
+                at = tuple(rename(p) for p in pointer) if pointer in probed.named else pointer
                 if isinstance(site, Hash):
-                    site = find_hash(objects, get(objects[index], at), file_of)
+                    site = _moved_hash(site, probed, objects, get(objects[index], at), file_of)
                 elif isinstance(site, Spans):
                     site = _moved_spans(get(first.objects[index], pointer), site.parts, old, new)
                 elif isinstance(site, Merge):
