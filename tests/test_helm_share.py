@@ -21,6 +21,7 @@ from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm import chart as chart_module
 from constructs_lib.render.helm.probe import Hash, Spans, Whole, values_ref
 from constructs_lib.render.helm.share import (
+    Part,
     Probed,
     _equal_renamed,
     _moved_spans,
@@ -28,6 +29,7 @@ from constructs_lib.render.helm.share import (
     _same_text_renamed,
     _text_safe,
     carry_over,
+    move_sites,
 )
 from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
@@ -35,10 +37,25 @@ from tests.conftest import REPO
 from tests.test_helm import assert_same, helm_objects, kustomize_objects, run
 
 FULL = REPO / "tests" / "bench" / "full_features.yaml"
-# "paperclip" also occurs in image names and labels, so nothing can be carried over from it;
-# the others are carried over from "z9", whose name is shorter, so every site inside a string
-# moves.
-NAMES = ("paperclip", "z9", "paperclip-000", "team-with-a-longer-name")
+# Nine instances: enough for the synthesis helper process, where the sites of "zq" are carried
+# over to the others (names longer and shorter, so every site inside a string moves). No
+# digits: a name holding a probe value (e.g. "c-33" and a replicas probe of 3) makes probing
+# that instance alone leave the value out, where the carried-over analysis offers it.
+FLEET = (
+    "zq",
+    "paperclip",
+    "paperclip-zzz",
+    "team-with-a-longer-name",
+    "a",
+    "b-bb",
+    "c-ccc",
+    "d-dddd",
+    "e-eeeee",
+)
+# "paperclip" also occurs in image names and labels, so nothing can be carried over from it:
+# as the first instance, every other falls back to the main process, which probes "zq" and
+# carries that over.
+AWKWARD = ("paperclip", "zq", "paperclip-zzz", "team-with-a-longer-name")
 
 
 def _app(tmp_path: Path, names: tuple[str, ...]) -> Path:
@@ -54,11 +71,11 @@ def _app(tmp_path: Path, names: tuple[str, ...]) -> Path:
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the carry-overs of the main process (the fallback path)."""
     counts = {"carried": 0, "refused": 0}
-    original = carry_over
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        moved = original(*args, **kwargs)
+        moved = carry_over(*args, **kwargs)
         counts["carried" if moved is not None else "refused"] += 1
         return moved
 
@@ -66,21 +83,49 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
+def _probing_every_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chart_module, "plan_jobs", lambda app: None)
+    monkeypatch.setattr(chart_module, "carry_over", lambda *args, **kwargs: None)
+
+
+def _assert_same_trees(shared: dict[str, str], probed: dict[str, str]) -> None:
+    assert sorted(shared) == sorted(probed)
+    different = [name for name in probed if shared[name] != probed[name]]
+    assert not different, f"sharing changed {different}"
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _app(tmp_path_factory.mktemp("fleet"), NAMES)
+    return _app(tmp_path_factory.mktemp("fleet"), FLEET)
 
 
 def test_shared_chart_is_the_probed_chart(fleet: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     counts = _counting(monkeypatch)
-    shared = synthesize([fleet], DEFAULT_KUBERNETES_VERSION).trees["fleet"]
-    # each of the last three tries "paperclip" first; the last two are then carried over
+    result = synthesize([fleet], DEFAULT_KUBERNETES_VERSION)
+    _, parts = result.rendered[0].parts["helm"]
+    assert len(parts) == len(FLEET)
+    assert all(isinstance(part, Part) for part in parts), "the helper carried every one over"
+    assert counts == {"carried": 0, "refused": 0}
+    _probing_every_instance(monkeypatch)
+    probed = synthesize([fleet], DEFAULT_KUBERNETES_VERSION)
+    assert "helm" not in probed.rendered[0].parts
+    _assert_same_trees(result.trees["fleet"], probed.trees["fleet"])
+
+
+def test_awkward_first_name_falls_back_to_the_main_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = _app(tmp_path, AWKWARD)
+    counts = _counting(monkeypatch)
+    result = synthesize([app], DEFAULT_KUBERNETES_VERSION)
+    _, parts = result.rendered[0].parts["helm"]
+    # only "paperclip" itself was moved by the job; the main process then tried "paperclip"
+    # for the other three, probed "zq" and carried it over to the last two
+    assert [isinstance(part, Part) for part in parts] == [True, False, False, False]
     assert counts == {"carried": 2, "refused": 3}
-    monkeypatch.setattr(chart_module, "carry_over", lambda *args, **kwargs: None)
-    probed = synthesize([fleet], DEFAULT_KUBERNETES_VERSION).trees["fleet"]
-    assert sorted(shared) == sorted(probed)
-    different = [name for name in probed if shared[name] != probed[name]]
-    assert not different, f"sharing changed {different}"
+    _probing_every_instance(monkeypatch)
+    probed = synthesize([app], DEFAULT_KUBERNETES_VERSION)
+    _assert_same_trees(result.trees["fleet"], probed.trees["fleet"])
 
 
 def test_shared_chart_renders_the_kustomize_tree(
@@ -99,21 +144,23 @@ def test_shared_chart_renders_the_kustomize_tree(
     images = {
         key[3]: obj["spec"]["template"]["spec"]["containers"][0]["image"]
         for key, obj in changed.items()
-        if key[1] == "Deployment" and key[3] in NAMES
+        if key[1] == "Deployment" and key[3] in FLEET
     }
     assert images["team-with-a-longer-name"].endswith(":9.9.9")
-    assert all(image.endswith(":2026.1106.0") for n, image in images.items() if n != NAMES[-1])
+    others = [image for name, image in images.items() if name != "team-with-a-longer-name"]
+    assert len(others) == len(FLEET) - 1
+    assert all(image.endswith(":2026.1106.0") for image in others)
 
 
 def test_a_name_derived_difference_is_not_carried_over(tmp_path: Path) -> None:
     app = _app(tmp_path, ("alpha", "beta"))
     rendered = synthesize([app], DEFAULT_KUBERNETES_VERSION).rendered[0]
-    [first, second] = chart_module.analyse_app(rendered)
+    first = chart_module.analyse_app(rendered)[0].analysis
+    probed = Probed.of(first)
     objects = copy.deepcopy(rendered.per_instance[1])
     objects[0]["metadata"]["labels"]["extra"] = "only-here"
-    moved = carry_over(Probed(first), second.instance, objects, ("beta",), lambda i: str(i))
-    assert moved is None
-    assert carry_over(Probed(first), second.instance, rendered.per_instance[1], ("beta",), str)
+    assert move_sites(probed, "beta", objects, ("beta",), str) is None
+    assert move_sites(probed, "beta", rendered.per_instance[1], ("beta",), str) is not None
 
 
 def test_spans_move_with_the_name_length() -> None:
@@ -167,7 +214,7 @@ def test_text_comparison_only_where_it_is_sound() -> None:
 def test_site_types_survive_the_move(tmp_path: Path) -> None:
     app = _app(tmp_path, ("one", "three"))
     rendered = synthesize([app], DEFAULT_KUBERNETES_VERSION).rendered[0]
-    [first, second] = chart_module.analyse_app(rendered)
+    [first, second] = [a.analysis for a in chart_module.analyse_app(rendered)]
     kinds = {type(site) for sites in second.sites.values() for site in sites.values()}
     assert {Whole, Spans, Hash} <= kinds
     assert second.params == first.params

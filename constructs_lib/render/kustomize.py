@@ -8,15 +8,11 @@ from typing import Any
 
 from constructs_lib.constructs.image_automation import images_block, shared_repository_problems
 from constructs_lib.errors import UserError
-from constructs_lib.render.layout import GENERATED_HEADER, marker_text
+from constructs_lib.render.layout import GENERATED_HEADER, file_name, marker_text
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
 
 __all__ = ["GENERATED_HEADER", "KustomizeWriter", "file_name"]
-
-
-def file_name(obj: dict[str, Any]) -> str:
-    return f"{obj['kind']}-{obj['metadata']['name']}.yaml".lower()
 
 
 class KustomizeWriter:

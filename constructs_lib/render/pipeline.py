@@ -11,7 +11,7 @@ from constructs_lib.constructs.instance import feature_errors
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.gitops import gitops_tree
 from constructs_lib.render.layout import MARKER_FILE, marker_text
-from constructs_lib.render.synth import RenderedApp, check_version, render_app
+from constructs_lib.render.synth import InstanceJobs, RenderedApp, check_version, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
 from constructs_lib.spec.gitops import GITOPS_DIR
@@ -98,9 +98,10 @@ def synthesize(
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
     problems: list[Problem] = []
+    job_sources = [w for w in writers if isinstance(w, InstanceJobs)]
     for app in apps:
         try:
-            rendered.append(render_app(app, version, tick))
+            rendered.append(render_app(app, version, tick, job_sources))
         except UserError as exc:
             problems += [p.located(file=display_path(app.source)) for p in exc.problems]
     if problems:

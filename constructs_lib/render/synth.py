@@ -5,11 +5,11 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from constructs_lib.constructs.instance import PaperclipInstance, Plan, plan
 from constructs_lib.errors import Problem, UserError
@@ -58,6 +58,39 @@ class RenderedApp:
     warnings: list[Problem] = field(default_factory=list)
     per_instance: list[list[dict[str, Any]]] = field(default_factory=list)
     """The same objects grouped by instance (in the app's order), each as built."""
+    parts: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
+    """Per writer, its :class:`PlannedJobs` context and the result of each instance job."""
+
+
+@dataclass(frozen=True)
+class InstanceJob:
+    """A writer's work for one instance, run where the instance's objects are validated (the
+    helper process, overlapping the synthesis of the next instances) once they are valid:
+    ``function(*arguments, objects)``. The function must live in a module that does not load
+    jsii; arguments and result must be picklable."""
+
+    function: Callable[..., Any]
+    arguments: tuple[Any, ...]
+
+
+@dataclass
+class PlannedJobs:
+    """One job per instance of an app, and what the writer keeps for itself (in this
+    process: never sent to the helper)."""
+
+    context: Any
+    jobs: list[InstanceJob]
+
+
+@runtime_checkable
+class InstanceJobs(Protocol):
+    """A writer that hands per-instance work to the synthesis (the Helm chart does)."""
+
+    name: str
+
+    def instance_jobs(self, app: App) -> PlannedJobs | None:
+        """The jobs for ``app`` (None: the writer does everything in ``files``)."""
+        ...
 
 
 def check_version(version: str) -> str:
@@ -99,10 +132,28 @@ def scripts() -> dict[str, str]:
 
 @cache
 def _helper_pool() -> Executor:
-    """One helper process (spawned: it must not share the jsii kernel's pipes)."""
+    """One helper process (spawned: it must not share the jsii kernel's pipes): validation,
+    YAML text and the writers' instance jobs run there, in order, while this process
+    synthesizes the next instances."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     atexit.register(pool.shutdown, wait=True, cancel_futures=True)
     return pool
+
+
+def _run(*arguments: Any) -> Future[Any]:
+    """check_and_dump here, as a completed future."""
+    future: Future[Any] = Future()
+    future.set_result(check_and_dump(*arguments))
+    return future
+
+
+def _take_back(results: list[Future[Any]], calls: list[tuple[Any, ...]]) -> None:
+    """Once this process has synthesized every instance, the helper is usually behind: run
+    the jobs it has not started here, from the last one back, until it reaches them."""
+    for index in range(len(results) - 1, -1, -1):
+        if not results[index].cancel():
+            return
+        results[index] = _run(*calls[index])
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str]:
@@ -152,7 +203,12 @@ def build_objects(
             tick()
 
 
-def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -> RenderedApp:
+def render_app(
+    app: App,
+    version: str,
+    tick: Callable[[], None] | None = None,
+    job_sources: Iterable[InstanceJobs] = (),
+) -> RenderedApp:
     """Rules, cdk8s synthesis and strict validation for one app; raises on any error.
 
     Validation and YAML serialization run in a helper process while cdk8s synthesizes the
@@ -162,25 +218,38 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     errors, warnings = instance_problems(app, plans)
     if errors:
         raise UserError(errors)
+    # A helper process costs ~0.4 s to start: worth it only for larger apps. It starts now,
+    # while the writers plan their instance jobs (the Helm chart probes here).
+    pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
+    warm = pool.submit(check_and_dump, [], version, str(app.source), "") if pool else None
+    planned_jobs = {source.name: source.instance_jobs(app) for source in job_sources}
+    jobs = {name: found.jobs for name, found in planned_jobs.items() if found is not None}
+    if warm is not None:
+        warm.result()
     objects: list[dict[str, Any]] = []
     documents: list[str] = []
-    # A helper process costs ~0.4 s to start: worth it only for larger apps.
-    pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
-    results: list[Any] = []
+    results: list[Future[Any]] = []
+    calls: list[tuple[Any, ...]] = []
     per_instance: list[list[dict[str, Any]]] = []
     built = build_objects(app.instances, tick, plans)
-    for instance, planned, batch in zip(app.instances, plans, built, strict=True):
+    for index, (instance, planned, batch) in enumerate(
+        zip(app.instances, plans, built, strict=True)
+    ):
         objects += batch
         per_instance.append(batch)
         stamped = planned.contribution.stamped
-        arguments = (batch, version, str(app.source), instance.name, stamped)
-        results.append(
-            pool.submit(check_and_dump, *arguments) if pool else check_and_dump(*arguments)
-        )
+        extra = [(name, job[index].function, job[index].arguments) for name, job in jobs.items()]
+        arguments = (batch, version, str(app.source), instance.name, stamped, extra)
+        calls.append(arguments)
+        results.append(pool.submit(check_and_dump, *arguments) if pool else _run(*arguments))
+    _take_back(results, calls)
+    done_by: dict[str, list[Any]] = {name: [] for name in jobs}
     for result in results:
-        found, texts = result.result() if pool else result
+        found, texts, done = result.result()
         errors += found
         documents += texts
+        for name, value in done.items():
+            done_by[name].append(value)
     if errors:
         raise UserError(errors)
     order = sorted(range(len(objects)), key=lambda i: _sort_key(objects[i]))
@@ -190,4 +259,9 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         documents=[documents[i] for i in order],
         warnings=warnings,
         per_instance=per_instance,
+        parts={
+            name: (found.context, done_by[name])
+            for name, found in planned_jobs.items()
+            if found is not None
+        },
     )

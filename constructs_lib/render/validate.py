@@ -5,6 +5,7 @@ Kept free of cdk8s imports so it can run in a helper process beside the jsii/Nod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.errors import Problem
@@ -98,11 +99,14 @@ def check_and_dump(
     file: str,
     instance: str,
     stamped: list[tuple[str, dict[str, Any]]] | None = None,
-) -> tuple[list[Problem], list[str]]:
-    """(schema problems, YAML text of each object) for one instance's objects."""
+    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] | None = None,
+) -> tuple[list[Problem], list[str], dict[str, Any]]:
+    """(schema problems, YAML text of each object, result of each writer job by writer name)
+    for one instance's objects; the jobs run only when the objects are valid."""
     texts = [dump(o) for o in objects]
     problems = validate_objects(
         objects, version, file=file, instance=instance, size_hints=[len(t) for t in texts]
     )
     problems += validate_stamped(stamped or [], version, file=file, instance=instance)
-    return problems, texts
+    done = {} if problems else {name: job(*args, objects) for name, job, args in jobs or []}
+    return problems, texts, done

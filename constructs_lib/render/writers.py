@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from constructs_lib.render.adapters import AdapterConfigWriter
-from constructs_lib.render.helm import HelmWriter
+from constructs_lib.render.helm.chart import HelmWriter
 from constructs_lib.render.kustomize import KustomizeWriter
 from constructs_lib.render.synth import RenderedApp
 

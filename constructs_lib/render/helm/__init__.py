@@ -1,6 +1,5 @@
-"""The Helm chart beside the Kustomize tree, generated from the typed model."""
+"""The Helm chart beside the Kustomize tree, generated from the typed model.
 
-from constructs_lib.render.helm.chart import HelmWriter, build_chart
-from constructs_lib.render.helm.registry import PARAMS, Param
-
-__all__ = ["PARAMS", "HelmWriter", "Param", "build_chart"]
+The writer lives in :mod:`constructs_lib.render.helm.chart`; the modules that run in the
+synthesis helper process (``share``, ``templates``, ``probe``) do not load jsii.
+"""

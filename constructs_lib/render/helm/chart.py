@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,12 +27,20 @@ from constructs_lib.render.helm.probe import (
     values_ref,
 )
 from constructs_lib.render.helm.registry import Param
-from constructs_lib.render.helm.share import Probed, carry_over, share_key
-from constructs_lib.render.kustomize import file_name
-from constructs_lib.render.layout import marker_text
-from constructs_lib.render.synth import RenderedApp, build_objects
+from constructs_lib.render.helm.share import (
+    Part,
+    Probed,
+    adopt,
+    carry_over,
+    instance_part,
+    remember,
+    share_key,
+)
+from constructs_lib.render.layout import file_name, marker_text
+from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, build_objects
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec import DatabaseMode, Instance
+from constructs_lib.spec.loader import App
 
 from .templates import render_template
 
@@ -116,40 +126,103 @@ SHARE_TRIES = 3
 """Probed instances of a group an instance's analysis may be carried over from."""
 
 
-def analyse_app(rendered: RenderedApp) -> list[Analysis]:
+@dataclass
+class SharedProbes:
+    """The probed first instance of each group of instances that differ only by name,
+    analysed before the synthesis so the helper process can carry them over."""
+
+    render: Renderer
+    firsts: dict[str, Analysis]
+    """By :func:`share_key`."""
+
+
+_RUNS = itertools.count()
+
+
+def plan_jobs(app: App) -> PlannedJobs | None:
+    """Probe the first instance of each group, and give every instance a helper job that
+    carries the group's sites over and writes its templates (apps of several instances)."""
+    instances = app.instances
+    if len(instances) < 2:
+        return None
+    namespaced = len({i.namespace for i in instances}) == 1
+    run = f"{os.getpid()}-{next(_RUNS)}"
+    render = Renderer()
+    firsts: dict[str, Analysis] = {}
+    jobs = []
+    for instance in instances:
+        key = share_key(instance)
+        probed = None
+        if key not in firsts:
+            objects = render(instance)
+            files = [file_name(o) for o in objects]
+            try:
+                analysis = analyse(
+                    instance, render, (instance.name,), files.__getitem__, namespaced=namespaced
+                )
+            except AssertionError:
+                return None  # the writer reports it (HelmWriter.files)
+            firsts[key] = analysis
+            probed = Probed.of(analysis)
+            remember(run, key, probed)  # for the jobs that end up running in this process
+        arguments = (run, key, probed, instance.name, (instance.name,))
+        jobs.append(InstanceJob(instance_part, arguments))
+    return PlannedJobs(SharedProbes(render, firsts), jobs)
+
+
+@dataclass
+class Analysed:
+    """One instance's analysis, and its template texts when the helper wrote them."""
+
+    analysis: Analysis
+    templates: list[str] | None = None
+
+
+def analyse_app(rendered: RenderedApp) -> list[Analysed]:
     """One analysis per instance; values live under the instance name when there are
-    several. Instances that differ only by name share the probing (see ``share``)."""
+    several. Instances that differ only by name share the probing (see ``share``): carried
+    over by the helper process during synthesis when it could, else here."""
     instances = rendered.app.instances
     several = len(instances) > 1
     namespaced = len({i.namespace for i in instances}) == 1
-    analyses = []
-    render = Renderer()
+    context, parts = rendered.parts.get(HelmWriter.name, (None, []))
+    shared = context if isinstance(context, SharedProbes) else None
+    render = shared.render if shared else Renderer()
     for instance, objects in zip(instances, rendered.per_instance, strict=True):
         render.seed(instance, objects)
-    probed: dict[str, list[Probed]] = {}
-    for instance in instances:
+    groups: dict[str, list[tuple[Analysis, Probed]]] = {}
+    if shared:
+        for key, first in shared.firsts.items():
+            groups[key] = [(first, Probed.of(first))]
+    out = []
+    for index, instance in enumerate(instances):
         prefix = (instance.name,) if several else ()
-        names: dict[int, str] = {}
-
-        def file_of(index: int, names: dict[int, str] = names) -> str:
-            return names[index]
-
         objects = render(instance)
-        names.update({i: file_name(o) for i, o in enumerate(objects)})
-        group = probed.setdefault(share_key(instance), [])
+        key = share_key(instance)
+        part = parts[index] if index < len(parts) else None
+        if shared and isinstance(part, Part):
+            first = shared.firsts[key]
+            out.append(
+                Analysed(adopt(first, part.moved, instance, objects, prefix), part.templates)
+            )
+            continue
+        files = [file_name(o) for o in objects]
+        group = groups.setdefault(key, [])
         analysis = next(
             (
                 moved
-                for earlier in group[:SHARE_TRIES]
-                if (moved := carry_over(earlier, instance, objects, prefix, file_of))
+                for first, probed in group[:SHARE_TRIES]
+                if (
+                    moved := carry_over(first, probed, instance, objects, prefix, files.__getitem__)
+                )
             ),
             None,
         )
         if analysis is None:
-            analysis = analyse(instance, render, prefix, file_of, namespaced=namespaced)
-            group.append(Probed(analysis))
-        analyses.append(analysis)
-    return analyses
+            analysis = analyse(instance, render, prefix, files.__getitem__, namespaced=namespaced)
+            group.append((analysis, Probed.of(analysis)))
+        out.append(Analysed(analysis))
+    return out
 
 
 def _nest(pairs: Iterable[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
@@ -427,16 +500,21 @@ def notes(analyses: list[Analysis]) -> str:
 def build_chart(rendered: RenderedApp, source: str) -> Chart:
     """Every file of ``helm/`` for one app."""
     app = rendered.app
-    analyses = analyse_app(rendered)
+    analysed = analyse_app(rendered)
+    analyses = [a.analysis for a in analysed]
     templates: dict[tuple[str, str, str], str] = {}
-    for analysis in analyses:
+    for item in analysed:
+        analysis = item.analysis
         for index, obj in enumerate(analysis.objects):
-            text = render_template(
-                obj,
-                analysis.sites.get(index, {}),
-                analysis.added.get(index, {}),
-                analysis.conditions.get(index),
-            )
+            if item.templates is not None:
+                text = item.templates[index]
+            else:
+                text = render_template(
+                    obj,
+                    analysis.sites.get(index, {}),
+                    analysis.added.get(index, {}),
+                    analysis.conditions.get(index),
+                )
             key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             templates[key] = text
     files: dict[str, str] = {}
@@ -473,6 +551,9 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
 
 class HelmWriter:
     name = "helm"
+
+    def instance_jobs(self, app: App) -> PlannedJobs | None:
+        return plan_jobs(app)
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         try:

@@ -27,7 +27,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from constructs_lib.constructs.instance import plan
 from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.render.helm.registry import (
     COMPOSITES,
@@ -152,6 +151,8 @@ def instance_from(doc: dict[str, Any]) -> Instance | None:
 
 def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
     """(the validated Instance, "") or (None, why the model or a synth-time rule refuses it)."""
+    from constructs_lib.constructs.instance import plan  # jsii: only where probes render
+
     try:
         instance = Instance.model_validate(doc)
     except (ValidationError, ValueError) as exc:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
@@ -35,7 +36,8 @@ from constructs_lib.render.helm.probe import (
     sha256,
     values_ref,
 )
-from constructs_lib.render.kustomize import file_name
+from constructs_lib.render.helm.templates import render_template
+from constructs_lib.render.layout import file_name
 from constructs_lib.spec import Instance
 
 
@@ -211,72 +213,194 @@ def _moved_site(site: Site, refs: _Refs) -> Site:
     return site
 
 
+@dataclass
 class Probed:
-    """An analysis made by probing, to carry over to instances that differ only by name."""
+    """The sites of a probed instance, to carry over to instances that differ only by name.
+    Plain data (no parameters: their ``applies`` are closures), so it can be sent to the
+    synthesis helper process."""
 
-    def __init__(self, analysis: Analysis) -> None:
-        self.analysis = analysis
-        self.files = [file_name(o) for o in analysis.objects]
-        """The template file name of each object."""
+    name: str
+    prefix: tuple[str, ...]
+    objects: list[dict[str, Any]]
+    sites: dict[int, dict[Pointer, Site]]
+    added: dict[int, dict[Pointer, Whole]]
+    conditions: dict[int, str]
+    files: list[str] = field(default_factory=list)
+    """The template file name of each object."""
+    named: set[Pointer] = field(default_factory=set)
+    """Site pointers with a key that holds the instance name."""
+    _texts: list[str] | None = None
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> Probed:
         name = analysis.instance.name
         pointers = [p for sites in analysis.sites.values() for p in sites]
-        self.named = {p for p in pointers if any(isinstance(k, str) and name in k for k in p)}
-        """Site pointers with a key that holds the instance name."""
-        self._texts: list[str] | None = None
+        return cls(
+            name=name,
+            prefix=analysis.prefix,
+            objects=analysis.objects,
+            sites=analysis.sites,
+            added=analysis.added,
+            conditions=analysis.conditions,
+            files=[file_name(o) for o in analysis.objects],
+            named={p for p in pointers if any(isinstance(k, str) and name in k for k in p)},
+        )
 
     @property
     def texts(self) -> list[str]:
         """The JSON text of each object (made once, compared with many instances)."""
         if self._texts is None:
-            self._texts = [_json(o) for o in self.analysis.objects]
+            self._texts = [_json(o) for o in self.objects]
         return self._texts
 
 
-def carry_over(
+@dataclass
+class Moved:
+    """The sites of one instance, carried over from a probed one."""
+
+    sites: dict[int, dict[Pointer, Site]]
+    added: dict[int, dict[Pointer, Whole]]
+    conditions: dict[int, str]
+
+
+def move_sites(
     probed: Probed,
-    instance: Instance,
+    name: str,
     objects: list[dict[str, Any]],
     prefix: tuple[str, ...],
     file_of: Callable[[int], str],
-) -> Analysis | None:
-    """The probed analysis moved to ``instance`` (same spec, another name), or None when its
-    objects are not the probed instance's with the name swapped."""
-    first = probed.analysis
-    old, new = first.instance.name, instance.name
-    if len(objects) != len(first.objects) or len(first.prefix) != 1 or len(prefix) != 1:
+) -> Moved | None:
+    """The probed sites at their places in the objects of instance ``name`` (same spec,
+    another name), or None when those objects are not the probed ones with the name
+    swapped."""
+    old, new = probed.name, name
+    if len(objects) != len(probed.objects) or len(probed.prefix) != 1 or len(prefix) != 1:
         return None
+    if old == new and prefix == probed.prefix:  # the probed instance itself
+        if objects != probed.objects:
+            return None
+        return Moved(probed.sites, probed.added, probed.conditions)
     texts = probed.texts if _text_safe(old) else [""] * len(objects)
-    for a, b, text in zip(first.objects, objects, texts, strict=True):
+    for a, b, text in zip(probed.objects, objects, texts, strict=True):
         if not (text and _same_text_renamed(text, b, old, new)) and not _equal_renamed(
             a, b, old, new
         ):
             return None
     rename = _renames(old, new)
-    refs = _Refs(first.prefix, prefix)
-    out = Analysis(instance, objects, prefix, namespaced=first.namespaced)
+    refs = _Refs(probed.prefix, prefix)
+    out = Moved({}, {}, {})
     try:
-        for index, sites in first.sites.items():
+        for index, sites in probed.sites.items():
             moved: dict[Pointer, Site] = {}
             for pointer, site in sites.items():
                 at = tuple(rename(p) for p in pointer) if pointer in probed.named else pointer
                 if isinstance(site, Hash):
                     site = _moved_hash(site, probed, objects, get(objects[index], at), file_of)
                 elif isinstance(site, Spans):
-                    site = _moved_spans(get(first.objects[index], pointer), site.parts, old, new)
+                    text = get(probed.objects[index], pointer)
+                    site = _moved_spans(text, site.parts, old, new)
                 elif isinstance(site, Merge):
                     site = Merge(site.expr, tuple(rename(k) for k in site.generated))
                 moved[at] = _moved_site(site, refs)
             out.sites[index] = moved
     except LookupError:
         return None
-    for index, added in first.added.items():
+    for index, added in probed.added.items():
         out.added[index] = {
             tuple(rename(p) for p in pointer): Whole(refs(s.expr), s.form, s.guarded)
             for pointer, s in added.items()
         }
-    out.conditions = {index: refs(expr) for index, expr in first.conditions.items()}
+    out.conditions = {index: refs(expr) for index, expr in probed.conditions.items()}
+    return out
+
+
+def adopt(
+    first: Analysis,
+    moved: Moved,
+    instance: Instance,
+    objects: list[dict[str, Any]],
+    prefix: tuple[str, ...],
+) -> Analysis:
+    """The analysis of ``instance``: the moved sites, and what ``first`` offers."""
+    old, new = first.instance.name, instance.name
+    out = Analysis(instance, objects, prefix, namespaced=first.namespaced)
+    out.sites, out.added, out.conditions = moved.sites, moved.added, moved.conditions
     out.params = list(first.params)
     out.composites = list(first.composites)
-    out.left_out = [type(u)(u.key, u.reason.replace(old, new)) for u in first.left_out]
+    # the name where it stands as a name (not inside a probe value such as "zqhelm-class")
+    named = re.compile(rf"(?<![a-z0-9]){re.escape(old)}(?![a-z0-9])")
+    out.left_out = [type(u)(u.key, named.sub(new, u.reason)) for u in first.left_out]
     out.schema_overrides = dict(first.schema_overrides)
     return out
+
+
+def carry_over(
+    first: Analysis,
+    probed: Probed,
+    instance: Instance,
+    objects: list[dict[str, Any]],
+    prefix: tuple[str, ...],
+    file_of: Callable[[int], str],
+) -> Analysis | None:
+    """``first``'s analysis moved to ``instance`` (same spec, another name), or None."""
+    moved = move_sites(probed, instance.name, objects, prefix, file_of)
+    return adopt(first, moved, instance, objects, prefix) if moved is not None else None
+
+
+# --- in the synthesis helper process -----------------------------------------------------
+
+
+@dataclass
+class Part:
+    """One instance's share of the chart, made in the helper process: its moved sites and
+    the template text of each of its objects (None: probe it in the main process)."""
+
+    moved: Moved
+    templates: list[str]
+
+
+_PROBED: dict[tuple[str, str], Probed] = {}
+"""Probed sites by (run, group), kept by a helper process between an app's instances (their
+JSON texts are made once per process)."""
+
+
+def remember(run: str, group: str, probed: Probed) -> None:
+    """Keep the probed sites of a group for the jobs of this run (forgetting earlier runs)."""
+    for key in [k for k in _PROBED if k[0] != run]:
+        del _PROBED[key]
+    _PROBED[(run, group)] = probed
+
+
+def instance_part(
+    run: str,
+    group: str,
+    probed: Probed | None,
+    name: str,
+    prefix: tuple[str, ...],
+    objects: list[dict[str, Any]],
+) -> Part | None:
+    """Carry the group's probed sites over to this instance and write its templates. The
+    probed sites travel with the group's first job only (``probed`` is None after that: the
+    one helper process runs the jobs in order); without them the main process does it."""
+    if probed is not None:
+        remember(run, group, probed)
+    known = _PROBED.get((run, group))
+    if known is None:
+        return None
+    files = [file_name(o) for o in objects]
+    try:
+        moved = move_sites(known, name, objects, prefix, files.__getitem__)
+        if moved is None:
+            return None
+        templates = [
+            render_template(
+                obj,
+                moved.sites.get(index, {}),
+                moved.added.get(index, {}),
+                moved.conditions.get(index),
+            )
+            for index, obj in enumerate(objects)
+        ]
+    except (AssertionError, LookupError, ValueError):
+        return None  # the main process probes it, and reports what it cannot template
+    return Part(moved, templates)
