@@ -29,9 +29,7 @@ _JSON = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(_JSON, st.booleans())
 def test_same_text_as_json_dumps(data: Any, sort_keys: bool) -> None:
-    assert pretty_json(data, sort_keys=sort_keys) == json.dumps(
-        data, indent=2, sort_keys=sort_keys
-    )
+    assert pretty_json(data, sort_keys=sort_keys) == json.dumps(data, indent=2, sort_keys=sort_keys)
 
 
 class Colour(StrEnum):
