@@ -8,7 +8,8 @@ the same text in one recursive pass, using the C string encoder for every string
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring_ascii
+from collections.abc import Callable
+from json.encoder import encode_basestring, encode_basestring_ascii
 from typing import Any
 
 _INFINITY = float("inf")
@@ -24,14 +25,15 @@ def _float(value: float) -> str:
     return float.__repr__(value)
 
 
-def pretty_json(data: Any, *, sort_keys: bool = False) -> str:
-    """``json.dumps(data, indent=2, sort_keys=sort_keys)``; other shapes (non-string keys,
-    objects json cannot write) are left to ``json.dumps`` itself."""
+def pretty_json(data: Any, *, sort_keys: bool = False, ensure_ascii: bool = True) -> str:
+    """``json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=ensure_ascii)``; other
+    shapes (non-string keys, objects json cannot write) are left to ``json.dumps`` itself."""
     out: list[str] = []
+    string = encode_basestring_ascii if ensure_ascii else encode_basestring
     try:
-        _write(data, out, "\n", sort_keys)
+        _write(data, out, "\n", sort_keys, string)
     except (_Unusual, TypeError):
-        return json.dumps(data, indent=2, sort_keys=sort_keys)
+        return json.dumps(data, indent=2, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
     return "".join(out)
 
 
@@ -43,9 +45,11 @@ def _key(item: tuple[Any, Any]) -> Any:
     return item[0]
 
 
-def _write(value: Any, out: list[str], newline: str, sort_keys: bool) -> None:
+def _write(
+    value: Any, out: list[str], newline: str, sort_keys: bool, string: Callable[[str], str]
+) -> None:
     if isinstance(value, str):
-        out.append(encode_basestring_ascii(value))
+        out.append(string(value))
     elif value is None:
         out.append("null")
     elif value is True:
@@ -67,9 +71,9 @@ def _write(value: Any, out: list[str], newline: str, sort_keys: bool) -> None:
             if not isinstance(key, str):
                 raise _Unusual
             out.append(separator)
-            out.append(encode_basestring_ascii(key))
+            out.append(string(key))
             out.append(": ")
-            _write(item, out, inner, sort_keys)
+            _write(item, out, inner, sort_keys, string)
             separator = "," + inner
         out.append(newline + "}")
     elif isinstance(value, list | tuple):
@@ -80,7 +84,7 @@ def _write(value: Any, out: list[str], newline: str, sort_keys: bool) -> None:
         separator = "[" + inner
         for item in value:
             out.append(separator)
-            _write(item, out, inner, sort_keys)
+            _write(item, out, inner, sort_keys, string)
             separator = "," + inner
         out.append(newline + "]")
     else:

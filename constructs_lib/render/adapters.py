@@ -4,9 +4,8 @@ instance with agents enabled."""
 
 from __future__ import annotations
 
-import json
-
 from constructs_lib.constructs.agents import adapter_config
+from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.render.synth import RenderedApp
 
 
@@ -21,6 +20,6 @@ class AdapterConfigWriter:
             for template in sorted(instance.spec.agents.templates):
                 config = adapter_config(instance, template)
                 files[f"agents/{instance.name}-{template}.json"] = (
-                    json.dumps(config, indent=2, sort_keys=True) + "\n"
+                    pretty_json(config, sort_keys=True) + "\n"
                 )
         return files

@@ -27,9 +27,11 @@ _JSON = st.recursive(
 
 
 @settings(max_examples=400, deadline=None)
-@given(_JSON, st.booleans())
-def test_same_text_as_json_dumps(data: Any, sort_keys: bool) -> None:
-    assert pretty_json(data, sort_keys=sort_keys) == json.dumps(data, indent=2, sort_keys=sort_keys)
+@given(_JSON, st.booleans(), st.booleans())
+def test_same_text_as_json_dumps(data: Any, sort_keys: bool, ascii_only: bool) -> None:
+    assert pretty_json(data, sort_keys=sort_keys, ensure_ascii=ascii_only) == json.dumps(
+        data, indent=2, sort_keys=sort_keys, ensure_ascii=ascii_only
+    )
 
 
 class Colour(StrEnum):

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.probe import (
+    PLANS,
     Analysis,
     analyse,
     default_value,
@@ -117,7 +119,8 @@ class Renderer:
     def __call__(self, instance: Instance) -> list[dict[str, Any]]:
         key = instance.model_dump_json(by_alias=True)
         if key not in self.cache:
-            [objects] = list(build_objects([instance]))
+            planned = PLANS.get(key)
+            [objects] = list(build_objects([instance], plans=[planned] if planned else None))
             self.cache[key] = objects
         return self.cache[key]
 
@@ -542,7 +545,7 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     )
     files[".helmignore"] = HELMIGNORE
     files["values.yaml"] = values_yaml(analyses, source)
-    files["values.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+    files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
     files["README.md"] = readme(app.name, analyses, values)
     files["templates/NOTES.txt"] = notes(analyses)
     files["templates/_helpers.tpl"] = HELPERS

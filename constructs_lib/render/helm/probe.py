@@ -157,11 +157,20 @@ def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
         instance = Instance.model_validate(doc)
     except (ValidationError, ValueError) as exc:
         return None, str(exc).splitlines()[0]
-    problems = [*rules.errors(instance), *plan(instance).contribution.errors]
+    planned = plan(instance)
+    problems = [*rules.errors(instance), *planned.contribution.errors]
     if problems:
         first = problems[0]
         return None, f"{first.path}: {first.message}" if first.path else first.message
+    if len(PLANS) >= 256:
+        PLANS.clear()
+    PLANS[instance.model_dump_json(by_alias=True)] = planned
     return instance, ""
+
+
+PLANS: dict[str, Any] = {}
+"""The plan :func:`checked` made for each accepted probe Instance (by its JSON), so rendering
+it does not plan it again."""
 
 
 def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
