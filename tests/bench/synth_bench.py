@@ -97,6 +97,16 @@ def app_file(directory: Path, count: int) -> Path:
     return path
 
 
+def cpu_check() -> float:
+    """Seconds for a fixed pure-Python loop: this VM's CPU speed drifts by ±30 % and more from
+    minute to minute, so every row says how fast the machine was (about 1.0 s when quiet)."""
+    begin = time.perf_counter()
+    total = 0
+    for index in range(10_000_000):
+        total += index
+    return time.perf_counter() - begin
+
+
 def cli_seconds(count: int, writers: str, env: dict[str, str]) -> list[float]:
     """Wall times of ``paperclip-gitops synth`` itself (a new process each time, writing over
     the previous run's output as `make synth` does)."""
@@ -126,13 +136,14 @@ def main() -> int:
             cwd=REPO,
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
+        row["cpu_check_s"] = cpu_check()
         row["cli_s"] = cli_seconds(count, writers, env)
         row["writers"] = writers
         rows.append(row)
     header = (
         f"{'writers':>9} {'instances':>9} {'objects':>7} {'CLI s (median)':>14} "
         f"{'runs':>17} {'ms/object':>9} {'import s':>8} {'synth s':>7} {'write s':>7} "
-        f"{'dump floor s':>12} {'CLI/floor':>9} {'py MiB':>7} {'node MiB':>8}"
+        f"{'dump floor s':>12} {'CLI/floor':>9} {'py MiB':>7} {'node MiB':>8} {'CPU check s':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -144,7 +155,7 @@ def main() -> int:
             f"{r['writers']:>9} {r['instances']:>9} {r['objects']:>7} {median:>14.2f} "
             f"{runs:>17} {1000 * median / r['objects']:>9.2f} {r['import_s']:>8.2f} "
             f"{r['synth_s']:>7.2f} {r['write_s']:>7.2f} {r['floor_s']:>12.3f} {ratio:>8.2f}x "
-            f"{r['python_peak_mib']:>7.0f} {r['node_peak_mib']:>8.0f}"
+            f"{r['python_peak_mib']:>7.0f} {r['node_peak_mib']:>8.0f} {r['cpu_check_s']:>11.2f}"
         )
     for largest in (r for r in rows if r["instances"] == max(SIZES)):
         label = f"{largest['instances']} instances, writers {largest['writers']}"
@@ -165,7 +176,9 @@ def main() -> int:
         "start-up, imports, load, rules, cdk8s synthesis, strict validation, the Helm chart, "
         "the atomic write over the previous output); each run is a new process.\n"
         "import/synth/write s: the same work measured inside one process (bench worker).\n"
-        "dump floor s: yaml.safe_dump of the same objects."
+        "dump floor s: yaml.safe_dump of the same objects.\n"
+        "CPU check s: a fixed 10-million-step Python loop just before the row's CLI runs (about "
+        "1.0 s on a quiet machine; higher means every figure of the row is inflated as much)."
     )
     return 0
 
