@@ -99,7 +99,7 @@ def app_file(directory: Path, count: int) -> Path:
 
 def cpu_check() -> float:
     """Seconds for a fixed pure-Python loop: this VM's CPU speed drifts by ±30 % and more from
-    minute to minute, so every row says how fast the machine was (about 1.0 s when quiet)."""
+    minute to minute, so every row says how fast the machine was (0.4 to 0.5 s when quiet)."""
     begin = time.perf_counter()
     total = 0
     for index in range(10_000_000):
@@ -177,8 +177,9 @@ def main() -> int:
         "the atomic write over the previous output); each run is a new process.\n"
         "import/synth/write s: the same work measured inside one process (bench worker).\n"
         "dump floor s: yaml.safe_dump of the same objects.\n"
-        "CPU check s: a fixed 10-million-step Python loop just before the row's CLI runs (about "
-        "1.0 s on a quiet machine; higher means every figure of the row is inflated as much)."
+        "CPU check s: a fixed 10-million-step Python loop just before the row's CLI runs "
+        "(0.4 to 0.5 s on a quiet machine; higher means every figure of the row is inflated "
+        "as much)."
     )
     return 0
 
