@@ -344,7 +344,7 @@ def explain(
     probe: Probe,
     default: list[dict[str, Any]],
     probed: list[dict[str, Any]],
-    empty: list[dict[str, Any]] | None,
+    empty: Callable[[], list[dict[str, Any]] | None],
 ) -> Found:
     if [identity(o) for o in default] != [renamed(o, probe) for o in probed]:
         raise Unexplained("a different value adds or removes objects")
@@ -378,7 +378,8 @@ def explain(
             if new is MISSING:
                 raise Unexplained(f"{'/'.join(map(str, pointer))} disappeared")
             if new == probe.value and type(new) is type(probe.value):
-                guarded = empty is not None and get(empty[index], pointer) is MISSING
+                emptied = empty()
+                guarded = emptied is not None and get(emptied[index], pointer) is MISSING
                 form = "int" if probe.integer else "json"
                 found.whole[where] = Whole(probe.expr, form, guarded=guarded)
                 continue
@@ -469,10 +470,15 @@ def analyse(
 
     def run(probe: Probe, docs: list[dict[str, Any]]) -> tuple[Found | None, str]:
         reason = "no probe value renders"
-        empty = None
-        if probe.guard_doc is not None:
-            empty_instance = instance_from(probe.guard_doc)
-            empty = render(empty_instance) if empty_instance is not None else None
+        rendered_empty: list[list[dict[str, Any]] | None] = []
+
+        def empty() -> list[dict[str, Any]] | None:
+            """The render with the value empty, made only when a whole leaf needs it."""
+            if not rendered_empty:
+                emptied = instance_from(probe.guard_doc) if probe.guard_doc is not None else None
+                rendered_empty.append(render(emptied) if emptied is not None else None)
+            return rendered_empty[0]
+
         for doc in docs:
             probed_instance, refused = checked(doc)
             if probed_instance is None:
