@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -284,55 +282,3 @@ def finish(
     if exit_code is not None:
         patch["metadata"]["annotations"] = {"kwok-test/exit-code": str(exit_code)}
     core.patch_namespaced_pod(pod, namespace, patch)
-
-
-class TcpProxy:
-    """A loopback TCP proxy to ``target_port`` whose open connections a test can cut."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = free_port()
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
-        self._stopped = threading.Event()
-
-    def __enter__(self) -> TcpProxy:
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stopped.set()
-        self._server.close()
-        self.cut()
-
-    def cut(self) -> int:
-        """Close every open connection (both ends); returns how many there were."""
-        with self._lock:
-            sockets, self._open = self._open, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        return len(sockets) // 2
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                downstream, _ = self._server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            with self._lock:
-                self._open += [downstream, upstream]
-            for a, b in ((downstream, upstream), (upstream, downstream)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)

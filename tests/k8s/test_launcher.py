@@ -24,13 +24,13 @@ from tests.controlplane.cluster import ControlPlane
 from tests.k8s.harness import (
     PENDING_TIMEOUT,
     LauncherProcess,
-    TcpProxy,
     cri,
     finish,
     job_pod,
     prepare_namespace,
     wait_for,
 )
+from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 

@@ -4,10 +4,8 @@ up to "unreachable", one outage longer than the window does."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -17,77 +15,20 @@ from pathlib import Path
 import pytest
 
 from launcher.fakekube import FakeKube
+from tests.tcpproxy import TcpProxy
 from tests.unit.test_launcher_support import NS, TOKEN, Service
 
 CLIENT = Path(__file__).resolve().parents[2] / "launcher" / "client" / "paperclip-launch.mjs"
 WINDOW_MS = 1500
 
 
-class Gate:
-    """A loopback TCP proxy; while down it accepts and drops every connection at once (as a
-    launcher that is restarting or unreachable through its Service does)."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.down = False
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = self._server.getsockname()[1]
-        self._open: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.close()
-        self.cut()
-
-    def cut(self) -> None:
-        with self._lock:
-            sockets, self._open = self._open, []
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-    def outage(self, seconds: float) -> None:
-        self.down = True
-        self.cut()
-        time.sleep(seconds)
-        self.down = False
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                downstream, _ = self._server.accept()
-            except OSError:
-                return
-            if self.down:
-                downstream.close()
-                continue
-            upstream = socket.create_connection(("127.0.0.1", self.target))
-            with self._lock:
-                self._open += [downstream, upstream]
-            for a, b in ((downstream, upstream), (upstream, downstream)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture
-def gated() -> Iterator[tuple[Service, Gate]]:
-    with Service() as service:
-        gate = Gate(service.port)
+def gated() -> Iterator[tuple[Service, TcpProxy]]:
+    with Service() as service, TcpProxy(service.port) as gate:
         yield service, gate
-        gate.close()
 
 
-def client(gate: Gate, run: str) -> subprocess.Popen[str]:
+def client(gate: TcpProxy, run: str) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "AGENT_LAUNCHER_URL": f"http://127.0.0.1:{gate.port}",
@@ -135,7 +76,7 @@ def write_lines(service: Service, pod: str, texts: list[str], pause: float) -> N
 
 
 def test_two_outages_separated_by_progress_do_not_fail_the_run(
-    gated: tuple[Service, Gate],
+    gated: tuple[Service, TcpProxy],
 ) -> None:
     service, gate = gated
     node = client(gate, "two-outages")
@@ -154,7 +95,7 @@ def test_two_outages_separated_by_progress_do_not_fail_the_run(
     assert err.count("reattaching") >= 2
 
 
-def test_one_outage_longer_than_the_window_fails_the_run(gated: tuple[Service, Gate]) -> None:
+def test_one_outage_longer_than_the_window_fails_the_run(gated: tuple[Service, TcpProxy]) -> None:
     service, gate = gated
     node = client(gate, "long-outage")
     pod = pod_name(service, "long-outage")
