@@ -37,90 +37,79 @@ RUN_PARAMETER = {
 }
 
 
+def _object(required: list[str], properties: dict[str, Any], closed: bool = True) -> dict[str, Any]:
+    """A JSON object schema; ``closed`` refuses keys not listed."""
+    schema: dict[str, Any] = {"type": "object", "required": required}
+    if closed:
+        schema["additionalProperties"] = False
+    schema["properties"] = properties
+    return schema
+
+
+_STRING: dict[str, Any] = {"type": "string"}
+_INTEGER: dict[str, Any] = {"type": "integer"}
+_BOOLEAN: dict[str, Any] = {"type": "boolean"}
+_NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+
+
 def _schemas() -> dict[str, Any]:
     request = RunRequest.model_json_schema(by_alias=True, mode="validation")
     request.pop("title", None)
+    run = {"runId": _STRING, "job": _STRING}
     return {
         "RunRequest": request,
-        "Error": {
-            "type": "object",
-            "required": ["error", "message"],
-            "properties": {
+        "Error": _object(
+            ["error", "message"],
+            {
                 "error": {"type": "string", "description": "a short machine-readable code"},
-                "message": {"type": "string"},
+                "message": _STRING,
                 "field": {"type": "string", "description": "the bad field, when one is"},
-                "kubernetesStatus": {"type": "integer"},
-                "ok": {"type": "boolean"},
+                "kubernetesStatus": _INTEGER,
+                "ok": _BOOLEAN,
             },
-        },
-        "Started": {
-            "type": "object",
-            "required": ["runId", "job", "reattached"],
-            "additionalProperties": False,
-            "properties": {
-                "runId": {"type": "string"},
-                "job": {"type": "string"},
-                "reattached": {"type": "boolean"},
-            },
-        },
-        "Status": {
-            "type": "object",
-            "required": ["runId", "job", "state"],
-            "additionalProperties": False,
-            "properties": {
-                "runId": {"type": "string"},
-                "job": {"type": "string"},
+            closed=False,
+        ),
+        "Started": _object(["runId", "job", "reattached"], {**run, "reattached": _BOOLEAN}),
+        "Status": _object(
+            ["runId", "job", "state"],
+            {
+                **run,
                 "state": {"enum": ["pending", "running", "finished"]},
                 "condition": {"enum": ["Complete", "Failed"]},
-                "reason": {"type": "string"},
-                "exitCode": {"type": "integer"},
+                "reason": _STRING,
+                "exitCode": _INTEGER,
             },
-        },
-        "Cancelled": {
-            "type": "object",
-            "required": ["runId", "job", "cancelled"],
-            "additionalProperties": False,
-            "properties": {
-                "runId": {"type": "string"},
-                "job": {"type": "string"},
-                "cancelled": {"type": "boolean"},
-            },
-        },
-        "LineRecord": {
-            "type": "object",
-            "required": ["type", "cursor", "text"],
-            "additionalProperties": False,
-            "properties": {
+        ),
+        "Cancelled": _object(["runId", "job", "cancelled"], {**run, "cancelled": _BOOLEAN}),
+        "LineRecord": _object(
+            ["type", "cursor", "text"],
+            {
                 "type": {"const": "line"},
                 "cursor": {"type": "string", "pattern": CURSOR_PATTERN},
-                "text": {"type": "string"},
+                "text": _STRING,
             },
-        },
-        "ResultRecord": {
-            "type": "object",
-            "required": ["type", "exitCode"],
-            "properties": {
+        ),
+        "ResultRecord": _object(
+            ["type", "exitCode"],
+            {
                 "type": {"const": "result"},
-                "runId": {"type": ["string", "null"]},
-                "job": {"type": "string"},
-                "exitCode": {"type": "integer"},
-                "timedOut": {"type": "boolean"},
-                "cancelled": {"type": "boolean"},
-                "errorCode": {"type": ["string", "null"]},
-                "errorMessage": {"type": "string"},
-                "sessionId": {"type": ["string", "null"]},
+                "runId": _NULLABLE_STRING,
+                "job": _STRING,
+                "exitCode": _INTEGER,
+                "timedOut": _BOOLEAN,
+                "cancelled": _BOOLEAN,
+                "errorCode": _NULLABLE_STRING,
+                "errorMessage": _STRING,
+                "sessionId": _NULLABLE_STRING,
                 "usage": {"type": "object"},
                 "costUsd": {"type": "number"},
-                "summary": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "string"}},
-                "clearSession": {"type": "boolean"},
+                "summary": _STRING,
+                "errors": {"type": "array", "items": _STRING},
+                "clearSession": _BOOLEAN,
             },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["ok"],
-            "properties": {"ok": {"type": "boolean"}},
-        },
+            closed=False,
+        ),
+        "Health": _object(["ok"], {"ok": _BOOLEAN}, closed=False),
     }
 
 

@@ -9,8 +9,6 @@ Used by the session fixture in tests/conftest.py, and by `make cluster`
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import secrets
 import signal
 import socket
@@ -28,13 +26,14 @@ from typing import Any
 
 import yaml
 
+from tests.processes import built_dir, die_with_parent, stop_process_groups
+
 HERE = Path(__file__).resolve().parent
 BUILD_SCRIPT = HERE / "build.sh"
 STAGES = HERE / "kwok.yaml"
 NODE_NAME = "kwok-node-0"
 # Namespaces whose pod logs kwok serves from <root>/logs/<namespace>.log (CRI format).
 LOG_NAMESPACES = tuple(f"logs-{i}" for i in range(16))
-PR_SET_PDEATHSIG = 1
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -44,17 +43,9 @@ class ControlPlaneError(RuntimeError):
 
 def binaries() -> Path:
     """The directory of built binaries: $PAPERCLIP_CONTROLPLANE_BIN, else build.sh's cache."""
-    configured = os.environ.get("PAPERCLIP_CONTROLPLANE_BIN")
-    if configured:
-        path = Path(configured)
-    else:
-        result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise ControlPlaneError(
-                "building the control plane failed (tests/controlplane/build.sh):\n"
-                + result.stderr[-4000:]
-            )
-        path = Path(result.stdout.strip().splitlines()[-1])
+    path = built_dir(
+        "PAPERCLIP_CONTROLPLANE_BIN", BUILD_SCRIPT, "building the control plane", ControlPlaneError
+    )
     missing = [c for c in COMPONENTS if not (path / c).is_file()]
     if missing:
         raise ControlPlaneError(
@@ -82,13 +73,6 @@ def _signing_key(path: Path) -> None:
         )
     )
     path.chmod(0o600)
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the test process dies, even if it is killed before
-    it can clean up (Linux PR_SET_PDEATHSIG), so no component outlives its session."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _insecure_context() -> ssl.SSLContext:
@@ -222,7 +206,7 @@ class ControlPlane:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [str(self.bin_dir / name), *args],
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -424,23 +408,3 @@ def main() -> int:
 if __name__ == "__main__":
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     sys.exit(main())
-
-
-def stop_process_groups(processes: dict[str, subprocess.Popen[bytes]]) -> list[int]:
-    """SIGTERM (then SIGKILL after 15 s) each process group, last started first; empties
-    ``processes`` and returns the pids that were stopped."""
-    pids = []
-    for name in reversed(list(processes)):
-        process = processes[name]
-        pids.append(process.pid)
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=15)
-    processes.clear()
-    return pids

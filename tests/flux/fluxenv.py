@@ -9,7 +9,6 @@ the control plane with Flux and the git server in the foreground.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -34,15 +33,14 @@ from tests.controlplane.cluster import (
     ControlPlaneError,
     free_port,
     running,
-    stop_process_groups,
 )
+from tests.processes import built_dir, die_with_parent, stop_process_groups
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 BUILD_SCRIPT = HERE / "build.sh"
 NAMESPACE = "flux-system"
 CONTROLLERS = ("source-controller", "kustomize-controller", "helm-controller")
-PR_SET_PDEATHSIG = 1
 TOKEN_SECONDS = 7 * 24 * 3600
 FINISH_LABEL = "kwok-test/finish"
 BOOTSTRAP_COMPONENT = "secrets-bootstrap"
@@ -54,17 +52,7 @@ class FluxError(RuntimeError):
 
 def flux_home() -> Path:
     """The build output (bin/, crds/): $PAPERCLIP_FLUX_DIR, else tests/flux/build.sh's cache."""
-    configured = os.environ.get("PAPERCLIP_FLUX_DIR")
-    if configured:
-        path = Path(configured)
-    else:
-        result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise FluxError(
-                "building the Flux controllers failed (tests/flux/build.sh):\n"
-                + result.stderr[-4000:]
-            )
-        path = Path(result.stdout.strip().splitlines()[-1])
+    path = built_dir("PAPERCLIP_FLUX_DIR", BUILD_SCRIPT, "building the Flux controllers", FluxError)
     missing = [c for c in CONTROLLERS if not (path / "bin" / c).is_file()]
     if missing:
         raise FluxError(f"missing Flux binaries in {path}/bin: {', '.join(missing)}; `make flux`")
@@ -74,11 +62,6 @@ def flux_home() -> Path:
 def versions(home: Path) -> dict[str, str]:
     """controller -> version, as built (bin/<controller>.version)."""
     return {c: (home / "bin" / f"{c}.version").read_text().strip() for c in CONTROLLERS}
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 # -- git over smart HTTP ---------------------------------------------------------------------
@@ -481,7 +464,7 @@ class Flux:
         log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         self.processes[name] = subprocess.Popen(
             [str(self.home / "bin" / name), *self._args(name)],
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

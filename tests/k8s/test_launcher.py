@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,27 +59,6 @@ OPENCODE_SAMPLE = [
 ]
 
 
-@pytest.fixture
-def launcher(
-    control_plane: ControlPlane, tmp_path: Path
-) -> Iterator[Callable[..., LauncherProcess]]:
-    started: list[LauncherProcess] = []
-
-    def make(namespace: str, **kwargs: Any) -> LauncherProcess:
-        prepare_namespace(control_plane, namespace)
-        control_plane.log_file(namespace).write_text("")
-        work = tmp_path / f"launcher-{len(started)}"
-        work.mkdir()
-        process = LauncherProcess(control_plane, namespace, work, **kwargs).start()
-        started.append(process)
-        return process
-
-    yield make
-    for process in started:
-        process.stop()
-        print(process.log_tail())  # pytest shows captured output for failing tests only
-
-
 def collect(
     launcher: LauncherProcess, run: str, after: str = ""
 ) -> tuple[list[str], dict[str, Any]]:
@@ -107,10 +86,10 @@ def in_background(target: Callable[[], Any]) -> dict[str, Any]:
 
 
 def test_whole_runs_with_exit_codes(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-1"
-    lp = launcher(ns)
+    lp = launchers(ns)
     status, body = lp.start_run("run-ok")
     assert status == 201, body
     job = client.BatchV1Api(control_plane.api_client()).read_namespaced_job(body["job"], ns)
@@ -146,12 +125,12 @@ def test_whole_runs_with_exit_codes(
 
 
 def test_api_key_reaches_the_pod_only_through_the_per_run_secret(
-    launcher: Callable[..., LauncherProcess],
+    launchers: Callable[..., LauncherProcess],
     control_plane: ControlPlane,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     ns = "logs-2"
-    lp = launcher(ns)
+    lp = launchers(ns)
     status, body = lp.start_run("run-key", apiKey="pcp_run_jwt_value_123")
     assert status == 201
     core = client.CoreV1Api(control_plane.api_client())
@@ -169,10 +148,10 @@ def test_api_key_reaches_the_pod_only_through_the_per_run_secret(
 
 
 def test_opencode_output_is_parsed_into_the_result(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-3"
-    lp = launcher(ns)
+    lp = launchers(ns)
     status, body = lp.start_run("run-oc", template="oc")
     assert status == 201
     job = client.BatchV1Api(control_plane.api_client()).read_namespaced_job(body["job"], ns)
@@ -198,11 +177,11 @@ def test_opencode_output_is_parsed_into_the_result(
 
 
 def test_a_cut_api_connection_loses_and_repeats_no_line(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-11"
     with TcpProxy(control_plane.ports["apiserver"]) as proxy:
-        lp = launcher(ns, server=f"https://127.0.0.1:{proxy.port}")
+        lp = launchers(ns, server=f"https://127.0.0.1:{proxy.port}")
         log = control_plane.log_file(ns)
         # several lines share one timestamp: the cursor must tell them apart
         stamp = cri("x").split(" ", 1)[0]
@@ -229,9 +208,9 @@ def test_a_cut_api_connection_loses_and_repeats_no_line(
 
 
 def test_failures_are_reported_within_seconds(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
-    lp = launcher("logs-4")
+    lp = launchers("logs-4")
     for run, template, code in (
         ("run-pull", "badimage", "ErrImagePull"),
         ("run-pending", "nowhere", "unschedulable"),
@@ -245,10 +224,10 @@ def test_failures_are_reported_within_seconds(
 
 
 def test_timeout_and_cancel(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-5"
-    lp = launcher(ns)
+    lp = launchers(ns)
     assert lp.start_run("run-slow", template="short", agent="a-slow")[0] == 201
     _, result = collect(lp, "run-slow")
     assert result["timedOut"] is True and result["errorCode"] == "timeout"
@@ -275,10 +254,10 @@ def test_timeout_and_cancel(
 
 
 def test_one_active_run_per_agent_across_launchers(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-6"
-    first = launcher(ns)
+    first = launchers(ns)
     other_dir = first.workdir.parent / "other"
     other_dir.mkdir()
     other = LauncherProcess(control_plane, ns, other_dir).start()
@@ -335,10 +314,10 @@ def run_client(
 
 
 def test_node_client_survives_a_launcher_restart_with_the_whole_log(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-7"
-    lp = launcher(ns)
+    lp = launchers(ns)
     log = control_plane.log_file(ns)
     log.write_text("".join(cri(f"before restart {i}") for i in range(5)))
     node = run_client(lp, "run-restart", "agent-r")
@@ -366,10 +345,10 @@ def test_node_client_survives_a_launcher_restart_with_the_whole_log(
 
 
 def test_node_client_cancels_on_sigterm_and_reports_an_unreachable_launcher(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-8"
-    lp = launcher(ns)
+    lp = launchers(ns)
     node = run_client(lp, "run-term", "agent-t")
     job_pod(control_plane, ns, "run-term")
     time.sleep(1)
@@ -425,12 +404,12 @@ def test_launcher_rbac_allows_what_it_uses_and_denies_the_rest(
 
 
 def test_a_lease_whose_run_is_gone_is_recovered(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     from launcher.guard import lease_name
 
     ns = "logs-12"
-    lp = launcher(ns)
+    lp = launchers(ns)
     client.CoordinationV1Api(control_plane.api_client()).create_namespaced_lease(
         ns,
         {
@@ -448,10 +427,10 @@ def test_a_lease_whose_run_is_gone_is_recovered(
 
 
 def test_a_client_that_goes_away_cancels_its_run(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane, tmp_path: Path
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     ns = "logs-13"
-    lp = launcher(ns)
+    lp = launchers(ns)
     lp.stop()
     lp.extra_args = ["--disconnect-cancel-seconds", "1"]
     lp.start()
@@ -474,10 +453,10 @@ def test_a_client_that_goes_away_cancels_its_run(
 
 
 def test_run_command_from_a_workstation(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-15"
-    lp = launcher(ns)
+    lp = launchers(ns)
     lp.stop()
     control_plane.log_file(ns).write_text(cri("from the workstation"))
     process = subprocess.Popen(
@@ -512,10 +491,10 @@ def test_run_command_from_a_workstation(
 
 
 def test_pending_timeout_and_mount_failure(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-14"
-    lp = launcher(ns)
+    lp = launchers(ns)
     begin = time.monotonic()
     assert lp.start_run("run-held", template="hold", agent="agent-h1")[0] == 201
     _, result = collect(lp, "run-held")
@@ -540,10 +519,10 @@ def test_pending_timeout_and_mount_failure(
 
 
 def test_cancel_of_a_retained_run_suspends_and_keeps_the_job(
-    launcher: Callable[..., LauncherProcess], control_plane: ControlPlane
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-15"
-    lp = launcher(ns)
+    lp = launchers(ns)
     status, body = lp.start_run("run-keep", template="keep", agent="agent-k")
     assert status == 201
     job_pod(control_plane, ns, "run-keep")

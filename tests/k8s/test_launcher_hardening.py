@@ -10,8 +10,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,32 +22,11 @@ from tests.k8s.harness import (
     apply,
     generated_objects,
     job_pod,
-    prepare_namespace,
     wait_for,
 )
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 WINDOW = 3  # --disconnect-cancel-seconds of the replicas
-
-
-@pytest.fixture
-def launchers(
-    control_plane: ControlPlane, tmp_path: Path
-) -> Iterator[Callable[..., LauncherProcess]]:
-    started: list[LauncherProcess] = []
-
-    def make(namespace: str, **kwargs: Any) -> LauncherProcess:
-        prepare_namespace(control_plane, namespace)
-        work = tmp_path / f"launcher-{len(started)}"
-        work.mkdir()
-        process = LauncherProcess(control_plane, namespace, work, **kwargs).start()
-        started.append(process)
-        return process
-
-    yield make
-    for process in started:
-        process.stop()
-        print(process.log_tail())
 
 
 def jobs_of(plane: ControlPlane, namespace: str, run: str) -> list[Any]:

@@ -9,7 +9,6 @@ PostgreSQL refuses to run as root (paperclipai/paperclip#5095). When the tests r
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import secrets
@@ -26,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.controlplane.cluster import free_port
+from tests.processes import built_dir, die_with_parent
 
 HERE = Path(__file__).resolve().parent
 INSTALL_SCRIPT = HERE / "install.sh"
 RUNNER_UID = 65534
 SERVER_ENTRY = "node_modules/@paperclipai/server/dist/index.js"
 CLI_ENTRY = "node_modules/paperclipai/dist/index.js"
-PR_SET_PDEATHSIG = 1
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
 # What every test server gets: no telemetry (these machines have no internet), migrations
 # applied without a prompt.
@@ -49,19 +48,9 @@ class PaperclipError(RuntimeError):
 
 def install_dir() -> Path:
     """$PAPERCLIP_SERVER_DIR (set by `make test`), else run install.sh (idempotent)."""
-    configured = os.environ.get("PAPERCLIP_SERVER_DIR")
-    if configured:
-        path = Path(configured)
-    else:
-        result = subprocess.run(
-            ["bash", str(INSTALL_SCRIPT)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise PaperclipError(
-                f"installing the Paperclip server failed ({INSTALL_SCRIPT.name} exited "
-                f"{result.returncode}):\n{result.stderr[-4000:]}"
-            )
-        path = Path(result.stdout.strip().splitlines()[-1])
+    path = built_dir(
+        "PAPERCLIP_SERVER_DIR", INSTALL_SCRIPT, "installing the Paperclip server", PaperclipError
+    )
     if not (path / SERVER_ENTRY).is_file():
         raise PaperclipError(f"no Paperclip server in {path}: run `bash {INSTALL_SCRIPT}`")
     return path
@@ -72,10 +61,6 @@ def install_info(install: Path) -> dict[str, str]:
     if not info.is_file():
         return {}
     return dict(line.split("=", 1) for line in info.read_text().splitlines() if "=" in line)
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -189,7 +174,7 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=None if self.as_root else _die_with_parent,
+                preexec_fn=None if self.as_root else die_with_parent(signal.SIGTERM),
             )
 
     def env(self, home: Path) -> dict[str, str]:

@@ -19,17 +19,13 @@ from launcher.kube import Connection, TokenSource
 from launcher.relay import Cursor
 from launcher.runs import JobClash, Launcher, Timing
 from launcher.templates import LauncherConfig
+from tests.unit.test_launcher_support import CONFIG_DOC, NS
 
-NS = "ns"
 CONFIG = LauncherConfig.model_validate(
     {
-        "namespace": NS,
-        "instance": "pc",
-        "serviceAccount": "pc-agent",
-        "apiUrl": "http://pc:3100",
-        "pendingTimeoutSeconds": 5,
+        **CONFIG_DOC,
         "templates": {
-            "plain": {"image": "busybox:1.36", "command": ["true"]},
+            **CONFIG_DOC["templates"],
             "keep": {"image": "busybox:1.36", "retain": True},
         },
     }

@@ -22,16 +22,16 @@ from launcher.templates import LauncherConfig
 T = TypeVar("T")
 TOKEN = "s3cret-launcher-token-value"
 NS = "ns"
-CONFIG = LauncherConfig.model_validate(
-    {
-        "namespace": NS,
-        "instance": "pc",
-        "serviceAccount": "pc-agent",
-        "apiUrl": "http://pc:3100",
-        "pendingTimeoutSeconds": 5,
-        "templates": {"plain": {"image": "busybox:1.36", "command": ["true"]}},
-    }
-)
+CONFIG_DOC: dict[str, Any] = {
+    "namespace": NS,
+    "instance": "pc",
+    "serviceAccount": "pc-agent",
+    "apiUrl": "http://pc:3100",
+    "pendingTimeoutSeconds": 5,
+    "templates": {"plain": {"image": "busybox:1.36", "command": ["true"]}},
+}
+"""The launcher config of the unit tests (tests that need more templates extend it)."""
+CONFIG = LauncherConfig.model_validate(CONFIG_DOC)
 
 
 class Captured(logging.Handler):
