@@ -115,6 +115,22 @@ def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, 
     return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
 
+def _load_cdk8s_in_background() -> None:
+    """Start importing cdk8s: the jsii runtime starts Node and loads the constructs and cdk8s
+    libraries into it, mostly waiting for Node, while this thread imports the spec models.
+    A failed import here is raised again where the synthesis imports cdk8s itself."""
+    import threading
+
+    threading.Thread(target=_import_cdk8s, name="import-cdk8s", daemon=True).start()
+
+
+def _import_cdk8s() -> None:
+    import contextlib
+
+    with contextlib.suppress(Exception):  # reported where the synthesis imports it
+        import cdk8s  # noqa: F401
+
+
 def _synthesize(
     apps: Sequence[str],
     apps_dir: Path,
@@ -122,11 +138,13 @@ def _synthesize(
     only: str | None = None,
     previous_root: Path | None = None,
 ) -> Any:
+    _load_cdk8s_in_background()
+    paths = _app_paths(apps, apps_dir)  # loads the spec models meanwhile
     from constructs_lib.render.pipeline import synthesize
 
     writers, gitops = _writers(only, previous_root)
     result = synthesize(
-        _app_paths(apps, apps_dir),
+        paths,
         version,
         _progress(sys.stderr.isatty()),
         writers=writers,

@@ -84,7 +84,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 def _probing_every_instance(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(chart_module, "plan_jobs", lambda app: None)
+    monkeypatch.setattr(chart_module, "plan_jobs", lambda app, objects_of: None)
     monkeypatch.setattr(chart_module, "carry_over", lambda *args, **kwargs: None)
 
 

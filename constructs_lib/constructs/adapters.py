@@ -14,10 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.feature import (
-    BuildContext,
     Contribution,
     EnvEntry,
     EnvSlot,
@@ -297,8 +294,8 @@ class AdaptersFeature(Feature):
             result.warnings += _registry_warnings(instance)
         return result
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         sandbox = sandbox_of(instance)
         if sandbox is None or not instance.spec.security.rbac.create:

@@ -23,10 +23,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.env import config_hash, secret_env_vars
-from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
     DATA_PATH,
@@ -265,8 +263,8 @@ class AdminBootstrap(Feature):
         errors, warnings = problems(instance)
         return Contribution(errors=errors, warnings=warnings)
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         script = context.scripts.get(SCRIPT, "")
         if not script:

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.env import config_hash
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
-    BuildContext,
     Contribution,
     EnvEntry,
     EnvSlot,
@@ -272,8 +269,8 @@ class AgentsFeature(Feature):
             stamped=stamped,
         )
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance, add = context.instance, self.add
         agents, ns = instance.spec.agents, instance.namespace
         names = AgentNames.of(instance)

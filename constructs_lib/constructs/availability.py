@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
-
-from constructs_lib.constructs.feature import BuildContext, Feature
+from constructs_lib.constructs.feature import Feature
 from constructs_lib.constructs.names import server_name, server_selector
 from constructs_lib.spec import Instance
 from constructs_lib.spec.platform import AutoScalingSpec, PodDisruptionBudgetSpec
@@ -62,8 +60,8 @@ class AvailabilityFeature(Feature):
         budget = availability.pod_disruption_budget
         return availability.autoscaler is not None or (budget is not None and budget.enabled)
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         availability = instance.spec.availability
         name = server_name(instance)

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from constructs import Construct
-
 from constructs_lib.constructs.database import (
     BACKUP_COMPONENT,
     DB_NAME,
@@ -44,7 +42,6 @@ from constructs_lib.constructs.database import (
     postgres_pod_security,
 )
 from constructs_lib.constructs.feature import (
-    BuildContext,
     Contribution,
     EnvEntry,
     EnvSlot,
@@ -375,8 +372,8 @@ class Backups(Feature):
     def contribute(cls, instance: Instance) -> Contribution:
         return Contribution(env=app_native_env(instance))
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance, add = context.instance, self.add
         target = BackupTarget.of(instance)
         if not scheduled(instance) or target is None:

@@ -21,11 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
-    BuildContext,
     Contribution,
     EnvEntry,
     EnvSlot,
@@ -318,8 +315,8 @@ class ManagedDatabase(Feature):
             secrets=credential_secrets(instance),
         )
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance, add = context.instance, self.add
         managed = instance.spec.database.managed
         names = DatabaseNames.of(instance)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.adapters import (
     RBAC_GROUP,
     agents_conflict,
@@ -22,7 +20,6 @@ from constructs_lib.constructs.adapters import (
     sandbox_of,
 )
 from constructs_lib.constructs.feature import (
-    BuildContext,
     Contribution,
     EnvEntry,
     EnvSlot,
@@ -149,8 +146,8 @@ class ExecutionFeature(Feature):
             )
         return result
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         execution = _execution(instance)
         if execution is None or not instance.spec.security.rbac.create:

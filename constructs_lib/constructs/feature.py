@@ -8,8 +8,9 @@ create in-cluster, and errors/warnings. The server stack folds every contributio
 tests a feature's spec itself.
 
 Adding a feature: subclass :class:`Feature`, implement ``applies`` and ``contribute`` (pure:
-spec in, :class:`Contribution` out) and ``__init__`` (add objects with ``self.add``), and list
-the class in :data:`constructs_lib.constructs.registry.FEATURES`.
+spec in, :class:`Contribution` out) and ``add_objects`` (add objects with ``self.add``; the
+instance is ``self.context.instance``), and list the class in
+:data:`constructs_lib.constructs.registry.FEATURES`.
 """
 
 from __future__ import annotations
@@ -210,11 +211,44 @@ class BuildContext:
     ``admin-bootstrap.sh``; read by the render layer, so constructs read no files."""
 
 
-class Feature(Construct):
-    """Base of every feature construct."""
+class InstancePart(Construct):
+    """A construct of an instance that adds Kubernetes objects: the server stack, each
+    feature, the secrets bootstrap. The objects come from :meth:`add_objects`, which uses
+    only ``self.context`` and ``self.add`` (never the construct tree), so the same code also
+    runs detached, see :meth:`add_detached`."""
 
     id: ClassVar[str]
     """The construct id under the instance (stable: it is not part of any object name)."""
+
+    context: BuildContext
+    add: ObjectAdder
+
+    def __init__(self, scope: Construct, context: BuildContext) -> None:
+        super().__init__(scope, self.id)
+        self._prepare(context)
+        self.add_objects()
+
+    def _prepare(self, context: BuildContext) -> None:
+        self.context = context
+        instance = context.instance
+        self.add = ObjectAdder.for_instance(self, context.sink, instance, base_labels(instance))
+
+    def add_objects(self) -> None:
+        """Add this part's objects with ``self.add``; ``self.context`` has the instance."""
+
+    @classmethod
+    def add_detached(cls, context: BuildContext) -> None:
+        """Add the objects this construct would add under ``context``, without making the
+        construct: no construct is registered with the jsii kernel (a round trip to Node
+        each). Only for re-rendering an instance whose constructs exist once already (the
+        Helm chart's parameter probes); the object is dropped once its objects are added."""
+        part = cls.__new__(cls)  # a plain Python object of this class: no jsii create
+        part._prepare(context)
+        part.add_objects()
+
+
+class Feature(InstancePart):
+    """Base of every feature construct."""
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
@@ -224,9 +258,3 @@ class Feature(Construct):
     def contribute(cls, instance: Instance) -> Contribution:
         """What the feature needs from the server pod; pure (no files, env or clock)."""
         return Contribution()
-
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, self.id)
-        self.context = context
-        instance = context.instance
-        self.add = ObjectAdder.for_instance(self, context.sink, instance, base_labels(instance))

@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from constructs import Construct
 
-from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import server_name
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
@@ -149,8 +148,8 @@ class ImageAutomationFeature(Feature):
     def contribute(cls, instance: Instance) -> Contribution:
         return Contribution(errors=auto_update_problems(instance))
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         name = server_name(instance)
         self.add(

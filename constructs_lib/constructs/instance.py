@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from constructs import Construct
@@ -13,6 +13,7 @@ from constructs_lib.constructs.feature import (
     BuildContext,
     Contribution,
     Feature,
+    InstancePart,
     SecretForm,
 )
 from constructs_lib.constructs.kube import KubeObject, ObjectSink
@@ -73,6 +74,31 @@ def feature_errors(instance: Instance) -> list[Problem]:
     return list(plan(instance).contribution.errors)
 
 
+def parts(planned: Plan) -> list[type[InstancePart]]:
+    """The constructs that add an instance's objects, in order."""
+    bootstrap: list[type[InstancePart]] = [SecretsBootstrap] if planned.contribution.secrets else []
+    return [ServerStack, *planned.features, *bootstrap]
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the render layer reads from the package for the constructs (they read no files)."""
+
+    client_script: str = ""
+    db_script: str = ""
+    scripts: Mapping[str, str] = field(default_factory=dict)
+
+    def context(self, planned: Plan, sink: ObjectSink) -> BuildContext:
+        return BuildContext(
+            planned.instance,
+            sink,
+            planned.contribution,
+            self.client_script,
+            self.db_script,
+            dict(self.scripts),
+        )
+
+
 class PaperclipInstance(Construct):
     """Every object one Instance needs. Takes a validated spec; reads no files or clock."""
 
@@ -91,15 +117,10 @@ class PaperclipInstance(Construct):
         self.instance = instance
         self.plan = planned or plan(instance)
         self.sink = ObjectSink()
-        contribution = self.plan.contribution
-        ServerStack(self, "server", instance=instance, sink=self.sink, extra=contribution)
-        context = BuildContext(
-            instance, self.sink, contribution, client_script, db_script, dict(scripts or {})
-        )
-        for feature in self.plan.features:
-            feature(self, context)
-        if contribution.secrets:
-            SecretsBootstrap(self, context)
+        sources = Sources(client_script, db_script, dict(scripts or {}))
+        context = sources.context(self.plan, self.sink)
+        for part in parts(self.plan):
+            part(self, context)
 
     @property
     def objects(self) -> list[KubeObject]:
@@ -131,3 +152,14 @@ class PaperclipInstance(Construct):
             )
             for key, value in obj.body.items():
                 api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
+
+
+def detached_objects(planned: Plan, sources: Sources) -> list[dict[str, Any]]:
+    """The objects :class:`PaperclipInstance` makes for ``planned``, built by the same parts
+    without making their constructs (see :meth:`InstancePart.add_detached`): for the Helm
+    chart's parameter probes, which re-render one instance dozens of times."""
+    sink = ObjectSink()
+    context = sources.context(planned, sink)
+    for part in parts(planned):
+        part.add_detached(context)
+    return [o.to_json() for o in sink.objects]

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
-
-from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import server_name
 from constructs_lib.constructs.primitives import port
 from constructs_lib.errors import Problem
@@ -153,8 +151,8 @@ class NetworkingFeature(Feature):
         ]
         return Contribution(ingress=ingress_rules, allowed_hostnames=hosts, errors=errors)
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         name = server_name(instance)
         ingress = _ingress(instance)

@@ -25,9 +25,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from constructs import Construct
-
-from constructs_lib.constructs.feature import BuildContext, Contribution, EnvEntry, EnvSlot, Feature
+from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
     CONTAINER_NAME,
@@ -533,8 +531,8 @@ class ObservabilityFeature(Feature):
             )
         return Contribution(env=env, ingress=ingress, warnings=warnings)
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         metrics = metrics_of(instance)
         labels = base_labels(instance)

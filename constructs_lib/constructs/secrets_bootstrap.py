@@ -98,8 +98,8 @@ class SecretsBootstrap(Feature):
     def applies(cls, instance: Instance) -> bool:
         return True  # decided by the folded contributions, see PaperclipInstance
 
-    def __init__(self, scope: Any, context: Any) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         secrets = registered(context.contribution)
         name = secrets_bootstrap_name(instance)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs import Construct
-
 from constructs_lib.constructs.env import config_data, core_env, ordered
-from constructs_lib.constructs.feature import Contribution, EnvEntry
-from constructs_lib.constructs.kube import ObjectAdder, ObjectSink
+from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
 from constructs_lib.constructs.names import (
-    base_labels,
     config_map_name,
     data_claim_name,
     server_name,
@@ -117,21 +113,14 @@ def workload_body(
     return kind, {"spec": spec}
 
 
-class ServerStack(Construct):
+class ServerStack(InstancePart):
     """The Paperclip server and what it needs, with the features' contributions folded in."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        instance: Instance,
-        sink: ObjectSink,
-        extra: Contribution,
-    ) -> None:
-        super().__init__(scope, id)
+    id = "server"
+
+    def add_objects(self) -> None:
+        instance, extra, add = self.context.instance, self.context.contribution, self.add
         spec = instance.spec
-        add = ObjectAdder.for_instance(self, sink, instance, base_labels(instance))
         name = server_name(instance)
         entries = server_env(instance, extra)
         if spec.security.rbac.create:

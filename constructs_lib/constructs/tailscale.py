@@ -26,9 +26,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from constructs import Construct
-
-from constructs_lib.constructs.feature import BuildContext, Contribution, Feature
+from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import DATA_VOLUME
 from constructs_lib.constructs.primitives import port, restricted_container_security
@@ -237,8 +235,8 @@ class TailscaleFeature(Feature):
             warnings=_warnings(instance, spec),
         )
 
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, context)
+    def add_objects(self) -> None:
+        context = self.context
         instance = context.instance
         spec = tailscale_of(instance)
         if spec is None:

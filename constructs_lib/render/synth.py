@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import atexit
+import itertools
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
-from constructs_lib.constructs.instance import PaperclipInstance, Plan, plan
+from constructs_lib.constructs.instance import PaperclipInstance, Plan, Sources, plan
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.validate import check_and_dump
+from constructs_lib.render.helper_process import die_with_parent
+from constructs_lib.render.validate import Jobs, check_and_dump, run_jobs
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.kubeschema import (
     UnknownKubernetesVersion,
@@ -64,10 +67,11 @@ class RenderedApp:
 
 @dataclass(frozen=True)
 class InstanceJob:
-    """A writer's work for one instance, run where the instance's objects are validated (the
-    helper process, overlapping the synthesis of the next instances) once they are valid:
-    ``function(*arguments, objects)``. The function must live in a module that does not load
-    jsii; arguments and result must be picklable."""
+    """A writer's work for one instance, run after that instance's check when its objects are
+    valid: ``function(*arguments, objects)``, in the process that validated them (the
+    helper, for larger apps) or taken back by the main process when the helper is behind.
+    The function must live in a module that does not load jsii; arguments and result must be
+    picklable."""
 
     function: Callable[..., Any]
     arguments: tuple[Any, ...]
@@ -88,8 +92,12 @@ class InstanceJobs(Protocol):
 
     name: str
 
-    def instance_jobs(self, app: App) -> PlannedJobs | None:
-        """The jobs for ``app`` (None: the writer does everything in ``files``)."""
+    def instance_jobs(
+        self, app: App, objects_of: Callable[[int], list[dict[str, Any]]]
+    ) -> PlannedJobs | None:
+        """The jobs for ``app``; ``objects_of(i)`` gives the objects of ``app.instances[i]``
+        as built (before validation; built when first asked for). None: the writer does
+        everything in ``files``."""
         ...
 
 
@@ -106,6 +114,7 @@ def check_version(version: str) -> str:
 
 
 HELPER_THRESHOLD = 8
+_RUNS = itertools.count()
 
 
 @cache
@@ -131,29 +140,40 @@ def scripts() -> dict[str, str]:
 
 
 @cache
+def sources() -> Sources:
+    """The package files the constructs use."""
+    return Sources(client_script(), db_script(), scripts())
+
+
+@cache
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes): validation,
     YAML text and the writers' instance jobs run there, in order, while this process
     synthesizes the next instances."""
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )
     atexit.register(pool.shutdown, wait=True, cancel_futures=True)
     return pool
 
 
-def _run(*arguments: Any) -> Future[Any]:
-    """check_and_dump here, as a completed future."""
+def _done(value: Any) -> Future[Any]:
     future: Future[Any] = Future()
-    future.set_result(check_and_dump(*arguments))
+    future.set_result(value)
     return future
 
 
-def _take_back(results: list[Future[Any]], calls: list[tuple[Any, ...]]) -> None:
-    """Once this process has synthesized every instance, the helper is usually behind: run
-    the jobs it has not started here, from the last one back, until it reaches them."""
-    for index in range(len(results) - 1, -1, -1):
-        if not results[index].cancel():
+def _take_back(futures: list[Future[Any]], here: list[Callable[[], Any]]) -> None:
+    """Once this process has synthesized every instance and planned the writers' jobs, the
+    helper is usually behind: run the tasks it has not started here (``here[i]`` does the
+    work of ``futures[i]``), from the last one back, until it reaches them."""
+    for index in range(len(futures) - 1, -1, -1):
+        if not futures[index].cancel():
             return
-        results[index] = _run(*calls[index])
+        futures[index] = _done(here[index]())
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str]:
@@ -183,24 +203,108 @@ def build_objects(
 ) -> Iterator[list[dict[str, Any]]]:
     """cdk8s synthesis, one chart per instance; yields each instance's objects as soon as its
     chart is built, so callers can overlap their work with the next chart's."""
-    import cdk8s  # after constructs_lib.constructs has set up the jsii environment
-
-    app = cdk8s.App()
+    builder = _Builder()
     planned = iter(plans) if plans is not None else None
     for instance in instances:
-        chart = cdk8s.Chart(app, instance.name, disable_resource_name_hashes=True)
+        yield builder.build(instance, next(planned) if planned is not None else None)
+        if tick:
+            tick()
+
+
+class _Builder:
+    """One cdk8s App; each instance a Chart in it, built when asked for."""
+
+    def __init__(self) -> None:
+        import cdk8s  # after constructs_lib.constructs has set up the jsii environment
+
+        self.cdk8s = cdk8s
+        self.app = cdk8s.App()
+
+    def build(self, instance: Instance, planned: Plan | None) -> list[dict[str, Any]]:
+        chart = self.cdk8s.Chart(self.app, instance.name, disable_resource_name_hashes=True)
+        found = sources()
         construct = PaperclipInstance(
             chart,
             instance.name,
             instance=instance,
-            client_script=client_script(),
-            planned=next(planned) if planned is not None else None,
-            db_script=db_script(),
-            scripts=scripts(),
+            client_script=found.client_script,
+            planned=planned,
+            db_script=found.db_script,
+            scripts=found.scripts,
         )
-        yield construct.manifests()
-        if tick:
-            tick()
+        return construct.manifests()
+
+
+class _Tasks:
+    """The helper's work for one app, in the order it was asked for: each instance's check
+    (validation and YAML text), and after it that instance's writer jobs. Without a helper
+    (small apps) everything runs here at once."""
+
+    def __init__(self, pool: Executor | None) -> None:
+        self.pool = pool
+        self.run = f"{os.getpid()}-{next(_RUNS)}"
+        self.futures: list[Future[Any]] = []
+        self.here: list[Callable[[], Any]] = []
+        self.objects: dict[int, list[dict[str, Any]]] = {}
+        self.checks: dict[int, int] = {}
+        """Instance index -> position of its check in ``futures``."""
+        self.jobs_at: dict[int, tuple[int, Jobs]] = {}
+        """Instance index -> position of its jobs in ``futures``, and the jobs."""
+
+    def check(
+        self,
+        index: int,
+        objects: list[dict[str, Any]],
+        version: str,
+        file: str,
+        instance: str,
+        stamped: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """Validate and dump one instance's objects; the helper keeps valid ones for the jobs."""
+        self.objects[index] = objects
+        self.checks[index] = len(self.futures)
+        arguments = (objects, version, file, instance, stamped)
+        keep = (self.run, index)
+        self._add(partial(check_and_dump, *arguments), partial(check_and_dump, *arguments, keep))
+
+    def jobs(self, index: int, jobs: Jobs) -> None:
+        """The writers' jobs of instance ``index`` (after its check)."""
+        self.jobs_at[index] = (len(self.futures), jobs)
+        self._add(partial(self._jobs_here, index, jobs), partial(run_jobs, (self.run, index), jobs))
+
+    def _add(self, here: Callable[[], Any], there: Callable[[], Any]) -> None:
+        self.here.append(here)
+        if self.pool is None:
+            self.futures.append(_done(here()))
+        else:
+            self.futures.append(self.pool.submit(there))
+
+    def _check_result(self, index: int) -> tuple[list[Problem], list[str]]:
+        at = self.checks[index]
+        future = self.futures[at]
+        if not future.done() and future.cancel():
+            self.futures[at] = future = _done(self.here[at]())
+        result: tuple[list[Problem], list[str]] = future.result()
+        return result
+
+    def _jobs_here(self, index: int, jobs: Jobs) -> dict[str, Any]:
+        problems, _ = self._check_result(index)
+        if problems:
+            return {}
+        return run_jobs((self.run, index), jobs, self.objects[index]) or {}
+
+    def results(self) -> Iterator[tuple[list[Problem], list[str], dict[str, Any]]]:
+        """(problems, texts, job results by writer) of each instance, in instance order."""
+        _take_back(self.futures, self.here)
+        for index in sorted(self.checks):
+            problems, texts = self._check_result(index)
+            done: dict[str, Any] | None = {}
+            if index in self.jobs_at:
+                at, jobs = self.jobs_at[index]
+                done = self.futures[at].result()
+                if done is None:  # the helper did not keep them: checked here
+                    done = self._jobs_here(index, jobs)
+            yield problems, texts, done or {}
 
 
 def render_app(
@@ -212,41 +316,45 @@ def render_app(
     """Rules, cdk8s synthesis and strict validation for one app; raises on any error.
 
     Validation and YAML serialization run in a helper process while cdk8s synthesizes the
-    next instance, so the Python-heavy checks overlap the jsii/Node pipeline.
+    next instance, so the Python-heavy checks overlap the jsii/Node pipeline. The writers
+    plan their per-instance jobs first (the Helm chart builds and probes the instances it
+    needs, while the helper process starts); each instance's jobs then follow its check.
     """
     plans = [plan(instance) for instance in app.instances]
     errors, warnings = instance_problems(app, plans)
     if errors:
         raise UserError(errors)
-    # A helper process costs ~0.4 s to start: worth it only for larger apps. It starts now,
-    # while the writers plan their instance jobs (the Helm chart probes here).
+    # A helper process costs ~0.5 s to start: worth it only for larger apps.
     pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
-    warm = pool.submit(check_and_dump, [], version, str(app.source), "") if pool else None
-    planned_jobs = {source.name: source.instance_jobs(app) for source in job_sources}
+    tasks = _Tasks(pool)
+    builder = _Builder()
+    built: dict[int, list[dict[str, Any]]] = {}
+    source = str(app.source)
+
+    def objects_of(index: int) -> list[dict[str, Any]]:
+        if index not in built:
+            instance, planned = app.instances[index], plans[index]
+            built[index] = batch = builder.build(instance, planned)
+            stamped = planned.contribution.stamped
+            tasks.check(index, batch, version, source, instance.name, stamped)
+            if tick:
+                tick()
+        return built[index]
+
+    planned_jobs = {s.name: s.instance_jobs(app, objects_of) for s in job_sources}
     jobs = {name: found.jobs for name, found in planned_jobs.items() if found is not None}
-    if warm is not None:
-        warm.result()
+    for index in range(len(app.instances)):
+        objects_of(index)
+        if jobs:
+            tasks.jobs(
+                index, [(n, job[index].function, job[index].arguments) for n, job in jobs.items()]
+            )
     objects: list[dict[str, Any]] = []
     documents: list[str] = []
-    results: list[Future[Any]] = []
-    calls: list[tuple[Any, ...]] = []
-    per_instance: list[list[dict[str, Any]]] = []
-    built = build_objects(app.instances, tick, plans)
-    for index, (instance, planned, batch) in enumerate(
-        zip(app.instances, plans, built, strict=True)
-    ):
-        objects += batch
-        per_instance.append(batch)
-        stamped = planned.contribution.stamped
-        extra = [(name, job[index].function, job[index].arguments) for name, job in jobs.items()]
-        arguments = (batch, version, str(app.source), instance.name, stamped, extra)
-        calls.append(arguments)
-        results.append(pool.submit(check_and_dump, *arguments) if pool else _run(*arguments))
-    _take_back(results, calls)
     done_by: dict[str, list[Any]] = {name: [] for name in jobs}
-    for result in results:
-        found, texts, done = result.result()
+    for index, (found, texts, done) in enumerate(tasks.results()):
         errors += found
+        objects += built[index]
         documents += texts
         for name, value in done.items():
             done_by[name].append(value)
@@ -258,7 +366,7 @@ def render_app(
         objects=[objects[i] for i in order],
         documents=[documents[i] for i in order],
         warnings=warnings,
-        per_instance=per_instance,
+        per_instance=[built[i] for i in range(len(app.instances))],
         parts={
             name: (found.context, done_by[name])
             for name, found in planned_jobs.items()

@@ -93,20 +93,44 @@ def validate_stamped(
     return problems
 
 
+_KEPT: dict[tuple[str, int], list[dict[str, Any]]] = {}
+"""Valid objects by (run, instance index), kept by the process that validated them for the
+writers' instance jobs of the same run (see :func:`run_jobs`)."""
+
+
 def check_and_dump(
     objects: list[dict[str, Any]],
     version: str,
     file: str,
     instance: str,
     stamped: list[tuple[str, dict[str, Any]]] | None = None,
-    jobs: list[tuple[str, Callable[..., Any], tuple[Any, ...]]] | None = None,
-) -> tuple[list[Problem], list[str], dict[str, Any]]:
-    """(schema problems, YAML text of each object, result of each writer job by writer name)
-    for one instance's objects; the jobs run only when the objects are valid."""
+    keep: tuple[str, int] | None = None,
+) -> tuple[list[Problem], list[str]]:
+    """(schema problems, YAML text of each object) for one instance's objects. With ``keep``
+    (run, index), valid objects stay in this process for :func:`run_jobs`."""
     texts = [dump(o) for o in objects]
     problems = validate_objects(
         objects, version, file=file, instance=instance, size_hints=[len(t) for t in texts]
     )
     problems += validate_stamped(stamped or [], version, file=file, instance=instance)
-    done = {} if problems else {name: job(*args, objects) for name, job, args in jobs or []}
-    return problems, texts, done
+    if keep is not None and not problems:
+        for key in [k for k in _KEPT if k[0] != keep[0]]:
+            del _KEPT[key]  # an earlier run's
+        _KEPT[keep] = objects
+    return problems, texts
+
+
+Jobs = list[tuple[str, Callable[..., Any], tuple[Any, ...]]]
+"""Writers' jobs for one instance: (writer name, function, arguments before the objects)."""
+
+
+def run_jobs(
+    kept: tuple[str, int], jobs: Jobs, objects: list[dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The result of each job by writer name, run on the objects :func:`check_and_dump` kept
+    as valid under ``kept`` in this process (or on ``objects``, known valid); None when this
+    process kept no valid objects under ``kept``."""
+    found = objects if objects is not None else _KEPT.pop(kept, None)
+    if found is None:
+        return None
+    return {name: job(*arguments, found) for name, job, arguments in jobs}

@@ -94,17 +94,29 @@ def _string(value: str) -> str | None:
     return "'" + value.replace("'", "''") + "'"
 
 
+# The same, allowing line breaks (inside a | block).
+_UNSAFE_IN_BLOCK = re.compile(
+    "[^\n\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\ufeff\u2028\u2029]"
+)
+_TRAILING_SPACE = re.compile(" $", re.MULTILINE)
+
+
 def _block(value: str, indent: str) -> str:
     """A | block scalar, as libyaml writes it, or _Fallback."""
-    lines = value.split("\n")
-    if (
-        value[0] in " \n"
-        or _UNSAFE.search(value.replace("\n", ""))
-        or any(line.endswith(" ") for line in lines)
-    ):
+    text = _block_text(value, indent)
+    if text is None:
         raise _Fallback
+    return text
+
+
+@lru_cache(maxsize=1 << 12)
+def _block_text(value: str, indent: str) -> str | None:
+    """:func:`_block`, remembered: the same scripts and dashboards recur in every instance."""
+    if value[0] in " \n" or _UNSAFE_IN_BLOCK.search(value) or _TRAILING_SPACE.search(value):
+        return None
     if value.endswith("\n\n"):
-        raise _Fallback  # libyaml marks the document open-ended ("...") after a |+ block
+        return None  # libyaml marks the document open-ended ("...") after a |+ block
+    lines = value.split("\n")
     if value.endswith("\n"):
         head = "|"
         body = lines[:-1]
@@ -159,12 +171,78 @@ def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
             out.append(f"{indent}- {_scalar(item)}\n")
 
 
+def _fast_mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) -> None:
+    """:func:`_mapping` for the common types (exact str, dict, list, int, bool, None), with
+    one list append per line; anything else goes through the general functions above."""
+    inner = indent + "  "
+    for key, item in value.items():
+        if type(key) is not str:
+            raise _Fallback
+        spelled = _string(key)
+        if spelled is None:
+            raise _Fallback
+        kind = type(item)
+        if kind is str:
+            if "\n" in item:
+                out.append(f"{prefix}{spelled}: {_block(item, inner)}")
+            else:
+                text = _string(item)
+                if text is None:
+                    raise _Fallback
+                out.append(f"{prefix}{spelled}: {text}\n")
+        elif kind is dict:
+            if item:
+                out.append(f"{prefix}{spelled}:\n")
+                _fast_mapping(item, inner, out, inner)
+            else:
+                out.append(f"{prefix}{spelled}: {{}}\n")
+        elif kind is list:
+            if item:
+                out.append(f"{prefix}{spelled}:\n")
+                _fast_sequence(item, indent, out)
+            else:
+                out.append(f"{prefix}{spelled}: []\n")
+        elif kind is bool:
+            out.append(f"{prefix}{spelled}: {'true' if item else 'false'}\n")
+        elif kind is int:
+            out.append(f"{prefix}{spelled}: {item}\n")
+        elif item is None:
+            out.append(f"{prefix}{spelled}: null\n")
+        else:
+            out.append(f"{prefix}{spelled}:")
+            _value_after_key(item, indent, out)
+        prefix = indent
+
+
+def _fast_sequence(value: list[Any], indent: str, out: list[str]) -> None:
+    """:func:`_sequence` for the common types, like :func:`_fast_mapping`."""
+    dash = indent + "- "
+    inner = indent + "  "
+    for item in value:
+        kind = type(item)
+        if kind is dict:
+            if item:
+                _fast_mapping(item, inner, out, dash)
+            else:
+                out.append(f"{dash}{{}}\n")
+        elif kind is str:
+            if "\n" in item:
+                out.append(dash + _block(item, inner))
+            else:
+                text = _string(item)
+                if text is None:
+                    raise _Fallback
+                out.append(f"{dash}{text}\n")
+        else:
+            _sequence([item], indent, out)
+
+
 def dump(obj: Any) -> str:
     """One object as YAML text."""
     if isinstance(obj, dict) and obj:
         out: list[str] = []
         try:
-            _mapping(obj, "", out)
+            _fast_mapping(obj, "", out, "")
         except _Fallback:
             return _libyaml(obj)
         return "".join(out)

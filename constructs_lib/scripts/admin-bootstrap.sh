@@ -48,9 +48,11 @@ jar="$work/cookies"
 body="$work/body"
 : >"$jar"
 
-# A JSON string literal of $1 (backslash and quote escaped, tabs as \t).
+# A JSON string literal of $1 (backslash and quote escaped, tabs as \t). The tab is made
+# at run time so this script has none: it stays readable as a block in its ConfigMap.
+tab=$(printf '\t')
 json_string() {
-  printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/	/\\t/g')"
+  printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/${tab}/\\\\t/g")"
 }
 
 # post PATH: sends the JSON document on stdin to $SERVER_URL/PATH with the cookie jar;

@@ -1,5 +1,5 @@
-"""Writers' instance jobs: run beside validation only for valid objects, and taken back by the
-main process when the helper has not started them."""
+"""Writers' instance jobs: they run only for valid objects, in the process that kept them, and
+the main process takes back the tasks the helper has not started."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from constructs_lib.render import synth
-from constructs_lib.render.validate import check_and_dump
+from constructs_lib.render.validate import check_and_dump, run_jobs
 
 VERSION = "1.33"
 
@@ -21,44 +21,100 @@ def _config_map(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {}}
 
 
-def test_a_job_runs_after_the_objects_are_valid() -> None:
-    jobs = [("writer", _size, ("x",))]
-    problems, texts, done = check_and_dump([_config_map("ok")], VERSION, "f.yaml", "i", [], jobs)
+JOBS = [("writer", _size, ("x",))]
+
+
+def test_a_job_runs_on_the_objects_kept_as_valid() -> None:
+    problems, texts = check_and_dump([_config_map("ok")], VERSION, "f.yaml", "i", [], ("r1", 0))
     assert problems == [] and len(texts) == 1
-    assert done == {"writer": ("x", 1)}
+    assert run_jobs(("r1", 0), JOBS) == {"writer": ("x", 1)}
+    assert run_jobs(("r1", 0), JOBS) is None, "kept objects serve one job call"
 
 
 def test_no_job_runs_for_invalid_objects() -> None:
-    jobs = [("writer", _size, ("x",))]
-    problems, _, done = check_and_dump([_config_map("Not_OK")], VERSION, "f.yaml", "i", [], jobs)
+    problems, _ = check_and_dump([_config_map("Not_OK")], VERSION, "f.yaml", "i", [], ("r2", 0))
     assert problems, "an invalid name is a problem"
-    assert done == {}
+    assert run_jobs(("r2", 0), JOBS) is None
 
 
-def test_jobs_the_helper_has_not_started_run_here_in_order() -> None:
+def test_a_new_run_forgets_the_objects_of_earlier_runs() -> None:
+    check_and_dump([_config_map("a")], VERSION, "f.yaml", "i", [], ("r3", 0))
+    check_and_dump([_config_map("b")], VERSION, "f.yaml", "i", [], ("r4", 0))
+    assert run_jobs(("r3", 0), JOBS) is None
+    assert run_jobs(("r4", 0), JOBS) == {"writer": ("x", 1)}
+
+
+def test_tasks_the_helper_has_not_started_run_here_from_the_last_back() -> None:
     started = threading.Event()
     release = threading.Event()
+    ran_here: list[int] = []
 
-    def busy() -> tuple[list[Any], list[str], dict[str, Any]]:
+    def busy() -> str:
         started.set()
         release.wait(10)
-        return [], ["first"], {}
+        return "helper"
 
-    calls: list[tuple[Any, ...]] = [
-        (),
-        *[([_config_map(f"cm-{i}")], VERSION, "f.yaml", f"i{i}") for i in range(5)],
-    ]
+    def here(index: int) -> str:
+        ran_here.append(index)
+        return f"here {index}"
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        results: list[Future[Any]] = [pool.submit(busy)]
+        futures: list[Future[Any]] = [pool.submit(busy)]
         started.wait(10)
-        results += [pool.submit(check_and_dump, *call) for call in calls[1:]]
-        synth._take_back(results, calls)
-        # every job after the running one was taken back and is already done here
-        assert all(f.done() for f in results[1:])
-        assert not results[0].done()
+        futures += [pool.submit(str, i) for i in range(1, 6)]
+        synth._take_back(futures, [lambda: "unused", *[lambda i=i: here(i) for i in range(1, 6)]])
+        # every task after the running one was taken back and is already done here
+        assert all(f.done() for f in futures[1:])
+        assert not futures[0].done()
         release.set()
-        texts = [f.result()[1] for f in results]
-    assert texts[0] == ["first"]
-    assert [t[0].split("name: ")[1].split("\n")[0] for t in texts[1:]] == [
-        f"cm-{i}" for i in range(5)
-    ]
+        results = [f.result() for f in futures]
+    assert results == ["helper", *[f"here {i}" for i in range(1, 6)]]
+    assert ran_here == [5, 4, 3, 2, 1]
+
+
+def test_taken_back_jobs_wait_for_their_check_and_skip_invalid_instances() -> None:
+    """Jobs run here consult their instance's check: an invalid instance gets no job result,
+    and a check the helper has not started is taken back too."""
+    release = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tasks = synth._Tasks(pool)
+        blocker = pool.submit(release.wait, 10)
+        tasks.check(0, [_config_map("good")], VERSION, "f.yaml", "good", [])
+        tasks.jobs(0, JOBS)
+        tasks.check(1, [_config_map("Bad_Name")], VERSION, "f.yaml", "bad", [])
+        tasks.jobs(1, JOBS)
+        results = list(tasks.results())  # everything is taken back: the helper is blocked
+        release.set()
+        blocker.result()
+    assert [bool(problems) for problems, _, _ in results] == [False, True]
+    assert [done for _, _, done in results] == [{"writer": ("x", 1)}, {}]
+
+
+def test_the_helper_process_dies_with_its_parent(tmp_path: Any) -> None:
+    """A synth killed mid-run leaves no helper behind (the parent here exits without any
+    clean-up, as a SIGKILL would)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os\n"
+        "from constructs_lib.render import synth\n"
+        "if __name__ == '__main__':\n"
+        "    print(synth._helper_pool().submit(os.getpid).result(), flush=True)\n"
+        "    os._exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    helper = int(done.stdout.strip())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            os.kill(helper, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the helper process {helper} outlived its parent")

@@ -152,7 +152,7 @@ def test_objects_over_the_api_size_limit_are_refused_with_or_without_a_size_hint
         "data": {"blob": "x" * (1600 * 1024)},
     }
     assert any("stores at most" in message for _, message in s.object_problems(big))
-    problems, [text], _ = check_and_dump([big], "1.33", "f.yaml", "demo")
+    problems, [text] = check_and_dump([big], "1.33", "f.yaml", "demo")
     assert any("stores at most" in p.message for p in problems)
     assert len(text) > 1600 * 1024
     small = {**big, "data": {"blob": "x" * 1000}}

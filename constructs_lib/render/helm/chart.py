@@ -12,11 +12,11 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.instance import detached_objects, plan
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.probe import (
@@ -39,7 +39,7 @@ from constructs_lib.render.helm.share import (
     share_key,
 )
 from constructs_lib.render.layout import file_name, marker_text
-from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, build_objects
+from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, sources
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.loader import App
@@ -106,7 +106,8 @@ def chart_name(app: str) -> str:
 
 
 class Renderer:
-    """Renders instances for the probes, each distinct spec once. The lists it returns are
+    """Renders instances for the probes, each distinct spec once, with the instance's parts
+    detached (no constructs: the synthesis made them once already). The lists it returns are
     shared: callers read them and never change them."""
 
     def __init__(self) -> None:
@@ -119,9 +120,8 @@ class Renderer:
     def __call__(self, instance: Instance) -> list[dict[str, Any]]:
         key = instance.model_dump_json(by_alias=True)
         if key not in self.cache:
-            planned = PLANS.get(key)
-            [objects] = list(build_objects([instance], plans=[planned] if planned else None))
-            self.cache[key] = objects
+            planned = PLANS.get(key) or plan(instance)
+            self.cache[key] = detached_objects(planned, sources())
         return self.cache[key]
 
 
@@ -142,9 +142,9 @@ class SharedProbes:
 _RUNS = itertools.count()
 
 
-def plan_jobs(app: App) -> PlannedJobs | None:
-    """Probe the first instance of each group, and give every instance a helper job that
-    carries the group's sites over and writes its templates (apps of several instances)."""
+def plan_jobs(app: App, objects_of: Callable[[int], list[dict[str, Any]]]) -> PlannedJobs | None:
+    """Probe the first instance of each group, and give every instance a job that carries
+    the group's sites over and writes its templates (apps of several instances)."""
     instances = app.instances
     if len(instances) < 2:
         return None
@@ -153,11 +153,12 @@ def plan_jobs(app: App) -> PlannedJobs | None:
     render = Renderer()
     firsts: dict[str, Analysis] = {}
     jobs = []
-    for instance in instances:
+    for index, instance in enumerate(instances):
         key = share_key(instance)
         probed = None
         if key not in firsts:
-            objects = render(instance)
+            objects = objects_of(index)
+            render.seed(instance, objects)
             files = [file_name(o) for o in objects]
             try:
                 analysis = analyse(
@@ -555,8 +556,10 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
 class HelmWriter:
     name = "helm"
 
-    def instance_jobs(self, app: App) -> PlannedJobs | None:
-        return plan_jobs(app)
+    def instance_jobs(
+        self, app: App, objects_of: Callable[[int], list[dict[str, Any]]]
+    ) -> PlannedJobs | None:
+        return plan_jobs(app, objects_of)
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         try:
