@@ -26,6 +26,7 @@ from constructs_lib.render.helm.share import (
     _equal_renamed,
     _moved_spans,
     _Refs,
+    _renamable,
     _same_text_renamed,
     _text_safe,
     carry_over,
@@ -197,10 +198,11 @@ def test_text_comparison_only_where_it_is_sound() -> None:
     for value, old in (("a\n-x", "n-x"), ("\u00e9x", "e9x")):
         text = json.dumps({"s": value}, separators=(",", ":"))
         assert old in text and old not in value
-        assert not _same_text_renamed(text, {"s": value}, old, "qq")
+        assert _renamable(text, old) == ""
         assert _equal_renamed({"s": value}, {"s": value}, old, "qq")
     # a name right after an escaped quote is outside the escape
     text = json.dumps({"s": 'up{pod="pc-1"}'}, separators=(",", ":"))
+    assert _renamable(text, "pc") == text
     assert _same_text_renamed(text, {"s": 'up{pod="qq-1"}'}, "pc", "qq")
     assert _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 1}, "pc", "qq")
     assert not _same_text_renamed('{"name":"pc","n":1}', {"name": "qq", "n": 2}, "pc", "qq")

@@ -63,6 +63,8 @@ class RenderedApp:
     """The same objects grouped by instance (in the app's order), each as built."""
     parts: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)
     """Per writer, its :class:`PlannedJobs` context and the result of each instance job."""
+    plans: list[Plan] = field(default_factory=list)
+    """Each instance's plan (features and contributions), in the app's order."""
 
 
 @dataclass(frozen=True)
@@ -166,13 +168,20 @@ def _done(value: Any) -> Future[Any]:
     return future
 
 
-def _take_back(futures: list[Future[Any]], here: list[Callable[[], Any]]) -> None:
+def _take_back(
+    futures: list[Future[Any]], here: list[Callable[[], Any]], taken: set[int] | None = None
+) -> None:
     """Once this process has synthesized every instance and planned the writers' jobs, the
     helper is usually behind: run the tasks it has not started here (``here[i]`` does the
-    work of ``futures[i]``), from the last one back, until it reaches them."""
+    work of ``futures[i]``), from the last one back, until it reaches them. ``taken`` holds
+    the positions already taken back (done here, out of order): they are passed over."""
+    taken = set() if taken is None else taken
     for index in range(len(futures) - 1, -1, -1):
+        if index in taken:
+            continue
         if not futures[index].cancel():
             return
+        taken.add(index)
         futures[index] = _done(here[index]())
 
 
@@ -250,6 +259,8 @@ class _Tasks:
         """Instance index -> position of its check in ``futures``."""
         self.jobs_at: dict[int, tuple[int, Jobs]] = {}
         """Instance index -> position of its jobs in ``futures``, and the jobs."""
+        self.taken: set[int] = set()
+        """Positions in ``futures`` whose task this process took back and did."""
 
     def check(
         self,
@@ -283,6 +294,7 @@ class _Tasks:
         at = self.checks[index]
         future = self.futures[at]
         if not future.done() and future.cancel():
+            self.taken.add(at)
             self.futures[at] = future = _done(self.here[at]())
         result: tuple[list[Problem], list[str]] = future.result()
         return result
@@ -295,7 +307,7 @@ class _Tasks:
 
     def results(self) -> Iterator[tuple[list[Problem], list[str], dict[str, Any]]]:
         """(problems, texts, job results by writer) of each instance, in instance order."""
-        _take_back(self.futures, self.here)
+        _take_back(self.futures, self.here, self.taken)
         for index in sorted(self.checks):
             problems, texts = self._check_result(index)
             done: dict[str, Any] | None = {}
@@ -367,6 +379,7 @@ def render_app(
         documents=[documents[i] for i in order],
         warnings=warnings,
         per_instance=[built[i] for i in range(len(app.instances))],
+        plans=plans,
         parts={
             name: (found.context, done_by[name])
             for name, found in planned_jobs.items()

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from typing import Any
+from functools import cache, wraps
+from typing import Any, TypeVar, cast
 
 from kubernetes_validate import utils as kv
 
@@ -73,7 +73,33 @@ _WORKLOAD_POD_SPEC = {
 
 # --- primitive rules: a message, or None when the value is valid --------------------------
 
+_Rule = TypeVar("_Rule", bound=Callable[..., "str | None"])
+_MEMO_LIMIT = 1 << 16
 
+
+def _remembered(rule: _Rule) -> _Rule:
+    """A primitive rule remembered for string values: the same names, label keys and values
+    recur in every object of every instance."""
+    memo: dict[tuple[Any, ...], str | None] = {}
+
+    @wraps(rule)
+    def check(value: Any, *args: Any, **kwargs: Any) -> str | None:
+        if type(value) is not str:
+            return rule(value, *args, **kwargs)
+        key = (value, args, *sorted(kwargs.items()))
+        try:
+            return memo[key]
+        except KeyError:
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            found: str | None = rule(value, *args, **kwargs)
+            memo[key] = found
+            return found
+
+    return cast(_Rule, check)
+
+
+@_remembered
 def dns_label(value: Any, max_length: int = 63) -> str | None:
     """RFC 1123 label: container, volume, port-less names; namespaces."""
     if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
@@ -84,6 +110,7 @@ def dns_label(value: Any, max_length: int = 63) -> str | None:
     return None
 
 
+@_remembered
 def dns1035_label(value: Any) -> str | None:
     """RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
     if not isinstance(value, str) or len(value) > 63 or not _DNS1035_LABEL.match(value):
@@ -94,6 +121,7 @@ def dns1035_label(value: Any) -> str | None:
     return None
 
 
+@_remembered
 def dns_subdomain(value: Any) -> str | None:
     """RFC 1123 subdomain: most object names, Secret and ConfigMap references."""
     if (
@@ -117,6 +145,7 @@ def path_segment_name(value: Any) -> str | None:
     return None
 
 
+@_remembered
 def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None:
     """A label or annotation key: an optional DNS-subdomain prefix and '/', then a name of at
     most 63 letters, digits, '-', '_' and '.'. Annotation keys are checked lower-cased."""
@@ -135,6 +164,7 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
     return None
 
 
+@_remembered
 def label_value(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
         return (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib.constructs.instance import detached_objects, plan
+from constructs_lib.constructs.instance import Plan, detached_objects, plan
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.probe import (
@@ -425,9 +425,9 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def notes(analyses: list[Analysis]) -> str:
+def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
     out = []
-    for analysis in analyses:
+    for analysis, planned in zip(analyses, plans, strict=True):
         instance = analysis.instance
         port_ref = values_ref(analysis.prefix, ("service", "port"))
         port = (
@@ -452,7 +452,7 @@ def notes(analyses: list[Analysis]) -> str:
             ]
         elif instance.spec.deployment.public_url:
             out.append(f"  or its public URL: {instance.spec.deployment.public_url}")
-        secrets = plan(instance).contribution.secrets
+        secrets = planned.contribution.secrets
         out.append("")
         if secrets:
             out.append(
@@ -548,7 +548,7 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     files["values.yaml"] = values_yaml(analyses, source)
     files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
     files["README.md"] = readme(app.name, analyses, values)
-    files["templates/NOTES.txt"] = notes(analyses)
+    files["templates/NOTES.txt"] = notes(analyses, rendered.plans)
     files["templates/_helpers.tpl"] = HELPERS
     return Chart(files=files, analyses=analyses, values=values, schema=schema)
 

@@ -95,13 +95,18 @@ def _in_escape(text: str, start: int) -> bool:
     )
 
 
+def _renamable(text: str, old: str) -> str:
+    """``text`` when no match of ``old`` in it lies inside an escape sequence, else ""."""
+    if any(_in_escape(text, m.start()) for m in re.finditer(re.escape(old), text)):
+        return ""
+    return text
+
+
 def _same_text_renamed(text: str, b: Any, old: str, new: str) -> bool:
     """The quick form of :func:`_equal_renamed` for a ``_text_safe`` name, given the JSON
-    text of ``a``: the texts, with ``old`` replaced in ``a``'s, are equal (config-hash values
-    aside). False also means "not shown" (a match inside an escape sequence, or keys in
+    text of ``a`` (checked by :func:`_renamable`): the texts, with ``old`` replaced in
+    ``a``'s, are equal (config-hash values aside). False also means "not shown" (keys in
     another order): the caller then compares leaf by leaf."""
-    if any(_in_escape(text, m.start()) for m in re.finditer(re.escape(old), text)):
-        return False
     renamed, other = text.replace(old, new), _json(b)
     if renamed == other:
         return True
@@ -248,9 +253,10 @@ class Probed:
 
     @property
     def texts(self) -> list[str]:
-        """The JSON text of each object (made once, compared with many instances)."""
+        """The JSON text of each object, or "" where the name occurs inside an escape
+        sequence (made once, compared with many instances)."""
         if self._texts is None:
-            self._texts = [_json(o) for o in self.objects]
+            self._texts = [_renamable(_json(o), self.name) for o in self.objects]
         return self._texts
 
 
