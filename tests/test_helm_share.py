@@ -19,7 +19,6 @@ import yaml
 from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm import chart as chart_module
-from constructs_lib.render.helm.probe import Hash, Spans, Whole, values_ref
 from constructs_lib.render.helm.share import (
     Part,
     Probed,
@@ -31,6 +30,12 @@ from constructs_lib.render.helm.share import (
     _text_safe,
     carry_over,
     move_sites,
+)
+from constructs_lib.render.helm.sites import (
+    Hash,
+    Spans,
+    Whole,
+    values_ref,
 )
 from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from constructs_lib.spec import Instance
+if TYPE_CHECKING:  # the synthesis helper reads names without loading the spec models
+    from constructs_lib.spec import Instance
 
 APP_NAME = "paperclip"
 MANAGED_BY = "paperclip-gitops"

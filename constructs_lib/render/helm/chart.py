@@ -26,7 +26,6 @@ from constructs_lib.render.helm.probe import (
     default_value,
     document,
     identity,
-    values_ref,
 )
 from constructs_lib.render.helm.registry import Param
 from constructs_lib.render.helm.share import (
@@ -37,6 +36,9 @@ from constructs_lib.render.helm.share import (
     instance_part,
     remember,
     share_key,
+)
+from constructs_lib.render.helm.sites import (
+    values_ref,
 )
 from constructs_lib.render.layout import file_name, marker_text
 from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, sources

@@ -19,15 +19,12 @@ out of the chart's values, and the chart's README says why.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.render.helm.registry import (
     COMPOSITES,
     Composite,
@@ -36,64 +33,21 @@ from constructs_lib.render.helm.registry import (
     Unoffered,
     params_for,
 )
+from constructs_lib.render.helm.sites import (
+    MISSING,
+    NAMESPACE_EXPR,
+    NAMESPACE_SENTINEL,
+    Merge,
+    Pointer,
+    Site,
+    Spans,
+    Whole,
+    find_hash,
+    get,
+    is_hash_pointer,
+    values_ref,
+)
 from constructs_lib.spec import Instance, rules
-
-Pointer = tuple[str | int, ...]
-MISSING: Any = object()
-
-NAMESPACE_SENTINEL = "zqhelmnsq"
-NAMESPACE_EXPR = "$.Release.Namespace"
-
-
-def values_ref(prefix: tuple[str, ...], path: tuple[str, ...]) -> str:
-    """The Go template expression reading a values key (``$.Values.a.b``, or ``index`` when
-    a segment is not an identifier, e.g. an instance name with a hyphen)."""
-    parts = (*prefix, *path)
-    if all(p.isidentifier() and p.isascii() for p in parts):
-        return "$.Values." + ".".join(parts)
-    return "(index $.Values " + " ".join(json.dumps(p) for p in parts) + ")"
-
-
-# --- what goes where ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Whole:
-    """The whole leaf is the value. ``form``: json, int, intstr (an int written as text)."""
-
-    expr: str
-    form: str = "json"
-    guarded: bool = False
-    """Written under ``{{- with }}``: the key is absent when the value is empty."""
-
-
-@dataclass(frozen=True)
-class Spans:
-    """Expressions spliced into a string leaf: (start, end, template text) in the default."""
-
-    parts: tuple[tuple[int, int, str], ...]
-
-
-@dataclass(frozen=True)
-class Merge:
-    """User keys merged into a generated mapping; generated keys win."""
-
-    expr: str
-    generated: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Hash:
-    """The sha256 of a rendered ConfigMap's data (``paperclip.inc/config-hash``)."""
-
-    config_file: str
-    wrap_key: str
-    """When set, the data is hashed as ``{wrap_key: data[wrap_key]}`` (one key)."""
-    python_default: str
-    go_default: str
-
-
-Site = Whole | Spans | Merge | Hash
 
 
 @dataclass
@@ -235,15 +189,6 @@ def walk_diff(
         yield at, a, b
 
 
-def get(obj: Any, pointer: Pointer) -> Any:
-    for part in pointer:
-        try:
-            obj = obj[part]
-        except (KeyError, IndexError, TypeError):
-            return MISSING
-    return obj
-
-
 def identity(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
@@ -255,42 +200,6 @@ def renamed(obj: dict[str, Any], probe: Probe) -> tuple[str, str]:
     if probe.sentinel and probe.sentinel in name:
         name = name.replace(probe.sentinel, probe.default_text)
     return kind, name
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
-def go_json(data: Any) -> str:
-    """What Helm's ``toJson`` writes, after the template turns its HTML escapes back."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def is_hash_pointer(pointer: Pointer) -> bool:
-    return len(pointer) >= 2 and pointer[-2:] == ("annotations", CONFIG_HASH_ANNOTATION)
-
-
-def find_hash(objects: list[dict[str, Any]], value: Any, file_of: Callable[[int], str]) -> Hash:
-    """The ConfigMap whose data the default hash value is the digest of."""
-    for index, obj in enumerate(objects):
-        if obj["kind"] != "ConfigMap":
-            continue
-        data = obj.get("data", {})
-        candidates = [("", data)] + [(k, {k: v}) for k, v in data.items()]
-        for wrap, hashed in candidates:
-            if sha256(canonical_json(hashed)) == value:
-                return Hash(
-                    config_file=file_of(index),
-                    wrap_key=wrap,
-                    python_default=value,
-                    go_default=sha256(go_json(hashed)),
-                )
-    raise LookupError("no ConfigMap hashes to this value")
 
 
 # --- explaining a probe -----------------------------------------------------------------

@@ -16,11 +16,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
-from constructs_lib.render.helm.probe import (
-    Analysis,
+from constructs_lib.render.helm.sites import (
     Hash,
     Merge,
     Pointer,
@@ -28,7 +27,6 @@ from constructs_lib.render.helm.probe import (
     Spans,
     Whole,
     canonical_json,
-    document,
     find_hash,
     get,
     go_json,
@@ -38,11 +36,16 @@ from constructs_lib.render.helm.probe import (
 )
 from constructs_lib.render.helm.templates import render_template
 from constructs_lib.render.layout import file_name
-from constructs_lib.spec import Instance
+
+if TYPE_CHECKING:  # the synthesis helper process runs the jobs without the spec models
+    from constructs_lib.render.helm.probe import Analysis
+    from constructs_lib.spec import Instance
 
 
 def share_key(instance: Instance) -> str:
     """Equal for instances that differ only by name."""
+    from constructs_lib.render.helm.probe import document
+
     doc = document(instance)
     doc["metadata"].pop("name", None)
     return json.dumps(doc, sort_keys=True)
@@ -329,6 +332,8 @@ def adopt(
 ) -> Analysis:
     """The analysis of ``instance``: the moved sites, and what ``first`` offers."""
     old, new = first.instance.name, instance.name
+    from constructs_lib.render.helm.probe import Analysis
+
     out = Analysis(instance, objects, prefix, namespaced=first.namespaced)
     out.sites, out.added, out.conditions = moved.sites, moved.added, moved.conditions
     out.params = list(first.params)

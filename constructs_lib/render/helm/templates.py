@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from constructs_lib.render.helm.probe import (
+from constructs_lib.render.helm.sites import (
     Hash,
     Merge,
     Pointer,
