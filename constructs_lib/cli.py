@@ -126,9 +126,11 @@ def _load_cdk8s_in_background() -> None:
 
 def _import_cdk8s() -> None:
     import contextlib
+    import importlib
 
     with contextlib.suppress(Exception):  # reported where the synthesis imports it
-        import cdk8s  # noqa: F401
+        importlib.import_module("constructs_lib.constructs")  # sets the jsii environment first
+        importlib.import_module("cdk8s")
 
 
 def _synthesize(
@@ -139,7 +141,11 @@ def _synthesize(
     previous_root: Path | None = None,
 ) -> Any:
     _load_cdk8s_in_background()
-    paths = _app_paths(apps, apps_dir)  # loads the spec models meanwhile
+    from constructs_lib.render.inputs import check_version, load_apps
+
+    paths = _app_paths(apps, apps_dir)
+    check_version(version)
+    loaded = load_apps(paths)  # the spec models and the apps load while cdk8s loads
     from constructs_lib.render.pipeline import synthesize
 
     writers, gitops = _writers(only, previous_root)
@@ -150,6 +156,7 @@ def _synthesize(
         writers=writers,
         # the entry objects list every app: written only when every app is synthesized
         gitops_dir=apps_dir if gitops and not apps else None,
+        apps=loaded,
     )
     _warn(result.warnings)
     return result
@@ -346,8 +353,8 @@ def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema:
       paperclip-gitops values production --schema
     """
     from constructs_lib.render.helm.chart import build_chart
-    from constructs_lib.render.pipeline import display_path, load_apps
-    from constructs_lib.render.synth import check_version, render_app
+    from constructs_lib.render.inputs import check_version, display_path, load_apps
+    from constructs_lib.render.synth import render_app
     from constructs_lib.spec.loader import resolve
 
     try:

@@ -7,16 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from constructs_lib.constructs.instance import feature_errors
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.gitops import gitops_tree
+from constructs_lib.render.inputs import check_version, display_path, load_apps
 from constructs_lib.render.layout import MARKER_FILE, marker_text
-from constructs_lib.render.synth import InstanceJobs, RenderedApp, check_version, render_app
+from constructs_lib.render.synth import InstanceJobs, RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
 from constructs_lib.spec.gitops import GITOPS_DIR
 from constructs_lib.spec.gitops import load_config as load_gitops_config
-from constructs_lib.spec.loader import App, load_app
+from constructs_lib.spec.loader import App
 
 
 @dataclass
@@ -30,44 +30,6 @@ class Result:
     @property
     def instance_count(self) -> int:
         return sum(len(r.app.instances) for r in self.rendered)
-
-
-def display_path(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def load_apps(paths: Sequence[Path]) -> list[App]:
-    """Load every app, collecting the problems of all of them before failing."""
-    apps: list[App] = []
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            apps.append(load_app(path, checks=(feature_errors,)))
-        except UserError as exc:
-            problems += [p.located(file=display_path(path)) for p in exc.problems]
-    names = [a.name for a in apps]
-    if GITOPS_DIR in names:
-        problems.append(
-            Problem(
-                f"the app name {GITOPS_DIR!r} is reserved: dist/{GITOPS_DIR}/ holds the Argo CD "
-                "and Flux entry objects.",
-                file=display_path(next(a.source for a in apps if a.name == GITOPS_DIR)),
-                fix="rename the app file.",
-            )
-        )
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(
-            Problem(
-                f"two app files are named {name!r}; both would write dist/{name}/.",
-                fix="rename one of the files.",
-            )
-        )
-    if problems:
-        raise UserError(problems)
-    return apps
 
 
 def app_tree(rendered: RenderedApp, writers: Sequence[Writer] = WRITERS) -> dict[str, str]:
@@ -85,16 +47,18 @@ def synthesize(
     progress: Callable[[int], Callable[[], None]] | None = None,
     writers: Sequence[Writer] = WRITERS,
     gitops_dir: Path | None = None,
+    apps: Sequence[App] | None = None,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
     problem in any app, before anything is written.
 
     With ``gitops_dir`` (the apps directory, when every app is synthesized) the Argo CD /
-    Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``.
+    Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``. ``apps``:
+    the apps of ``paths`` when the caller has loaded them already (``inputs.load_apps``).
     """
     check_version(version)
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
-    apps = load_apps(paths)
+    apps = list(apps) if apps is not None else load_apps(paths)
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
     problems: list[Problem] = []

@@ -18,11 +18,6 @@ from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.helper_process import die_with_parent
 from constructs_lib.render.validate import Jobs, check_and_dump, run_jobs
 from constructs_lib.spec import Instance, rules
-from constructs_lib.spec.kubeschema import (
-    UnknownKubernetesVersion,
-    object_validator,
-    supported_versions,
-)
 from constructs_lib.spec.loader import App
 
 # Kinds in the order they are applied; unknown kinds go last.
@@ -101,18 +96,6 @@ class InstanceJobs(Protocol):
         as built (before validation; built when first asked for). None: the writer does
         everything in ``files``."""
         ...
-
-
-def check_version(version: str) -> str:
-    try:
-        object_validator(version, "v1", "ConfigMap")
-    except UnknownKubernetesVersion:
-        raise UserError.single(
-            f"Kubernetes {version} has no bundled schema.",
-            path="--kubernetes-version",
-            fix=f"use one of {', '.join(supported_versions())}.",
-        ) from None
-    return version
 
 
 HELPER_THRESHOLD = 8
@@ -210,8 +193,8 @@ def build_objects(
     tick: Callable[[], None] | None = None,
     plans: Iterable[Plan] | None = None,
 ) -> Iterator[list[dict[str, Any]]]:
-    """cdk8s synthesis, one chart per instance; yields each instance's objects as soon as its
-    chart is built, so callers can overlap their work with the next chart's."""
+    """cdk8s synthesis, each instance a construct in one chart; yields each instance's objects
+    as soon as they are built, so callers can overlap their work with the next instance's."""
     builder = _Builder()
     planned = iter(plans) if plans is not None else None
     for instance in instances:
@@ -221,19 +204,19 @@ def build_objects(
 
 
 class _Builder:
-    """One cdk8s App; each instance a Chart in it, built when asked for."""
+    """One cdk8s App with one Chart; each instance a construct in it (instance names are
+    unique in an app), built when asked for."""
 
     def __init__(self) -> None:
         import cdk8s  # after constructs_lib.constructs has set up the jsii environment
 
-        self.cdk8s = cdk8s
         self.app = cdk8s.App()
+        self.chart = cdk8s.Chart(self.app, "instances", disable_resource_name_hashes=True)
 
     def build(self, instance: Instance, planned: Plan | None) -> list[dict[str, Any]]:
-        chart = self.cdk8s.Chart(self.app, instance.name, disable_resource_name_hashes=True)
         found = sources()
         construct = PaperclipInstance(
-            chart,
+            self.chart,
             instance.name,
             instance=instance,
             client_script=found.client_script,

@@ -1,0 +1,76 @@
+"""The inputs of a synthesis, read and checked before cdk8s loads (this module does not load
+jsii): the target Kubernetes version and the apps. The command line loads the apps here
+while cdk8s loads into Node in the background."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.spec.gitops import GITOPS_DIR
+from constructs_lib.spec.instance import Instance
+from constructs_lib.spec.kubeschema import (
+    UnknownKubernetesVersion,
+    object_validator,
+    supported_versions,
+)
+from constructs_lib.spec.loader import App, load_app
+
+
+def check_version(version: str) -> str:
+    try:
+        object_validator(version, "v1", "ConfigMap")
+    except UnknownKubernetesVersion:
+        raise UserError.single(
+            f"Kubernetes {version} has no bundled schema.",
+            path="--kubernetes-version",
+            fix=f"use one of {', '.join(supported_versions())}.",
+        ) from None
+    return version
+
+
+def feature_errors(instance: Instance) -> list[Problem]:
+    """Every feature's own errors for ``instance`` (a loader check, run only when some
+    document of a file is refused: the features load jsii)."""
+    from constructs_lib.constructs.instance import feature_errors as errors
+
+    return errors(instance)
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_apps(paths: Sequence[Path]) -> list[App]:
+    """Load every app, collecting the problems of all of them before failing."""
+    apps: list[App] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            apps.append(load_app(path, checks=(feature_errors,)))
+        except UserError as exc:
+            problems += [p.located(file=display_path(path)) for p in exc.problems]
+    names = [a.name for a in apps]
+    if GITOPS_DIR in names:
+        problems.append(
+            Problem(
+                f"the app name {GITOPS_DIR!r} is reserved: dist/{GITOPS_DIR}/ holds the Argo CD "
+                "and Flux entry objects.",
+                file=display_path(next(a.source for a in apps if a.name == GITOPS_DIR)),
+                fix="rename the app file.",
+            )
+        )
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(
+            Problem(
+                f"two app files are named {name!r}; both would write dist/{name}/.",
+                fix="rename one of the files.",
+            )
+        )
+    if problems:
+        raise UserError(problems)
+    return apps
