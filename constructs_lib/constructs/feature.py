@@ -237,6 +237,14 @@ class InstancePart(Construct):
         """Add this part's objects with ``self.add``; ``self.context`` has the instance."""
 
     @classmethod
+    def adds_objects(cls) -> bool:
+        """Whether the class adds objects at all (overrides :meth:`add_objects`). A feature
+        that only contributes to the server pod (branding, identity, ...) is not made into
+        a construct: it has nothing in the output of its own, and each construct costs a
+        jsii round trip to Node."""
+        return cls.add_objects is not InstancePart.add_objects
+
+    @classmethod
     def add_detached(cls, context: BuildContext) -> None:
         """Add the objects this construct would add under ``context``, without making the
         construct: no construct is registered with the jsii kernel (a round trip to Node

@@ -75,9 +75,11 @@ def feature_errors(instance: Instance) -> list[Problem]:
 
 
 def parts(planned: Plan) -> list[type[InstancePart]]:
-    """The constructs that add an instance's objects, in order."""
+    """The constructs that add an instance's objects, in order (features that only
+    contribute to the server pod have none: see :meth:`InstancePart.adds_objects`)."""
     bootstrap: list[type[InstancePart]] = [SecretsBootstrap] if planned.contribution.secrets else []
-    return [ServerStack, *planned.features, *bootstrap]
+    features = [f for f in planned.features if f.adds_objects()]
+    return [ServerStack, *features, *bootstrap]
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,37 @@ def test_a_detached_build_makes_no_construct() -> None:
     objects = detached_objects(planned, sources())
     assert len(refs._refs._refs) == before
     assert len(objects) > 30
+
+
+def test_features_that_only_contribute_are_not_constructs() -> None:
+    """A feature without objects of its own (branding, secrets provider, ...) is no
+    construct, yet its contribution reaches the server pod."""
+    import cdk8s
+
+    from constructs_lib.constructs.instance import PaperclipInstance
+
+    instance = INSTANCES["bench-full-features"]
+    planned = plan(instance)
+    chart = cdk8s.Chart(cdk8s.App(), "t", disable_resource_name_hashes=True)
+    found = sources()
+    construct = PaperclipInstance(
+        chart,
+        instance.name,
+        instance=instance,
+        planned=planned,
+        client_script=found.client_script,
+        db_script=found.db_script,
+        scripts=found.scripts,
+    )
+    children = {child.node.id for child in construct.node.children}
+    contributing = {f.id for f in planned.features if not f.adds_objects()}
+    adding = {f.id for f in planned.features if f.adds_objects()}
+    assert "branding" in contributing and len(contributing) >= 2
+    assert children.isdisjoint(contributing)
+    assert adding <= children and "server" in children
+    config = next(
+        o
+        for o in construct.manifests()
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"{instance.name}-config"
+    )
+    assert "PAPERCLIP_BRAND_DIR" in config["data"]
