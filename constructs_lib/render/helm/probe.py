@@ -80,13 +80,26 @@ def document(instance: Instance) -> dict[str, Any]:
     return data
 
 
+def _copied(node: Any) -> Any:
+    """A shallow copy of a mapping or list (anything else as it is)."""
+    if isinstance(node, dict):
+        return dict(node)
+    return list(node) if isinstance(node, list) else node
+
+
 def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
     """A copy of an Instance document with ``spec.<path>`` set (None removes it). A digit
-    part of the path indexes a list (``("networking", "ingress", "hosts", "0")``)."""
-    out = copy.deepcopy(doc)
-    node: Any = out.setdefault("spec", {})
+    part of the path indexes a list (``("networking", "ingress", "hosts", "0")``). Only the
+    mappings and lists on the way to the change are copied: the rest is shared with ``doc``,
+    and no document is changed in place."""
+    out = dict(doc)
+    out["spec"] = node = _copied(doc.get("spec", {}))
     for part in path[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        if isinstance(node, list):
+            node[int(part)] = child = _copied(node[int(part)])
+        else:
+            node[part] = child = _copied(node.get(part, {}))
+        node = child
     last = path[-1]
     if isinstance(node, list):
         if value is not None:
