@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.render.helm.sites import (
@@ -26,8 +27,6 @@ from constructs_lib.render.yamltext import dump
 
 _TOKEN = "zqhelmtok{:05d}x"
 _TOKEN_RE = re.compile(r"zqhelmtok\d{5}x")
-_TOKEN_LINE_RE = re.compile(r"^[^\n]*?(zqhelmtok\d{5}x)[^\n]*\n?", re.MULTILINE)
-"""A line holding a token (the first token of the line is group 1)."""
 
 
 def escape_braces(text: str) -> str:
@@ -172,21 +171,36 @@ def render_template(
     def inline_action(match: re.Match[str]) -> str:
         return inline[match.group(0)]
 
-    def line_with_token(match: re.Match[str]) -> str:
-        line, name = match.group(0), match.group(1)
+    def line_with_token(line: str, name: str) -> str:
         if name in lines:
             return _line_action(line, name, lines[name])
         return _TOKEN_RE.sub(inline_action, line)
 
-    body = (
-        _TOKEN_LINE_RE.sub(line_with_token, text) if lines else _TOKEN_RE.sub(inline_action, text)
-    )
+    body = _sub_lines(text, line_with_token) if lines else _TOKEN_RE.sub(inline_action, text)
     leftover = _TOKEN_RE.search(body)
     if leftover:
         raise AssertionError(f"template token {leftover.group(0)} was not replaced")
     if condition:
         return "{{- if " + condition + " }}\n" + body + "{{- end }}\n"
     return body
+
+
+def _sub_lines(text: str, replace: Callable[[str, str], str]) -> str:
+    """``text`` with each line that holds a token replaced by ``replace(line, first token of
+    the line)`` (the line with its line break)."""
+    out: list[str] = []
+    position = 0
+    for match in _TOKEN_RE.finditer(text):
+        if match.start() < position:
+            continue  # a later token of a line already replaced
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end == -1 else end + 1
+        out.append(text[position:start])
+        out.append(replace(text[start:end], match.group(0)))
+        position = end
+    out.append(text[position:])
+    return "".join(out)
 
 
 _LINE = re.compile(r"^(?P<indent> *)(?P<key>[^ -].*?): (?P<token>zqhelmtok\d{5}x)\n?$")
