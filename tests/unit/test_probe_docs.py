@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from constructs_lib.render.helm.probe import with_value
 
 
 def test_with_value_changes_a_copy_and_never_the_document() -> None:
-    doc = {
+    doc: dict[str, Any] = {
         "metadata": {"name": "pc"},
         "spec": {"networking": {"ingress": {"hosts": [{"host": "a"}, {"host": "b"}]}}, "x": 1},
     }
