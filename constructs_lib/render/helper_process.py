@@ -1,12 +1,17 @@
-"""Set-up of the synthesis helper process (kept free of jsii and of the spec models)."""
+"""The synthesis helper process: its set-up and the state it keeps between tasks (kept free
+of jsii and of the spec models)."""
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import signal
+from typing import Generic, TypeVar
 
 PR_SET_PDEATHSIG = 1
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 def die_with_parent(parent: int) -> None:
@@ -19,3 +24,30 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
+
+
+_RUNS = itertools.count()
+
+
+def new_run() -> str:
+    """An id for one synthesis' state kept in a helper process (unique across processes)."""
+    return f"{os.getpid()}-{next(_RUNS)}"
+
+
+class RunStore(Generic[K, V]):
+    """Values a process keeps for one run (a synthesis) between the tasks it is given; putting
+    a value for a new run forgets every earlier run's."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, K], V] = {}
+
+    def put(self, run: str, key: K, value: V) -> None:
+        for old in [k for k in self._values if k[0] != run]:
+            del self._values[old]
+        self._values[(run, key)] = value
+
+    def get(self, run: str, key: K) -> V | None:
+        return self._values.get((run, key))
+
+    def pop(self, run: str, key: K) -> V | None:
+        return self._values.pop((run, key), None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import itertools
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from constructs_lib.constructs.instance import PaperclipInstance, Plan, Sources, plan
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.helper_process import die_with_parent
+from constructs_lib.render.helper_process import die_with_parent, new_run
 from constructs_lib.render.validate import Jobs, check_and_dump, run_jobs
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import App
@@ -99,7 +98,6 @@ class InstanceJobs(Protocol):
 
 
 HELPER_THRESHOLD = 8
-_RUNS = itertools.count()
 
 
 @cache
@@ -232,9 +230,11 @@ class _Tasks:
     (validation and YAML text), and after it that instance's writer jobs. Without a helper
     (small apps) everything runs here at once."""
 
-    def __init__(self, pool: Executor | None) -> None:
+    def __init__(self, pool: Executor | None, jobs: bool = True) -> None:
         self.pool = pool
-        self.run = f"{os.getpid()}-{next(_RUNS)}"
+        self.keep = jobs
+        """Whether writer jobs follow the checks (the helper keeps valid objects for them)."""
+        self.run = new_run()
         self.futures: list[Future[Any]] = []
         self.here: list[Callable[[], Any]] = []
         self.objects: dict[int, list[dict[str, Any]]] = {}
@@ -258,7 +258,7 @@ class _Tasks:
         self.objects[index] = objects
         self.checks[index] = len(self.futures)
         arguments = (objects, version, file, instance, stamped)
-        keep = (self.run, index)
+        keep = (self.run, index) if self.keep else None
         self._add(partial(check_and_dump, *arguments), partial(check_and_dump, *arguments, keep))
 
     def jobs(self, index: int, jobs: Jobs) -> None:
@@ -321,7 +321,8 @@ def render_app(
         raise UserError(errors)
     # A helper process costs ~0.5 s to start: worth it only for larger apps.
     pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
-    tasks = _Tasks(pool)
+    sources_of_jobs = list(job_sources)
+    tasks = _Tasks(pool, jobs=bool(sources_of_jobs))
     builder = _Builder()
     built: dict[int, list[dict[str, Any]]] = {}
     source = str(app.source)
@@ -336,7 +337,7 @@ def render_app(
                 tick()
         return built[index]
 
-    planned_jobs = {s.name: s.instance_jobs(app, objects_of) for s in job_sources}
+    planned_jobs = {s.name: s.instance_jobs(app, objects_of) for s in sources_of_jobs}
     jobs = {name: found.jobs for name, found in planned_jobs.items() if found is not None}
     for index in range(len(app.instances)):
         objects_of(index)

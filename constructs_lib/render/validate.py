@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.errors import Problem
+from constructs_lib.render.helper_process import RunStore
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec.crds import SchemaUnavailable
 from constructs_lib.spec.kubeschema import UnknownKind, object_validator, schema_errors
@@ -93,8 +94,8 @@ def validate_stamped(
     return problems
 
 
-_KEPT: dict[tuple[str, int], list[dict[str, Any]]] = {}
-"""Valid objects by (run, instance index), kept by the process that validated them for the
+_KEPT: RunStore[int, list[dict[str, Any]]] = RunStore()
+"""Valid objects by instance index, kept by the process that validated them for the
 writers' instance jobs of the same run (see :func:`run_jobs`)."""
 
 
@@ -114,9 +115,7 @@ def check_and_dump(
     )
     problems += validate_stamped(stamped or [], version, file=file, instance=instance)
     if keep is not None and not problems:
-        for key in [k for k in _KEPT if k[0] != keep[0]]:
-            del _KEPT[key]  # an earlier run's
-        _KEPT[keep] = objects
+        _KEPT.put(*keep, objects)
     return problems, texts
 
 
@@ -130,7 +129,7 @@ def run_jobs(
     """The result of each job by writer name, run on the objects :func:`check_and_dump` kept
     as valid under ``kept`` in this process (or on ``objects``, known valid); None when this
     process kept no valid objects under ``kept``."""
-    found = objects if objects is not None else _KEPT.pop(kept, None)
+    found = objects if objects is not None else _KEPT.pop(*kept)
     if found is None:
         return None
     return {name: job(*arguments, found) for name, job, arguments in jobs}

@@ -67,23 +67,6 @@ def _plain_ok(text: str) -> bool:
     return tag == _STR_TAG
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
-    if not isinstance(value, str):
-        raise _Fallback
-    spelled = _string(value)
-    if spelled is None:
-        raise _Fallback
-    return spelled
-
-
 @lru_cache(maxsize=1 << 16)
 def _string(value: str) -> str | None:
     """A one-line string as libyaml spells it (plain or single-quoted), or None."""
@@ -127,53 +110,26 @@ def _block_text(value: str, indent: str) -> str | None:
     return head + "\n" + "\n".join(text) + "\n"
 
 
-def _value_after_key(value: Any, indent: str, out: list[str]) -> None:
-    """Write what follows ``key:`` (the key and colon are already out)."""
+def _plain(value: Any) -> Any:
+    """A value of a subclass (a StrEnum, an OrderedDict) as its exact base type, so the
+    emitter below sees only str, dict, list, bool, int and None; anything else (floats,
+    tuples) is left to libyaml."""
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, dict):
-        if not value:
-            out.append(" {}\n")
-            return
-        out.append("\n")
-        _mapping(value, indent + "  ", out)
-    elif isinstance(value, list):
-        if not value:
-            out.append(" []\n")
-            return
-        out.append("\n")
-        _sequence(value, indent, out)
-    elif isinstance(value, str) and "\n" in value:
-        out.append(" " + _block(value, indent + "  "))
-    else:
-        out.append(" " + _scalar(value) + "\n")
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    raise _Fallback
 
 
-def _mapping(value: dict[Any, Any], indent: str, out: list[str], first_prefix: str = "") -> None:
-    for index, (key, item) in enumerate(value.items()):
-        if not isinstance(key, str):
-            raise _Fallback
-        out.append((first_prefix if index == 0 and first_prefix else indent) + _scalar(key) + ":")
-        _value_after_key(item, indent, out)
-
-
-def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
-    for item in value:
-        if isinstance(item, dict) and item:
-            _mapping(item, indent + "  ", out, first_prefix=indent + "- ")
-        elif isinstance(item, list) and item:
-            raise _Fallback
-        elif isinstance(item, dict):
-            out.append(f"{indent}- {{}}\n")
-        elif isinstance(item, list):
-            out.append(f"{indent}- []\n")
-        elif isinstance(item, str) and "\n" in item:
-            out.append(f"{indent}- " + _block(item, indent + "  "))
-        else:
-            out.append(f"{indent}- {_scalar(item)}\n")
-
-
-def _fast_mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) -> None:
-    """:func:`_mapping` for the common types (exact str, dict, list, int, bool, None), with
-    one list append per line; anything else goes through the general functions above."""
+def _mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) -> None:
+    """A mapping in block style, one list append per line; ``prefix`` starts its first line
+    (``indent``, or the dash of a sequence item)."""
     inner = indent + "  "
     for key, item in value.items():
         if type(key) is not str:
@@ -193,13 +149,13 @@ def _fast_mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: st
         elif kind is dict:
             if item:
                 out.append(f"{prefix}{spelled}:\n")
-                _fast_mapping(item, inner, out, inner)
+                _mapping(item, inner, out, inner)
             else:
                 out.append(f"{prefix}{spelled}: {{}}\n")
         elif kind is list:
             if item:
                 out.append(f"{prefix}{spelled}:\n")
-                _fast_sequence(item, indent, out)
+                _sequence(item, indent, out)
             else:
                 out.append(f"{prefix}{spelled}: []\n")
         elif kind is bool:
@@ -209,20 +165,19 @@ def _fast_mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: st
         elif item is None:
             out.append(f"{prefix}{spelled}: null\n")
         else:
-            out.append(f"{prefix}{spelled}:")
-            _value_after_key(item, indent, out)
+            _mapping({key: _plain(item)}, indent, out, prefix)
         prefix = indent
 
 
-def _fast_sequence(value: list[Any], indent: str, out: list[str]) -> None:
-    """:func:`_sequence` for the common types, like :func:`_fast_mapping`."""
+def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
+    """A sequence the way kubectl writes it: items at the indentation of their key."""
     dash = indent + "- "
     inner = indent + "  "
     for item in value:
         kind = type(item)
         if kind is dict:
             if item:
-                _fast_mapping(item, inner, out, dash)
+                _mapping(item, inner, out, dash)
             else:
                 out.append(f"{dash}{{}}\n")
         elif kind is str:
@@ -233,8 +188,18 @@ def _fast_sequence(value: list[Any], indent: str, out: list[str]) -> None:
                 if text is None:
                     raise _Fallback
                 out.append(f"{dash}{text}\n")
+        elif kind is list:
+            if item:
+                raise _Fallback
+            out.append(f"{dash}[]\n")
+        elif kind is bool:
+            out.append(f"{dash}{'true' if item else 'false'}\n")
+        elif kind is int:
+            out.append(f"{dash}{item}\n")
+        elif item is None:
+            out.append(f"{dash}null\n")
         else:
-            _sequence([item], indent, out)
+            _sequence([_plain(item)], indent, out)
 
 
 def dump(obj: Any) -> str:
@@ -242,7 +207,7 @@ def dump(obj: Any) -> str:
     if isinstance(obj, dict) and obj:
         out: list[str] = []
         try:
-            _fast_mapping(obj, "", out, "")
+            _mapping(obj, "", out, "")
         except _Fallback:
             return _libyaml(obj)
         return "".join(out)

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -37,9 +35,8 @@ from constructs_lib.render.helm.share import (
     remember,
     share_key,
 )
-from constructs_lib.render.helm.sites import (
-    values_ref,
-)
+from constructs_lib.render.helm.sites import values_ref
+from constructs_lib.render.helper_process import new_run
 from constructs_lib.render.layout import file_name, marker_text
 from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, sources
 from constructs_lib.render.yamltext import dump
@@ -141,9 +138,6 @@ class SharedProbes:
     """By :func:`share_key`."""
 
 
-_RUNS = itertools.count()
-
-
 def plan_jobs(app: App, objects_of: Callable[[int], list[dict[str, Any]]]) -> PlannedJobs | None:
     """Probe the first instance of each group, and give every instance a job that carries
     the group's sites over and writes its templates (apps of several instances)."""
@@ -151,7 +145,7 @@ def plan_jobs(app: App, objects_of: Callable[[int], list[dict[str, Any]]]) -> Pl
     if len(instances) < 2:
         return None
     namespaced = len({i.namespace for i in instances}) == 1
-    run = f"{os.getpid()}-{next(_RUNS)}"
+    run = new_run()
     render = Renderer()
     firsts: dict[str, Analysis] = {}
     jobs = []

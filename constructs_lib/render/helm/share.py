@@ -35,6 +35,7 @@ from constructs_lib.render.helm.sites import (
     values_ref,
 )
 from constructs_lib.render.helm.templates import render_template
+from constructs_lib.render.helper_process import RunStore
 from constructs_lib.render.layout import file_name
 
 if TYPE_CHECKING:  # the synthesis helper process runs the jobs without the spec models
@@ -370,16 +371,14 @@ class Part:
     templates: list[str]
 
 
-_PROBED: dict[tuple[str, str], Probed] = {}
-"""Probed sites by (run, group), kept by a helper process between an app's instances (their
-JSON texts are made once per process)."""
+_PROBED: RunStore[str, Probed] = RunStore()
+"""Probed sites by group, kept by a process between an app's instances (their JSON texts are
+made once per process)."""
 
 
 def remember(run: str, group: str, probed: Probed) -> None:
     """Keep the probed sites of a group for the jobs of this run (forgetting earlier runs)."""
-    for key in [k for k in _PROBED if k[0] != run]:
-        del _PROBED[key]
-    _PROBED[(run, group)] = probed
+    _PROBED.put(run, group, probed)
 
 
 def instance_part(
@@ -395,7 +394,7 @@ def instance_part(
     one helper process runs the jobs in order); without them the main process does it."""
     if probed is not None:
         remember(run, group, probed)
-    known = _PROBED.get((run, group))
+    known = _PROBED.get(run, group)
     if known is None:
         return None
     files = [file_name(o) for o in objects]
