@@ -20,9 +20,9 @@ which it fixed with a manual selector).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import config_hash, secret_env_vars
 from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import (
@@ -174,7 +174,7 @@ def bootstrap_env(instance: Instance, contribution: Contribution) -> list[dict[s
         ref["optional"] = password.optional
     return [
         *secret_env_vars(entries),
-        *copy.deepcopy(instance.spec.env),
+        *json_copy(instance.spec.env),
         {"name": "SVC_URL", "value": service_url(instance)},
         {"name": "SERVER_URL", "value": server_url(instance)},
         {"name": "ADMIN_EMAIL", "value": admin.email},
@@ -194,20 +194,20 @@ def job_body(instance: Instance, contribution: Contribution, script: str) -> dic
         "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
         "env": bootstrap_env(instance, contribution),
         "envFrom": [
-            *copy.deepcopy(spec.env_from),
+            *json_copy(spec.env_from),
             {"configMapRef": {"name": config_map_name(instance)}},
         ],
         "volumeMounts": [
             {"name": DATA_VOLUME, "mountPath": DATA_PATH},
-            *copy.deepcopy(contribution.mounts),
-            *copy.deepcopy(spec.extra_volume_mounts),
+            *json_copy(contribution.mounts),
+            *json_copy(spec.extra_volume_mounts),
             {"name": WORK_VOLUME, "mountPath": WORK_PATH},
             {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True},
         ],
         "securityContext": container_security_context(instance),
     }
     if spec.resources is not None:
-        container["resources"] = copy.deepcopy(spec.resources)
+        container["resources"] = json_copy(spec.resources)
     pod: dict[str, Any] = {
         "restartPolicy": "OnFailure",
         "automountServiceAccountToken": False,

@@ -11,9 +11,9 @@ container security context and resources.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.database import server_database_env
 from constructs_lib.constructs.env import core_env, secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
@@ -85,11 +85,11 @@ def seed_container(instance: Instance) -> dict[str, Any]:
         "env": env,
     }
     if spec.env_from:
-        container["envFrom"] = copy.deepcopy(spec.env_from)
+        container["envFrom"] = json_copy(spec.env_from)
     container["volumeMounts"] = [{"name": DATA_VOLUME, "mountPath": DATA_PATH}]
     container["securityContext"] = container_security_context(instance)
     if spec.resources is not None:
-        container["resources"] = copy.deepcopy(spec.resources)
+        container["resources"] = json_copy(spec.resources)
     return container
 
 

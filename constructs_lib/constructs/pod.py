@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import config_data, config_hash, secret_env_vars
 from constructs_lib.constructs.feature import Contribution, EnvEntry
 from constructs_lib.constructs.names import (
@@ -120,12 +120,12 @@ def probe(instance: Instance, which: str) -> dict[str, Any]:
 
 def merged(base: dict[str, Any], override: dict[str, Any] | None) -> dict[str, Any]:
     """``override`` deep-merged onto a copy of ``base`` (set fields win)."""
-    result = copy.deepcopy(base)
+    result = json_copy(base)
     for key, value in (override or {}).items():
         if isinstance(value, dict) and isinstance(result.get(key), dict):
             result[key] = merged(result[key], value)
         else:
-            result[key] = copy.deepcopy(value)
+            result[key] = json_copy(value)
     return result
 
 
@@ -147,13 +147,13 @@ def container_security_context(instance: Instance) -> dict[str, Any]:
 def _env_from(instance: Instance) -> list[dict[str, Any]]:
     # Later sources win: the user's sources first, the generated config last.
     return [
-        *copy.deepcopy(instance.spec.env_from),
+        *json_copy(instance.spec.env_from),
         {"configMapRef": {"name": config_map_name(instance)}},
     ]
 
 
 def _env(entries: list[EnvEntry], instance: Instance) -> list[dict[str, Any]]:
-    return [*secret_env_vars(entries), *copy.deepcopy(instance.spec.env)]
+    return [*secret_env_vars(entries), *json_copy(instance.spec.env)]
 
 
 def _data_mount() -> dict[str, Any]:
@@ -173,12 +173,12 @@ def _app_container(
         "args": [script],
     }
     if spec.resources is not None:
-        container["resources"] = copy.deepcopy(spec.resources)
+        container["resources"] = json_copy(spec.resources)
     if entries or spec.env:
         container["env"] = _env(entries, instance)
     container["envFrom"] = _env_from(instance)
-    mounts = [_data_mount(), *copy.deepcopy(extra.mounts)]
-    container["volumeMounts"] = [*mounts, *copy.deepcopy(spec.extra_volume_mounts)]
+    mounts = [_data_mount(), *json_copy(extra.mounts)]
+    container["volumeMounts"] = [*mounts, *json_copy(spec.extra_volume_mounts)]
     container["securityContext"] = container_security_context(instance)
     return container
 
@@ -237,8 +237,8 @@ def init_containers(
             }
         )
     containers.append(_app_container(instance, "onboard", ONBOARD_SCRIPT, entries, extra))
-    containers.extend(copy.deepcopy(extra.init_containers))
-    containers.extend(copy.deepcopy(spec.init_containers))
+    containers.extend(json_copy(extra.init_containers))
+    containers.extend(json_copy(spec.init_containers))
     return containers
 
 
@@ -249,7 +249,7 @@ def volumes(instance: Instance, extra: Contribution) -> list[dict[str, Any]]:
         data["persistentVolumeClaim"] = {"claimName": data_claim_name(instance)}
     else:
         data["emptyDir"] = {}
-    return [data, *copy.deepcopy(extra.volumes), *copy.deepcopy(spec.extra_volumes)]
+    return [data, *json_copy(extra.volumes), *json_copy(spec.extra_volumes)]
 
 
 def pod_annotations(
@@ -277,7 +277,7 @@ def pull_and_placement(instance: Instance) -> dict[str, Any]:
     if availability.node_selector:
         fields["nodeSelector"] = dict(availability.node_selector)
     if availability.tolerations:
-        fields["tolerations"] = copy.deepcopy(availability.tolerations)
+        fields["tolerations"] = json_copy(availability.tolerations)
     return fields
 
 
@@ -299,13 +299,13 @@ def pod_template(
     }
     pod.update(pull_and_placement(instance))
     if availability.affinity:
-        pod["affinity"] = copy.deepcopy(availability.affinity)
+        pod["affinity"] = json_copy(availability.affinity)
     if availability.topology_spread_constraints:
-        pod["topologySpreadConstraints"] = copy.deepcopy(availability.topology_spread_constraints)
+        pod["topologySpreadConstraints"] = json_copy(availability.topology_spread_constraints)
     if availability.priority_class_name:
         pod["priorityClassName"] = availability.priority_class_name
     pod["initContainers"] = init_containers(instance, entries, extra)
-    pod["containers"] = [server_container(instance, entries, extra), *copy.deepcopy(spec.sidecars)]
+    pod["containers"] = [server_container(instance, entries, extra), *json_copy(spec.sidecars)]
     pod["volumes"] = volumes(instance, extra)
     return {
         "metadata": {

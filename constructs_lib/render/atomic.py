@@ -14,6 +14,9 @@ Where the exchange is unavailable (not Linux, or a file system without it) the s
 back to two renames with the old tree parked in the staging directory; a run killed between
 them leaves the app directory missing until the next run, which puts the old tree back.
 
+Files whose bytes are unchanged are staged as hard links to the current tree's files (see
+:class:`_Current`): re-synthesizing an unchanged app creates and deletes no inodes.
+
 Staging directories (``<out>/.synth-<pid>-*``) are locked (``flock``) while in use; the next
 run removes the ones whose writer died, after restoring any app directory they parked.
 A failure before the swap leaves the output directory byte-identical.
@@ -29,6 +32,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -81,19 +85,25 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         hook("staging")
+        new = os.path.join(staging, "new")
         staged = [
-            (app, relative, staging / "new" / app / relative, text)
+            (app, relative, os.path.join(new, app, relative), text)
             for app, files in sorted(trees.items())
             for relative, text in sorted(files.items())
         ]
-        for parent in sorted({target.parent for _, _, target, _ in staged}):
-            parent.mkdir(parents=True, exist_ok=True)
-        if hook.target:  # the kill test steps through the files one by one
-            for app, relative, target, text in staged:
-                _write_file(target, text)
-                hook(f"staged {app}/{relative}")
-        else:
-            _write_files([(target, text) for _, _, target, text in staged])
+        for parent in sorted({os.path.dirname(target) for _, _, target, _ in staged}):
+            os.makedirs(parent, exist_ok=True)
+        current = {app: _Current(out / app, files) for app, files in trees.items()}
+        try:
+            if hook.target:  # the kill test steps through the files one by one
+                for app, relative, target, text in staged:
+                    _stage_file(target, text, current[app], relative)
+                    hook(f"staged {app}/{relative}")
+            else:
+                _stage_files([(t, x, current[a], r) for a, r, t, x in staged])
+        finally:
+            for tree in current.values():
+                tree.close()
         old = staging / "old"
         old.mkdir()
         for app in sorted(trees):
@@ -116,29 +126,144 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
 
 WRITE_THREADS = 2
 """Creating a file is mostly kernel time, spent without the GIL: two threads, each writing a
-contiguous share of the files, keep both cores busy."""
+contiguous share of the new files, keep both cores busy. Linking is done by one thread (it
+is quicker than the thread switches two would cost)."""
+
+_Staged = tuple[str, str, "_Current", str]
+"""(staging path, text, the app's current tree, path relative to the app directory)."""
 
 
-def _write_files(files: list[tuple[Path, str]]) -> None:
-    if len(files) < 256:
-        for target, text in files:
-            _write_file(target, text)
+def _stage_files(files: list[_Staged]) -> None:
+    fresh = []
+    for target, text, current, relative in files:
+        data = text.encode("utf-8")
+        if not current.link_if_same(relative, data, target):
+            fresh.append((target, data))
+    if len(fresh) < 256:
+        for target, data in fresh:
+            _write_bytes(target, data)
         return
-    share = -(-len(files) // WRITE_THREADS)
-    chunks = [files[i : i + share] for i in range(0, len(files), share)]
+    share = -(-len(fresh) // WRITE_THREADS)
+    chunks = [fresh[i : i + share] for i in range(0, len(fresh), share)]
 
-    def write(chunk: list[tuple[Path, str]]) -> None:
-        for target, text in chunk:
-            _write_file(target, text)
+    def write(chunk: list[tuple[str, bytes]]) -> None:
+        for target, data in chunk:
+            _write_bytes(target, data)
 
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
         list(pool.map(write, chunks))
 
 
-def _write_file(target: Path, text: str) -> None:
+def _stage_file(target: str, text: str, current: _Current, relative: str) -> None:
+    """One file of the new tree: a hard link to the current tree's file when that holds the
+    same bytes, else a new file."""
+    data = text.encode("utf-8")
+    if not current.link_if_same(relative, data, target):
+        _write_bytes(target, data)
+
+
+class _Current:
+    """The app directory being replaced, read only: a file of the new tree whose bytes are
+    already there is staged as a hard link to it. Linking and, after the swap, unlinking
+    leave the file's inode in place; creating and deleting thousands of inodes is what makes
+    a rewrite of an unchanged tree slow (and its time erratic) on a journaling file system.
+
+    Only regular files reached without following a symbolic link are linked (the link is
+    checked to be the inode that was read), and only when their permission bits are those a
+    new file would get; anything unusual (a file system without hard links, a link limit)
+    is written anew instead."""
+
+    def __init__(self, root: Path, files: dict[str, str]) -> None:
+        self.dirs: dict[str, int] = {}
+        self.mode = 0o666 & ~_umask()
+        if not os.path.isdir(root) or os.path.islink(root):
+            return
+        for parent in sorted({os.path.dirname(relative) for relative in files}):
+            self._open_dir(root, parent)
+
+    def _open_dir(self, root: Path, relative: str) -> int | None:
+        if relative in self.dirs:
+            return self.dirs[relative]
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            if not relative:
+                fd = os.open(root, flags)
+            else:
+                parent = self._open_dir(root, os.path.dirname(relative))
+                if parent is None:
+                    return None
+                fd = os.open(os.path.basename(relative), flags, dir_fd=parent)
+        except OSError:
+            return None
+        self.dirs[relative] = fd
+        return fd
+
+    def link_if_same(self, relative: str, data: bytes, target: str) -> bool:
+        directory = self.dirs.get(os.path.dirname(relative))
+        if directory is None:
+            return False
+        try:
+            fd = os.open(
+                os.path.basename(relative),
+                os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                dir_fd=directory,
+            )
+        except OSError:
+            return False
+        try:
+            found = os.fstat(fd)
+            if (
+                not stat.S_ISREG(found.st_mode)
+                or found.st_size != len(data)
+                or stat.S_IMODE(found.st_mode) != self.mode
+                or _read(fd, len(data) + 1) != data
+            ):
+                return False
+            name = os.path.basename(relative)
+            os.link(name, target, src_dir_fd=directory, follow_symlinks=False)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        linked = os.lstat(target)
+        if (linked.st_ino, linked.st_dev) == (found.st_ino, found.st_dev):
+            return True
+        os.unlink(target)  # the name was replaced since it was read: write the file instead
+        return False
+
+    def close(self) -> None:
+        for fd in self.dirs.values():
+            os.close(fd)
+        self.dirs.clear()
+
+
+def _read(fd: int, size: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = os.read(fd, size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+@cache
+def _umask() -> int:
+    """This process's umask: from ``/proc`` (Linux), else set and put back at once."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_bytes(target: str, content: bytes) -> None:
     """One new file, written with plain system calls: for thousands of small files this is
     several times faster than text-mode file objects (or threads, which contend for the GIL)."""
-    data = memoryview(text.encode("utf-8"))
+    data = memoryview(content)
     handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
     try:
         while data:

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from constructs_lib.constructs.instance import PaperclipInstance, Plan, Sources, plan
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.helper_process import die_with_parent, new_run
+from constructs_lib.render.helper_process import new_run, start_helper
 from constructs_lib.render.validate import Jobs, check_and_dump, run_jobs
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import App
@@ -136,7 +136,7 @@ def _helper_pool() -> Executor:
     pool = ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=die_with_parent,
+        initializer=start_helper,
         initargs=(os.getpid(),),
     )
     atexit.register(pool.shutdown, wait=True, cancel_futures=True)

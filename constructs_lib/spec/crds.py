@@ -32,8 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -398,6 +396,9 @@ def _download_module(crd_file: CrdFile) -> None:
             f"{proxy!r}, not a proxy URL.",
             f"set GOPROXY={DEFAULT_GOPROXY} (or another proxy URL) and run `make setup`.",
         )
+    import urllib.error  # only to fetch a CRD (make setup): a synth reads the cache
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=120) as response:
             body = response.read()

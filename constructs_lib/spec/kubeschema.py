@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec import crds
 from constructs_lib.spec.fastschema import Check, Compiler, Unsupported
+from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBERNETES_VERSION
 
-DEFAULT_KUBERNETES_VERSION = "1.33"
+if TYPE_CHECKING:
+    import jsonschema
 
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -44,18 +45,30 @@ class UnknownKind(ValueError):
 
 
 class SchemaValidator:
-    """A strict validator: a compiled fast verdict, jsonschema for the messages."""
+    """A strict validator: a compiled fast verdict, jsonschema for the messages (loaded and
+    built only when they are needed: most objects are valid)."""
 
     def __init__(self, schema: dict[str, Any], registry: Registry[Any], compiler: Compiler):
         self.schema = schema
         if "$id" in schema:
             registry = DRAFT202012.create_resource(schema) @ registry
-        self.jsonschema = jsonschema.validators.Draft202012Validator(schema, registry=registry)
+        self.registry = registry
+        self._jsonschema: jsonschema.protocols.Validator | None = None
         self.fast: Check | None
         try:
             self.fast = compiler.compile(schema)
         except Unsupported:
             self.fast = None
+
+    @property
+    def jsonschema(self) -> jsonschema.protocols.Validator:
+        """The jsonschema validator of the same schema (its verdict is the reference)."""
+        if self._jsonschema is None:
+            import jsonschema
+
+            validator = jsonschema.validators.Draft202012Validator
+            self._jsonschema = validator(self.schema, registry=self.registry)
+        return self._jsonschema
 
     def is_valid(self, data: Any) -> bool:
         return self.fast(data) if self.fast is not None else self.jsonschema.is_valid(data)
@@ -88,7 +101,7 @@ def _schema_dir(version: str) -> str:
 @cache
 def _registry(version: str) -> tuple[str, Registry[Any], Compiler]:
     schema_dir = _schema_dir(version)
-    definitions = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
+    definitions = kv.schema_contents(f"{schema_dir}/_definitions.json")
     registry = Resource.from_contents(definitions) @ Registry()
     return schema_dir, registry, Compiler(registry)
 
@@ -103,7 +116,7 @@ def object_validator(version: str, api_version: str, kind: str) -> SchemaValidat
     schema_dir, registry, compiler = _registry(version)
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", version)
+        schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json")
     except FileNotFoundError:
         schema = _crd_object_schema(api_version, kind)
     return SchemaValidator(schema, registry, compiler)
@@ -124,6 +137,8 @@ def schema_errors(validator: SchemaValidator | Any, data: Any) -> list[tuple[str
 
 
 def _rich_errors(validator: Any, data: Any) -> list[tuple[str, str]]:
+    import jsonschema
+
     found: list[tuple[str, str]] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         best = jsonschema.exceptions.best_match([error])

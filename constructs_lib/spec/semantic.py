@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
-from kubernetes_validate import utils as kv
+from constructs_lib.spec import bundled_schemas as kv
 
 Finding = tuple[str, str]
 
@@ -782,7 +782,7 @@ def _schema_dir(version: str) -> str:
 
 @cache
 def _definitions(schema_dir: str) -> Mapping[str, Any]:
-    document = kv.schema_contents(f"{schema_dir}/_definitions.json", schema_dir)
+    document = kv.schema_contents(f"{schema_dir}/_definitions.json")
     defs = document.get("$defs") or document.get("definitions") or {}
     return defs if isinstance(defs, Mapping) else {}
 
@@ -791,9 +791,7 @@ def _definitions(schema_dir: str) -> Mapping[str, Any]:
 def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, Any] | None:
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        document = kv.schema_contents(
-            f"{schema_dir}/{kind.lower()}-{group_version}.json", schema_dir
-        )
+        document = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json")
     except (FileNotFoundError, OSError, ValueError):
         return None
     return document if isinstance(document, Mapping) else None

@@ -120,3 +120,39 @@ def test_the_helper_process_dies_with_its_parent(tmp_path: Any) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"the helper process {helper} outlived its parent")
+
+
+def test_the_helper_runs_without_the_cycle_collector() -> None:
+    import gc
+
+    assert synth._helper_pool().submit(gc.isenabled).result(timeout=120) is False
+
+
+def test_a_new_run_collects_an_earlier_runs_cycles_where_the_collector_is_off() -> None:
+    """The helper (and the command line) keep the collector off; a long-lived one (a test
+    session's helper) still frees an earlier synthesis' cyclic garbage when the next starts."""
+    import gc
+    import weakref
+
+    from constructs_lib.render.helper_process import RunStore
+
+    class Node:
+        other: Any = None
+
+    store: RunStore[int, Node] = RunStore()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: reference counting alone never frees it
+        gone = weakref.ref(a)
+        store.put("run-1", 0, a)
+        del a, b
+        store.put("run-1", 1, Node())  # the same run: nothing is collected
+        assert gone() is not None
+        store.put("run-2", 0, Node())  # a new run: the first run's values and cycles go
+        assert gone() is None
+        assert store.get("run-1", 0) is None
+    finally:
+        if was_enabled:
+            gc.enable()
