@@ -169,9 +169,10 @@ class _Current:
     a rewrite of an unchanged tree slow (and its time erratic) on a journaling file system.
 
     Only regular files reached without following a symbolic link are linked (the link is
-    checked to be the inode that was read), and only when their permission bits are those a
-    new file would get; anything unusual (a file system without hard links, a link limit)
-    is written anew instead."""
+    checked to be the inode that was read), only when no other name links them (a hard link
+    someone made elsewhere must not end up sharing the new tree's file) and when their
+    permission bits are those a new file would get; anything unusual (a file system without
+    hard links, a link limit) is written anew instead."""
 
     def __init__(self, root: Path, files: dict[str, str]) -> None:
         self.dirs: dict[str, int] = {}
@@ -214,6 +215,7 @@ class _Current:
             found = os.fstat(fd)
             if (
                 not stat.S_ISREG(found.st_mode)
+                or found.st_nlink != 1
                 or found.st_size != len(data)
                 or stat.S_IMODE(found.st_mode) != self.mode
                 or _read(fd, len(data) + 1) != data

@@ -183,9 +183,9 @@ def test_unchanged_files_keep_their_inode_and_changed_ones_are_new(tmp_path: Pat
 
 
 def test_only_plain_files_of_the_tree_itself_are_linked(tmp_path: Path) -> None:
-    """A file with other permission bits, or reached through a symbolic link, is written
-    anew: the new tree never shares an inode with anything outside it, and never changes
-    the mode the writer gives its files."""
+    """A file with other permission bits, reached through a symbolic link, or linked from
+    elsewhere too, is written anew: the new tree never shares an inode with anything outside
+    it, and never changes the mode the writer gives its files."""
     out = tmp_path / "out"
     tree = {"a": {MARKER_FILE: GENERATED, "kustomize/one.yaml": "one\n", "helm/x.yaml": "x\n"}}
     write_trees(out, tree)
@@ -198,7 +198,10 @@ def test_only_plain_files_of_the_tree_itself_are_linked(tmp_path: Path) -> None:
     (out / "a" / "helm").symlink_to(elsewhere)
     outside = (elsewhere / "x.yaml").stat().st_ino
     mode = (out / "a" / MARKER_FILE).stat().st_mode & 0o777
+    shared = tmp_path / "my-copy.yaml"
+    os.link(out / "a" / MARKER_FILE, shared)  # someone's own hard link to a generated file
     write_trees(out, tree)
+    assert (out / "a" / MARKER_FILE).stat().st_ino != shared.stat().st_ino
     assert app_tree(out, "a") == tree["a"]
     assert not (out / "a" / "helm").is_symlink()
     assert (out / "a" / "helm" / "x.yaml").stat().st_ino != outside
