@@ -136,8 +136,8 @@ _Staged = tuple[str, str, "_Current", str]
 def _stage_files(files: list[_Staged]) -> None:
     fresh = []
     for target, text, current, relative in files:
-        data = text.encode("utf-8")
-        if not current.link_if_same(relative, data, target):
+        data = _link(target, text, current, relative)
+        if data is not None:  # b"" too: an empty file is written
             fresh.append((target, data))
     if len(fresh) < 256:
         for target, data in fresh:
@@ -157,9 +157,16 @@ def _stage_files(files: list[_Staged]) -> None:
 def _stage_file(target: str, text: str, current: _Current, relative: str) -> None:
     """One file of the new tree: a hard link to the current tree's file when that holds the
     same bytes, else a new file."""
-    data = text.encode("utf-8")
-    if not current.link_if_same(relative, data, target):
+    data = _link(target, text, current, relative)
+    if data is not None:
         _write_bytes(target, data)
+
+
+def _link(target: str, text: str, current: _Current, relative: str) -> bytes | None:
+    """None when ``target`` is now a hard link to the current tree's identical file, else
+    the bytes to write there."""
+    data = text.encode("utf-8")
+    return None if current.link_if_same(relative, data, target) else data
 
 
 class _Current:

@@ -186,19 +186,12 @@ def instance_problems(app: App, plans: list[Plan]) -> tuple[list[Problem], list[
     return errors, warnings
 
 
-def build_objects(
-    instances: Iterable[Instance],
-    tick: Callable[[], None] | None = None,
-    plans: Iterable[Plan] | None = None,
-) -> Iterator[list[dict[str, Any]]]:
-    """cdk8s synthesis, each instance a construct in one chart; yields each instance's objects
-    as soon as they are built, so callers can overlap their work with the next instance's."""
+def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
+    """cdk8s synthesis, each instance a construct in one chart, without rules or validation
+    (tests and snapshots); yields each instance's objects as soon as they are built."""
     builder = _Builder()
-    planned = iter(plans) if plans is not None else None
     for instance in instances:
-        yield builder.build(instance, next(planned) if planned is not None else None)
-        if tick:
-            tick()
+        yield builder.build(instance, None)
 
 
 class _Builder:

@@ -15,6 +15,7 @@ PACKAGE = "kubernetes_validate"
 SCHEMAS = "kubernetes-json-schema"
 _VERSION_DIR = re.compile(r"^v(\d+(?:\.\d+)*)")
 _MAJOR_MINOR = re.compile(r"^(\d+\.\d+).*")
+_GROUP_VERSION = re.compile(r"^([^./]*)(?:\.[^/]*)?/")
 
 
 @cache
@@ -48,3 +49,24 @@ def schema_contents(relative: str) -> Any:
     """The parsed JSON file at ``relative`` (under the package directory; cached: do not
     change it). Raises FileNotFoundError when the package has no such file."""
     return json.loads((package_dir() / relative).read_bytes())
+
+
+@cache
+def strict_dir(version: str) -> str | None:
+    """The directory of the strict schemas of Kubernetes ``version`` (``1.33``, ``v1.33.2``:
+    the newest bundled patch of that minor), or None when no such version is bundled."""
+    wanted = major_minor(version.removeprefix("v"))
+    candidates = [v for v in all_versions() if major_minor(v) == wanted]
+    return f"{SCHEMAS}/v{candidates[-1]}-local-strict" if candidates else None
+
+
+def kind_schema(schema_dir: str, api_version: str, kind: str) -> Any:
+    """The schema of a top-level kind in ``schema_dir`` (cached: do not change it). Raises
+    FileNotFoundError when the Kubernetes API has no such kind."""
+    group_version = _GROUP_VERSION.sub(r"\1-", api_version)
+    return schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json")
+
+
+def definitions(schema_dir: str) -> Any:
+    """The ``_definitions.json`` document of ``schema_dir`` (cached: do not change it)."""
+    return schema_contents(f"{schema_dir}/_definitions.json")

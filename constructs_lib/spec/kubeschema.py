@@ -89,20 +89,16 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 
 def _schema_dir(version: str) -> str:
-    wanted = kv.major_minor(version.removeprefix("v"))
-    if not re.fullmatch(r"\d+\.\d+", wanted):
+    found = kv.strict_dir(version)
+    if found is None:
         raise UnknownKubernetesVersion(version)
-    candidates = [v for v in kv.all_versions() if kv.major_minor(v) == wanted]
-    if not candidates:
-        raise UnknownKubernetesVersion(version)
-    return f"kubernetes-json-schema/v{candidates[-1]}-local-strict"
+    return found
 
 
 @cache
 def _registry(version: str) -> tuple[str, Registry[Any], Compiler]:
     schema_dir = _schema_dir(version)
-    definitions = kv.schema_contents(f"{schema_dir}/_definitions.json")
-    registry = Resource.from_contents(definitions) @ Registry()
+    registry = Resource.from_contents(kv.definitions(schema_dir)) @ Registry()
     return schema_dir, registry, Compiler(registry)
 
 
@@ -114,9 +110,8 @@ def object_validator(version: str, api_version: str, kind: str) -> SchemaValidat
     :class:`constructs_lib.spec.crds.SchemaUnavailable` when its pinned CRD cannot be fetched.
     """
     schema_dir, registry, compiler = _registry(version)
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json")
+        schema = kv.kind_schema(schema_dir, api_version, kind)
     except FileNotFoundError:
         schema = _crd_object_schema(api_version, kind)
     return SchemaValidator(schema, registry, compiler)

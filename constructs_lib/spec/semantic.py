@@ -772,26 +772,21 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return [str(k) for k in kind] if isinstance(kind, list) else []
 
 
-@cache
 def _schema_dir(version: str) -> str:
-    wanted = kv.major_minor(version.removeprefix("v"))
-    candidates = [v for v in kv.all_versions() if kv.major_minor(v) == wanted]
-    chosen = candidates[-1] if candidates else kv.all_versions()[-1]
-    return f"kubernetes-json-schema/v{chosen}-local-strict"
+    """The strict schemas of ``version``, else of the newest bundled version."""
+    return kv.strict_dir(version) or kv.strict_dir(kv.all_versions()[-1]) or ""
 
 
 @cache
 def _definitions(schema_dir: str) -> Mapping[str, Any]:
-    document = kv.schema_contents(f"{schema_dir}/_definitions.json")
+    document = kv.definitions(schema_dir)
     defs = document.get("$defs") or document.get("definitions") or {}
     return defs if isinstance(defs, Mapping) else {}
 
 
-@cache
 def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, Any] | None:
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        document = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json")
+        document = kv.kind_schema(schema_dir, api_version, kind)
     except (FileNotFoundError, OSError, ValueError):
         return None
     return document if isinstance(document, Mapping) else None

@@ -166,7 +166,7 @@ def test_unchanged_files_keep_their_inode_and_changed_ones_are_new(tmp_path: Pat
     or freed); a changed file is a new file; the old tree's links are gone afterwards."""
     out = tmp_path / "out"
     many = {f"kustomize/f{i:04d}.yaml": f"object {i}\n" for i in range(600)}  # threaded path
-    first = {"a": {MARKER_FILE: GENERATED, **many}}
+    first = {"a": {MARKER_FILE: GENERATED, **many, "kustomize/empty.yaml": ""}}
     write_trees(out, first)
     before = _inodes(out / "a")
     changed = {

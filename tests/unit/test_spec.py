@@ -152,3 +152,15 @@ def test_json_schema_uses_crd_names() -> None:
     assert {"image", "objectStorage", "shareProcessNamespace", "podAnnotations"} <= set(spec)
     assert {"backup", "restoreFrom", "tailscale", "adapters", "connections"} <= set(spec)
     assert "publicURL" in schema["$defs"]["DeploymentSpec"]["properties"]
+
+
+def test_the_lazy_spec_names_are_the_exported_ones() -> None:
+    """``constructs_lib.spec`` loads its models on first use: its name map, ``__all__`` and
+    the modules that define the names agree (a name added to one list only fails here)."""
+    import importlib
+
+    import constructs_lib.spec as spec
+
+    assert sorted(spec._MODULES) == sorted(spec.__all__)
+    for name, module in spec._MODULES.items():
+        assert getattr(spec, name) is getattr(importlib.import_module(module), name)
