@@ -9,7 +9,9 @@ Used by the session fixture in tests/conftest.py, and by `make cluster`
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -29,7 +31,7 @@ import yaml
 from tests.processes import built_dir, die_with_parent, stop_process_groups
 
 HERE = Path(__file__).resolve().parent
-BUILD_SCRIPT = HERE / "build.sh"
+BUILD_SCRIPT = HERE.parent / "gobuild" / "build.sh"
 STAGES = HERE / "kwok.yaml"
 NODE_NAME = "kwok-node-0"
 # Namespaces whose pod logs kwok serves from <root>/logs/<namespace>.log (CRI format).
@@ -42,16 +44,30 @@ class ControlPlaneError(RuntimeError):
 
 
 def binaries() -> Path:
-    """The directory of built binaries: $PAPERCLIP_CONTROLPLANE_BIN, else build.sh's cache."""
-    path = built_dir(
-        "PAPERCLIP_CONTROLPLANE_BIN", BUILD_SCRIPT, "building the control plane", ControlPlaneError
+    """The directory of built binaries: $PAPERCLIP_CONTROLPLANE_BIN, else the bin/ of
+    tests/gobuild/build.sh's cache."""
+    configured = os.environ.get("PAPERCLIP_CONTROLPLANE_BIN")
+    path = (
+        Path(configured)
+        if configured
+        else built_dir(
+            "PAPERCLIP_GO_BINARIES", BUILD_SCRIPT, "building the Go binaries", ControlPlaneError
+        )
+        / "bin"
     )
     missing = [c for c in COMPONENTS if not (path / c).is_file()]
     if missing:
         raise ControlPlaneError(
-            f"missing binaries in {path}: {', '.join(missing)}; run `make controlplane`"
+            f"missing binaries in {path}: {', '.join(missing)}; run `make go-binaries`"
         )
     return path
+
+
+def pinned_versions(bin_dir: Path) -> dict[str, str]:
+    """The versions the build pinned (``<output>/manifest``, written by tests/gobuild/build.sh
+    beside ``bin/``): component -> version."""
+    text = (bin_dir.parent / "manifest").read_text()
+    return dict(item.split("=", 1) for item in text.split())
 
 
 def free_port() -> int:
@@ -114,7 +130,21 @@ class ControlPlane:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, timeout: float = 120.0) -> ControlPlane:
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> ControlPlane:
+        """Start every component on free loopback ports. A port is free when chosen but may be
+        taken by another process before the component binds it (several suites run at once):
+        then the whole start is tried again on new ports, up to ``attempts`` times."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start(timeout)
+            except ControlPlaneError as exc:
+                if attempt == attempts or "address already in use" not in str(exc):
+                    raise
+                self.ports.clear()
+
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> ControlPlane:
         begin = time.monotonic()
         try:
             for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok"):
@@ -180,6 +210,7 @@ class ControlPlane:
     # -- internals ---------------------------------------------------------------------
 
     def _prepare(self) -> None:
+        shutil.rmtree(self.root / "etcd", ignore_errors=True)  # a start tried again begins anew
         (self.root / "logs").mkdir(parents=True, exist_ok=True)
         for namespace in LOG_NAMESPACES:
             self.log_file(namespace).touch()

@@ -17,7 +17,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from constructs_lib.spec.crds import crd_manifests, is_pinned
 from tests.conftest import REPO, load_yaml_file
-from tests.controlplane.cluster import NODE_NAME, ControlPlane, running
+from tests.controlplane.cluster import NODE_NAME, ControlPlane, pinned_versions, running
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(300)]
 
@@ -282,7 +282,8 @@ def test_a_started_control_plane_stops_every_process(tmp_path: Path) -> None:
     with running(tmp_path) as plane:
         pids = [p.pid for p in plane.processes.values()]
         assert len(pids) == 5
-        assert client.VersionApi(plane.api_client()).get_code().git_version == "v1.35.4"
+        expected = "v" + pinned_versions(plane.bin_dir)["k8s"]
+        assert client.VersionApi(plane.api_client()).get_code().git_version == expected
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             import os

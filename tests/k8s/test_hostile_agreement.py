@@ -282,8 +282,9 @@ CASES: list[tuple[str, Mutation, dict[str, Any] | None]] = [
 ]
 
 
-# What the API server (1.35) does with the cases it does not refuse:
+# What the API server (1.36) does with the cases it does not refuse:
 ACCEPTED = {
+    "service-name-digit",  # RelaxedServiceNameValidation (1.36); older servers refuse it
     "env-name-space-relaxed",  # RelaxedEnvironmentVariableValidation: synth accepts too
     "env-name-digit-first",
     "container-image-whitespace",  # refused only when a pod is created from the template

@@ -17,6 +17,7 @@ DIR="$ROOT/$VERSION"
 STAMP="$DIR/.installed-r2"  # bump the suffix when the recipe below changes
 
 if [ -f "$STAMP" ]; then
+  echo "[paperclip] cached: @paperclipai/server@$VERSION" >&2
   echo "$DIR"; exit 0
 fi
 mkdir -p "$ROOT"

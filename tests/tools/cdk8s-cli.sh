@@ -7,7 +7,12 @@ VERSION="${CDK8S_CLI_VERSION:-2.207.60}"
 DIR="${PAPERCLIP_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paperclip-gitops/tools}/cdk8s-cli-$VERSION"
 BIN="$DIR/node_modules/.bin/cdk8s"
 
+# One install at a time (concurrent `make` targets): a waiter then finds it cached.
+mkdir -p "$(dirname "$DIR")"
+exec 9>"$DIR.lock"
+flock 9
 if [ -x "$BIN" ]; then
+  echo "[tools] cached: cdk8s-cli@$VERSION" >&2
   echo "$BIN"; exit 0
 fi
 echo "[tools] installing cdk8s-cli@$VERSION from npm into $DIR" >&2

