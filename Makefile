@@ -84,7 +84,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check constructs_lib launcher tests apps
 	$(VENV)/bin/mypy constructs_lib launcher apps tests
-	node --check launcher/client/paperclip-launch.mjs
+	for f in launcher/adapter/*.mjs launcher/adapter/*.cjs; do node --check "$$f" || exit 1; done
 	$(VENV)/bin/hadolint launcher/Dockerfile
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
 
@@ -97,6 +97,8 @@ bench: setup go-binaries data-tools paperclip-server
 	PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) \
 	  $(PY) tests/bench/launcher_bench.py
 	PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) $(PY) -m tests.paperclip.bench
+	PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) \
+	  $(PY) -m tests.paperclip.adapter_bench
 
 ## cluster: run the test control plane in the foreground (Ctrl-C stops it)
 cluster: setup go-binaries

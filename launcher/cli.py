@@ -84,6 +84,7 @@ async def _serve(args: argparse.Namespace) -> None:
     window = args.disconnect_cancel_seconds
     heartbeat = 15.0 if window <= 0 else max(0.25, min(15.0, window / 4))
     launcher = Launcher(_kube(args.kubeconfig), config, Timing(heartbeat=heartbeat))
+    await launcher.inherit_pull_secrets(os.environ.get("POD_NAME"))
     app = make_app(
         launcher,
         _token(args),

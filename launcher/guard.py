@@ -3,7 +3,8 @@
 A coordination.k8s.io Lease per agent holds the run id of the active run. The API server
 makes taking it atomic: create fails when it exists, and an update carries the
 resourceVersion it read, so two launchers can never both win. The Lease stays after release
-(holder cleared) and remembers the agent's last OpenCode session id.
+(holder cleared). Leases are per instance: two instances in one namespace never share one.
+Sessions are not kept here: Paperclip saves each agent's session and sends it with the run.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from launcher.views import LeaseView, format_time
 
 GROUP = "coordination.k8s.io/v1"
 CLAIM_GRACE_SECONDS = 30
-SESSION_ANNOTATION = "paperclip.io/last-session-id"
 
 
 class AgentBusy(Exception):
@@ -33,11 +33,11 @@ class AgentBusy(Exception):
 class Claim:
     reattach: bool
     """True when the Lease already named this run (a repeated start)."""
-    last_session_id: str | None
 
 
-def lease_name(agent_id: str) -> str:
-    return "agent-" + hashlib.sha256(agent_id.encode()).hexdigest()[:20]
+def lease_name(instance: str, agent_id: str) -> str:
+    digest = hashlib.sha256(f"{len(instance)}:{instance}:{agent_id}".encode()).hexdigest()[:20]
+    return f"agent-{digest}"
 
 
 def _now() -> str:
@@ -45,13 +45,16 @@ def _now() -> str:
 
 
 class RunGuard:
-    def __init__(self, kube: KubeApi, namespace: str, labels: dict[str, str]) -> None:
+    def __init__(
+        self, kube: KubeApi, namespace: str, instance: str, labels: dict[str, str]
+    ) -> None:
         self.kube = kube
         self.namespace = namespace
+        self.instance = instance
         self.labels = labels
 
     def _path(self, agent_id: str = "") -> str:
-        name = lease_name(agent_id) if agent_id else ""
+        name = lease_name(self.instance, agent_id) if agent_id else ""
         return namespaced(self.namespace, "leases", name, GROUP)
 
     async def acquire(
@@ -71,20 +74,19 @@ class RunGuard:
                     raise
                 try:
                     await self.kube.create(self._path(), self._lease(agent_id, run_id))
-                    return Claim(reattach=False, last_session_id=None)
+                    return Claim(reattach=False)
                 except ApiError as conflict:
                     if conflict.status == 409:
                         continue
                     raise
             holder = lease.holder
-            session = lease.meta.annotations.get(SESSION_ANNOTATION)
             if holder == run_id:
-                return Claim(reattach=True, last_session_id=session)
+                return Claim(reattach=True)
             if holder and not self._free(lease, await run_state(holder)):
                 raise AgentBusy(agent_id, holder)
             try:
                 await self.kube.replace(self._path(agent_id), lease.with_holder(run_id, _now()))
-                return Claim(reattach=False, last_session_id=session)
+                return Claim(reattach=False)
             except ApiError as exc:
                 if exc.status != 409:
                     raise
@@ -101,8 +103,8 @@ class RunGuard:
         age = datetime.now(UTC) - lease.acquired
         return age.total_seconds() > CLAIM_GRACE_SECONDS
 
-    async def release(self, agent_id: str, run_id: str, session_id: str | None = None) -> None:
-        """Clear the holder if it is still ``run_id``; remember the session id."""
+    async def release(self, agent_id: str, run_id: str) -> None:
+        """Clear the holder if it is still ``run_id``."""
         for _ in range(10):
             try:
                 lease = LeaseView.of(await self.kube.get(self._path(agent_id)))
@@ -112,9 +114,7 @@ class RunGuard:
                 raise
             if lease.holder != run_id:
                 return
-            body = lease.with_holder(
-                "", None, {SESSION_ANNOTATION: session_id} if session_id else None
-            )
+            body = lease.with_holder("", None)
             try:
                 await self.kube.replace(self._path(agent_id), body)
                 return
@@ -127,7 +127,7 @@ class RunGuard:
             "apiVersion": GROUP,
             "kind": "Lease",
             "metadata": {
-                "name": lease_name(agent_id),
+                "name": lease_name(self.instance, agent_id),
                 "namespace": self.namespace,
                 "labels": self.labels,
                 "annotations": {"paperclip.io/agent-id": agent_id},

@@ -106,8 +106,53 @@ def _schemas() -> dict[str, Any]:
                 "summary": _STRING,
                 "errors": {"type": "array", "items": _STRING},
                 "clearSession": _BOOLEAN,
+                "model": _STRING,
+                "provider": _NULLABLE_STRING,
             },
             closed=False,
+        ),
+        "Templates": _object(
+            ["templates"],
+            {
+                "templates": {
+                    "type": "array",
+                    "items": _object(
+                        ["name", "output", "workspace", "timeoutSeconds", "agentOverrides"],
+                        {
+                            "name": _STRING,
+                            "output": {"enum": ["plain", "opencode"]},
+                            "workspace": {"enum": ["shared", "none"]},
+                            "model": _NULLABLE_STRING,
+                            "timeoutSeconds": _INTEGER,
+                            "agentOverrides": {"type": "object"},
+                        },
+                    ),
+                }
+            },
+        ),
+        "SelfTest": _object(
+            ["ok", "namespace", "instance", "templates", "access"],
+            {
+                "ok": _BOOLEAN,
+                "namespace": _STRING,
+                "instance": _STRING,
+                "templates": {"type": "array", "items": _STRING},
+                "template": _object(["name", "exists"], {"name": _STRING, "exists": _BOOLEAN}),
+                "access": {
+                    "type": "array",
+                    "items": _object(
+                        ["resource", "group", "verb", "allowed"],
+                        {
+                            "resource": _STRING,
+                            "group": _STRING,
+                            "verb": _STRING,
+                            "allowed": _BOOLEAN,
+                            "reason": _STRING,
+                            "error": _STRING,
+                        },
+                    ),
+                },
+            },
         ),
         "Health": _object(["ok"], {"ok": _BOOLEAN}, closed=False),
     }
@@ -138,10 +183,14 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "201": _json("Started", "the run's Job was created"),
                         "200": _json("Started", "the run already existed: reattached"),
-                        "400": _json("Error", "a bad field (named in 'field')"),
+                        "400": _json(
+                            "Error",
+                            "a bad field, or one the template does not let agents set "
+                            "(named in 'field')",
+                        ),
                         "404": _json("Error", "no such template"),
                         "409": _json("Error", "the agent is busy, or the Job name clashes"),
-                        "413": _json("Error", "the body is larger than 64 KiB"),
+                        "413": _json("Error", "the body is larger than 1.5 MiB"),
                         **ERRORS,
                     },
                 }
@@ -189,6 +238,37 @@ def document() -> dict[str, Any]:
                         },
                         "400": _json("Error", "a malformed cursor"),
                         "404": _json("Error", "no such run"),
+                        **ERRORS,
+                    },
+                },
+            },
+            "/v1/templates": {
+                "get": {
+                    "operationId": "listTemplates",
+                    "responses": {
+                        "200": _json("Templates", "the templates and what agents may choose"),
+                        "401": ERRORS["401"],
+                    },
+                }
+            },
+            "/v1/self-test": {
+                "parameters": [
+                    {
+                        "name": "template",
+                        "in": "query",
+                        "required": False,
+                        "description": "also check that this template exists",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "get": {
+                    "operationId": "selfTest",
+                    "responses": {
+                        "200": _json(
+                            "SelfTest",
+                            "the token was accepted; whether the launcher's credentials "
+                            "allow each call it makes, and the template exists",
+                        ),
                         **ERRORS,
                     },
                 },

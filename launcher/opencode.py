@@ -7,9 +7,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+# The phrases by which OpenCode reports a session it no longer has (the same test as
+# Paperclip's own OpenCode adapter, @paperclipai/adapter-opencode-local).
 UNKNOWN_SESSION = re.compile(
-    r"unknown session|session .* not found|notfounderror|no session", re.IGNORECASE
+    r"unknown\s+session|session\b.*\bnot\s+found|resource\s+not\s+found:.*[\\/]session[\\/].*\.json"
+    r"|notfounderror|no session",
+    re.IGNORECASE,
 )
+SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 STEP_LIMIT_REASONS = {"max_turns", "max_steps", "step_limit"}
 
 
@@ -31,8 +36,10 @@ class OpenCodeResult:
             return
         if not isinstance(event, dict):
             return
-        if isinstance(event.get("sessionID"), str):
-            self.session_id = event["sessionID"]
+        session = event.get("sessionID")
+        # only an id the next run can pass on safely (`--session ID`) is kept
+        if isinstance(session, str) and SESSION_ID.match(session):
+            self.session_id = session
         raw_part = event.get("part")
         part: dict[str, Any] = raw_part if isinstance(raw_part, dict) else {}
         kind = event.get("type")
@@ -62,10 +69,24 @@ class OpenCodeResult:
             if message:
                 self.errors.append(str(message))
 
-    def to_record(self, exit_code: int) -> dict[str, Any]:
+    def feed_text(self, text: str) -> None:
+        """Lines of the run's output that are not JSON events still count for the unknown
+        session test (OpenCode prints some errors as plain text)."""
+        for line in text.splitlines():
+            stripped = line.strip()
+            if stripped and not stripped.startswith("{") and UNKNOWN_SESSION.search(stripped):
+                self.errors.append(stripped[:500])
+
+    def to_record(self, exit_code: int, resumed: str | None = None) -> dict[str, Any]:
+        """The result fields; ``resumed`` is the session the run was asked to continue."""
         error_code = None
+        message = None
         if any(UNKNOWN_SESSION.search(e) for e in self.errors):
             error_code, self.clear_session = "session_unavailable", True
+            message = (
+                f"the OpenCode session {resumed or '(unknown)'} is no longer available; "
+                "it is cleared, and the agent's next run starts a new session"
+            )
         elif self.session_id and self.output_tokens == 0 and not self.summary:
             error_code = "llm_api_error"
         return {
@@ -81,4 +102,5 @@ class OpenCodeResult:
             "errorCode": error_code,
             "clearSession": self.clear_session,
             "exitCode": 1 if exit_code == 0 and self.errors else exit_code,
+            **({"errorMessage": message} if message else {}),
         }

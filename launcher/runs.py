@@ -17,8 +17,10 @@ from launcher.guard import AgentBusy, RunGuard
 from launcher.jobs import (
     ANNOTATION_AGENT,
     ANNOTATION_CANCELLED,
+    ANNOTATION_MODEL,
     ANNOTATION_REASON,
     ANNOTATION_RUN,
+    ANNOTATION_SESSION,
     ANNOTATION_WATCHED,
     CONTAINER,
     LABEL_RUN,
@@ -27,6 +29,7 @@ from launcher.jobs import (
     RunRequest,
     build_job,
     build_run_secret,
+    check_allowed,
     label_value,
     output_format,
 )
@@ -88,6 +91,11 @@ class Timing:
     """Longest delay between two log read retries."""
 
 
+def resumed_session(job: JobView) -> str | None:
+    """The OpenCode session the run was started to resume."""
+    return job.annotation(ANNOTATION_SESSION) or None
+
+
 def job_condition(job: JobView) -> tuple[str, str] | None:
     """("Complete" | "Failed", reason) once the Job has finished."""
     return job.finished
@@ -103,13 +111,25 @@ class Launcher:
         self.config = config
         self.timing = timing
         self.namespace = config.namespace
+        self.pull_secrets: list[str] = []
+        """Image pull Secrets of agent pods whose template names none."""
         self.guard = RunGuard(
             kube,
             config.namespace,
+            config.instance,
             {
                 "app.kubernetes.io/managed-by": MANAGED_BY,
                 "app.kubernetes.io/instance": config.instance,
             },
+        )
+
+    @property
+    def selector(self) -> str:
+        """This launcher's Jobs: its instance's only (another instance may share the
+        namespace)."""
+        return (
+            f"app.kubernetes.io/managed-by={MANAGED_BY},"
+            f"app.kubernetes.io/instance={self.config.instance}"
         )
 
     def _jobs(self, name: str = "") -> str:
@@ -118,8 +138,7 @@ class Launcher:
     async def find_job(self, run_id: str) -> JobView | None:
         answer = await self.kube.get(
             self._jobs(),
-            labelSelector=f"{LABEL_RUN}={label_value(run_id)},"
-            f"app.kubernetes.io/managed-by={MANAGED_BY}",
+            labelSelector=f"{LABEL_RUN}={label_value(run_id)},{self.selector}",
         )
         for job in map(JobView.of, items(answer)):
             if job.annotation(ANNOTATION_RUN) == run_id:
@@ -135,6 +154,24 @@ class Launcher:
             return "finished"
         return "active"
 
+    async def inherit_pull_secrets(self, pod_name: str | None) -> list[str]:
+        """Take the image pull Secrets of the launcher's own pod (the generated Deployment
+        gives it the server's image.pullSecrets) for agent pods whose template names none.
+        Without a pod name (a launcher outside a pod) or when the pod cannot be read: none."""
+        if not pod_name:
+            return []
+        try:
+            pod = await self.kube.get(namespaced(self.namespace, "pods", pod_name))
+        except ApiError as exc:
+            log.warning(
+                "cannot read the launcher's own pod; agent pods get no inherited imagePullSecrets",
+                extra={"pod": pod_name, "status": exc.status},
+            )
+            return []
+        secrets = (pod.get("spec") or {}).get("imagePullSecrets") or []
+        self.pull_secrets = [s["name"] for s in secrets if isinstance(s, dict) and s.get("name")]
+        return self.pull_secrets
+
     async def check_access(self) -> None:
         """A cheap call the launcher needs to be allowed (raises ApiError when not)."""
         await self.kube.get(self._jobs(), limit="1")
@@ -142,17 +179,19 @@ class Launcher:
     # -- start -----------------------------------------------------------------------
 
     async def start(self, request: RunRequest) -> Started:
-        if request.template not in self.config.templates:
+        """Start the run (or find it started); raises UnknownTemplate, RunRefused (what the
+        template does not allow), AgentBusy or JobClash."""
+        template = self.config.templates.get(request.template)
+        if template is None:
             raise UnknownTemplate(request.template)
+        check_allowed(template, request)
         claim = await self.guard.acquire(request.agent_id, request.run_id, self._run_state)
         try:
             if claim.reattach:
                 existing = await self.find_job(request.run_id)
                 if existing is not None:
                     return Started(request.run_id, existing.name, True)
-            if request.session_id is None and claim.last_session_id:
-                request = request.model_copy(update={"session_id": claim.last_session_id})
-            body = build_job(self.config, request)
+            body = build_job(self.config, request, self.pull_secrets)
             body["metadata"]["annotations"][ANNOTATION_WATCHED] = format_time(now())
             name: str = body["metadata"]["name"]
             try:
@@ -363,18 +402,28 @@ class Launcher:
                     errorCode="exit_code",
                     errorMessage=f"the agent exited with code {result['exitCode']}",
                 )
-        session = None
+        model = job.annotation(ANNOTATION_MODEL)
+        if model:
+            result["model"] = model
+            result["provider"] = model.split("/", 1)[0] if "/" in model else None
         if output_format(job) is OutputFormat.OPENCODE and pod is not None:
             parsed = await self._parse_opencode(pod)
             if parsed is not None:
-                record = parsed.to_record(result["exitCode"])
-                result.update({k: v for k, v in record.items() if k != "exitCode"})
-                if not result.get("errorCode") or result["errorCode"] == "exit_code":
+                record = parsed.to_record(result["exitCode"], resumed_session(job))
+                session_error = record.get("errorCode") == "session_unavailable"
+                keep = ("errorCode", "errorMessage") if not session_error else ()
+                result.update(
+                    {
+                        k: v
+                        for k, v in record.items()
+                        if k != "exitCode" and not (k in keep and result.get(k))
+                    }
+                )
+                if session_error or result.get("errorCode") in (None, "exit_code"):
                     result["exitCode"] = record["exitCode"]
-                session = None if parsed.clear_session else parsed.session_id
-        await self.guard.release(
-            job.annotation(ANNOTATION_AGENT), job.annotation(ANNOTATION_RUN), session
-        )
+                    if session_error and result["exitCode"] == 0:
+                        result["exitCode"] = 1
+        await self.guard.release(job.annotation(ANNOTATION_AGENT), job.annotation(ANNOTATION_RUN))
         return result
 
     async def _parse_opencode(self, pod: PodView) -> OpenCodeResult | None:
@@ -386,6 +435,7 @@ class Launcher:
         parsed = OpenCodeResult()
         for line in text.splitlines():
             parsed.feed(line)
+        parsed.feed_text(text)
         return parsed
 
     # -- status and cancel -----------------------------------------------------------
@@ -462,9 +512,7 @@ class Launcher:
         Job not having changed since it was read, so of several replicas noticing at once
         exactly one cancels, and a heartbeat that lands first saves the run.
         Returns (released, cancelled)."""
-        answer = await self.kube.get(
-            self._jobs(), labelSelector=f"app.kubernetes.io/managed-by={MANAGED_BY}"
-        )
+        answer = await self.kube.get(self._jobs(), labelSelector=self.selector)
         released = cancelled = 0
         moment = now()
         for job in map(JobView.of, items(answer)):

@@ -29,8 +29,9 @@ from typing import Any
 from aiohttp import web, web_protocol
 from pydantic import ValidationError
 
+from launcher.access import self_test
 from launcher.guard import AgentBusy
-from launcher.jobs import RunRequest
+from launcher.jobs import RunRefused, RunRequest
 from launcher.kube import ApiError, KubeConfigError
 from launcher.openapi import document
 from launcher.relay import Cursor
@@ -40,7 +41,7 @@ log = logging.getLogger("paperclip_launcher.server")
 LAUNCHER_KEY: web.AppKey[Launcher] = web.AppKey("launcher", Launcher)
 DISCONNECT_CANCEL_SECONDS = 60.0
 READY_CACHE_SECONDS = 2.0
-MAX_BODY = 64 * 1024
+MAX_BODY = 1536 * 1024  # a run carries its prompt and context (at most 900 KiB of them)
 PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -115,6 +116,24 @@ def encode(batch: list[dict[str, Any]]) -> bytes:
         else:
             out.append(json.dumps(record, separators=(",", ":")) + "\n")
     return "".join(out).encode()
+
+
+def template_summaries(launcher: Launcher) -> list[dict[str, Any]]:
+    """What an agent's settings may choose, per template (for Paperclip's config form)."""
+    out = []
+    for name, template in sorted(launcher.config.templates.items()):
+        allowed = template.agent_overrides
+        out.append(
+            {
+                "name": name,
+                "output": template.output.value,
+                "workspace": template.workspace.value,
+                "model": template.opencode.model if template.opencode else None,
+                "timeoutSeconds": template.timeout_seconds,
+                "agentOverrides": allowed.model_dump(by_alias=True, mode="json"),
+            }
+        )
+    return out
 
 
 def bad_request(exc: ValidationError) -> web.Response:
@@ -200,6 +219,8 @@ def make_app(
                 f"{', '.join(sorted(launcher.config.templates))}",
                 field="template",
             )
+        except RunRefused as refused:
+            return _error(400, "not_allowed", str(refused), field=refused.field)
         except AgentBusy as busy:
             return _error(409, "agent_busy", str(busy))
         except JobClash as clash:
@@ -278,6 +299,26 @@ def make_app(
         except RunNotFound:
             return _error(404, "unknown_run", "no such run")
 
+    async def templates(_: web.Request) -> web.StreamResponse:
+        return web.json_response({"templates": template_summaries(launcher)})
+
+    async def selftest(request: web.Request) -> web.StreamResponse:
+        """What Paperclip's environment test shows: the token was accepted (this answer),
+        the templates, and whether the launcher's credentials allow each call it makes."""
+        checks = await self_test(launcher.kube, launcher.namespace)
+        wanted = request.query.get("template")
+        body: dict[str, Any] = {
+            "ok": all(c["allowed"] for c in checks)
+            and (wanted is None or wanted in launcher.config.templates),
+            "namespace": launcher.namespace,
+            "instance": launcher.config.instance,
+            "templates": sorted(launcher.config.templates),
+            "access": checks,
+        }
+        if wanted is not None:
+            body["template"] = {"name": wanted, "exists": wanted in launcher.config.templates}
+        return web.json_response(body)
+
     async def healthz(_: web.Request) -> web.StreamResponse:
         return web.json_response({"ok": True})
 
@@ -336,6 +377,8 @@ def make_app(
     app.router.add_get("/v1/runs/{run}/log", stream)
     app.router.add_get("/v1/runs/{run}", status)
     app.router.add_delete("/v1/runs/{run}", cancel)
+    app.router.add_get("/v1/templates", templates)
+    app.router.add_get("/v1/self-test", selftest)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.json", openapi)

@@ -31,6 +31,32 @@ RUN_ENV = (
     "PAPERCLIP_API_URL",
     "PAPERCLIP_API_KEY",
 )
+# The run's task and wake context, as Paperclip's own local adapters pass it: the adapter
+# sends these names with the run, the launcher sets them (literals in the Job's env).
+CONTEXT_ENV = (
+    "PAPERCLIP_TASK_ID",
+    "PAPERCLIP_ISSUE_WORK_MODE",
+    "PAPERCLIP_WAKE_REASON",
+    "PAPERCLIP_WAKE_COMMENT_ID",
+    "PAPERCLIP_APPROVAL_ID",
+    "PAPERCLIP_APPROVAL_STATUS",
+    "PAPERCLIP_LINKED_ISSUE_IDS",
+    "PAPERCLIP_PROJECT_ID",
+    "PAPERCLIP_WORKSPACE_ID",
+    "PAPERCLIP_WORKSPACE_SOURCE",
+    "PAPERCLIP_WORKSPACE_STRATEGY",
+    "PAPERCLIP_WORKSPACE_REPO_URL",
+    "PAPERCLIP_WORKSPACE_REPO_REF",
+    "PAPERCLIP_WORKSPACE_BRANCH",
+)
+# Context that can be long or hold issue text: carried in the run's Secret, not the Job.
+CONTEXT_SECRET_ENV = ("PAPERCLIP_WAKE_PAYLOAD_JSON", "PAPERCLIP_WORKSPACES_JSON")
+# Set by the launcher for opencode runs.
+OPENCODE_ENV = ("HOME", "OPENCODE_DISABLE_PROJECT_CONFIG", "OPENCODE_CONFIG")
+RESERVED_ENV = frozenset((*RUN_ENV, *CONTEXT_ENV, *CONTEXT_SECRET_ENV, *OPENCODE_ENV))
+# Names and paths of the Job's own volumes, which a template's extra volumes may not reuse.
+RESERVED_VOLUMES = frozenset({"workspace", "run", "tmp"})
+RESERVED_MOUNT_PATHS = ("/paperclip", "/run/paperclip", "/tmp", "/workspace")
 
 
 class Model(BaseModel):
@@ -62,7 +88,7 @@ class TemplateEnv(Model):
     def _one_source(self) -> TemplateEnv:
         if (self.value is None) == (self.secret_key_ref is None):
             raise ValueError("set exactly one of value or secretKeyRef")
-        if self.name in RUN_ENV:
+        if self.name in RESERVED_ENV:
             raise ValueError(f"{self.name} is set by the launcher for every run")
         return self
 
@@ -93,6 +119,26 @@ class OpenCodeOptions(Model):
     Default: a short "continue your Paperclip work" prompt."""
     extra_args: list[str] = []
     """Arguments appended to `opencode run`. Default: none."""
+
+
+class AgentOverrides(Model):
+    """What an agent's own settings in Paperclip may change for a run of this template. The
+    launcher refuses a run that asks for more (the template stays the authority)."""
+
+    model: bool = True
+    """The agent may pick the model (opencode --model). Default: true."""
+    variant: bool = True
+    """The agent may pick the model variant (opencode --variant). Default: true."""
+    env: bool = True
+    """The agent's own environment variables (literal values from its Paperclip config,
+    carried in the run's Secret; never PAPERCLIP_* or the launcher's own names) reach the
+    pod. Default: true."""
+    max_timeout_seconds: Annotated[int, Field(ge=0)] | None = None
+    """The longest timeout an agent may ask for (0 = none). Default: the template's
+    timeoutSeconds."""
+    tiers: list[Annotated[str, Field(pattern="^(small|medium|large)$")]] = []
+    """Resource tiers the agent may pick instead of the template's resources. Default:
+    none."""
 
 
 class JobTemplate(Model):
@@ -126,12 +172,43 @@ class JobTemplate(Model):
     """Extra labels on agent pods (e.g. cost allocation); the launcher's own labels win.
     Default: none."""
     workspace: Workspace = Workspace.NONE
-    """shared: mount the agent workspace volume at /paperclip; none: an empty dir.
-    Default: none."""
+    """shared: the agent's own directory on the shared workspace volume
+    (agents/<company>/<agent>) is its home at /paperclip, so sessions and files persist
+    between its runs and no agent sees another's; none: an empty dir. Default: none."""
     output: OutputFormat = OutputFormat.PLAIN
     """plain, or opencode (JSON lines parsed into the result). Default: plain."""
     opencode: OpenCodeOptions | None = None
     """Set for opencode runs: the launcher builds the command. Default: unset."""
+    env_from_secrets: list[Annotated[str, Field(min_length=1, max_length=253)]] = []
+    """Secrets whose every key becomes a variable of the agent container (envFrom; e.g. the
+    LLM API keys of spec.adapters.apiKeysSecretRef). Missing Secrets are tolerated
+    (optional). Default: none."""
+    image_pull_secrets: list[Annotated[str, Field(min_length=1, max_length=253)]] = []
+    """imagePullSecrets of agent pods. Default: the server's image.pullSecrets."""
+    service_account_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """ServiceAccount of agent pods, e.g. one bound to a cloud role (IRSA, workload
+    identity); its token is not mounted. Default: the instance's agent ServiceAccount."""
+    affinity: dict[str, Any] | None = None
+    """Agent pod affinity. Default: none."""
+    priority_class_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """Agent pod priorityClassName. Default: none."""
+    runtime_class_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """Agent pod runtimeClassName (e.g. gvisor, kata). Default: none."""
+    pod_annotations: dict[str, str] = {}
+    """Annotations on agent pods. Default: none."""
+    volumes: list[dict[str, Any]] = []
+    """Extra pod volumes (Kubernetes Volume objects; not named workspace, run or tmp).
+    Default: none."""
+    volume_mounts: list[dict[str, Any]] = []
+    """Extra mounts of the agent container (VolumeMount objects naming extra volumes; not
+    at or under /paperclip, /run/paperclip, /tmp or /workspace). Default: none."""
+    egress: list[dict[str, Any]] = []
+    """Extra egress rules for this template's pods (NetworkPolicy egress rules, e.g. git
+    over ssh, a proxy, an in-cluster LLM gateway), beside DNS, HTTPS and the Paperclip
+    server. Default: none."""
+    agent_overrides: AgentOverrides = AgentOverrides()
+    """What an agent's own Paperclip settings may change per run. Default: model,
+    variant and env; no timeout beyond the template's; no tiers."""
 
     @model_validator(mode="after")
     def _resources(self) -> JobTemplate:
@@ -139,6 +216,32 @@ class JobTemplate(Model):
             raise ValueError("set resources or tier, not both")
         if self.opencode is not None and (self.command or self.args):
             raise ValueError("an opencode template builds its own command; drop command/args")
+        names = [v.get("name") for v in self.volumes]
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise ValueError("volumes: every volume needs a name")
+            if name in RESERVED_VOLUMES:
+                raise ValueError(f"volumes: {name!r} is a volume of the launcher's own")
+        if len(set(names)) != len(names):
+            raise ValueError("volumes: names must be unique")
+        for mount in self.volume_mounts:
+            name, path = mount.get("name"), mount.get("mountPath")
+            if name not in names:
+                raise ValueError(f"volumeMounts: {name!r} is not one of this template's volumes")
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise ValueError(f"volumeMounts: mountPath of {name!r} must be absolute")
+            clean = path.rstrip("/") or "/"
+            if (
+                any(
+                    clean == p or clean.startswith(p + "/") or p.startswith(clean + "/")
+                    for p in RESERVED_MOUNT_PATHS
+                )
+                or clean == "/"
+            ):
+                raise ValueError(
+                    f"volumeMounts: {path} overlaps the launcher's own mounts "
+                    f"({', '.join(RESERVED_MOUNT_PATHS)})"
+                )
         return self
 
     def container_resources(self) -> dict[str, Any] | None:

@@ -72,7 +72,7 @@ class Step:
 
     @property
     def log(self) -> Path:
-        return LOGS / f"{self.name.replace(' ', '-').replace('/', '')}.log"
+        return LOGS / f"{re.sub(r'[^a-z0-9]+', '-', self.name.lower()).strip('-')}.log"
 
     @property
     def ok(self) -> bool:

@@ -157,7 +157,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], Select]] = {
     "agents-default": (
         {"agents": {"enabled": True}},
         {},
-        named("-launcher", "-launcher-client", "-agent", "-agent-workspace"),
+        named("-launcher", "-launcher-adapter", "-agent", "-agent-workspace"),
     ),
     "agents-custom-templates": (
         {

@@ -1,5 +1,6 @@
 """The agents feature: the launcher service, its least-privilege RBAC, the agent identity,
-network isolation and the shared workspace; in the Paperclip pod, the thin client and the
+network isolation and the shared workspace; in the Paperclip pod, the k8s_launcher adapter
+(mounted from a ConfigMap and registered with the server by an init container) and the
 launcher's URL and token (the token is created in-cluster by the secrets bootstrap)."""
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from constructs_lib.constructs.feature import (
 )
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
+    ADAPTER_DIR,
+    ADAPTER_TYPE,
     AGENT_COMPONENT,
-    CLIENT_DIR,
-    CLIENT_FILE,
+    DATA_PATH,
+    DATA_VOLUME,
     LAUNCHER_COMPONENT,
     LAUNCHER_PORT,
     LAUNCHER_TOKEN_KEY,
@@ -29,6 +32,7 @@ from constructs_lib.constructs.names import (
     launcher_url,
     server_selector,
 )
+from constructs_lib.constructs.pod import container_security_context
 from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
@@ -42,29 +46,17 @@ from constructs_lib.constructs.primitives import (
 )
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
-from launcher.jobs import RunRequest, build_job
-from launcher.templates import LauncherConfig
+from constructs_lib.spec.agents import AgentTemplate
+from launcher.access import RULES
+from launcher.jobs import LABEL_TEMPLATE, RunRequest, build_job
+from launcher.templates import JobTemplate, LauncherConfig
 
 CONFIG_DIR = "/etc/paperclip-launcher"
-CLIENT_VOLUME = "launcher-client"
+ADAPTER_VOLUME = "launcher-adapter"
+ADAPTER_INSTALL = "adapter-install"
 
-# Exactly the calls the launcher makes (launcher/runs.py, guard.py, pods.py, relay.py).
-LAUNCHER_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["batch"],
-        "resources": ["jobs"],
-        "verbs": ["create", "get", "list", "patch", "delete"],
-    },
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
-    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-    {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
-    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-    {
-        "apiGroups": ["coordination.k8s.io"],
-        "resources": ["leases"],
-        "verbs": ["get", "create", "update"],
-    },
-]
+# Exactly the calls the launcher makes (its own list, which its self-test checks).
+LAUNCHER_RULES = RULES
 
 
 def api_url(instance: Instance) -> str:
@@ -79,6 +71,12 @@ def agent_selector(instance: Instance) -> dict[str, str]:
     }
 
 
+def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
+    spec = instance.spec
+    keys = spec.adapters.api_keys_secret_ref
+    return spec.agents.resolved(spec.image.reference, keys.name if keys is not None else None)
+
+
 def launcher_config(instance: Instance) -> str:
     """templates.json: what the launcher reads (validated by the launcher's own schema)."""
     agents = instance.spec.agents
@@ -90,27 +88,40 @@ def launcher_config(instance: Instance) -> str:
         api_url=api_url(instance),
         workspace_claim=names.workspace if agents.uses_workspace else None,
         pending_timeout_seconds=agents.launcher.pending_timeout_seconds,
-        templates=agents.resolved(instance.spec.image.reference),
+        templates=resolved_templates(instance),
     )
     data = config.model_dump(by_alias=True, exclude_none=True, mode="json")
     return pretty_json(data, sort_keys=True) + "\n"
 
 
 def adapter_config(instance: Instance, template: str) -> dict[str, Any]:
-    """The Paperclip agent adapter configuration that runs ``template`` through the launcher."""
+    """The Paperclip agent adapter configuration that runs ``template`` through the launcher
+    (the k8s_launcher adapter; the template caps what an agent's settings may change)."""
+    return {"adapterType": ADAPTER_TYPE, "adapterConfig": {"template": template}}
+
+
+def adapter_install_container(instance: Instance) -> dict[str, Any]:
+    """Registers the mounted adapter in $PAPERCLIP_HOME/adapter-plugins.json at every pod
+    start, in the server image (it has Node): nothing is installed from npm in the cluster."""
+    spec = instance.spec
     return {
-        "adapterType": "process",
-        "adapterConfig": {
-            "command": "node",
-            "args": [f"{CLIENT_DIR}/{CLIENT_FILE}", "--template", template],
-            "timeoutSec": 0,
-            "graceSec": 30,
-        },
+        "name": ADAPTER_INSTALL,
+        "image": spec.image.reference,
+        "imagePullPolicy": spec.image.pull_policy.value,
+        "command": ["node", f"{ADAPTER_DIR}/install.mjs"],
+        "env": [{"name": "PAPERCLIP_HOME", "value": DATA_PATH}],
+        "volumeMounts": [
+            {"name": DATA_VOLUME, "mountPath": DATA_PATH},
+            {"name": ADAPTER_VOLUME, "mountPath": ADAPTER_DIR, "readOnly": True},
+        ],
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "securityContext": container_security_context(instance),
     }
 
 
 def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]:
-    agents = instance.spec.agents
+    spec = instance.spec
+    agents = spec.agents
     names = AgentNames.of(instance)
     token_env = {
         "name": "PAPERCLIP_LAUNCHER_TOKEN",
@@ -135,6 +146,11 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
                 },
                 "spec": {
                     "serviceAccountName": names.launcher,
+                    **(
+                        {"imagePullSecrets": [{"name": p.name} for p in spec.image.pull_secrets]}
+                        if spec.image.pull_secrets
+                        else {}
+                    ),
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
@@ -150,7 +166,15 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
                                 "--port",
                                 str(LAUNCHER_PORT),
                             ],
-                            "env": [token_env],
+                            "env": [
+                                token_env,
+                                # its own pod's imagePullSecrets (the server's) are given
+                                # to agent pods whose template names none
+                                {
+                                    "name": "POD_NAME",
+                                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+                                },
+                            ],
                             "ports": [
                                 {"name": "http", "containerPort": LAUNCHER_PORT, "protocol": "TCP"}
                             ],
@@ -201,28 +225,64 @@ def _agent_policy(instance: Instance) -> dict[str, Any]:
     }
 
 
+def _template_policy(instance: Instance, template: str, egress: list[Any]) -> dict[str, Any]:
+    """A template's extra egress rules, for its own pods only (policies add up)."""
+    return {
+        "spec": {
+            "podSelector": {"matchLabels": {**agent_selector(instance), LABEL_TEMPLATE: template}},
+            "policyTypes": ["Egress"],
+            "egress": egress,
+        }
+    }
+
+
+def template_policy_name(instance: Instance, template: str) -> str:
+    return f"{AgentNames.of(instance).agent}-{template}"
+
+
+def _secrets_used(template: AgentTemplate) -> list[tuple[str, str]]:
+    """(field path under the template, Secret name) of every Secret a template mounts or
+    reads: env secretKeyRefs, envFromSecrets and secret or projected volumes."""
+    used = [
+        (f"env[{i}].secretKeyRef.name", e.secret_key_ref.name)
+        for i, e in enumerate(template.env)
+        if e.secret_key_ref is not None
+    ]
+    used += [(f"envFromSecrets[{i}]", n) for i, n in enumerate(template.env_from_secrets)]
+    for i, volume in enumerate(template.volumes):
+        secret = volume.get("secret")
+        if isinstance(secret, dict) and isinstance(secret.get("secretName"), str):
+            used.append((f"volumes[{i}].secret.secretName", secret["secretName"]))
+        sources = (volume.get("projected") or {}).get("sources") or []
+        for j, source in enumerate(sources if isinstance(sources, list) else []):
+            item = source.get("secret") if isinstance(source, dict) else None
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                used.append((f"volumes[{i}].projected.sources[{j}].secret.name", item["name"]))
+    return used
+
+
 def _template_problems(
     instance: Instance,
 ) -> tuple[list[Problem], list[tuple[str, dict[str, Any]]]]:
     """Secrets a template may not use, and a Job stamped from each template (validated like
     generated objects, reported at the template's path)."""
     agents = instance.spec.agents
-    allowed = set(agents.secret_names)
+    keys = instance.spec.adapters.api_keys_secret_ref
+    allowed = set(agents.secret_names) | ({keys.name} if keys is not None else set())
     errors: list[Problem] = []
     stamped: list[tuple[str, dict[str, Any]]] = []
     config = LauncherConfig.model_validate_json(launcher_config(instance))
     for name, template in sorted(agents.templates.items()):
         path = f"spec.agents.templates.{name}"
-        for index, item in enumerate(template.env):
-            ref = item.secret_key_ref
-            if ref is not None and ref.name not in allowed:
+        for field, secret in _secrets_used(template):
+            if secret not in allowed:
                 errors.append(
                     Problem(
-                        f"references Secret {ref.name!r}, which spec.agents.secretNames does not "
+                        f"references Secret {secret!r}, which spec.agents.secretNames does not "
                         "declare: the launcher can mount any Secret of the namespace into a Job, "
                         "so templates may only use the Secrets declared for agents.",
-                        f"{path}.env[{index}].secretKeyRef.name",
-                        f"add {ref.name!r} to spec.agents.secretNames, or use another Secret.",
+                        f"{path}.{field}",
+                        f"add {secret!r} to spec.agents.secretNames, or use another Secret.",
                     )
                 )
         request = RunRequest(
@@ -251,7 +311,7 @@ class AgentsFeature(Feature):
         errors, stamped = _template_problems(instance)
         return Contribution(
             env=[
-                # Not PAPERCLIP_*: the process adapter strips those from the child's env.
+                # Read by the k8s_launcher adapter inside the server process.
                 EnvEntry("AGENT_LAUNCHER_URL", launcher_url(instance), slot=EnvSlot.EXTENSIONS),
                 EnvEntry(
                     "AGENT_LAUNCHER_TOKEN",
@@ -261,8 +321,9 @@ class AgentsFeature(Feature):
                     slot=EnvSlot.EXTENSIONS,
                 ),
             ],
-            volumes=[{"name": CLIENT_VOLUME, "configMap": {"name": names.client}}],
-            mounts=[{"name": CLIENT_VOLUME, "mountPath": CLIENT_DIR, "readOnly": True}],
+            volumes=[{"name": ADAPTER_VOLUME, "configMap": {"name": names.adapter}}],
+            mounts=[{"name": ADAPTER_VOLUME, "mountPath": ADAPTER_DIR, "readOnly": True}],
+            init_containers=[adapter_install_container(instance)],
             egress=[pods_rule(launcher_selector(instance), LAUNCHER_PORT)],
             secrets=[BootstrapSecret(names.token_secret, LAUNCHER_TOKEN_KEY, SecretForm.TOKEN)],
             errors=errors,
@@ -280,7 +341,7 @@ class AgentsFeature(Feature):
         add("RoleBinding", names.launcher, role_binding_body(names.launcher, names.launcher, ns))
         config_text = launcher_config(instance)
         add("ConfigMap", names.launcher, {"data": {"templates.json": config_text}})
-        add("ConfigMap", names.client, {"data": {CLIENT_FILE: context.client_script}})
+        add("ConfigMap", names.adapter, {"data": dict(sorted(context.adapter_files.items()))})
         if agents.uses_workspace:
             workspace = agents.workspace
             add(
@@ -293,3 +354,10 @@ class AgentsFeature(Feature):
         add("Deployment", names.launcher, _launcher_deployment(instance, config_text))
         add("NetworkPolicy", names.launcher, _launcher_policy(instance))
         add("NetworkPolicy", names.agent, _agent_policy(instance))
+        for name, template in sorted(agents.templates.items()):
+            if template.egress:
+                add(
+                    "NetworkPolicy",
+                    template_policy_name(instance, name),
+                    _template_policy(instance, name, template.egress),
+                )

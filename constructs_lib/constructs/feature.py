@@ -201,8 +201,9 @@ class BuildContext:
     """Where the instance's objects are collected."""
     contribution: Contribution
     """Every feature's contributions folded together (e.g. all Secrets to bootstrap)."""
-    client_script: str = ""
-    """The launcher's thin client (mounted into Paperclip pods when agents are on)."""
+    adapter_files: Mapping[str, str] = field(default_factory=dict)
+    """The k8s_launcher Paperclip adapter (launcher/adapter/*), by file name: mounted into
+    Paperclip pods when agents are on."""
     db_script: str = ""
     """paperclip-db.sh, the backup and restore script (shipped in a ConfigMap when backups
     are scheduled)."""

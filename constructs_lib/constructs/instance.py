@@ -86,7 +86,7 @@ def parts(planned: Plan) -> list[type[InstancePart]]:
 class Sources:
     """What the render layer reads from the package for the constructs (they read no files)."""
 
-    client_script: str = ""
+    adapter_files: Mapping[str, str] = field(default_factory=dict)
     db_script: str = ""
     scripts: Mapping[str, str] = field(default_factory=dict)
 
@@ -95,7 +95,7 @@ class Sources:
             planned.instance,
             sink,
             planned.contribution,
-            self.client_script,
+            dict(self.adapter_files),
             self.db_script,
             dict(self.scripts),
         )
@@ -110,7 +110,7 @@ class PaperclipInstance(Construct):
         id: str,
         *,
         instance: Instance,
-        client_script: str = "",
+        adapter_files: Mapping[str, str] | None = None,
         planned: Plan | None = None,
         db_script: str = "",
         scripts: Mapping[str, str] | None = None,
@@ -119,7 +119,7 @@ class PaperclipInstance(Construct):
         self.instance = instance
         self.plan = planned or plan(instance)
         self.sink = ObjectSink()
-        sources = Sources(client_script, db_script, dict(scripts or {}))
+        sources = Sources(dict(adapter_files or {}), db_script, dict(scripts or {}))
         context = sources.context(self.plan, self.sink)
         for part in parts(self.plan):
             part(self, context)

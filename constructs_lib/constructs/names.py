@@ -78,8 +78,9 @@ LAUNCHER_COMPONENT = "launcher"
 AGENT_COMPONENT = "agent-run"
 LAUNCHER_PORT = 8080
 LAUNCHER_TOKEN_KEY = "token"
-CLIENT_DIR = "/opt/paperclip-launcher"
-CLIENT_FILE = "paperclip-launch.mjs"
+ADAPTER_DIR = "/opt/paperclip-gitops/adapter"
+"""Where Paperclip pods mount the k8s_launcher adapter (its plugin record names this path)."""
+ADAPTER_TYPE = "k8s_launcher"
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class AgentNames:
     launcher: str
     agent: str
     token_secret: str
-    client: str
+    adapter: str
     workspace: str
 
     @classmethod
@@ -99,7 +100,7 @@ class AgentNames:
             f"{n}-launcher",
             f"{n}-agent",
             f"{n}-launcher-token",
-            f"{n}-launcher-client",
+            f"{n}-launcher-adapter",
             f"{n}-agent-workspace",
         )
 

@@ -100,11 +100,21 @@ class InstanceJobs(Protocol):
 HELPER_THRESHOLD = 8
 
 
+ADAPTER_FILES = (
+    "package.json",
+    "index.mjs",
+    "request.mjs",
+    "launcher-client.mjs",
+    "ui-parser.cjs",
+    "install.mjs",
+)
+
+
 @cache
-def client_script() -> str:
-    """The thin client mounted into Paperclip pods (launcher/client/paperclip-launch.mjs)."""
-    source = resources.files("launcher") / "client" / "paperclip-launch.mjs"
-    return source.read_text(encoding="utf-8")
+def adapter_files() -> dict[str, str]:
+    """The k8s_launcher Paperclip adapter mounted into Paperclip pods (launcher/adapter/)."""
+    folder = resources.files("launcher") / "adapter"
+    return {name: (folder / name).read_text(encoding="utf-8") for name in ADAPTER_FILES}
 
 
 @cache
@@ -125,7 +135,7 @@ def scripts() -> dict[str, str]:
 @cache
 def sources() -> Sources:
     """The package files the constructs use."""
-    return Sources(client_script(), db_script(), scripts())
+    return Sources(adapter_files(), db_script(), scripts())
 
 
 @cache
@@ -210,7 +220,7 @@ class _Builder:
             self.chart,
             instance.name,
             instance=instance,
-            client_script=found.client_script,
+            adapter_files=found.adapter_files,
             planned=planned,
             db_script=found.db_script,
             scripts=found.scripts,

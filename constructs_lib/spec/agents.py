@@ -7,17 +7,19 @@ accepts is exactly what the launcher reads.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from constructs_lib.spec.base import (
+    KubeSchema,
     ObjectName,
     PositiveInt32,
     PositiveQuantity,
     SpecModel,
     StrictBool,
 )
+from constructs_lib.spec.platform import VolumeList, VolumeMountList
 from launcher.templates import (
     TEMPLATE_NAME,
     JobTemplate,
@@ -29,11 +31,30 @@ from launcher.templates import (
 DEFAULT_LAUNCHER_IMAGE = "ghcr.io/paperclip-gitops/launcher:0.1.0"
 
 
+_Egress = Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
+
+
 class AgentTemplate(JobTemplate):
-    """An agent Job template. ``image`` defaults to the Paperclip image (it bakes opencode)."""
+    """An agent Job template. ``image`` defaults to the Paperclip image (it bakes opencode).
+    Its Kubernetes blocks are checked against the Kubernetes schema field by field, so a
+    mistake is reported at the template's own path."""
 
     image: str | None = None  # type: ignore[assignment]
     """Container image (pin a tag or digest). Default: the Paperclip server image."""
+    volumes: VolumeList = []
+    """Extra pod volumes (Kubernetes Volume objects; not named workspace, run or tmp).
+    Default: none."""
+    volume_mounts: VolumeMountList = []
+    """Extra mounts of the agent container (VolumeMount objects naming extra volumes; not
+    at or under /paperclip, /run/paperclip, /tmp or /workspace). Default: none."""
+    egress: list[_Egress] = []
+    """Extra egress rules for this template's pods (NetworkPolicy egress rules, e.g. git
+    over ssh, a proxy, an in-cluster LLM gateway), beside DNS, HTTPS and the Paperclip
+    server. Default: none."""
+    affinity: Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")] | None = None
+    """Agent pod affinity. Default: none."""
+    tolerations: list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]] = []
+    """Agent pod tolerations. Default: none."""
 
 
 class LauncherSpec(SpecModel):
@@ -91,12 +112,28 @@ class AgentsSpec(SpecModel):
             object.__setattr__(self, "templates", {"opencode": builtin_opencode()})
         return self
 
-    def resolved(self, default_image: str) -> dict[str, JobTemplate]:
-        """The templates as the launcher reads them (images filled in)."""
+    @property
+    def builtin_template(self) -> bool:
+        """The templates are the built-in opencode one (none was declared)."""
+        return "templates" not in self.model_fields_set
+
+    def resolved(
+        self, default_image: str, api_keys_secret: str | None = None
+    ) -> dict[str, JobTemplate]:
+        """The templates as the launcher reads them: the image defaults to the server's; the
+        built-in opencode template gets the LLM keys of ``api_keys_secret``
+        (spec.adapters.apiKeysSecretRef) as its environment. (Image pull Secrets default to
+        the launcher pod's own, which are the server's: see the launcher Deployment.)"""
         out = {}
         for name, template in sorted(self.templates.items()):
             data = template.model_dump(by_alias=True, exclude_none=True)
             data["image"] = template.image or default_image
+            if (
+                self.builtin_template
+                and api_keys_secret
+                and api_keys_secret not in data.get("envFromSecrets", [])
+            ):
+                data["envFromSecrets"] = [*data.get("envFromSecrets", []), api_keys_secret]
             out[name] = JobTemplate.model_validate(data)
         return out
 

@@ -27,6 +27,7 @@ from tests.k8s.harness import (
     cri,
     finish,
     job_pod,
+    kubeconfig_for,
     prepare_namespace,
     wait_for,
 )
@@ -34,7 +35,7 @@ from tests.tcpproxy import TcpProxy
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 
-CLIENT = Path(__file__).resolve().parents[2] / "launcher" / "client" / "paperclip-launch.mjs"
+DRIVER = Path(__file__).resolve().parents[1] / "adapter" / "drive.mjs"
 OPENCODE_SAMPLE = [
     {"type": "step_start", "sessionID": "ses_abc123", "part": {"type": "step-start"}},
     {
@@ -169,8 +170,8 @@ def test_opencode_output_is_parsed_into_the_result(
     assert result["usage"] == {"inputTokens": 1200, "outputTokens": 320, "cachedInputTokens": 800}
     assert result["costUsd"] == 0.0123
     assert result["summary"] == "Fixed the failing test."
-    # the next run of the agent resumes the session
-    status, body = lp.start_run("run-oc-2", template="oc")
+    # the next run of the agent resumes the session Paperclip saved and sends back
+    status, body = lp.start_run("run-oc-2", template="oc", sessionId=result["sessionId"])
     job = client.BatchV1Api(control_plane.api_client()).read_namespaced_job(body["job"], ns)
     assert job.spec.template.spec.containers[0].args[-2:] == ["--session", "ses_abc123"]
     lp.call("DELETE", "/v1/runs/run-oc-2")
@@ -295,17 +296,20 @@ def test_one_active_run_per_agent_across_launchers(
 def run_client(
     lp: LauncherProcess, run: str, agent: str, template: str = "plain", url: str | None = None
 ) -> subprocess.Popen[str]:
+    """The k8s_launcher adapter's execute(), as Paperclip drives it (tests/adapter/drive.mjs)."""
     env = {
         **os.environ,
         "AGENT_LAUNCHER_URL": url or lp.url,
         "AGENT_LAUNCHER_TOKEN": lp.token,
-        "PAPERCLIP_AGENT_ID": agent,
-        "PAPERCLIP_COMPANY_ID": "company-1",
-        "PAPERCLIP_RUN_ID": run,
         "AGENT_LAUNCHER_RESUME_MS": "60000",
     }
+    ctx = {
+        "runId": run,
+        "agent": {"id": agent, "companyId": "company-1", "name": agent},
+        "config": {"template": template},
+    }
     return subprocess.Popen(
-        [shutil.which("node") or "node", str(CLIENT), "--template", template],
+        [shutil.which("node") or "node", str(DRIVER), json.dumps(ctx)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -313,7 +317,7 @@ def run_client(
     )
 
 
-def test_node_client_survives_a_launcher_restart_with_the_whole_log(
+def test_the_adapter_survives_a_launcher_restart_with_the_whole_log(
     launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-7"
@@ -344,7 +348,7 @@ def test_node_client_survives_a_launcher_restart_with_the_whole_log(
     assert "reattaching" in err
 
 
-def test_node_client_cancels_on_sigterm_and_reports_an_unreachable_launcher(
+def test_the_adapter_cancels_on_its_signal_and_reports_an_unreachable_launcher(
     launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
 ) -> None:
     ns = "logs-8"
@@ -352,9 +356,10 @@ def test_node_client_cancels_on_sigterm_and_reports_an_unreachable_launcher(
     node = run_client(lp, "run-term", "agent-t")
     job_pod(control_plane, ns, "run-term")
     time.sleep(1)
-    node.send_signal(signal.SIGTERM)
+    node.send_signal(signal.SIGTERM)  # the driver aborts the run's signal, as Paperclip does
     _, err = node.communicate(timeout=30)
     assert node.returncode == 143, err
+    assert '"state":"acknowledged"' in err
     batch = client.BatchV1Api(control_plane.api_client())
     wait_for(
         "the Job to be deleted",
@@ -413,14 +418,14 @@ def test_a_lease_whose_run_is_gone_is_recovered(
     client.CoordinationV1Api(control_plane.api_client()).create_namespaced_lease(
         ns,
         {
-            "metadata": {"name": lease_name("agent-ghost")},
+            "metadata": {"name": lease_name("lt", "agent-ghost")},
             "spec": {"holderIdentity": "run-that-died-with-its-launcher"},
         },
     )
     status, body = lp.start_run("run-new", agent="agent-ghost")
     assert status == 201, body
     lease = client.CoordinationV1Api(control_plane.api_client()).read_namespaced_lease(
-        lease_name("agent-ghost"), ns
+        lease_name("lt", "agent-ghost"), ns
     )
     assert lease.spec.holder_identity == "run-new"
     lp.call("DELETE", "/v1/runs/run-new")
@@ -546,3 +551,37 @@ def test_cancel_of_a_retained_run_suspends_and_keeps_the_job(
     )
     _, result = collect(lp, "run-keep")
     assert result["cancelled"] is True
+
+
+def test_the_self_test_asks_the_api_server_about_every_call_the_launcher_makes(
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """What Paperclip's environment test shows, from the real API server's authorizer: the
+    generated Role allows every call; another identity is denied them, each named."""
+    import asyncio
+
+    from launcher.access import RULES, self_test
+    from launcher.kube import Connection, Kube
+
+    ns = "logs-13"
+    lp = launchers(ns)
+    status, body = lp.call("GET", "/v1/self-test?template=plain")
+    assert status == 200, body
+    wanted = sum(len(r["verbs"]) * len(r["resources"]) for r in RULES)
+    assert len(body["access"]) == wanted
+    assert all(check["allowed"] for check in body["access"]), body["access"]
+    assert body["ok"] is True and body["template"] == {"name": "plain", "exists": True}
+    status, body = lp.call("GET", "/v1/self-test?template=nope")
+    assert body["ok"] is False and body["template"]["exists"] is False
+    assert lp.call("GET", "/v1/templates")[1]["templates"][0]["name"]
+
+    token = control_plane.mint_token(ns, "lt-agent")  # the agents' identity: no RBAC at all
+    kubeconfig = kubeconfig_for(control_plane, token, tmp_path / "agent.kc", namespace=ns)
+
+    async def as_agent() -> list[dict[str, Any]]:
+        async with Kube(Connection.auto(str(kubeconfig))) as kube:
+            return await self_test(kube, ns)
+
+    denied = asyncio.run(as_agent())
+    assert len(denied) == wanted and not any(check["allowed"] for check in denied)
+    assert {(c["verb"], c["resource"]) for c in denied} >= {("create", "jobs"), ("get", "pods/log")}

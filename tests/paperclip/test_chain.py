@@ -1,9 +1,10 @@
-"""The whole chain, real at every hop: the real Paperclip server runs an agent configured
-exactly as dist/quickstart/agents/ says (process adapter, `node …/paperclip-launch.mjs
---template opencode`, the client from the generated ConfigMap), the real launcher process runs
-with the token of its generated ServiceAccount against the test control plane, and the Job's
-pod on the kwok node serves its container log through the API server. Everything is asserted
-through Paperclip's own API."""
+"""The whole chain, real at every hop: the real Paperclip server with the k8s_launcher
+adapter installed exactly as the generated manifests install it (the files of the generated
+ConfigMap, registered by the generated init container's command), agents configured exactly as
+dist/quickstart/agents/ says, the real launcher process with the token of its generated
+ServiceAccount against the test control plane, and the Job's pod on the kwok node serving its
+container log through the API server. Everything about a run is asserted through Paperclip's
+own API: its log, usage, cost and session, cancel."""
 
 from __future__ import annotations
 
@@ -40,20 +41,27 @@ pytestmark = [pytest.mark.paperclip, pytest.mark.k8s, pytest.mark.timeout(300)]
 REPO = Path(__file__).resolve().parents[2]
 APP = "quickstart"
 NAMESPACE = "logs-9"  # kwok serves this namespace's container logs from a file
-CLIENT_MOUNT = "/opt/paperclip-launcher"  # where the generated pod mounts the client ConfigMap
+ADAPTER_TYPE = "k8s_launcher"
+SESSION = "ses_e2e1"
 # What the template's `opencode run --format json` prints (the launcher parses it).
 OPENCODE_EVENTS = [
-    {"type": "step_start", "sessionID": "ses_e2e1", "part": {"type": "step-start"}},
-    {"type": "text", "sessionID": "ses_e2e1", "part": {"type": "text", "text": "Done in k8s."}},
+    {"type": "step_start", "sessionID": SESSION, "part": {"type": "step-start"}},
+    {"type": "text", "sessionID": SESSION, "part": {"type": "text", "text": "Done in k8s."}},
     {
         "type": "step_finish",
-        "sessionID": "ses_e2e1",
+        "sessionID": SESSION,
         "part": {
             "reason": "stop",
             "cost": 0.5,
             "tokens": {"input": 100, "output": 40, "reasoning": 2, "cache": {"read": 10}},
         },
     },
+]
+DEAD_SESSION = [
+    {
+        "type": "error",
+        "error": {"name": "NotFoundError", "data": {"message": f"Session not found: {SESSION}"}},
+    }
 ]
 
 
@@ -71,17 +79,43 @@ def in_namespace(obj: dict[str, Any], namespace: str) -> dict[str, Any]:
     return moved
 
 
-def agent_config(client_dir: Path, template: str = "opencode") -> dict[str, Any]:
-    """dist/quickstart/agents/quickstart-<template>.json, with the client's mount path mapped
-    to where the test wrote the generated ConfigMap's files."""
+def agent_config(template: str = "opencode") -> dict[str, Any]:
+    """dist/quickstart/agents/quickstart-<template>.json, as committed."""
     path = REPO / "dist" / APP / "agents" / f"{APP}-{template}.json"
     config: dict[str, Any] = json.loads(path.read_text())
-    adapter = config["adapterConfig"]
-    adapter["args"] = [
-        str(client_dir) + a[len(CLIENT_MOUNT) :] if a.startswith(CLIENT_MOUNT + "/") else a
-        for a in adapter["args"]
-    ]
     return config
+
+
+def install_adapter(
+    runner: Runner, objects: dict[str, dict[str, Any]], home: Path, workdir: Path
+) -> str:
+    """What the generated pod does: the adapter ConfigMap's files at the mount path (here a
+    directory of the runner's), then the adapter-install init container's command with its
+    env, PAPERCLIP_HOME mapped to the server's home. Returns the command's output."""
+    pod = objects[f"StatefulSet/{APP}"]["spec"]["template"]["spec"]
+    [init] = [c for c in pod["initContainers"] if c["name"] == "adapter-install"]
+    [mount] = [m for m in init["volumeMounts"] if m["name"] == "launcher-adapter"]
+    [volume] = [v for v in pod["volumes"] if v["name"] == "launcher-adapter"]
+    files = objects[f"ConfigMap/{volume['configMap']['name']}"]["data"]
+    adapter_dir = runner.own(workdir / mount["mountPath"].strip("/").replace("/", "-"))
+    for name, text in files.items():
+        (adapter_dir / name).write_text(text)
+    command = [
+        str(runner.node) if part == "node" else part.replace(mount["mountPath"], str(adapter_dir))
+        for part in init["command"]
+    ]
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert env == {"PAPERCLIP_HOME": "/paperclip"}  # the data volume, the server's home
+    result = subprocess.run(
+        [*runner.prefix(), *command],
+        env={**runner.env(workdir / "os-home"), "PAPERCLIP_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 @dataclass
@@ -176,12 +210,12 @@ class Chain:
     server: PaperclipServer
     api: PaperclipApi
     company: str
-    client_dir: Path
+    install_output: str
     figures: dict[str, float] = field(default_factory=dict)
     agents: int = 0
 
     def agent(self, **adapter_overrides: Any) -> str:
-        config = agent_config(self.client_dir)
+        config = agent_config()
         config["adapterConfig"].update(adapter_overrides)
         self.agents += 1
         return str(self.api.agent(self.company, f"agent-{self.agents}", config)["id"])
@@ -205,6 +239,32 @@ class Chain:
                 NAMESPACE, label_selector=f"paperclip.io/agent-id={agent}"
             ).items
         )
+
+    def job_of(self, run: str) -> Any:
+        batch: Any = client.BatchV1Api(self.plane.api_client())
+        return wait_for(
+            f"the Job of run {run}",
+            lambda: next(
+                iter(
+                    batch.list_namespaced_job(
+                        NAMESPACE, label_selector=f"paperclip.io/run-id={run}"
+                    ).items
+                ),
+                None,
+            ),
+            60,
+        )
+
+    def run_secret(self, job: Any) -> dict[str, str]:
+        import base64
+
+        core: Any = client.CoreV1Api(self.plane.api_client())
+        secret = wait_for(
+            "the run's Secret",
+            lambda: core.read_namespaced_secret(f"{job.metadata.name}-run", NAMESPACE),
+            30,
+        )
+        return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
 
     def pod_of(self, run: str) -> Any:
         core: Any = client.CoreV1Api(self.plane.api_client())
@@ -232,11 +292,55 @@ class Chain:
             )
         ]
 
+    def runs_of(self, agent: str) -> list[dict[str, Any]]:
+        answer = self.api.call("GET", f"/companies/{self.company}/heartbeat-runs?agentId={agent}")
+        runs: list[dict[str, Any]] = answer if isinstance(answer, list) else answer["runs"]
+        return runs
+
+    def task_sessions(self, agent: str) -> list[dict[str, Any]]:
+        answer = self.api.call("GET", f"/agents/{agent}/task-sessions")
+        sessions: list[dict[str, Any]] = answer if isinstance(answer, list) else answer["sessions"]
+        return sessions
+
     def diagnostics(self) -> str:
         return (
             f"--- launcher log ---\n{self.launcher.log_tail()}\n"
             f"--- server log ---\n{self.server.log_tail(3000)}"
         )
+
+
+@contextlib.contextmanager
+def chain_running(plane: ControlPlane, runner: Runner, work: Path) -> Iterator[Chain]:
+    """The generated launcher and a Paperclip server with the generated adapter, on
+    ``plane``; raises PaperclipError when the server does not start."""
+    objects = dist_objects()
+    prepare(plane, objects)
+    launcher_dir = work / "launcher"
+    launcher_dir.mkdir()
+    launcher = DistLauncher(plane, NAMESPACE, launcher_dir, extra_args=[], objects=objects)
+    launcher.start()
+    try:
+        # The Paperclip pod's launcher settings: the URL from the generated ConfigMap (here
+        # the local launcher), the token from the generated Secret reference.
+        port = free_port()
+        server_dir = runner.workdir("chain-server")
+        home = runner.own(server_dir / "home")
+        install_output = install_adapter(runner, objects, home, server_dir)
+        env = local_trusted_env(
+            home, port, AGENT_LAUNCHER_URL=launcher.url, AGENT_LAUNCHER_TOKEN=launcher.token
+        )
+        server = PaperclipServer(runner, server_dir, env, port)
+        try:
+            server.start()
+            api = server.api
+            company = str(api.company("e2e")["id"])
+            chain = Chain(plane, launcher, server, api, company, install_output)
+            chain.figures["server start (s)"] = server.started_seconds
+            yield chain
+        finally:
+            server.stop()
+    finally:
+        launcher.stop()
 
 
 @pytest.fixture(scope="module")
@@ -245,45 +349,18 @@ def chain(
     paperclip_runner: Runner,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Chain]:
-    objects = dist_objects()
-    prepare(control_plane, objects)
-    work = tmp_path_factory.mktemp("chain")
-    client_dir = paperclip_runner.workdir("opt-paperclip-launcher")
-    for name, text in objects[f"ConfigMap/{APP}-launcher-client"]["data"].items():
-        (client_dir / name).write_text(text)
-    launcher_dir = work / "launcher"
-    launcher_dir.mkdir()
-    launcher = DistLauncher(
-        control_plane, NAMESPACE, launcher_dir, extra_args=[], objects=objects
-    ).start()
-    # The Paperclip pod's launcher settings: the URL from the generated ConfigMap (here the
-    # local launcher), the token from the generated Secret reference.
-    port = free_port()
-    server_dir = paperclip_runner.workdir("chain-server")
-    home = paperclip_runner.own(server_dir / "home")
-    env = local_trusted_env(
-        home,
-        port,
-        AGENT_LAUNCHER_URL=launcher.url,
-        AGENT_LAUNCHER_TOKEN=launcher.token,
-    )
-    server = PaperclipServer(paperclip_runner, server_dir, env, port)
     failure = ""
-    try:
-        server.start()
-    except PaperclipError as exc:
-        failure = str(exc)
-    if failure:
-        launcher.stop()
-        pytest.fail(failure, pytrace=False)
-    api = server.api
-    company = str(api.company("e2e")["id"])
-    chain = Chain(control_plane, launcher, server, api, company, client_dir)
-    chain.figures["server start (s)"] = server.started_seconds
-    yield chain
-    server.stop()
-    launcher.stop()
-    print("figures:", json.dumps({k: round(v, 3) for k, v in chain.figures.items()}))
+    with contextlib.ExitStack() as stack:
+        try:
+            running = stack.enter_context(
+                chain_running(control_plane, paperclip_runner, tmp_path_factory.mktemp("chain"))
+            )
+        except PaperclipError as exc:
+            failure = str(exc)
+        if failure:
+            pytest.fail(failure, pytrace=False)
+        yield running
+        print("figures:", json.dumps({k: round(v, 3) for k, v in running.figures.items()}))
 
 
 def wait_first_line(api: PaperclipApi, run: str, line: str, timeout: float = 90) -> float:
@@ -298,36 +375,177 @@ def wait_first_line(api: PaperclipApi, run: str, line: str, timeout: float = 90)
     return time.monotonic()
 
 
-def test_a_run_goes_through_the_whole_chain(chain: Chain) -> None:
+def env_of(job: Any) -> dict[str, Any]:
+    [container] = job.spec.template.spec.containers
+    return {e.name: e.value if e.value is not None else e.value_from for e in container.env}
+
+
+def test_the_adapter_is_installed_as_the_manifests_install_it(chain: Chain) -> None:
+    assert "k8s_launcher" in chain.install_output
+    adapters = chain.api.call("GET", "/adapters")
+    [ours] = [a for a in adapters if a["type"] == ADAPTER_TYPE]
+    assert ours["loaded"] is True and ours.get("source") == "external", ours
+    status, parser = http_text(chain, f"/adapters/{ADAPTER_TYPE}/ui-parser.js")
+    assert status == 200 and "parseStdoutLine" in parser
+    schema = chain.api.call("GET", f"/adapters/{ADAPTER_TYPE}/config-schema")
+    template = next(f for f in schema["fields"] if f["key"] == "template")
+    assert [o["value"] for o in template["options"]] == ["opencode"]  # from the launcher
+    answer = chain.api.call(
+        "POST",
+        f"/companies/{chain.company}/adapters/{ADAPTER_TYPE}/test-environment",
+        {"adapterConfig": agent_config()["adapterConfig"]},
+    )
+    assert answer["status"] == "pass", answer
+    codes = {c["code"] for c in answer["checks"]}
+    assert {"launcher_token", "launcher_rbac", "template"} <= codes
+
+
+def http_text(chain: Chain, path: str) -> tuple[int, str]:
+    import urllib.request
+
+    with urllib.request.urlopen(chain.api.base + path, timeout=30) as response:
+        return int(response.status), response.read().decode()
+
+
+def test_an_assigned_issue_runs_with_its_task_and_paperclip_records_usage_cost_and_session(
+    chain: Chain,
+) -> None:
     lines = [json.dumps(e) for e in OPENCODE_EVENTS] + [f"plain line {i}" for i in range(5)]
     chain.log(lines)
     agent = chain.agent()
     woken = time.monotonic()
-    run = chain.api.wakeup(agent)["id"]
+    issue = chain.api.call(
+        "POST",
+        f"/companies/{chain.company}/issues",
+        {
+            "title": "Fix the flaky build",
+            "description": "The nightly build fails one time in three.",
+            "assigneeAgentId": agent,
+            "status": "todo",
+        },
+    )
+    run = wait_for("the assignment's run", lambda: next(iter(chain.runs_of(agent)), None), 60)["id"]
     try:
         first = wait_first_line(chain.api, run, lines[0])
         chain.figures["wakeup -> first log line in Paperclip (s)"] = first - woken
-        pod = chain.pod_of(run)
-        [job] = chain.jobs(agent)
-        assert job.metadata.labels["paperclip.io/run-id"] == run
-        assert job.metadata.labels["paperclip.io/template"] == "opencode"
+        job = chain.job_of(run)
+        env = env_of(job)
+        assert env["PAPERCLIP_TASK_ID"] == issue["id"]
+        assert env["PAPERCLIP_WAKE_REASON"] == "issue_assigned"
+        assert env["PAPERCLIP_RUN_ID"] == run
+        assert env["PAPERCLIP_API_KEY"].secret_key_ref.key == "PAPERCLIP_API_KEY"
+        secret = chain.run_secret(job)
+        assert "Fix the flaky build" in secret["prompt"], secret["prompt"][:2000]
+        assert secret["PAPERCLIP_API_KEY"].count(".") == 2  # the run JWT Paperclip minted
+        assert "--session" not in job.spec.template.spec.containers[0].args  # a new task
         finished = time.monotonic()
-        finish(chain.plane, NAMESPACE, pod.metadata.name)
+        finish(chain.plane, NAMESPACE, chain.pod_of(run).metadata.name)
         result = chain.api.wait_run(run)
-        chain.figures["container exit -> run succeeded (s)"] = time.monotonic() - finished
+        chain.figures["Job done -> run finished in Paperclip (s)"] = time.monotonic() - finished
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{chain.diagnostics()}") from None
     assert result["status"] == "succeeded", result
     assert result["exitCode"] == 0
-    assert output_lines(chain.api.log_text(run, "stdout")) == lines
-    stderr = chain.api.log_text(run, "stderr")
-    assert f"started job {job.metadata.name}" in stderr
-    assert "[paperclip-launch] session ses_e2e1" in stderr
-    assert '"summary":"Done in k8s."' in stderr, stderr
-    assert (
-        '[paperclip-launch] usage {"inputTokens":100,"outputTokens":42,"cachedInputTokens":10}'
-        " cost 0.5" in stderr
-    ), stderr
+    assert output_lines(chain.api.log_text(run, "stdout")) == lines  # in order, none lost
+    assert f"started job {job.metadata.name}" in chain.api.log_text(run, "stderr")
+    usage = result["usageJson"]
+    assert (usage["inputTokens"], usage["outputTokens"], usage["cachedInputTokens"]) == (
+        100,
+        42,
+        10,
+    ), usage
+    assert usage["usageSource"] == "per_run" and usage["costUsd"] == 0.5, usage
+    assert result["sessionIdAfter"] == SESSION
+    # the cost ledger is written just after the run's status (budgets and cost views read it)
+    spent = wait_for(
+        "the run's cost event",
+        lambda: next(
+            (
+                c
+                for c in chain.api.call("GET", f"/companies/{chain.company}/costs/by-agent")
+                if c["agentId"] == agent
+            ),
+            None,
+        ),
+        30,
+    )
+    assert spent["costCents"] == 50 and spent["inputTokens"] == 100, spent
+    wait_for(
+        "the saved session",
+        lambda: [s["sessionDisplayId"] for s in chain.task_sessions(agent)] == [SESSION],
+        30,
+    )
+
+
+def wake_task(chain: Chain, agent: str, task: str) -> str:
+    """A wake of ``agent`` for ``task`` (Paperclip keeps one session per agent and task)."""
+    answer = chain.api.call(
+        "POST",
+        f"/agents/{agent}/wakeup",
+        {
+            "source": "on_demand",
+            "triggerDetail": "manual",
+            "reason": "continue",
+            "payload": {"taskKey": task},
+        },
+    )
+    assert "id" in answer, answer
+    return str(answer["id"])
+
+
+def test_the_session_is_saved_resumed_and_a_dead_one_cleared(chain: Chain) -> None:
+    agent = chain.agent()
+    chain.log([json.dumps(e) for e in OPENCODE_EVENTS])
+    first = wake_task(chain, agent, "task-1")
+    assert "--session" not in chain.job_of(first).spec.template.spec.containers[0].args
+    finish(chain.plane, NAMESPACE, chain.pod_of(first).metadata.name)
+    assert chain.api.wait_run(first)["status"] == "succeeded"
+    wait_for(
+        "the saved session",
+        lambda: [s["sessionDisplayId"] for s in chain.task_sessions(agent)] == [SESSION],
+        30,
+    )
+
+    # the next run of the task resumes it
+    second = wake_task(chain, agent, "task-1")
+    job = chain.job_of(second)
+    args = job.spec.template.spec.containers[0].args
+    assert args[args.index("--session") + 1] == SESSION
+    finish(chain.plane, NAMESPACE, chain.pod_of(second).metadata.name)
+    assert chain.api.wait_run(second)["status"] == "succeeded"
+
+    # OpenCode no longer has it: the run says so, Paperclip clears it, the next run is new
+    chain.log([json.dumps(e) for e in DEAD_SESSION])
+    dead = wake_task(chain, agent, "task-1")
+    assert "--session" in chain.job_of(dead).spec.template.spec.containers[0].args
+    finish(chain.plane, NAMESPACE, chain.pod_of(dead).metadata.name, "failed", exit_code=1)
+    ended = chain.api.wait_run(dead)
+    assert ended["status"] == "failed" and ended["errorCode"] == "session_unavailable", ended
+    assert "no longer available" in chain.api.log_text(dead, "stderr")
+    wait_for("the session to be cleared", lambda: chain.task_sessions(agent) == [], 30)
+    chain.log(["fresh"])
+    fresh = wake_task(chain, agent, "task-1")
+    assert "--session" not in chain.job_of(fresh).spec.template.spec.containers[0].args
+    finish(chain.plane, NAMESPACE, chain.pod_of(fresh).metadata.name)
+    chain.api.wait_run(fresh)
+
+
+def test_two_agents_never_share_a_data_directory(chain: Chain) -> None:
+    chain.log(["home"])
+    homes = []
+    for _ in range(2):
+        agent = chain.agent()
+        run = chain.api.wakeup(agent)["id"]
+        job = chain.job_of(run)
+        pod = job.spec.template.spec
+        [mount] = [m for m in pod.containers[0].volume_mounts if m.name == "workspace"]
+        assert mount.mount_path == "/paperclip" and mount.sub_path
+        assert all(m.name != "workspace" or m.sub_path for m in pod.containers[0].volume_mounts)
+        homes.append(mount.sub_path)
+        finish(chain.plane, NAMESPACE, chain.pod_of(run).metadata.name)
+        chain.api.wait_run(run)
+    assert homes[0] != homes[1]
+    assert all(h.startswith("agents/") for h in homes)
 
 
 def test_a_multi_megabyte_log_arrives_whole_and_in_order(chain: Chain) -> None:
@@ -366,16 +584,18 @@ def test_cancelling_the_run_in_paperclip_deletes_the_job(chain: Chain) -> None:
     chain.api.cancel(run)
     result = chain.api.wait_run(run)
     assert result["status"] == "cancelled", result
+    assert result["resultJson"]["executionCancellation"]["state"] == "acknowledged", result
     wait_for("the Job to be deleted", lambda: not chain.live_jobs(agent), 60)
-    assert "[paperclip-launch] run cancelled" in chain.api.log_text(run, "stderr")
+    assert "run cancelled" in chain.api.log_text(run, "stderr")
 
 
-def test_a_paperclip_timeout_ends_the_job(chain: Chain) -> None:
+def test_a_timeout_set_on_the_agent_ends_the_job(chain: Chain) -> None:
     chain.log(["slow work"])
-    agent = chain.agent(timeoutSec=4, graceSec=10)
+    agent = chain.agent(timeoutSec=4)
     run = chain.api.wakeup(agent)["id"]
     wait_first_line(chain.api, run, "slow work")
-    result = chain.api.wait_run(run, timeout=60)
+    assert chain.job_of(run).spec.active_deadline_seconds == 4
+    result = chain.api.wait_run(run, timeout=90)
     assert result["status"] == "timed_out", result
     wait_for("the Job to be deleted", lambda: not chain.live_jobs(agent), 60)
 
@@ -417,7 +637,7 @@ def test_two_wakeups_of_one_agent_never_give_two_jobs(chain: Chain) -> None:
     by_status = {run["status"]: run for run in ended.values()}
     assert sorted(by_status) == ["failed", "succeeded"], ended
     busy = by_status["failed"]
-    assert busy["exitCode"] == 1
+    assert busy["exitCode"] == 1 and busy["errorCode"] == "agent_busy", busy
     assert "agent busy" in chain.api.log_text(busy["id"], "stderr")
     assert output_lines(chain.api.log_text(by_status["succeeded"]["id"], "stdout")) == [
         "one at a time"
@@ -428,7 +648,7 @@ def test_one_run_at_a_time_queues_the_second_wakeup(chain: Chain) -> None:
     """With the agent's maxConcurrentRuns at 1, Paperclip queues the second wakeup: both
     runs succeed, one Job after the other."""
     chain.log(["queued work"])
-    config = agent_config(chain.client_dir)
+    config = agent_config()
     config["runtimeConfig"] = {"heartbeat": {"maxConcurrentRuns": 1}}
     chain.agents += 1
     agent = str(chain.api.agent(chain.company, f"agent-{chain.agents}", config)["id"])

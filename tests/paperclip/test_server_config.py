@@ -6,7 +6,7 @@ env, secretKeyRefs resolved to test values, paths mapped into a temp dir, DATABA
 real local PostgreSQL for the external mode) starts the real server, after the generated
 `onboard` init container's step, and the server then runs with the deployment mode,
 exposure, public URL and allowed hostnames that the spec says. Every env name the generator
-writes must be one the server (or the launcher client it hands its env to) reads.
+writes must be one the server (or the k8s_launcher adapter running in it) reads.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from tests.paperclip.server import (
 pytestmark = [pytest.mark.paperclip, pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
-CLIENT = REPO / "launcher/client/paperclip-launch.mjs"
+ADAPTER = REPO / "launcher/adapter"
 # Where the server's (and its SDKs') code reads env names. The AWS SDK reads the S3
-# credentials; the launcher client is the process the server hands its environment to.
+# credentials; the k8s_launcher adapter runs in the server process and reads the launcher's.
 READERS = ("node_modules/@paperclipai", "node_modules/@aws-sdk", "node_modules/@smithy")
 SCOPES = frozenset(r.split("/")[1] for r in READERS)  # a file counts if its package is in one
 
@@ -294,14 +294,15 @@ def read_env_names(install: Path) -> frozenset[str]:
             ):
                 continue
             words.update(w.decode() for w in pattern.findall(path.read_bytes()))
-    words.update(w.decode() for w in pattern.findall(CLIENT.read_bytes()))
+    for path in sorted(ADAPTER.glob("*.mjs")):
+        words.update(w.decode() for w in pattern.findall(path.read_bytes()))
     return frozenset(words)
 
 
 def assert_env_names_are_read(booted: Booted, install: Path) -> None:
     unread = sorted(set(booted.env) - read_env_names(install))
     assert not unread, (
-        f"dist/ gives the server env that neither the server nor the launcher client reads: "
+        f"dist/ gives the server env that neither the server nor the launcher adapter reads: "
         f"{unread}"
     )
 

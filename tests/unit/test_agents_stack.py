@@ -1,4 +1,5 @@
-"""The generator's agents stack: RBAC, isolation, the client in the Paperclip pod."""
+"""The generator's agents stack: RBAC, isolation, the adapter in the Paperclip pod, the
+templates' extra pod fields and what they may reference."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from typing import Any
 import pytest
 
 from constructs_lib.constructs.agents import LAUNCHER_RULES, launcher_config
+from constructs_lib.constructs.names import ADAPTER_DIR
 from constructs_lib.errors import UserError
+from constructs_lib.render.synth import ADAPTER_FILES
 from launcher.templates import LauncherConfig
 from tests.conftest import make_instance, synth_objects
 
 AGENTS = {"agents": {"enabled": True}}
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_disabled_by_default() -> None:
@@ -83,20 +87,21 @@ def test_network_isolation() -> None:
     assert server_egress[-1]["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 
-def test_client_mounted_in_the_paperclip_pod_with_unstripped_env_names() -> None:
+def test_the_adapter_is_mounted_and_registered_in_the_paperclip_pod() -> None:
     objects = synth_objects(make_instance(AGENTS))
     pod = objects["StatefulSet/demo"]["spec"]["template"]["spec"]
     server = pod["containers"][0]
-    assert {
-        "name": "launcher-client",
-        "mountPath": "/opt/paperclip-launcher",
-        "readOnly": True,
-    } in server["volumeMounts"]
-    assert {"name": "launcher-client", "configMap": {"name": "demo-launcher-client"}} in pod[
+    mount = {"name": "launcher-adapter", "mountPath": ADAPTER_DIR, "readOnly": True}
+    assert mount in server["volumeMounts"]
+    assert {"name": "launcher-adapter", "configMap": {"name": "demo-launcher-adapter"}} in pod[
         "volumes"
     ]
+    [install] = [c for c in pod["initContainers"] if c["name"] == "adapter-install"]
+    assert install["image"] == server["image"]  # the server image has Node: nothing to pull
+    assert install["command"] == ["node", f"{ADAPTER_DIR}/install.mjs"]
+    assert {"name": "PAPERCLIP_HOME", "value": "/paperclip"} in install["env"]
+    assert mount in install["volumeMounts"]
     data = objects["ConfigMap/demo-config"]["data"]
-    # the process adapter strips PAPERCLIP_* from the child's environment
     assert data["AGENT_LAUNCHER_URL"] == "http://demo-launcher.team.svc.cluster.local:8080"
     token = next(e for e in server["env"] if e["name"] == "AGENT_LAUNCHER_TOKEN")
     assert token["valueFrom"]["secretKeyRef"] == {
@@ -104,12 +109,35 @@ def test_client_mounted_in_the_paperclip_pod_with_unstripped_env_names() -> None
         "key": "token",
         "optional": True,
     }
-    script = objects["ConfigMap/demo-launcher-client"]["data"]["paperclip-launch.mjs"]
-    assert script.startswith("#!/usr/bin/env node")
+    files = objects["ConfigMap/demo-launcher-adapter"]["data"]
+    assert sorted(files) == sorted(ADAPTER_FILES)
+    adapter = REPO / "launcher" / "adapter"
+    assert all(files[name] == (adapter / name).read_text() for name in files)
     job = objects["Job/demo-secrets-bootstrap"]
     assert (
         "demo-launcher-token/token=token"
         in job["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+
+
+def test_agent_pods_inherit_the_server_pull_secrets_through_the_launcher_pod() -> None:
+    spec = {**AGENTS, "image": {"tag": "2026.1106.0", "pullSecrets": [{"name": "registry"}]}}
+    objects = synth_objects(make_instance(spec))
+    launcher = objects["Deployment/demo-launcher"]["spec"]["template"]["spec"]
+    assert launcher["imagePullSecrets"] == [{"name": "registry"}]
+    env = launcher["containers"][0]["env"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in env
+
+
+def test_the_llm_keys_reach_the_default_template() -> None:
+    keys = {"adapters": {"apiKeysSecretRef": {"name": "llm-keys"}}}
+    config = json.loads(launcher_config(make_instance({**AGENTS, **keys})))
+    assert config["templates"]["opencode"]["envFromSecrets"] == ["llm-keys"]
+    assert (
+        json.loads(launcher_config(make_instance(AGENTS)))["templates"]["opencode"][
+            "envFromSecrets"
+        ]
+        == []
     )
 
 
@@ -131,15 +159,7 @@ def test_adapter_json_is_written_next_to_the_app_output() -> None:
     from pathlib import Path
 
     adapter = json.loads(Path("dist/quickstart/agents/quickstart-opencode.json").read_text())
-    assert adapter == {
-        "adapterType": "process",
-        "adapterConfig": {
-            "command": "node",
-            "args": ["/opt/paperclip-launcher/paperclip-launch.mjs", "--template", "opencode"],
-            "timeoutSec": 0,
-            "graceSec": 30,
-        },
-    }
+    assert adapter == {"adapterType": "k8s_launcher", "adapterConfig": {"template": "opencode"}}
 
 
 def _rule_errors(spec: dict[str, Any]) -> list[tuple[str, str]]:
@@ -165,10 +185,74 @@ def test_a_template_is_checked_by_validating_the_job_it_stamps(tmp_path: Path) -
     from constructs_lib.cli import main
     from tests.conftest import doc_yaml
 
-    bad = {"image": "busybox:1.36", "tolerations": [{"effect": "Sometimes", "key": 3}]}
+    bad = {"image": "busybox:1.36", "resources": {"requests": {"cpu": "lots"}}}
     app = tmp_path / "agents.yaml"
     app.write_text(doc_yaml({"agents": {"enabled": True, "templates": {"bad": bad}}}))
     result = CliRunner().invoke(main, ["validate", str(app)])
     assert result.exit_code == 2, result.output
     assert "spec.agents.templates.bad" in result.output
     assert "would be refused" in result.output
+    # Kubernetes blocks of a template are checked field by field, at the template's path
+    blocks = {"image": "busybox:1.36", "tolerations": [{"effect": "Sometimes", "key": 3}]}
+    app.write_text(doc_yaml({"agents": {"enabled": True, "templates": {"bad": blocks}}}))
+    result = CliRunner().invoke(main, ["validate", str(app)])
+    assert result.exit_code == 2, result.output
+    assert "spec.agents.templates.bad.tolerations[0]" in result.output
+
+
+def test_the_readme_agents_example_synthesizes(tmp_path: Path) -> None:
+    """The README's spec.agents example, with every template field, passes synth (schema
+    validation of the stamped Jobs and the per-template NetworkPolicy included)."""
+    import re
+
+    import yaml
+
+    from constructs_lib.render.pipeline import synthesize
+    from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
+    from tests.conftest import MINIMAL, merge
+
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("## Agent runs on Kubernetes") : text.index("### Launcher security")]
+    [example] = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    app = tmp_path / "agents.yaml"
+    app.write_text(yaml.safe_dump(merge(MINIMAL, yaml.safe_load(example))))
+    result = synthesize([app], DEFAULT_KUBERNETES_VERSION)
+    files = result.trees["agents"]
+    assert any(name.endswith("networkpolicy-demo-agent-opencode.yaml") for name in files), sorted(
+        files
+    )
+
+
+def test_template_secret_volumes_and_env_from_must_be_declared() -> None:
+    template = {
+        "image": "busybox:1.36",
+        "envFromSecrets": ["llm"],
+        "volumes": [
+            {"name": "ssh", "secret": {"secretName": "git-ssh"}},
+            {"name": "both", "projected": {"sources": [{"secret": {"name": "other"}}]}},
+        ],
+    }
+    spec = {"agents": {"enabled": True, "templates": {"ci": template}}}
+    errors = dict(_rule_errors(spec))
+    assert sorted(errors) == [
+        "spec.agents.templates.ci.envFromSecrets[0]",
+        "spec.agents.templates.ci.volumes[0].secret.secretName",
+        "spec.agents.templates.ci.volumes[1].projected.sources[0].secret.name",
+    ]
+    declared = {
+        "agents": {**spec["agents"], "secretNames": ["git-ssh", "other"]},
+        "adapters": {"apiKeysSecretRef": {"name": "llm"}},  # the LLM keys may be used too
+    }
+    assert _rule_errors(declared) == []
+
+
+def test_a_templates_egress_is_a_policy_for_its_own_pods() -> None:
+    egress = [{"ports": [{"port": 22, "protocol": "TCP"}]}]
+    template = {"image": "busybox:1.36", "egress": egress}
+    objects = synth_objects(
+        make_instance({"agents": {"enabled": True, "templates": {"git": template}}})
+    )
+    policy = objects["NetworkPolicy/demo-agent-git"]["spec"]
+    assert policy["podSelector"]["matchLabels"]["paperclip.io/template"] == "git"
+    assert policy["policyTypes"] == ["Egress"] and policy["egress"] == egress
+    assert "NetworkPolicy/demo-agent-opencode" not in objects

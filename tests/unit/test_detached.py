@@ -65,7 +65,7 @@ def test_features_that_only_contribute_are_not_constructs() -> None:
         instance.name,
         instance=instance,
         planned=planned,
-        client_script=found.client_script,
+        adapter_files=found.adapter_files,
         db_script=found.db_script,
         scripts=found.scripts,
     )

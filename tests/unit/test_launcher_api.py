@@ -56,6 +56,8 @@ def test_the_openapi_document_is_served_and_valid(service: Service) -> None:
         "/v1/runs",
         "/v1/runs/{run}",
         "/v1/runs/{run}/log",
+        "/v1/templates",
+        "/v1/self-test",
         "/healthz",
         "/readyz",
         "/openapi.json",

@@ -1,9 +1,11 @@
-"""The Node client (paperclip-launch.mjs) against the launcher service (over the in-memory
-Kube) behind a gate that can take the launcher away: outages separated by progress never add
-up to "unreachable", one outage longer than the window does."""
+"""The k8s_launcher adapter's execute() (driven as Paperclip drives it, tests/adapter/drive.mjs)
+against the launcher service (over the in-memory Kube) behind a gate that can take the
+launcher away: outages separated by progress never add up to "unreachable", one outage longer
+than the window does; nothing is lost or repeated."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -18,7 +20,7 @@ from launcher.fakekube import FakeKube
 from tests.tcpproxy import TcpProxy
 from tests.unit.test_launcher_support import NS, TOKEN, Service
 
-CLIENT = Path(__file__).resolve().parents[2] / "launcher" / "client" / "paperclip-launch.mjs"
+DRIVER = Path(__file__).resolve().parents[1] / "adapter" / "drive.mjs"
 WINDOW_MS = 1500
 
 
@@ -33,20 +35,28 @@ def client(gate: TcpProxy, run: str) -> subprocess.Popen[str]:
         **os.environ,
         "AGENT_LAUNCHER_URL": f"http://127.0.0.1:{gate.port}",
         "AGENT_LAUNCHER_TOKEN": TOKEN,
-        "PAPERCLIP_AGENT_ID": f"agent-{run}",
-        "PAPERCLIP_COMPANY_ID": "co",
-        "PAPERCLIP_RUN_ID": run,
         "AGENT_LAUNCHER_RESUME_MS": str(WINDOW_MS),
     }
+    ctx = {
+        "runId": run,
+        "agent": {"id": f"agent-{run}", "companyId": "co", "name": "Agent"},
+        "config": {"template": "plain"},
+    }
     node = shutil.which("node")
-    assert node, "node (20+) is required by the launcher client tests"
+    assert node, "node (20+) is required by the adapter tests"
     return subprocess.Popen(
-        [node, str(CLIENT), "--template", "plain"],
+        [node, str(DRIVER), json.dumps(ctx)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def result_of(err: str) -> dict[str, object]:
+    [line] = [line for line in err.splitlines() if line.startswith("RESULT ")]
+    parsed: dict[str, object] = json.loads(line[len("RESULT ") :])
+    return parsed
 
 
 def pod_name(service: Service, run: str) -> str:
@@ -93,6 +103,7 @@ def test_two_outages_separated_by_progress_do_not_fail_the_run(
     assert node.returncode == 0, err
     assert out.splitlines() == expected  # nothing lost, nothing twice
     assert err.count("reattaching") >= 2
+    assert result_of(err)["exitCode"] == 0
 
 
 def test_one_outage_longer_than_the_window_fails_the_run(gated: tuple[Service, TcpProxy]) -> None:
@@ -105,5 +116,6 @@ def test_one_outage_longer_than_the_window_fails_the_run(gated: tuple[Service, T
     out, err = node.communicate(timeout=60)
     assert node.returncode == 1
     assert f"stayed unreachable for {WINDOW_MS / 1000}s" in err
+    assert result_of(err)["errorCode"] == "launcher_unreachable"
     assert out == "before\n"
     assert time.monotonic() - began < 8.0  # it gave up during the outage
