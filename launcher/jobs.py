@@ -38,6 +38,7 @@ ANNOTATION_WATCHED = "paperclip.io/watched-at"
 ANNOTATION_OUTPUT = "paperclip.io/output"
 ANNOTATION_MODEL = "paperclip.io/model"
 ANNOTATION_SESSION = "paperclip.io/resumed-session"
+ANNOTATION_RETAIN = "paperclip.io/retain"
 MAX_TIMEOUT_SECONDS = 2**31 - 1
 RUN_DIR = "/run/paperclip"
 WORKSPACE_DIR = "/paperclip"
@@ -85,6 +86,8 @@ class RunRequest(Model):
     """The agent's model variant (opencode --variant), when the template allows it."""
     tier: Annotated[str, Field(pattern="^(small|medium|large)$")] | None = None
     """A resource tier the template allows (agentOverrides.tiers)."""
+    retain: bool | None = None
+    """Keep the run's Job when it is cancelled (agentOverrides.retain)."""
 
     @field_validator("run_id")
     @classmethod
@@ -151,6 +154,8 @@ def check_allowed(template: JobTemplate, request: RunRequest) -> None:
         raise RunRefused("model", "only opencode templates take a model or variant")
     if request.env and not allowed.env:
         raise RunRefused("env", "this template does not pass agents' own variables")
+    if request.retain and not allowed.retain:
+        raise RunRefused("retain", "this template does not let agents keep cancelled Jobs")
     if request.tier is not None and request.tier not in allowed.tiers:
         raise RunRefused(
             "tier",
@@ -435,6 +440,8 @@ def build_job(
     model = run_model(template, request)
     if model:
         annotations[ANNOTATION_MODEL] = model
+    if request.retain:
+        annotations[ANNOTATION_RETAIN] = "true"
     if template.opencode is not None and template.opencode.resume_session and request.session_id:
         annotations[ANNOTATION_SESSION] = request.session_id
     return {

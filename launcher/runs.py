@@ -19,6 +19,7 @@ from launcher.jobs import (
     ANNOTATION_CANCELLED,
     ANNOTATION_MODEL,
     ANNOTATION_REASON,
+    ANNOTATION_RETAIN,
     ANNOTATION_RUN,
     ANNOTATION_SESSION,
     ANNOTATION_WATCHED,
@@ -475,7 +476,9 @@ class Launcher:
             precondition = {"resourceVersion": job.meta.resource_version}
         name = job.name
         template = self.config.templates.get(job.meta.labels.get(LABEL_TEMPLATE, ""))
-        retain = template is not None and template.retain
+        retain = (template is not None and template.retain) or job.annotation(
+            ANNOTATION_RETAIN
+        ) == "true"
         # A retained Job is suspended (its pod goes, the Job stays for inspection).
         try:
             await self.kube.patch(

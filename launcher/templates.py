@@ -139,6 +139,9 @@ class AgentOverrides(Model):
     tiers: list[Annotated[str, Field(pattern="^(small|medium|large)$")]] = []
     """Resource tiers the agent may pick instead of the template's resources. Default:
     none."""
+    retain: bool = True
+    """The agent may ask to keep its cancelled Jobs for inspection (as the template's
+    retain does; finished Jobs still go after ttlSecondsAfterFinished). Default: true."""
 
 
 class JobTemplate(Model):

@@ -210,6 +210,13 @@ export async function getConfigSchema(client = launcher()) {
         hint: "0 or empty: the template's; the template caps it",
       },
       {
+        key: "retainJobs",
+        label: "Keep cancelled Jobs",
+        type: "toggle",
+        default: false,
+        hint: "keep a cancelled run's Job for inspection (when the template allows it)",
+      },
+      {
         key: "tier",
         label: "Resource tier",
         type: "select",
@@ -231,6 +238,7 @@ the template does not allow.
 - model, variant (string): the OpenCode model and variant, when the template allows it.
 - timeoutSec (number): the run's timeout, up to the template's limit.
 - tier (string): small, medium or large, when the template allows it.
+- retainJobs (boolean): keep a cancelled run's Job for inspection, when the template allows it.
 - env: the agent's variables reach the pod (not PAPERCLIP_*), when the template allows it.
 - promptTemplate, bootstrapPromptTemplate, instructionsFilePath: as for local adapters.
 `;

@@ -168,6 +168,7 @@ export async function buildRunRequest(ctx) {
   if (text(config.model)) body.model = text(config.model);
   if (text(config.variant)) body.variant = text(config.variant);
   if (text(config.tier)) body.tier = text(config.tier);
+  if (config.retainJobs === true || config.retain === true) body.retain = true;
   const timeout = positiveInteger(config.timeoutSec);
   if (timeout !== null) body.timeoutSeconds = timeout;
   return body;

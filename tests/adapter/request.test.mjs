@@ -129,7 +129,7 @@ test("the run request carries identity, token, session, prompt, context and over
     agent,
     authToken: "jwt.token",
     runtime: { sessionParams: { sessionId: "ses_9", template: "opencode" } },
-    config: { template: "opencode", model: "anthropic/claude", variant: "high", timeoutSec: "600", tier: "large", env: { A: "1" } },
+    config: { template: "opencode", model: "anthropic/claude", variant: "high", timeoutSec: "600", tier: "large", env: { A: "1" }, retainJobs: true },
     context: { taskId: "t-1", wakeReason: "manual" },
   });
   assert.equal(body.agentId, "agent-1");
@@ -142,12 +142,13 @@ test("the run request carries identity, token, session, prompt, context and over
   assert.equal(body.variant, "high");
   assert.equal(body.tier, "large");
   assert.equal(body.timeoutSeconds, 600);
+  assert.equal(body.retain, true);
   assert.deepEqual(body.env, { A: "1" });
   assert.deepEqual(body.context, { PAPERCLIP_TASK_ID: "t-1", PAPERCLIP_WAKE_REASON: "manual" });
   assert.match(body.prompt, /Wake reason: manual/);
   const bare = await buildRunRequest({ runId: "r", agent, config: {}, context: {} });
   assert.equal(bare.template, "opencode");
-  for (const key of ["apiKey", "sessionId", "model", "variant", "tier", "timeoutSeconds"]) {
+  for (const key of ["apiKey", "sessionId", "model", "variant", "tier", "timeoutSeconds", "retain"]) {
     assert.ok(!(key in bare), key);
   }
 });

@@ -314,3 +314,31 @@ def test_the_secret_never_holds_more_than_the_run_needs() -> None:
     job = build_job(CONFIG, request(template="strict"))
     secret = build_run_secret(CONFIG, request(template="strict"), JobView.of(job))
     assert set(secret["stringData"]) == {"prompt", "PAPERCLIP_API_KEY"}
+
+
+def test_an_agent_may_keep_its_cancelled_jobs_when_the_template_allows() -> None:
+    async def scenario() -> None:
+        kube = FakeKube()
+        launcher = Launcher(kube, CONFIG, FAST)
+        started = await launcher.start(request(retain=True))
+        await launcher.cancel("run-1")
+        job = kube.objects[("ns", "jobs", started.job)]
+        assert job["spec"].get("suspend") is True  # kept, its pod gone
+        plain = await launcher.start(request(runId="run-2", agentId="agent-2"))
+        await launcher.cancel("run-2")
+        assert ("ns", "jobs", plain.job) not in kube.objects or kube.objects[
+            ("ns", "jobs", plain.job)
+        ]["metadata"].get("deletionTimestamp")
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
+    strict = CONFIG.model_copy(deep=True)
+    strict.templates["oc"] = strict.templates["oc"].model_copy(
+        update={
+            "agent_overrides": strict.templates["oc"].agent_overrides.model_copy(
+                update={"retain": False}
+            )
+        }
+    )
+    with pytest.raises(RunRefused) as caught:
+        check_allowed(strict.templates["oc"], request(retain=True))
+    assert caught.value.field == "retain"
