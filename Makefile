@@ -10,11 +10,12 @@ TOOLS_STAMP := $(VENV)/.tools-dir
 GO_STAMP := $(VENV)/.go-binaries-dir
 PC_STAMP := $(VENV)/.paperclip-dir
 CDK8S_STAMP := $(VENV)/.cdk8s-cli
+ACTIONLINT_STAMP := $(VENV)/.actionlint
 
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup venv go-binaries synth check test test-unit test-k8s lint bench cluster clean controlplane tools paperclip-server data-tools flux-controllers flux
+.PHONY: setup venv go-binaries docs synth check test test-unit test-k8s lint bench cluster clean controlplane tools paperclip-server data-tools flux-controllers flux
 
 ## setup: virtualenv, Python packages, pinned CRDs, helm and kubectl (idempotent)
 setup: $(STAMP) $(TOOLS_STAMP)
@@ -36,7 +37,11 @@ $(CDK8S_STAMP): tests/tools/cdk8s-cli.sh
 	@mkdir -p $(VENV)
 	bash tests/tools/cdk8s-cli.sh | tail -n 1 > $@.tmp && mv $@.tmp $@
 
-tools: $(TOOLS_STAMP) $(CDK8S_STAMP)
+$(ACTIONLINT_STAMP): tests/tools/actionlint.sh
+	@mkdir -p $(VENV)
+	bash tests/tools/actionlint.sh | tail -n 1 > $@.tmp && mv $@.tmp $@
+
+tools: $(TOOLS_STAMP) $(CDK8S_STAMP) $(ACTIONLINT_STAMP)
 
 ## go-binaries: build (or reuse) the control plane (kube-apiserver, kcm, scheduler, etcd, kwok)
 ## and Flux's source-, kustomize- and helm-controller (with CRDs), in one Go build
@@ -79,14 +84,16 @@ test-k8s: setup go-binaries paperclip-server
 
 SHELL_SCRIPTS = $$(find . -name '*.sh' -not -path './.venv/*' -not -path './.git/*' -not -path '*/node_modules/*') .ci/run
 
-## lint: ruff, mypy, hadolint (launcher image), shellcheck (every shell script)
-lint: $(STAMP)
+## lint: ruff, mypy, hadolint (launcher image), shellcheck (every shell script), actionlint
+lint: $(STAMP) $(ACTIONLINT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check constructs_lib launcher tests apps
 	$(VENV)/bin/mypy constructs_lib launcher apps tests
 	for f in launcher/adapter/*.mjs launcher/adapter/*.cjs; do node --check "$$f" || exit 1; done
 	$(VENV)/bin/hadolint launcher/Dockerfile
 	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+	for f in constructs_lib/scripts/*.mjs; do node --check "$$f" || exit 1; done
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $$(cat $(ACTIONLINT_STAMP)) .github/workflows/*.yml
 
 ## bench: synth time and memory; launcher submit latency, relay throughput, 200 concurrent runs
 bench: setup go-binaries data-tools paperclip-server
@@ -105,9 +112,13 @@ cluster: setup go-binaries
 	PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) $(PY) -m tests.controlplane.cluster
 
 ## flux: the control plane with Flux and a loopback git server in the foreground (Ctrl-C stops)
-flux: setup go-binaries
-	PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) \
+flux: setup go-binaries paperclip-server
+	PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) \
 	  $(PY) -m tests.flux.fluxenv
 
+## docs: build the documentation site strictly into site/ (`make test` builds it too)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

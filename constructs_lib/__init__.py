@@ -1,4 +1,7 @@
 """paperclip-gitops: typed cdk8s constructs that render Paperclip instances as GitOps
 manifests."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("paperclip-gitops")
+"""This release (pyproject.toml, the one place the version is written)."""

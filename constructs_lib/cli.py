@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +30,13 @@ _version_option = click.option(
     help="Kubernetes version whose OpenAPI schema every object must satisfy "
     "(env PAPERCLIP_GITOPS_KUBERNETES_VERSION).",
 )
+_strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    default=lambda: os.environ.get("PAPERCLIP_GITOPS_STRICT", "") not in ("", "0", "false"),
+    help="Treat every warning as an error (exit 2, nothing written): for CI "
+    "(env PAPERCLIP_GITOPS_STRICT=1).",
+)
 _apps_dir_option = click.option(
     "--apps-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -47,7 +55,12 @@ def _fail(error: UserError) -> NoReturn:
     sys.exit(EXIT_USER_ERROR)
 
 
-def _warn(warnings: Sequence[Problem]) -> None:
+def _warn(warnings: Sequence[Problem], strict: bool = False) -> None:
+    """Print the warnings; with ``strict`` they are errors (UserError)."""
+    if strict and warnings:
+        raise UserError(
+            replace(w, message=f"{w.message} (a warning; an error with --strict)") for w in warnings
+        )
     for problem in warnings:
         click.secho(f"warning: {problem.render()}", fg="yellow", err=True)
 
@@ -139,9 +152,11 @@ def _synthesize(
     version: str,
     only: str | None = None,
     previous_root: Path | None = None,
+    strict: bool = False,
 ) -> Any:
     _load_cdk8s_in_background()
     from constructs_lib.render.inputs import check_version, load_apps
+    from constructs_lib.render.layout import repository_path
 
     paths = _app_paths(apps, apps_dir)
     check_version(version)
@@ -157,9 +172,21 @@ def _synthesize(
         # the entry objects list every app: written only when every app is synthesized
         gitops_dir=apps_dir if gitops and not apps else None,
         apps=loaded,
+        dist_path=repository_path(previous_root) if previous_root is not None else "dist",
     )
-    _warn(result.warnings)
+    _warn(result.warnings, strict)
     return result
+
+
+def _interrupted_unless_written(written: Callable[[], bool]) -> Callable[[int, Any], None]:
+    """A SIGINT handler: KeyboardInterrupt (click reports "Aborted!"), unless the output has
+    been written already, when the interrupt would change nothing and is ignored."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if not written():
+            raise KeyboardInterrupt
+
+    return handler
 
 
 def entry() -> None:
@@ -173,17 +200,29 @@ def entry() -> None:
     then the process ends without that teardown.
     """
     import gc
+    import signal
+
+    from constructs_lib.render.atomic import INTERRUPT_AT_ENV, output_written
 
     gc.disable()  # a short-lived process: see above
+    signal.signal(signal.SIGINT, _interrupted_unless_written(output_written))
     try:
-        main()
-        code: int = 0
+        try:
+            main()
+            code: int = 0
+        finally:  # from here on an interrupt changes nothing: the exit handlers run
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
         else:
             click.echo(exc.code, err=True)
             code = 1
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing was written.", err=True)
+        code = 130
+    if os.environ.get(INTERRUPT_AT_ENV) == "exit":  # test hook: Ctrl-C while exiting
+        os.kill(os.getpid(), signal.SIGINT)
     sys.stdout.flush()
     sys.stderr.flush()
     atexit._run_exitfuncs()
@@ -226,6 +265,7 @@ def main() -> None:
 )
 @_apps_dir_option
 @_version_option
+@_strict_option
 @click.option(
     "--only",
     metavar="OUTPUTS",
@@ -234,7 +274,12 @@ def main() -> None:
     "(default: all). The app directories then hold only those.",
 )
 def synth(
-    apps: tuple[str, ...], out: Path, apps_dir: Path, kubernetes_version: str, only: str | None
+    apps: tuple[str, ...],
+    out: Path,
+    apps_dir: Path,
+    kubernetes_version: str,
+    strict: bool,
+    only: str | None,
 ) -> None:
     """Synthesize apps into the output directory, atomically.
 
@@ -252,7 +297,9 @@ def synth(
     from constructs_lib.render.atomic import write_trees
 
     try:
-        result = _synthesize(apps, apps_dir, kubernetes_version, only, previous_root=out)
+        result = _synthesize(
+            apps, apps_dir, kubernetes_version, only, previous_root=out, strict=strict
+        )
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
         _fail(exc)
@@ -288,7 +335,8 @@ def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
 )
 @_apps_dir_option
 @_version_option
-def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
+@_strict_option
+def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool) -> None:
     """Fail (exit 1) with a diff when the committed dist/ differs from a fresh synth.
 
     Synthesizes every app in memory and compares it with dist/ file by file, including files
@@ -298,7 +346,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
     from constructs_lib.render.pipeline import diff_trees
 
     try:
-        result = _synthesize((), apps_dir, kubernetes_version, previous_root=dist)
+        result = _synthesize((), apps_dir, kubernetes_version, previous_root=dist, strict=strict)
     except UserError as exc:
         _fail(exc)
     lines = diff_trees(result.trees, dist)
@@ -318,7 +366,8 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @_version_option
-def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
+@_strict_option
+def validate(files: tuple[Path, ...], kubernetes_version: str, strict: bool) -> None:
     """Run every check synth runs on app FILES, writing nothing.
 
     \b
@@ -332,9 +381,9 @@ def validate(files: tuple[Path, ...], kubernetes_version: str) -> None:
         if missing:
             raise UserError(Problem(f"no such file: {f}", fix="check the path.") for f in missing)
         result = synthesize(list(files), kubernetes_version)
+        _warn(result.warnings, strict)
     except UserError as exc:
         _fail(exc)
-    _warn(result.warnings)
     objects = sum(len(r.objects) for r in result.rendered)
     click.echo(
         f"valid: {len(files)} file(s), {result.instance_count} instance(s), "

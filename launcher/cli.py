@@ -1,4 +1,4 @@
-"""paperclip-launcher: serve | run | ensure-secrets."""
+"""paperclip-launcher: serve | run."""
 
 from __future__ import annotations
 
@@ -65,11 +65,25 @@ def _kube(kubeconfig: str | None) -> Kube:
 
 
 def _token(args: argparse.Namespace) -> str:
+    """The callers' bearer token; an empty one (a blank file or variable) is refused, since
+    it would accept ``Authorization: Bearer`` with no credential."""
     if args.token_file:
-        return Path(args.token_file).read_text().strip()
-    token = os.environ.get("PAPERCLIP_LAUNCHER_TOKEN", "")
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SystemExit(
+                f"error: cannot read the token file {args.token_file}: {exc}"
+            ) from None
+        if not token:
+            raise SystemExit(
+                f"error: the token file {args.token_file} is empty; the launcher would accept "
+                "requests without a credential. Put the token in it (the secrets bootstrap "
+                "creates <instance>-launcher-token)"
+            )
+        return token
+    token = os.environ.get("PAPERCLIP_LAUNCHER_TOKEN", "").strip()
     if not token:
-        raise SystemExit("error: set PAPERCLIP_LAUNCHER_TOKEN or --token-file")
+        raise SystemExit("error: set PAPERCLIP_LAUNCHER_TOKEN or --token-file (not empty)")
     return token
 
 
@@ -80,6 +94,7 @@ async def _serve(args: argparse.Namespace) -> None:
     from launcher.server import make_app
 
     config = load_config(args.config)
+    token = _token(args)  # before anything connects: an empty token is refused at once
     # a watched run's heartbeat lands four times per cancel window (at most every 15 s)
     window = args.disconnect_cancel_seconds
     heartbeat = 15.0 if window <= 0 else max(0.25, min(15.0, window / 4))
@@ -87,7 +102,7 @@ async def _serve(args: argparse.Namespace) -> None:
     await launcher.inherit_pull_secrets(os.environ.get("POD_NAME"))
     app = make_app(
         launcher,
-        _token(args),
+        token,
         reap_interval=args.reap_interval,
         disconnect_cancel_seconds=args.disconnect_cancel_seconds,
     )
@@ -158,34 +173,6 @@ async def _run(args: argparse.Namespace) -> int:
         return code
 
 
-async def _ensure(args: argparse.Namespace) -> int:
-    from launcher.kube import Connection, Kube
-    from launcher.secrets import SecretSpec, ensure
-
-    try:
-        wanted = [SecretSpec.parse(s) for s in args.secret]
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    connection = Connection.auto(args.kubeconfig)
-    namespace = args.namespace or connection.namespace
-    labels = {"app.kubernetes.io/managed-by": "paperclip-launcher"}
-    from launcher.kube import ApiError
-
-    try:
-        async with Kube(connection) as kube:
-            outcome = await ensure(kube, namespace, wanted, labels)
-    except ApiError as exc:
-        print(f"error: the API server refused a call: {exc}", file=sys.stderr)
-        return 1
-    for line in outcome.lines:
-        print(line)
-    if not outcome.ok:
-        print(f"error: missing key(s): {', '.join(outcome.missing)}", file=sys.stderr)
-        return 3
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="paperclip-launcher", description=__doc__)
     top.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info"))
@@ -219,19 +206,6 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--company-id", required=True)
     run.add_argument("--timeout", type=int, default=None)
 
-    ensure = sub.add_parser(
-        "ensure-secrets",
-        help="create missing Secrets (random or literal values); never overwrite one",
-    )
-    ensure.add_argument("--namespace", default=None)
-    ensure.add_argument("--kubeconfig", default=None)
-    ensure.add_argument(
-        "secret",
-        nargs="+",
-        metavar="NAME/KEY[?]=FORM",
-        help="FORM: hex32, hex16, base64-32, token or literal:VALUE; KEY? marks a key no "
-        "consumer needs (reported when an existing Secret lacks it, never fatal)",
-    )
     return top
 
 
@@ -241,9 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         asyncio.run(_serve(args))
         return 0
-    if args.command == "run":
-        return asyncio.run(_run(args))
-    return asyncio.run(_ensure(args))
+    return asyncio.run(_run(args))
 
 
 if __name__ == "__main__":

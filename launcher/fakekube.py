@@ -58,6 +58,7 @@ class FakeKube:
         self.logs: dict[tuple[str, str], _Log] = {}
         self.calls: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
+        self.lost_replies: list[Fault] = []
         self.auto_pods = auto_pods
         self._versions = itertools.count(1)
         self._uids = itertools.count(1)
@@ -138,6 +139,19 @@ class FakeKube:
 
         self.faults.append(fault)
 
+    def lose_reply(self, method: str, contains: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` on a matching path are carried out, but
+        their answer is lost (the connection breaks after the API server committed it)."""
+        left = [times]
+
+        def lost(m: str, path: str) -> ApiError | None:
+            if m == method and contains in path and left[0] > 0:
+                left[0] -= 1
+                return ApiError(0, "Unreachable", "fake: the answer was lost")
+            return None
+
+        self.lost_replies.append(lost)
+
     # -- KubeApi ---------------------------------------------------------------------
 
     def _check(self, method: str, path: str) -> None:
@@ -146,6 +160,14 @@ class FakeKube:
             error = fault(method, path)
             if error is not None:
                 raise error
+
+    def _answer(self, method: str, path: str, answer: Any) -> Any:
+        """``answer``, unless a lost reply was arranged for this call (see lose_reply)."""
+        for lost in self.lost_replies:
+            error = lost(method, path)
+            if error is not None:
+                raise error
+        return answer
 
     def _bump(self, obj: dict[str, Any]) -> None:
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
@@ -194,7 +216,7 @@ class FakeKube:
         self.objects[(namespace, resource, name)] = obj
         if resource == "jobs" and self.auto_pods:
             self._start_pod(namespace, obj)
-        return copy.deepcopy(obj)
+        return self._answer("POST", path, copy.deepcopy(obj))
 
     def _start_pod(self, namespace: str, job: dict[str, Any]) -> None:
         name = f"{job['metadata']['name']}-{next(self._uids):05d}"
@@ -225,7 +247,7 @@ class FakeKube:
         obj = copy.deepcopy(body)
         self._bump(obj)
         self.objects[(namespace, resource, name)] = obj
-        return copy.deepcopy(obj)
+        return self._answer("PUT", path, copy.deepcopy(obj))
 
     async def patch(self, path: str, body: dict[str, Any]) -> Any:
         await asyncio.sleep(0)
@@ -243,17 +265,32 @@ class FakeKube:
                     del self.objects[(namespace, "pods", pod["metadata"]["name"])]
         return copy.deepcopy(current)
 
-    async def delete(self, path: str, propagation: str | None = None) -> Any:
+    async def delete(
+        self, path: str, propagation: str | None = None, uid: str | None = None
+    ) -> Any:
         await asyncio.sleep(0)
         self._check("DELETE", path)
         namespace, resource, name, _ = self.parse(path)
         obj = self._get(namespace, resource, name)
+        if uid is not None and obj["metadata"].get("uid") != uid:
+            raise ApiError(409, "Conflict", {"message": "Precondition failed: UID mismatch"})
         del self.objects[(namespace, resource, name)]
         if resource == "jobs":
             for pod in self.of_kind("pods", namespace):
                 if pod["metadata"]["labels"].get("batch.kubernetes.io/job-name") == name:
                     del self.objects[(namespace, "pods", pod["metadata"]["name"])]
-        return copy.deepcopy(obj)
+            # the garbage collector: the Job's dependents (its run Secret) go with it
+            owned = [
+                key
+                for key, other in self.objects.items()
+                if any(
+                    ref.get("uid") == obj["metadata"].get("uid")
+                    for ref in other["metadata"].get("ownerReferences") or []
+                )
+            ]
+            for key in owned:
+                del self.objects[key]
+        return self._answer("DELETE", path, copy.deepcopy(obj))
 
     def _log_lines(self, namespace: str, pod: str, since: str) -> list[str]:
         log = self.logs.get((namespace, pod), _Log())
@@ -279,7 +316,7 @@ class FakeKube:
         cut = self._cut
         since = params.get("sinceTime", "")
         log = self.logs.setdefault((namespace, pod), _Log())
-        sent = sum(1 for stamp, _ in log.lines if stamp[:19] < since[:19])
+        sent = 0
         self.open_streams += 1
         try:
             quiet = 0.0
@@ -291,7 +328,11 @@ class FakeKube:
                     batch = log.lines[sent : sent + 200]
                     sent += len(batch)
                     quiet = 0.0
-                    yield [f"{stamp} {text}" for stamp, text in batch]
+                    # as the kubelet does: every line stamped before sinceTime is left out
+                    # (line by line: a log whose clock went back has later lines before it)
+                    kept = [f"{stamp} {text}" for stamp, text in batch if stamp[:19] >= since[:19]]
+                    if kept:
+                        yield kept
                     continue
                 pod_obj = self.objects.get((namespace, "pods", pod))
                 if pod_obj is None or pod_obj["status"].get("phase") in ("Succeeded", "Failed"):

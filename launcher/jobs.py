@@ -39,6 +39,8 @@ ANNOTATION_OUTPUT = "paperclip.io/output"
 ANNOTATION_MODEL = "paperclip.io/model"
 ANNOTATION_SESSION = "paperclip.io/resumed-session"
 ANNOTATION_RETAIN = "paperclip.io/retain"
+ANNOTATION_RUN_SECRET = "paperclip.io/run-secret"
+"""The name of the Job's run Secret (unique per Job object: see :func:`run_secret_name`)."""
 MAX_TIMEOUT_SECONDS = 2**31 - 1
 RUN_DIR = "/run/paperclip"
 WORKSPACE_DIR = "/paperclip"
@@ -300,8 +302,12 @@ def agent_home(company_id: str, agent_id: str) -> str:
     return f"agents/{part(company_id)}/{part(agent_id)}"
 
 
-def run_secret_name(job: str) -> str:
-    return f"{job}-run"
+def run_secret_name(job: str, nonce: str = "") -> str:
+    """The run Secret of Job ``job``. The launcher gives every Job object a fresh ``nonce``:
+    a Job deleted after a failed start and made again for a retry of the same run never
+    shares a name with its predecessor's Secret, which the garbage collector removes with
+    that predecessor (perhaps only after the new Job was made)."""
+    return f"{job}-run-{nonce}" if nonce else f"{job}-run"
 
 
 def _resources(template: JobTemplate, request: RunRequest) -> dict[str, Any] | None:
@@ -337,14 +343,18 @@ def _home_init(template: JobTemplate, home: str) -> dict[str, Any]:
 
 
 def build_job(
-    config: LauncherConfig, request: RunRequest, pull_secrets: list[str] | None = None
+    config: LauncherConfig,
+    request: RunRequest,
+    pull_secrets: list[str] | None = None,
+    nonce: str = "",
 ) -> dict[str, Any]:
     """The Job for one run; raises KeyError for an unknown template and RunRefused for what
     the template does not allow. ``pull_secrets``: the image pull Secrets of pods whose
-    template names none (the launcher's own pod's)."""
+    template names none (the launcher's own pod's); ``nonce``: see :func:`run_secret_name`."""
     template = config.templates[request.template]
     check_allowed(template, request)
     name = job_name(request.agent_id, request.run_id)
+    secret = run_secret_name(name, nonce)
     labels = run_labels(config, request)
     command, args = _command(template, request)
     shared = template.workspace is Workspace.SHARED and config.workspace_claim is not None
@@ -355,7 +365,7 @@ def build_job(
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": template.image,
-        "env": _env(config, template, request, run_secret_name(name)),
+        "env": _env(config, template, request, secret),
         "volumeMounts": [
             workspace_mount,
             {"name": "run", "mountPath": RUN_DIR, "readOnly": True},
@@ -399,7 +409,7 @@ def build_job(
         "containers": [container],
         "volumes": [
             workspace,
-            {"name": "run", "secret": {"secretName": run_secret_name(name), "defaultMode": 0o440}},
+            {"name": "run", "secret": {"secretName": secret, "defaultMode": 0o440}},
             {"name": "tmp", "emptyDir": {}},
             *template.volumes,
         ],
@@ -436,6 +446,7 @@ def build_job(
         ANNOTATION_AGENT: request.agent_id,
         ANNOTATION_RUN: request.run_id,
         ANNOTATION_OUTPUT: template.output.value,
+        ANNOTATION_RUN_SECRET: secret,
     }
     model = run_model(template, request)
     if model:
@@ -479,7 +490,7 @@ def build_run_secret(config: LauncherConfig, request: RunRequest, job: JobView) 
         "kind": "Secret",
         "type": "Opaque",
         "metadata": {
-            "name": run_secret_name(job.name),
+            "name": job.annotation(ANNOTATION_RUN_SECRET) or run_secret_name(job.name),
             "namespace": config.namespace,
             "labels": run_labels(config, request),
             "ownerReferences": [

@@ -57,7 +57,9 @@ class KubeApi(Protocol):
 
     async def patch(self, path: str, body: dict[str, Any]) -> Any: ...
 
-    async def delete(self, path: str, propagation: str | None = None) -> Any: ...
+    async def delete(
+        self, path: str, propagation: str | None = None, uid: str | None = None
+    ) -> Any: ...
 
     async def text(self, path: str, params: dict[str, str]) -> str: ...
 
@@ -276,9 +278,17 @@ class Kube:
             "PATCH", path, body=body, content_type="application/merge-patch+json"
         )
 
-    async def delete(self, path: str, propagation: str | None = None) -> Any:
-        body = {"propagationPolicy": propagation} if propagation else None
-        return await self.request("DELETE", path, body=body)
+    async def delete(
+        self, path: str, propagation: str | None = None, uid: str | None = None
+    ) -> Any:
+        """Delete the object; with ``uid``, only that very object (409 when the name now
+        belongs to another)."""
+        body: dict[str, Any] = {}
+        if propagation:
+            body["propagationPolicy"] = propagation
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        return await self.request("DELETE", path, body=body or None)
 
     async def text(self, path: str, params: dict[str, str]) -> str:
         return str(await self.request("GET", path, params=params))

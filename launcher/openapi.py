@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from launcher import __version__
 from launcher.jobs import RunRequest
 
-VERSION = "0.1.0"
+VERSION = __version__
 CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z\|[1-9]\d{0,8}$"
 
 

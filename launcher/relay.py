@@ -2,9 +2,16 @@
 
 Lines are read with ``timestamps=true``. The cursor of a line is its timestamp and its
 position among lines with that same timestamp, so after a broken stream the relay reconnects
-with ``sinceTime`` (whole seconds) and skips what it already delivered: nothing is lost or
-repeated. The relay stops when the container has terminated (and the rest of the log has
-been read), not only at the end of the stream: some kubelets (and kwok) never end it.
+with ``sinceTime`` and skips what it already delivered: nothing is lost or repeated. The
+relay stops when the container has terminated (and the rest of the log has been read), not
+only at the end of the stream: some kubelets (and kwok) never end it.
+
+Timestamps may go back (a node clock stepped back): a line's cursor uses the latest
+timestamp seen so far in the stream (its own when that is later), so cursors only grow and no
+line is dropped for an earlier stamp. The API server leaves out every line stamped before
+``sinceTime``, so a reconnect asks for :data:`REWIND_SECONDS` before the cursor's second:
+a log whose clock went back by less than that is resumed exactly; a larger step back is
+logged, since a reconnect at that point could miss the lines stamped before it.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from launcher.jobs import CONTAINER
 from launcher.kube import ApiError, KubeApi, namespaced
@@ -25,6 +32,9 @@ log = logging.getLogger("paperclip_launcher.relay")
 CURSOR = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z)\|([1-9]\d{0,8})$")
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 """The timestamp the API server puts before each line (timestamps=true), in UTC."""
+REWIND_SECONDS = 60
+"""A reconnect reads the log from this long before the cursor's second (see the module
+docstring): a backward step of the clock shorter than this never loses a line."""
 MAX_FAILURES = 8
 """Consecutive failed attempts (no line in between) before the relay gives up."""
 MAX_BACKOFF = 5.0
@@ -74,6 +84,13 @@ class Cursor:
         """RFC 3339 whole seconds at or before the timestamp (the API's sinceTime)."""
         return self.timestamp[:19] + "Z"
 
+    @property
+    def resume_time(self) -> str:
+        """The sinceTime of a reconnect: :data:`REWIND_SECONDS` before :attr:`since_time`,
+        so lines whose stamp went back a little are read again (and skipped) too."""
+        second = datetime.fromisoformat(self.timestamp[:19]) - timedelta(seconds=REWIND_SECONDS)
+        return second.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
@@ -82,7 +99,11 @@ class LogLine:
 
 
 class Dedup:
-    """Assigns cursors and drops lines at or before the last delivered cursor."""
+    """Assigns cursors and drops lines at or before the last delivered cursor.
+
+    A pass (one stream) stamps each line with the latest timestamp seen in it so far, and
+    its position among the lines of that stamp: cursors grow strictly within a pass, so a
+    line stamped earlier than the one before it is delivered, never taken for a repeat."""
 
     def __init__(self, after: Cursor) -> None:
         self.after = after
@@ -90,6 +111,8 @@ class Dedup:
         self.count = 0
         self.foreign = 0
         self.last_foreign = ""
+        self.stepped_back = 0.0
+        """The largest step back of the clock seen, in seconds (0: none)."""
 
     def start_pass(self) -> None:
         self.stamp, self.count = "", 0
@@ -102,15 +125,34 @@ class Dedup:
             self.foreign += 1
             self.last_foreign = raw[:200]
             return None
+        stamp = _normalize(stamp)
+        if stamp < self.stamp:  # the clock went back: keep the latest stamp of the pass
+            self._stepped_back(stamp)
+            stamp = self.stamp
         if stamp == self.stamp:
             self.count += 1
         else:
             self.stamp, self.count = stamp, 1
-        cursor = Cursor(_normalize(stamp), self.count)
+        cursor = Cursor(stamp, self.count)
         if cursor <= self.after:
             return None
         self.after = cursor
         return LogLine(cursor, text)
+
+    def _stepped_back(self, stamp: str) -> None:
+        step = (_seconds(self.stamp) - _seconds(stamp)).total_seconds()
+        if step >= REWIND_SECONDS and step > self.stepped_back:
+            log.warning(
+                "log timestamps went back by %.0f s; a reconnect after this point could miss "
+                "lines stamped more than %d s before the line it resumes from",
+                step,
+                REWIND_SECONDS,
+            )
+        self.stepped_back = max(self.stepped_back, step)
+
+
+def _seconds(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp[:26] + "+00:00")
 
 
 def _normalize(stamp: str) -> str:
@@ -147,7 +189,7 @@ async def follow(
     while True:
         params = {"container": container, "follow": "true", "timestamps": "true"}
         if dedup.after.timestamp:
-            params["sinceTime"] = dedup.after.since_time
+            params["sinceTime"] = dedup.after.resume_time
         dedup.start_pass()
         foreign = dedup.foreign
         ended = False
@@ -217,7 +259,7 @@ async def _drain(kube: KubeApi, path: str, container: str, dedup: Dedup) -> list
     """The rest of the log after the container ended, without following."""
     params = {"container": container, "timestamps": "true"}
     if dedup.after.timestamp:
-        params["sinceTime"] = dedup.after.since_time
+        params["sinceTime"] = dedup.after.resume_time
     dedup.start_pass()
     try:
         text = await kube.text(path, params)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from launcher.jobs import (
     build_job,
     build_run_secret,
     check_allowed,
+    job_name,
     label_value,
     output_format,
 )
@@ -181,51 +183,102 @@ class Launcher:
 
     async def start(self, request: RunRequest) -> Started:
         """Start the run (or find it started); raises UnknownTemplate, RunRefused (what the
-        template does not allow), AgentBusy or JobClash."""
+        template does not allow), AgentBusy or JobClash.
+
+        Idempotent per run id: a repeated start adopts the run's Job and makes sure it has
+        its run Secret. A start that fails after taking the agent's Lease (an API error,
+        perhaps after the API server did create the Job or the Secret: the answer can be
+        lost) deletes the run's Job before it releases the Lease; when the Job cannot be
+        deleted the Lease stays with the run, so no other run of the agent starts (a retry
+        of this run completes it; the sweep cancels the Job if nobody streams it)."""
         template = self.config.templates.get(request.template)
         if template is None:
             raise UnknownTemplate(request.template)
         check_allowed(template, request)
         claim = await self.guard.acquire(request.agent_id, request.run_id, self._run_state)
         try:
-            if claim.reattach:
-                existing = await self.find_job(request.run_id)
-                if existing is not None:
-                    return Started(request.run_id, existing.name, True)
-            body = build_job(self.config, request, self.pull_secrets)
-            body["metadata"]["annotations"][ANNOTATION_WATCHED] = format_time(now())
-            name: str = body["metadata"]["name"]
-            try:
-                created = JobView.of(await self.kube.create(self._jobs(), body))
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
-                created = JobView.of(await self.kube.get(self._jobs(name)))
-                owner = (created.annotation(ANNOTATION_AGENT), created.annotation(ANNOTATION_RUN))
-                if owner != (request.agent_id, request.run_id):
-                    raise JobClash(name, *owner) from None
-            try:
-                await self.kube.create(
-                    namespaced(self.namespace, "secrets"),
-                    build_run_secret(self.config, request, created),
-                )
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
+            started = await self._start(request, claim.reattach)
         except BaseException:
             if not claim.reattach:
-                await self.guard.release(request.agent_id, request.run_id)
+                await self._abandon(request)
             raise
         log.info(
             "run started",
             extra={
                 "run": request.run_id,
                 "agent": request.agent_id,
-                "job": name,
+                "job": started.job,
                 "template": request.template,
             },
         )
-        return Started(request.run_id, name, claim.reattach)
+        return started
+
+    async def _start(self, request: RunRequest, reattach: bool) -> Started:
+        if reattach:
+            existing = await self.find_job(request.run_id)
+            if existing is not None:
+                await self._ensure_run_secret(request, existing)
+                return Started(request.run_id, existing.name, True)
+        job = await self._create_job(request)
+        await self._ensure_run_secret(request, job)
+        return Started(request.run_id, job.name, reattach)
+
+    async def _create_job(self, request: RunRequest) -> JobView:
+        """The run's Job: created, or adopted when it exists already (a retry after a lost
+        answer); raises JobClash when its name belongs to another run."""
+        body = build_job(self.config, request, self.pull_secrets, nonce=secrets.token_hex(5))
+        body["metadata"]["annotations"][ANNOTATION_WATCHED] = format_time(now())
+        name: str = body["metadata"]["name"]
+        try:
+            return JobView.of(await self.kube.create(self._jobs(), body))
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+        found = JobView.of(await self.kube.get(self._jobs(name)))
+        owner = (found.annotation(ANNOTATION_AGENT), found.annotation(ANNOTATION_RUN))
+        if owner != (request.agent_id, request.run_id):
+            raise JobClash(name, *owner)
+        return found
+
+    async def _ensure_run_secret(self, request: RunRequest, job: JobView) -> None:
+        try:
+            await self.kube.create(
+                namespaced(self.namespace, "secrets"), build_run_secret(self.config, request, job)
+            )
+        except ApiError as exc:
+            if exc.status != 409:
+                raise
+
+    async def _abandon(self, request: RunRequest) -> None:
+        """After a failed start that took the Lease: delete the run's Job if it exists (only
+        that very Job, never another run's of the same name), then release the Lease. The
+        Lease stays with the run when either cannot be done."""
+        name = job_name(request.agent_id, request.run_id)
+        where = {"run": request.run_id, "agent": request.agent_id, "job": name}
+        try:
+            try:
+                found = JobView.of(await self.kube.get(self._jobs(name)))
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+            else:
+                owner = (found.annotation(ANNOTATION_AGENT), found.annotation(ANNOTATION_RUN))
+                if owner == (request.agent_id, request.run_id):
+                    await self._delete_job(name, found.meta.uid)
+            await self.guard.release(request.agent_id, request.run_id)
+        except ApiError as exc:
+            log.warning(
+                "a failed start could not be cleaned up; the agent's Lease stays with the run",
+                extra={**where, "status": exc.status, "reason": exc.reason},
+            )
+
+    async def _delete_job(self, name: str, uid: str) -> None:
+        """Delete that very Job (gone already, or its name taken by a new one: done)."""
+        try:
+            await self.kube.delete(self._jobs(name), propagation="Background", uid=uid)
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                raise
 
     # -- stream ----------------------------------------------------------------------
 

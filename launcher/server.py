@@ -160,6 +160,8 @@ def make_app(
     reap_interval: float = 10.0,
     disconnect_cancel_seconds: float = DISCONNECT_CANCEL_SECONDS,
 ) -> web.Application:
+    if not token.strip():
+        raise ValueError("the launcher token is empty: it would accept a request without one")
     expected = token.encode()
     readiness = _Readiness()
     redact_aiohttp_logs()

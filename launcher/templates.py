@@ -7,13 +7,56 @@ This module depends on pydantic only, so the launcher image stays small.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 TEMPLATE_NAME = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
+
+# An image reference, by the grammar of the container tools (distribution/reference):
+# [domain[:port]/]path[:tag][@algorithm:hex]; path components lower case.
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_NAME = rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*"
+_IMAGE_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+_IMAGE_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_NAME = re.compile(_IMAGE_NAME)
+IMAGE_REFERENCE = re.compile(
+    rf"(?P<name>{_IMAGE_NAME})(?::(?P<tag>{_IMAGE_TAG}))?(?:@(?P<digest>{_IMAGE_DIGEST}))?"
+)
+MAX_IMAGE_NAME = 255
+
+
+def image_reference_problem(value: object, *, name_only: bool = False) -> str | None:
+    """What makes ``value`` no image reference (``name_only``: no repository name), or None.
+    Nothing but the grammar passes: no whitespace, shell characters or scheme."""
+    pattern = IMAGE_NAME if name_only else IMAGE_REFERENCE
+    match = pattern.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        shape = "[registry[:port]/]path" if name_only else "[registry[:port]/]path[:tag][@digest]"
+        return (
+            f"{str(value)[:80]!r} is not an image {'repository' if name_only else 'reference'}: "
+            f"write {shape} with a lower-case path, e.g. ghcr.io/org/tool"
+            f"{'' if name_only else ':1.2'} (no spaces or shell characters)"
+        )
+    if len(match.group("name") if not name_only else match.group(0)) > MAX_IMAGE_NAME:
+        return f"the repository name is longer than {MAX_IMAGE_NAME} characters"
+    return None
+
+
+def _image(value: str) -> str:
+    problem = image_reference_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ImageRef = Annotated[str, AfterValidator(_image)]
+"""A container image reference (see :func:`image_reference_problem`)."""
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 # Resource tiers a template may name instead of spelling out resources.
@@ -147,7 +190,7 @@ class AgentOverrides(Model):
 class JobTemplate(Model):
     """How one kind of agent run becomes a Job."""
 
-    image: Annotated[str, Field(min_length=1)]
+    image: ImageRef
     """Container image (pin a tag or digest)."""
     command: list[str] = []
     """Container command. Default: the image's entrypoint."""

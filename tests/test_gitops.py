@@ -3,6 +3,7 @@ errors, and the CLI around both outputs (synth --only, check, values)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -49,8 +50,21 @@ def test_argo_cd_objects(gitops: Path) -> None:
     assert spec["goTemplateOptions"] == ["missingkey=error"]
     assert spec["syncPolicy"] == {"preserveResourcesOnDeletion": True}
     [generator] = spec["generators"]
-    assert generator["git"]["directories"] == [{"path": "dist/*/kustomize"}]
+    # apps are found by their app.json: a committed app needs no hand-kept map
+    assert generator["git"]["files"] == [{"path": "dist/*/app.json"}]
     template = spec["template"]
+    assert template["spec"]["source"]["path"] == "{{ .path.path }}/kustomize"
+    assert template["spec"]["destination"]["namespace"] == "{{ .namespace }}"
+    assert template["metadata"]["name"] == "paperclip-{{ .app }}"
+    for app in ("quickstart", "production", "production-full"):
+        record = json.loads((gitops / app / "app.json").read_text())
+        assert record["app"] == app and record["namespace"]
+    root = load(gitops / "gitops/argocd/application-paperclip-gitops.yaml")["spec"]
+    assert root["source"]["path"] == "dist/gitops/argocd"  # it syncs its own directory
+    assert root["project"] == "default"  # the paperclip project is one of its objects
+    assert root["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    listed = yaml.safe_load((gitops / "gitops/argocd/kustomization.yaml").read_text())
+    assert "application-paperclip-gitops.yaml" in listed["resources"]
     assert "finalizers" not in template["metadata"]
     policy = template["spec"]["syncPolicy"]
     assert policy["automated"] == {"prune": True, "selfHeal": True}
@@ -81,6 +95,9 @@ def test_directory_glob_yields_exactly_the_apps(gitops: Path) -> None:
 def test_flux_objects(gitops: Path) -> None:
     repository = load(gitops / "gitops/flux/gitrepository-paperclip-gitops.yaml")["spec"]
     assert repository["ignore"] == "/*\n!/dist/\n"
+    root = load(gitops / "gitops/flux/kustomization-paperclip-gitops.yaml")["spec"]
+    assert root["path"] == "./dist/gitops/flux" and root["prune"] is True
+    assert root["sourceRef"] == {"kind": "GitRepository", "name": "paperclip-gitops"}
     assert repository["ref"] == {"branch": "main"}
     quickstart = load(gitops / "gitops/flux/kustomization-paperclip-quickstart.yaml")["spec"]
     assert quickstart["path"] == "./dist/quickstart/kustomize"
@@ -120,8 +137,8 @@ def test_depends_on_and_selected_apps(apps_dir: Path, tmp_path: Path) -> None:
     release = load(tmp_path / "out/gitops/flux-helm/helmrelease-paperclip-production.yaml")
     assert release["spec"]["dependsOn"] == [{"name": "paperclip-quickstart"}]
     appset = load(tmp_path / "out/gitops/argocd/applicationset-paperclip.yaml")
-    paths = [d["path"] for d in appset["spec"]["generators"][0]["git"]["directories"]]
-    assert paths == ["dist/production/kustomize", "dist/quickstart/kustomize"]
+    paths = [d["path"] for d in appset["spec"]["generators"][0]["git"]["files"]]
+    assert paths == ["dist/production/app.json", "dist/quickstart/app.json"]
 
 
 BAD_CONFIGS = [
@@ -245,3 +262,83 @@ def test_app_project_admits_the_cluster_scoped_kinds_and_namespaces_the_apps_emi
     assert "ClusterRole" not in namespaced
     destinations = {d["namespace"] for d in project["spec"]["destinations"]}
     assert {"team-s", "sandboxes"} <= destinations
+
+
+def _config(apps_dir: Path, **fields: Any) -> None:
+    config = yaml.safe_load((apps_dir / "_gitops.yaml").read_text())
+    config.update(fields)
+    (apps_dir / "_gitops.yaml").write_text(yaml.safe_dump(config))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x-access-token:ghp_secretvalue@github.com/org/repo.git",
+        "https://ghp_secretvalue@github.com/org/repo.git",
+        "https://github.com/org/repo.git?private_token=secretvalue",
+        "https://github.com/org/repo.git#token=secretvalue",
+        "ftp://github.com/org/repo.git",
+        "github.com/org/repo.git",
+    ],
+)
+def test_a_repo_url_with_a_credential_is_refused_and_never_written(
+    apps_dir: Path, tmp_path: Path, url: str
+) -> None:
+    _config(apps_dir, repoURL=url)
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "repoURL" in result.output
+    assert "secretvalue" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_ssh_urls_are_taken_and_flux_gets_its_form(apps_dir: Path, tmp_path: Path) -> None:
+    _config(apps_dir, repoURL="git@github.com:org/repo.git", secretRef="repo-key")
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
+    repository = load(tmp_path / "out/gitops/flux/gitrepository-paperclip-gitops.yaml")["spec"]
+    assert repository["url"] == "ssh://git@github.com/org/repo.git"  # Flux's CRD wants a scheme
+    assert repository["secretRef"] == {"name": "repo-key"}
+    project = load(tmp_path / "out/gitops/argocd/appproject-paperclip.yaml")["spec"]
+    assert project["sourceRepos"] == ["git@github.com:org/repo.git"]  # Argo CD takes it as is
+    _config(apps_dir, repoURL="ssh://git@github.com/org/repo.git", secretRef=None)
+    result = synth(apps_dir, tmp_path / "out2")
+    assert result.exit_code == 0, result.output
+    assert "no secretRef names the key" in result.output
+
+
+def test_the_placeholder_url_warns_and_strict_refuses_it(apps_dir: Path, tmp_path: Path) -> None:
+    result = synth(apps_dir, tmp_path / "out")  # the committed config's placeholder
+    assert result.exit_code == 0
+    assert "warning: " in result.output and "placeholder" in result.output
+    strict = synth(apps_dir, tmp_path / "strict", "--strict")
+    assert strict.exit_code == 2, strict.output
+    assert "an error with --strict" in strict.output
+    assert not (tmp_path / "strict").exists()
+    _config(apps_dir, repoURL="https://github.com/acme/platform.git")
+    clean = synth(apps_dir, tmp_path / "clean", "--strict")
+    assert clean.exit_code == 0, clean.output
+
+
+def test_a_tree_in_a_monorepo_subfolder_gets_its_own_paths(apps_dir: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "monorepo"
+    (repo / ".git").mkdir(parents=True)
+    out = repo / "deploy" / "paperclip" / "dist"
+    result = synth(apps_dir, out)
+    assert result.exit_code == 0, result.output
+    quickstart = load(out / "gitops/flux/kustomization-paperclip-quickstart.yaml")["spec"]
+    assert quickstart["path"] == "./deploy/paperclip/dist/quickstart/kustomize"
+    repository = load(out / "gitops/flux/gitrepository-paperclip-gitops.yaml")["spec"]
+    assert repository["ignore"] == (
+        "/*\n!/deploy/\n/deploy/*\n!/deploy/paperclip/\n/deploy/paperclip/*\n"
+        "!/deploy/paperclip/dist/\n"
+    )
+    appset = load(out / "gitops/argocd/applicationset-paperclip.yaml")["spec"]
+    assert appset["generators"][0]["git"]["files"] == [{"path": "deploy/paperclip/dist/*/app.json"}]
+    # an explicit path wins (the tree is written elsewhere and copied in, say)
+    _config(apps_dir, path="ops/dist")
+    result = synth(apps_dir, tmp_path / "elsewhere")
+    assert result.exit_code == 0, result.output
+    root = load(tmp_path / "elsewhere/gitops/argocd/application-paperclip-gitops.yaml")
+    assert root["spec"]["source"]["path"] == "ops/dist/gitops/argocd"

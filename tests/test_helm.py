@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,7 @@ OVERRIDES: list[tuple[str, str, dict[str, Any], str]] = [
         "",
     ),
     ("quickstart", "network-policy-off", {"networkPolicy": {"enabled": False}}, ""),
+    ("quickstart", "common-labels", {"commonLabels": {"team": "platform", "cost": "ai"}}, ""),
     (
         "quickstart",
         "storage",
@@ -231,6 +233,12 @@ OVERRIDES: list[tuple[str, str, dict[str, Any], str]] = [
         "production-full",
         "ingress-host-and-tls",
         {"ingress": {"host": "pc.other.example", "tlsSecret": "other-tls"}},
+        "",
+    ),
+    (
+        "production-full",
+        "autoscaler-bounds",
+        {"autoScaling": {"minReplicas": 3, "maxReplicas": 9}},
         "",
     ),
     (
@@ -347,9 +355,10 @@ def _leaf_keys(schema: dict[str, Any], params: set[str], at: str = "") -> set[st
     if at in params or "properties" not in schema:
         return {at}
     assert schema["additionalProperties"] is False, at
-    assert sorted(schema["required"]) == sorted(schema["properties"]), at
+    own = {k: v for k, v in schema["properties"].items() if not (at == "" and k == "global")}
+    assert sorted(schema["required"]) == sorted(own), at
     keys: set[str] = set()
-    for name, child in schema["properties"].items():
+    for name, child in own.items():
         keys |= _leaf_keys(child, params, f"{at}.{name}" if at else name)
     return keys
 
@@ -414,7 +423,14 @@ def test_values_yaml_documents_every_key(synthesized: Path) -> None:
                 assert name not in {"replicas", "tag", "port", "size"}, line
 
 
-LEAF_BLOCKS = {"resources", "nodeSelector", "affinity", "podAnnotations", "annotations"}
+LEAF_BLOCKS = {
+    "resources",
+    "nodeSelector",
+    "affinity",
+    "podAnnotations",
+    "annotations",
+    "commonLabels",
+}
 
 
 def test_chart_metadata(synthesized: Path) -> None:
@@ -526,3 +542,83 @@ def test_several_instances_get_values_per_instance(
     server_a = changed[("apps/v1", "StatefulSet", "teams", "team-a")]
     assert server_b["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2026.1201.0")
     assert server_a["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":2026.1106.0")
+
+
+def test_ingress_host_moves_the_tls_host_with_the_rule(
+    helm: str, synthesized: Path, tmp_path: Path
+) -> None:
+    objects = helm_objects(
+        helm,
+        synthesized / "production-full" / "helm",
+        APPS["production-full"],
+        {"ingress": {"host": "pc.other.example"}},
+        tmp_path,
+    )
+    [ingress] = [o for k, o in objects.items() if k[1] == "Ingress"]
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["pc.other.example"]
+    assert ingress["spec"]["tls"][0]["hosts"] == ["pc.other.example"]
+
+
+def test_an_autoscaled_instance_offers_its_bounds_not_replicas(synthesized: Path) -> None:
+    values = yaml.safe_load((synthesized / "production-full" / "helm" / "values.yaml").read_text())
+    assert "replicas" not in values  # the HorizontalPodAutoscaler owns the count
+    assert values["autoScaling"] == {"minReplicas": 2, "maxReplicas": 6}
+    fixed = yaml.safe_load((synthesized / "production" / "helm" / "values.yaml").read_text())
+    assert "replicas" in fixed and "autoScaling" not in fixed
+    text = (synthesized / "quickstart" / "helm" / "values.yaml").read_text()
+    assert "(PAPERCLIP_LOG_LEVEL)" in text  # the variable the server reads
+
+
+def test_the_chart_version_follows_its_content(
+    helm: str, synthesized: Path, tmp_path: Path
+) -> None:
+    from constructs_lib.render.helm.chart import chart_version, project_version
+
+    chart = yaml.safe_load((synthesized / "quickstart" / "helm" / "Chart.yaml").read_text())
+    assert re.fullmatch(rf"{re.escape(project_version())}-[0-9a-f]{{12}}", chart["version"])
+    files = {"values.yaml": "a: 1\n", "templates/x.yaml": "kind: X\n"}
+    meta = {"name": "c", "appVersion": "1"}
+    assert chart_version(files, meta) == chart_version(dict(files), dict(meta))
+    assert chart_version({**files, "values.yaml": "a: 2\n"}, meta) != chart_version(files, meta)
+    assert chart_version(files, {**meta, "appVersion": "2"}) != chart_version(files, meta)
+    versions = {
+        yaml.safe_load((synthesized / app / "helm" / "Chart.yaml").read_text())["version"]
+        for app in APPS
+    }
+    assert len(versions) == len(APPS)  # different charts, different versions
+    # helm packages it under that version (the file name an OCI push tags it with)
+    run(helm, "package", str(synthesized / "quickstart" / "helm"), "-d", str(tmp_path))
+    assert (tmp_path / f"{chart['name']}-{chart['version']}.tgz").is_file()
+
+
+def test_an_umbrella_chart_can_depend_on_it_and_pass_global_values(
+    helm: str, synthesized: Path, tmp_path: Path
+) -> None:
+    """What `helm dependency` does with the chart: pinned by its exact version, and the
+    umbrella's `global` values (which Helm gives every subchart) are accepted."""
+    chart = yaml.safe_load((synthesized / "quickstart" / "helm" / "Chart.yaml").read_text())
+    umbrella = tmp_path / "platform"
+    (umbrella / "templates").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "platform",
+                "version": "1.0.0",
+                "dependencies": [
+                    {
+                        "name": chart["name"],
+                        "version": chart["version"],
+                        "repository": f"file://{synthesized / 'quickstart' / 'helm'}",
+                    }
+                ],
+            }
+        )
+    )
+    (umbrella / "values.yaml").write_text(
+        yaml.safe_dump({"global": {"team": "platform"}, chart["name"]: {"logLevel": "debug"}})
+    )
+    run(helm, "dependency", "update", str(umbrella))
+    rendered = run(helm, "template", "rel", str(umbrella), "-n", "paperclip").stdout
+    kinds = {d["kind"] for d in yaml.safe_load_all(rendered) if d}
+    assert "StatefulSet" in kinds

@@ -41,6 +41,10 @@ STRICTER_RULES: dict[str, tuple[str, str]] = {
     "ordinal-gating-deployment": ("spec.heartbeat.schedulerGating", "every pod would run"),
     "ordinal-gating-autoscaler": ("spec.heartbeat.schedulerGating", "with an autoscaler"),
     "autoscaler-needs-requests": ("spec.availability.autoScaling", "FailedGetResourceMetric"),
+    "replicas-on-one-claim": (
+        "spec.storage.persistence.accessModes",
+        "replicas mount the one data volume",
+    ),
     # the API server's own rule, found at synth time (the operator's pods would be refused)
     "mount-of-an-unknown-volume": ("spec.template.spec", "is not a volume"),
 }
@@ -130,6 +134,12 @@ FIXES: dict[str, Any] = {
     "ordinal-gating-deployment": _lease,
     "ordinal-gating-autoscaler": _lease,
     "autoscaler-needs-requests": _requests,
+    "replicas-on-one-claim": lambda d: (
+        _spec(d)
+        .setdefault("storage", {})
+        .setdefault("persistence", {})
+        .update(accessModes=["ReadWriteMany"])
+    ),
     "mount-of-an-unknown-volume": _data_volume_mounts,
 }
 
@@ -139,11 +149,16 @@ REFUSED_ON_PURPOSE: dict[str, set[str]] = {
     "conformance-testdata-maximal.yaml#0": {
         "auth-secret",
         "embedded-single-pod",
+        "replicas-on-one-claim",
         "shared-file-storage",
     },
     "conformance-testdata-networking-ingress.yaml#0": {"ingress-controller-namespace"},
     "e2e-scheduler-lease-failover.yaml#0": {"image-tag-format", "shared-file-storage"},
-    "envtest-instance-controller.yaml#1": {"auth-secret", "shared-file-storage"},
+    "envtest-instance-controller.yaml#1": {
+        "auth-secret",
+        "replicas-on-one-claim",
+        "shared-file-storage",
+    },
     "envtest-instance-controller.yaml#2": {
         "auth-secret",
         "autoscaler-needs-requests",
@@ -158,6 +173,7 @@ REFUSED_ON_PURPOSE: dict[str, set[str]] = {
     "readme-storage-networking-scaling.yaml#5": {
         "auth-secret",
         "image-pinned",
+        "replicas-on-one-claim",
         "shared-file-storage",
     },
     "readme-storage-networking-scaling.yaml#7": {
@@ -165,10 +181,12 @@ REFUSED_ON_PURPOSE: dict[str, set[str]] = {
         "autoscaler-needs-requests",
         "image-pinned",
         "ordinal-gating-autoscaler",
+        "replicas-on-one-claim",
         "shared-file-storage",
     },
     "readme-storage-networking-scaling.yaml#8": {"image-pinned", "pdb-blocks-drains"},
     "readme-probes-image-backup.yaml#1": {"image-digest-format"},
+    "readme-production.yaml#0": {"replicas-on-one-claim"},
     "readme-probes-image-backup.yaml#4": {"image-pinned", "restore-key", "restore-needs-backups"},
     "readme-pod-extras.yaml#0": {"image-pinned", "mount-of-an-unknown-volume"},
     # README fragments and examples without an image: the operator would run "<repo>:" (no tag)

@@ -47,6 +47,7 @@ from constructs_lib.constructs.primitives import (
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate
+from constructs_lib.spec.data import AccessMode
 from launcher.access import RULES
 from launcher.jobs import LABEL_TEMPLATE, RunRequest, build_job
 from launcher.templates import JobTemplate, LauncherConfig
@@ -309,6 +310,23 @@ class AgentsFeature(Feature):
     def contribute(cls, instance: Instance) -> Contribution:
         names = AgentNames.of(instance)
         errors, stamped = _template_problems(instance)
+        warnings = []
+        workspace = instance.spec.agents.workspace
+        if (
+            instance.spec.agents.uses_workspace
+            and workspace.access_mode is AccessMode.READ_WRITE_MANY
+            and workspace.storage_class is None
+        ):
+            warnings.append(
+                Problem(
+                    "ReadWriteMany with the cluster's default StorageClass assumes that class "
+                    "provides it; most defaults do not (kind, k3d, minikube, EBS, Azure Disk, GCE "
+                    "PD), and the claim then stays Pending.",
+                    "spec.agents.workspace.storageClass",
+                    "name a StorageClass that provides ReadWriteMany, or use accessMode: "
+                    "ReadWriteOnce on a single node.",
+                )
+            )
         return Contribution(
             env=[
                 # Read by the k8s_launcher adapter inside the server process.
@@ -327,6 +345,7 @@ class AgentsFeature(Feature):
             egress=[pods_rule(launcher_selector(instance), LAUNCHER_PORT)],
             secrets=[BootstrapSecret(names.token_secret, LAUNCHER_TOKEN_KEY, SecretForm.TOKEN)],
             errors=errors,
+            warnings=warnings,
             stamped=stamped,
         )
 
@@ -347,7 +366,9 @@ class AgentsFeature(Feature):
             add(
                 "PersistentVolumeClaim",
                 names.workspace,
-                claim_body(str(workspace.size), ["ReadWriteMany"], workspace.storage_class),
+                claim_body(
+                    str(workspace.size), [workspace.access_mode.value], workspace.storage_class
+                ),
                 annotations=never_pruned(),
             )
         add("Service", names.launcher, service_body(launcher_selector(instance), LAUNCHER_PORT))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from constructs_lib.constructs.feature import (
     BootstrapSecret,
     BuildContext,
     Contribution,
+    EnvSlot,
     Feature,
     InstancePart,
     SecretForm,
@@ -22,6 +24,7 @@ from constructs_lib.constructs.names import (
     master_key_secret_name,
 )
 from constructs_lib.constructs.pod import pod_template
+from constructs_lib.constructs.podrefs import pod_reference_errors
 from constructs_lib.constructs.podsecurity import server_pod_warnings
 from constructs_lib.constructs.registry import FEATURES
 from constructs_lib.constructs.secrets_bootstrap import SecretsBootstrap
@@ -50,13 +53,69 @@ def server_contribution(instance: Instance) -> Contribution:
     return Contribution(secrets=[secret])
 
 
-def pod_security(instance: Instance, contribution: Contribution) -> list[Problem]:
-    """Pod Security "restricted" warnings for the server pod this plan generates."""
+def server_pod(instance: Instance, contribution: Contribution) -> dict[str, Any]:
+    """The spec of the server pod this plan generates (pure; nothing is built)."""
     entries = server_env(instance, contribution)
-    pod = pod_template(instance, entries, contribution)["spec"]
+    pod: dict[str, Any] = pod_template(instance, entries, contribution)["spec"]
+    return pod
+
+
+def pod_security(instance: Instance, pod: dict[str, Any]) -> list[Problem]:
+    """Pod Security "restricted" warnings for the server pod this plan generates."""
     generated = len(pod["initContainers"]) - len(instance.spec.init_containers)
     own_volumes = len(pod["volumes"]) - len(instance.spec.extra_volumes)
     return server_pod_warnings(pod, generated_init=generated, own_volumes=own_volumes)
+
+
+# Where each slot's variables come from, for the fix of an override (see env_override_errors).
+_SLOT_FIELDS = {
+    EnvSlot.OBSERVABILITY: "spec.observability",
+    EnvSlot.DATABASE: "spec.database",
+    EnvSlot.AUTH_SECRET: "spec.auth.secretRef",
+    EnvSlot.MASTER_KEY: "spec.secrets.masterKeySecretRef",
+    EnvSlot.SECRETS_PROVIDER: "spec.secrets",
+    EnvSlot.IDENTITY: "spec.auth",
+    EnvSlot.OBJECT_STORAGE: "spec.objectStorage.credentialsSecretRef",
+    EnvSlot.LLM_KEYS: "spec.adapters.apiKeysSecretRef",
+    EnvSlot.E2B: "spec.adapters.e2b",
+    EnvSlot.CLOUD_SANDBOX: "spec.adapters.cloudSandbox",
+    EnvSlot.EXECUTION: "spec.adapters.execution",
+    EnvSlot.ADAPTERS: "spec.adapters.registry",
+    EnvSlot.CONNECTIONS: "spec.connections",
+    EnvSlot.EXTENSIONS: "spec.agents",
+}
+
+
+def env_override_errors(instance: Instance, contribution: Contribution) -> list[Problem]:
+    """A ``spec.env`` entry named like a variable the generator puts into the server
+    container's own env (one from a Secret, or one that expands others, e.g. DATABASE_URL
+    with $(DB_PASSWORD)): the env list is merged by name, so server-side apply refuses the
+    workload, and the entry would replace credential wiring. A variable the generator sets
+    as a literal lives in the instance ConfigMap (envFrom) instead; spec.env overrides it
+    (the container's env wins), as documented."""
+    wired = {e.name: e for e in server_env(instance, contribution) if e.in_container_env}
+    found = []
+    for index, item in enumerate(instance.spec.env):
+        entry = wired.get(str(item.get("name", "")))
+        if entry is None:
+            continue
+        kind = "ConfigMap" if entry.config_map else "Secret"
+        source = (
+            f"from the {kind} {entry.secret_name} (key {entry.secret_key})"
+            if entry.is_secret
+            else "as a value built from " + ", ".join(re.findall(r"\$\([^)]*\)", entry.value or ""))
+        )
+        field = _SLOT_FIELDS.get(entry.slot, "the spec field that generates it")
+        found.append(
+            Problem(
+                f"{entry.name} is set by paperclip-gitops {source}; a second {entry.name} in the "
+                "server's env makes server-side apply (Flux; Argo CD with ServerSideApply=true) "
+                "refuse the whole workload, and would replace that wiring.",
+                f"spec.env[{index}].name",
+                f"remove it from spec.env; configure it through {field}.",
+            )
+        )
+    return found
 
 
 def plan(instance: Instance) -> Plan:
@@ -64,7 +123,10 @@ def plan(instance: Instance) -> Plan:
     features = tuple(f for f in FEATURES if f.applies(instance))
     parts = [server_contribution(instance), *(f.contribute(instance) for f in features)]
     contribution = Contribution.combine(parts)
-    contribution.warnings += pod_security(instance, contribution)
+    pod = server_pod(instance, contribution)
+    contribution.warnings += pod_security(instance, pod)
+    contribution.errors += env_override_errors(instance, contribution)
+    contribution.errors += pod_reference_errors(instance, pod)
     return Plan(instance, features, contribution)
 
 

@@ -77,7 +77,12 @@ def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
     if ingress.ingress_class_name:
         spec["ingressClassName"] = ingress.ingress_class_name
     if ingress.tls:
-        spec["tls"] = [tls.dump() for tls in ingress.tls]
+        # an entry that names no hosts covers the Ingress's own (what cert-manager and most
+        # controllers need to serve the certificate for them)
+        spec["tls"] = [
+            tls.dump() if tls.hosts or not ingress.hosts else {**tls.dump(), "hosts": ingress.hosts}
+            for tls in ingress.tls
+        ]
     spec["rules"] = rules
     return {"spec": spec}
 

@@ -1,13 +1,15 @@
 """The secrets bootstrap: one Job that creates, inside the cluster, every Secret the features
 register (:class:`BootstrapSecret`), so no secret value is ever written to git.
 
-The Job runs ``paperclip-launcher ensure-secrets`` from the launcher image. It creates a
-missing Secret with random values (and the literal, non-secret companions a feature registers,
-such as the database host), never overwrites or patches one, and never prints a value. An
-existing Secret that lacks a required key fails the Job; one that lacks an optional key (e.g.
-the operator's ``<name>-db-credentials``, which has only ``password``) is adopted as it is.
-Its Role can ``create`` Secrets (RBAC cannot restrict create by name) and ``get`` exactly the
-registered names.
+The Job runs ``node ensure-secrets.mjs`` (constructs_lib/scripts/, shipped in a ConfigMap) in
+the Paperclip server image, which the instance pulls anyway: no other image is needed. It
+creates a missing Secret with random values (and the literal, non-secret companions a feature
+registers, such as the database host), never overwrites or patches one, and never prints a
+value. An existing Secret that lacks a required key fails the Job; one that lacks an optional
+key (e.g. the operator's ``<name>-db-credentials``, which has only ``password``) is adopted as
+it is. Its Role can ``create`` Secrets (RBAC cannot restrict create by name) and ``get``
+exactly the registered names; a NetworkPolicy lets its pods reach only DNS and the API
+server.
 
 A plain Job with a TTL loops OutOfSync under Argo CD, and a changed Job spec fails to apply
 (Jobs are immutable), so the Job and its RBAC are pre-sync hooks for Argo CD and Helm
@@ -21,6 +23,8 @@ from typing import Any
 from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
 from constructs_lib.constructs.names import component_labels, secrets_bootstrap_name
 from constructs_lib.constructs.primitives import (
+    dns_egress,
+    https_egress,
     presync_hook,
     restricted_container_security,
     restricted_pod_security,
@@ -29,6 +33,9 @@ from constructs_lib.constructs.primitives import (
 from constructs_lib.spec import Instance
 
 COMPONENT = "secrets-bootstrap"
+SCRIPT = "ensure-secrets.mjs"
+SCRIPT_DIR = "/opt/paperclip-gitops/bootstrap"
+API_SERVER_PORT = 6443  # besides 443: the port the API server's endpoints often listen on
 RBAC_HOOK_WEIGHT = -10
 JOB_HOOK_WEIGHT = -5
 
@@ -69,9 +76,9 @@ def job_body(
                         {
                             "name": "ensure-secrets",
                             "image": image,
-                            "imagePullPolicy": "IfNotPresent",
+                            "imagePullPolicy": instance.spec.image.pull_policy.value,
+                            "command": ["node", f"{SCRIPT_DIR}/{SCRIPT}"],
                             "args": [
-                                "ensure-secrets",
                                 "--namespace",
                                 instance.namespace,
                                 *(s.argument for s in secrets),
@@ -81,10 +88,38 @@ def job_body(
                                 "limits": {"memory": "128Mi"},
                             },
                             "securityContext": restricted_container_security(),
+                            "volumeMounts": [
+                                {"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True}
+                            ],
                         }
                     ],
+                    "volumes": [
+                        {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}}
+                    ],
+                    **(
+                        {
+                            "imagePullSecrets": [
+                                {"name": s.name} for s in instance.spec.image.pull_secrets
+                            ]
+                        }
+                        if instance.spec.image.pull_secrets
+                        else {}
+                    ),
                 },
             },
+        }
+    }
+
+
+def network_policy(instance: Instance) -> dict[str, Any]:
+    """The bootstrap's pods hold a token that can create Secrets: no ingress, and egress to
+    DNS and the API server only."""
+    return {
+        "spec": {
+            "podSelector": {"matchLabels": component_labels(instance, COMPONENT)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [dns_egress(), https_egress(API_SERVER_PORT)],
         }
     }
 
@@ -114,7 +149,18 @@ class SecretsBootstrap(Feature):
             labels=labels,
             annotations=rbac,
         )
-        image = instance.spec.agents.launcher.image
+        self.add(
+            "ConfigMap",
+            name,
+            {"data": {SCRIPT: context.scripts.get(SCRIPT, "")}},
+            labels=labels,
+            annotations=rbac,
+        )
+        if instance.spec.security.network_policy.enabled:
+            self.add(
+                "NetworkPolicy", name, network_policy(instance), labels=labels, annotations=rbac
+            )
+        image = instance.spec.image.reference
         self.add(
             "Job",
             name,

@@ -41,8 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
-from constructs_lib.errors import UserError
-from constructs_lib.render.layout import is_generated
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.layout import MARKER_FILE, is_generated
 
 STAGING_PREFIX = ".synth-"
 LOCK_FILE = ".lock"
@@ -51,6 +51,9 @@ KILL_AT_ENV = "PAPERCLIP_GITOPS_TEST_KILL_AT"
 checkpoint whose name starts with this value."""
 NO_EXCHANGE_ENV = "PAPERCLIP_GITOPS_TEST_NO_EXCHANGE"
 """Test hook: behave as if ``renameat2(RENAME_EXCHANGE)`` were unavailable."""
+INTERRUPT_AT_ENV = "PAPERCLIP_GITOPS_TEST_INTERRUPT_AT"
+"""Test hook of the command line: ``exit`` sends the process a SIGINT just before its exit
+handlers run (after the output was written)."""
 KILLED_EXIT = 86
 """Exit status of a writer stopped by the test hook."""
 _UNLOCKED_GRACE_SECONDS = 60.0
@@ -61,11 +64,22 @@ _SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276, "riscv64": 276, "ppc64le": 357,
 _STAGING_NAME = re.compile(rf"^{re.escape(STAGING_PREFIX)}(\d+)-")
 
 
+_WRITTEN: list[Path] = []
+"""The output roots this process has written completely (see :func:`output_written`)."""
+
+
+def output_written() -> bool:
+    """Whether this process has written an output tree completely (an interrupt after that
+    changes nothing: the command line then ignores it)."""
+    return bool(_WRITTEN)
+
+
 def write_trees(out: Path, trees: dict[str, dict[str, str]], *, prune: bool = False) -> None:
     """Replace ``out/<app>`` for every app in ``trees``; with ``prune``, also remove generated
     app directories that are not in ``trees`` (apps that no longer exist)."""
     try:
         _write_trees(out, trees, prune)
+        _WRITTEN.append(out)
     except OSError as exc:
         raise UserError.single(
             f"cannot write the output: {exc.strerror or exc}"
@@ -78,6 +92,7 @@ def write_trees(out: Path, trees: dict[str, dict[str, str]], *, prune: bool = Fa
 
 def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> None:
     hook = _Checkpoints()
+    _refuse_foreign(out, trees)
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(out)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=out))
@@ -108,6 +123,7 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         old.mkdir()
         for app in sorted(trees):
             hook(f"swap {app}")
+            _refuse_foreign(out, {app: {}})  # again, just before: it may have appeared since
             _swap_in(staging / "new" / app, out / app, old / app, hook)
             hook(f"swapped {app}")
         if prune:
@@ -122,6 +138,41 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         os.close(lock)
+
+
+def foreign_reason(app_dir: Path) -> str | None:
+    """Why ``app_dir`` must not be replaced by a generated tree (it holds something this tool
+    did not write), or None: it does not exist, is empty, or was generated."""
+    if not os.path.lexists(app_dir):
+        return None
+    if os.path.islink(app_dir):
+        return "a symbolic link"
+    if not os.path.isdir(app_dir):
+        return "a file"
+    if is_generated(app_dir):
+        return None
+    try:
+        with os.scandir(app_dir) as entries:
+            if next(entries, None) is None:
+                return None
+    except OSError as exc:
+        return f"a directory that cannot be read ({exc.strerror})"
+    return "a directory without the generated-tree marker"
+
+
+def _refuse_foreign(out: Path, trees: dict[str, dict[str, str]]) -> None:
+    """Refuse (before anything is written) to replace an app directory this tool did not
+    write: the swap would move its files away for good."""
+    found = [(out / app, why) for app in sorted(trees) if (why := foreign_reason(out / app))]
+    if found:
+        raise UserError(
+            Problem(
+                f"{path} exists and was not written by paperclip-gitops ({why}, no "
+                f"{MARKER_FILE} file in it); synth replaces only the directories it generated.",
+                fix="choose another --out, rename the app file, or move that path away.",
+            )
+            for path, why in found
+        )
 
 
 WRITE_THREADS = 2

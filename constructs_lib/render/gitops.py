@@ -2,39 +2,53 @@
 
 From the GitOps config (:mod:`constructs_lib.spec.gitops`) and the rendered apps:
 
-* ``argocd/`` — an AppProject limited to this repository, the apps' namespaces and the kinds
-  the apps contain, and an ApplicationSet (goTemplate, ``missingkey=error``, a git directory
-  generator over ``dist/*/kustomize``, automated prune and selfHeal, CreateNamespace,
-  ServerSideApply, PruneLast, FailOnSharedResource, preserveResourcesOnDeletion);
-* ``argocd-helm/`` (``argocd.helmApplications``) — the same project and one Application per
-  app with the Helm chart as its source, instead of the ApplicationSet;
-* ``flux/`` — a GitRepository that ignores everything but ``dist/``, the apps' Namespaces (never
-  pruned) and a Kustomization per app (prune, wait, timeout, dependsOn);
-* ``flux-helm/`` (``flux.helmReleases``) — the alternative: a HelmRelease per app with the chart
-  from the GitRepository (reconcileStrategy Revision, remediation retries, drift detection).
+* ``argocd/`` — a root Application that syncs this very directory (so it manages itself: the
+  one object ever applied by hand), an AppProject limited to this repository, the apps'
+  namespaces and the kinds the apps contain, and an ApplicationSet (goTemplate,
+  ``missingkey=error``, a git files generator over ``dist/*/app.json``: a new app is found
+  when it is committed; automated prune and selfHeal, CreateNamespace, ServerSideApply,
+  PruneLast, FailOnSharedResource, preserveResourcesOnDeletion);
+* ``argocd-helm/`` (``argocd.helmApplications``) — its own root, the same project and one
+  Application per app with the Helm chart as its source, instead of the ApplicationSet;
+* ``flux/`` — a GitRepository that ignores everything but the generated tree, a root
+  Kustomization that syncs this very directory, the apps' Namespaces (never pruned) and a
+  Kustomization per app (prune, wait, timeout, dependsOn);
+* ``flux-helm/`` (``flux.helmReleases``) — the alternative: the GitRepository, its own root and a
+  HelmRelease per app with the chart from the GitRepository (reconcileStrategy Revision,
+  remediation retries, drift detection).
 
-Each directory has a kustomization.yaml: ``kubectl apply -k dist/gitops/flux``.
+Each directory has a kustomization.yaml: ``kubectl apply -k dist/gitops/flux`` once.
 Every object is validated strictly against the pinned CRDs before anything is written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.errors import UserError
-from constructs_lib.render.layout import MARKER_FILE, marker_text
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.validate import validate_objects
 from constructs_lib.render.yamltext import dump
-from constructs_lib.spec.gitops import GitOpsConfig, check_apps
+from constructs_lib.spec.gitops import (
+    GITOPS_DIR,
+    GitOpsConfig,
+    check_apps,
+    config_warnings,
+    flux_url,
+)
 
 ARGO_API = "argoproj.io/v1alpha1"
 FLUX_SOURCE_API = "source.toolkit.fluxcd.io/v1"
 FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 FLUX_HELM_API = "helm.toolkit.fluxcd.io/v2"
 DIST = "dist"
-"""Where the generated trees live in the repository."""
+"""Where the generated trees live in the repository unless told otherwise."""
+ARGO_ROOT_PROJECT = "default"
+"""The project of the root Application (every Argo CD install has it; the paperclip project
+is one of the objects the root creates)."""
 LABELS = {"app.kubernetes.io/managed-by": "paperclip-gitops"}
 REMEDIATION_RETRIES = 3
 SYNC_OPTIONS = [
@@ -107,15 +121,41 @@ def _sync_policy() -> dict[str, Any]:
     }
 
 
-def application_set(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> dict[str, Any]:
+def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
+    """The one object applied by hand: it syncs ``<dist>/gitops/<directory>``, itself
+    included, so every later change of the entry objects arrives by git."""
     argo = config.argocd
-    depth = 1  # dist/<app>/kustomize: the app is segment 1
+    name = config.name if directory == "argocd" else f"{config.name}-helm"
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": _meta(name, argo.namespace),
+        "spec": {
+            "project": ARGO_ROOT_PROJECT,
+            "source": {
+                "repoURL": config.repo_url,
+                "targetRevision": config.revision,
+                "path": f"{dist}/{GITOPS_DIR}/{directory}",
+            },
+            "destination": {"server": argo.server, "namespace": argo.namespace},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["ServerSideApply=true"],
+            },
+        },
+    }
+
+
+def application_set(
+    config: GitOpsConfig, rendered: Sequence[RenderedApp], dist: str
+) -> dict[str, Any]:
+    """Apps are found by their ``app.json`` (name and namespace, written into every app
+    directory): committing a new app is all it takes, no map to keep by hand."""
+    argo = config.argocd
     if config.apps is None:
-        directories = [{"path": f"{DIST}/*/kustomize"}]
+        files = [{"path": f"{dist}/*/{APP_FILE}"}]
     else:
-        directories = [{"path": f"{DIST}/{r.app.name}/kustomize"} for r in rendered]
-    lookup = " ".join(f'"{r.app.name}" "{app_namespaces(r)[0]}"' for r in rendered)
-    app = f"index .path.segments {depth}"
+        files = [{"path": f"{dist}/{r.app.name}/{APP_FILE}"} for r in rendered]
     return {
         "apiVersion": ARGO_API,
         "kind": "ApplicationSet",
@@ -128,14 +168,14 @@ def application_set(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> di
                     "git": {
                         "repoURL": config.repo_url,
                         "revision": config.revision,
-                        "directories": directories,
+                        "files": files,
                     }
                 }
             ],
             "syncPolicy": {"preserveResourcesOnDeletion": True},
             "template": {
                 "metadata": {
-                    "name": f"paperclip-{{{{ {app} }}}}",
+                    "name": "paperclip-{{ .app }}",
                     "labels": dict(LABELS),
                 },
                 "spec": {
@@ -143,12 +183,9 @@ def application_set(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> di
                     "source": {
                         "repoURL": config.repo_url,
                         "targetRevision": config.revision,
-                        "path": "{{ .path.path }}",
+                        "path": "{{ .path.path }}/kustomize",
                     },
-                    "destination": {
-                        "server": argo.server,
-                        "namespace": f"{{{{ get (dict {lookup}) ({app}) }}}}",
-                    },
+                    "destination": {"server": argo.server, "namespace": "{{ .namespace }}"},
                     "syncPolicy": _sync_policy(),
                 },
             },
@@ -156,7 +193,7 @@ def application_set(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> di
     }
 
 
-def helm_application(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, Any]:
+def helm_application(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
     argo = config.argocd
     name = rendered.app.name
     return {
@@ -168,7 +205,7 @@ def helm_application(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, A
             "source": {
                 "repoURL": config.repo_url,
                 "targetRevision": config.revision,
-                "path": f"{DIST}/{name}/helm",
+                "path": f"{dist}/{name}/helm",
                 "helm": {"releaseName": name},
             },
             "destination": {"server": argo.server, "namespace": app_namespaces(rendered)[0]},
@@ -177,17 +214,51 @@ def helm_application(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, A
     }
 
 
-def git_repository(config: GitOpsConfig) -> dict[str, Any]:
+def ignore_all_but(dist: str) -> str:
+    """A .gitignore-style text that ignores everything but ``dist`` (however deep: each parent
+    directory is re-included, then everything else in it ignored again)."""
+    lines = ["/*"]
+    parts = dist.split("/")
+    for depth in range(1, len(parts) + 1):
+        prefix = "/".join(parts[:depth])
+        lines.append(f"!/{prefix}/")
+        if depth < len(parts):
+            lines.append(f"/{prefix}/*")
+    return "\n".join(lines) + "\n"
+
+
+def git_repository(config: GitOpsConfig, dist: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": config.flux.interval,
+        "url": flux_url(config.repo_url),
+        "ref": {"branch": config.revision},
+        # everything but the generated trees is ignored
+        "ignore": ignore_all_but(dist),
+    }
+    if config.secret_ref:
+        spec["secretRef"] = {"name": config.secret_ref}
     return {
         "apiVersion": FLUX_SOURCE_API,
         "kind": "GitRepository",
         "metadata": _meta(config.name, config.flux.namespace),
+        "spec": spec,
+    }
+
+
+def root_kustomization(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
+    """Syncs ``<dist>/gitops/<directory>``, itself included: after the first apply every
+    change of the entry objects (a new app's Kustomization, say) arrives by git."""
+    name = config.name if directory == "flux" else f"{config.name}-helm"
+    return {
+        "apiVersion": FLUX_KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": _meta(name, config.flux.namespace),
         "spec": {
             "interval": config.flux.interval,
-            "url": config.repo_url,
-            "ref": {"branch": config.revision},
-            # everything but the generated trees is ignored
-            "ignore": f"/*\n!/{DIST}/\n",
+            "timeout": config.flux.timeout,
+            "path": f"./{dist}/{GITOPS_DIR}/{directory}",
+            "prune": True,
+            "sourceRef": {"kind": "GitRepository", "name": config.name},
         },
     }
 
@@ -199,14 +270,14 @@ def _flux_common(config: GitOpsConfig) -> dict[str, Any]:
     return common
 
 
-def namespaces_kustomization(config: GitOpsConfig) -> dict[str, Any]:
+def namespaces_kustomization(config: GitOpsConfig, dist: str) -> dict[str, Any]:
     return {
         "apiVersion": FLUX_KUSTOMIZE_API,
         "kind": "Kustomization",
         "metadata": _meta(f"{config.name}-namespaces", config.flux.namespace),
         "spec": {
             **_flux_common(config),
-            "path": f"./{DIST}/gitops/flux/namespaces",
+            "path": f"./{dist}/{GITOPS_DIR}/flux/namespaces",
             "prune": False,
             "wait": True,
             "sourceRef": {"kind": "GitRepository", "name": config.name},
@@ -226,7 +297,7 @@ def namespace_object(name: str) -> dict[str, Any]:
     }
 
 
-def app_kustomization(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, Any]:
+def app_kustomization(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
     name = rendered.app.name
     depends = [{"name": f"{config.name}-namespaces"}] + [
         {"name": f"paperclip-{d}"} for d in config.depends_on.get(name, [])
@@ -237,7 +308,7 @@ def app_kustomization(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, 
         "metadata": _meta(f"paperclip-{name}", config.flux.namespace),
         "spec": {
             **_flux_common(config),
-            "path": f"./{DIST}/{name}/kustomize",
+            "path": f"./{dist}/{name}/kustomize",
             "prune": True,
             "wait": True,
             "sourceRef": {"kind": "GitRepository", "name": config.name},
@@ -246,7 +317,7 @@ def app_kustomization(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, 
     }
 
 
-def helm_release(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, Any]:
+def helm_release(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
     name = rendered.app.name
     namespace = app_namespaces(rendered)[0]
     spec: dict[str, Any] = {
@@ -256,7 +327,7 @@ def helm_release(config: GitOpsConfig, rendered: RenderedApp) -> dict[str, Any]:
         "storageNamespace": namespace,
         "chart": {
             "spec": {
-                "chart": f"./{DIST}/{name}/helm",
+                "chart": f"./{dist}/{name}/helm",
                 "sourceRef": {"kind": "GitRepository", "name": config.name},
                 "reconcileStrategy": "Revision",
                 "interval": config.flux.interval,
@@ -298,22 +369,31 @@ def _directory(objects: list[dict[str, Any]], source: str) -> dict[str, str]:
 README = """\
 # GitOps entry objects (generated by paperclip-gitops from {source})
 
-Apply one of these directories once; they keep every app of `{dist}/` in sync.
+Apply one of these directories once; its root object then syncs the directory itself from
+git, so a new app, a changed project or a moved repository arrives by commit, never by hand.
 
-| Directory | Engine | Syncs |
-|---|---|---|
-| `argocd/` | Argo CD | an ApplicationSet over `{dist}/*/kustomize` (one Application per app) |
-| `argocd-helm/` | Argo CD | one Application per app with the Helm chart `{dist}/<app>/helm` |
-| `flux/` | Flux | a GitRepository, the apps' Namespaces and a Kustomization per app |
-| `flux-helm/` | Flux | the GitRepository and a HelmRelease per app (the chart from git) |
+- `argocd/` (Argo CD): the root Application `{name}`, the AppProject and an
+  ApplicationSet over `{dist}/*/app.json` (one Application per app, found when committed);
+- `argocd-helm/` (Argo CD): the root Application `{name}-helm`, the AppProject and one
+  Application per app with the Helm chart `{dist}/<app>/helm`;
+- `flux/` (Flux): the GitRepository, the root Kustomization `{name}`, the apps' Namespaces
+  and a Kustomization per app;
+- `flux-helm/` (Flux): the GitRepository, the root Kustomization `{name}-helm` and a
+  HelmRelease per app (the chart from git).
 
 ```sh
-kubectl apply -k {dist}/gitops/argocd      # Argo CD, Kustomize sources
-kubectl apply -k {dist}/gitops/flux        # Flux, Kustomizations
+kubectl apply -f {dist}/gitops/argocd/application-{name}.yaml   # Argo CD: the one object
+kubectl apply -k {dist}/gitops/flux                              # Flux: once (it needs its source)
 ```
 
 Use one flavour per app: the Kustomize and the Helm flavour manage the same objects.
 """
+
+
+@dataclass(frozen=True)
+class GitOpsTree:
+    files: dict[str, str]
+    warnings: list[Problem]
 
 
 def gitops_tree(
@@ -322,12 +402,15 @@ def gitops_tree(
     all_apps: list[str],
     source: str,
     version: str,
-) -> dict[str, str]:
-    """Every file of ``dist/gitops/``; raises UserError for a wrong config or an object that
-    does not validate."""
+    dist: str = DIST,
+) -> GitOpsTree:
+    """Every file of ``<dist>/gitops/`` (``dist``: where the tree lives in the repository,
+    config.path first); raises UserError for a wrong config or an object that does not
+    validate."""
     problems = check_apps(config, all_apps, source)
     if problems:
         raise UserError(problems)
+    dist = config.path or dist
     selected = [r for r in rendered if config.apps is None or r.app.name in config.apps]
     if config.apps is not None and len(selected) != len(config.apps):
         synthesized = {r.app.name for r in rendered}
@@ -348,11 +431,25 @@ def gitops_tree(
 
     if config.argocd.enabled:
         project = app_project(config, selected)
-        add("argocd", [project, application_set(config, selected)])
+        add(
+            "argocd",
+            [
+                root_application(config, dist, "argocd"),
+                project,
+                application_set(config, selected, dist),
+            ],
+        )
         if config.argocd.helm_applications:
-            add("argocd-helm", [project, *(helm_application(config, r) for r in selected)])
+            add(
+                "argocd-helm",
+                [
+                    root_application(config, dist, "argocd-helm"),
+                    project,
+                    *(helm_application(config, r, dist) for r in selected),
+                ],
+            )
     if config.flux.enabled:
-        repository = git_repository(config)
+        repository = git_repository(config, dist)
         namespaces = sorted({ns for r in selected for ns in app_namespaces(r)})
         namespace_objects = [namespace_object(ns) for ns in namespaces]
         objects.extend(namespace_objects)
@@ -362,14 +459,22 @@ def gitops_tree(
             "flux",
             [
                 repository,
-                namespaces_kustomization(config),
-                *(app_kustomization(config, r) for r in selected),
+                root_kustomization(config, dist, "flux"),
+                namespaces_kustomization(config, dist),
+                *(app_kustomization(config, r, dist) for r in selected),
             ],
         )
         if config.flux.helm_releases:
-            add("flux-helm", [repository, *(helm_release(config, r) for r in selected)])
+            add(
+                "flux-helm",
+                [
+                    repository,
+                    root_kustomization(config, dist, "flux-helm"),
+                    *(helm_release(config, r, dist) for r in selected),
+                ],
+            )
     found = validate_objects(objects, version, file=source, instance="gitops")
     if found:
         raise UserError(found)
-    files["README.md"] = README.format(source=source, dist=DIST)
-    return files
+    files["README.md"] = README.format(source=source, dist=dist, name=config.name)
+    return GitOpsTree(files, config_warnings(config, source))

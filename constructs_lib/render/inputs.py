@@ -5,6 +5,7 @@ while cdk8s loads into Node in the background."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
@@ -43,6 +44,25 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def source_label(path: Path) -> str:
+    """How generated files name their source: the path inside the git repository that holds
+    it (``apps/quickstart.py``), whatever the working directory; outside a repository, as
+    :func:`display_path` shows it."""
+    resolved = path.resolve()
+    root = _repository_root(resolved.parent)
+    if root is None:
+        return display_path(path)
+    return resolved.relative_to(root).as_posix()
+
+
+@cache
+def _repository_root(directory: Path) -> Path | None:
+    for candidate in (directory, *directory.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
 
 
 def load_apps(paths: Sequence[Path]) -> list[App]:

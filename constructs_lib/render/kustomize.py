@@ -27,7 +27,10 @@ class KustomizeWriter:
         if self.previous_root is None:
             return None
         path = self.previous_root / app / "kustomize" / "kustomization.yaml"
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        try:
+            return path.read_bytes().decode("utf-8") if path.is_file() else None
+        except (OSError, UnicodeDecodeError):  # unreadable or corrupt: replaced like any file
+            return None
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         """Relative path -> text for ``<app>/kustomize/``."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.gitops import gitops_tree
-from constructs_lib.render.inputs import check_version, display_path, load_apps
-from constructs_lib.render.layout import MARKER_FILE, marker_text
+from constructs_lib.render.gitops import DIST, app_namespaces, gitops_tree
+from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
+from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
 from constructs_lib.render.synth import InstanceJobs, RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
@@ -32,10 +33,16 @@ class Result:
         return sum(len(r.app.instances) for r in self.rendered)
 
 
+def app_record(rendered: RenderedApp) -> str:
+    """``app.json``: the app's name and namespace (what the Argo CD ApplicationSet reads)."""
+    record = {"app": rendered.app.name, "namespace": app_namespaces(rendered)[0]}
+    return json.dumps(record, indent=2, sort_keys=True) + "\n"
+
+
 def app_tree(rendered: RenderedApp, writers: Sequence[Writer] = WRITERS) -> dict[str, str]:
-    """Every writer's files for one app, plus the generated-directory marker."""
-    source = display_path(rendered.app.source)
-    tree = {MARKER_FILE: marker_text(source)}
+    """Every writer's files for one app, plus the generated-directory marker and app.json."""
+    source = source_label(rendered.app.source)
+    tree = {MARKER_FILE: marker_text(source), APP_FILE: app_record(rendered)}
     for writer in writers:
         tree.update(writer.files(rendered, source))
     return tree
@@ -48,6 +55,7 @@ def synthesize(
     writers: Sequence[Writer] = WRITERS,
     gitops_dir: Path | None = None,
     apps: Sequence[App] | None = None,
+    dist_path: str = DIST,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
     problem in any app, before anything is written.
@@ -55,6 +63,7 @@ def synthesize(
     With ``gitops_dir`` (the apps directory, when every app is synthesized) the Argo CD /
     Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``. ``apps``:
     the apps of ``paths`` when the caller has loaded them already (``inputs.load_apps``).
+    ``dist_path``: where the output lives in the repository (the entry objects' paths).
     """
     check_version(version)
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
@@ -71,11 +80,13 @@ def synthesize(
     if problems:
         raise UserError(problems)
     trees = {r.app.name: app_tree(r, writers) for r in rendered}
-    if gitops is not None and gitops_dir is not None:
-        source = display_path(gitops_dir / GITOPS_CONFIG_FILE)
-        names = [a.name for a in apps]
-        trees[GITOPS_DIR] = gitops_tree(gitops, rendered, names, source, version)
     warnings = [w for r in rendered for w in r.warnings]
+    if gitops is not None and gitops_dir is not None:
+        source = source_label(gitops_dir / GITOPS_CONFIG_FILE)
+        names = [a.name for a in apps]
+        entry = gitops_tree(gitops, rendered, names, source, version, dist_path)
+        trees[GITOPS_DIR] = entry.files
+        warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)
 
 
@@ -85,7 +96,8 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
     for app, files in sorted(expected.items()):
         on_disk = (
             {
-                str(p.relative_to(actual_root / app)): p.read_text(encoding="utf-8")
+                # a corrupt (not UTF-8) committed file shows in the diff, never a traceback
+                str(p.relative_to(actual_root / app)): p.read_bytes().decode("utf-8", "replace")
                 for p in sorted((actual_root / app).rglob("*"))
                 if p.is_file()
             }

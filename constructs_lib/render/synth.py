@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 from constructs_lib.constructs.instance import PaperclipInstance, Plan, Sources, plan
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.helper_process import new_run, start_helper
+from constructs_lib.render.layout import file_name
 from constructs_lib.render.validate import Jobs, check_and_dump, run_jobs
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import App
@@ -126,9 +127,11 @@ def db_script() -> str:
 
 @cache
 def scripts() -> dict[str, str]:
-    """Every shell script of the package (constructs_lib/scripts/*.sh), by file name."""
+    """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
     folder = resources.files("constructs_lib") / "scripts"
-    found = {p.name: p for p in folder.iterdir() if p.name.endswith(".sh") and p.is_file()}
+    found = {
+        p.name: p for p in folder.iterdir() if p.name.endswith((".sh", ".mjs")) and p.is_file()
+    }
     return {name: found[name].read_text(encoding="utf-8") for name in sorted(found)}
 
 
@@ -194,6 +197,30 @@ def instance_problems(app: App, plans: list[Plan]) -> tuple[list[Problem], list[
         advised = [*rules.warnings(instance), *planned.contribution.warnings]
         warnings += [p.located(**where) for p in advised]
     return errors, warnings
+
+
+def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Problem]:
+    """Objects of two instances of the app that share a kind and name (one file of the
+    Kustomize tree and the chart, one object in the namespace): whichever output is written,
+    one would silently replace the other."""
+    owners: dict[str, tuple[str, dict[str, Any]]] = {}
+    found: list[Problem] = []
+    for instance, objects in zip(app.instances, per_instance, strict=True):
+        for obj in objects:
+            key = file_name(obj)
+            first = owners.setdefault(key, (instance.name, obj))[0]
+            if first != instance.name:
+                found.append(
+                    Problem(
+                        f"instances {first} and {instance.name} both generate {obj['kind']} "
+                        f"{obj['metadata']['name']} ({key}); one would overwrite the other.",
+                        file=str(app.source),
+                        document=f"instance {instance.name}",
+                        fix="rename one of the instances so their object names differ (an "
+                        "instance X with the managed database also owns X-db, X-db-data, ...).",
+                    )
+                )
+    return found
 
 
 def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
@@ -357,6 +384,7 @@ def render_app(
         documents += texts
         for name, value in done.items():
             done_by[name].append(value)
+    errors += collisions(app, [built[i] for i in range(len(app.instances))])
     if errors:
         raise UserError(errors)
     order = sorted(range(len(objects)), key=lambda i: _sort_key(objects[i]))

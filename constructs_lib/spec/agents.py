@@ -13,24 +13,32 @@ from pydantic import Field, model_validator
 
 from constructs_lib.spec.base import (
     KubeSchema,
+    MergedByKey,
     ObjectName,
     PositiveInt32,
     PositiveQuantity,
     SpecModel,
     StrictBool,
 )
+from constructs_lib.spec.data import AccessMode
 from constructs_lib.spec.platform import VolumeList, VolumeMountList
+from launcher import IMAGE_REPOSITORY, __version__
 from launcher.templates import (
     TEMPLATE_NAME,
+    ImageRef,
     JobTemplate,
     OpenCodeOptions,
     OutputFormat,
+    TemplateEnv,
     Workspace,
 )
 
-DEFAULT_LAUNCHER_IMAGE = "ghcr.io/paperclip-gitops/launcher:0.1.0"
+DEFAULT_LAUNCHER_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
+"""The launcher image of this release (published by .github/workflows/release.yml)."""
 
 
+_CONTAINER = "io.k8s.api.core.v1.Container"
+_POD = "io.k8s.api.core.v1.PodSpec"
 _Egress = Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
 
 
@@ -39,8 +47,16 @@ class AgentTemplate(JobTemplate):
     Its Kubernetes blocks are checked against the Kubernetes schema field by field, so a
     mistake is reported at the template's own path."""
 
-    image: str | None = None  # type: ignore[assignment]
+    image: ImageRef | None = None  # type: ignore[assignment]
     """Container image (pin a tag or digest). Default: the Paperclip server image."""
+    env: Annotated[list[TemplateEnv], MergedByKey(_CONTAINER, "env")] = []
+    """Variables besides the run's own PAPERCLIP_* identity (names unique). Default: none."""
+    image_pull_secrets: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=253)]],
+        MergedByKey(_POD, "imagePullSecrets", scalar_key="name"),
+    ] = []
+    """imagePullSecrets of agent pods (names unique). Default: the server's
+    image.pullSecrets."""
     volumes: VolumeList = []
     """Extra pod volumes (Kubernetes Volume objects; not named workspace, run or tmp).
     Default: none."""
@@ -60,9 +76,9 @@ class AgentTemplate(JobTemplate):
 class LauncherSpec(SpecModel):
     """The launcher service (and the image of the in-cluster secrets bootstrap)."""
 
-    image: Annotated[str, Field(min_length=1)] = DEFAULT_LAUNCHER_IMAGE
+    image: ImageRef = DEFAULT_LAUNCHER_IMAGE
     """The launcher image (launcher/Dockerfile); the secrets bootstrap Job runs it too.
-    Default: ghcr.io/paperclip-gitops/launcher:0.1.0."""
+    Default: ghcr.io/paperclip-gitops/launcher:<this paperclip-gitops release>."""
     replicas: PositiveInt32 = 1
     """Launcher replicas; runs are guarded per agent across all of them. Default: 1."""
     pending_timeout_seconds: PositiveInt32 = 300
@@ -70,13 +86,19 @@ class LauncherSpec(SpecModel):
 
 
 class WorkspaceSpec(SpecModel):
-    """The ReadWriteMany volume mounted at /paperclip in agent pods whose template uses
-    ``workspace: shared`` (session resume). It never holds server data."""
+    """The volume holding each agent's home (agents/<company>/<agent>), mounted in agent pods
+    whose template uses ``workspace: shared`` (session resume). It never holds server
+    data."""
 
     size: PositiveQuantity = "10Gi"
     """Requested size. Default: 10Gi."""
     storage_class: ObjectName | None = None
-    """A ReadWriteMany-capable StorageClass. Default: the cluster default."""
+    """The StorageClass. Default: the cluster default."""
+    access_mode: AccessMode = AccessMode.READ_WRITE_ONCE
+    """ReadWriteOnce works with any StorageClass, on one node: agent pods run where the
+    volume is attached (a single-node cluster, or pin agents with a template's nodeSelector).
+    With several nodes use ReadWriteMany and a storageClass that provides it (NFS, CephFS,
+    EFS, Filestore, Azure Files). Default: ReadWriteOnce."""
 
 
 def builtin_opencode() -> AgentTemplate:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, unquote_plus, urlsplit
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -32,7 +33,7 @@ from constructs_lib.spec.kubeschema import (
     definition_validator,
     schema_errors,
 )
-from launcher.templates import Model
+from launcher.templates import Model, image_reference_problem
 
 
 class SpecModel(Model):
@@ -93,6 +94,47 @@ class KubeSchema:
             f"A Kubernetes {self.definition.rsplit('.', 1)[-1]} ({self.definition})."
         )
         return document
+
+
+@dataclass(frozen=True)
+class MergedByKey:
+    """Annotation of a list that ends up as list ``field`` of OpenAPI ``definition`` (e.g. the
+    server's ``env`` as a Container's env): its items must be unique by the merge keys the
+    Kubernetes schema declares for that list (``x-kubernetes-list-map-keys``), or
+    server-side apply refuses the object. A repeated key is reported at the item."""
+
+    definition: str
+    field: str
+    scalar_key: str = ""
+    """For a list of plain values that become objects (``["a"]`` -> ``[{"name": "a"}]``):
+    the field each value becomes."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def _check(self, value: Any) -> Any:
+        items = [self._plain(item) for item in value]
+        found = semantic.duplicate_items(items, self.definition, self.field)
+        if found:
+            path, message = found[0]
+            if self.scalar_key:
+                path = path.removesuffix(f".{self.scalar_key}")
+            kind = f"{self.definition.rsplit('.', 1)[-1]}.{self.field}"
+            raise PydanticCustomError(
+                "kube_schema",
+                "not a valid Kubernetes {kind} at {inner}: {message}",
+                {"kind": kind, "message": message, "inner": path},
+            )
+        return value
+
+    def _plain(self, item: Any) -> Any:
+        if self.scalar_key and not isinstance(item, dict | BaseModel):
+            return {self.scalar_key: item}
+        if isinstance(item, BaseModel):
+            return item.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return item
 
 
 # Kubernetes resource.Quantity, e.g. 5Gi, 500m, 1.5, 1e3.
@@ -250,20 +292,59 @@ def _ipv4_cidr(value: str) -> str:
 
 IPv4CIDR = Annotated[str, AfterValidator(_ipv4_cidr)]
 
-_CREDENTIAL_QUERY = re.compile(
-    r"(^|[;&])(password|passwd|pwd|secret|token|api[-_]?key|access[-_]?key|sslpassword)=",
-    re.IGNORECASE,
+_CREDENTIAL_PARTS = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "signature",
+    "credential",
+    "sessionkey",
 )
+"""A URL parameter whose name (lower-cased, decoded, without '-', '_' or '.') contains one of
+these carries a credential: access_token, client_secret, X-Amz-Signature, sslpassword, ..."""
+_CREDENTIAL_NAMES = frozenset({"pwd", "pass", "sig", "key", "auth", "code"})
+"""... and so does one named exactly one of these (sig: Azure SAS, key: Google API keys)."""
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "xox")
+_TOKEN_LIKE = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_\-.~+/=%]{24,}$")
+
+
+def _credential_parameter(text: str) -> str | None:
+    """The first parameter of a query or fragment (``a=1&b=2``, also ``;``-separated) whose
+    decoded name says it carries a credential and whose value is not empty."""
+    for pair in re.split(r"[&;]", text):
+        name, equals, value = pair.partition("=")
+        if not equals or not value:
+            continue
+        plain = re.sub(r"[-_.\s]", "", unquote_plus(name)).lower()
+        if plain in _CREDENTIAL_NAMES or any(part in plain for part in _CREDENTIAL_PARTS):
+            return unquote_plus(name)
+    return None
+
+
+def _token_like(user: str) -> bool:
+    """Whether a user name is really a token (``https://<token>@github.com``)."""
+    plain = unquote(user)
+    return plain.lower().startswith(_TOKEN_PREFIXES) or bool(_TOKEN_LIKE.match(plain))
 
 
 def credentials_in_url(value: str) -> str | None:
-    """What in a URL would put a credential into git (user-info or a credential query
-    parameter), or None."""
+    """What in a URL would put a credential into git, or None: a password (``user:pw@``), a
+    user name that is really a token, or a credential parameter in the query or fragment
+    (names are decoded: ``pass%77ord`` is ``password``). A user name alone is no secret."""
     parts = urlsplit(value)
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return "user name or password before the host"
-    if _CREDENTIAL_QUERY.search(parts.query):
-        return "a credential in the query string"
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
+    if password:
+        return "a password before the host"
+    if user and _token_like(user):
+        return "a token in place of the user name before the host"
+    for where, text in (("query string", parts.query), ("fragment", parts.fragment)):
+        name = _credential_parameter(text)
+        if name is not None:
+            return f"a credential in the {where} (parameter {name!r})"
     return None
 
 
@@ -296,6 +377,14 @@ def _empty_is_unset(value: Any) -> Any:
 
 OptionalHttpURL = Annotated[HttpURL | None, BeforeValidator(_empty_is_unset)]
 """An optional http(s) URL; "" (as the operator's examples write unset fields) is unset."""
+
+
+def image_repository(value: str) -> str:
+    """An image repository (no tag or digest) by the container tools' grammar."""
+    problem = image_reference_problem(value, name_only=True)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 class LocalObjectReference(SpecModel):

@@ -23,6 +23,7 @@ from constructs_lib.spec.base import (
     credentials_in_url,
 )
 from constructs_lib.spec.platform import Resources
+from launcher.templates import IMAGE_REFERENCE, image_reference_problem
 
 
 class DatabaseMode(StrEnum):
@@ -32,17 +33,14 @@ class DatabaseMode(StrEnum):
 
 
 DEFAULT_POSTGRES_IMAGE = "postgres:17-alpine"
-# An image reference: [registry/]path[:tag][@sha256:digest], no whitespace or scheme.
-_IMAGE = re.compile(
-    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]{1,2}[a-z0-9]+)*)*"
-    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
-)
 
 
 def _image_reference(value: str) -> str:
-    if not _IMAGE.match(value) or (":" not in value.rsplit("/", 1)[-1] and "@" not in value):
+    """An image reference by the container tools' grammar, pinned by a tag or a digest."""
+    match = IMAGE_REFERENCE.fullmatch(value)
+    if image_reference_problem(value) or match is None or not (match["tag"] or match["digest"]):
         raise ValueError(
-            f"{value!r} is not a pinned image reference: write repository:tag or "
+            f"{value[:80]!r} is not a pinned image reference: write repository:tag or "
             "repository@sha256:<64 hex digits>, e.g. postgres:17-alpine"
         )
     return value

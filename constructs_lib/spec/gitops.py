@@ -7,6 +7,8 @@ that file no ``dist/gitops/`` is written. Every field documents its default.
 from __future__ import annotations
 
 import difflib
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -84,10 +86,20 @@ class FluxConfig(SpecModel):
 class GitOpsConfig(SpecModel):
     """Where this repository lives and which apps Argo CD and Flux sync."""
 
-    repo_url: Annotated[str, Field(alias="repoURL", pattern=r"^(https://|ssh://|git@)[^\s]+$")]
-    """The Git URL of this repository (https://, ssh:// or git@). Required."""
+    repo_url: Annotated[str, Field(alias="repoURL", min_length=1)]
+    """The Git URL of this repository: https://host/path, ssh://user@host/path or
+    user@host:path. It must hold no credentials (use secretRef). Required."""
     revision: Annotated[str, Field(min_length=1)] = "main"
     """The branch Argo CD and Flux follow. Default: main."""
+    path: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")] | None = None
+    """Where the generated tree lives in the repository, e.g. deploy/paperclip/dist in a
+    monorepo. Default: the synth output directory relative to the repository's root (the
+    directory holding .git), which is dist for `make synth`."""
+    secret_ref: ObjectName | None = Field(default=None, alias="secretRef")
+    """A Secret with the repository's credentials, by name (never the credentials): Flux's
+    GitRepository secretRef in its namespace (https: username and password; ssh: identity and
+    known_hosts). Argo CD finds credentials by URL: create its repository Secret for repoURL
+    (README, "Repository credentials"). Default: none (a public repository)."""
     name: ObjectName = "paperclip-gitops"
     """Name of the Flux GitRepository (and prefix of the generated objects). Default:
     paperclip-gitops."""
@@ -101,12 +113,96 @@ class GitOpsConfig(SpecModel):
     flux: FluxConfig = FluxConfig()
     """Flux settings. Default: enabled, namespace flux-system, interval 5m, timeout 10m."""
 
+    @field_validator("repo_url")
+    @classmethod
+    def _repo_url(cls, value: str) -> str:
+        problem = repo_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @model_validator(mode="after")
     def _known_dependencies(self) -> GitOpsConfig:
         for app, needs in self.depends_on.items():
             if app in needs:
                 raise ValueError(f"dependsOn: app {app!r} cannot depend on itself")
         return self
+
+
+_SCP_LIKE = re.compile(
+    r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s:][^\s]*)$"
+)
+PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net", "example.invalid")
+
+
+def repo_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the repository URL (None when it can). A URL that holds a
+    credential is refused: the URL is written into the AppProject, the ApplicationSet and the
+    GitRepository, all committed to dist/."""
+    if any(c.isspace() for c in url):
+        return "must not contain spaces"
+    if _SCP_LIKE.match(url):
+        return None
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("https", "http", "ssh") or not parsed.hostname:
+        return (
+            "must be https://host/path, ssh://user@host/path or user@host:path (got a "
+            f"{parsed.scheme or 'scheme-less'} URL)"
+        )
+    if parsed.password is not None or (parsed.scheme != "ssh" and parsed.username):
+        return (
+            "holds a credential (user:token@): it would be committed to dist/; remove it, put "
+            "the credential in a Secret and name it in secretRef"
+        )
+    if parsed.query or parsed.fragment:
+        return (
+            "has a query or fragment, where tokens hide: it would be committed to dist/; "
+            "remove it, put any credential in a Secret and name it in secretRef"
+        )
+    return None
+
+
+def flux_url(url: str) -> str:
+    """The URL as Flux's GitRepository takes it (its CRD wants a scheme): user@host:path
+    becomes ssh://user@host/path."""
+    match = _SCP_LIKE.match(url)
+    if not match:
+        return url
+    return f"ssh://{match['user']}@{match['host']}/{match['path'].lstrip('/')}"
+
+
+def is_ssh(url: str) -> bool:
+    return bool(_SCP_LIKE.match(url)) or url.startswith("ssh://")
+
+
+def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
+    """What synthesizes but will not sync as it stands."""
+    warnings = []
+    host = (
+        m["host"]
+        if (m := _SCP_LIKE.match(config.repo_url))
+        else urllib.parse.urlsplit(config.repo_url).hostname or ""
+    )
+    if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
+        warnings.append(
+            Problem(
+                f"is the placeholder {config.repo_url!r}: Argo CD and Flux cannot fetch it.",
+                path="repoURL",
+                fix="set repoURL to this repository's URL.",
+                file=file,
+            )
+        )
+    if is_ssh(config.repo_url) and config.secret_ref is None:
+        warnings.append(
+            Problem(
+                "is an ssh URL but no secretRef names the key: Flux cannot clone it.",
+                path="repoURL",
+                fix="create a Secret with identity and known_hosts in the Flux namespace and "
+                "set secretRef (Argo CD: its repository Secret for this URL).",
+                file=file,
+            )
+        )
+    return warnings
 
 
 def _problems(error: ValidationError, file: str) -> list[Problem]:
@@ -123,6 +219,9 @@ def _problems(error: ValidationError, file: str) -> list[Problem]:
             fix = f"did you mean {close[0]!r}?" if close else "known fields: " + ", ".join(known)
         elif item["type"] == "missing":
             message = "is required."
+        elif loc and loc[-1] == "repoURL":
+            # never echoed: a repository URL may hold a credential
+            message, fix = f"{message}.", "write the repository's URL without credentials."
         else:
             message = f"{message} (got {item.get('input')!r})."
         problems.append(Problem(message=message, path=path, fix=fix, file=file))

@@ -121,7 +121,10 @@ class InstanceSpec(SpecModel):
     observability: ObservabilitySpec = ObservabilitySpec()
     """Logging (and later metrics). Default: log level info."""
     env: EnvVarList = []
-    """Extra server env, appended last (wins over everything generated). Default: none."""
+    """Extra server env, appended last: an entry wins over a generated literal variable of
+    the same name (those are in the instance ConfigMap); one named like a variable the
+    generator sets from a Secret or builds from others (e.g. DATABASE_URL of the managed
+    database) is refused. Names are unique. Default: none."""
     env_from: EnvFromList = []
     """Extra envFrom sources (generated env wins over them). Default: none."""
     resources: Resources | None = None

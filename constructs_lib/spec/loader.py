@@ -43,6 +43,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.lifetime import die_with_parent
 from constructs_lib.spec import rules
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
 from constructs_lib.spec.kubeschema import format_path
@@ -690,9 +691,11 @@ def _load_python(path: Path, timeout: float, checks: Sequence[Check] = ()) -> li
 def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:
     """Fork, run the app in the child, and read its JSON answer within ``timeout`` seconds."""
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child never returns from here
         os.close(read_end)
+        die_with_parent(parent, code=70)  # an app that loops forever dies with the synth
         _child_main(path, write_end)
     os.close(write_end)
     with contextlib.suppress(OSError):

@@ -13,6 +13,7 @@ from constructs_lib.spec.base import (
     Hostname,
     IPv4CIDR,
     KubeSchema,
+    MergedByKey,
     NonNegativeInt32,
     NonNegativeInt64,
     ObjectName,
@@ -54,7 +55,7 @@ class IngressTLS(SpecModel):
     """One TLS entry of the Ingress."""
 
     hosts: list[Hostname] = []
-    """Host names the certificate covers. Default: none."""
+    """Host names the certificate covers. Default: the Ingress's hosts."""
     secret_name: ObjectName | None = None
     """The Secret holding the certificate (kubernetes.io/tls). Default: unset (the
     controller's default certificate)."""
@@ -184,8 +185,9 @@ class AvailabilitySpec(SpecModel):
     """Pod tolerations. Default: none."""
     affinity: Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")] | None = None
     """Pod affinity. Default: none."""
-    topology_spread_constraints: list[
-        Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.TopologySpreadConstraint")]
+    topology_spread_constraints: Annotated[
+        list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.TopologySpreadConstraint")]],
+        MergedByKey("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints"),
     ] = []
     """Pod topologySpreadConstraints. Default: none."""
     priority_class_name: ObjectName | None = None
@@ -346,11 +348,24 @@ class SecuritySpec(SpecModel):
 
 
 # Pass-through Kubernetes structures used at the top level of the spec.
-EnvVarList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvVar")]]
+_CONTAINER = "io.k8s.api.core.v1.Container"
+_POD = "io.k8s.api.core.v1.PodSpec"
+EnvVarList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvVar")]],
+    MergedByKey(_CONTAINER, "env"),
+]
 EnvFromList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvFromSource")]]
-ContainerList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Container")]]
-VolumeList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Volume")]]
-VolumeMountList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]]
+ContainerList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema(_CONTAINER)]], MergedByKey(_POD, "containers")
+]
+VolumeList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Volume")]],
+    MergedByKey(_POD, "volumes"),
+]
+VolumeMountList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]],
+    MergedByKey(_CONTAINER, "volumeMounts"),
+]
 
 
 def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,9 @@ the field path and the fix, or print a warning.
 
 from __future__ import annotations
 
-import re
-
 from constructs_lib.errors import Problem
-from constructs_lib.spec import availability_rules
-from constructs_lib.spec.data import DatabaseMode
+from constructs_lib.spec import availability_rules, env_rules
+from constructs_lib.spec.data import AccessMode, DatabaseMode
 from constructs_lib.spec.instance import Instance, InstanceSpec
 from constructs_lib.spec.platform import ProbeType, ServiceType, WorkloadKind
 from constructs_lib.spec.server import DeploymentMode, Exposure, SchedulerGating, SecretsProvider
@@ -23,10 +21,6 @@ GENERATED_LABEL_KEYS = (
     "app.kubernetes.io/instance",
     "app.kubernetes.io/managed-by",
     "app.kubernetes.io/component",
-)
-_SECRET_LOOKING_NAME = re.compile(
-    r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|(^|_)KEY($|_))",
-    re.IGNORECASE,
 )
 
 
@@ -106,6 +100,21 @@ def errors(instance: Instance) -> list[Problem]:
     def add(path: str, message: str, fix: str) -> None:
         found.append(Problem(message=message, path=path, fix=fix))
 
+    persistence = spec.storage.persistence
+    if (
+        spec.availability.max_replicas > 1
+        and persistence.enabled
+        and AccessMode.READ_WRITE_MANY not in persistence.access_modes
+    ):
+        modes = ", ".join(m.value for m in persistence.access_modes)
+        add(
+            "spec.storage.persistence.accessModes",
+            f"up to {spec.availability.max_replicas} replicas mount the one data volume, whose "
+            f"access mode ({modes}) lets only one node (ReadWriteOnce) or one pod "
+            "(ReadWriteOncePod) mount it: the other replicas cannot start.",
+            "use accessModes: [ReadWriteMany] with a storage class that provides it, run one "
+            "replica, or disable persistence (with an external database).",
+        )
     if not spec.image.tag and not spec.image.digest:
         add(
             "spec.image",
@@ -176,8 +185,7 @@ def errors(instance: Instance) -> list[Problem]:
                 "invisible to the others.",
                 "configure spec.objectStorage (s3, minio or r2), or availability.replicas: 1.",
             )
-    persistence = spec.storage.persistence.enabled
-    if spec.workload is WorkloadKind.DEPLOYMENT and persistence:
+    if spec.workload is WorkloadKind.DEPLOYMENT and persistence.enabled:
         add(
             "spec.workload",
             "is Deployment, but storage.persistence is enabled: surging Deployment pods cannot "
@@ -199,6 +207,7 @@ def errors(instance: Instance) -> list[Problem]:
             "set spec.heartbeat.schedulerGating: lease.",
         )
     found += availability_rules.errors(instance)
+    found += env_rules.errors(instance)  # a URL with a credential in a literal env value
     return found
 
 
@@ -379,6 +388,21 @@ def warnings(instance: Instance) -> list[Problem]:
                 "set the URL users reach the server at.",
             )
         )
+    persistence = spec.storage.persistence
+    if (
+        persistence.enabled
+        and AccessMode.READ_WRITE_MANY in persistence.access_modes
+        and persistence.storage_class is None
+    ):
+        found.append(
+            Problem(
+                "ReadWriteMany with the cluster's default StorageClass assumes that class "
+                "provides it; most defaults do not (kind, k3d, minikube, EBS, Azure Disk, GCE PD), "
+                "and the claim then stays Pending.",
+                "spec.storage.persistence.storageClass",
+                "name a StorageClass that provides ReadWriteMany.",
+            )
+        )
     if not spec.storage.persistence.enabled and spec.database.mode is DatabaseMode.EMBEDDED:
         found.append(
             Problem(
@@ -386,15 +410,6 @@ def warnings(instance: Instance) -> list[Problem]:
                 "restarts.",
                 "spec.storage.persistence.enabled",
                 "enable persistence, or use an external database.",
-            )
-        )
-    if spec.availability.max_replicas > 1 and spec.storage.persistence.enabled:
-        found.append(
-            Problem(
-                "all replicas mount the one data volume; with ReadWriteOnce they must share a "
-                "node.",
-                "spec.storage.persistence",
-                "use a ReadWriteMany storage class, or disable persistence.",
             )
         )
     interval = spec.heartbeat.interval_ms
@@ -419,17 +434,7 @@ def warnings(instance: Instance) -> list[Problem]:
                 "create the Secret from the existing key first, or reference your own Secret here.",
             )
         )
-    for index, item in enumerate(spec.env):
-        name = str(item.get("name", ""))
-        if "value" in item and item.get("value") and _SECRET_LOOKING_NAME.search(name):
-            found.append(
-                Problem(
-                    f"{name} looks like a credential, and a literal value is committed to git "
-                    "in the generated ConfigMap/pod spec.",
-                    f"spec.env[{index}].value",
-                    "put the value in a Secret and use valueFrom.secretKeyRef.",
-                )
-            )
+    found += env_rules.warnings(instance)  # secret-looking literals, wherever env is taken
     labels = instance.metadata.labels
     for key in GENERATED_LABEL_KEYS:
         if key in labels:

@@ -21,6 +21,7 @@ from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
 from constructs_lib.spec import bundled_schemas as kv
+from launcher.templates import image_reference_problem
 
 Finding = tuple[str, str]
 
@@ -474,6 +475,8 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
     image = container.get("image")
     if image is not None and (not isinstance(image, str) or image != image.strip()):
         found.append((f"{path}.image", "must not have leading or trailing whitespace"))
+    elif image is not None:  # stricter than the API server: the container tools' grammar
+        found += _at(f"{path}.image", image_reference_problem(image))
     port_names: set[str] = set()
     for index, port in enumerate(_list(container.get("ports"))):
         where = f"{path}.ports[{index}]"
@@ -792,6 +795,182 @@ def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, A
     return document if isinstance(document, Mapping) else None
 
 
+# --- lists merged by key: unique by that key (server-side apply) ---------------------------
+#
+# A list the OpenAPI schema marks ``x-kubernetes-list-type: map`` is merged by the item fields
+# its ``x-kubernetes-list-map-keys`` name (env by name, ports by containerPort and protocol,
+# ...), and a ``set`` by value. Server-side apply (Flux always, Argo CD with ServerSideApply)
+# refuses the whole object when two items of such a list have the same key, though a plain
+# create or update accepts it: synth refuses it first. The keys come from the bundled schemas,
+# never from a list kept by hand.
+
+_DEFAULTS_TO = re.compile(r'Defaults to "([^"]*)"')
+
+
+def keyed_list_problems(
+    value: Any, schema: Mapping[str, Any], version: str, path: str = ""
+) -> list[Finding]:
+    """Every item of a list merged by key (at any depth of ``value``, walked along its
+    OpenAPI ``schema``) whose key an earlier item of the same list has."""
+    defs = _definitions(_schema_dir(version))
+    return list(_walk_keyed(value, schema, defs, path, 0))
+
+
+def list_merge_keys(definition: str, field: str, version: str = "1.33") -> tuple[str, ...] | None:
+    """The merge keys of list ``field`` of OpenAPI ``definition`` (``("name",)`` for a
+    Container's env), ``()`` for a set, None when the list is not merged by key."""
+    defs = _definitions(_schema_dir(version))
+    owner = defs.get(definition)
+    properties = owner.get("properties") if isinstance(owner, Mapping) else None
+    schema = _resolve(properties.get(field) or {}, defs) if isinstance(properties, Mapping) else {}
+    return _merge_keys(schema)
+
+
+def duplicate_items(
+    items: list[Any], definition: str, field: str, version: str = "1.33"
+) -> list[Finding]:
+    """The items of ``items`` (the value of ``definition``.``field``, e.g. the env of a
+    Container) that repeat an earlier item's merge key; paths relative to the list."""
+    defs = _definitions(_schema_dir(version))
+    owner = defs.get(definition)
+    properties = owner.get("properties") if isinstance(owner, Mapping) else None
+    if not isinstance(properties, Mapping) or field not in properties:
+        return []
+    return list(_duplicates(items, _resolve(properties[field], defs), defs, ""))
+
+
+def _merge_keys(schema: Mapping[str, Any]) -> tuple[str, ...] | None:
+    kind = schema.get("x-kubernetes-list-type")
+    if kind == "set":
+        return ()
+    if kind == "map":
+        keys = schema.get("x-kubernetes-list-map-keys")
+        return tuple(str(k) for k in keys) if isinstance(keys, list) and keys else None
+    return None
+
+
+def _walk_keyed(
+    value: Any, schema: Mapping[str, Any], defs: Mapping[str, Any], path: str, depth: int
+) -> Iterator[Finding]:
+    """Depth-first along ``schema`` (an explicit stack: this runs on every object), only into
+    the parts whose schema can hold a list merged by key."""
+    stack = [(value, schema, path, depth)]
+    while stack:
+        node, node_schema, where, level = stack.pop()
+        kind = type(node)
+        if (kind is not dict and kind is not list) or level > 100:
+            continue
+        if not _may_hold_keyed(node_schema, defs):
+            continue
+        resolved = _resolve(node_schema, defs)
+        if kind is list:
+            yield from _duplicates(node, resolved, defs, where)
+            items = resolved.get("items")
+            if type(items) is dict:
+                stack += [
+                    (node[i], items, f"{where}[{i}]", level + 1)
+                    for i in range(len(node) - 1, -1, -1)
+                ]
+            continue
+        properties = resolved.get("properties") or {}
+        extra = resolved.get("additionalProperties")
+        for key, item in reversed(node.items()):
+            sub = properties.get(key)
+            if sub is None and type(extra) is dict:
+                sub = extra
+            if sub is not None and (type(item) is dict or type(item) is list):
+                stack.append((item, sub, f"{where}.{key}" if where else str(key), level + 1))
+
+
+def _duplicates(
+    items: list[Any], schema: Mapping[str, Any], defs: Mapping[str, Any], path: str
+) -> Iterator[Finding]:
+    keys = _merge_keys(schema)
+    if keys is None or len(items) < 2:
+        return
+    item_schema = _resolve(schema.get("items") or {}, defs)
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        parts: tuple[tuple[str, Any], ...]
+        if keys:
+            if not isinstance(item, Mapping):
+                continue
+            parts = tuple((k, _key_value(item, k, item_schema, defs)) for k in keys)
+            shown = ", ".join(f"{k}={v!r}" for k, v in parts if v is not None)
+            where = f"{path}[{index}].{keys[0]}" if len(keys) == 1 else f"{path}[{index}]"
+        else:
+            parts = (("", item),)
+            shown = _show(item)
+            where = f"{path}[{index}]"
+        identity: Any = parts
+        try:
+            hash(parts)
+        except TypeError:  # a key that is not a plain value: compare its JSON
+            identity = json.dumps(parts, sort_keys=True, default=str)
+        first = seen.setdefault(identity, index)
+        if first != index:
+            yield (
+                where,
+                f"repeats the key {shown} of item [{first}]: server-side apply (Flux; Argo CD "
+                "with ServerSideApply=true) refuses a list it merges by "
+                f"{' and '.join(keys) if keys else 'value'} when a key is given twice; remove "
+                "or rename one of them",
+            )
+
+
+def _key_value(item: Mapping[str, Any], key: str, schema: Mapping[str, Any], defs: Any) -> Any:
+    """An item's value of a merge key; absent, the value the API server defaults it to (the
+    schema's default, or the "Defaults to" of its description: a port's protocol is TCP)."""
+    if item.get(key) is not None:
+        return item[key]
+    properties = schema.get("properties") or {}
+    field = _resolve(properties.get(key) or {}, defs) if isinstance(properties, Mapping) else {}
+    if "default" in field:
+        return field["default"]
+    found = _DEFAULTS_TO.search(str(field.get("description", "")))
+    return found.group(1) if found else None
+
+
+_KEYED_MEMO: dict[int, tuple[Mapping[str, Any], bool]] = {}
+
+
+def _may_hold_keyed(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> bool:
+    """Whether a value of ``schema`` can hold a list merged by key (remembered per schema
+    node: most of an object, e.g. a probe or resources, never does and is not walked)."""
+    remembered = _KEYED_MEMO.get(id(schema))
+    if remembered is not None and remembered[0] is schema:
+        return remembered[1]
+    _KEYED_MEMO[id(schema)] = (schema, True)  # a cycle is assumed to hold one
+    node = _resolve(schema, defs)
+    children: list[Any] = []
+    if isinstance(node.get("properties"), Mapping):
+        children += list(node["properties"].values())
+    for keyword in ("items", "additionalProperties"):
+        if isinstance(node.get(keyword), Mapping):
+            children.append(node[keyword])
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        if isinstance(node.get(keyword), list):
+            children += node[keyword]
+    found = _merge_keys(node) is not None or any(
+        _may_hold_keyed(child, defs) for child in children if isinstance(child, Mapping)
+    )
+    _KEYED_MEMO[id(schema)] = (schema, found)
+    return found
+
+
+@cache
+def _crd_schema(api_version: str, kind: str) -> Mapping[str, Any] | None:
+    """The openAPIV3Schema of a pinned CRD kind (None when there is none or it cannot be
+    read here: the schema validation that runs first reports that)."""
+    from constructs_lib.spec import crds
+
+    try:
+        crd = crds.crd_for(api_version, kind) if crds.is_pinned(api_version, kind) else None
+        return crds.version_schema(crd, api_version) if crd is not None else None
+    except Exception:  # reported by the schema validation
+        return None
+
+
 # --- entry points ---------------------------------------------------------------------------
 
 
@@ -819,6 +998,8 @@ def pass_through_problems(definition: str, value: Any, version: str = "1.33") ->
     schema = defs.get(definition)
     if isinstance(schema, Mapping) and _may_break_int_ranges(value):
         found += [(p.lstrip("."), m) for p, m in _walk_ints(value, schema, defs, "", 0)]
+    if isinstance(schema, Mapping):
+        found += [(p.lstrip("."), m) for p, m in _walk_keyed(value, schema, defs, "", 0)]
     return _unique(found)
 
 
@@ -870,8 +1051,12 @@ def object_problems(
     if kind == "Service":
         found += service_problems(spec)
     schema = _kind_schema(_schema_dir(version), str(obj.get("apiVersion", "")), kind)
+    defs = _definitions(_schema_dir(version))
     if schema is not None and _may_break_int_ranges(obj):
-        found += list(_walk_ints(obj, schema, _definitions(_schema_dir(version)), "", 0))
+        found += list(_walk_ints(obj, schema, defs, "", 0))
+    keyed = schema if schema is not None else _crd_schema(str(obj.get("apiVersion", "")), kind)
+    if keyed is not None:
+        found += list(_walk_keyed(obj, keyed, defs, "", 0))
     # The exact (JSON) size only when an estimate (the object's YAML text, whose length is
     # within a small factor of its JSON) says it may be near the limit.
     near = size_hint is None or size_hint * 2 > MAX_OBJECT_BYTES
@@ -986,10 +1171,13 @@ __all__ = [
     "dns1035_label",
     "dns_label",
     "dns_subdomain",
+    "duplicate_items",
     "env_var_name",
     "int_range_problems",
+    "keyed_list_problems",
     "label_value",
     "labels_problems",
+    "list_merge_keys",
     "object_name",
     "object_problems",
     "parse_quantity",

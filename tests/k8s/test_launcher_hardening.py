@@ -156,3 +156,39 @@ def test_malformed_cursors_and_header_bytes_are_refused_without_a_trace(
     for line in log.splitlines():
         json.loads(line)  # one JSON object per line, nothing else
     lp.call("DELETE", "/v1/runs/run-probe")
+
+
+def test_a_start_that_fails_after_its_job_was_made_cleans_up_before_freeing_the_agent(
+    launchers: Callable[..., LauncherProcess], control_plane: ControlPlane
+) -> None:
+    """The run Secret cannot be created (its RBAC is withdrawn) after the Job was: the
+    launcher deletes that very Job (a uid precondition) before it releases the agent's
+    Lease, so the agent's next run is its only Job."""
+    ns = "hard-start"
+    lp = launchers(ns)
+    role = generated_objects(ns)["Role/lt-launcher"]
+    without = {
+        **role,
+        "rules": [r for r in role["rules"] if r["resources"] != ["secrets"]],
+    }
+    apply(control_plane, without)
+    try:
+        status, body = wait_for(
+            "the start to be refused",
+            lambda: (lambda a: a if a[0] != 201 else None)(lp.start_run("run-a", agent="ag")),
+            15,
+        )
+        assert status == 502 and body["error"] == "forbidden", body
+        assert jobs_of(control_plane, ns, "run-a") == []  # deleted, not leaked
+    finally:
+        apply(control_plane, role)
+    status, _ = wait_for(
+        "the agent's next run",
+        lambda: (lambda a: a if a[0] == 201 else None)(lp.start_run("run-b", agent="ag")),
+        15,
+    )
+    assert status == 201
+    batch = client.BatchV1Api(control_plane.api_client())
+    jobs = batch.list_namespaced_job(ns).items
+    assert [j.metadata.annotations["paperclip.io/run-id"] for j in jobs] == ["run-b"]
+    lp.call("DELETE", "/v1/runs/run-b")

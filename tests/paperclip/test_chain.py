@@ -261,7 +261,9 @@ class Chain:
         core: Any = client.CoreV1Api(self.plane.api_client())
         secret = wait_for(
             "the run's Secret",
-            lambda: core.read_namespaced_secret(f"{job.metadata.name}-run", NAMESPACE),
+            lambda: core.read_namespaced_secret(
+                job.metadata.annotations["paperclip.io/run-secret"], NAMESPACE
+            ),
             30,
         )
         return {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}

@@ -256,3 +256,28 @@ def test_a_templates_egress_is_a_policy_for_its_own_pods() -> None:
     assert policy["podSelector"]["matchLabels"]["paperclip.io/template"] == "git"
     assert policy["policyTypes"] == ["Egress"] and policy["egress"] == egress
     assert "NetworkPolicy/demo-agent-opencode" not in objects
+
+
+def test_the_workspace_needs_no_read_write_many_by_default() -> None:
+    objects = synth_objects(make_instance(AGENTS))
+    claim = objects["PersistentVolumeClaim/demo-agent-workspace"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]  # any StorageClass, one node
+    shared = {"agents": {"enabled": True, "workspace": {"accessMode": "ReadWriteMany"}}}
+    warnings = plan_warnings(shared)
+    assert [path for path, _ in warnings] == ["spec.agents.workspace.storageClass"]
+    assert "assumes that class provides it" in warnings[0][1]
+    named = {
+        "agents": {
+            "enabled": True,
+            "workspace": {"accessMode": "ReadWriteMany", "storageClass": "nfs"},
+        }
+    }
+    assert plan_warnings(named) == []
+    claim = synth_objects(make_instance(named))["PersistentVolumeClaim/demo-agent-workspace"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+def plan_warnings(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    from constructs_lib.constructs.instance import plan
+
+    return [(p.path, p.message) for p in plan(make_instance(spec)).contribution.warnings]

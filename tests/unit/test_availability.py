@@ -17,6 +17,8 @@ SCALABLE = {
     "objectStorage": {"provider": "s3", "bucket": "files"},
     "heartbeat": {"schedulerGating": "lease"},
     "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
+    # the replicas share one data volume: a class that lets several nodes mount it
+    "storage": {"persistence": {"accessModes": ["ReadWriteMany"], "storageClass": "nfs"}},
 }
 HPA = {"autoScaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 5}}
 

@@ -12,7 +12,6 @@ from launcher.jobs import RunRequest, build_job, build_run_secret, job_name, lab
 from launcher.opencode import OpenCodeResult
 from launcher.pods import RunFailed, failure
 from launcher.relay import Cursor, Dedup
-from launcher.secrets import SecretSpec
 from launcher.templates import JobTemplate, LauncherConfig
 from launcher.views import JobView, LeaseView, PodView
 
@@ -222,14 +221,6 @@ def test_template_validation() -> None:
         JobTemplate.model_validate({"image": "x", "tier": "small", "resources": {}})
     with pytest.raises(ValidationError, match="exactly one"):
         JobTemplate.model_validate({"image": "x", "env": [{"name": "A"}]})
-
-
-def test_secret_spec_parsing() -> None:
-    assert SecretSpec.parse("name/key=hex32") == SecretSpec("name", "key", "hex32")
-    with pytest.raises(ValueError, match="NAME/KEY=FORM"):
-        SecretSpec.parse("name=hex32")
-    with pytest.raises(ValueError):
-        SecretSpec.parse("name/key=password123")
 
 
 def test_a_holder_without_a_job_keeps_the_agent_only_during_the_grace_period() -> None:

@@ -117,9 +117,29 @@ def test_authenticated_mode_needs_the_auth_secret_only_where_the_onboarded_one_f
         "objectStorage": {"provider": "s3", "bucket": "files"},
         "heartbeat": {"schedulerGating": "lease"},
         "availability": {"replicas": 2},
+        "storage": {"persistence": {"accessModes": ["ReadWriteMany"]}},
     }
     assert paths(several) == ["spec.auth.secretRef"]
     assert paths({**several, "auth": {"secretRef": {"name": "a", "key": "k"}}}) == []
+
+
+def test_several_replicas_on_one_claim_need_a_shared_access_mode() -> None:
+    several = {
+        "database": {"mode": "external", "externalURLSecretRef": {"name": "d", "key": "u"}},
+        "objectStorage": {"provider": "s3", "bucket": "files"},
+        "heartbeat": {"schedulerGating": "lease"},
+        "auth": {"secretRef": {"name": "a", "key": "k"}},
+        "availability": {"replicas": 3},
+    }
+    assert paths(several) == ["spec.storage.persistence.accessModes"]
+    for modes in (["ReadWriteOnce"], ["ReadWriteOncePod"]):
+        assert paths({**several, "storage": {"persistence": {"accessModes": modes}}}) == [
+            "spec.storage.persistence.accessModes"
+        ]
+    shared = {"persistence": {"accessModes": ["ReadWriteMany"]}}
+    assert paths({**several, "storage": shared}) == []
+    assert paths({**several, "storage": {"persistence": {"enabled": False}}}) == []
+    assert paths({**several, "availability": {"replicas": 1}}) == []
 
 
 def test_local_trusted_binds_loopback_so_nothing_outside_the_pod_can_be_wired_to_it() -> None:

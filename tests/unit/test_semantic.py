@@ -157,3 +157,50 @@ def test_objects_over_the_api_size_limit_are_refused_with_or_without_a_size_hint
     assert len(text) > 1600 * 1024
     small = {**big, "data": {"blob": "x" * 1000}}
     assert s.object_problems(small, size_hint=1100) == []
+
+
+def test_merge_keys_come_from_the_bundled_openapi_schemas() -> None:
+    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "env") == ("name",)
+    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "ports") == (
+        "containerPort",
+        "protocol",
+    )
+    assert s.list_merge_keys("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints") == (
+        "topologyKey",
+        "whenUnsatisfiable",
+    )
+    assert s.list_merge_keys("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") == ()
+    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "args") is None  # atomic
+    assert s.list_merge_keys("io.k8s.api.core.v1.PodSpec", "tolerations") is None
+
+
+def test_a_repeated_merge_key_is_found_at_any_depth_of_an_object() -> None:
+    container = {
+        "name": "c",
+        "image": "busybox:1.36",
+        "env": [{"name": "A", "value": "1"}, {"name": "B"}, {"name": "A", "value": "2"}],
+        # a port's protocol defaults to TCP (the schema's description says so)
+        "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}],
+    }
+    other = {  # the same number with another protocol is another key: fine
+        "name": "d",
+        "image": "busybox:1.36",
+        "ports": [{"containerPort": 53}, {"containerPort": 53, "protocol": "UDP"}],
+    }
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j", "finalizers": ["x", "x"]},
+        "spec": {
+            "template": {"spec": {"restartPolicy": "Never", "containers": [container, other]}}
+        },
+    }
+    found = {path: message for path, message in s.object_problems(job)}
+    env = "spec.template.spec.containers[0].env[2].name"
+    assert "repeats the key name='A' of item [0]" in found[env]
+    assert "containerPort=80, protocol='TCP'" in found["spec.template.spec.containers[0].ports[1]"]
+    assert "metadata.finalizers[1]" in found
+    assert not [p for p in found if p.startswith("spec.template.spec.containers[1]")]
+    assert s.duplicate_items(
+        [{"name": "r"}, {"name": "r"}], "io.k8s.api.core.v1.PodSpec", "imagePullSecrets"
+    ) == [("[1].name", found[env].replace("name='A' of item [0]", "name='r' of item [0]"))]

@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib import __version__
 from constructs_lib.constructs.instance import Plan, detached_objects, plan
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.errors import UserError
@@ -45,8 +47,13 @@ from constructs_lib.spec.loader import App
 
 from .templates import render_template
 
-CHART_VERSION = "0.1.0"
-"""The chart version (paperclip-gitops' own). Flux: use ``reconcileStrategy: Revision``."""
+CONTENT_DIGITS = 12
+"""Hex digits of the content hash in the chart version."""
+GLOBAL_VALUES: dict[str, Any] = {
+    "type": "object",
+    "description": "Helm's global values, which an umbrella chart shares with its subcharts; "
+    "this chart reads none of them.",
+}
 KUBE_VERSION = ">=1.29.0-0"
 """Supported Kubernetes versions (1.29: native sidecars, used by the Tailscale sidecar);
 ``-0`` lets pre-release strings such as EKS's pass."""
@@ -59,6 +66,7 @@ GROUP_HELP: dict[str, str] = {
     "persistence": "the server data volume (a PersistentVolumeClaim, kept on uninstall).",
     "networkPolicy": "the server NetworkPolicy.",
     "ingress": "the server Ingress.",
+    "autoScaling": "the server autoscaler (a HorizontalPodAutoscaler owns the replica count).",
     "secretRefs": "names of the Secrets the server reads (referenced, never created by the chart).",
     "launcher": "the agent launcher service.",
     "agents": "agent runs as Kubernetes Jobs.",
@@ -346,16 +354,35 @@ def chart_values(analyses: list[Analysis]) -> dict[str, Any]:
     return {a.prefix[0]: instance_values(a) for a in analyses}
 
 
+def chart_version(files: dict[str, str], chart_yaml: dict[str, Any]) -> str:
+    """``<paperclip-gitops version>-<hash>``: the hash of everything the chart holds (its
+    files and Chart.yaml's other fields), so the version changes whenever the content does and
+    never otherwise. A valid SemVer 2 pre-release version, and a valid OCI tag as it is; an
+    umbrella chart pins it exactly (pre-releases match no range without a pre-release)."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(f"{len(path)}:{path}:{len(files[path])}:".encode())
+        digest.update(files[path].encode())
+    digest.update(json.dumps(chart_yaml, sort_keys=True).encode())
+    return f"{project_version()}-{digest.hexdigest()[:CONTENT_DIGITS]}"
+
+
+def project_version() -> str:
+    """paperclip-gitops' own version (pyproject.toml, the one place it is written)."""
+    return __version__
+
+
 def chart_schema(analyses: list[Analysis], title: str) -> dict[str, Any]:
     if len(analyses) == 1 and not analyses[0].prefix:
         root = instance_schema(analyses[0])
+        root["properties"] = {**root["properties"], "global": GLOBAL_VALUES}
     else:
         properties = {a.prefix[0]: instance_schema(a) for a in analyses}
         root = {
             "type": "object",
             "additionalProperties": False,
             "required": list(properties),
-            "properties": properties,
+            "properties": {**properties, "global": GLOBAL_VALUES},
         }
     return {"$schema": SCHEMA_DRAFT, "title": title, **root}
 
@@ -533,19 +560,21 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
         "description": f"Paperclip ({', '.join(i.name for i in app.instances)}), generated "
         "by paperclip-gitops",
         "type": "application",
-        "version": CHART_VERSION,
         "appVersion": first.tag or (first.digest or ""),
         "kubeVersion": KUBE_VERSION,
     }
-    files["Chart.yaml"] = marker_text(source) + "".join(
-        f"{key}: {json.dumps(value, ensure_ascii=False)}\n" for key, value in chart_yaml.items()
-    )
     files[".helmignore"] = HELMIGNORE
     files["values.yaml"] = values_yaml(analyses, source)
     files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
     files["README.md"] = readme(app.name, analyses, values)
     files["templates/NOTES.txt"] = notes(analyses, rendered.plans)
     files["templates/_helpers.tpl"] = HELPERS
+    version = chart_version(files, chart_yaml)
+    chart_yaml = {**chart_yaml, "version": version}
+    order = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion")
+    files["Chart.yaml"] = marker_text(source) + "".join(
+        f"{key}: {json.dumps(chart_yaml[key], ensure_ascii=False)}\n" for key in order
+    )
     return Chart(files=files, analyses=analyses, values=values, schema=schema)
 
 

@@ -87,13 +87,26 @@ def _copied(node: Any) -> Any:
     return list(node) if isinstance(node, list) else node
 
 
+METADATA = "@metadata"
+"""A Param path that starts with it names a field of the Instance's metadata, not its spec
+(``("@metadata", "labels")``: the labels carried onto every object)."""
+
+
+def _root(path: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    if path and path[0] == METADATA:
+        return "metadata", path[1:]
+    return "spec", path
+
+
 def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    """A copy of an Instance document with ``spec.<path>`` set (None removes it). A digit
-    part of the path indexes a list (``("networking", "ingress", "hosts", "0")``). Only the
-    mappings and lists on the way to the change are copied: the rest is shared with ``doc``,
-    and no document is changed in place."""
+    """A copy of an Instance document with ``spec.<path>`` set (None removes it; a path that
+    starts with :data:`METADATA` sets ``metadata.<rest>``). A digit part of the path indexes a
+    list (``("networking", "ingress", "hosts", "0")``). Only the mappings and lists on the way
+    to the change are copied: the rest is shared with ``doc``, and no document is changed in
+    place."""
+    root, path = _root(path)
     out = dict(doc)
-    out["spec"] = node = _copied(doc.get("spec", {}))
+    out[root] = node = _copied(doc.get(root, {}))
     for part in path[:-1]:
         if isinstance(node, list):
             node[int(part)] = child = _copied(node[int(part)])
@@ -141,7 +154,8 @@ it does not plan it again."""
 
 
 def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = doc.get("spec", {})
+    root, path = _root(path)
+    node: Any = doc.get(root, {})
     for part in path:
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]

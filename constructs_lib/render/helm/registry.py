@@ -194,6 +194,23 @@ def _persistent(instance: Instance) -> bool:
     return instance.spec.storage.persistence.enabled
 
 
+def _autoscaled(instance: Instance) -> bool:
+    scaling = instance.spec.availability.auto_scaling
+    return scaling is not None and scaling.enabled
+
+
+def _fixed_replicas(instance: Instance) -> bool:
+    """replicas does something only when no autoscaler owns the count."""
+    return not _autoscaled(instance)
+
+
+def _ingress_host_follows(instance: Instance) -> bool:
+    """ingress.host sets the rule's host and the TLS hosts only when each TLS entry takes the
+    Ingress's hosts (lists none of its own): otherwise it would not do what it says."""
+    ingress = _ingress(instance)
+    return _single_ingress_host(instance) and all(not tls.hosts for tls in ingress.tls)
+
+
 PARAMS: tuple[Param, ...] = (
     Param(
         "image.repository",
@@ -247,6 +264,23 @@ PARAMS: tuple[Param, ...] = (
         "server replicas.",
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
+        applies=_fixed_replicas,
+    ),
+    Param(
+        "autoScaling.minReplicas",
+        ("availability", "autoScaling", "minReplicas"),
+        "the fewest server replicas the autoscaler keeps.",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(3, 2),
+        applies=_autoscaled,
+    ),
+    Param(
+        "autoScaling.maxReplicas",
+        ("availability", "autoScaling", "maxReplicas"),
+        "the most server replicas the autoscaler runs (at least minReplicas).",
+        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        probes=(9, 8),
+        applies=_autoscaled,
     ),
     Param(
         "resources",
@@ -309,6 +343,15 @@ PARAMS: tuple[Param, ...] = (
         probes=({"zqhelm.example/probe": "zqhelm"},),
     ),
     Param(
+        "commonLabels",
+        ("@metadata", "labels"),
+        "labels added to every object (generated labels win).",
+        _STRING_MAP,
+        shape=Shape.MERGE,
+        optional=True,
+        probes=({"zqhelm.example/probe": "zqhelm"},),
+    ),
+    Param(
         "service.type",
         ("networking", "service", "type"),
         "the server Service type.",
@@ -356,7 +399,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "logLevel",
         ("observability", "logging", "level"),
-        "the server log level (LOG_LEVEL).",
+        "the server log level (PAPERCLIP_LOG_LEVEL).",
         {"type": "string", "enum": [lvl.value for lvl in LogLevel]},
         probes=("debug", "error"),
     ),
@@ -401,12 +444,12 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "ingress.host",
         ("networking", "ingress", "hosts", "0"),
-        "the host name the server Ingress routes (also accepted by the server);"
-        " the TLS host list stays as declared in the spec.",
+        "the host name the server Ingress routes and its TLS entries cover (also accepted "
+        "by the server).",
         {"type": "string", "maxLength": 253, "pattern": HOSTNAME_PATTERN},
         probes=("zqhelm-host.example",),
         embeddable=True,
-        applies=_single_ingress_host,
+        applies=_ingress_host_follows,
     ),
     Param(
         "ingress.tlsSecret",
