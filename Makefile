@@ -1,4 +1,4 @@
-# paperclip-gitops — every target installs what it needs (see README).
+# paperclip-gitops — every target installs what it needs (see README.md and docs/contributing.md).
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
 
@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 TOOLS_STAMP := $(VENV)/.tools-dir
 GO_STAMP := $(VENV)/.go-binaries-dir
+ARGOCD_STAMP := $(VENV)/.argocd-dir
 PC_STAMP := $(VENV)/.paperclip-dir
 CDK8S_STAMP := $(VENV)/.cdk8s-cli
 ACTIONLINT_STAMP := $(VENV)/.actionlint
@@ -15,7 +16,7 @@ ACTIONLINT_STAMP := $(VENV)/.actionlint
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup venv go-binaries docs synth check test test-unit test-k8s lint bench cluster clean controlplane tools paperclip-server data-tools flux-controllers flux
+.PHONY: setup venv go-binaries docs synth check test test-unit test-k8s lint bench cluster clean controlplane tools paperclip-server data-tools flux-controllers flux argocd-binaries argocd
 
 ## setup: virtualenv, Python packages, pinned CRDs, helm and kubectl (idempotent)
 setup: $(STAMP) $(TOOLS_STAMP)
@@ -26,7 +27,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constructs_lib/spec/crds.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(PY) -m constructs_lib.spec.prefetch  # pinned CRDs of non-core kinds (see README, Schemas)
+	$(PY) -m constructs_lib.spec.prefetch  # pinned CRDs of non-core kinds (see docs/cli.md, "Schemas: how objects are validated")
 	@touch $@
 
 $(TOOLS_STAMP): tests/tools/kube-tools.sh
@@ -49,6 +50,12 @@ go-binaries:
 	@mkdir -p $(VENV)
 	bash tests/gobuild/build.sh | tail -n 1 > $(GO_STAMP).tmp && mv $(GO_STAMP).tmp $(GO_STAMP)
 controlplane flux-controllers: go-binaries
+
+## argocd-binaries: build (or reuse) Argo CD's application and ApplicationSet controllers and
+## repo server (one binary), its Redis (miniredis), kustomize and the Argo CD CRDs
+argocd-binaries:
+	@mkdir -p $(VENV)
+	set -o pipefail; bash tests/argocd/build.sh | tail -n 1 > $(ARGOCD_STAMP).tmp && mv $(ARGOCD_STAMP).tmp $(ARGOCD_STAMP)
 
 ## paperclip-server: install (or reuse) the real Paperclip server the e2e tests run
 paperclip-server:
@@ -91,7 +98,7 @@ lint: $(STAMP) $(ACTIONLINT_STAMP)
 	$(VENV)/bin/mypy constructs_lib launcher apps tests
 	for f in launcher/adapter/*.mjs launcher/adapter/*.cjs; do node --check "$$f" || exit 1; done
 	$(VENV)/bin/hadolint launcher/Dockerfile
-	$(VENV)/bin/shellcheck $(SHELL_SCRIPTS)
+	$(VENV)/bin/shellcheck -x $(SHELL_SCRIPTS)
 	for f in constructs_lib/scripts/*.mjs; do node --check "$$f" || exit 1; done
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $$(cat $(ACTIONLINT_STAMP)) .github/workflows/*.yml
 
@@ -110,6 +117,12 @@ bench: setup go-binaries data-tools paperclip-server
 ## cluster: run the test control plane in the foreground (Ctrl-C stops it)
 cluster: setup go-binaries
 	PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) $(PY) -m tests.controlplane.cluster
+
+## argocd: the control plane with Argo CD and a loopback git server in the foreground (Ctrl-C)
+argocd: setup go-binaries argocd-binaries paperclip-server
+	PAPERCLIP_GO_BINARIES=$$(cat $(GO_STAMP)) PAPERCLIP_ARGOCD_DIR=$$(cat $(ARGOCD_STAMP)) \
+	  PAPERCLIP_TOOLS_DIR=$$(cat $(TOOLS_STAMP)) PAPERCLIP_SERVER_DIR=$$(cat $(PC_STAMP)) \
+	  $(PY) -m tests.argocd.argoenv
 
 ## flux: the control plane with Flux and a loopback git server in the foreground (Ctrl-C stops)
 flux: setup go-binaries paperclip-server

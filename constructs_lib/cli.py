@@ -46,12 +46,20 @@ _apps_dir_option = click.option(
 )
 
 
-def _fail(error: UserError) -> NoReturn:
+def _secho(message: str, **styles: Any) -> None:
+    """click.secho without colours when NO_COLOR is set to anything (https://no-color.org)."""
+    click.secho(message, color=False if os.environ.get("NO_COLOR") else None, **styles)
+
+
+def _fail(error: UserError, *, writes: bool = False) -> NoReturn:
+    """Exit 2 listing every problem; ``writes``: the command writes files, and says it
+    wrote none."""
     count = len(error.problems)
-    click.secho(f"error: {count} problem{'s' if count != 1 else ''} found", fg="red", err=True)
+    _secho(f"error: {count} problem{'s' if count != 1 else ''} found", fg="red", err=True)
     for problem in error.problems:
         click.echo(f"  - {problem.render()}", err=True)
-    click.echo("Nothing was written.", err=True)
+    if writes:
+        click.echo("Nothing was written.", err=True)
     sys.exit(EXIT_USER_ERROR)
 
 
@@ -62,7 +70,7 @@ def _warn(warnings: Sequence[Problem], strict: bool = False) -> None:
             replace(w, message=f"{w.message} (a warning; an error with --strict)") for w in warnings
         )
     for problem in warnings:
-        click.secho(f"warning: {problem.render()}", fg="yellow", err=True)
+        _secho(f"warning: {problem.render()}", fg="yellow", err=True)
 
 
 def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
@@ -251,6 +259,7 @@ def main() -> None:
       paperclip-gitops validate instance.yaml   # every check, nothing written
       paperclip-gitops values quickstart        # the chart's documented values
       paperclip-gitops schema > instance.schema.json
+      paperclip-gitops import exported.yaml     # operator Instances into apps/exported.yaml
     """
 
 
@@ -302,7 +311,7 @@ def synth(
         )
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
-        _fail(exc)
+        _fail(exc, writes=True)
     cdk8s_outdir = os.environ.get("CDK8S_OUTDIR")
     if cdk8s_outdir and Path(cdk8s_outdir).resolve() != out.resolve():
         _copy_manifests(result.trees, Path(cdk8s_outdir))
@@ -356,9 +365,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool) -> 
         )
     if lines:
         sys.stdout.writelines(lines)
-        click.secho(
-            f"{dist}/ is stale: run `make synth` and commit the result.", fg="red", err=True
-        )
+        _secho(f"{dist}/ is stale: run `make synth` and commit the result.", fg="red", err=True)
         sys.exit(EXIT_STALE)
     click.echo(f"{dist}/ is up to date ({len(result.rendered)} app(s)).")
 
@@ -426,13 +433,104 @@ def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema:
     click.echo(chart.files["values.schema.json" if as_schema else "values.yaml"], nl=False)
 
 
+@main.command("import")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--out",
+    "-o",
+    metavar="FILE",
+    default=None,
+    help="The app file to write (default: <apps-dir>/<the input file's name>.yaml; - for "
+    "stdout). An existing file is refused without --force.",
+)
+@_apps_dir_option
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="[NAME:]PATH=VALUE",
+    help="A decision: set the field PATH (spec..., metadata...) to VALUE (YAML; null removes "
+    "it) in every imported document, or only in the one named NAME. Repeatable.",
+)
+@click.option(
+    "--image-tag",
+    metavar="TAG",
+    help="The image tag of every document whose image has no usable pin (no tag or digest, "
+    "an invalid one, none in its status).",
+)
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    metavar="NAME",
+    help="Import only the Instance(s) of this name (default: all). Repeatable.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing app file.")
+@_version_option
+def import_(
+    inputs: tuple[str, ...],
+    out: str | None,
+    apps_dir: Path,
+    sets: tuple[str, ...],
+    image_tag: str | None,
+    instances: tuple[str, ...],
+    force: bool,
+    kubernetes_version: str,
+) -> None:
+    """Turn paperclip-operator Instances into an app file that synth takes.
+
+    FILE holds Instance documents or a List of them (`kubectl get instances -o yaml`);
+    - reads stdin. What the cluster added (status, managedFields, finalizers, the
+    last-applied annotation, ...) is removed, and every mechanical, safe fix is applied
+    (an image pinned from the status, a password URL moved into a Secret, a budget that
+    blocks every drain relaxed, ...); each change and why is reported on stderr and above
+    its document in the app file. What needs your decision is an error naming the choice
+    and the --set or --image-tag option that gives it; nothing is written then.
+
+    \b
+    Examples:
+      kubectl get instances -A -o yaml | paperclip-gitops import - --out apps/team.yaml
+      paperclip-gitops import exported.yaml --image-tag 2026.1106.0
+      paperclip-gitops import exported.yaml --set 'team-a:spec.restoreFrom=null'
+    """
+    from constructs_lib.importer import Options
+    from constructs_lib.importer.command import run
+    from constructs_lib.render.inputs import check_version
+
+    _load_cdk8s_in_background()
+    try:
+        options = Options(sets, image_tag, check_version(kubernetes_version), instances)
+        outcome = run(inputs, out, apps_dir, options, force, sys.stdin.buffer)
+    except UserError as exc:
+        _fail(exc, writes=True)
+    for line in outcome.report:
+        click.echo(line, err=True)
+    _warn(outcome.imported.warnings)
+    if outcome.path is None:
+        click.echo(outcome.imported.text, nl=False)
+        return
+    count = len(outcome.imported.documents)
+    commands = any(d.commands for d in outcome.imported.documents)
+    _secho(
+        f"wrote {outcome.path}: {count} instance(s). Next: "
+        + ("run the commands above, then " if commands else "")
+        + f"paperclip-gitops synth {outcome.path}",
+        fg="green",
+        err=True,
+    )
+
+
 @main.command()
 def schema() -> None:
-    """Print the JSON Schema of an Instance document (for editors and CI linters)."""
-    from constructs_lib.spec import Instance
+    """Print the JSON Schema of an Instance document (for editors and CI linters).
 
-    document = Instance.model_json_schema(by_alias=True, mode="validation")
-    click.echo(json.dumps(document, indent=2, sort_keys=True))
+    It accepts what the other commands accept, an exported Instance's status and server-set
+    metadata included. In a YAML file, the YAML language server reads it from a modeline:
+    # yaml-language-server: $schema=instance.schema.json
+    """
+    from constructs_lib.spec.editor_schema import instance_schema
+
+    click.echo(json.dumps(instance_schema(), indent=2, sort_keys=True))
 
 
 __all__ = ["main"]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
+from launcher.opencode import SESSION_ID
 from launcher.templates import (
     CONTEXT_ENV,
     CONTEXT_SECRET_ENV,
@@ -46,7 +47,6 @@ RUN_DIR = "/run/paperclip"
 WORKSPACE_DIR = "/paperclip"
 VOLUME_ROOT = "/workspace"  # where the home-preparing init container mounts the whole volume
 HOME_CONTAINER = "home"
-SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$"
 """An OpenCode session id as the launcher passes it on (`opencode run --session ID`): never an
 option, never a path."""
 MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$"
@@ -70,7 +70,7 @@ class RunRequest(Model):
     template: Annotated[str, Field(min_length=1, max_length=63)]
     api_key: Annotated[str, Field(max_length=8192)] | None = Field(default=None, repr=False)
     agent_name: Annotated[str, Field(max_length=200)] = ""
-    session_id: Annotated[str, Field(pattern=SESSION_ID)] | None = None
+    session_id: Annotated[str, Field(pattern=SESSION_ID.pattern)] | None = None
     """The OpenCode session to resume (Paperclip's saved session of the agent and task)."""
     timeout_seconds: Annotated[int, Field(ge=0, le=MAX_TIMEOUT_SECONDS)] | None = None
     prompt: Annotated[str, Field(max_length=512 * 1024)] | None = Field(default=None, repr=False)

@@ -24,6 +24,11 @@ from constructs_lib.spec.loader import parse_instance
 REPO = Path(__file__).resolve().parent.parent
 
 
+def docs_text(page: str) -> str:
+    """The Markdown source of a page of the documentation site, e.g. docs_text("migrating.md")."""
+    return (REPO / "docs" / page).read_text()
+
+
 class YamlSnapshot(SingleFileSnapshotExtension):
     """One reviewable YAML file per snapshot: snapshots/<test module>/<test name>.yaml."""
 

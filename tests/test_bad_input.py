@@ -767,7 +767,7 @@ def test_feature_errors_are_reported_with_field_errors(tmp_path: Path, dist_copy
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.startswith("  - ")]
     assert len(lines) == 3, result.output
-    assert "document 1 ('first'): spec.adapters.cloudSandbox.enabled" in lines[0]
-    assert "document 2 ('second'): spec.suspended" in lines[1]
-    assert "document 2 ('second'): spec.adapters.cloudSandbox.enabled" in lines[2]
+    assert "document 1 (first): spec.adapters.cloudSandbox.enabled" in lines[0]
+    assert "document 2 (second): spec.suspended" in lines[1]
+    assert "document 2 (second): spec.adapters.cloudSandbox.enabled" in lines[2]
     assert tree_bytes(dist_copy) == before

@@ -11,19 +11,11 @@ from click.testing import CliRunner
 
 from constructs_lib.cli import main
 from tests.conftest import REPO, tree_bytes
+from tests.processes import tool_path
 
 
 def _cdk8s() -> str:
-    configured = os.environ.get("PAPERCLIP_CDK8S_CLI")
-    if configured:
-        return configured
-    out = subprocess.run(
-        ["bash", str(REPO / "tests/tools/cdk8s-cli.sh")],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
+    return tool_path("PAPERCLIP_CDK8S_CLI", REPO / "tests/tools/cdk8s-cli.sh")
 
 
 def test_cdk8s_synth_writes_the_same_tree_as_make_synth(tmp_path: Path) -> None:

@@ -1,26 +1,31 @@
 """The operator's own Instance documents (tests/peer/, each with its origin) through
-`paperclip-gitops validate` and `synth`: every document the operator accepts renders, unless
-one of our deliberate stricter rules refuses it (named here, documented in the README); the
-operator's negative cases are refused at the same field path."""
+`paperclip-gitops validate`, `import` and `synth`: every document the operator accepts is
+refused only by our deliberate stricter rules (named here, documented in docs/instances.md), all of
+them in one run; `import` answers each refusal with a fix it reports, or fails naming the
+decision it needs and the option that gives it; with the decisions of the table below it
+writes an app that synthesizes. The operator's negative cases are refused at the same field
+path."""
 
 from __future__ import annotations
 
-import copy
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from constructs_lib.cli import main
-from tests.conftest import REPO
+from constructs_lib.importer.decisions import DECISIONS as IMPORT_DECISIONS
+from constructs_lib.importer.fixes import FIXES as IMPORT_FIXES
+from tests.conftest import REPO, docs_text
 
 PEER = REPO / "tests" / "peer"
 
-# Our deliberate stricter rules: (field path in the error, rule name used in the README's table
-# of differences). A document the operator accepts may be refused only by these.
+# Our deliberate stricter rules: (field path in the error, rule name used in docs/instances.md,
+# "The operator's own documents"). A document the operator accepts may be refused only by these.
 STRICTER_RULES: dict[str, tuple[str, str]] = {
     "image-pinned": ("spec.image", "one of tag or digest must be set"),
     "auth-secret": ("spec.auth.secretRef", "is required here"),
@@ -33,7 +38,7 @@ STRICTER_RULES: dict[str, tuple[str, str]] = {
     "pdb-blocks-drains": ("spec.availability.podDisruptionBudget", "PDBMayBlockDrains"),
     "ingress-controller-namespace": (
         "spec.security.networkPolicy.ingressControllerNamespaces",
-        "does not tell in which namespace",
+        "in which namespace its controller runs",
     ),
     "restore-key": ("spec.restoreFrom", "is not a backup"),
     "restore-needs-backups": ("spec.restoreFrom", "no restore CronJob is built"),
@@ -45,102 +50,91 @@ STRICTER_RULES: dict[str, tuple[str, str]] = {
         "spec.storage.persistence.accessModes",
         "replicas mount the one data volume",
     ),
-    # the API server's own rule, found at synth time (the operator's pods would be refused)
-    "mount-of-an-unknown-volume": ("spec.template.spec", "is not a volume"),
+    # the API server's own rule, reported at the user's field (the operator's pods would be
+    # refused)
+    "mount-of-an-unknown-volume": ("spec.initContainers", "is not a volume"),
 }
 
+# How `import` answers each stricter rule: the import fix rules (reported with their reason)
+# or the decisions (an error naming the choice until an option gives it) that may.
+ANSWERS: dict[str, set[str]] = {
+    "image-pinned": {"image-version"},
+    "image-tag-format": {"image-version"},
+    "image-digest-format": {"image-version"},
+    "auth-secret": {"auth-secret"},
+    "no-password-in-url": {"database-url-to-secret", "external-url-unused"},
+    "deployment-with-persistence": {"statefulset-as-run"},
+    "shared-file-storage": {"file-storage-bucket"},
+    "embedded-single-pod": {"database-for-replicas"},
+    "pdb-blocks-drains": {"budget-allows-drains"},
+    "ingress-controller-namespace": {"ingress-controller-namespace"},
+    "restore-key": {"restore-source"},
+    "restore-needs-backups": {"restore-source"},
+    "plugins-not-declarative": {"plugins-dropped"},
+    "ordinal-gating-deployment": {"scheduler-gating-lease"},
+    "ordinal-gating-autoscaler": {"scheduler-gating-lease"},
+    "autoscaler-needs-requests": {"resource-requests"},
+    "replicas-on-one-claim": {"data-volume-sharing"},
+    "mount-of-an-unknown-volume": {"data-volume-name"},
+}
 
-# The fix each rule's message gives, applied mechanically: a document refused on purpose must
-# render once the fixes of the rules it breaks are applied (so every feature it uses is built).
-def _spec(doc: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = doc.setdefault("spec", {})
-    return spec
-
-
-def _pin(doc: dict[str, Any]) -> None:
-    image = _spec(doc).setdefault("image", {})
-    image.pop("digest", None)
-    image["tag"] = "2026.1106.0"
-
-
-def _secret_url(doc: dict[str, Any]) -> None:
-    database = _spec(doc)["database"]
-    database.pop("externalURL")
-    database["externalURLSecretRef"] = {"name": "paperclip-db", "key": "DATABASE_URL"}
-
-
-def _files_in_s3(doc: dict[str, Any]) -> None:
-    _spec(doc)["objectStorage"] = {"provider": "s3", "bucket": "paperclip-files"}
-
-
-def _auth_secret(doc: dict[str, Any]) -> None:
-    _spec(doc).setdefault("auth", {})["secretRef"] = {"name": "paperclip-auth", "key": "secret"}
-
-
-def _external_db(doc: dict[str, Any]) -> None:
-    _spec(doc)["database"] = {
-        "mode": "external",
-        "externalURLSecretRef": {"name": "paperclip-db", "key": "DATABASE_URL"},
-    }
+TAG = ["--image-tag", "2026.1106.0"]
+FILES = "{provider: s3, bucket: paperclip-files, credentialsSecretRef: {name: paperclip-s3}}"
+SHARED = "{accessModes: [ReadWriteMany], storageClass: nfs}"
+REQUESTS = "{cpu: 500m, memory: 1Gi}"
+EXTERNAL = "{mode: external, externalURLSecretRef: {name: paperclip-db, key: DATABASE_URL}}"
 
 
-def _budget(doc: dict[str, Any]) -> None:
-    _spec(doc)["availability"]["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": 1}
+def _set(name: str, path: str, value: str) -> list[str]:
+    return ["--set", f"{name}:{path}={value}"]
 
 
-def _controller_namespace(doc: dict[str, Any]) -> None:
-    security = _spec(doc).setdefault("security", {})
-    security.setdefault("networkPolicy", {})["ingressControllerNamespaces"] = ["ingress-nginx"]
-
-
-def _lease(doc: dict[str, Any]) -> None:
-    _spec(doc).setdefault("heartbeat", {})["schedulerGating"] = "lease"
-
-
-def _requests(doc: dict[str, Any]) -> None:
-    resources = _spec(doc).setdefault("resources", {})
-    resources.setdefault("requests", {}).update(cpu="500m", memory="1Gi")
-
-
-def _backups(doc: dict[str, Any]) -> None:
-    _spec(doc)["backup"] = {
-        "schedule": "0 3 * * *",
-        "s3": {"bucket": "paperclip-backups", "credentialsSecretRef": {"name": "backup-s3"}},
-    }
-
-
-def _data_volume_mounts(doc: dict[str, Any]) -> None:
-    for section in ("initContainers", "sidecars"):
-        for container in _spec(doc).get(section, []):
-            for mount in container.get("volumeMounts", []):
-                if mount["name"] == "data":
-                    mount["name"] = "paperclip-data"
-
-
-FIXES: dict[str, Any] = {
-    "image-pinned": _pin,
-    "image-tag-format": _pin,
-    "image-digest-format": _pin,
-    "auth-secret": _auth_secret,
-    "no-password-in-url": _secret_url,
-    "deployment-with-persistence": lambda d: _spec(d).update(workload="StatefulSet"),
-    "shared-file-storage": _files_in_s3,
-    "embedded-single-pod": _external_db,
-    "pdb-blocks-drains": _budget,
-    "ingress-controller-namespace": _controller_namespace,
-    "restore-key": lambda d: _spec(d).update(restoreFrom="latest"),
-    "plugins-not-declarative": lambda d: _spec(d).pop("plugins"),
-    "restore-needs-backups": _backups,
-    "ordinal-gating-deployment": _lease,
-    "ordinal-gating-autoscaler": _lease,
-    "autoscaler-needs-requests": _requests,
-    "replicas-on-one-claim": lambda d: (
-        _spec(d)
-        .setdefault("storage", {})
-        .setdefault("persistence", {})
-        .update(accessModes=["ReadWriteMany"])
-    ),
-    "mount-of-an-unknown-volume": _data_volume_mounts,
+# The decisions each operator-accepted document needs for `import` (document id -> decision
+# name -> the options that give it); every other accepted document imports without options.
+# The choices keep every feature the document asks for (a bucket rather than one replica).
+NEEDS: dict[str, dict[str, list[str]]] = {
+    "conformance-testdata-maximal.yaml#0": {
+        "database-for-replicas": _set("conf-maximal", "spec.database", EXTERNAL),
+        "data-volume-sharing": _set("conf-maximal", "spec.storage.persistence", SHARED),
+        "file-storage-bucket": _set("conf-maximal", "spec.objectStorage", FILES),
+    },
+    "conformance-testdata-networking-ingress.yaml#0": {
+        "ingress-controller-namespace": _set(
+            "conf-ingress",
+            "spec.security.networkPolicy.ingressControllerNamespaces",
+            "[ingress-nginx]",
+        )
+    },
+    "e2e-scheduler-lease-failover.yaml#0": {
+        "image-version": TAG,
+        "file-storage-bucket": _set("e2e-lease", "spec.objectStorage", FILES),
+    },
+    "envtest-instance-controller.yaml#1": {
+        "data-volume-sharing": _set("suspended-resource", "spec.storage.persistence", SHARED),
+        "file-storage-bucket": _set("suspended-resource", "spec.objectStorage", FILES),
+    },
+    "envtest-instance-controller.yaml#2": {
+        "file-storage-bucket": _set("auto-workload", "spec.objectStorage", FILES),
+        "resource-requests": _set("auto-workload", "spec.resources.requests", REQUESTS),
+    },
+    "readme-storage-networking-scaling.yaml#5": {
+        "image-version": TAG,
+        "data-volume-sharing": _set("readme-manual-replicas", "spec.storage.persistence", SHARED),
+        "file-storage-bucket": _set("readme-manual-replicas", "spec.objectStorage", FILES),
+    },
+    "readme-storage-networking-scaling.yaml#7": {
+        "image-version": TAG,
+        "data-volume-sharing": _set("readme-hpa", "spec.storage.persistence", SHARED),
+        "file-storage-bucket": _set("readme-hpa", "spec.objectStorage", FILES),
+        "resource-requests": _set("readme-hpa", "spec.resources.requests", REQUESTS),
+    },
+    "readme-probes-image-backup.yaml#4": {
+        "image-version": TAG,
+        "restore-source": _set("readme-restore-from", "spec.restoreFrom", "null"),
+    },
+    "readme-production.yaml#0": {
+        "data-volume-sharing": _set("paperclip-prod", "spec.storage.persistence", SHARED),
+    },
 }
 
 # Documents the operator accepts that our stricter rules refuse: document id -> the rules.
@@ -187,7 +181,9 @@ REFUSED_ON_PURPOSE: dict[str, set[str]] = {
     "readme-storage-networking-scaling.yaml#8": {"image-pinned", "pdb-blocks-drains"},
     "readme-probes-image-backup.yaml#1": {"image-digest-format"},
     "readme-production.yaml#0": {"replicas-on-one-claim"},
-    "readme-probes-image-backup.yaml#4": {"image-pinned", "restore-key", "restore-needs-backups"},
+    # (restore-needs-backups, at the same field, follows once the key is valid: one problem
+    # per field; import's restore-source decision answers both)
+    "readme-probes-image-backup.yaml#4": {"image-pinned", "restore-key"},
     "readme-pod-extras.yaml#0": {"image-pinned", "mount-of-an-unknown-volume"},
     # README fragments and examples without an image: the operator would run "<repo>:" (no tag)
     **{
@@ -205,6 +201,12 @@ REFUSED_ON_PURPOSE: dict[str, set[str]] = {
 }
 
 
+# README fragments and examples without a usable image: the one decision they need.
+for _id, _rules in REFUSED_ON_PURPOSE.items():
+    if _rules & {"image-pinned", "image-tag-format", "image-digest-format"}:
+        NEEDS.setdefault(_id, {}).setdefault("image-version", TAG)
+
+
 @cache
 def documents() -> list[dict[str, Any]]:
     index = yaml.safe_load((PEER / "index.yaml").read_text())["documents"]
@@ -216,13 +218,10 @@ def documents() -> list[dict[str, Any]]:
     return found
 
 
-def run(tmp_path: Path, entry: dict[str, Any], command: str) -> Any:
-    app = tmp_path / "peer.yaml"
-    app.write_text(yaml.safe_dump(entry["body"], sort_keys=False))
-    args = ["validate", str(app)] if command == "validate" else ["synth", str(app)]
-    if command == "synth":
-        args += ["--out", str(tmp_path / "out")]
-    return CliRunner().invoke(main, args)
+def invoke(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output, result.output
+    return result
 
 
 def broken_rules(output: str) -> set[str]:
@@ -236,48 +235,79 @@ def broken_rules(output: str) -> set[str]:
     }
 
 
-def refusals(tmp_path: Path, entry: dict[str, Any]) -> tuple[set[str], dict[str, Any]]:
-    """The stricter rules that refuse the document, found by applying each refusal's fix and
-    validating again (some rules run only once the fields before them are valid), and the
-    document with every fix applied."""
-    fixed = {**entry, "body": copy.deepcopy(entry["body"])}
-    seen: set[str] = set()
-    for attempt in range(8):
-        result = run(tmp_path / str(attempt), fixed, "validate")
-        assert "Traceback" not in result.output
-        if result.exit_code == 0:
-            return seen, fixed
-        assert result.exit_code == 2, result.output
-        assert "not built by paperclip-gitops yet" not in result.output
-        rules = broken_rules(result.output) - seen
-        assert rules, f"refused by something that is not a named stricter rule:{result.output}"
-        for rule in sorted(rules):
-            FIXES[rule](fixed["body"])
-        seen |= rules
-    raise AssertionError(f"{entry['id']}: still refused after fixing {sorted(seen)}")
+def reported(output: str) -> set[str]:
+    """The import rules a report names ([rule] lines) and the decisions its errors name."""
+    return set(re.findall(r"^\s+- \[([a-z-]+)\]", output, re.MULTILINE)) | set(
+        re.findall(r"needs your decision \(([a-z-]+)\)", output)
+    )
+
+
+def import_app(tmp_path: Path, entry: dict[str, Any], options: list[str]) -> tuple[Result, Path]:
+    source, app = tmp_path / "operator.yaml", tmp_path / "app" / "peer.yaml"
+    tmp_path.mkdir()
+    source.write_text(yaml.safe_dump(entry["body"], sort_keys=False))
+    return invoke("import", str(source), "--out", str(app), *options), app
 
 
 @pytest.mark.parametrize("entry", documents(), ids=lambda e: e["id"])
 def test_operator_document(tmp_path: Path, entry: dict[str, Any]) -> None:
+    source = tmp_path / "operator.yaml"
+    source.write_text(yaml.safe_dump(entry["body"], sort_keys=False))
+    validated = invoke("validate", str(source))
     if entry["expect"] == "invalid":
-        (tmp_path / "neg").mkdir()
-        result = run(tmp_path / "neg", entry, "validate")
-        assert "Traceback" not in result.output
-        assert result.exit_code == 2, result.output
-        assert f"{entry['path']}" in result.output
+        assert validated.exit_code == 2, validated.output
+        assert f"{entry['path']}" in validated.output
         return
-    for attempt in range(8):
-        (tmp_path / str(attempt)).mkdir()
-    rules, fixed = refusals(tmp_path, entry)
-    assert rules == REFUSED_ON_PURPOSE.get(entry["id"], set())
-    # it renders (with the fixes the messages give, for one refused on purpose)
-    (tmp_path / "synth").mkdir()
-    synthesized = run(tmp_path / "synth", fixed, "synth")
+    # refused only by the stricter rules, every one of them in one run
+    refused = REFUSED_ON_PURPOSE.get(entry["id"], set())
+    assert broken_rules(validated.output) == refused, validated.output
+    assert validated.exit_code == (2 if refused else 0), validated.output
+    needs = NEEDS.get(entry["id"], {})
+    # without its decisions, import fails naming each choice and the option that gives it
+    bare, app = import_app(tmp_path / "bare", entry, [])
+    if needs:
+        assert bare.exit_code == 2, bare.output
+        assert not app.exists()
+        for decision, options in needs.items():
+            assert f"needs your decision ({decision})" in bare.output, bare.output
+            given = options[1].split("=", 1)[0] if options[0] == "--set" else "--image-tag TAG"
+            assert given in bare.output, (given, bare.output)
+    else:
+        assert bare.exit_code == 0, bare.output
+    # with them, every refusal is answered by a reported fix or a given decision
+    options = [option for given in needs.values() for option in given]
+    imported, app = import_app(tmp_path / "decided", entry, options)
+    assert imported.exit_code == 0, imported.output
+    answered = reported(imported.output) | set(needs)
+    for rule in refused:
+        assert ANSWERS[rule] & answered, (rule, imported.output)
+    # and the app it wrote synthesizes
+    synthesized = invoke("synth", str(app), "--out", str(tmp_path / "out"))
     assert synthesized.exit_code == 0, synthesized.output
-    assert list((tmp_path / "synth" / "out").glob("*/kustomize/kustomization.yaml"))
+    assert list((tmp_path / "out").glob("*/kustomize/kustomization.yaml"))
+
+
+def test_the_answers_name_real_import_rules() -> None:
+    names = {f.name for f in IMPORT_FIXES} | {d.name for d in IMPORT_DECISIONS}
+    assert set(ANSWERS) == set(STRICTER_RULES)
+    assert set().union(*ANSWERS.values()) <= names
+    assert {d for needs in NEEDS.values() for d in needs} <= names
 
 
 def test_the_index_covers_every_file() -> None:
     files = {p.name for p in PEER.glob("*.yaml")} - {"index.yaml"}
     assert {e["file"] for e in documents()} == files
     assert len(documents()) >= 57
+
+
+def test_the_migrating_page_gives_the_figures_of_this_table() -> None:
+    accepted = [e["id"] for e in documents() if e["expect"] == "valid"]
+    only_image = [i for i, needs in NEEDS.items() if set(needs) == {"image-version"}]
+    others = len(NEEDS) - len(only_image)
+    page = " ".join(docs_text("migrating.md").split())
+    assert (
+        f"Of the operator's {len(accepted)} accepted documents in `tests/peer/`, "
+        f"{len(accepted) - len(NEEDS)} import with no decision"
+    ) in page
+    assert f"{len(only_image)} need only `--image-tag`" in page
+    assert f"{others} need other decisions" in page

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.processes import tool_path
+
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = REPO / ".ci" / "release"
 WORKFLOW = REPO / ".github" / "workflows" / "release.yml"
@@ -32,16 +34,7 @@ def release(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def actionlint() -> str:
-    stamp = REPO / ".venv" / ".actionlint"
-    if stamp.is_file():
-        return stamp.read_text().strip()
-    built = subprocess.run(
-        ["bash", str(REPO / "tests/tools/actionlint.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return built.stdout.strip().splitlines()[-1]
+    return tool_path("PAPERCLIP_ACTIONLINT", REPO / "tests/tools/actionlint.sh")
 
 
 def test_the_workflow_passes_actionlint_with_shellcheck(tmp_path: Path) -> None:

@@ -217,7 +217,8 @@ def _sandbox_problems(
                 + " not generated; the server cannot create sandbox pods until you grant "
                 f"ServiceAccount {server_name(instance)} those rules yourself.",
                 path=f"{base}.enabled",
-                fix="set security.rbac.create to true, or bind the rules listed in the README.",
+                fix="set security.rbac.create to true, or bind the rules listed in "
+                "docs/security.md (RBAC).",
             )
         )
     return errors, warnings

@@ -141,7 +141,8 @@ class ExecutionFeature(Feature):
                     "generated; the server cannot start agent workloads until you grant "
                     f"ServiceAccount {server_name(instance)} those rules yourself.",
                     path="spec.adapters.execution.mode",
-                    fix="set security.rbac.create to true, or bind the rules listed in the README.",
+                    fix="set security.rbac.create to true, or bind the rules listed in "
+                    "docs/security.md (RBAC).",
                 )
             )
         return result

@@ -136,12 +136,18 @@ class NetworkingFeature(Feature):
         namespaces = admitted_namespaces(instance)
         if namespaces is None and policy.enabled and not policy.allow_ingress_cidrs:
             known = ", ".join(f"{k} ({v})" for k, v in CONTROLLER_NAMESPACES.items())
+            name = ingress.ingress_class_name if ingress else None
+            which = (
+                f"the Ingress class {name!r} does not tell in which namespace its controller runs"
+                if name
+                else "the Ingress sets no ingressClassName (the cluster's default class), so "
+                "nothing tells in which namespace its controller runs"
+            )
             errors.append(
                 Problem(
-                    "the server NetworkPolicy must admit the ingress controller, and the "
-                    f"Ingress class {ingress.ingress_class_name if ingress else None!r} does "
-                    f"not tell in which namespace it runs (known: {known}); without it the "
-                    "Ingress would route to a server that drops its traffic.",
+                    f"the server NetworkPolicy must admit the ingress controller, and {which} "
+                    f"(known classes: {known}); without it the Ingress would route to a server "
+                    "that drops its traffic.",
                     "spec.security.networkPolicy.ingressControllerNamespaces",
                     "list the namespace(s) of your ingress controller pods here, or set "
                     "allowIngressCIDRs, or disable the NetworkPolicy.",

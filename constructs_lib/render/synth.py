@@ -190,8 +190,8 @@ def instance_problems(app: App, plans: list[Plan]) -> tuple[list[Problem], list[
     """(errors, warnings) of the synth-time rules and of every feature, for each instance."""
     errors: list[Problem] = []
     warnings: list[Problem] = []
-    for instance, planned in zip(app.instances, plans, strict=True):
-        where = {"file": str(app.source), "document": f"instance {instance.name}"}
+    for index, (instance, planned) in enumerate(zip(app.instances, plans, strict=True)):
+        where = {"file": str(app.source), "document": app.label(index)}
         found = [*rules.errors(instance), *planned.contribution.errors]
         errors += [p.located(**where) for p in found]
         advised = [*rules.warnings(instance), *planned.contribution.warnings]
@@ -205,7 +205,7 @@ def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Probl
     one would silently replace the other."""
     owners: dict[str, tuple[str, dict[str, Any]]] = {}
     found: list[Problem] = []
-    for instance, objects in zip(app.instances, per_instance, strict=True):
+    for index, (instance, objects) in enumerate(zip(app.instances, per_instance, strict=True)):
         for obj in objects:
             key = file_name(obj)
             first = owners.setdefault(key, (instance.name, obj))[0]
@@ -215,7 +215,7 @@ def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Probl
                         f"instances {first} and {instance.name} both generate {obj['kind']} "
                         f"{obj['metadata']['name']} ({key}); one would overwrite the other.",
                         file=str(app.source),
-                        document=f"instance {instance.name}",
+                        document=app.label(index),
                         fix="rename one of the instances so their object names differ (an "
                         "instance X with the managed database also owns X-db, X-db-data, ...).",
                     )
@@ -362,7 +362,7 @@ def render_app(
             instance, planned = app.instances[index], plans[index]
             built[index] = batch = builder.build(instance, planned)
             stamped = planned.contribution.stamped
-            tasks.check(index, batch, version, source, instance.name, stamped)
+            tasks.check(index, batch, version, source, app.label(index), stamped)
             if tick:
                 tick()
         return built[index]

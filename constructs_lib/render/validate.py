@@ -25,7 +25,9 @@ def validate_objects(
     size_hints: list[int] | None = None,
 ) -> list[Problem]:
     """Schema and semantic problems of each object; ``size_hints`` (the length of each
-    object's YAML text) spare the exact size check of objects far below the API's limit."""
+    object's YAML text) spare the exact size check of objects far below the API's limit.
+    ``instance``: how the problems name the instance's document (``document 2 (team-a)``,
+    see :meth:`App.label <constructs_lib.spec.loader.App.label>`)."""
     problems = []
     hints: list[int | None] = list(size_hints) if size_hints else [None] * len(objects)
     for obj, hint in zip(objects, hints, strict=True):
@@ -42,7 +44,7 @@ def validate_objects(
                     fix="emit a core Kubernetes kind, or pin the upstream CRD that defines "
                     "this kind in constructs_lib/spec/crds.py.",
                     file=file,
-                    document=f"instance {instance}",
+                    document=instance,
                 )
             )
             continue
@@ -52,7 +54,7 @@ def validate_objects(
                     message=f"the generated {label} cannot be validated: {exc.message}",
                     fix=exc.fix,
                     file=file,
-                    document=f"instance {instance}",
+                    document=instance,
                 )
             )
             continue
@@ -66,7 +68,7 @@ def validate_objects(
                     fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
                     "used at this path, or the target --kubernetes-version.",
                     file=file,
-                    document=f"instance {instance}",
+                    document=instance,
                 )
             )
     return problems
@@ -88,7 +90,7 @@ def validate_stamped(
                     path=spec_path,
                     fix=f"correct the template field that feeds this part of the {obj['kind']}.",
                     file=file,
-                    document=f"instance {instance}",
+                    document=instance,
                 )
             )
     return problems

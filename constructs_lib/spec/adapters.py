@@ -216,7 +216,7 @@ class AdaptersSpec(SpecModel):
     api_keys_secret_ref: LocalObjectReference | None = None
     """A Secret with the optional keys ANTHROPIC_API_KEY and OPENAI_API_KEY. Default:
     unset."""
-    e2b: E2BSpec | None = None
+    e2b: Annotated[E2BSpec | None, Field(alias="e2b")] = None  # the CRD's spelling, not e2B
     """E2B sandboxes (E2B_API_KEY). Default: unset."""
     cloud_sandbox: CloudSandboxSpec | None = None
     """Sandbox pods created by the server. Default: unset (off)."""

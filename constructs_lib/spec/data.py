@@ -58,7 +58,7 @@ class ManagedDatabaseSpec(SpecModel):
     images, 999 otherwise). Backups use the same image, so pg_dump matches the server's major
     version. Default: postgres:17-alpine."""
     storage_size: Quantity = "10Gi"
-    """Size of the data volume <name>-db-data. Growing it later: see the README (Data tier).
+    """Size of the data volume <name>-db-data. Growing it later: docs/data-tier.md.
     Default: 10Gi."""
     storage_class: ObjectName | None = None
     """StorageClass of the data volume. Default: the cluster default."""

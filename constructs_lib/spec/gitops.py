@@ -99,7 +99,7 @@ class GitOpsConfig(SpecModel):
     """A Secret with the repository's credentials, by name (never the credentials): Flux's
     GitRepository secretRef in its namespace (https: username and password; ssh: identity and
     known_hosts). Argo CD finds credentials by URL: create its repository Secret for repoURL
-    (README, "Repository credentials"). Default: none (a public repository)."""
+    (docs/argocd.md, "Repository credentials"). Default: none (a public repository)."""
     name: ObjectName = "paperclip-gitops"
     """Name of the Flux GitRepository (and prefix of the generated objects). Default:
     paperclip-gitops."""

@@ -82,8 +82,8 @@ class InstanceSpec(SpecModel):
     (backup.appNative). Default: unset (no backup CronJob)."""
     restore_from: RestoreSource = None
     """The backup the restore CronJob <name>-db-restore restores: latest, or a key. It is run
-    by hand (kubectl create job --from=cronjob/<name>-db-restore ...; see the README), never
-    by a sync. Default: unset (latest)."""
+    by hand (kubectl create job --from=cronjob/<name>-db-restore ...; see docs/data-tier.md,
+    Restore), never by a sync. Default: unset (latest)."""
     tailscale: TailscaleSpec | None = None
     """A Tailscale sidecar serving the server on the tailnet. Default: none."""
 

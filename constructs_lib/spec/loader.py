@@ -45,6 +45,7 @@ from pydantic import BaseModel, ValidationError
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.lifetime import die_with_parent
 from constructs_lib.spec import rules
+from constructs_lib.spec.base import credentials_in_url
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
 from constructs_lib.spec.kubeschema import format_path
 from constructs_lib.spec.unsupported import NOT_BUILT_YET
@@ -94,6 +95,11 @@ class App:
     name: str
     source: Path
     instances: tuple[Instance, ...]
+
+    def label(self, index: int) -> str:
+        """How messages name instance ``index`` (0-based): its document, ``document 2
+        (team-a)``, as the loader names it."""
+        return document_label(index + 1, {"metadata": {"name": self.instances[index].name}})
 
 
 def discover(apps_dir: Path) -> list[Path]:
@@ -219,9 +225,23 @@ def decode(data: bytes, file: str) -> str:
 
 def load_yaml(text: str, file: str, checks: Sequence[Check] = ()) -> list[Instance]:
     """Every Instance document of a YAML text, validated; raises with every problem."""
+    documents = yaml_documents(text, file)
+    if not documents:
+        raise UserError.single(
+            "holds no documents.",
+            file=file,
+            fix=f"add at least one 'apiVersion: {API_VERSION}' 'kind: {KIND}' document.",
+        )
+    labelled = [(document_label(i, d), d) for i, d in enumerate(documents, start=1)]
+    return parse_all(labelled, file, checks)
+
+
+def yaml_documents(text: str, file: str) -> list[Any]:
+    """The non-empty documents of a YAML text as plain data, after :func:`check_yaml`;
+    raises :class:`UserError` (located at ``file``) when it is not safe, valid YAML."""
     try:
         check_yaml(text)
-        documents = [d for d in yaml.load_all(text, Loader=_YamlLoader) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=_YamlLoader) if d is not None]
     except UserError as exc:
         raise UserError(p.located(file=file) for p in exc.problems) from None
     except ValueError as exc:  # e.g. a value the YAML constructor cannot convert
@@ -239,14 +259,6 @@ def load_yaml(text: str, file: str, checks: Sequence[Check] = ()) -> list[Instan
             file=file,
             fix="correct the YAML syntax (indentation, quoting, colons).",
         ) from None
-    if not documents:
-        raise UserError.single(
-            "holds no documents.",
-            file=file,
-            fix=f"add at least one 'apiVersion: {API_VERSION}' 'kind: {KIND}' document.",
-        )
-    labelled = [(_document_label(i, d), d) for i, d in enumerate(documents, start=1)]
-    return parse_all(labelled, file, checks)
 
 
 def parse_all(
@@ -569,11 +581,11 @@ def problems_from(
             path += inner if inner.startswith("[") else f".{inner}"
             message = f"not a valid Kubernetes {ctx.get('kind')}: {ctx.get('message')}."
         elif kind in ("enum", "literal_error"):
-            message = f"{message} (got {_short(item.get('input'))})."
+            message = f"{message} ({_shown_input(item.get('input'))})."
         elif isinstance(item.get("input"), dict | list):
             message = f"{message}."
         else:
-            message = f"{message} (got {_short(item.get('input'))})."
+            message = f"{message} ({_shown_input(item.get('input'))})."
         problems.append(Problem(message=message, path=path, fix=fix))
     return problems
 
@@ -581,6 +593,15 @@ def problems_from(
 def _is_internal_loc(part: Any) -> bool:
     # pydantic adds the name of a union member or validator function to some locations
     return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+
+
+def _shown_input(value: Any) -> str:
+    """A refused input as a message shows it: never a value that holds a credential."""
+    if isinstance(value, str) and any(
+        credentials_in_url(part) for part in value.split() if "://" in part
+    ):
+        return "the value is not shown: it holds a credential"
+    return f"got {_short(value)}"
 
 
 def _short(value: Any) -> str:
@@ -620,11 +641,18 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def _document_label(index: int, document: Any) -> str:
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+
+def document_label(index: int, document: Any, prefix: str = "document") -> str:
+    """How every message names a document: ``document 2 (team-a)`` (``prefix`` N, and the
+    name when it has one; a name that is not a plain DNS-like word is quoted)."""
     name = None
     if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
         name = document["metadata"].get("name")
-    return f"document {index}" + (f" ({_short(name)})" if isinstance(name, str) and name else "")
+    if not isinstance(name, str) or not name:
+        return f"{prefix} {index}"
+    return f"{prefix} {index} ({name if _PLAIN_NAME.match(name) else _short(name)})"
 
 
 def _check_unique(instances: list[Instance], file: str) -> None:
@@ -678,13 +706,7 @@ def _load_python(path: Path, timeout: float, checks: Sequence[Check] = ()) -> li
     documents = result.get("instances")
     if not isinstance(documents, list):
         raise UserError.single("returned no result.", file=file)
-    labelled = []
-    for index, document in enumerate(documents):
-        label = f"instances()[{index}]"
-        if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
-            name = document["metadata"].get("name")
-            label += f" ({_short(name)})" if isinstance(name, str) and name else ""
-        labelled.append((label, document))
+    labelled = [(document_label(i, d), d) for i, d in enumerate(documents, start=1)]
     return parse_all(labelled, file, checks)
 
 

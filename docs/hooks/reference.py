@@ -53,15 +53,37 @@ def _type(schema: dict[str, Any]) -> str:
     return str(kind)
 
 
-def _rules(schema: dict[str, Any]) -> str:
-    found = []
-    branches = [schema, *schema.get("anyOf", [])]
-    if isinstance(schema.get("items"), dict):
-        branches.append(schema["items"])
-    for branch in branches:
+def _branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema and the parts of it a value's rules live in: anyOf branches (an optional
+    field is ``anyOf: [X, null]``), list items and map values."""
+    found = [schema]
+    for branch in schema.get("anyOf", []):
+        found += _branches(branch)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            found += _branches(schema[key])
+    return found
+
+
+def _rules(schema: dict[str, Any], required: bool, defs: dict[str, Any]) -> str:
+    """Every constraint the spec checks on a field: required, the allowed values of an enum
+    (also one behind a $ref), a constant, bounds, lengths, patterns, key patterns."""
+    found = ["required"] if required else []
+    for branch in _branches(schema):
+        target = defs.get(_ref(branch) or "", {})
+        for source in (branch, target):
+            if "enum" in source:
+                found.append("one of: " + ", ".join(f"`{v}`" for v in source["enum"]))
+            if "const" in source:
+                found.append(f"exactly `{source['const']}`")
         for rule in RULES:
             if rule in branch:
                 found.append(f"{rule}: `{branch[rule]}`")
+        for key_pattern in branch.get("patternProperties", {}):
+            found.append(f"keys match `{key_pattern}`")
+        names = branch.get("propertyNames", {})
+        if isinstance(names, dict) and "pattern" in names:
+            found.append(f"keys match `{names['pattern']}`")
     return "; ".join(dict.fromkeys(found))
 
 
@@ -70,14 +92,18 @@ def _cell(text: str) -> str:
 
 
 def _default(schema: dict[str, Any], required: bool) -> str:
+    """What an absent field means: its default (``null``: unset), or none when it is
+    required."""
     if required:
-        return "required"
-    if "default" in schema:
-        return f"`{json.dumps(schema['default'])}`"
-    return ""
+        return "none (required)"
+    if "default" not in schema:
+        return ""
+    if schema["default"] is None:
+        return "unset"
+    return f"`{json.dumps(schema['default'])}`"
 
 
-def section(name: str, schema: dict[str, Any]) -> list[str]:
+def section(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> list[str]:
     lines = [f"### {name}", ""]
     if schema.get("description"):
         lines += [_cell(schema["description"]), ""]
@@ -92,7 +118,8 @@ def section(name: str, schema: dict[str, Any]) -> list[str]:
     for field, child in properties.items():
         lines.append(
             f"| `{field}` | {_type(child)} | {_default(child, field in required)} | "
-            f"{_cell(_rules(child))} | {_cell(child.get('description', ''))} |"
+            f"{_cell(_rules(child, field in required, defs))} | "
+            f"{_cell(child.get('description', ''))} |"
         )
     return [*lines, ""]
 
@@ -101,21 +128,25 @@ def reference_markdown() -> str:
     from constructs_lib.spec import Instance
 
     schema = Instance.model_json_schema(by_alias=True, mode="validation")
+    defs = schema.get("$defs", {})
     lines = [
         "# Instance reference",
         "",
         "Every field of the `paperclip.inc/v1alpha1` `Instance` spec paperclip-gitops reads, "
-        "with its type, default and rules — generated from the spec models when this site is "
-        "built (`paperclip-gitops schema` prints the same as a JSON Schema for editors).",
+        "with its type, its default (what an absent field means) and its rules (what the spec "
+        "checks: required, allowed values, bounds, patterns) — generated from the spec models "
+        "when this site is built (`paperclip-gitops schema` prints the same as a JSON Schema for "
+        "editors). Rules that span fields (e.g. several replicas need object storage) are "
+        "described with the field and on the [Instances](../instances.md) page.",
         "",
         "## Instance",
         "",
-        *section("Instance", schema)[2:],
+        *section("Instance", schema, defs)[2:],
         "## Types",
         "",
     ]
-    for name, child in sorted(schema.get("$defs", {}).items()):
-        lines += section(name, child)
+    for name, child in sorted(defs.items()):
+        lines += section(name, child, defs)
     return "\n".join(lines) + "\n"
 
 

@@ -21,14 +21,14 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.processes import built_dir, die_with_parent, stop_process_groups
+from tests.processes import Supervised, built_dir
 
 HERE = Path(__file__).resolve().parent
 BUILD_SCRIPT = HERE.parent / "gobuild" / "build.sh"
@@ -99,7 +99,7 @@ def _insecure_context() -> ssl.SSLContext:
 
 
 @dataclass
-class ControlPlane:
+class ControlPlane(Supervised):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
     bin_dir: Path
@@ -151,32 +151,31 @@ class ControlPlane:
                 self.ports[name] = free_port()
             self._prepare()
             self._run("etcd", self._etcd_args())
-            self._wait("etcd", timeout, self._etcd_healthy)
+            self.wait_ready("etcd", timeout, self._etcd_healthy)
             self._run("kube-apiserver", self._apiserver_args())
-            self._wait("kube-apiserver", timeout, self._apiserver_ready)
+            self.wait_ready("kube-apiserver", timeout, self._apiserver_ready)
             self._write_kubeconfig()
             self._run("kube-controller-manager", self._kcm_args())
             self._run("kube-scheduler", self._scheduler_args())
             self._run("kwok", self._kwok_args())
-            self._wait("kube-controller-manager", timeout, lambda: self._serving(self.ports["kcm"]))
-            self._wait("kube-scheduler", timeout, lambda: self._serving(self.ports["scheduler"]))
+            self.wait_ready(
+                "kube-controller-manager", timeout, lambda: self._serving(self.ports["kcm"])
+            )
+            self.wait_ready(
+                "kube-scheduler", timeout, lambda: self._serving(self.ports["scheduler"])
+            )
             self._create_node()
-            self._wait("kwok", timeout, self._node_ready)
+            self.wait_ready("kwok", timeout, self._node_ready)
         except BaseException:
             self.stop()
             raise
         self.timings["start_s"] = time.monotonic() - begin
         return self
 
-    def stop(self) -> list[int]:
-        """Stop every process started (reverse order); returns the pids that were stopped."""
-        return stop_process_groups(self.processes)
+    error = ControlPlaneError
 
     def __enter__(self) -> ControlPlane:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- helpers for tests -------------------------------------------------------------
 
@@ -200,12 +199,6 @@ class ControlPlane:
         )
         answer = core.create_namespaced_service_account_token(service_account, namespace, request)
         return str(answer.status.token)
-
-    def component_log(self, name: str, lines: int = 40) -> str:
-        path = self.root / f"{name}.log"
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     # -- internals ---------------------------------------------------------------------
 
@@ -234,38 +227,7 @@ class ControlPlane:
         (self.root / "kwok.yaml").write_text(yaml.safe_dump_all(documents))
 
     def _run(self, name: str, args: list[str]) -> None:
-        log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [str(self.bin_dir / name), *args],
-            preexec_fn=die_with_parent(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=self.root,
-        )
-        log.close()
-        self.processes[name] = process
-
-    def _wait(self, name: str, timeout: float, ready: Callable[[], bool]) -> None:
-        begin = time.monotonic()
-        deadline = begin + timeout
-        while time.monotonic() < deadline:
-            for proc_name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise ControlPlaneError(
-                        f"{proc_name} exited with status {process.returncode} while waiting "
-                        f"for {name}; last log lines:\n{self.component_log(proc_name)}"
-                    )
-            with contextlib.suppress(Exception):
-                if ready():
-                    self.timings[f"{name}_ready_s"] = time.monotonic() - begin
-                    return
-            time.sleep(0.2)
-        raise ControlPlaneError(
-            f"{name} was not ready within {timeout:.0f}s; last log lines:\n"
-            f"{self.component_log(name)}"
-        )
+        self.spawn(name, [str(self.bin_dir / name), *args], self.root)
 
     def _get(self, url: str, token: str | None = None) -> int:
         request = urllib.request.Request(url)

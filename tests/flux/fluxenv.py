@@ -17,8 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,7 +33,7 @@ from tests.controlplane.cluster import (
     free_port,
     running,
 )
-from tests.processes import built_dir, die_with_parent, stop_process_groups
+from tests.processes import Supervised, built_dir, http_ok
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -354,7 +352,7 @@ def write_kubeconfig(plane: ControlPlane, token: str, path: Path) -> Path:
 
 
 @dataclass
-class Flux:
+class Flux(Supervised):
     """Start with :meth:`start`, stop with :meth:`stop` (or use as a context manager)."""
 
     plane: ControlPlane
@@ -383,27 +381,18 @@ class Flux:
                 kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{name}.kubeconfig")
                 self._run(name, kubeconfig)
             for name in CONTROLLERS:
-                self._wait(name, timeout)
+                health = f"http://127.0.0.1:{self.ports[f'{name}-health']}/readyz"
+                self.wait_ready(name, timeout, lambda url=health: http_ok(url))
         except BaseException:
             self.stop()
             raise
         self.timings["start_s"] = time.monotonic() - begin
         return self
 
-    def stop(self) -> list[int]:
-        return stop_process_groups(self.processes)
+    error = FluxError
 
     def __enter__(self) -> Flux:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def log(self, name: str, lines: int = 60) -> str:
-        path = self.root / f"{name}.log"
-        if not path.exists():
-            return "(no log)"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {n} ---\n{self.log(n, lines)}" for n in CONTROLLERS)
@@ -469,38 +458,7 @@ class Flux:
             "KUBECONFIG": str(kubeconfig),
             "RUNTIME_NAMESPACE": NAMESPACE,
         }
-        log = open(self.root / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.processes[name] = subprocess.Popen(
-            [str(self.home / "bin" / name), *self._args(name)],
-            preexec_fn=die_with_parent(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=tmp,
-            env=env,
-        )
-        log.close()
-
-    def _wait(self, name: str, timeout: float) -> None:
-        begin = time.monotonic()
-        url = f"http://127.0.0.1:{self.ports[f'{name}-health']}/readyz"
-        while time.monotonic() < begin + timeout:
-            for proc_name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise FluxError(
-                        f"{proc_name} exited with status {process.returncode}; last log lines:\n"
-                        f"{self.log(proc_name)}"
-                    )
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(url, timeout=2) as response,
-            ):
-                if response.status == 200:
-                    self.timings[f"{name}_ready_s"] = time.monotonic() - begin
-                    return
-            time.sleep(0.2)
-        raise FluxError(f"{name} was not ready within {timeout:.0f}s; log:\n{self.log(name)}")
+        self.spawn(name, [str(self.home / "bin" / name), *self._args(name)], tmp, env)
 
 
 # -- what kwok does not do -------------------------------------------------------------------

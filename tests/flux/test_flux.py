@@ -27,8 +27,6 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, dynamic
-from kubernetes.client.rest import ApiException
 
 from constructs_lib.spec.crds import FLUX_RELEASE, PINNED
 from tests.controlplane.cluster import NODE_NAME
@@ -43,6 +41,7 @@ from tests.flux.fluxenv import (
     versions,
     wait_until,
 )
+from tests.live_api import LiveApi
 
 pytestmark = [pytest.mark.flux, pytest.mark.k8s, pytest.mark.timeout(900)]
 
@@ -102,27 +101,10 @@ def tree_objects(dist: Path, app: str = APP) -> dict[str, dict[str, Any]]:
 # -- API helpers -------------------------------------------------------------------------------
 
 
-class Api:
+class Api(LiveApi):
     def __init__(self, env: FluxEnvironment) -> None:
+        super().__init__(env.plane, APP)
         self.env = env
-        self.api = env.plane.api_client()
-        self.dyn = dynamic.DynamicClient(self.api)
-        self.core = client.CoreV1Api(self.api)
-
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None) -> Any:
-        resource = self.dyn.resources.get(api_version=api_version, kind=kind)
-        try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def live(self, obj: dict[str, Any], namespace: str | None = None) -> Any:
-        meta = obj["metadata"]
-        return self.get(
-            obj["apiVersion"], obj["kind"], meta["name"], namespace or meta.get("namespace")
-        )
 
     def flux(self, kind: str, name: str) -> Any:
         api = {
@@ -203,17 +185,6 @@ class Api:
         self.wait_ready("Kustomization", NAMESPACES_KS, revision)
         self.request_reconcile("Kustomization", KS)
         return self.wait_ready("Kustomization", KS, revision)
-
-    def secret(self, name: str, namespace: str) -> Any:
-        try:
-            return self.core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-
-    def server_pod(self, namespace: str) -> Any:
-        return self.core.read_namespaced_pod(f"{APP}-0", namespace)
 
 
 def subset(want: Any, have: Any, path: str = "") -> list[str]:
@@ -385,12 +356,7 @@ def test_a_change_is_applied_and_the_job_recreated(state: State) -> None:
     # the workload rolled: a new server pod with the new image, Running on the kwok node
     pod = wait_until(
         "the server pod rolled",
-        lambda: (
-            (p := api.server_pod(APP_NS)).metadata.uid != old_pod_uid
-            and p.status.phase == "Running"
-            and p.spec.containers[0].image.endswith(f":{TAG_2}")
-            and p
-        ),
+        lambda: api.rolled_pod(APP_NS, old_pod_uid, TAG_2),
         RECONCILE,
         api.detail,
     )

@@ -46,30 +46,19 @@ MANIFEST+=" source=$FLUX_SOURCE_VERSION kustomize=$FLUX_KUSTOMIZE_VERSION helm=$
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 
-mkdir -p "$OUT"
-exec 9>"$OUT/.lock"
-flock 9
-
-log() { printf '[gobuild] %s\n' "$*" >&2; }
-now() { date +%s; }
-
-# `binary --version` contains the text. The output is captured first and then matched: a
-# `| grep -q` under pipefail would fail whenever grep exits at the first match while the binary
-# is still writing (SIGPIPE), a race that loaded machines lose.
-reports() { # binary, expected substring
-  local out
-  [ -x "$1" ] || return 1
-  out=$("$1" --version 2>/dev/null) || return 1
-  [[ $out == *"$2"* ]]
-}
+# shellcheck source=tests/gobuild/common.sh
+source "$HERE/common.sh" gobuild
 
 verify() { # directory: every binary reports its pinned version, every Flux CRD is there
   local dir="$1" b pair name
   for b in kube-apiserver kube-controller-manager kube-scheduler; do
-    reports "$dir/bin/$b" "v$K8S_VERSION" || { log "$b does not report v$K8S_VERSION"; return 1; }
+    reports "v$K8S_VERSION" "$dir/bin/$b" --version \
+      || { log "$b does not report v$K8S_VERSION"; return 1; }
   done
-  reports "$dir/bin/etcd" "$ETCD_VERSION" || { log "etcd does not report $ETCD_VERSION"; return 1; }
-  reports "$dir/bin/kwok" "$KWOK_VERSION" || { log "kwok does not report $KWOK_VERSION"; return 1; }
+  reports "$ETCD_VERSION" "$dir/bin/etcd" --version \
+    || { log "etcd does not report $ETCD_VERSION"; return 1; }
+  reports "$KWOK_VERSION" "$dir/bin/kwok" --version \
+    || { log "kwok does not report $KWOK_VERSION"; return 1; }
   for pair in "${FLUX_CONTROLLERS[@]}"; do
     name="${pair%%:*}"
     [ -x "$dir/bin/$name" ] && [ "$(cat "$dir/bin/$name.version" 2>/dev/null)" = "${pair#*:}" ] \
@@ -78,11 +67,7 @@ verify() { # directory: every binary reports its pinned version, every Flux CRD 
   done
 }
 
-if [ "$(cat "$OUT/manifest" 2>/dev/null)" = "$MANIFEST" ] && verify "$OUT" 2>/dev/null; then
-  log "cached: $MANIFEST"
-  echo "$OUT"
-  exit 0
-fi
+use_cache_or_build
 
 total=$(now)
 gomod_of() { go mod download -json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])'; }

@@ -68,8 +68,11 @@ def test_adapter_objects_pass_server_side_dry_run(control_plane: ControlPlane) -
     assert pod["automountServiceAccountToken"] is True
 
 
-def test_the_readme_image_update_automation_passes_dry_run(control_plane: ControlPlane) -> None:
-    """The one object the README tells users to add next to the generated ImagePolicy."""
+def test_the_documented_image_update_automation_passes_dry_run(
+    control_plane: ControlPlane,
+) -> None:
+    """The one object docs/instances.md ("`image.autoUpdate`") tells users to add next to the
+    generated ImagePolicy."""
     automation = {
         "apiVersion": "image.toolkit.fluxcd.io/v1",
         "kind": "ImageUpdateAutomation",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,10 @@ import pytest
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
+from tests.bootstrap_container import run_container
 from tests.conftest import make_instance, synth_objects
 from tests.controlplane.cluster import NODE_NAME, ControlPlane
-from tests.k8s.harness import kubeconfig_for, wait_for
+from tests.k8s.harness import wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(300)]
 
@@ -147,21 +148,31 @@ def test_the_cronjob_controller_runs_the_backup_and_its_pod_is_scheduled(
     ]
 
 
-def _bootstrap(
-    plane: ControlPlane, name: str, tmp_path: Path
-) -> tuple[str, Path, list[str], dict[str, dict[str, Any]]]:
+@dataclass
+class _Bootstrap:
+    """The generated secrets-bootstrap Job of one instance, its RBAC applied."""
+
+    plane: ControlPlane
+    name: str
+    token: str
+    objects: dict[str, dict[str, Any]]
+    workdir: Path
+
+    def run(self) -> subprocess.CompletedProcess[str]:
+        """The Job's container as generated (the server image's Node, the hook ConfigMap's
+        script), under the generated ServiceAccount's token: what the next sync runs."""
+        job = f"{self.name}-secrets-bootstrap"
+        pod = self.objects[f"Job/{job}"]["spec"]["template"]["spec"]
+        script = self.objects[f"ConfigMap/{job}"]["data"]
+        return run_container(self.plane, pod, {job: script}, self.token, self.workdir)
+
+
+def _bootstrap(plane: ControlPlane, name: str, tmp_path: Path) -> _Bootstrap:
     objects = objects_of(name)
     for kind in ("ServiceAccount", "Role", "RoleBinding"):
         apply(plane, objects[f"{kind}/{name}-secrets-bootstrap"])
     token = plane.mint_token(NAMESPACE, f"{name}-secrets-bootstrap")
-    kubeconfig = kubeconfig_for(plane, token, tmp_path / "kc", namespace=NAMESPACE)
-    [container] = objects[f"Job/{name}-secrets-bootstrap"]["spec"]["template"]["spec"]["containers"]
-    return token, kubeconfig, container["args"], objects
-
-
-def _ensure(kubeconfig: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "launcher", *args, "--kubeconfig", str(kubeconfig)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+    return _Bootstrap(plane, name, token, objects, tmp_path / "bootstrap")
 
 
 def _data(core: client.CoreV1Api, name: str) -> dict[str, str]:
@@ -172,8 +183,8 @@ def _data(core: client.CoreV1Api, name: str) -> dict[str, str]:
 def test_the_bootstrap_creates_the_credentials_once(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    _, kubeconfig, args, _ = _bootstrap(control_plane, "fresh", tmp_path)
-    first = _ensure(kubeconfig, args)
+    bootstrap = _bootstrap(control_plane, "fresh", tmp_path)
+    first = bootstrap.run()
     assert first.returncode == 0, first.stderr
     assert "created secret fresh-db-credentials (database, host, password, port, username)" in (
         first.stdout
@@ -187,7 +198,7 @@ def test_the_bootstrap_creates_the_credentials_once(
         "port": "5432",
     }
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", data["password"])  # random and URL-safe
-    second = _ensure(kubeconfig, args)  # the next sync
+    second = bootstrap.run()  # the next sync
     assert second.returncode == 0, second.stderr
     assert "secret fresh-db-credentials exists; left unchanged" in second.stdout
     assert _data(core, "fresh-db-credentials") == data
@@ -227,8 +238,9 @@ def test_the_operators_credentials_and_volume_are_adopted_unchanged(
         field_manager="paperclip-operator",
     )
     before = core.read_namespaced_persistent_volume_claim("moved-db-data", NAMESPACE)
-    _, kubeconfig, args, objects = _bootstrap(control_plane, "moved", tmp_path)
-    result = _ensure(kubeconfig, args)
+    moved = _bootstrap(control_plane, "moved", tmp_path)
+    objects = moved.objects
+    result = moved.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "secret moved-db-credentials exists; left unchanged" in result.stdout
     assert "has no optional key(s) database, host, port, username" in result.stdout
@@ -250,19 +262,18 @@ def test_the_operators_credentials_and_volume_are_adopted_unchanged(
     core.create_namespaced_secret(
         NAMESPACE, {"metadata": {"name": "gap-db-credentials"}, "stringData": {"other": "x"}}
     )
-    (tmp_path / "gap").mkdir()
-    _, gap_config, gap_args, _ = _bootstrap(control_plane, "gap", tmp_path / "gap")
-    gap = _ensure(gap_config, gap_args)
+    gap = _bootstrap(control_plane, "gap", tmp_path / "gap").run()
     assert gap.returncode == 3 and "exists without key(s) password" in gap.stdout
 
 
 def test_the_bootstrap_role_allows_exactly_what_it_needs(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    token, kubeconfig, args, objects = _bootstrap(control_plane, "rbac", tmp_path)
-    names = objects["Role/rbac-secrets-bootstrap"]["rules"][1]["resourceNames"]
+    bootstrap = _bootstrap(control_plane, "rbac", tmp_path)
+    token = bootstrap.token
+    names = bootstrap.objects["Role/rbac-secrets-bootstrap"]["rules"][1]["resourceNames"]
     assert names == ["rbac-db-credentials", "rbac-launcher-token"]
-    assert _ensure(kubeconfig, args).returncode == 0
+    assert bootstrap.run().returncode == 0
     core = client.CoreV1Api(control_plane.api_client(token))
     for name in names:
         core.read_namespaced_secret(name, NAMESPACE)  # allowed

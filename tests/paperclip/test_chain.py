@@ -242,16 +242,14 @@ class Chain:
 
     def job_of(self, run: str) -> Any:
         batch: Any = client.BatchV1Api(self.plane.api_client())
+        return self._first_of_run("Job", run, batch.list_namespaced_job)
+
+    def _first_of_run(self, what: str, run: str, lister: Any) -> Any:
+        """The first ``what`` labelled with the run's id, once it exists."""
+        selector = f"paperclip.io/run-id={run}"
         return wait_for(
-            f"the Job of run {run}",
-            lambda: next(
-                iter(
-                    batch.list_namespaced_job(
-                        NAMESPACE, label_selector=f"paperclip.io/run-id={run}"
-                    ).items
-                ),
-                None,
-            ),
+            f"the {what} of run {run}",
+            lambda: next(iter(lister(NAMESPACE, label_selector=selector).items), None),
             60,
         )
 
@@ -270,18 +268,7 @@ class Chain:
 
     def pod_of(self, run: str) -> Any:
         core: Any = client.CoreV1Api(self.plane.api_client())
-        return wait_for(
-            f"the pod of run {run}",
-            lambda: next(
-                iter(
-                    core.list_namespaced_pod(
-                        NAMESPACE, label_selector=f"paperclip.io/run-id={run}"
-                    ).items
-                ),
-                None,
-            ),
-            60,
-        )
+        return self._first_of_run("pod", run, core.list_namespaced_pod)
 
     def live_jobs(self, agent: str) -> list[Any]:
         return [

@@ -200,19 +200,20 @@ def test_a_template_is_checked_by_validating_the_job_it_stamps(tmp_path: Path) -
     assert "spec.agents.templates.bad.tolerations[0]" in result.output
 
 
-def test_the_readme_agents_example_synthesizes(tmp_path: Path) -> None:
-    """The README's spec.agents example, with every template field, passes synth (schema
-    validation of the stamped Jobs and the per-template NetworkPolicy included)."""
+def test_the_documented_agents_example_synthesizes(tmp_path: Path) -> None:
+    """The spec.agents example of docs/agents.md ("Agent templates"), with every template
+    field, passes synth (schema validation of the stamped Jobs and the per-template
+    NetworkPolicy included)."""
     import re
 
     import yaml
 
     from constructs_lib.render.pipeline import synthesize
     from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
-    from tests.conftest import MINIMAL, merge
+    from tests.conftest import MINIMAL, docs_text, merge
 
-    text = (REPO / "README.md").read_text()
-    section = text[text.index("## Agent runs on Kubernetes") : text.index("### Launcher security")]
+    text = docs_text("agents.md")
+    section = text.split("\n## Agent templates\n", 1)[1].split("\n## ", 1)[0]
     [example] = re.findall(r"```yaml\n(.*?)```", section, re.S)
     app = tmp_path / "agents.yaml"
     app.write_text(yaml.safe_dump(merge(MINIMAL, yaml.safe_load(example))))

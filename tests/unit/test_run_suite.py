@@ -10,13 +10,14 @@ import pytest
 from _pytest.mark.expression import Expression
 
 from tests import run_suite
-from tests.run_suite import CLUSTER_GROUPS, UNIT_MARKERS, Step, Suite
+from tests.run_suite import CLUSTER_GROUPS, GROUP_SETUP, UNIT_MARKERS, Step, Suite
 
-MARKERS = ("k8s", "flux", "paperclip")
+MARKERS = ("k8s", "flux", "paperclip", "argocd")
 
 
 @pytest.mark.parametrize(
-    "marked", [set(c) for n in range(4) for c in itertools.combinations(MARKERS, n)]
+    "marked",
+    [set(c) for n in range(len(MARKERS) + 1) for c in itertools.combinations(MARKERS, n)],
 )
 def test_every_test_is_in_exactly_one_phase(marked: set[str]) -> None:
     def has(name: str, /, **kwargs: str | int | bool | None) -> bool:
@@ -36,6 +37,12 @@ def test_the_phases_are_the_steps_the_suite_runs() -> None:
     cluster = [s for s in pytest_steps if s.name.startswith("cluster tests")]
     for step in cluster:
         assert {"setup go-binaries", "setup paperclip-server"} <= set(step.needs)
+    # Argo CD's build is needed by its own group only: the others do not wait for it
+    [argocd] = [s for s in cluster if s.name == "cluster tests (Argo CD)"]
+    assert "setup argocd" in argocd.needs
+    assert argocd.env_from_stamps["PAPERCLIP_ARGOCD_DIR"] == ".argocd-dir"
+    assert [s.name for s in cluster if "setup argocd" in s.needs] == [argocd.name]
+    assert set(GROUP_SETUP) <= {label for label, _ in CLUSTER_GROUPS}
     for step in steps.values():
         assert set(step.needs) <= set(steps), step.name
 
@@ -76,3 +83,19 @@ def test_a_pytest_step_reports_its_summary(tmp_path: Path, monkeypatch: pytest.M
     )
     assert step.what() == "8 passed, 2 deselected in 1.50s"
     assert step.progress() == " 100%"
+
+
+def test_a_build_step_reports_what_it_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(run_suite, "LOGS", tmp_path)
+    step = Step("setup argocd", ["true"])
+    step.log.write_text(
+        "[argocd] modules resolved in 5s\n[argocd] compiled in 319s\n"
+        "[argocd] kustomize compiled in 11s\n/cache/argocd\n"
+    )
+    assert step.what() == (
+        "built: modules resolved in 5s, compiled in 319s, kustomize compiled in 11s"
+    )
+    step.log.write_text("[argocd] cached: argocd=v3.6.2\n/cache/argocd\n")
+    assert step.what() == "cached"

@@ -1,0 +1,92 @@
+"""What the cluster added to an exported Instance: the API server's metadata, the operator's
+status and finalizer, kubectl's last-applied copy. None of it is part of the desired state."""
+
+from __future__ import annotations
+
+from constructs_lib.importer.model import Change, Document
+
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+    "ownerReferences",
+)
+"""Metadata the API server writes (and controllers, for ownerReferences)."""
+FINALIZER = "paperclip.ai/finalizer"
+"""The operator's finalizer: it keeps a deleted Instance until the operator lets it go."""
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+"""kubectl's copy of the last applied document: an older spec, possibly with credentials."""
+
+RULE = "cluster-fields"
+DETECTS = (
+    "status, metadata set by the API server (uid, resourceVersion, generation, "
+    "creationTimestamp, managedFields, ownerReferences, ...), finalizers, generateName (beside "
+    f"a name) and the annotation {LAST_APPLIED}"
+)
+CHANGES = "removes them"
+WHY = (
+    "they are run-time state, not the desired state: the API server and the operator write "
+    "them, synth ignores them, and kubectl's last-applied copy is an older spec that may hold "
+    "credentials (it is never written or printed)"
+)
+
+
+def strip(document: Document) -> list[Change]:
+    """Remove what the cluster added; the changes made (without any value)."""
+    body = document.body
+    changes: list[Change] = []
+    if "status" in body:
+        del body["status"]
+        changes.append(Change(RULE, "status", "removed", "the operator's run-time state"))
+    meta = body.get("metadata")
+    if not isinstance(meta, dict):
+        return changes
+    removed = [key for key in SERVER_METADATA if key in meta]
+    if meta.get("generateName") and meta.get("name"):
+        removed.append("generateName")
+    for key in removed:
+        del meta[key]
+    if removed:
+        changes.append(
+            Change(
+                RULE,
+                "metadata",
+                f"removed {', '.join(removed)}",
+                "set by the API server for the object in the cluster; synth ignores them",
+            )
+        )
+    finalizers = meta.pop("finalizers", None)
+    if finalizers:
+        names = ", ".join(str(f) for f in finalizers) if isinstance(finalizers, list) else "?"
+        changes.append(
+            Change(
+                RULE,
+                "metadata.finalizers",
+                f"removed {names}",
+                "the operator's; nothing in git finalizes an app (remove it from the live "
+                "Instance too before deleting it: see 'Migrating from the operator')",
+            )
+        )
+    annotations = meta.get("annotations")
+    if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+        del annotations[LAST_APPLIED]
+        changes.append(
+            Change(
+                RULE,
+                f"metadata.annotations.{LAST_APPLIED}",
+                "removed",
+                "kubectl's copy of an earlier spec, which may hold credentials; every "
+                "generated object would carry it",
+            )
+        )
+    if isinstance(annotations, dict) and not annotations:
+        del meta["annotations"]
+    return changes
+
+
+__all__ = ["CHANGES", "DETECTS", "FINALIZER", "LAST_APPLIED", "RULE", "WHY", "strip"]

@@ -1,0 +1,101 @@
+"""What ``paperclip-gitops import`` does, without the option parsing: where the app file
+goes, the import itself, and the report it prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.importer.pipeline import Imported, Options, import_documents, write_app
+from constructs_lib.importer.report import document_lines
+from constructs_lib.importer.sources import STDIN, read_inputs
+from constructs_lib.spec.loader import check_app_name
+
+STDOUT = "-"
+
+
+@dataclass
+class Outcome:
+    """The imported app, where it went (None: stdout) and the report lines for stderr."""
+
+    imported: Imported
+    path: Path | None
+    report: list[str]
+
+
+def output_path(inputs: Sequence[str], out: str | None, apps_dir: Path) -> Path | None:
+    """The app file: --out, else <apps-dir>/<stem of the one input file>.yaml; None for
+    stdout (--out -)."""
+    if out == STDOUT:
+        return None
+    if out is not None:
+        return Path(out)
+    files = [name for name in dict.fromkeys(inputs) if name != STDIN]
+    if len(files) != 1 or STDIN in inputs:
+        raise UserError.single(
+            "the app file to write cannot be told from the inputs (stdin, or several files).",
+            path="--out",
+            fix="name it: --out apps/NAME.yaml (NAME becomes the app's dist/ directory), or "
+            "--out - for stdout.",
+        )
+    return apps_dir / f"{Path(files[0]).stem}.yaml"
+
+
+def run(
+    inputs: Sequence[str],
+    out: str | None,
+    apps_dir: Path,
+    options: Options,
+    force: bool,
+    stdin: BinaryIO,
+) -> Outcome:
+    """Import, then write the app file; :class:`UserError` lists every problem at once."""
+    problems: list[Problem] = []
+    app_name = "imported"
+    try:
+        path = output_path(inputs, out, apps_dir)
+    except UserError as exc:  # reported with every other problem
+        problems += exc.problems
+        path = None
+    if path is not None:
+        try:
+            app_name = check_app_name(path)
+        except UserError as exc:
+            problems += exc.problems
+        if path.exists() and not force:
+            problems.append(
+                Problem(
+                    "exists already; import does not overwrite it.",
+                    fix="choose another --out, or pass --force to replace it.",
+                    file=str(path),
+                )
+            )
+    label = str(path) if path is not None else "FILE"
+    documents, refused = read_inputs(inputs, stdin)
+    problems += refused
+    try:
+        imported = import_documents(
+            documents, options, app_name, label, ", ".join(_shown(i) for i in inputs)
+        )
+    except UserError as exc:
+        raise UserError([*problems, *exc.problems]) from None
+    if problems:
+        raise UserError(problems)
+    if path is not None:
+        write_app(path, imported.text, force)
+    report = [
+        line
+        for document, name in zip(imported.documents, imported.labels, strict=True)
+        for line in document_lines(document, name)
+    ]
+    return Outcome(imported, path, report)
+
+
+def _shown(name: str) -> str:
+    return "stdin" if name == STDIN else name
+
+
+__all__ = ["Outcome", "output_path", "run"]

@@ -1,0 +1,428 @@
+"""The mechanical, safe fixes: each rule names what it detects, what it changes and why that
+is safe. A rule with ``answers`` runs only while the spec is refused at one of those field
+paths (the synth-time rule it answers), so the fixes follow the rules exactly."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from constructs_lib.errors import Problem
+from constructs_lib.importer.model import Change, Command, Document, dig
+from constructs_lib.importer.redact import holds_credential
+from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME
+
+DATA_VOLUME = "paperclip-data"
+OPERATOR_DATA_MOUNT = "data"
+"""What the operator's README mounts the data volume as (a name no volume of its pods has)."""
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+CRD_RESOURCE = "instances.paperclip.inc"
+
+Fix = Callable[[Document, Sequence[Problem]], list[Change]]
+"""Changes ``document`` (in place) given its current refusals; what it changed."""
+
+
+@dataclass(frozen=True)
+class FixRule:
+    """A documented, mechanical fix of an operator Instance."""
+
+    name: str
+    detects: str
+    changes: str
+    why: str
+    """Why the change is safe (it keeps what the operator really ran, or what it ignored)."""
+    fix: Fix
+    answers: tuple[str, ...] = ()
+    """Field paths of the refusals this rule answers; empty: it decides by itself."""
+
+    def applies(self, problems: Sequence[Problem]) -> bool:
+        return not self.answers or any(p.path in self.answers for p in problems)
+
+
+def refused_at(problems: Sequence[Problem], path: str) -> bool:
+    return any(p.path == path for p in problems)
+
+
+def _live_value(document: Document, jsonpath: str) -> str:
+    """A shell expression reading one field of the live Instance (so it is never printed)."""
+    read = document.kubectl("get", CRD_RESOURCE, document.name, "-o", f"jsonpath={{{jsonpath}}}")
+    return f'"$({read})"'
+
+
+def _create_secret(document: Document, name: str, literals: list[tuple[str, str]]) -> str:
+    base = document.kubectl("create", "secret", "generic", name)
+    return " ".join([base, *(f"--from-literal={key}={value}" for key, value in literals)])
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+def _digest_from_status(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    resolved = dig(document.original, ["status", "autoUpdate", "resolvedDigest"])
+    image = document.spec.get("image")
+    if not isinstance(resolved, str) or not isinstance(image, dict):
+        return []
+    digest = resolved.rpartition("@")[2]
+    # what the operator ran: autoUpdate as exported (a --set may have turned it off since)
+    enabled = dig(document.original, ["spec", "image", "autoUpdate", "enabled"]) is True
+    current = image.get("digest")
+    if not enabled or not DIGEST.match(digest) or current == digest:
+        return []
+    if current and not refused_at(problems, "spec.image.digest"):
+        return []  # a valid digest of the user's own stays
+    image["digest"] = digest
+    return [
+        Change(
+            IMAGE_FROM_STATUS.name,
+            "spec.image.digest",
+            f"= {digest}" + (" (the one given was invalid)" if current else ""),
+            IMAGE_FROM_STATUS.why,
+        )
+    ]
+
+
+def _drop_plugins(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    plugins = document.spec.get("plugins")
+    if not isinstance(plugins, list) or not plugins:
+        return []
+    del document.spec["plugins"]
+    names = [
+        " ".join(str(p.get(k)) for k in ("name", "version") if p.get(k))
+        for p in plugins
+        if isinstance(p, dict)
+    ]
+    return [
+        Change(
+            PLUGINS.name,
+            "spec.plugins",
+            f"removed {len(plugins)} plugin(s): {', '.join(names)}",
+            PLUGINS.why,
+        )
+    ]
+
+
+def _unused_external_url(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    database = document.spec.get("database")
+    if not isinstance(database, dict) or database.get("externalURL") is None:
+        return []
+    external = database.get("mode") == "external"
+    if external and not database.get("externalURLSecretRef"):
+        return []
+    removed = ["externalURL"] if external else ["externalURL", "externalURLSecretRef"]
+    removed = [key for key in removed if database.pop(key, None) is not None]
+    reason = (
+        "externalURLSecretRef is set too, and the secret reference wins"
+        if external
+        else f"the database mode is {database.get('mode', 'managed (the default)')}"
+    )
+    return [
+        Change(
+            UNUSED_URL.name,
+            "spec.database",
+            f"removed {' and '.join(removed)} (value not shown)",
+            f"{reason}: the operator never passed it to the server",
+        )
+    ]
+
+
+def _url_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    database = document.spec.get("database")
+    url = database.get("externalURL") if isinstance(database, dict) else None
+    if not isinstance(database, dict) or not isinstance(url, str) or not holds_credential(url):
+        return []
+    secret = f"{document.name}-database-url"
+    del database["externalURL"]
+    database["externalURLSecretRef"] = {"name": secret, "key": "DATABASE_URL"}
+    document.commands.append(
+        Command(
+            f"creates Secret {secret}, which spec.database.externalURLSecretRef now names, from "
+            "spec.database.externalURL of the live Instance (read there, never printed; "
+            f"without that Instance, put the URL of {document.source}, {document.label} in its "
+            "place)",
+            _create_secret(
+                document,
+                secret,
+                [("DATABASE_URL", _live_value(document, ".spec.database.externalURL"))],
+            ),
+        )
+    )
+    return [
+        Change(
+            URL_TO_SECRET.name,
+            "spec.database.externalURL",
+            f"-> externalURLSecretRef {{name: {secret}, key: DATABASE_URL}} (the URL holds a "
+            "password; not shown)",
+            URL_TO_SECRET.why,
+        )
+    ]
+
+
+def _env_lists(document: Document) -> list[tuple[str, str, list[Any]]]:
+    """(spec path, live jsonpath, entries) of every env list that takes literals."""
+    spec = document.spec
+    found: list[tuple[str, str, list[Any]]] = []
+    if isinstance(spec.get("env"), list):
+        found.append(("spec.env", ".spec.env", spec["env"]))
+    for group in ("sidecars", "initContainers"):
+        containers = spec.get(group)
+        for index, container in enumerate(containers if isinstance(containers, list) else []):
+            env = container.get("env") if isinstance(container, dict) else None
+            if isinstance(env, list):
+                found.append((f"spec.{group}[{index}].env", f".spec.{group}[{index}].env", env))
+    return found
+
+
+def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    secret = f"{document.name}-env"
+    changes: list[Change] = []
+    literals: list[tuple[str, str]] = []
+    keys: set[str] = set()
+    for path, live, entries in _env_lists(document):
+        for index, entry in enumerate(entries):
+            value = entry.get("value") if isinstance(entry, dict) else None
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(value, str) or not value or not isinstance(name, str):
+                continue
+            if not (holds_credential(value) or SECRET_LOOKING_NAME.search(name)):
+                continue
+            key = name if name not in keys else f"{path.split('.')[1]}-{name}"
+            key = key.replace("[", "-").replace("]", "")
+            keys.add(key)
+            entries[index] = {
+                "name": name,
+                "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
+            }
+            query = f'{live}[?(@.name=="{name}")].value'
+            literals.append((key, _live_value(document, query)))
+            changes.append(
+                Change(
+                    ENV_TO_SECRET.name,
+                    f"{path}[{index}]",
+                    f"{name}: literal value -> secretKeyRef {{name: {secret}, key: {key}}} "
+                    "(value not shown)",
+                    ENV_TO_SECRET.why,
+                )
+            )
+    if literals:
+        document.commands.append(
+            Command(
+                f"creates Secret {secret}, which the env entries above now reference, from their "
+                "values in the live Instance (read there, never printed)",
+                _create_secret(document, secret, literals),
+            )
+        )
+    return changes
+
+
+def _data_mounts(document: Document) -> list[tuple[str, dict[str, Any]]]:
+    spec = document.spec
+    found: list[tuple[str, dict[str, Any]]] = []
+    mounts = spec.get("extraVolumeMounts")
+    for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
+        found.append((f"spec.extraVolumeMounts[{index}]", mount))
+    for group in ("initContainers", "sidecars"):
+        containers = spec.get(group)
+        for index, container in enumerate(containers if isinstance(containers, list) else []):
+            own = container.get("volumeMounts") if isinstance(container, dict) else None
+            for position, mount in enumerate(own if isinstance(own, list) else []):
+                found.append((f"spec.{group}[{index}].volumeMounts[{position}]", mount))
+    return [(p, m) for p, m in found if isinstance(m, dict)]
+
+
+def _data_volume_name(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    volumes = document.spec.get("extraVolumes")
+    named = (
+        {v.get("name") for v in volumes if isinstance(v, dict)}
+        if isinstance(volumes, list)
+        else set()
+    )
+    if OPERATOR_DATA_MOUNT in named:
+        return []
+    changes = []
+    for path, mount in _data_mounts(document):
+        if mount.get("name") == OPERATOR_DATA_MOUNT:
+            mount["name"] = DATA_VOLUME
+            changes.append(
+                Change(
+                    DATA_VOLUME_NAME.name,
+                    f"{path}.name",
+                    f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}",
+                    DATA_VOLUME_NAME.why,
+                )
+            )
+    return changes
+
+
+def _statefulset(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    if document.spec.get("workload") != "Deployment":
+        return []
+    document.spec["workload"] = "StatefulSet"
+    return [Change(WORKLOAD.name, "spec.workload", "Deployment -> StatefulSet", WORKLOAD.why)]
+
+
+def _lease(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    heartbeat = document.spec.setdefault("heartbeat", {})
+    if not isinstance(heartbeat, dict):
+        return []
+    before = heartbeat.get("schedulerGating", "ordinal (the default)")
+    heartbeat["schedulerGating"] = "lease"
+    return [Change(LEASE.name, "spec.heartbeat.schedulerGating", f"{before} -> lease", LEASE.why)]
+
+
+def _budget(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    budget = dig(document.spec, ["availability", "podDisruptionBudget"])
+    if not isinstance(budget, dict):
+        return []
+    limits = [k for k in ("minAvailable", "maxUnavailable") if budget.get(k) is not None]
+    if len(limits) != 1:
+        return []  # both or neither: a plain error, not a budget that blocks drains
+    before = f"{limits[0]} {budget.pop(limits[0])}"
+    budget["maxUnavailable"] = 1
+    return [
+        Change(
+            BUDGET.name,
+            "spec.availability.podDisruptionBudget",
+            f"{before} -> maxUnavailable 1",
+            BUDGET.why,
+        )
+    ]
+
+
+def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+    auth = document.spec.setdefault("auth", {})
+    if not isinstance(auth, dict) or auth.get("secretRef"):
+        return []
+    secret = f"{document.name}-auth"
+    auth["secretRef"] = {"name": secret, "key": "BETTER_AUTH_SECRET"}
+    document.commands.append(
+        Command(
+            f"creates Secret {secret}, which spec.auth.secretRef now names, with a random value "
+            "generated on your machine",
+            _create_secret(document, secret, [("BETTER_AUTH_SECRET", '"$(openssl rand -hex 32)"')]),
+        )
+    )
+    return [
+        Change(
+            AUTH_SECRET.name,
+            "spec.auth.secretRef",
+            f"= {{name: {secret}, key: BETTER_AUTH_SECRET}}",
+            AUTH_SECRET.why,
+        )
+    ]
+
+
+IMAGE_FROM_STATUS = FixRule(
+    "image-digest-from-status",
+    "the exported Instance auto-updates its image, has no valid digest, and its status holds "
+    "autoUpdate.resolvedDigest",
+    "sets spec.image.digest to that digest (the tag stays)",
+    "status.autoUpdate.resolvedDigest is the digest the operator resolved for the tag and "
+    "rolled out: the image that runs now; image automation commits newer digests of the tag",
+    _digest_from_status,
+)
+PLUGINS = FixRule(
+    "plugins-dropped",
+    "a non-empty spec.plugins",
+    "removes it (the report lists each plugin and version)",
+    "the operator accepts the list but no part of it installs anything; install them through "
+    "the server (Settings -> Adapters, or POST /api/adapters/install): they live on the data "
+    "volume",
+    _drop_plugins,
+    ("spec.plugins",),
+)
+UNUSED_URL = FixRule(
+    "external-url-unused",
+    "spec.database.externalURL beside externalURLSecretRef, or either of them outside mode "
+    "external",
+    "removes what the operator ignored (the URL is never shown)",
+    "the operator passes externalURL only in mode external and only without a secret "
+    "reference: the server never saw it",
+    _unused_external_url,
+)
+URL_TO_SECRET = FixRule(
+    "database-url-to-secret",
+    "spec.database.externalURL holding a credential (a password, a token, a secret parameter)",
+    "replaces it by externalURLSecretRef {name: <name>-database-url, key: DATABASE_URL} and "
+    "prints the kubectl command that creates that Secret from the live Instance",
+    "the server gets the same DATABASE_URL, from a Secret instead of git; the command reads the "
+    "value from the cluster, so it is never printed or written",
+    _url_to_secret,
+)
+ENV_TO_SECRET = FixRule(
+    "env-literal-to-secret",
+    "a literal env value (spec.env, sidecars, init containers) holding a URL with a credential, "
+    "or under a name that says secret/token/password/key",
+    "replaces it by a secretKeyRef into Secret <name>-env and prints the kubectl command that "
+    "creates it from the live Instance",
+    "the container gets the same value, from a Secret instead of git (never printed or written)",
+    _env_to_secret,
+)
+DATA_VOLUME_NAME = FixRule(
+    "data-volume-name",
+    f"a mount named {OPERATOR_DATA_MOUNT!r} (extraVolumeMounts, init containers, sidecars) with "
+    f"no extra volume of that name",
+    f"renames it {DATA_VOLUME}",
+    f"the operator's pods name the data volume {DATA_VOLUME} too, so the API server refused "
+    f"pods with a mount of {OPERATOR_DATA_MOUNT!r}; the operator's README means the data volume",
+    _data_volume_name,
+)
+WORKLOAD = FixRule(
+    "statefulset-as-run",
+    "workload: Deployment with persistence on",
+    "sets workload: StatefulSet",
+    "the operator ran a StatefulSet here anyway (WorkloadProfileValid=False, "
+    "PersistenceRequiresStatefulSet): this keeps what ran, with its data volume",
+    _statefulset,
+    ("spec.workload",),
+)
+LEASE = FixRule(
+    "scheduler-gating-lease",
+    "ordinal scheduler gating that cannot work (a Deployment has no pod -0; an autoscaler "
+    "changes the replica count at run time)",
+    "sets heartbeat.schedulerGating: lease",
+    "the operator's own advice (SchedulerGatingValid); under the operator every pod ran the "
+    "scheduler here, with lease one pod at a time does",
+    _lease,
+    ("spec.heartbeat.schedulerGating",),
+)
+BUDGET = FixRule(
+    "budget-allows-drains",
+    "a PodDisruptionBudget that allows no voluntary disruption at all (the operator's "
+    "PDBMayBlockDrains)",
+    "replaces minAvailable (or maxUnavailable 0) by maxUnavailable: 1, as the rule's message says",
+    "with that budget every node drain and cluster upgrade waited forever; maxUnavailable 1 "
+    "lets a drain evict one server pod at a time (with one replica the server restarts on "
+    "another node, as without a budget)",
+    _budget,
+    ("spec.availability.podDisruptionBudget",),
+)
+AUTH_SECRET = FixRule(
+    "auth-secret",
+    "authenticated mode without auth.secretRef where the server's own onboard secret is lost "
+    "on restart (no persistence) or differs per replica",
+    "sets auth.secretRef {name: <name>-auth, key: BETTER_AUTH_SECRET} and prints the kubectl "
+    "command that creates it with a random value",
+    "under the operator each pod signed sessions with a secret its onboard step wrote, lost on "
+    "every restart or different per replica; one stable secret only keeps sessions valid "
+    "(users sign in once more)",
+    _auth_secret,
+    ("spec.auth.secretRef",),
+)
+
+FIXES: tuple[FixRule, ...] = (
+    IMAGE_FROM_STATUS,
+    PLUGINS,
+    UNUSED_URL,
+    URL_TO_SECRET,
+    ENV_TO_SECRET,
+    DATA_VOLUME_NAME,
+    WORKLOAD,
+    LEASE,
+    BUDGET,
+    AUTH_SECRET,
+)
+"""Every fix, in the order they run."""
+
+__all__ = ["FIXES", "FixRule", "refused_at"]

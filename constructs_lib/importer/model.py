@@ -1,0 +1,149 @@
+"""What the importer works on: one operator Instance document on its way to an app file, the
+changes made to it and the commands to run before its first sync; field-path helpers."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs_lib.errors import Problem
+
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_PATH = re.compile(r"^[^.\[\]]+(\.[^.\[\]]+|\[\d+\])*$")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change made to a document: by which rule, at which field, what, and why it is
+    safe (or, for a decision given on the command line, which option gave it)."""
+
+    rule: str
+    path: str
+    what: str
+    why: str
+
+    def render(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        return f"[{self.rule}] {where}{self.what} — {self.why}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command to run once before the first sync (e.g. one that creates a Secret the app
+    now references). Its text never holds a secret value: it reads the value where it is."""
+
+    purpose: str
+    text: str
+
+
+@dataclass
+class Document:
+    """One Instance being imported: where it came from, its body (changed in place by the
+    rules), what was done to it, and what is still wrong with it."""
+
+    source: str
+    """The input it came from, as messages name it (a path, or ``<stdin>``)."""
+    label: str
+    """How messages name it inside its input: ``document 2 (team-a)`` or ``document 1
+    items[0] (team-a)`` for an item of a List."""
+    body: dict[str, Any]
+    original: dict[str, Any]
+    """The document as read (its status is read by the rules; never written)."""
+    changes: list[Change] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        meta = self.body.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) else ""
+
+    @property
+    def namespace(self) -> str:
+        meta = self.body.get("metadata")
+        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        return namespace if isinstance(namespace, str) and namespace else "default"
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        spec = self.body.get("spec")
+        if not isinstance(spec, dict):
+            spec = self.body["spec"] = {}
+        return spec
+
+    def problem(self, message: str, path: str = "", fix: str = "") -> Problem:
+        return Problem(message, path, fix, file=self.source, document=self.label)
+
+    def kubectl(self, *arguments: str) -> str:
+        """A kubectl command line in this document's namespace."""
+        return shlex.join(["kubectl", "-n", self.namespace, *arguments])
+
+
+def parse_path(path: str) -> list[str | int] | None:
+    """``spec.a.b[0].c`` as ``["spec", "a", "b", 0, "c"]``; None when it is not a path."""
+    if not _PATH.match(path):
+        return None
+    return [int(index) if index else key for key, index in _PART.findall(path)]
+
+
+def dig(data: Any, parts: list[str | int]) -> Any:
+    """The value at ``parts`` under ``data``, or None."""
+    for part in parts:
+        if isinstance(part, int):
+            data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
+        else:
+            data = data.get(part) if isinstance(data, dict) else None
+        if data is None:
+            return None
+    return data
+
+
+def put(data: dict[str, Any], parts: list[str | int], value: Any) -> str | None:
+    """Set ``parts`` to ``value`` (None removes the field), creating mappings on the way;
+    why it cannot, or None when done."""
+    current: Any = data
+    for position, part in enumerate(parts[:-1]):
+        following = parts[position + 1]
+        if isinstance(part, int):
+            if not isinstance(current, list) or not 0 <= part < len(current):
+                return f"{_show(parts[:position])} has no item [{part}]"
+            current = current[part]
+            continue
+        if not isinstance(current, dict):
+            return f"{_show(parts[:position])} is not a mapping"
+        if current.get(part) is None:
+            if isinstance(following, int):
+                return f"{_show(parts[: position + 1])} has no item [{following}]"
+            if value is None:
+                return None  # nothing to remove
+            current[part] = {}
+        current = current[part]
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(current, list) or not 0 <= last < len(current):
+            return f"{_show(parts[:-1])} has no item [{last}]"
+        if value is None:
+            del current[last]
+        else:
+            current[last] = value
+        return None
+    if not isinstance(current, dict):
+        return f"{_show(parts[:-1])} is not a mapping"
+    if value is None:
+        current.pop(last, None)
+    else:
+        current[last] = value
+    return None
+
+
+def _show(parts: list[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text or "the document"
+
+
+__all__ = ["Change", "Command", "Document", "dig", "parse_path", "put"]

@@ -1,0 +1,244 @@
+"""From operator Instances to an app file: clean up what the cluster added, apply the
+decisions given on the command line and the mechanical fixes, then check the result the way
+synth does. Every problem of every document is collected before anything is written."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.importer import cleanup, overrides
+from constructs_lib.importer.decisions import DECISIONS, decided, decision, decision_problem
+from constructs_lib.importer.fixes import FIXES, IMAGE_FROM_STATUS, FixRule, refused_at
+from constructs_lib.importer.model import Change, Document
+from constructs_lib.importer.report import app_text
+from constructs_lib.spec import rules
+from constructs_lib.spec.instance import Instance
+from constructs_lib.spec.loader import App, document_label, parse_instance
+from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
+
+IMAGE_PATHS = next(d.paths for d in DECISIONS if d.name == "image-version")
+Step = Callable[[Sequence[Problem]], list[Change]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The decisions given on the command line, and the schema to check against."""
+
+    sets: tuple[str, ...] = ()
+    image_tag: str | None = None
+    version: str = DEFAULT_KUBERNETES_VERSION
+    instances: tuple[str, ...] = ()
+    """Import only the Instances of these names (default: all)."""
+
+
+@dataclass
+class Imported:
+    """The imported documents (with their changes and commands), the app file's text and
+    the warnings synth will print for it."""
+
+    documents: list[Document]
+    labels: list[str]
+    """How the app file names each document (``document 1 (team-a)``)."""
+    text: str
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def spec_problems(body: object) -> list[Problem]:
+    """Every spec-level refusal of a document, as ``validate`` reports it: field errors,
+    the synth-time rules and the features' own errors."""
+    from constructs_lib.render.inputs import feature_errors
+
+    try:
+        instance = parse_instance(body, checks=(feature_errors,))
+    except UserError as exc:
+        return exc.problems
+    return [*rules.errors(instance), *feature_errors(instance)]
+
+
+def _image_tag(document: Document, tag: str, problems: Sequence[Problem]) -> list[Change]:
+    """--image-tag: the tag of a document whose image has no usable pin."""
+    if not any(p.path in IMAGE_PATHS for p in problems):
+        return []
+    image = document.spec.setdefault("image", {})
+    if not isinstance(image, dict):
+        return []
+    changes = [Change("--image-tag", "spec.image.tag", f"= {tag}", "your decision (--image-tag)")]
+    image["tag"] = tag
+    if refused_at(problems, "spec.image.digest"):
+        del image["digest"]
+        changes.append(
+            Change("--image-tag", "spec.image.digest", "removed", "it is not a valid digest")
+        )
+    return changes
+
+
+def _rule_step(rule: FixRule, document: Document, problems: Sequence[Problem]) -> list[Change]:
+    return rule.fix(document, problems) if rule.applies(problems) else []
+
+
+def fix(document: Document, image_tag: str | None) -> None:
+    """Every fix that applies, in order, the refusals checked again after each change (and
+    --image-tag right after the image's own status is read); then the remaining refusals,
+    each one a decision answers naming its options."""
+    steps: list[Step] = []
+    for rule in FIXES:
+        steps.append(partial(_rule_step, rule, document))
+        if rule is IMAGE_FROM_STATUS and image_tag:
+            steps.append(partial(_image_tag, document, image_tag))
+    problems = spec_problems(document.body)
+    for step in steps:
+        changes = step(problems)
+        if changes:
+            document.changes += changes
+            problems = spec_problems(document.body)
+    document.problems += decided(document, problems)
+
+
+def _duplicates(documents: Sequence[Document]) -> None:
+    seen: dict[str, Document] = {}
+    for document in documents:
+        first = seen.setdefault(document.name, document)
+        if first is not document:
+            document.problems.append(
+                document.problem(
+                    f"has the name {document.name!r} of {first.source}, {first.label} "
+                    f"(namespaces {first.namespace} and {document.namespace}): an app's "
+                    "instances need distinct names, their objects would collide.",
+                    "metadata.name",
+                    "import them into separate app files (--out), e.g. one per namespace "
+                    "(kubectl get instances -n NAMESPACE -o yaml).",
+                )
+            )
+
+
+def _instance(document: Document) -> Instance | None:
+    """The document as an Instance (its rules may still refuse it), or None."""
+    try:
+        return parse_instance(document.body)
+    except UserError:
+        return None
+
+
+def _app_problems(parsed: Sequence[tuple[Document, Instance]]) -> None:
+    """Refusals of the app as a whole, each given to the document it is about."""
+    from constructs_lib.constructs.image_automation import shared_repository_problems
+
+    for problem in shared_repository_problems([i for _, i in parsed]):
+        for document, _ in parsed:
+            if problem.message.startswith(f"instance {document.name} "):
+                document.problems.append(
+                    decision_problem(document, problem, decision("image-automation-app"))
+                )
+
+
+def _render_check(
+    documents: Sequence[Document], app_name: str, out: str, version: str
+) -> tuple[list[Problem], list[Problem]]:
+    """Build, validate and write (in memory) the objects of the documents without problems,
+    as synth does: (problems of the app as a whole, warnings at the app file); the problems
+    of a document go to it, located at the input."""
+    from constructs_lib.render.pipeline import app_tree
+    from constructs_lib.render.synth import render_app
+
+    parsed = [(d, _instance(d)) for d in documents]
+    _app_problems([(d, i) for d, i in parsed if i is not None])
+    clean = [d for d, i in parsed if i is not None and not d.problems]
+    instances = tuple(i for d, i in parsed if i is not None and not d.problems)
+    if not clean:
+        return [], []
+    app = App(name=app_name, source=Path(out), instances=instances)
+    by_label = {app.label(i): d for i, d in enumerate(clean)}
+    try:
+        rendered = render_app(app, version)
+        app_tree(rendered)
+    except UserError as exc:
+        unplaced = []
+        for problem in exc.problems:
+            document = by_label.get(problem.document)
+            if document is None:
+                unplaced.append(problem)
+                continue
+            document.problems.append(
+                Problem(problem.message, problem.path, problem.fix, document.source, document.label)
+            )
+        return unplaced, []
+    return [], rendered.warnings
+
+
+def _selected(
+    documents: list[Document], names: Sequence[str]
+) -> tuple[list[Document], list[Problem]]:
+    """The documents --instance names (all without it), and the names no input holds."""
+    held = {d.name for d in documents}
+    problems = [
+        Problem(
+            f"names {name!r}, which no input holds.",
+            "--instance",
+            f"use one of: {', '.join(sorted(held))}.",
+        )
+        for name in names
+        if name not in held
+    ]
+    return [d for d in documents if not names or d.name in names], problems
+
+
+def import_documents(
+    documents: list[Document], options: Options, app_name: str, out: str, inputs: str
+) -> Imported:
+    """Import every document; raises :class:`UserError` with the problems of all of them
+    (nothing is written then)."""
+    documents, problems = _selected(documents, options.instances)
+    try:
+        sets = overrides.parse_sets(options.sets)
+    except UserError as exc:  # reported with every other problem
+        problems += exc.problems
+        sets = []
+    problems += overrides.unknown_targets(sets, documents)
+    for document in documents:
+        document.changes += cleanup.strip(document)
+        document.changes += overrides.apply(sets, document)
+        fix(document, options.image_tag)
+    _duplicates(documents)
+    unplaced, warnings = _render_check(documents, app_name, out, options.version)
+    problems += [p for d in documents for p in d.problems] + unplaced
+    if problems:
+        raise UserError(problems)
+    labels = [document_label(i, d.body) for i, d in enumerate(documents, start=1)]
+    return Imported(documents, labels, app_text(documents, labels, inputs, out), warnings)
+
+
+def write_app(path: Path, text: str, force: bool) -> None:
+    """Write the app file atomically; an existing file only with ``force``."""
+    if path.exists() and not force:
+        raise UserError.single(
+            "exists already; import does not overwrite it.",
+            file=str(path),
+            fix="choose another --out, or pass --force to replace it.",
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.chmod(temporary, mode)  # mkstemp makes it 0600
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise UserError.single(
+            f"cannot be written: {exc.strerror or exc}.",
+            file=str(path),
+            fix="check the directory and its permissions.",
+        ) from None
+
+
+__all__ = ["Imported", "Options", "import_documents", "spec_problems", "write_app"]

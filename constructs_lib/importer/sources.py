@@ -1,0 +1,129 @@
+"""Reading operator Instances: files or stdin (``-``), each holding Instance documents or a
+``kind: List`` of them (what ``kubectl get instances -o yaml`` prints)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.importer.model import Document
+from constructs_lib.spec.instance import API_VERSION, KIND
+from constructs_lib.spec.loader import (
+    MAX_FILE_BYTES,
+    decode,
+    document_label,
+    read_app_file,
+    yaml_documents,
+)
+
+STDIN = "-"
+STDIN_LABEL = "<stdin>"
+LIST_KINDS = ("List", f"{KIND}List")
+"""``kubectl get -o yaml`` prints a v1 List; the API itself answers an InstanceList."""
+
+
+def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document], list[Problem]]:
+    """Every Instance of every input, in order, and the problems of the rest (unreadable
+    files, YAML errors, documents that are not Instances), so that the Instances are checked
+    in the same run."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    if list(inputs).count(STDIN) > 1:
+        problems.append(Problem("stdin ('-') is named more than once.", fix="name it once."))
+    for name in dict.fromkeys(inputs):
+        try:
+            found, refused = _documents(name, _read(name, stdin))
+        except UserError as exc:
+            problems += exc.problems
+            continue
+        documents += found
+        problems += refused
+    if not documents and not problems:
+        problems.append(
+            Problem(
+                f"the input holds no {KIND} documents.",
+                fix=f"export them with `kubectl get instances.{API_VERSION.split('/')[0]} -A "
+                "-o yaml`, or name the files that hold them.",
+            )
+        )
+    return documents, problems
+
+
+def _read(name: str, stdin: BinaryIO) -> str:
+    if name != STDIN:
+        return decode(read_app_file(Path(name)), name)
+    data = stdin.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError.single(
+            f"is over {MAX_FILE_BYTES} bytes.", file=STDIN_LABEL, fix="split the input."
+        )
+    return decode(data, STDIN_LABEL)
+
+
+def _documents(name: str, text: str) -> tuple[list[Document], list[Problem]]:
+    source = STDIN_LABEL if name == STDIN else name
+    found: list[Document] = []
+    problems: list[Problem] = []
+    for index, document in enumerate(yaml_documents(text, source), start=1):
+        label = document_label(index, document)
+        if _is_list(document):
+            items = document.get("items") or []
+            if not isinstance(items, list):
+                problems.append(_refused(source, label, "items", "is not a list of objects."))
+                continue
+            for position, item in enumerate(items):
+                item_label = _item_label(index, position, item)
+                problem = _not_an_instance(item)
+                if problem:
+                    problems.append(_refused(source, item_label, *problem))
+                else:
+                    found.append(_document(source, item_label, item))
+            continue
+        problem = _not_an_instance(document)
+        if problem:
+            problems.append(_refused(source, label, *problem))
+        else:
+            found.append(_document(source, label, document))
+    return found, problems
+
+
+def _item_label(index: int, position: int, item: Any) -> str:
+    plain = document_label(index, None)
+    named = document_label(index, item)
+    return f"{plain} items[{position}]{named.removeprefix(plain)}"
+
+
+def _is_list(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("kind") in LIST_KINDS
+
+
+def _not_an_instance(document: Any) -> tuple[str, str] | None:
+    """(field path, what is wrong) when ``document`` is not an operator Instance."""
+    if not isinstance(document, dict):
+        return "", f"is a {type(document).__name__}, not an {KIND} mapping."
+    kind, api_version = document.get("kind"), document.get("apiVersion")
+    if kind != KIND or api_version != API_VERSION:
+        field = "kind" if kind != KIND else "apiVersion"
+        return field, f"is apiVersion {api_version!r} kind {kind!r}, not an {API_VERSION} {KIND}."
+    return None
+
+
+def _refused(source: str, label: str, path: str, message: str) -> Problem:
+    return Problem(
+        message,
+        path,
+        f"import only {API_VERSION} {KIND} documents and lists of them "
+        "(kubectl get instances -o yaml); leave other objects out.",
+        file=source,
+        document=label,
+    )
+
+
+def _document(source: str, label: str, body: dict[str, Any]) -> Document:
+    return Document(source=source, label=label, body=copy.deepcopy(body), original=body)
+
+
+__all__ = ["LIST_KINDS", "STDIN", "read_inputs"]
