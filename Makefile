@@ -94,8 +94,8 @@ SHELL_SCRIPTS = $$(find . -name '*.sh' -not -path './.venv/*' -not -path './.git
 ## lint: ruff, mypy, hadolint (launcher image), shellcheck (every shell script), actionlint
 lint: $(STAMP) $(ACTIONLINT_STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check constructs_lib launcher tests apps
-	$(VENV)/bin/mypy constructs_lib launcher apps tests
+	$(VENV)/bin/ruff format --check constructs_lib launcher tests apps examples
+	$(VENV)/bin/mypy constructs_lib launcher apps tests examples
 	for f in launcher/adapter/*.mjs launcher/adapter/*.cjs; do node --check "$$f" || exit 1; done
 	$(VENV)/bin/hadolint launcher/Dockerfile
 	$(VENV)/bin/shellcheck -x $(SHELL_SCRIPTS)

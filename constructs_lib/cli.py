@@ -136,24 +136,6 @@ def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, 
     return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
 
-def _load_cdk8s_in_background() -> None:
-    """Start importing cdk8s: the jsii runtime starts Node and loads the constructs and cdk8s
-    libraries into it, mostly waiting for Node, while this thread imports the spec models.
-    A failed import here is raised again where the synthesis imports cdk8s itself."""
-    import threading
-
-    threading.Thread(target=_import_cdk8s, name="import-cdk8s", daemon=True).start()
-
-
-def _import_cdk8s() -> None:
-    import contextlib
-    import importlib
-
-    with contextlib.suppress(Exception):  # reported where the synthesis imports it
-        importlib.import_module("constructs_lib.constructs")  # sets the jsii environment first
-        importlib.import_module("cdk8s")
-
-
 def _synthesize(
     apps: Sequence[str],
     apps_dir: Path,
@@ -162,13 +144,12 @@ def _synthesize(
     previous_root: Path | None = None,
     strict: bool = False,
 ) -> Any:
-    _load_cdk8s_in_background()
     from constructs_lib.render.inputs import check_version, load_apps
     from constructs_lib.render.layout import repository_path
 
     paths = _app_paths(apps, apps_dir)
     check_version(version)
-    loaded = load_apps(paths)  # the spec models and the apps load while cdk8s loads
+    loaded = load_apps(paths)
     from constructs_lib.render.pipeline import synthesize
 
     writers, gitops = _writers(only, previous_root)
@@ -204,7 +185,7 @@ def entry() -> None:
     and the collector's repeated passes over the growing heap cost 0.4-0.6 s of a 100-instance
     synth, for 3 MB of memory it would have freed. After a large synth the interpreter would
     also spend half a second freeing the heap object by object on its way out. Output is
-    flushed and the exit handlers run (the jsii kernel and the helper process stop cleanly),
+    flushed and the exit handlers run (the helper process stops cleanly),
     then the process ends without that teardown.
     """
     import gc
@@ -497,7 +478,6 @@ def import_(
     from constructs_lib.importer.command import run
     from constructs_lib.render.inputs import check_version
 
-    _load_cdk8s_in_background()
     try:
         options = Options(sets, image_tag, check_version(kubernetes_version), instances)
         outcome = run(inputs, out, apps_dir, options, force, sys.stdin.buffer)

@@ -1,8 +1,8 @@
-"""cdk8s constructs, one module per concern, composed by :class:`PaperclipInstance`.
+"""An instance's parts, one module per concern, built as plain Python (:mod:`.build`), and
+:class:`PaperclipInstance`, the cdk8s construct over them.
 
-Importing this package (or any of its pure modules, e.g. ``names``) does not start the jsii
-kernel: :class:`PaperclipInstance` and :func:`plan` load on first use, so a helper process
-that only needs the pure parts stays free of Node.
+Importing this package (or any module but ``instance``) does not start the jsii kernel:
+:class:`PaperclipInstance` loads cdk8s on first use; :func:`plan` and the build never do.
 """
 
 import os
@@ -16,8 +16,12 @@ __all__ = ["PaperclipInstance", "Plan", "plan"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
+    if name == "PaperclipInstance":
         from constructs_lib.constructs import instance
 
-        return getattr(instance, name)
+        return instance.PaperclipInstance
+    if name in __all__:
+        from constructs_lib.constructs import build
+
+        return getattr(build, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

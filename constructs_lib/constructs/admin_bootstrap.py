@@ -23,13 +23,14 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
-from constructs_lib.constructs.env import config_hash, secret_env_vars
+from constructs_lib.constructs.env import secret_env_vars
 from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
     DATA_PATH,
     DATA_VOLUME,
     component_labels,
+    config_hash,
     config_map_name,
     server_name,
     server_selector,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs_lib.constructs.env import config_hash
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
     Contribution,
@@ -28,6 +27,7 @@ from constructs_lib.constructs.names import (
     LAUNCHER_TOKEN_KEY,
     AgentNames,
     component_labels,
+    config_hash,
     launcher_selector,
     launcher_url,
     server_selector,

@@ -8,8 +8,6 @@ pods); secrets stay ``secretKeyRef`` entries in the container's env.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,9 +153,3 @@ def secret_env_vars(entries: list[EnvEntry]) -> list[dict[str, Any]]:
     """The Secret-backed variables and the literals that expand them, in order, as container
     env entries."""
     return [e.to_env_var() for e in entries if e.in_container_env]
-
-
-def config_hash(data: dict[str, str]) -> str:
-    """SHA-256 of the ConfigMap data; changes when and only when the data changes."""
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,7 +1,8 @@
 """The extension interface: how a feature plugs into an instance.
 
-A feature (agents today; managed database, backups, ingress, observability, auth bootstrap
-next) is one cdk8s construct that adds its own objects, plus a pure :meth:`Feature.contribute`
+A feature (agents, the managed database, backups, ingress, observability, ...) is one plain
+Python class that adds its own objects (:meth:`InstancePart.add_objects`, data only: no cdk8s,
+no jsii), plus a pure :meth:`Feature.contribute`
 that says what it needs from the server pod — environment entries at a defined position of
 the operator's env order, volumes and mounts, init containers, NetworkPolicy rules, Secrets to
 create in-cluster, and errors/warnings. The server stack folds every contribution in and never
@@ -19,8 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar
-
-from constructs import Construct
 
 from constructs_lib.constructs.kube import ObjectAdder, ObjectSink
 from constructs_lib.constructs.names import base_labels
@@ -212,52 +211,37 @@ class BuildContext:
     ``admin-bootstrap.sh``; read by the render layer, so constructs read no files."""
 
 
-class InstancePart(Construct):
-    """A construct of an instance that adds Kubernetes objects: the server stack, each
-    feature, the secrets bootstrap. The objects come from :meth:`add_objects`, which uses
-    only ``self.context`` and ``self.add`` (never the construct tree), so the same code also
-    runs detached, see :meth:`add_detached`."""
+class InstancePart:
+    """A part of an instance that adds Kubernetes objects: the server stack, each feature,
+    the secrets bootstrap. :meth:`add_objects` uses only ``self.context`` and ``self.add``."""
 
     id: ClassVar[str]
-    """The construct id under the instance (stable: it is not part of any object name)."""
+    """The part's stable id (not part of any object name)."""
 
-    context: BuildContext
-    add: ObjectAdder
-
-    def __init__(self, scope: Construct, context: BuildContext) -> None:
-        super().__init__(scope, self.id)
-        self._prepare(context)
-        self.add_objects()
-
-    def _prepare(self, context: BuildContext) -> None:
+    def __init__(self, context: BuildContext) -> None:
         self.context = context
         instance = context.instance
-        self.add = ObjectAdder.for_instance(self, context.sink, instance, base_labels(instance))
+        self.add = ObjectAdder.for_instance(
+            type(self).__name__, context.sink, instance, base_labels(instance)
+        )
 
     def add_objects(self) -> None:
         """Add this part's objects with ``self.add``; ``self.context`` has the instance."""
 
     @classmethod
     def adds_objects(cls) -> bool:
-        """Whether the class adds objects at all (overrides :meth:`add_objects`). A feature
-        that only contributes to the server pod (branding, identity, ...) is not made into
-        a construct: it has nothing in the output of its own, and each construct costs a
-        jsii round trip to Node."""
+        """Whether the class adds objects at all (overrides :meth:`add_objects`); a feature
+        that only contributes to the server pod (branding, identity, ...) has none."""
         return cls.add_objects is not InstancePart.add_objects
 
     @classmethod
-    def add_detached(cls, context: BuildContext) -> None:
-        """Add the objects this construct would add under ``context``, without making the
-        construct: no construct is registered with the jsii kernel (a round trip to Node
-        each). Only for re-rendering an instance whose constructs exist once already (the
-        Helm chart's parameter probes); the object is dropped once its objects are added."""
-        part = cls.__new__(cls)  # a plain Python object of this class: no jsii create
-        part._prepare(context)
-        part.add_objects()
+    def build(cls, context: BuildContext) -> None:
+        """Add this part's objects to ``context.sink``."""
+        cls(context).add_objects()
 
 
 class Feature(InstancePart):
-    """Base of every feature construct."""
+    """Base of every feature."""
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:

@@ -1,12 +1,8 @@
-"""Kubernetes objects owned by cdk8s constructs, kept as plain data on the Python side.
+"""Kubernetes objects as plain data: what every part of an instance adds.
 
-The features are cdk8s constructs in a cdk8s Chart, but each Kubernetes object they add is a
-:class:`KubeObject` held by the instance construct rather than a ``cdk8s.ApiObject``. Profiling
-showed where synthesis time went: every ApiObject, JSON patch and ``to_json`` crosses the jsii
-pipe to Node and back (about 5 ms for a 7 KB Deployment, twice), while the objects are built
-as plain JSON anyway and checked afterwards against the strict OpenAPI schema. Objects stay
-in Python; only the constructs cross. ApiObjects that other code adds to the same chart are
-still synthesized by cdk8s and rendered alongside (see :func:`chart_objects`).
+Objects are built as plain JSON and checked afterwards against the strict OpenAPI schema;
+nothing crosses to cdk8s or jsii while they are built. :class:`PaperclipInstance` turns them
+into ``cdk8s.ApiObject`` children for a cdk8s app.
 
 Names are stable: no cdk8s name hashes. ``apiVersion`` comes from :data:`API_VERSIONS` (or is
 given), so the pair ``(apiVersion, kind)`` identifies every kind.
@@ -16,8 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-
-from constructs import Construct
 
 from constructs_lib.spec import Instance
 
@@ -58,7 +52,7 @@ class KubeObject:
     annotations: dict[str, str]
     body: dict[str, Any] = field(default_factory=dict)
     owner: str = ""
-    """The class of the construct that added it (for error messages)."""
+    """The class of the part that added it (for error messages)."""
 
     def to_json(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {"name": self.name}
@@ -92,20 +86,21 @@ class ObjectSink:
 
 
 class ObjectAdder:
-    """Adds objects for one instance under one construct: the instance's namespace, the
+    """Adds objects for one instance on behalf of one part (``owner``, named in errors): the
+    instance's namespace, the
     default labels, and the Instance's own labels and annotations carried onto every object
     (generated keys win)."""
 
     def __init__(
         self,
-        scope: Construct,
+        owner: str,
         sink: ObjectSink,
         namespace: str,
         labels: dict[str, str],
         carried_labels: dict[str, str] | None = None,
         carried_annotations: dict[str, str] | None = None,
     ) -> None:
-        self.scope = scope
+        self.owner = owner
         self.sink = sink
         self.namespace = namespace
         self.labels = labels
@@ -114,11 +109,11 @@ class ObjectAdder:
 
     @classmethod
     def for_instance(
-        cls, scope: Construct, sink: ObjectSink, instance: Instance, labels: dict[str, str]
+        cls, owner: str, sink: ObjectSink, instance: Instance, labels: dict[str, str]
     ) -> ObjectAdder:
         meta = instance.metadata
         carried = {k: v for k, v in meta.annotations.items() if k not in _NOT_CARRIED}
-        return cls(scope, sink, instance.namespace, labels, dict(meta.labels), carried)
+        return cls(owner, sink, instance.namespace, labels, dict(meta.labels), carried)
 
     def __call__(
         self,
@@ -140,7 +135,7 @@ class ObjectAdder:
             labels={**self.carried_labels, **(labels or self.labels)},
             annotations={**self.carried_annotations, **(annotations or {})},
             body=body,
-            owner=type(self.scope).__name__,
+            owner=self.owner,
         )
         self.sink.add(obj)
         return obj

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,17 @@ HEALTH_PATH = "/api/health"
 START_COMMAND = "node --import ./server/node_modules/tsx/dist/loader.mjs server/dist/index.js"
 CONFIG_HASH_ANNOTATION = "paperclip.inc/config-hash"
 MASTER_KEY_SECRET_KEY = "master-key"
+
+
+def canonical_json(data: object) -> str:
+    """JSON with sorted keys and no spaces: the text a config hash is taken of."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def config_hash(data: dict[str, str]) -> str:
+    """The ``paperclip.inc/config-hash`` of ConfigMap data: SHA-256 of its canonical JSON;
+    changes when and only when the data changes (the Helm chart recomputes it the same way)."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
 def base_labels(instance: Instance) -> dict[str, str]:

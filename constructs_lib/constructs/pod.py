@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
-from constructs_lib.constructs.env import config_data, config_hash, secret_env_vars
+from constructs_lib.constructs.env import config_data, secret_env_vars
 from constructs_lib.constructs.feature import Contribution, EnvEntry
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
@@ -17,6 +17,7 @@ from constructs_lib.constructs.names import (
     SERVER_COMPONENT,
     START_COMMAND,
     component_labels,
+    config_hash,
     config_map_name,
     data_claim_name,
     server_name,

@@ -1,6 +1,5 @@
-"""The inputs of a synthesis, read and checked before cdk8s loads (this module does not load
-jsii): the target Kubernetes version and the apps. The command line loads the apps here
-while cdk8s loads into Node in the background."""
+"""The inputs of a synthesis, read and checked before anything is built: the target
+Kubernetes version and the apps."""
 
 from __future__ import annotations
 
@@ -32,9 +31,8 @@ def check_version(version: str) -> str:
 
 
 def feature_errors(instance: Instance) -> list[Problem]:
-    """Every feature's own errors for ``instance`` (a loader check, run only when some
-    document of a file is refused: the features load jsii)."""
-    from constructs_lib.constructs.instance import feature_errors as errors
+    """Every feature's own errors for ``instance`` (a loader check)."""
+    from constructs_lib.constructs.build import feature_errors as errors
 
     return errors(instance)
 

@@ -1,4 +1,4 @@
-"""Synthesize apps into Kubernetes objects with cdk8s, in apply order, validated strictly."""
+"""Synthesize apps into Kubernetes objects, in apply order, validated strictly."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache, partial
-from importlib import resources
 from typing import Any, Protocol, runtime_checkable
 
-from constructs_lib.constructs.instance import PaperclipInstance, Plan, Sources, plan
+from constructs_lib.constructs.build import Plan, manifests, plan
+from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.helper_process import new_run, start_helper
 from constructs_lib.render.layout import file_name
@@ -101,46 +101,6 @@ class InstanceJobs(Protocol):
 HELPER_THRESHOLD = 8
 
 
-ADAPTER_FILES = (
-    "package.json",
-    "index.mjs",
-    "request.mjs",
-    "launcher-client.mjs",
-    "ui-parser.cjs",
-    "install.mjs",
-)
-
-
-@cache
-def adapter_files() -> dict[str, str]:
-    """The k8s_launcher Paperclip adapter mounted into Paperclip pods (launcher/adapter/)."""
-    folder = resources.files("launcher") / "adapter"
-    return {name: (folder / name).read_text(encoding="utf-8") for name in ADAPTER_FILES}
-
-
-@cache
-def db_script() -> str:
-    """The backup and restore script (constructs_lib/scripts/paperclip-db.sh)."""
-    source = resources.files("constructs_lib") / "scripts" / "paperclip-db.sh"
-    return source.read_text(encoding="utf-8")
-
-
-@cache
-def scripts() -> dict[str, str]:
-    """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
-    folder = resources.files("constructs_lib") / "scripts"
-    found = {
-        p.name: p for p in folder.iterdir() if p.name.endswith((".sh", ".mjs")) and p.is_file()
-    }
-    return {name: found[name].read_text(encoding="utf-8") for name in sorted(found)}
-
-
-@cache
-def sources() -> Sources:
-    """The package files the constructs use."""
-    return Sources(adapter_files(), db_script(), scripts())
-
-
 @cache
 def _helper_pool() -> Executor:
     """One helper process (spawned: it must not share the jsii kernel's pipes): validation,
@@ -224,35 +184,9 @@ def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Probl
 
 
 def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
-    """cdk8s synthesis, each instance a construct in one chart, without rules or validation
-    (tests and snapshots); yields each instance's objects as soon as they are built."""
-    builder = _Builder()
+    """Each instance's objects, without rules or validation (tests and snapshots)."""
     for instance in instances:
-        yield builder.build(instance, None)
-
-
-class _Builder:
-    """One cdk8s App with one Chart; each instance a construct in it (instance names are
-    unique in an app), built when asked for."""
-
-    def __init__(self) -> None:
-        import cdk8s  # after constructs_lib.constructs has set up the jsii environment
-
-        self.app = cdk8s.App()
-        self.chart = cdk8s.Chart(self.app, "instances", disable_resource_name_hashes=True)
-
-    def build(self, instance: Instance, planned: Plan | None) -> list[dict[str, Any]]:
-        found = sources()
-        construct = PaperclipInstance(
-            self.chart,
-            instance.name,
-            instance=instance,
-            adapter_files=found.adapter_files,
-            planned=planned,
-            db_script=found.db_script,
-            scripts=found.scripts,
-        )
-        return construct.manifests()
+        yield manifests(plan(instance), sources())
 
 
 class _Tasks:
@@ -338,10 +272,10 @@ def render_app(
     tick: Callable[[], None] | None = None,
     job_sources: Iterable[InstanceJobs] = (),
 ) -> RenderedApp:
-    """Rules, cdk8s synthesis and strict validation for one app; raises on any error.
+    """Rules, the build and strict validation for one app; raises on any error.
 
-    Validation and YAML serialization run in a helper process while cdk8s synthesizes the
-    next instance, so the Python-heavy checks overlap the jsii/Node pipeline. The writers
+    Validation and YAML serialization run in a helper process (larger apps) while the next
+    instance is built. The writers
     plan their per-instance jobs first (the Helm chart builds and probes the instances it
     needs, while the helper process starts); each instance's jobs then follow its check.
     """
@@ -353,14 +287,13 @@ def render_app(
     pool = _helper_pool() if len(app.instances) >= HELPER_THRESHOLD else None
     sources_of_jobs = list(job_sources)
     tasks = _Tasks(pool, jobs=bool(sources_of_jobs))
-    builder = _Builder()
     built: dict[int, list[dict[str, Any]]] = {}
     source = str(app.source)
 
     def objects_of(index: int) -> list[dict[str, Any]]:
         if index not in built:
-            instance, planned = app.instances[index], plans[index]
-            built[index] = batch = builder.build(instance, planned)
+            planned = plans[index]
+            built[index] = batch = manifests(planned, sources())
             stamped = planned.contribution.stamped
             tasks.check(index, batch, version, source, app.label(index), stamped)
             if tick:

@@ -33,6 +33,13 @@ from constructs_lib.spec.kubeschema import (
     definition_validator,
     schema_errors,
 )
+from constructs_lib.spec.patterns import (
+    DNS1035_LABEL,
+    DNS1123_SUBDOMAIN,
+    LABEL_VALUE,
+    QUALIFIED_NAME,
+    QUANTITY,
+)
 from launcher.templates import Model, image_reference_problem
 
 
@@ -137,14 +144,10 @@ class MergedByKey:
         return item
 
 
-# Kubernetes resource.Quantity, e.g. 5Gi, 500m, 1.5, 1e3.
-_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$")
-
-
 def quantity_text(value: Any) -> str:
     """The quantity as text; ValueError when Kubernetes would not parse it."""
     text = str(value)
-    if isinstance(value, bool) or not _QUANTITY.match(text):
+    if isinstance(value, bool) or not QUANTITY.match(text):
         raise ValueError(
             f"'{text}' is not a Kubernetes quantity; write a number with an optional suffix "
             "such as 5Gi, 512Mi, 500m or 2"
@@ -183,14 +186,9 @@ PositiveInt64 = Annotated[int, Strict(), Field(ge=1, le=INT64_MAX)]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 StrictBool = Annotated[bool, Strict()]
 
-_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value):
         raise PydanticCustomError(
             "dns_subdomain",
             "'{value}' is not a valid Kubernetes object name: use lower-case letters, digits, "
@@ -201,7 +199,7 @@ def _dns_subdomain(value: str) -> str:
 
 
 def _hostname(value: str) -> str:
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value.lower()):
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value.lower()):
         raise PydanticCustomError(
             "hostname",
             "'{value}' is not a host name: write a DNS name such as paperclip.example.com, "
@@ -216,7 +214,7 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 
 
 def check_dns_label(value: str, *, max_length: int, what: str) -> str:
-    if len(value) > max_length or not _DNS_LABEL.match(value):
+    if len(value) > max_length or not DNS1035_LABEL.match(value):
         raise PydanticCustomError(
             "dns_label",
             "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits and "
@@ -227,7 +225,7 @@ def check_dns_label(value: str, *, max_length: int, what: str) -> str:
 
 
 def check_label_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not LABEL_VALUE.match(value):
         raise PydanticCustomError(
             "label_value",
             "'{value}' is not a valid label value: at most 63 characters of letters, digits, "
@@ -239,8 +237,8 @@ def check_label_value(value: str) -> str:
 
 def check_label_key(key: str) -> str:
     prefix, _, name = key.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or (
-        len(name) > 63 or not _LABEL_NAME.match(name)
+    if (prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix))) or (
+        len(name) > 63 or not QUALIFIED_NAME.match(name)
     ):
         raise PydanticCustomError(
             "label_key",

@@ -21,6 +21,13 @@ from functools import cache, wraps
 from typing import Any, TypeVar, cast
 
 from constructs_lib.spec import bundled_schemas as kv
+from constructs_lib.spec.patterns import (
+    DNS1035_LABEL,
+    DNS1123_LABEL,
+    LABEL_VALUE,
+    QUALIFIED_NAME,
+    QUANTITY,
+)
 from launcher.templates import image_reference_problem
 
 Finding = tuple[str, str]
@@ -36,17 +43,10 @@ MAX_CONFIG_BYTES = 1024 * 1024
 RELAXED_ENV_NAMES_SINCE = (1, 32)
 """RelaxedEnvironmentVariableValidation is on by default (beta) from 1.32, GA in 1.34."""
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _RELAXED_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
 _PORT_NAME = re.compile(r"^[-a-z0-9]+$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_QUANTITY = re.compile(
-    r"^(?P<number>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?\d+)?$"
-)
 _SUFFIX = {
     "": Decimal(1),
     "n": Decimal("1e-9"),
@@ -103,7 +103,7 @@ def _remembered(rule: _Rule) -> _Rule:
 @_remembered
 def dns_label(value: Any, max_length: int = 63) -> str | None:
     """RFC 1123 label: container, volume, port-less names; namespaces."""
-    if not isinstance(value, str) or len(value) > max_length or not _DNS_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not DNS1123_LABEL.match(value):
         return (
             f"{_show(value)} is not a DNS-1123 label: at most {max_length} lower-case letters, "
             "digits and '-', starting and ending with a letter or digit"
@@ -114,7 +114,7 @@ def dns_label(value: Any, max_length: int = 63) -> str | None:
 @_remembered
 def dns1035_label(value: Any) -> str | None:
     """RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
-    if not isinstance(value, str) or len(value) > 63 or not _DNS1035_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not DNS1035_LABEL.match(value):
         return (
             f"{_show(value)} is not a DNS-1035 label: at most 63 lower-case letters, digits "
             "and '-', starting with a letter and ending with a letter or digit"
@@ -128,7 +128,7 @@ def dns_subdomain(value: Any) -> str | None:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= 253
-        or not all(_DNS_LABEL.match(part) for part in value.split("."))
+        or not all(DNS1123_LABEL.match(part) for part in value.split("."))
     ):
         return (
             f"{_show(value)} is not a DNS-1123 subdomain: at most 253 lower-case letters, "
@@ -156,7 +156,7 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
     prefix, slash, name = text.rpartition("/")
     if slash and (not prefix or dns_subdomain(prefix) is not None):
         return f"{_show(value)} has an invalid prefix: it must be a DNS subdomain before '/'"
-    if text.count("/") > 1 or len(name) > 63 or not _QUALIFIED_NAME.match(name):
+    if text.count("/") > 1 or len(name) > 63 or not QUALIFIED_NAME.match(name):
         return (
             f"{_show(value)} is not a qualified name: an optional DNS prefix and '/', then "
             "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
@@ -167,7 +167,7 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
 
 @_remembered
 def label_value(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value):
         return (
             f"{_show(value)} is not a valid label value: at most 63 letters, digits, '-', "
             "'_' and '.', starting and ending with a letter or digit (or empty)"
@@ -239,12 +239,12 @@ def parse_quantity(value: Any) -> Decimal | None:
         return Decimal(repr(value))
     if not isinstance(value, str):
         return None
-    match = _QUANTITY.match(value)
+    match = QUANTITY.match(value)
     if not match:
         return None
-    suffix = match.group("suffix") or ""
+    suffix = match.group(3) or ""
     try:
-        number = Decimal(match.group("number"))
+        number = Decimal(value[: len(value) - len(suffix)])
         if suffix[:1] in ("e", "E"):
             exponent = int(suffix[1:])
             if abs(exponent) > 1000:

@@ -428,7 +428,7 @@ def _normalized(api: Api, obj: dict[str, Any], namespace: str) -> Any:
     template = spec.get("template", {}).get("metadata", {}).get("annotations", {})
     if "paperclip.inc/config-hash" in template:
         # the hash covers namespace-specific data; it must match this namespace's ConfigMap
-        from constructs_lib.constructs.env import config_hash
+        from constructs_lib.constructs.names import config_hash
 
         config = f"{APP}-config" if live["kind"] == "StatefulSet" else f"{meta['name']}"
         data = api.core.read_namespaced_config_map(config, namespace).data

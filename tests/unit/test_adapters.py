@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.constructs.build import plan
 from constructs_lib.constructs.image_automation import images_block, previous_values
-from constructs_lib.constructs.instance import plan
 from constructs_lib.errors import UserError
 from tests.conftest import make_instance, synth_objects
 

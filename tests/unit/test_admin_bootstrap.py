@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from constructs_lib.constructs.admin_bootstrap import SCRIPT, job_body, script_data
-from constructs_lib.constructs.env import config_hash
-from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.build import plan
+from constructs_lib.constructs.names import config_hash
+from constructs_lib.constructs.package_files import scripts
 from constructs_lib.errors import UserError
-from constructs_lib.render.synth import scripts
 from tests.conftest import make_instance, synth_objects
 
 ADMIN = {"email": "admin@example.com", "passwordSecretRef": {"name": "admin", "key": "password"}}

@@ -11,8 +11,8 @@ import pytest
 
 from constructs_lib.constructs.agents import LAUNCHER_RULES, launcher_config
 from constructs_lib.constructs.names import ADAPTER_DIR
+from constructs_lib.constructs.package_files import ADAPTER_FILES
 from constructs_lib.errors import UserError
-from constructs_lib.render.synth import ADAPTER_FILES
 from launcher.templates import LauncherConfig
 from tests.conftest import make_instance, synth_objects
 
@@ -163,7 +163,7 @@ def test_adapter_json_is_written_next_to_the_app_output() -> None:
 
 
 def _rule_errors(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    from constructs_lib.constructs.instance import plan
+    from constructs_lib.constructs.build import plan
 
     return [(p.path, p.message) for p in plan(make_instance(spec)).contribution.errors]
 
@@ -279,6 +279,6 @@ def test_the_workspace_needs_no_read_write_many_by_default() -> None:
 
 
 def plan_warnings(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    from constructs_lib.constructs.instance import plan
+    from constructs_lib.constructs.build import plan
 
     return [(p.path, p.message) for p in plan(make_instance(spec)).contribution.warnings]

@@ -10,7 +10,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from constructs_lib.cli import main
-from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.build import plan
 from tests.conftest import doc_yaml, make_instance, synth_objects
 
 INGRESS = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.build import plan
 from constructs_lib.errors import UserError
 from tests.conftest import make_instance, synth_objects
 

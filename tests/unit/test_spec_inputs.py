@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.constructs.instance import plan
+from constructs_lib.constructs.build import plan
 from constructs_lib.errors import UserError
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import parse_instance

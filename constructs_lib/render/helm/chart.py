@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib import __version__
-from constructs_lib.constructs.instance import Plan, detached_objects, plan
+from constructs_lib.constructs.build import Plan, manifests, plan
 from constructs_lib.constructs.jsontext import pretty_json
+from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.probe import (
     PLANS,
@@ -40,7 +41,7 @@ from constructs_lib.render.helm.share import (
 from constructs_lib.render.helm.sites import values_ref
 from constructs_lib.render.helper_process import new_run
 from constructs_lib.render.layout import file_name, marker_text
-from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp, sources
+from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.loader import App
@@ -113,8 +114,7 @@ def chart_name(app: str) -> str:
 
 
 class Renderer:
-    """Renders instances for the probes, each distinct spec once, with the instance's parts
-    detached (no constructs: the synthesis made them once already). The lists it returns are
+    """Renders instances for the probes, each distinct spec once. The lists it returns are
     shared: callers read them and never change them."""
 
     def __init__(self) -> None:
@@ -128,7 +128,7 @@ class Renderer:
         key = instance.model_dump_json(by_alias=True)
         if key not in self.cache:
             planned = PLANS.get(key) or plan(instance)
-            self.cache[key] = detached_objects(planned, sources())
+            self.cache[key] = manifests(planned, sources())
         return self.cache[key]
 
 

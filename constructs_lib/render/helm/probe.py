@@ -131,7 +131,7 @@ def instance_from(doc: dict[str, Any]) -> Instance | None:
 
 def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
     """(the validated Instance, "") or (None, why the model or a synth-time rule refuses it)."""
-    from constructs_lib.constructs.instance import plan  # jsii: only where probes render
+    from constructs_lib.constructs.build import plan
 
     try:
         instance = Instance.model_validate(doc)

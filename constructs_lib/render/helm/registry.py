@@ -22,10 +22,10 @@ from typing import Any
 
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import AccessMode, DatabaseMode
+from constructs_lib.spec.patterns import QUANTITY_PATTERN
 from constructs_lib.spec.platform import ServiceType
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
-QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 """A Kubernetes resource quantity (5Gi, 512Mi, 500m, 2): the spec's own rule."""
 DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 OBJECT_NAME_PATTERN = f"^{DNS_SUBDOMAIN}$"

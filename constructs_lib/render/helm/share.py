@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
+from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION, config_hash
 from constructs_lib.render.helm.sites import (
     Hash,
     Merge,
@@ -26,7 +26,6 @@ from constructs_lib.render.helm.sites import (
     Site,
     Spans,
     Whole,
-    canonical_json,
     find_hash,
     get,
     go_json,
@@ -206,7 +205,7 @@ def _moved_hash(
             continue
         data = objects[index].get("data", {})
         hashed = {site.wrap_key: data.get(site.wrap_key)} if site.wrap_key else data
-        if sha256(canonical_json(hashed)) == value:
+        if config_hash(hashed) == value:
             return Hash(file_of(index), site.wrap_key, value, sha256(go_json(hashed)))
     return find_hash(objects, value, file_of)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
+from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION, config_hash
 
 Pointer = tuple[str | int, ...]
 MISSING: Any = object()
@@ -79,10 +79,6 @@ def get(obj: Any, pointer: Pointer) -> Any:
     return obj
 
 
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
-
-
 def go_json(data: Any) -> str:
     """What Helm's ``toJson`` writes, after the template turns its HTML escapes back."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -105,7 +101,7 @@ def find_hash(objects: list[dict[str, Any]], value: Any, file_of: Callable[[int]
         data = obj.get("data", {})
         candidates = [("", data)] + [(k, {k: v}) for k, v in data.items()]
         for wrap, hashed in candidates:
-            if sha256(canonical_json(hashed)) == value:
+            if config_hash(hashed) == value:
                 return Hash(
                     config_file=file_of(index),
                     wrap_key=wrap,

@@ -1,0 +1,58 @@
+"""The files of the package the constructs put into objects: the k8s_launcher Paperclip adapter
+(launcher/adapter/) and the scripts of constructs_lib/scripts/. Read once per process; a
+:class:`PaperclipInstance` built without explicit sources uses these (pure: no jsii)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+ADAPTER_FILES = (
+    "package.json",
+    "index.mjs",
+    "request.mjs",
+    "launcher-client.mjs",
+    "ui-parser.cjs",
+    "install.mjs",
+)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What the constructs read from the package (they read no files themselves)."""
+
+    adapter_files: Mapping[str, str] = field(default_factory=dict)
+    db_script: str = ""
+    scripts: Mapping[str, str] = field(default_factory=dict)
+
+
+@cache
+def adapter_files() -> dict[str, str]:
+    """The k8s_launcher Paperclip adapter mounted into Paperclip pods (launcher/adapter/)."""
+    folder = resources.files("launcher") / "adapter"
+    return {name: (folder / name).read_text(encoding="utf-8") for name in ADAPTER_FILES}
+
+
+@cache
+def db_script() -> str:
+    """The backup and restore script (constructs_lib/scripts/paperclip-db.sh)."""
+    source = resources.files("constructs_lib") / "scripts" / "paperclip-db.sh"
+    return source.read_text(encoding="utf-8")
+
+
+@cache
+def scripts() -> dict[str, str]:
+    """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
+    folder = resources.files("constructs_lib") / "scripts"
+    found = {
+        p.name: p for p in folder.iterdir() if p.name.endswith((".sh", ".mjs")) and p.is_file()
+    }
+    return {name: found[name].read_text(encoding="utf-8") for name in sorted(found)}
+
+
+@cache
+def sources() -> Sources:
+    """The package files the constructs use."""
+    return Sources(adapter_files(), db_script(), scripts())

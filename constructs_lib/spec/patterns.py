@@ -1,0 +1,23 @@
+"""Kubernetes' name and value grammars, defined once (the spec models, the semantic checks of
+generated objects and the Helm values schema use these). ASCII only, as the API server:
+``[0-9]``, never ``\\d`` (which matches other scripts' digits)."""
+
+from __future__ import annotations
+
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+"""RFC 1123 label (container, volume and port-less names; namespaces), at most 63 long."""
+DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+"""RFC 1035 label (Service names; instance names, which name a Service): starts with a letter."""
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+"""RFC 1123 subdomain (most object names), at most 253 long."""
+QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+"""The name part of a label or annotation key, at most 63 long."""
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+"""A label value (may be empty), at most 63 long."""
+
+QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+"""resource.Quantity (5Gi, 500m, 1.5, 1e3), as a JSON Schema pattern too; group 3 is the
+suffix."""
+QUANTITY = re.compile(QUANTITY_PATTERN)
