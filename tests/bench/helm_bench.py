@@ -1,4 +1,4 @@
-"""Chart generation cost: for each app, the time of the plain render (rules, cdk8s synthesis,
+"""Chart generation cost: for each app, the time of the plain render (rules, the build,
 validation) and of the chart on top (probe renders, diffing, template text), and how many
 distinct probe renders it needed.
 
@@ -32,7 +32,7 @@ def main() -> None:
         return result
 
     chart_module.Renderer.__call__ = counting  # type: ignore[assignment,method-assign]
-    render_app(load_app(APPS[0]), DEFAULT_KUBERNETES_VERSION)  # warm up imports and jsii
+    render_app(load_app(APPS[0]), DEFAULT_KUBERNETES_VERSION)  # warm up imports
     print(f"{'app':<12} {'render s':>9} {'chart s':>8} {'probe renders':>14} {'values':>7}")
     for path in APPS:
         app = load_app(path)

@@ -31,20 +31,6 @@ REPEATS = 3
 TARGET_RATIO_TO_FLOOR = 2.0
 
 
-def _node_peak_kib() -> int:
-    """VmHWM of the jsii Node child of this process (0 when not found)."""
-    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-    peak = 0
-    for pid in children.read_text().split() if children.exists() else []:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except OSError:
-            continue
-    return peak
-
-
 def worker(count: int, writers: str = "all") -> dict[str, Any]:
     start = time.perf_counter()
     import yaml
@@ -79,7 +65,6 @@ def worker(count: int, writers: str = "all") -> dict[str, Any]:
         "floor_s": floor,
         "total_s": total,
         "python_peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "node_peak_mib": _node_peak_kib() / 1024,
     }
 
 
@@ -143,7 +128,7 @@ def main() -> int:
     header = (
         f"{'writers':>9} {'instances':>9} {'objects':>7} {'CLI s (median)':>14} "
         f"{'runs':>17} {'ms/object':>9} {'import s':>8} {'synth s':>7} {'write s':>7} "
-        f"{'dump floor s':>12} {'CLI/floor':>9} {'py MiB':>7} {'node MiB':>8} {'CPU check s':>11}"
+        f"{'dump floor s':>12} {'CLI/floor':>9} {'py MiB':>7} {'CPU check s':>11}"
     )
     print(header)
     print("-" * len(header))
@@ -155,7 +140,7 @@ def main() -> int:
             f"{r['writers']:>9} {r['instances']:>9} {r['objects']:>7} {median:>14.2f} "
             f"{runs:>17} {1000 * median / r['objects']:>9.2f} {r['import_s']:>8.2f} "
             f"{r['synth_s']:>7.2f} {r['write_s']:>7.2f} {r['floor_s']:>12.3f} {ratio:>8.2f}x "
-            f"{r['python_peak_mib']:>7.0f} {r['node_peak_mib']:>8.0f} {r['cpu_check_s']:>11.2f}"
+            f"{r['python_peak_mib']:>7.0f} {r['cpu_check_s']:>11.2f}"
         )
     for largest in (r for r in rows if r["instances"] == max(SIZES)):
         label = f"{largest['instances']} instances, writers {largest['writers']}"
@@ -173,7 +158,7 @@ def main() -> int:
         )
     print(
         "CLI s: `python -m constructs_lib synth APP --out DIR` as the shell sees it (interpreter "
-        "start-up, imports, load, rules, cdk8s synthesis, strict validation, the Helm chart, "
+        "start-up, imports, load, rules, the build, strict validation, the Helm chart, "
         "the atomic write over the previous output); each run is a new process.\n"
         "import/synth/write s: the same work measured inside one process (bench worker).\n"
         "dump floor s: yaml.safe_dump of the same objects.\n"
