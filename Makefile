@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 TOOLS_STAMP := $(VENV)/.tools-dir
 GO_STAMP := $(VENV)/.go-binaries-dir
 ARGOCD_STAMP := $(VENV)/.argocd-dir
+# the code before the pure build (issue 25): what distinct_bench.py compares with
+BENCH_BASE ?= ba31c9d
 PC_STAMP := $(VENV)/.paperclip-dir
 CDK8S_STAMP := $(VENV)/.cdk8s-cli
 ACTIONLINT_STAMP := $(VENV)/.actionlint
@@ -102,9 +104,10 @@ lint: $(STAMP) $(ACTIONLINT_STAMP)
 	for f in constructs_lib/scripts/*.mjs; do node --check "$$f" || exit 1; done
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $$(cat $(ACTIONLINT_STAMP)) .github/workflows/*.yml
 
-## bench: synth time and memory; launcher submit latency, relay throughput, 200 concurrent runs
+## bench: synth time and memory (same-spec copies; distinct instances against BENCH_BASE); launcher submit latency, relay throughput, 200 concurrent runs
 bench: setup go-binaries data-tools paperclip-server
 	$(PY) tests/bench/synth_bench.py
+	$(PY) tests/bench/distinct_bench.py --base $(BENCH_BASE)
 	$(PY) tests/bench/validate_bench.py
 	$(PY) tests/bench/helm_bench.py
 	$(PY) tests/bench/data_tier_bench.py
