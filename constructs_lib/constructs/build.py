@@ -134,7 +134,7 @@ def plan(instance: Instance) -> Plan:
 
 def feature_errors(instance: Instance) -> list[Problem]:
     """The errors the features of ``instance`` raise (a loader check, see
-    :data:`constructs_lib.spec.loader.Check`)."""
+    :data:`constructs_lib.spec.instance_errors.Check`)."""
     return list(plan(instance).contribution.errors)
 
 

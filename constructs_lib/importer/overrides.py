@@ -10,7 +10,7 @@ from typing import Any
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.importer.model import Change, Document, parse_path, put
 from constructs_lib.importer.redact import shown
-from constructs_lib.spec.loader import yaml_documents
+from constructs_lib.spec.yaml_safety import yaml_documents
 
 ROOTS = ("spec", "metadata")
 """The fields --set may change (apiVersion and kind are fixed)."""

@@ -19,7 +19,8 @@ from constructs_lib.importer.model import Change, Document
 from constructs_lib.importer.report import app_text
 from constructs_lib.spec import rules
 from constructs_lib.spec.instance import Instance
-from constructs_lib.spec.loader import App, document_label, parse_instance
+from constructs_lib.spec.instance_errors import document_label, parse_instance
+from constructs_lib.spec.loader import App
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
 
 IMAGE_PATHS = next(d.paths for d in DECISIONS if d.name == "image-version")

@@ -11,10 +11,10 @@ from typing import Any, BinaryIO
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.importer.model import Document
 from constructs_lib.spec.instance import API_VERSION, KIND
-from constructs_lib.spec.loader import (
+from constructs_lib.spec.instance_errors import document_label
+from constructs_lib.spec.yaml_safety import (
     MAX_FILE_BYTES,
     decode,
-    document_label,
     read_app_file,
     yaml_documents,
 )

@@ -1,0 +1,287 @@
+"""Reading an app file safely: size limit, strict UTF-8, and a YAML check event by event
+before anything is built (duplicate keys, depth, alias expansion, self-referencing aliases,
+tags outside the JSON subset; unquoted timestamps stay strings, as in Kubernetes YAML)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from constructs_lib.errors import Problem, UserError
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Largest app file read (an object in the API server may hold at most ~1.5 MiB)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences in a YAML file."""
+MAX_ALIASES = 1000
+"""Most alias uses (``*name``) in a YAML file."""
+MAX_NODES = 200_000
+"""Most nodes of a YAML file once every alias is expanded."""
+MAX_NUMBER_DIGITS = 100
+"""Longest unquoted number (no Kubernetes number has more than 20 digits)."""
+_NUMBER = re.compile(r"^[-+]?[0-9_.]+([eE][-+]?[0-9]+)?$|^[-+]?0[xob][0-9a-fA-F_]+$")
+
+# The JSON subset of YAML that Kubernetes reads; other explicit tags are refused.
+_JSON_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+}
+_NO_IMPLICIT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+
+
+class _YamlLoader(yaml.CSafeLoader):
+    """The libyaml safe loader, with unquoted timestamps and ``=`` kept as strings."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NO_IMPLICIT]
+    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_app_file(path: Path) -> bytes:
+    """The bytes of an app file, refused when unreadable or too large."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UserError.single(
+                f"is {size} bytes; app files are limited to {MAX_FILE_BYTES} bytes.",
+                file=str(path),
+                fix="split the instances over several app files.",
+            )
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UserError.single(
+            f"cannot be read: {exc.strerror or exc}.",
+            file=str(path),
+            fix="check the path and its permissions.",
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError.single(
+            f"is over {MAX_FILE_BYTES} bytes.", file=str(path), fix="split the app file."
+        )
+    return data
+
+
+def decode(data: bytes, file: str) -> str:
+    """Strict UTF-8 (a leading byte-order mark is allowed)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError.single(
+            f"is not UTF-8: byte offset {exc.start} (line {line}) holds "
+            f"{data[exc.start : exc.start + 1]!r} ({exc.reason}).",
+            file=file,
+            fix="save the file as UTF-8.",
+        ) from None
+
+
+def yaml_documents(text: str, file: str) -> list[Any]:
+    """The non-empty documents of a YAML text as plain data, after :func:`check_yaml`;
+    raises :class:`UserError` (located at ``file``) when it is not safe, valid YAML."""
+    try:
+        check_yaml(text)
+        return [d for d in yaml.load_all(text, Loader=_YamlLoader) if d is not None]
+    except UserError as exc:
+        raise UserError(p.located(file=file) for p in exc.problems) from None
+    except ValueError as exc:  # e.g. a value the YAML constructor cannot convert
+        raise UserError.single(
+            f"holds a value that cannot be read: {exception_text(exc)}.",
+            file=file,
+            fix="quote the value, or correct it.",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError.single(
+            f"is not valid YAML{where}: {problem}.",
+            file=file,
+            fix="correct the YAML syntax (indentation, quoting, colons).",
+        ) from None
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while walking YAML events."""
+
+    mapping: bool
+    path: str
+    anchor: str | None
+    size: int = 1
+    index: int = 0
+    key: str | None = None
+    expecting_key: bool = True
+    keys: dict[str, int] | None = None
+
+
+def check_yaml(text: str) -> None:
+    """Refuse, before anything is built, what a YAML parser would accept but Kubernetes (or
+    memory) would not: duplicate keys, non-string keys, deep nesting, alias bombs,
+    self-referencing aliases, tags outside the JSON subset. Raises :class:`UserError`."""
+    problems: list[Problem] = []
+    stack: list[_Frame] = []
+    anchors: dict[str, int] = {}
+    open_anchors: set[str] = set()
+    aliases = 0
+    total = 0
+    document = 0
+
+    def fail(message: str, line: int, path: str, fix: str) -> UserError:
+        doc = f"document {document}" if document > 1 else ""
+        path = path if len(path) <= 120 else path[:117] + "..."
+        return UserError(
+            [*problems, Problem(f"{message} (line {line}).", path=path, fix=fix, document=doc)]
+        )
+
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.DocumentStartEvent):
+            document += 1
+            continue
+        if isinstance(event, yaml.CollectionEndEvent):
+            frame = stack.pop()
+            if frame.anchor is not None:
+                anchors[frame.anchor] = frame.size
+                open_anchors.discard(frame.anchor)
+            if stack:
+                stack[-1].size += frame.size
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        parent = stack[-1] if stack else None
+        path = ""
+        if parent is not None:
+            if parent.mapping and parent.expecting_key:
+                if not isinstance(event, yaml.ScalarEvent):
+                    raise fail(
+                        "a mapping key is a collection or an alias; Kubernetes keys are strings",
+                        line,
+                        parent.path,
+                        "write a plain string key.",
+                    )
+                key = event.value
+                seen = parent.keys if parent.keys is not None else {}
+                parent.keys = seen
+                key_path = _join(parent.path, key)
+                if key in seen and key != "<<":
+                    problems.append(
+                        Problem(
+                            f"the key {key!r} appears twice in one mapping (lines {seen[key]} "
+                            f"and {line}); the API server rejects duplicate fields.",
+                            path=key_path,
+                            fix="keep one of them.",
+                            document=f"document {document}" if document > 1 else "",
+                        )
+                    )
+                else:
+                    seen[key] = line
+                parent.key = key
+                parent.expecting_key = False
+                _check_tag(event, line, key_path, fail)
+                continue
+            if parent.mapping:
+                path = _join(parent.path, parent.key or "")
+                parent.expecting_key = True
+            else:
+                path = f"{parent.path}[{parent.index}]"
+                parent.index += 1
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            name = event.anchor or ""
+            if name in open_anchors:
+                raise fail(
+                    f"the alias *{name} refers to a node that contains it",
+                    line,
+                    path,
+                    "remove the self-reference.",
+                )
+            if aliases > MAX_ALIASES:
+                raise fail(
+                    f"the file uses more than {MAX_ALIASES} aliases",
+                    line,
+                    path,
+                    "write the values out, or split the file.",
+                )
+            size = anchors.get(name, 1)
+            total += size
+            if parent is not None:
+                parent.size += size
+        else:
+            total += 1
+            _check_tag(event, line, path, fail)
+            if (
+                isinstance(event, yaml.ScalarEvent)
+                and event.implicit[0]
+                and len(event.value) > MAX_NUMBER_DIGITS
+                and _NUMBER.match(event.value)
+            ):
+                raise fail(
+                    f"a number has more than {MAX_NUMBER_DIGITS} characters",
+                    line,
+                    path,
+                    "write a number that fits the field (quote it if it is text).",
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(
+                        f"the nesting is deeper than {MAX_DEPTH} levels",
+                        line,
+                        path,
+                        "flatten the document; no Instance field is nested that deep.",
+                    )
+                stack.append(
+                    _Frame(
+                        mapping=isinstance(event, yaml.MappingStartEvent),
+                        path=path,
+                        anchor=event.anchor,
+                    )
+                )
+                if event.anchor is not None:
+                    open_anchors.add(event.anchor)
+            else:
+                if event.anchor is not None:
+                    anchors[event.anchor] = 1
+                if parent is not None:
+                    parent.size += 1
+        if total > MAX_NODES:
+            raise fail(
+                f"the file expands to more than {MAX_NODES} values once its aliases are "
+                "resolved (an alias bomb?)",
+                line,
+                path,
+                "write the values out without nested aliases, or split the file.",
+            )
+    if problems:
+        raise UserError(problems)
+
+
+def _check_tag(event: Any, line: int, path: str, fail: Any) -> None:
+    tag = getattr(event, "tag", None)
+    if tag is None or tag == "!" or tag in _JSON_TAGS:
+        return
+    raise fail(
+        f"the tag {tag} is not supported; Kubernetes YAML holds only strings, numbers, "
+        "booleans, null, mappings and sequences",
+        line,
+        path,
+        "remove the tag (quote the value if it must be a string).",
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def exception_text(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:
+        text = "(no message)"
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
