@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 PR_SET_PDEATHSIG = 1
 
@@ -123,9 +124,27 @@ class Supervised:
             time.sleep(0.2)
         raise self.error(f"{name} was not ready within {timeout:.0f}s; log:\n{self.log(name)}")
 
+    def start(self, timeout: float = 120.0) -> Self:
+        """Start every child and wait until each is ready (:meth:`_launch`); on any failure
+        stop what was started. Records ``timings['start_s']``."""
+        begin = time.monotonic()
+        try:
+            self._launch(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["start_s"] = time.monotonic() - begin
+        return self
+
+    def _launch(self, timeout: float) -> None:
+        raise NotImplementedError
+
     def stop(self) -> list[int]:
         """Stop every child (reverse order); returns the pids that were stopped."""
         return stop_process_groups(self.processes)
+
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -341,40 +341,30 @@ class ArgoCD(Supervised):
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
-    def start(self, timeout: float = 120.0) -> ArgoCD:
-        begin = time.monotonic()
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            install_crds(self.plane, crd_documents(self.home), timeout)
-            for obj in [*identity_objects(self.cluster_rules), *settings_objects()]:
-                apply(self.plane, obj)
-            for name in ("redis", "repo", "repo-metrics", "controller-metrics"):
-                self.ports[name] = free_port()
-            for name in ("appset-metrics", "appset-probe", "appset-webhook"):
-                self.ports[name] = free_port()
-            self._run("redis", [str(self.home / "bin" / "miniredis"), f"--addr={self._redis}"])
-            self.wait_ready("redis", timeout, lambda: self._connects(self.ports["redis"]))
-            self._run(REPO_SERVER, self._argocd(REPO_SERVER))
-            for name in (CONTROLLER, APPSET):
-                token = self.plane.mint_token(NAMESPACE, name, TOKEN_SECONDS)
-                kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{name}.kubeconfig")
-                self._run(name, self._argocd(name), kubeconfig)
-            self.wait_ready(REPO_SERVER, timeout, lambda: self._healthy("repo-metrics", "/healthz"))
-            self.wait_ready(
-                CONTROLLER, timeout, lambda: self._healthy("controller-metrics", "/healthz")
-            )
-            # no health check is registered on its probe port; its metrics are served once it runs
-            self.wait_ready(APPSET, timeout, lambda: self._healthy("appset-metrics", "/metrics"))
-        except BaseException:
-            self.stop()
-            raise
-        self.timings["start_s"] = time.monotonic() - begin
-        return self
+    def _launch(self, timeout: float) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        install_crds(self.plane, crd_documents(self.home), timeout)
+        for obj in [*identity_objects(self.cluster_rules), *settings_objects()]:
+            apply(self.plane, obj)
+        for name in ("redis", "repo", "repo-metrics", "controller-metrics"):
+            self.ports[name] = free_port()
+        for name in ("appset-metrics", "appset-probe", "appset-webhook"):
+            self.ports[name] = free_port()
+        self._run("redis", [str(self.home / "bin" / "miniredis"), f"--addr={self._redis}"])
+        self.wait_ready("redis", timeout, lambda: self._connects(self.ports["redis"]))
+        self._run(REPO_SERVER, self._argocd(REPO_SERVER))
+        for name in (CONTROLLER, APPSET):
+            token = self.plane.mint_token(NAMESPACE, name, TOKEN_SECONDS)
+            kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{name}.kubeconfig")
+            self._run(name, self._argocd(name), kubeconfig)
+        self.wait_ready(REPO_SERVER, timeout, lambda: self._healthy("repo-metrics", "/healthz"))
+        self.wait_ready(
+            CONTROLLER, timeout, lambda: self._healthy("controller-metrics", "/healthz")
+        )
+        # no health check is registered on its probe port; its metrics are served once it runs
+        self.wait_ready(APPSET, timeout, lambda: self._healthy("appset-metrics", "/metrics"))
 
     error = ArgoCDError
-
-    def __enter__(self) -> ArgoCD:
-        return self.start()
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(

@@ -18,7 +18,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -136,7 +135,7 @@ class ControlPlane(Supervised):
         then the whole start is tried again on new ports, up to ``attempts`` times."""
         for attempt in range(1, attempts + 1):
             try:
-                return self._start(timeout)
+                return super().start(timeout)
             except ControlPlaneError as exc:
                 if attempt == attempts or "address already in use" not in str(exc):
                     raise
@@ -144,38 +143,26 @@ class ControlPlane(Supervised):
 
         raise AssertionError("unreachable")
 
-    def _start(self, timeout: float) -> ControlPlane:
-        begin = time.monotonic()
-        try:
-            for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok"):
-                self.ports[name] = free_port()
-            self._prepare()
-            self._run("etcd", self._etcd_args())
-            self.wait_ready("etcd", timeout, self._etcd_healthy)
-            self._run("kube-apiserver", self._apiserver_args())
-            self.wait_ready("kube-apiserver", timeout, self._apiserver_ready)
-            self._write_kubeconfig()
-            self._run("kube-controller-manager", self._kcm_args())
-            self._run("kube-scheduler", self._scheduler_args())
-            self._run("kwok", self._kwok_args())
-            self.wait_ready(
-                "kube-controller-manager", timeout, lambda: self._serving(self.ports["kcm"])
-            )
-            self.wait_ready(
-                "kube-scheduler", timeout, lambda: self._serving(self.ports["scheduler"])
-            )
-            self._create_node()
-            self.wait_ready("kwok", timeout, self._node_ready)
-        except BaseException:
-            self.stop()
-            raise
-        self.timings["start_s"] = time.monotonic() - begin
-        return self
+    def _launch(self, timeout: float) -> None:
+        for name in ("etcd", "etcd-peer", "apiserver", "kcm", "scheduler", "kwok"):
+            self.ports[name] = free_port()
+        self._prepare()
+        self._run("etcd", self._etcd_args())
+        self.wait_ready("etcd", timeout, self._etcd_healthy)
+        self._run("kube-apiserver", self._apiserver_args())
+        self.wait_ready("kube-apiserver", timeout, self._apiserver_ready)
+        self._write_kubeconfig()
+        self._run("kube-controller-manager", self._kcm_args())
+        self._run("kube-scheduler", self._scheduler_args())
+        self._run("kwok", self._kwok_args())
+        self.wait_ready(
+            "kube-controller-manager", timeout, lambda: self._serving(self.ports["kcm"])
+        )
+        self.wait_ready("kube-scheduler", timeout, lambda: self._serving(self.ports["scheduler"]))
+        self._create_node()
+        self.wait_ready("kwok", timeout, self._node_ready)
 
     error = ControlPlaneError
-
-    def __enter__(self) -> ControlPlane:
-        return self.start()
 
     # -- helpers for tests -------------------------------------------------------------
 

@@ -365,34 +365,24 @@ class Flux(Supervised):
     def crd_files(self) -> list[Path]:
         return sorted((self.home / "crds").glob("*/*.yaml"))
 
-    def start(self, timeout: float = 120.0) -> Flux:
-        begin = time.monotonic()
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._install_crds(timeout)
-            for obj in identity_objects():
-                apply(self.plane, obj)
-            for name in CONTROLLERS:
-                for port in ("metrics", "health"):
-                    self.ports[f"{name}-{port}"] = free_port()
-            self.ports["storage"] = free_port()
-            for name in CONTROLLERS:
-                token = self.plane.mint_token(NAMESPACE, name, TOKEN_SECONDS)
-                kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{name}.kubeconfig")
-                self._run(name, kubeconfig)
-            for name in CONTROLLERS:
-                health = f"http://127.0.0.1:{self.ports[f'{name}-health']}/readyz"
-                self.wait_ready(name, timeout, lambda url=health: http_ok(url))
-        except BaseException:
-            self.stop()
-            raise
-        self.timings["start_s"] = time.monotonic() - begin
-        return self
+    def _launch(self, timeout: float) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._install_crds(timeout)
+        for obj in identity_objects():
+            apply(self.plane, obj)
+        for name in CONTROLLERS:
+            for port in ("metrics", "health"):
+                self.ports[f"{name}-{port}"] = free_port()
+        self.ports["storage"] = free_port()
+        for name in CONTROLLERS:
+            token = self.plane.mint_token(NAMESPACE, name, TOKEN_SECONDS)
+            kubeconfig = write_kubeconfig(self.plane, token, self.root / f"{name}.kubeconfig")
+            self._run(name, kubeconfig)
+        for name in CONTROLLERS:
+            health = f"http://127.0.0.1:{self.ports[f'{name}-health']}/readyz"
+            self.wait_ready(name, timeout, lambda url=health: http_ok(url))
 
     error = FluxError
-
-    def __enter__(self) -> Flux:
-        return self.start()
 
     def logs(self, lines: int = 30) -> str:
         return "\n".join(f"--- {n} ---\n{self.log(n, lines)}" for n in CONTROLLERS)

@@ -8,9 +8,9 @@ LOG_TAG="$1"
 log() { printf '[%s] %s\n' "$LOG_TAG" "$*" >&2; }
 now() { date +%s; }
 
-# `binary args...` prints the text. The output is captured first and then matched: a `| grep -q`
-# under pipefail would fail whenever grep exits at the first match while the binary is still
-# writing (SIGPIPE), a race that loaded machines lose.
+# `binary args...` prints the text. The output is captured whole first and then matched: a
+# reader that stops at the first match would leave the binary writing into a closed pipe
+# (SIGPIPE), and pipefail would turn the match into a failure, a race loaded machines lose.
 reports() { # expected substring, binary, args...
   local want="$1" out
   shift

@@ -22,13 +22,11 @@ from typing import Any
 
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import AccessMode, DatabaseMode
-from constructs_lib.spec.patterns import QUANTITY_PATTERN
+from constructs_lib.spec.patterns import DNS1123_SUBDOMAIN_PATTERN, QUANTITY_PATTERN
 from constructs_lib.spec.platform import ServiceType
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
-"""A Kubernetes resource quantity (5Gi, 512Mi, 500m, 2): the spec's own rule."""
-DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-OBJECT_NAME_PATTERN = f"^{DNS_SUBDOMAIN}$"
+OBJECT_NAME_PATTERN = DNS1123_SUBDOMAIN_PATTERN
 _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 HOSTNAME_PATTERN = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
