@@ -7,14 +7,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
+
+if TYPE_CHECKING:  # the command line imports the pipeline only when a command needs it
+    from constructs_lib.render.pipeline import Result
+    from constructs_lib.render.record import AppSummary
 
 EXIT_USER_ERROR = 2
 EXIT_STALE = 1
@@ -146,13 +150,16 @@ def _synthesize(
 ) -> Any:
     from constructs_lib.render.inputs import check_version, load_apps
     from constructs_lib.render.layout import repository_path
+    from constructs_lib.render.record import inputs_digests
 
     paths = _app_paths(apps, apps_dir)
     check_version(version)
+    writers, gitops = _writers(only, previous_root)
+    # before loading: an app file changed meanwhile leaves a record that does not match
+    inputs = inputs_digests(paths, version, [w.name for w in writers])
     loaded = load_apps(paths)
     from constructs_lib.render.pipeline import synthesize
 
-    writers, gitops = _writers(only, previous_root)
     result = synthesize(
         paths,
         version,
@@ -162,9 +169,79 @@ def _synthesize(
         gitops_dir=apps_dir if gitops and not apps else None,
         apps=loaded,
         dist_path=repository_path(previous_root) if previous_root is not None else "dist",
+        inputs=inputs,
     )
     _warn(result.warnings, strict)
     return result
+
+
+@dataclass
+class _Checked:
+    """What ``check`` compares with the committed output, and how it got there."""
+
+    trees: dict[str, dict[str, str]]
+    """The synthesized apps' trees and the gitops tree."""
+    apps: list[str]
+    """Every app's name."""
+    fresh: int
+    """How many apps were taken as they are from their record."""
+    unshown: int
+    """How many of those had warnings when synthesized (not printed again)."""
+
+
+def _check_trees(dist: Path, apps_dir: Path, version: str, strict: bool, full: bool) -> _Checked:
+    """Synthesize the apps whose record under ``dist`` does not show them unchanged (every
+    app with ``full``; with ``strict`` also those synth reported warnings for), and the
+    gitops tree from their summaries and the records of the others."""
+    from constructs_lib.render.inputs import check_version, load_apps
+    from constructs_lib.render.pipeline import synthesize
+    from constructs_lib.render.record import fresh_apps, inputs_digests
+
+    paths = _app_paths((), apps_dir)
+    check_version(version)
+    writers, _ = _writers(None, dist)
+    # before loading: an app file changed meanwhile then differs from its record
+    inputs = inputs_digests(paths, version, [w.name for w in writers])
+    fresh = {} if full else fresh_apps(inputs, dist, with_warnings=not strict)
+    stale = [p for p in paths if p not in fresh]
+    loaded = load_apps(stale)
+    progress = _progress(sys.stderr.isatty())
+    result = synthesize(stale, version, progress, writers, apps=loaded, inputs=inputs)
+    trees, warnings = dict(result.trees), list(result.warnings)
+    summaries = {p.stem: r.summary for p, r in fresh.items()}
+    warnings += _gitops_check_tree(trees, dist, apps_dir, version, paths, summaries, result)
+    _warn(warnings, strict)
+    unshown = sum(1 for r in fresh.values() if r.warnings)
+    return _Checked(trees, [p.stem for p in paths], len(fresh), unshown)
+
+
+def _gitops_check_tree(
+    trees: dict[str, dict[str, str]],
+    dist: Path,
+    apps_dir: Path,
+    version: str,
+    paths: Sequence[Path],
+    summaries: dict[str, AppSummary],
+    result: Result,
+) -> list[Problem]:
+    """Add dist/gitops/ to ``trees`` (when the apps directory configures it) from the
+    summaries of the apps taken from their record and of the synthesized ones; its
+    warnings."""
+    from constructs_lib.render.layout import repository_path
+    from constructs_lib.render.pipeline import gitops_entry
+    from constructs_lib.render.record import AppSummary
+    from constructs_lib.spec.gitops import GITOPS_DIR
+    from constructs_lib.spec.gitops import load_config as load_gitops_config
+
+    config = load_gitops_config(apps_dir)
+    if config is None:
+        return []
+    summaries = {**summaries, **{r.app.name: AppSummary.of(r) for r in result.rendered}}
+    names = [p.stem for p in paths]
+    apps = [summaries[n] for n in names]
+    entry = gitops_entry(config, apps_dir, apps, names, version, repository_path(dist))
+    trees[GITOPS_DIR] = entry.files
+    return entry.warnings
 
 
 def _interrupted_unless_written(written: Callable[[], bool]) -> Callable[[int, Any], None]:
@@ -185,8 +262,7 @@ def entry() -> None:
     and the collector's repeated passes over the growing heap cost 0.4-0.6 s of a 100-instance
     synth, for 3 MB of memory it would have freed. After a large synth the interpreter would
     also spend half a second freeing the heap object by object on its way out. Output is
-    flushed and the exit handlers run (the helper process stops cleanly),
-    then the process ends without that teardown.
+    flushed and the exit handlers run, then the process ends without that teardown.
     """
     import gc
     import signal
@@ -326,29 +402,68 @@ def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
 @_apps_dir_option
 @_version_option
 @_strict_option
-def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool) -> None:
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Synthesize every app, also those whose record shows them unchanged.",
+)
+def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, full: bool) -> None:
     """Fail (exit 1) with a diff when the committed dist/ differs from a fresh synth.
 
-    Synthesizes every app in memory and compares it with dist/ file by file, including files
-    that should no longer exist. Run `make synth` and commit the result to fix it.
+    Compares a fresh synth with dist/ file by file, including files that should no longer
+    exist. An app whose record (dist/<app>/.paperclip-gitops, written by synth) shows that
+    neither its inputs (the app file, the generator, -k) nor its files changed since is
+    taken as it is; every other app is synthesized in memory (--full: every app). Run
+    `make synth` and commit the result to fix it.
     """
     from constructs_lib.render.layout import stale_app_dirs
     from constructs_lib.render.pipeline import diff_trees
 
     try:
-        result = _synthesize((), apps_dir, kubernetes_version, previous_root=dist, strict=strict)
+        checked = _check_trees(dist, apps_dir, kubernetes_version, strict, full)
     except UserError as exc:
         _fail(exc)
-    lines = diff_trees(result.trees, dist)
-    for app_dir in stale_app_dirs(dist, set(result.trees)):
+    lines = diff_trees(checked.trees, dist)
+    for app_dir in stale_app_dirs(dist, {*checked.apps, *checked.trees}):
         lines.append(
             f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n"
         )
+    counts = (
+        f"{len(checked.apps)} app(s): {checked.fresh} unchanged since their record, "
+        f"{len(checked.apps) - checked.fresh} synthesized"
+    )
     if lines:
+        _check_notes(checked, None)
         sys.stdout.writelines(lines)
-        _secho(f"{dist}/ is stale: run `make synth` and commit the result.", fg="red", err=True)
+        _secho(
+            f"{dist}/ is stale ({counts}): run `make synth` and commit the result.",
+            fg="red",
+            err=True,
+        )
         sys.exit(EXIT_STALE)
-    click.echo(f"{dist}/ is up to date ({len(result.rendered)} app(s)).")
+    _check_notes(checked, dist)
+    click.echo(f"{dist}/ is up to date ({counts}).")
+
+
+def _check_notes(checked: _Checked, dist: Path | None) -> None:
+    """What ``check`` did not show or could not use: warnings of apps taken from their
+    record, and (``dist``: when it is up to date) records that are out of date."""
+    from constructs_lib.render.pipeline import stale_records
+
+    if checked.unshown:
+        click.echo(
+            f"note: {checked.unshown} app(s) taken from their record had warnings when "
+            "synthesized; `check --full` prints them.",
+            err=True,
+        )
+    outdated = stale_records(checked.trees, dist) if dist is not None else []
+    if outdated:
+        click.echo(
+            f"note: {len(outdated)} app(s) have no current record (written before records, "
+            "or the generator changed but not their output), so check synthesized them: "
+            "`make synth` writes it.",
+            err=True,
+        )
 
 
 @main.command()

@@ -6,9 +6,10 @@ create)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from launcher.kube import ApiError, KubeApi
+if TYPE_CHECKING:  # the generator imports RULES without the HTTP client
+    from launcher.kube import KubeApi
 
 # Exactly the calls the launcher makes (runs.py, guard.py, pods.py, relay.py).
 RULES: list[dict[str, Any]] = [
@@ -50,6 +51,8 @@ async def _review(kube: KubeApi, attributes: dict[str, str]) -> dict[str, Any]:
         "kind": "SelfSubjectAccessReview",
         "spec": {"resourceAttributes": attributes},
     }
+    from launcher.kube import ApiError
+
     try:
         answer = await kube.create(REVIEWS, body)
     except ApiError as exc:

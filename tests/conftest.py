@@ -81,7 +81,7 @@ def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: Any) -> 
 
 
 def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
-    """'Kind/name' -> object, through the real cdk8s synthesis."""
+    """'Kind/name' -> object, as the build makes them."""
     [objects] = list(build_objects([instance]))
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
@@ -127,6 +127,19 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+def committed_bytes(root: Path) -> dict[str, bytes]:
+    """A tree as ``check`` compares it with a fresh synth: each marker without its record (the
+    record of a committed tree names the generator that wrote it, which any edit changes)."""
+    from constructs_lib.render.layout import MARKER_FILE
+    from constructs_lib.render.record import strip_record
+
+    tree = tree_bytes(root)
+    for path, data in tree.items():
+        if Path(path).name == MARKER_FILE:
+            tree[path] = strip_record(data.decode()).encode()
+    return tree
 
 
 def load_yaml_file(path: Path) -> list[dict[str, Any]]:

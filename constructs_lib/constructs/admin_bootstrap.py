@@ -24,7 +24,7 @@ from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import secret_env_vars
-from constructs_lib.constructs.feature import Contribution, Feature
+from constructs_lib.constructs.feature import Contribution, EnvEntry, Feature
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
     DATA_PATH,
@@ -48,7 +48,7 @@ from constructs_lib.constructs.primitives import (
     HELM_HOOK,
     HELM_HOOK_DELETE,
 )
-from constructs_lib.constructs.server import server_env
+from constructs_lib.constructs.server import context_env, server_env
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.data import AccessMode
@@ -164,11 +164,15 @@ def _node_affinity_to_server(instance: Instance) -> dict[str, Any]:
     }
 
 
-def bootstrap_env(instance: Instance, contribution: Contribution) -> list[dict[str, Any]]:
-    """The server's Secret-backed env, the user's env, then the script's inputs."""
+def bootstrap_env(
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
+) -> list[dict[str, Any]]:
+    """The server's Secret-backed env, the user's env, then the script's inputs
+    (``entries``: the server env of the two, when the caller has it)."""
     admin = instance.spec.auth.admin_user
     assert admin is not None
-    entries = server_env(instance, contribution)
+    if entries is None:
+        entries = server_env(instance, contribution)
     password = admin.password_secret_ref
     ref: dict[str, Any] = {"name": password.name, "key": password.key}
     if password.optional is not None:
@@ -185,15 +189,21 @@ def bootstrap_env(instance: Instance, contribution: Contribution) -> list[dict[s
     ]
 
 
-def job_body(instance: Instance, contribution: Contribution, script: str) -> dict[str, Any]:
-    """The Job; ``script`` is the text shipped in the ConfigMap (hashed into the pod)."""
+def job_body(
+    instance: Instance,
+    contribution: Contribution,
+    script: str,
+    entries: list[EnvEntry] | None = None,
+) -> dict[str, Any]:
+    """The Job; ``script`` is the text shipped in the ConfigMap (hashed into the pod);
+    ``entries``: as for :func:`bootstrap_env`."""
     spec = instance.spec
     container: dict[str, Any] = {
         "name": "bootstrap",
         "image": spec.image.reference,
         "imagePullPolicy": spec.image.pull_policy.value,
         "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
-        "env": bootstrap_env(instance, contribution),
+        "env": bootstrap_env(instance, contribution, entries),
         "envFrom": [
             *json_copy(spec.env_from),
             {"configMapRef": {"name": config_map_name(instance)}},
@@ -275,7 +285,7 @@ class AdminBootstrap(Feature):
         self.add(
             "Job",
             name,
-            job_body(instance, context.contribution, script),
+            job_body(instance, context.contribution, script, context_env(context)),
             labels=labels,
             annotations=postsync_hook(),
         )

@@ -5,8 +5,10 @@ launcher's URL and token (the token is created in-cluster by the secrets bootstr
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from constructs_lib.constructs.copying import frozen, json_copy
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
     Contribution,
@@ -56,6 +58,8 @@ CONFIG_DIR = "/etc/paperclip-launcher"
 ADAPTER_VOLUME = "launcher-adapter"
 ADAPTER_INSTALL = "adapter-install"
 
+T = TypeVar("T")
+
 # Exactly the calls the launcher makes (its own list, which its self-test checks).
 LAUNCHER_RULES = RULES
 
@@ -78,8 +82,59 @@ def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
     return spec.agents.resolved(spec.image.reference, keys.name if keys is not None else None)
 
 
+Job = dict[str, Any]
+
+_MEMO_LIMIT = 256
+_CONFIGS: dict[tuple[Any, ...], str] = {}
+_CHECKS: dict[
+    tuple[Any, ...], tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]
+] = {}
+
+
+def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
+    """Exactly what :func:`launcher_config` and :func:`_template_problems` read, as a hashable
+    key (the agents spec as its JSON, plus whether its templates are the built-in one, which
+    the JSON does not say); None when the spec has no JSON (nothing is remembered then)."""
+    spec = instance.spec
+    keys = spec.adapters.api_keys_secret_ref
+    try:
+        agents = spec.agents.model_dump_json()
+    except ValueError:  # pydantic's serialization errors are ValueErrors
+        return None
+    return (
+        instance.namespace,
+        instance.name,
+        spec.networking.service.port,
+        spec.image.reference,
+        keys.name if keys is not None else None,
+        spec.agents.builtin_template,
+        agents,
+    )
+
+
+def _remember(
+    memo: dict[tuple[Any, ...], T], key: tuple[Any, ...] | None, make: Callable[[], T]
+) -> T:
+    """``memo[key]``, made by ``make`` the first time (at most :data:`_MEMO_LIMIT` kept; a
+    None key is never remembered)."""
+    if key is None:
+        return make()
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        found = memo[key] = make()
+    return found
+
+
 def launcher_config(instance: Instance) -> str:
-    """templates.json: what the launcher reads (validated by the launcher's own schema)."""
+    """templates.json: what the launcher reads (validated by the launcher's own schema).
+    Remembered by its inputs (the text is immutable): a plan and the build of its objects
+    both need it, and the Helm chart's analysis builds each instance many times."""
+    return _remember(_CONFIGS, _config_inputs(instance), lambda: _launcher_config(instance))
+
+
+def _launcher_config(instance: Instance) -> str:
     agents = instance.spec.agents
     names = AgentNames.of(instance)
     config = LauncherConfig(
@@ -262,16 +317,30 @@ def _secrets_used(template: AgentTemplate) -> list[tuple[str, str]]:
     return used
 
 
-def _template_problems(
-    instance: Instance,
-) -> tuple[list[Problem], list[tuple[str, dict[str, Any]]]]:
+def _template_problems(instance: Instance) -> tuple[list[Problem], list[tuple[str, Job]]]:
     """Secrets a template may not use, and a Job stamped from each template (validated like
-    generated objects, reported at the template's path)."""
+    generated objects, reported at the template's path). Remembered by the same inputs as
+    :func:`launcher_config`; every call gets Jobs of its own."""
+    key = _config_inputs(instance)
+    remembered = _CHECKS.get(key) if key is not None else None
+    if remembered is not None:
+        errors, makers = remembered
+        return list(errors), [(path, make()) for path, make in makers]
+    found, stamped = _checked_templates(instance)
+    if key is not None:
+        makers = tuple((path, frozen(job)) for path, job in stamped)
+        _remember(_CHECKS, key, lambda: (found, makers))
+    return list(found), list(stamped)
+
+
+def _checked_templates(
+    instance: Instance,
+) -> tuple[tuple[Problem, ...], tuple[tuple[str, Job], ...]]:
     agents = instance.spec.agents
     keys = instance.spec.adapters.api_keys_secret_ref
     allowed = set(agents.secret_names) | ({keys.name} if keys is not None else set())
     errors: list[Problem] = []
-    stamped: list[tuple[str, dict[str, Any]]] = []
+    stamped: list[tuple[str, Job]] = []
     config = LauncherConfig.model_validate_json(launcher_config(instance))
     for name, template in sorted(agents.templates.items()):
         path = f"spec.agents.templates.{name}"
@@ -294,7 +363,7 @@ def _template_problems(
             api_key="synth-check",
         )
         stamped.append((path, build_job(config, request)))
-    return errors, stamped
+    return tuple(errors), tuple(stamped)
 
 
 class AgentsFeature(Feature):
@@ -356,7 +425,7 @@ class AgentsFeature(Feature):
         names = AgentNames.of(instance)
         add("ServiceAccount", names.launcher, {})
         add("ServiceAccount", names.agent, {"automountServiceAccountToken": False})
-        add("Role", names.launcher, {"rules": LAUNCHER_RULES})
+        add("Role", names.launcher, {"rules": json_copy(LAUNCHER_RULES)})
         add("RoleBinding", names.launcher, role_binding_body(names.launcher, names.launcher, ns))
         config_text = launcher_config(instance)
         add("ConfigMap", names.launcher, {"data": {"templates.json": config_text}})

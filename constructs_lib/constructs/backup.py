@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.database import (
     BACKUP_COMPONENT,
     DB_NAME,
@@ -237,7 +238,7 @@ def _container(
         "imagePullPolicy": "IfNotPresent",
         "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", phase],
         "env": [_value("BACKUP_DIR", WORK_DIR), *env],
-        "resources": resources,
+        "resources": json_copy(resources),  # PG_RESOURCES and AWS_RESOURCES are shared
         "securityContext": postgres_container_security(),
         "volumeMounts": [
             {"name": "work", "mountPath": WORK_DIR},

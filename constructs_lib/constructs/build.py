@@ -13,6 +13,7 @@ from constructs_lib.constructs.feature import (
     BootstrapSecret,
     BuildContext,
     Contribution,
+    EnvEntry,
     EnvSlot,
     Feature,
     InstancePart,
@@ -43,6 +44,9 @@ class Plan:
     instance: Instance
     features: tuple[type[Feature], ...]
     contribution: Contribution
+    server_env: tuple[EnvEntry, ...] | None = None
+    """:func:`server_env` of the instance and the contribution, made once for the plan's
+    checks and the objects (its entries are immutable)."""
 
 
 def server_contribution(instance: Instance) -> Contribution:
@@ -55,9 +59,13 @@ def server_contribution(instance: Instance) -> Contribution:
     return Contribution(secrets=[secret])
 
 
-def server_pod(instance: Instance, contribution: Contribution) -> dict[str, Any]:
-    """The spec of the server pod this plan generates (pure; nothing is built)."""
-    entries = server_env(instance, contribution)
+def server_pod(
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
+) -> dict[str, Any]:
+    """The spec of the server pod this plan generates (pure; nothing is built). ``entries``:
+    :func:`server_env` of the two, when the caller has it already."""
+    if entries is None:
+        entries = server_env(instance, contribution)
     pod: dict[str, Any] = pod_template(instance, entries, contribution)["spec"]
     return pod
 
@@ -88,14 +96,18 @@ _SLOT_FIELDS = {
 }
 
 
-def env_override_errors(instance: Instance, contribution: Contribution) -> list[Problem]:
+def env_override_errors(
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
+) -> list[Problem]:
     """A ``spec.env`` entry named like a variable the generator puts into the server
     container's own env (one from a Secret, or one that expands others, e.g. DATABASE_URL
     with $(DB_PASSWORD)): the env list is merged by name, so server-side apply refuses the
     workload, and the entry would replace credential wiring. A variable the generator sets
     as a literal lives in the instance ConfigMap (envFrom) instead; spec.env overrides it
-    (the container's env wins), as documented."""
-    wired = {e.name: e for e in server_env(instance, contribution) if e.in_container_env}
+    (the container's env wins), as documented. ``entries``: as for :func:`server_pod`."""
+    if entries is None:
+        entries = server_env(instance, contribution)
+    wired = {e.name: e for e in entries if e.in_container_env}
     found = []
     for index, item in enumerate(instance.spec.env):
         entry = wired.get(str(item.get("name", "")))
@@ -125,11 +137,12 @@ def plan(instance: Instance) -> Plan:
     features = tuple(f for f in FEATURES if f.applies(instance))
     parts = [server_contribution(instance), *(f.contribute(instance) for f in features)]
     contribution = Contribution.combine(parts)
-    pod = server_pod(instance, contribution)
+    entries = server_env(instance, contribution)
+    pod = server_pod(instance, contribution, entries)
     contribution.warnings += pod_security(instance, pod)
-    contribution.errors += env_override_errors(instance, contribution)
+    contribution.errors += env_override_errors(instance, contribution, entries)
     contribution.errors += pod_reference_errors(instance, pod)
-    return Plan(instance, features, contribution)
+    return Plan(instance, features, contribution, tuple(entries))
 
 
 def feature_errors(instance: Instance) -> list[Problem]:
@@ -155,6 +168,7 @@ def build_context(planned: Plan, sources: Sources, sink: ObjectSink) -> BuildCon
         dict(sources.adapter_files),
         sources.db_script,
         dict(sources.scripts),
+        planned.server_env,
     )
 
 

@@ -8,6 +8,8 @@ plain dicts, lists and scalars of Kubernetes objects that bookkeeping is most of
 from __future__ import annotations
 
 import copy
+import marshal
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
@@ -23,11 +25,28 @@ def json_copy(value: T) -> T:
 
 
 def _copy(value: Any) -> Any:
+    # Leaves are most of the nodes: they are shared without a call per leaf.
     kind = type(value)
+    if kind is dict:
+        return {
+            key: item if type(item) in _IMMUTABLE else _copy(item) for key, item in value.items()
+        }
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else _copy(item) for item in value]
     if kind in _IMMUTABLE:
         return value
-    if kind is dict:
-        return {key: _copy(item) for key, item in value.items()}
-    if kind is list:
-        return [_copy(item) for item in value]
     return copy.deepcopy(value)
+
+
+def frozen(value: T) -> Callable[[], T]:
+    """A maker of fresh deep copies of ``value`` as it is now, for a remembered value that is
+    handed out again and again (the caller may go on to change ``value`` itself). Plain JSON
+    data is kept as marshal's bytes (format 2: exact built-in types, no shared nodes), which
+    it reads back in half the time :func:`json_copy` takes; anything marshal refuses (a str
+    or dict subclass, ...) is kept as a :func:`json_copy`."""
+    try:
+        data = marshal.dumps(cast(Any, value), 2)
+    except ValueError:
+        kept = json_copy(value)
+        return lambda: json_copy(kept)
+    return lambda: cast(T, marshal.loads(data))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
     Contribution,
@@ -147,8 +148,8 @@ def server_database_env(instance: Instance) -> list[EnvEntry]:
 
 def resources(managed: ManagedDatabaseSpec) -> dict[str, Any]:
     if managed.resources and (managed.resources.get("requests") or managed.resources.get("limits")):
-        return dict(managed.resources)
-    return {section: dict(values) for section, values in DEFAULT_RESOURCES.items()}
+        return json_copy(managed.resources)  # the spec's own dict is never handed out
+    return json_copy(DEFAULT_RESOURCES)
 
 
 def _pg_isready() -> list[str]:

@@ -81,7 +81,7 @@ class EnvEntry:
     @property
     def in_container_env(self) -> bool:
         """Whether the entry goes into the container's env list (else into the ConfigMap)."""
-        return self.is_secret or self.expand
+        return self.secret_name is not None or self.expand  # is_secret, inlined: a hot path
 
     def to_env_var(self) -> dict[str, Any]:
         if not self.is_secret:
@@ -209,6 +209,9 @@ class BuildContext:
     scripts: Mapping[str, str] = field(default_factory=dict)
     """The package's shell scripts (``constructs_lib/scripts/*.sh``) by file name, e.g.
     ``admin-bootstrap.sh``; read by the render layer, so constructs read no files."""
+    server_env: tuple[EnvEntry, ...] | None = None
+    """The server env of ``instance`` and ``contribution`` when the plan made it already
+    (see :func:`constructs_lib.constructs.server.context_env`); None: made when needed."""
 
 
 class InstancePart:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the synthesis helper reads names without loading the spec models
@@ -31,8 +32,17 @@ def canonical_json(data: object) -> str:
 
 def config_hash(data: dict[str, str]) -> str:
     """The ``paperclip.inc/config-hash`` of ConfigMap data: SHA-256 of its canonical JSON;
-    changes when and only when the data changes (the Helm chart recomputes it the same way)."""
+    changes when and only when the data changes (the Helm chart recomputes it the same way).
+    Remembered for string data (the same scripts and configs are hashed in every build)."""
+    items = tuple(data.items())
+    if all(type(k) is str and type(v) is str for k, v in items):
+        return _string_data_hash(items)
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _string_data_hash(items: tuple[tuple[str, str], ...]) -> str:
+    return hashlib.sha256(canonical_json(dict(items)).encode()).hexdigest()
 
 
 def base_labels(instance: Instance) -> dict[str, str]:

@@ -79,8 +79,9 @@ def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
     if ingress.tls:
         # an entry that names no hosts covers the Ingress's own (what cert-manager and most
         # controllers need to serve the certificate for them)
+        hosts = ingress.hosts
         spec["tls"] = [
-            tls.dump() if tls.hosts or not ingress.hosts else {**tls.dump(), "hosts": ingress.hosts}
+            tls.dump() if tls.hosts or not hosts else {**tls.dump(), "hosts": list(hosts)}
             for tls in ingress.tls
         ]
     spec["rules"] = rules

@@ -23,6 +23,8 @@ Differences from the operator, each on purpose:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
@@ -313,11 +315,40 @@ def _dashboard(title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DashboardInputs:
+    """Everything the two dashboards are made of: hashable, so their JSON text is made once
+    per distinct value (see :func:`dashboard_texts`)."""
+
+    namespace: str
+    name: str
+    """The server workload's name."""
+    kind: str
+    """``statefulset`` or ``deployment``."""
+    pods: str
+    """The server pods' name regex."""
+    volumes: tuple[str, ...]
+    """The claims whose fill level the overview shows."""
+
+    @classmethod
+    def of(cls, instance: Instance) -> DashboardInputs:
+        return cls(
+            instance.namespace,
+            server_name(instance),
+            _workload(instance),
+            pod_regex(instance),
+            tuple(claims(instance) or [data_claim_name(instance)]),
+        )
+
+
 def overview_dashboard(instance: Instance) -> dict[str, Any]:
     """The instance at a glance: replicas, autoscaler, disruption budget, restarts, volumes
     and the scrape target."""
-    ns, name = instance.namespace, server_name(instance)
-    kind = _workload(instance)
+    return _overview(DashboardInputs.of(instance))
+
+
+def _overview(inputs: DashboardInputs) -> dict[str, Any]:
+    ns, name, kind = inputs.namespace, inputs.name, inputs.kind
     workload = f"namespace={_q(ns)},{kind}={_q(name)}"
     if kind == "deployment":
         ready = f"kube_deployment_status_replicas_available{{{workload}}}"
@@ -325,9 +356,8 @@ def overview_dashboard(instance: Instance) -> dict[str, Any]:
     else:
         ready = f"kube_statefulset_status_replicas_ready{{{workload}}}"
         desired = f"kube_statefulset_replicas{{{workload}}}"
-    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
-    volumes = claims(instance) or [data_claim_name(instance)]
-    pvc = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
+    pods = f"namespace={_q(ns)},pod=~{_q(inputs.pods)},container={_q(CONTAINER_NAME)}"
+    pvc = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(inputs.volumes))}"
     hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
     pdb = f"namespace={_q(ns)},poddisruptionbudget={_q(name)}"
     panels = [
@@ -388,9 +418,13 @@ def overview_dashboard(instance: Instance) -> dict[str, Any]:
 
 def detail_dashboard(instance: Instance) -> dict[str, Any]:
     """Per server pod: CPU, memory against the limit, network, restarts and OOM kills."""
-    ns, name = instance.namespace, server_name(instance)
-    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
-    pod_only = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))}"
+    return _detail(DashboardInputs.of(instance))
+
+
+def _detail(inputs: DashboardInputs) -> dict[str, Any]:
+    ns, name = inputs.namespace, inputs.name
+    pods = f"namespace={_q(ns)},pod=~{_q(inputs.pods)},container={_q(CONTAINER_NAME)}"
+    pod_only = f"namespace={_q(ns)},pod=~{_q(inputs.pods)}"
     panels = [
         _panel(
             1,
@@ -480,6 +514,14 @@ def detail_dashboard(instance: Instance) -> dict[str, Any]:
     return _dashboard(title, panels)
 
 
+@lru_cache(maxsize=256)
+def dashboard_texts(inputs: DashboardInputs) -> tuple[str, str]:
+    """The overview and detail dashboards as JSON text (immutable, so shared safely): a
+    build made them anew every time, the largest single cost of an instance's objects, and
+    the Helm chart's analysis builds each instance dozens of times with the same inputs."""
+    return pretty_json(_overview(inputs)), pretty_json(_detail(inputs))
+
+
 def dashboard_config_maps(
     instance: Instance, dashboards: GrafanaDashboardSpec
 ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
@@ -487,17 +529,10 @@ def dashboard_config_maps(
     labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **base_labels(instance)}
     overview_name, detail_name = dashboard_names(instance)
     overview_key, detail_key = dashboard_keys(instance)
+    overview, detail = dashboard_texts(DashboardInputs.of(instance))
     return [
-        (
-            overview_name,
-            labels,
-            {"data": {overview_key: pretty_json(overview_dashboard(instance))}},
-        ),
-        (
-            detail_name,
-            labels,
-            {"data": {detail_key: pretty_json(detail_dashboard(instance))}},
-        ),
+        (overview_name, labels, {"data": {overview_key: overview}}),
+        (detail_name, labels, {"data": {detail_key: detail}}),
     ]
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import config_data, core_env, ordered
-from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
+from constructs_lib.constructs.feature import BuildContext, Contribution, EnvEntry, InstancePart
 from constructs_lib.constructs.names import (
     config_map_name,
     data_claim_name,
@@ -36,6 +37,14 @@ POSTGRES_PORT = 5432
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     """Every generated server variable in the operator's order (the user's env comes after)."""
     return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
+
+
+def context_env(context: BuildContext) -> list[EnvEntry]:
+    """:func:`server_env` of the context's instance and contribution: the plan's, when it
+    passed it (the same entries, made once per plan instead of once per use)."""
+    if context.server_env is not None:
+        return list(context.server_env)
+    return server_env(context.instance, context.contribution)
 
 
 def service_account_body() -> dict[str, Any]:
@@ -69,7 +78,7 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
         {"from": [{"ipBlock": {"cidr": cidr}}], "ports": ports}
         for cidr in policy.allow_ingress_cidrs
     ]
-    ingress += [dict(rule) for rule in extra.ingress]
+    ingress += json_copy(extra.ingress)  # the plan's own rules are never handed out
     egress: list[dict[str, Any]] = [
         dns_egress(),
         https_egress(),
@@ -77,9 +86,9 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
     ]
     if spec.database.mode is DatabaseMode.EXTERNAL:
         egress.append({"ports": [port(POSTGRES_PORT)]})
-    egress += [dict(rule) for rule in extra.egress]
+    egress += json_copy(extra.egress)
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
-    egress += [dict(rule) for rule in policy.extra_egress]
+    egress += json_copy(policy.extra_egress)
     return {
         "spec": {
             "podSelector": {"matchLabels": server_selector(instance)},
@@ -122,7 +131,7 @@ class ServerStack(InstancePart):
         instance, extra, add = self.context.instance, self.context.contribution, self.add
         spec = instance.spec
         name = server_name(instance)
-        entries = server_env(instance, extra)
+        entries = context_env(self.context)
         if spec.security.rbac.create:
             annotations = dict(spec.security.rbac.service_account_annotations)
             add("ServiceAccount", name, service_account_body(), annotations=annotations)

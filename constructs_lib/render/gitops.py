@@ -1,6 +1,8 @@
 """``dist/gitops/``: the Argo CD and Flux entry objects that sync the app trees.
 
-From the GitOps config (:mod:`constructs_lib.spec.gitops`) and the rendered apps:
+From the GitOps config (:mod:`constructs_lib.spec.gitops`) and a summary of each app
+(:class:`~constructs_lib.render.record.AppSummary`: its name, namespaces and kinds, built from
+the rendered app or read from the record of an app ``check`` did not synthesize):
 
 * ``argocd/`` — a root Application that syncs this very directory (so it manages itself: the
   one object ever applied by hand), an AppProject limited to this repository, the apps'
@@ -29,7 +31,7 @@ from typing import Any
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
-from constructs_lib.render.synth import RenderedApp
+from constructs_lib.render.record import AppSummary
 from constructs_lib.render.validate import validate_objects
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec.gitops import (
@@ -63,38 +65,20 @@ def _meta(name: str, namespace: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": dict(LABELS)}
 
 
-def app_namespaces(rendered: RenderedApp) -> list[str]:
-    return list(dict.fromkeys(i.namespace for i in rendered.app.instances))
-
-
-def _kinds(rendered: Sequence[RenderedApp], *, namespaced: bool) -> list[dict[str, str]]:
+def _kinds(apps: Sequence[AppSummary], *, namespaced: bool) -> list[dict[str, str]]:
     """The (group, kind) of every generated object that is (not) namespaced."""
-    kinds = sorted(
-        {
-            (o["apiVersion"].rpartition("/")[0], o["kind"])
-            for r in rendered
-            for o in r.objects
-            if ("namespace" in o["metadata"]) is namespaced
-        }
-    )
+    kinds = sorted({(g, k) for a in apps for g, k, scoped in a.kinds if scoped is namespaced})
     return [{"group": group, "kind": kind} for group, kind in kinds]
 
 
-def _object_namespaces(rendered: Sequence[RenderedApp]) -> set[str]:
+def _object_namespaces(apps: Sequence[AppSummary]) -> set[str]:
     """Namespaces the objects land in besides the instances' (e.g. a sandbox namespace)."""
-    return {
-        o["metadata"]["namespace"]
-        for r in rendered
-        for o in r.objects
-        if "namespace" in o["metadata"]
-    }
+    return {ns for a in apps for ns in a.object_namespaces}
 
 
-def app_project(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> dict[str, Any]:
+def app_project(config: GitOpsConfig, apps: Sequence[AppSummary]) -> dict[str, Any]:
     argo = config.argocd
-    namespaces = sorted(
-        {ns for r in rendered for ns in app_namespaces(r)} | _object_namespaces(rendered)
-    )
+    namespaces = sorted({ns for a in apps for ns in a.namespaces} | _object_namespaces(apps))
     meta = _meta(argo.project, argo.namespace)
     # Synced before the ApplicationSet and Applications that name it (the root syncs them all):
     # the ApplicationSet controller does not watch AppProjects and tries a missing one again
@@ -112,9 +96,9 @@ def app_project(config: GitOpsConfig, rendered: Sequence[RenderedApp]) -> dict[s
             # kinds are the ones the apps emit (the sandbox/execution ClusterRoles)
             "clusterResourceWhitelist": [
                 {"group": "", "kind": "Namespace"},
-                *_kinds(rendered, namespaced=False),
+                *_kinds(apps, namespaced=False),
             ],
-            "namespaceResourceWhitelist": _kinds(rendered, namespaced=True),
+            "namespaceResourceWhitelist": _kinds(apps, namespaced=True),
         },
     }
 
@@ -151,16 +135,14 @@ def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[st
     }
 
 
-def application_set(
-    config: GitOpsConfig, rendered: Sequence[RenderedApp], dist: str
-) -> dict[str, Any]:
+def application_set(config: GitOpsConfig, apps: Sequence[AppSummary], dist: str) -> dict[str, Any]:
     """Apps are found by their ``app.json`` (name and namespace, written into every app
     directory): committing a new app is all it takes, no map to keep by hand."""
     argo = config.argocd
     if config.apps is None:
         files = [{"path": f"{dist}/*/{APP_FILE}"}]
     else:
-        files = [{"path": f"{dist}/{r.app.name}/{APP_FILE}"} for r in rendered]
+        files = [{"path": f"{dist}/{a.name}/{APP_FILE}"} for a in apps]
     return {
         "apiVersion": ARGO_API,
         "kind": "ApplicationSet",
@@ -198,9 +180,9 @@ def application_set(
     }
 
 
-def helm_application(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
+def helm_application(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
     argo = config.argocd
-    name = rendered.app.name
+    name = app.name
     return {
         "apiVersion": ARGO_API,
         "kind": "Application",
@@ -213,7 +195,7 @@ def helm_application(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> 
                 "path": f"{dist}/{name}/helm",
                 "helm": {"releaseName": name},
             },
-            "destination": {"server": argo.server, "namespace": app_namespaces(rendered)[0]},
+            "destination": {"server": argo.server, "namespace": app.namespaces[0]},
             "syncPolicy": _sync_policy(),
         },
     }
@@ -302,8 +284,8 @@ def namespace_object(name: str) -> dict[str, Any]:
     }
 
 
-def app_kustomization(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
-    name = rendered.app.name
+def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
+    name = app.name
     depends = [{"name": f"{config.name}-namespaces"}] + [
         {"name": f"paperclip-{d}"} for d in config.depends_on.get(name, [])
     ]
@@ -322,9 +304,9 @@ def app_kustomization(config: GitOpsConfig, rendered: RenderedApp, dist: str) ->
     }
 
 
-def helm_release(config: GitOpsConfig, rendered: RenderedApp, dist: str) -> dict[str, Any]:
-    name = rendered.app.name
-    namespace = app_namespaces(rendered)[0]
+def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
+    name = app.name
+    namespace = app.namespaces[0]
     spec: dict[str, Any] = {
         **_flux_common(config),
         "releaseName": name,
@@ -403,22 +385,23 @@ class GitOpsTree:
 
 def gitops_tree(
     config: GitOpsConfig,
-    rendered: Sequence[RenderedApp],
+    apps: Sequence[AppSummary],
     all_apps: list[str],
     source: str,
     version: str,
     dist: str = DIST,
 ) -> GitOpsTree:
     """Every file of ``<dist>/gitops/`` (``dist``: where the tree lives in the repository,
-    config.path first); raises UserError for a wrong config or an object that does not
-    validate."""
+    config.path first) from the summaries of the apps (built from the rendered apps, or read
+    from the records of apps ``check`` did not synthesize); raises UserError for a wrong
+    config or an object that does not validate."""
     problems = check_apps(config, all_apps, source)
     if problems:
         raise UserError(problems)
     dist = config.path or dist
-    selected = [r for r in rendered if config.apps is None or r.app.name in config.apps]
+    selected = [a for a in apps if config.apps is None or a.name in config.apps]
     if config.apps is not None and len(selected) != len(config.apps):
-        synthesized = {r.app.name for r in rendered}
+        synthesized = {a.name for a in apps}
         missing = [a for a in config.apps if a not in synthesized]
         raise UserError.single(
             f"apps {missing} are synced but were not synthesized in this run.",
@@ -450,12 +433,12 @@ def gitops_tree(
                 [
                     root_application(config, dist, "argocd-helm"),
                     project,
-                    *(helm_application(config, r, dist) for r in selected),
+                    *(helm_application(config, a, dist) for a in selected),
                 ],
             )
     if config.flux.enabled:
         repository = git_repository(config, dist)
-        namespaces = sorted({ns for r in selected for ns in app_namespaces(r)})
+        namespaces = sorted({ns for a in selected for ns in a.namespaces})
         namespace_objects = [namespace_object(ns) for ns in namespaces]
         objects.extend(namespace_objects)
         for name, text in _directory(namespace_objects, source).items():
@@ -466,7 +449,7 @@ def gitops_tree(
                 repository,
                 root_kustomization(config, dist, "flux"),
                 namespaces_kustomization(config, dist),
-                *(app_kustomization(config, r, dist) for r in selected),
+                *(app_kustomization(config, a, dist) for a in selected),
             ],
         )
         if config.flux.helm_releases:
@@ -475,7 +458,7 @@ def gitops_tree(
                 [
                     repository,
                     root_kustomization(config, dist, "flux-helm"),
-                    *(helm_release(config, r, dist) for r in selected),
+                    *(helm_release(config, a, dist) for a in selected),
                 ],
             )
     found = validate_objects(objects, version, file=source, instance="")

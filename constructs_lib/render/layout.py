@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 MARKER_FILE = ".paperclip-gitops"
-"""Written into every generated app directory."""
+"""Written into every generated app directory: its first line is :func:`marker_text` (what
+:func:`is_generated` reads); below it synth writes the app's record, which ``check`` reads
+(:mod:`constructs_lib.render.record`)."""
 APP_FILE = "app.json"
 """Written into every generated app directory: the app's name and namespace, which the Argo
 CD ApplicationSet's git files generator reads (a new app needs no map kept by hand)."""

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.gitops import DIST, app_namespaces, gitops_tree
+from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
-from constructs_lib.render.synth import InstanceJobs, RenderedApp, render_app
+from constructs_lib.render.record import AppSummary, inputs_digests, record_marker, strip_record
+from constructs_lib.render.synth import RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
-from constructs_lib.spec.gitops import GITOPS_DIR
+from constructs_lib.spec.gitops import GITOPS_DIR, GitOpsConfig
 from constructs_lib.spec.gitops import load_config as load_gitops_config
 from constructs_lib.spec.loader import App
 
@@ -33,18 +34,28 @@ class Result:
         return sum(len(r.app.instances) for r in self.rendered)
 
 
-def app_record(rendered: RenderedApp) -> str:
+def app_record(summary: AppSummary) -> str:
     """``app.json``: the app's name and namespace (what the Argo CD ApplicationSet reads)."""
-    record = {"app": rendered.app.name, "namespace": app_namespaces(rendered)[0]}
+    record = {"app": summary.name, "namespace": summary.namespaces[0]}
     return json.dumps(record, indent=2, sort_keys=True) + "\n"
 
 
-def app_tree(rendered: RenderedApp, writers: Sequence[Writer] = WRITERS) -> dict[str, str]:
-    """Every writer's files for one app, plus the generated-directory marker and app.json."""
+def app_tree(
+    rendered: RenderedApp, writers: Sequence[Writer] = WRITERS, inputs: str | None = None
+) -> dict[str, str]:
+    """Every writer's files for one app, plus app.json and the generated-directory marker;
+    with ``inputs`` (the app's inputs digest) the marker holds the app's record
+    (:mod:`constructs_lib.render.record`)."""
     source = source_label(rendered.app.source)
-    tree = {MARKER_FILE: marker_text(source), APP_FILE: app_record(rendered)}
+    summary = AppSummary.of(rendered)
+    tree = {MARKER_FILE: "", APP_FILE: app_record(summary)}  # the marker is written last
     for writer in writers:
         tree.update(writer.files(rendered, source))
+    if inputs is None:
+        tree[MARKER_FILE] = marker_text(source)
+    else:
+        warnings = len(rendered.warnings)
+        tree[MARKER_FILE] = record_marker(source, tree, inputs, warnings, summary)
     return tree
 
 
@@ -56,6 +67,7 @@ def synthesize(
     gitops_dir: Path | None = None,
     apps: Sequence[App] | None = None,
     dist_path: str = DIST,
+    inputs: Mapping[Path, str] | None = None,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
     problem in any app, before anything is written.
@@ -64,48 +76,64 @@ def synthesize(
     Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``. ``apps``:
     the apps of ``paths`` when the caller has loaded them already (``inputs.load_apps``).
     ``dist_path``: where the output lives in the repository (the entry objects' paths).
+    ``inputs``: each app file's inputs digest for its record, taken before the apps were
+    loaded (:func:`~constructs_lib.render.record.inputs_digests`); by default taken here.
     """
     check_version(version)
+    names = [w.name for w in writers]
+    if inputs is None and apps is None:
+        inputs = inputs_digests(paths, version, names)
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
     apps = list(apps) if apps is not None else load_apps(paths)
+    if inputs is None:
+        inputs = inputs_digests([a.source for a in apps], version, names)
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
     problems: list[Problem] = []
-    job_sources = [w for w in writers if isinstance(w, InstanceJobs)]
     for app in apps:
         try:
-            rendered.append(render_app(app, version, tick, job_sources))
+            rendered.append(render_app(app, version, tick))
         except UserError as exc:
             problems += [p.located(file=display_path(app.source)) for p in exc.problems]
     if problems:
         raise UserError(problems)
-    trees = {r.app.name: app_tree(r, writers) for r in rendered}
+    trees = {r.app.name: app_tree(r, writers, inputs[r.app.source]) for r in rendered}
     warnings = [w for r in rendered for w in r.warnings]
     if gitops is not None and gitops_dir is not None:
-        source = source_label(gitops_dir / GITOPS_CONFIG_FILE)
+        summaries = [AppSummary.of(r) for r in rendered]
         names = [a.name for a in apps]
-        entry = gitops_tree(gitops, rendered, names, source, version, dist_path)
+        entry = gitops_entry(gitops, gitops_dir, summaries, names, version, dist_path)
         trees[GITOPS_DIR] = entry.files
         warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)
 
 
+def gitops_entry(
+    config: GitOpsConfig,
+    apps_dir: Path,
+    summaries: Sequence[AppSummary],
+    names: list[str],
+    version: str,
+    dist_path: str = DIST,
+) -> GitOpsTree:
+    """The tree ``gitops`` of ``config`` (``<apps_dir>/_gitops.yaml``) for the apps of
+    ``summaries`` (in the apps' order), every app's name in ``names``."""
+    source = source_label(apps_dir / GITOPS_CONFIG_FILE)
+    return gitops_tree(config, summaries, names, source, version, dist_path)
+
+
 def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:
-    """Unified diff lines between freshly rendered trees and the files under actual_root."""
+    """Unified diff lines between freshly rendered trees and the files under actual_root.
+
+    The record in a marker is left out of the comparison: it is a cache that only makes
+    ``check`` faster (:func:`stale_records` counts the out-of-date ones)."""
     lines: list[str] = []
     for app, files in sorted(expected.items()):
-        on_disk = (
-            {
-                # a corrupt (not UTF-8) committed file shows in the diff, never a traceback
-                str(p.relative_to(actual_root / app)): p.read_bytes().decode("utf-8", "replace")
-                for p in sorted((actual_root / app).rglob("*"))
-                if p.is_file()
-            }
-            if (actual_root / app).is_dir()
-            else {}
-        )
+        on_disk = _files_on_disk(actual_root / app)
         for name in sorted(set(files) | set(on_disk)):
             want, have = files.get(name), on_disk.get(name)
+            if name == MARKER_FILE:
+                want, have = _without_record(want), _without_record(have)
             if want == have:
                 continue
             label = f"{actual_root.name}/{app}/{name}"
@@ -116,3 +144,35 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
                 tofile=f"{label} (synthesized)" if want is not None else "/dev/null",
             )
     return lines
+
+
+def _files_on_disk(root: Path) -> dict[str, str]:
+    if not root.is_dir():
+        return {}
+    return {
+        # a corrupt (not UTF-8) committed file shows in the diff, never a traceback
+        str(p.relative_to(root)): p.read_bytes().decode("utf-8", "replace")
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _without_record(marker: str | None) -> str | None:
+    return None if marker is None else strip_record(marker)
+
+
+def stale_records(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:
+    """The apps of ``expected`` whose marker under ``actual_root`` holds another record than
+    a synth writes (a synth refreshes it; until then ``check`` synthesizes those apps)."""
+    stale = []
+    for app, files in sorted(expected.items()):
+        marker = files.get(MARKER_FILE)
+        if marker is None or strip_record(marker) == marker:
+            continue  # no record to keep (the gitops tree)
+        try:
+            committed = (actual_root / app / MARKER_FILE).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            committed = None
+        if committed != marker:
+            stale.append(app)
+    return stale

@@ -1,15 +1,10 @@
-"""Strict schema validation and YAML text of synthesized objects.
-
-Kept free of cdk8s imports so it can run in a helper process beside the jsii/Node pipeline.
-"""
+"""Strict schema validation and YAML text of synthesized objects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.errors import Problem
-from constructs_lib.render.helper_process import RunStore
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec.crds import SchemaUnavailable
 from constructs_lib.spec.kubeschema import UnknownKind, object_validator, schema_errors
@@ -96,42 +91,17 @@ def validate_stamped(
     return problems
 
 
-_KEPT: RunStore[int, list[dict[str, Any]]] = RunStore()
-"""Valid objects by instance index, kept by the process that validated them for the
-writers' instance jobs of the same run (see :func:`run_jobs`)."""
-
-
 def check_and_dump(
     objects: list[dict[str, Any]],
     version: str,
     file: str,
     instance: str,
     stamped: list[tuple[str, dict[str, Any]]] | None = None,
-    keep: tuple[str, int] | None = None,
 ) -> tuple[list[Problem], list[str]]:
-    """(schema problems, YAML text of each object) for one instance's objects. With ``keep``
-    (run, index), valid objects stay in this process for :func:`run_jobs`."""
+    """(schema problems, YAML text of each object) for one instance's objects."""
     texts = [dump(o) for o in objects]
     problems = validate_objects(
         objects, version, file=file, instance=instance, size_hints=[len(t) for t in texts]
     )
     problems += validate_stamped(stamped or [], version, file=file, instance=instance)
-    if keep is not None and not problems:
-        _KEPT.put(*keep, objects)
     return problems, texts
-
-
-Jobs = list[tuple[str, Callable[..., Any], tuple[Any, ...]]]
-"""Writers' jobs for one instance: (writer name, function, arguments before the objects)."""
-
-
-def run_jobs(
-    kept: tuple[str, int], jobs: Jobs, objects: list[dict[str, Any]] | None = None
-) -> dict[str, Any] | None:
-    """The result of each job by writer name, run on the objects :func:`check_and_dump` kept
-    as valid under ``kept`` in this process (or on ``objects``, known valid); None when this
-    process kept no valid objects under ``kept``."""
-    found = objects if objects is not None else _KEPT.pop(*kept)
-    if found is None:
-        return None
-    return {name: job(*arguments, found) for name, job, arguments in jobs}

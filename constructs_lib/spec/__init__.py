@@ -1,8 +1,8 @@
 """The Instance spec: pydantic models of paperclip.inc/v1alpha1 Instance, loading and rules.
 
 The models load on first use of a name below (PEP 562): the spec's pure modules (``crds``,
-``kubeschema``, ``semantic``) import without them, which keeps the synthesis helper process
-small.
+``kubeschema``, ``semantic``) import without them, which keeps the start of commands that
+need no model (``check`` of fresh apps, ``schema``) short.
 """
 
 from importlib import import_module

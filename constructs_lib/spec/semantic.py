@@ -17,8 +17,8 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from functools import cache, wraps
-from typing import Any, TypeVar, cast
+from functools import cache, lru_cache, wraps
+from typing import Any, TypeGuard, TypeVar, cast
 
 from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec.patterns import (
@@ -72,28 +72,34 @@ _WORKLOAD_POD_SPEC = {
 }
 
 
+def _is_mapping(value: Any) -> TypeGuard[Mapping[Any, Any]]:
+    """``isinstance(value, Mapping)``, without the ABC check for a plain dict (nearly every
+    value checked here is one; the ABC check was a tenth of the checks' time)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 # --- primitive rules: a message, or None when the value is valid --------------------------
 
-_Rule = TypeVar("_Rule", bound=Callable[..., "str | None"])
+_Rule = TypeVar("_Rule", bound=Callable[..., Any])
 _MEMO_LIMIT = 1 << 16
 
 
 def _remembered(rule: _Rule) -> _Rule:
-    """A primitive rule remembered for string values: the same names, label keys and values
-    recur in every object of every instance."""
-    memo: dict[tuple[Any, ...], str | None] = {}
+    """A primitive rule (or parse) remembered for string values: the same names, label keys
+    and values recur in every object of every instance. Its results must be immutable."""
+    memo: dict[tuple[Any, ...], Any] = {}
 
     @wraps(rule)
-    def check(value: Any, *args: Any, **kwargs: Any) -> str | None:
+    def check(value: Any, *args: Any, **kwargs: Any) -> Any:
         if type(value) is not str:
             return rule(value, *args, **kwargs)
-        key = (value, args, *sorted(kwargs.items()))
+        key = (value, args, *sorted(kwargs.items())) if kwargs else (value, args)
         try:
             return memo[key]
         except KeyError:
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
-            found: str | None = rule(value, *args, **kwargs)
+            found = rule(value, *args, **kwargs)
             memo[key] = found
             return found
 
@@ -175,6 +181,7 @@ def label_value(value: Any) -> str | None:
     return None
 
 
+@_remembered
 def env_var_name(value: Any, version: str = "1.33") -> str | None:
     """An environment variable name as the API server of ``version`` accepts it."""
     if not isinstance(value, str) or not value:
@@ -227,6 +234,7 @@ def config_key(value: Any) -> str | None:
     return None
 
 
+@_remembered
 def parse_quantity(value: Any) -> Decimal | None:
     """The value of a Kubernetes quantity (``5Gi``, ``500m``, ``1e3``, ``2``), or None."""
     if isinstance(value, bool):
@@ -255,6 +263,7 @@ def parse_quantity(value: Any) -> Decimal | None:
         return None
 
 
+@_remembered
 def quantity(value: Any, *, positive: bool = False) -> str | None:
     """A quantity that parses and is not negative (``positive``: greater than zero)."""
     amount = parse_quantity(value)
@@ -285,7 +294,7 @@ def integer(value: Any, low: int, high: int) -> str | None:
 
 def metadata_problems(meta: Any, kind: str, path: str = "metadata") -> list[Finding]:
     """Name (as the kind requires), namespace, labels and annotations of an object."""
-    if not isinstance(meta, Mapping):
+    if not _is_mapping(meta):
         return [(path, "metadata must be a mapping")]
     found: list[Finding] = []
     if "name" in meta or kind != "PodTemplate":
@@ -320,7 +329,7 @@ def object_name(name: Any, kind: str) -> str | None:
 def labels_problems(labels: Any, path: str) -> list[Finding]:
     if labels is None:
         return []
-    if not isinstance(labels, Mapping):
+    if not _is_mapping(labels):
         return [(path, "labels must be a mapping of strings")]
     found: list[Finding] = []
     for key, value in labels.items():
@@ -332,7 +341,7 @@ def labels_problems(labels: Any, path: str) -> list[Finding]:
 def annotations_problems(annotations: Any, path: str) -> list[Finding]:
     if annotations is None:
         return []
-    if not isinstance(annotations, Mapping):
+    if not _is_mapping(annotations):
         return [(path, "annotations must be a mapping of strings")]
     found: list[Finding] = []
     total = 0
@@ -354,11 +363,11 @@ def annotations_problems(annotations: Any, path: str) -> list[Finding]:
 
 
 def selector_problems(selector: Any, path: str) -> list[Finding]:
-    if not isinstance(selector, Mapping):
+    if not _is_mapping(selector):
         return []
     found = labels_problems(selector.get("matchLabels"), f"{path}.matchLabels")
     for index, expression in enumerate(_list(selector.get("matchExpressions"))):
-        if isinstance(expression, Mapping):
+        if _is_mapping(expression):
             found += _at(
                 f"{path}.matchExpressions[{index}].key", qualified_name(expression.get("key"))
             )
@@ -368,16 +377,22 @@ def selector_problems(selector: Any, path: str) -> list[Finding]:
 def env_problems(env: Any, path: str, version: str) -> list[Finding]:
     found: list[Finding] = []
     for index, item in enumerate(_list(env)):
+        if _is_mapping(item) and not _is_mapping(item.get("valueFrom")):
+            # a literal (the common case): only its name is checked, as env_var_problems does
+            problem = env_var_name(item.get("name"), version)
+            if problem is not None:
+                found.append((f"{path}[{index}].name", problem))
+            continue
         found += env_var_problems(item, f"{path}[{index}]", version)
     return found
 
 
 def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
-    if not isinstance(item, Mapping):
+    if not _is_mapping(item):
         return []
     found = _at(f"{path}.name", env_var_name(item.get("name"), version))
     source = item.get("valueFrom")
-    if isinstance(source, Mapping):
+    if _is_mapping(source):
         if item.get("value"):
             found.append((f"{path}.valueFrom", "may not be set together with a non-empty value"))
         kinds = [
@@ -401,7 +416,7 @@ def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
             )
         for ref in ("configMapKeyRef", "secretKeyRef"):
             selector = source.get(ref)
-            if isinstance(selector, Mapping):
+            if _is_mapping(selector):
                 found += _at(f"{path}.valueFrom.{ref}.key", config_key(selector.get("key")))
                 found += _at(f"{path}.valueFrom.{ref}.name", dns_subdomain(selector.get("name")))
     return found
@@ -415,7 +430,7 @@ def env_from_problems(items: Any, path: str, version: str) -> list[Finding]:
 
 
 def env_from_source_problems(item: Any, path: str, version: str) -> list[Finding]:
-    if not isinstance(item, Mapping):
+    if not _is_mapping(item):
         return []
     found: list[Finding] = []
     if item.get("prefix"):
@@ -424,20 +439,20 @@ def env_from_source_problems(item: Any, path: str, version: str) -> list[Finding
     if len(refs) != 1:
         found.append((path, "must set exactly one of configMapRef or secretRef"))
     for ref in refs:
-        if isinstance(item[ref], Mapping):
+        if _is_mapping(item[ref]):
             found += _at(f"{path}.{ref}.name", dns_subdomain(item[ref].get("name")))
     return found
 
 
 def resources_problems(resources: Any, path: str) -> list[Finding]:
     """Requests and limits: known resource names, quantities >= 0, requests <= limits."""
-    if not isinstance(resources, Mapping):
+    if not _is_mapping(resources):
         return []
     found: list[Finding] = []
     amounts: dict[str, dict[str, Decimal]] = {}
     for section in ("requests", "limits"):
         values = resources.get(section)
-        if not isinstance(values, Mapping):
+        if not _is_mapping(values):
             continue
         for name, amount in values.items():
             where = f"{path}.{section}.{name}"
@@ -455,6 +470,7 @@ def resources_problems(resources: Any, path: str) -> list[Finding]:
     return found
 
 
+@_remembered
 def resource_name(name: Any) -> str | None:
     if not isinstance(name, str):
         return f"{_show(name)} is not a resource name"
@@ -469,9 +485,10 @@ def resource_name(name: Any) -> str | None:
 
 
 def container_problems(container: Any, path: str, version: str) -> list[Finding]:
-    if not isinstance(container, Mapping):
+    if not _is_mapping(container):
         return []
-    found = _at(f"{path}.name", dns_label(container.get("name")))
+    problem = dns_label(container.get("name"))
+    found = [] if problem is None else [(f"{path}.name", problem)]
     image = container.get("image")
     if image is not None and (not isinstance(image, str) or image != image.strip()):
         found.append((f"{path}.image", "must not have leading or trailing whitespace"))
@@ -480,7 +497,7 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
     port_names: set[str] = set()
     for index, port in enumerate(_list(container.get("ports"))):
         where = f"{path}.ports[{index}]"
-        if not isinstance(port, Mapping):
+        if not _is_mapping(port):
             continue
         found += _at(f"{where}.containerPort", integer(port.get("containerPort"), 1, 65535))
         if port.get("hostPort") is not None:
@@ -498,7 +515,7 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
     mount_paths: set[str] = set()
     for index, mount in enumerate(_list(container.get("volumeMounts"))):
         found += volume_mount_problems(mount, f"{path}.volumeMounts[{index}]")
-        if isinstance(mount, Mapping) and isinstance(mount.get("mountPath"), str):
+        if _is_mapping(mount) and isinstance(mount.get("mountPath"), str):
             if mount["mountPath"] in mount_paths:
                 found.append((f"{path}.volumeMounts[{index}].mountPath", "duplicate mount path"))
             mount_paths.add(mount["mountPath"])
@@ -509,7 +526,7 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
 
 
 def probe_problems(probe: Any, path: str) -> list[Finding]:
-    if not isinstance(probe, Mapping):
+    if not _is_mapping(probe):
         return []
     found: list[Finding] = []
     for field in (
@@ -526,7 +543,7 @@ def probe_problems(probe: Any, path: str) -> list[Finding]:
         found.append((path, "may set only one of exec, httpGet, tcpSocket, grpc"))
     for handler in ("httpGet", "tcpSocket"):
         action = probe.get(handler)
-        if isinstance(action, Mapping) and "port" in action:
+        if _is_mapping(action) and "port" in action:
             found += _at(f"{path}.{handler}.port", port_or_name(action["port"]))
     return found
 
@@ -538,36 +555,38 @@ def port_or_name(value: Any) -> str | None:
 
 
 def volume_mount_problems(mount: Any, path: str) -> list[Finding]:
-    if not isinstance(mount, Mapping):
+    if not _is_mapping(mount):
         return []
-    found = _at(f"{path}.name", dns_label(mount.get("name")))
+    problem = dns_label(mount.get("name"))
+    found = [] if problem is None else [(f"{path}.name", problem)]
     if not mount.get("mountPath"):
         found.append((f"{path}.mountPath", "must not be empty"))
     return found
 
 
 def volume_problems(volume: Any, path: str) -> list[Finding]:
-    if not isinstance(volume, Mapping):
+    if not _is_mapping(volume):
         return []
-    found = _at(f"{path}.name", dns_label(volume.get("name")))
+    problem = dns_label(volume.get("name"))
+    found = [] if problem is None else [(f"{path}.name", problem)]
     sources = [k for k, v in volume.items() if k != "name" and v is not None]
     if len(sources) != 1:
         found.append((path, "must set exactly one volume source (emptyDir, secret, ...)"))
     empty_dir = volume.get("emptyDir")
-    if isinstance(empty_dir, Mapping) and empty_dir.get("sizeLimit") is not None:
+    if _is_mapping(empty_dir) and empty_dir.get("sizeLimit") is not None:
         found += _at(f"{path}.emptyDir.sizeLimit", quantity(empty_dir["sizeLimit"]))
     for source, field in (("secret", "secretName"), ("configMap", "name")):
         ref = volume.get(source)
-        if isinstance(ref, Mapping):
+        if _is_mapping(ref):
             if ref.get(field) is not None:
                 found += _at(f"{path}.{source}.{field}", dns_subdomain(ref[field]))
             if ref.get("defaultMode") is not None:
                 found += _at(f"{path}.{source}.defaultMode", integer(ref["defaultMode"], 0, 0o777))
             for index, item in enumerate(_list(ref.get("items"))):
-                if isinstance(item, Mapping):
+                if _is_mapping(item):
                     found += _at(f"{path}.{source}.items[{index}].key", config_key(item.get("key")))
     claim = volume.get("persistentVolumeClaim")
-    if isinstance(claim, Mapping):
+    if _is_mapping(claim):
         found += _at(
             f"{path}.persistentVolumeClaim.claimName", dns_subdomain(claim.get("claimName"))
         )
@@ -575,7 +594,7 @@ def volume_problems(volume: Any, path: str) -> list[Finding]:
 
 
 def security_context_problems(context: Any, path: str) -> list[Finding]:
-    if not isinstance(context, Mapping):
+    if not _is_mapping(context):
         return []
     found: list[Finding] = []
     for field in ("runAsUser", "runAsGroup", "fsGroup"):
@@ -587,7 +606,7 @@ def security_context_problems(context: Any, path: str) -> list[Finding]:
 
 
 def toleration_problems(toleration: Any, path: str) -> list[Finding]:
-    if not isinstance(toleration, Mapping):
+    if not _is_mapping(toleration):
         return []
     found: list[Finding] = []
     if toleration.get("key"):
@@ -605,7 +624,7 @@ def toleration_problems(toleration: Any, path: str) -> list[Finding]:
 
 
 def topology_spread_problems(constraint: Any, path: str) -> list[Finding]:
-    if not isinstance(constraint, Mapping):
+    if not _is_mapping(constraint):
         return []
     found = _at(f"{path}.maxSkew", integer(constraint.get("maxSkew"), 1, INT32[1]))
     found += _at(f"{path}.topologyKey", qualified_name(constraint.get("topologyKey")))
@@ -617,7 +636,7 @@ def topology_spread_problems(constraint: Any, path: str) -> list[Finding]:
 
 def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
     """A pod spec as the API server validates it (the parts a user can pass through)."""
-    if not isinstance(spec, Mapping):
+    if not _is_mapping(spec):
         return []
     found: list[Finding] = []
     names: set[str] = set()
@@ -625,7 +644,7 @@ def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
         for index, container in enumerate(_list(spec.get(group))):
             where = f"{path}.{group}[{index}]"
             found += container_problems(container, where, version)
-            name = container.get("name") if isinstance(container, Mapping) else None
+            name = container.get("name") if _is_mapping(container) else None
             if isinstance(name, str):
                 if name in names:
                     found.append((f"{where}.name", f"duplicate container name {_show(name)}"))
@@ -633,17 +652,17 @@ def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
     volumes: set[str] = set()
     for index, volume in enumerate(_list(spec.get("volumes"))):
         found += volume_problems(volume, f"{path}.volumes[{index}]")
-        name = volume.get("name") if isinstance(volume, Mapping) else None
+        name = volume.get("name") if _is_mapping(volume) else None
         if isinstance(name, str):
             if name in volumes:
                 found.append((f"{path}.volumes[{index}].name", f"duplicate volume {_show(name)}"))
             volumes.add(name)
     for group in ("initContainers", "containers"):
         for index, container in enumerate(_list(spec.get(group))):
-            if not isinstance(container, Mapping):
+            if not _is_mapping(container):
                 continue
             for mount_index, mount in enumerate(_list(container.get("volumeMounts"))):
-                if isinstance(mount, Mapping) and mount.get("name") not in volumes:
+                if _is_mapping(mount) and mount.get("name") not in volumes:
                     found.append(
                         (
                             f"{path}.{group}[{index}].volumeMounts[{mount_index}].name",
@@ -657,7 +676,7 @@ def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
         if spec.get(field):
             found += _at(f"{path}.{field}", dns_label(spec[field]))
     for index, secret in enumerate(_list(spec.get("imagePullSecrets"))):
-        if isinstance(secret, Mapping):
+        if _is_mapping(secret):
             found += _at(
                 f"{path}.imagePullSecrets[{index}].name", dns_subdomain(secret.get("name"))
             )
@@ -729,16 +748,16 @@ def _walk_ints(
     if "integer" in types and isinstance(value, int | float) and not isinstance(value, bool):
         yield from _int_check(value, str(schema.get("format", "int64")), path)
         return
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for key, item in value.items():
-            sub = properties.get(key) if isinstance(properties, Mapping) else None
-            if sub is None and isinstance(extra, Mapping):
+            sub = properties.get(key) if _is_mapping(properties) else None
+            if sub is None and _is_mapping(extra):
                 sub = extra
             if sub is not None:
                 yield from _walk_ints(item, sub, defs, _join(path, str(key)), depth + 1)
-    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+    elif isinstance(value, list) and _is_mapping(schema.get("items")):
         for index, item in enumerate(value):
             yield from _walk_ints(item, schema["items"], defs, f"{path}[{index}]", depth + 1)
 
@@ -762,7 +781,7 @@ def _resolve(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str,
         if not isinstance(ref, str):
             return schema
         target = defs.get(ref.rsplit("/", 1)[-1])
-        if not isinstance(target, Mapping):
+        if not _is_mapping(target):
             return {}
         schema = target
     return schema
@@ -784,7 +803,7 @@ def _schema_dir(version: str) -> str:
 def _definitions(schema_dir: str) -> Mapping[str, Any]:
     document = kv.definitions(schema_dir)
     defs = document.get("$defs") or document.get("definitions") or {}
-    return defs if isinstance(defs, Mapping) else {}
+    return defs if _is_mapping(defs) else {}
 
 
 def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, Any] | None:
@@ -792,7 +811,7 @@ def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, A
         document = kv.kind_schema(schema_dir, api_version, kind)
     except (FileNotFoundError, OSError, ValueError):
         return None
-    return document if isinstance(document, Mapping) else None
+    return document if _is_mapping(document) else None
 
 
 # --- lists merged by key: unique by that key (server-side apply) ---------------------------
@@ -821,8 +840,8 @@ def list_merge_keys(definition: str, field: str, version: str = "1.33") -> tuple
     Container's env), ``()`` for a set, None when the list is not merged by key."""
     defs = _definitions(_schema_dir(version))
     owner = defs.get(definition)
-    properties = owner.get("properties") if isinstance(owner, Mapping) else None
-    schema = _resolve(properties.get(field) or {}, defs) if isinstance(properties, Mapping) else {}
+    properties = owner.get("properties") if _is_mapping(owner) else None
+    schema = _resolve(properties.get(field) or {}, defs) if _is_mapping(properties) else {}
     return _merge_keys(schema)
 
 
@@ -833,8 +852,8 @@ def duplicate_items(
     Container) that repeat an earlier item's merge key; paths relative to the list."""
     defs = _definitions(_schema_dir(version))
     owner = defs.get(definition)
-    properties = owner.get("properties") if isinstance(owner, Mapping) else None
-    if not isinstance(properties, Mapping) or field not in properties:
+    properties = owner.get("properties") if _is_mapping(owner) else None
+    if not _is_mapping(properties) or field not in properties:
         return []
     return list(_duplicates(items, _resolve(properties[field], defs), defs, ""))
 
@@ -893,7 +912,7 @@ def _duplicates(
     for index, item in enumerate(items):
         parts: tuple[tuple[str, Any], ...]
         if keys:
-            if not isinstance(item, Mapping):
+            if not _is_mapping(item):
                 continue
             parts = tuple((k, _key_value(item, k, item_schema, defs)) for k in keys)
             shown = ", ".join(f"{k}={v!r}" for k, v in parts if v is not None)
@@ -924,7 +943,7 @@ def _key_value(item: Mapping[str, Any], key: str, schema: Mapping[str, Any], def
     if item.get(key) is not None:
         return item[key]
     properties = schema.get("properties") or {}
-    field = _resolve(properties.get(key) or {}, defs) if isinstance(properties, Mapping) else {}
+    field = _resolve(properties.get(key) or {}, defs) if _is_mapping(properties) else {}
     if "default" in field:
         return field["default"]
     found = _DEFAULTS_TO.search(str(field.get("description", "")))
@@ -943,16 +962,16 @@ def _may_hold_keyed(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> bool:
     _KEYED_MEMO[id(schema)] = (schema, True)  # a cycle is assumed to hold one
     node = _resolve(schema, defs)
     children: list[Any] = []
-    if isinstance(node.get("properties"), Mapping):
+    if _is_mapping(node.get("properties")):
         children += list(node["properties"].values())
     for keyword in ("items", "additionalProperties"):
-        if isinstance(node.get(keyword), Mapping):
+        if _is_mapping(node.get(keyword)):
             children.append(node[keyword])
     for keyword in ("allOf", "anyOf", "oneOf"):
         if isinstance(node.get(keyword), list):
             children += node[keyword]
     found = _merge_keys(node) is not None or any(
-        _may_hold_keyed(child, defs) for child in children if isinstance(child, Mapping)
+        _may_hold_keyed(child, defs) for child in children if _is_mapping(child)
     )
     _KEYED_MEMO[id(schema)] = (schema, found)
     return found
@@ -996,9 +1015,9 @@ def pass_through_problems(definition: str, value: Any, version: str = "1.33") ->
         found += [(p.lstrip("."), m) for p, m in check(value)]
     defs = _definitions(_schema_dir(version))
     schema = defs.get(definition)
-    if isinstance(schema, Mapping) and _may_break_int_ranges(value):
+    if _is_mapping(schema) and _may_break_int_ranges(value):
         found += [(p.lstrip("."), m) for p, m in _walk_ints(value, schema, defs, "", 0)]
-    if isinstance(schema, Mapping):
+    if _is_mapping(schema):
         found += [(p.lstrip("."), m) for p, m in _walk_keyed(value, schema, defs, "", 0)]
     return _unique(found)
 
@@ -1010,16 +1029,16 @@ def object_problems(
     kind = str(obj.get("kind", ""))
     found = metadata_problems(obj.get("metadata"), kind)
     raw_spec = obj.get("spec")
-    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
+    spec: Mapping[str, Any] = raw_spec if _is_mapping(raw_spec) else {}
     pod_path = _WORKLOAD_POD_SPEC.get(kind)
     if pod_path is not None:
         pod: Any = obj
         for part in pod_path:
-            pod = pod.get(part) if isinstance(pod, Mapping) else None
+            pod = pod.get(part) if _is_mapping(pod) else None
         found += pod_spec_problems(pod, ".".join(pod_path), version)
         if kind != "Pod":
             template = _dig(obj, pod_path[:-1])
-            if isinstance(template, Mapping):
+            if _is_mapping(template):
                 meta = template.get("metadata") or {}
                 where = ".".join((*pod_path[:-1], "metadata"))
                 found += labels_problems(meta.get("labels"), f"{where}.labels")
@@ -1035,7 +1054,7 @@ def object_problems(
     if kind == "Job" or kind == "CronJob":
         job = spec if kind == "Job" else _dig(obj, ("spec", "jobTemplate", "spec"))
         base = "spec" if kind == "Job" else "spec.jobTemplate.spec"
-        if isinstance(job, Mapping):
+        if _is_mapping(job):
             for field in (
                 "backoffLimit",
                 "parallelism",
@@ -1073,7 +1092,7 @@ def object_problems(
 
 
 def claim_problems(claim: Any, path: str) -> list[Finding]:
-    if not isinstance(claim, Mapping):
+    if not _is_mapping(claim):
         return []
     prefix = f"{path}." if path else ""
     found: list[Finding] = []
@@ -1098,7 +1117,7 @@ def config_data_problems(obj: Mapping[str, Any]) -> list[Finding]:
     seen: set[str] = set()
     for section in ("data", "binaryData", "stringData"):
         values = obj.get(section)
-        if not isinstance(values, Mapping):
+        if not _is_mapping(values):
             continue
         for key, value in values.items():
             found += _at(f"{section}.{key}", config_key(key))
@@ -1115,7 +1134,7 @@ def service_problems(spec: Mapping[str, Any]) -> list[Finding]:
     found = labels_problems(spec.get("selector"), "spec.selector")
     ports = _list(spec.get("ports"))
     for index, port in enumerate(ports):
-        if not isinstance(port, Mapping):
+        if not _is_mapping(port):
             continue
         where = f"spec.ports[{index}]"
         found += _at(f"{where}.port", integer(port.get("port"), 1, 65535))
@@ -1141,7 +1160,7 @@ def _list(value: Any) -> list[Any]:
 
 def _dig(value: Any, parts: tuple[str, ...]) -> Any:
     for part in parts:
-        value = value.get(part) if isinstance(value, Mapping) else None
+        value = value.get(part) if _is_mapping(value) else None
     return value
 
 
@@ -1153,6 +1172,7 @@ def _unique(found: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(found))
 
 
+@lru_cache(maxsize=64)
 def _version(version: str) -> tuple[int, int]:
     parts = re.findall(r"\d+", version)
     return (int(parts[0]), int(parts[1])) if len(parts) >= 2 else (1, 99)

@@ -43,7 +43,7 @@ from pathlib import Path
 import constructs_lib.cli
 light = sorted(m for m in ("constructs_lib.spec.kubeschema", "pydantic") if m in sys.modules)
 from constructs_lib.render.inputs import check_version, load_apps
-import constructs_lib.render.validate, constructs_lib.render.helm.share
+import constructs_lib.render.validate, constructs_lib.render.helm.templates
 from constructs_lib.render.validate import check_and_dump
 check_version("1.33")
 [app] = load_apps([Path(sys.argv[1])])
@@ -59,7 +59,7 @@ print(json.dumps(report))
 
 def test_the_synthesis_path_does_not_load_jsonschema_for_valid_objects() -> None:
     """The command line starts without the schemas; loading an app and checking valid objects
-    (what the main and the helper process do) needs neither jsonschema nor
+    (what every synth does) needs neither jsonschema nor
     kubernetes-validate's module (a tenth of a second each process)."""
     done = subprocess.run(
         [sys.executable, "-c", LOADED, str(REPO / "apps" / "production.yaml")],

@@ -1,5 +1,6 @@
 """The Helm chart beside the Kustomize tree, generated from the typed model.
 
-The writer lives in :mod:`constructs_lib.render.helm.chart`; the modules that run in the
-synthesis helper process (``share``, ``templates``, ``probe``) do not load jsii.
+The writer lives in :mod:`constructs_lib.render.helm.chart`; where each value lands is found
+by :mod:`~constructs_lib.render.helm.analysis` (with :mod:`~constructs_lib.render.helm.probe`),
+and :mod:`~constructs_lib.render.helm.templates` writes the template files.
 """

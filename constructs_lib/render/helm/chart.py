@@ -11,40 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib import __version__
-from constructs_lib.constructs.build import Plan, manifests, plan
+from constructs_lib.constructs.build import Plan
 from constructs_lib.constructs.jsontext import pretty_json
-from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import UserError
-from constructs_lib.render.helm.probe import (
-    PLANS,
-    Analysis,
-    analyse,
-    default_value,
-    document,
-    identity,
-)
+from constructs_lib.render.helm.analysis import Analysis, analyse
+from constructs_lib.render.helm.probe import default_value, document, identity
 from constructs_lib.render.helm.registry import Param
-from constructs_lib.render.helm.share import (
-    Part,
-    Probed,
-    adopt,
-    carry_over,
-    instance_part,
-    remember,
-    share_key,
-)
 from constructs_lib.render.helm.sites import values_ref
-from constructs_lib.render.helper_process import new_run
 from constructs_lib.render.layout import file_name, marker_text
-from constructs_lib.render.synth import InstanceJob, PlannedJobs, RenderedApp
+from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
-from constructs_lib.spec import DatabaseMode, Instance
-from constructs_lib.spec.loader import App
+from constructs_lib.spec import DatabaseMode
 
 from .templates import render_template
 
@@ -113,123 +95,17 @@ def chart_name(app: str) -> str:
     return name or "paperclip"
 
 
-class Renderer:
-    """Renders instances for the probes, each distinct spec once. The lists it returns are
-    shared: callers read them and never change them."""
-
-    def __init__(self) -> None:
-        self.cache: dict[str, list[dict[str, Any]]] = {}
-
-    def seed(self, instance: Instance, objects: list[dict[str, Any]]) -> None:
-        """What the synthesis already rendered for ``instance``."""
-        self.cache.setdefault(instance.model_dump_json(by_alias=True), objects)
-
-    def __call__(self, instance: Instance) -> list[dict[str, Any]]:
-        key = instance.model_dump_json(by_alias=True)
-        if key not in self.cache:
-            planned = PLANS.get(key) or plan(instance)
-            self.cache[key] = manifests(planned, sources())
-        return self.cache[key]
-
-
-SHARE_TRIES = 3
-"""Probed instances of a group an instance's analysis may be carried over from."""
-
-
-@dataclass
-class SharedProbes:
-    """The probed first instance of each group of instances that differ only by name,
-    analysed before the synthesis so the helper process can carry them over."""
-
-    render: Renderer
-    firsts: dict[str, Analysis]
-    """By :func:`share_key`."""
-
-
-def plan_jobs(app: App, objects_of: Callable[[int], list[dict[str, Any]]]) -> PlannedJobs | None:
-    """Probe the first instance of each group, and give every instance a job that carries
-    the group's sites over and writes its templates (apps of several instances)."""
-    instances = app.instances
-    if len(instances) < 2:
-        return None
-    namespaced = len({i.namespace for i in instances}) == 1
-    run = new_run()
-    render = Renderer()
-    firsts: dict[str, Analysis] = {}
-    jobs = []
-    for index, instance in enumerate(instances):
-        key = share_key(instance)
-        probed = None
-        if key not in firsts:
-            objects = objects_of(index)
-            render.seed(instance, objects)
-            files = [file_name(o) for o in objects]
-            try:
-                analysis = analyse(
-                    instance, render, (instance.name,), files.__getitem__, namespaced=namespaced
-                )
-            except AssertionError:
-                return None  # the writer reports it (HelmWriter.files)
-            firsts[key] = analysis
-            probed = Probed.of(analysis)
-            remember(run, key, probed)  # for the jobs that end up running in this process
-        arguments = (run, key, probed, instance.name, (instance.name,))
-        jobs.append(InstanceJob(instance_part, arguments))
-    return PlannedJobs(SharedProbes(render, firsts), jobs)
-
-
-@dataclass
-class Analysed:
-    """One instance's analysis, and its template texts when the helper wrote them."""
-
-    analysis: Analysis
-    templates: list[str] | None = None
-
-
-def analyse_app(rendered: RenderedApp) -> list[Analysed]:
+def analyse_app(rendered: RenderedApp) -> list[Analysis]:
     """One analysis per instance; values live under the instance name when there are
-    several. Instances that differ only by name share the probing (see ``share``): carried
-    over by the helper process during synthesis when it could, else here."""
+    several."""
     instances = rendered.app.instances
     several = len(instances) > 1
     namespaced = len({i.namespace for i in instances}) == 1
-    context, parts = rendered.parts.get(HelmWriter.name, (None, []))
-    shared = context if isinstance(context, SharedProbes) else None
-    render = shared.render if shared else Renderer()
-    for instance, objects in zip(instances, rendered.per_instance, strict=True):
-        render.seed(instance, objects)
-    groups: dict[str, list[tuple[Analysis, Probed]]] = {}
-    if shared:
-        for key, first in shared.firsts.items():
-            groups[key] = [(first, Probed.of(first))]
     out = []
-    for index, instance in enumerate(instances):
-        prefix = (instance.name,) if several else ()
-        objects = render(instance)
-        key = share_key(instance)
-        part = parts[index] if index < len(parts) else None
-        if shared and isinstance(part, Part):
-            first = shared.firsts[key]
-            out.append(
-                Analysed(adopt(first, part.moved, instance, objects, prefix), part.templates)
-            )
-            continue
+    for instance, objects in zip(instances, rendered.per_instance, strict=True):
         files = [file_name(o) for o in objects]
-        group = groups.setdefault(key, [])
-        analysis = next(
-            (
-                moved
-                for first, probed in group[:SHARE_TRIES]
-                if (
-                    moved := carry_over(first, probed, instance, objects, prefix, files.__getitem__)
-                )
-            ),
-            None,
-        )
-        if analysis is None:
-            analysis = analyse(instance, render, prefix, files.__getitem__, namespaced=namespaced)
-            group.append((analysis, Probed.of(analysis)))
-        out.append(Analysed(analysis))
+        prefix = (instance.name,) if several else ()
+        out.append(analyse(instance, objects, prefix, files.__getitem__, namespaced=namespaced))
     return out
 
 
@@ -527,21 +403,16 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
 def build_chart(rendered: RenderedApp, source: str) -> Chart:
     """Every file of ``helm/`` for one app."""
     app = rendered.app
-    analysed = analyse_app(rendered)
-    analyses = [a.analysis for a in analysed]
+    analyses = analyse_app(rendered)
     templates: dict[tuple[str, str, str], str] = {}
-    for item in analysed:
-        analysis = item.analysis
+    for analysis in analyses:
         for index, obj in enumerate(analysis.objects):
-            if item.templates is not None:
-                text = item.templates[index]
-            else:
-                text = render_template(
-                    obj,
-                    analysis.sites.get(index, {}),
-                    analysis.added.get(index, {}),
-                    analysis.conditions.get(index),
-                )
+            text = render_template(
+                obj,
+                analysis.sites.get(index, {}),
+                analysis.added.get(index, {}),
+                analysis.conditions.get(index),
+            )
             key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
             templates[key] = text
     files: dict[str, str] = {}
@@ -580,11 +451,6 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
 
 class HelmWriter:
     name = "helm"
-
-    def instance_jobs(
-        self, app: App, objects_of: Callable[[int], list[dict[str, Any]]]
-    ) -> PlannedJobs | None:
-        return plan_jobs(app, objects_of)
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         try:

@@ -1,78 +1,44 @@
-"""Where each value lands, found by rendering the typed model, not by hand-written templates.
+"""Where a value lands, found by rendering the typed model, not by hand-written templates.
 
-For every parameter the instance is rendered with the spec field set to an unusual valid value
-(a *probe*) and compared, leaf by leaf, with the default render:
+A *probe* sets spec fields to unusual valid values and the instance is rendered again; the
+leaves that differ from the default render are where the values land:
 
 * a leaf that became the probe value is replaced by the value (``| toJson``, ``| int64``);
 * a string leaf that now contains the probe text gets the value spliced in at exactly those
   positions (the rest of the string must be unchanged);
 * a key that only exists with the probe value is written under ``{{- with }}``;
 * a pod annotation holding the hash of a ConfigMap's data is computed in the template from
-  the rendered ConfigMap, so a value that changes the ConfigMap still rolls the pods;
-* a ``toggle`` whose flipped render removes whole objects wraps their files in ``{{- if }}``.
+  the rendered ConfigMap, so a value that changes the ConfigMap still rolls the pods.
 
-Any other difference (the probe changed the object set, or a leaf the parameter does not
-explain) means the value cannot be offered as a plain parameter for this instance; it is left
-out of the chart's values, and the chart's README says why.
+Many probes go into one render (:func:`explain_group`): each carries marks (its probe texts
+and numbers) that no other probe of the group shares, so every changed leaf names the value
+that changed it. A group whose render cannot be read that way tells nothing, and
+:mod:`~constructs_lib.render.helm.analysis` splits it; one probe alone is read by
+:func:`explain`, which says exactly why a value cannot be offered.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from constructs_lib.render.helm.registry import (
-    COMPOSITES,
-    Composite,
-    Param,
-    Shape,
-    Unoffered,
-    params_for,
-)
-from constructs_lib.render.helm.sites import (
-    MISSING,
-    NAMESPACE_EXPR,
-    NAMESPACE_SENTINEL,
-    Merge,
-    Pointer,
-    Site,
-    Spans,
-    Whole,
-    find_hash,
-    get,
-    is_hash_pointer,
-    values_ref,
-)
+from constructs_lib.constructs.build import Plan, manifests, plan
+from constructs_lib.constructs.names import config_hash
+from constructs_lib.constructs.package_files import sources
+from constructs_lib.render.helm.registry import Param, Shape
+from constructs_lib.render.helm.sites import MISSING, Merge, Pointer, Whole, get, is_hash_pointer
 from constructs_lib.spec import Instance, rules
 
+Objects = list[dict[str, Any]]
+Leaf = tuple[int, Pointer, Any, Any]
+"""(object index, pointer, default value, probed value); MISSING where a key is absent."""
 
-@dataclass
-class Analysis:
-    """Every site of one instance's objects, and what the chart offers for it."""
-
-    instance: Instance
-    objects: list[dict[str, Any]]
-    prefix: tuple[str, ...]
-    sites: dict[int, dict[Pointer, Site]] = field(default_factory=dict)
-    added: dict[int, dict[Pointer, Whole]] = field(default_factory=dict)
-    """Keys that exist only when a value is set (pointer of the new key)."""
-    conditions: dict[int, str] = field(default_factory=dict)
-    """Object index -> the expression its template file is wrapped in."""
-    params: list[Param] = field(default_factory=list)
-    composites: list[Composite] = field(default_factory=list)
-    left_out: list[Unoffered] = field(default_factory=list)
-    schema_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
-    namespaced: bool = True
-
-
-# --- rendering --------------------------------------------------------------------------
-
-
-Render = Callable[[Instance], list[dict[str, Any]]]
+# --- documents --------------------------------------------------------------------------
 
 
 def document(instance: Instance) -> dict[str, Any]:
@@ -124,15 +90,17 @@ def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
     return out
 
 
-def instance_from(doc: dict[str, Any]) -> Instance | None:
-    """The validated Instance, or None when the model or the synth-time rules refuse it."""
-    return checked(doc)[0]
+def with_values(
+    doc: dict[str, Any], changes: Sequence[tuple[tuple[str, ...], Any]]
+) -> dict[str, Any]:
+    for path, value in changes:
+        doc = with_value(doc, path, value)
+    return doc
 
 
-def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
-    """(the validated Instance, "") or (None, why the model or a synth-time rule refuses it)."""
-    from constructs_lib.constructs.build import plan
-
+def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
+    """(the plan of an Instance document, "") or (None, why the model or a synth-time rule
+    refuses it)."""
     try:
         instance = Instance.model_validate(doc)
     except (ValidationError, ValueError) as exc:
@@ -142,15 +110,13 @@ def checked(doc: dict[str, Any]) -> tuple[Instance | None, str]:
     if problems:
         first = problems[0]
         return None, f"{first.path}: {first.message}" if first.path else first.message
-    if len(PLANS) >= 256:
-        PLANS.clear()
-    PLANS[instance.model_dump_json(by_alias=True)] = planned
-    return instance, ""
+    return planned, ""
 
 
-PLANS: dict[str, Any] = {}
-"""The plan :func:`checked` made for each accepted probe Instance (by its JSON), so rendering
-it does not plan it again."""
+def probe_render(doc: dict[str, Any]) -> tuple[Objects | None, str]:
+    """(the objects of an Instance document, "") or (None, why it is refused)."""
+    planned, refused = probe_plan(doc)
+    return (manifests(planned, sources()), "") if planned is not None else (None, refused)
 
 
 def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -190,20 +156,105 @@ def default_value(param: Param, doc: dict[str, Any]) -> Any:
     return value
 
 
+def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = values
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def document_with_values(
+    instance: Instance, params: list[Param], values: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The Instance document with chart values applied to the spec fields they stand for:
+    what the Kustomize tree of the same change is synthesized from."""
+    doc = document(instance)
+    for param in params:
+        value = lookup(values, (*prefix, *param.path))
+        if value is not MISSING:
+            doc = with_value(doc, param.spec, to_spec(param, value))
+    return doc
+
+
+# --- probes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One landing to find: how the spec changes, what to look for, what to write instead."""
+
+    key: str
+    changes: tuple[tuple[tuple[str, ...], Any], ...]
+    """(spec path, value) set together (a :data:`METADATA` path for metadata fields)."""
+    value: Any
+    shape: Shape
+    expr: str
+    embeddable: bool
+    sentinel: str
+    default_text: str
+    integer: bool
+    guard: tuple[str, ...] | None = None
+    """The spec path emptied to learn which keys vanish with the value (optional values)."""
+
+    def marks(self) -> tuple[set[str], set[int]]:
+        """The texts and numbers this probe brings into the objects: its sentinel, the leaf
+        values of a block, the keys and values of a merged mapping. A number counts as text
+        only where it may be spliced into strings."""
+        texts: set[str] = {self.sentinel} if self.sentinel and self.embeddable else set()
+        numbers: set[int] = set()
+        _collect(self.value, texts, numbers, self.embeddable, self.shape is Shape.MERGE)
+        return texts, numbers
+
+
+def _collect(value: Any, texts: set[str], numbers: set[int], embeddable: bool, keys: bool) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        numbers.add(value)
+        if embeddable:
+            texts.add(str(value))
+    elif isinstance(value, str):
+        texts.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if keys:
+                texts.add(key)
+            _collect(item, texts, numbers, embeddable, keys)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, texts, numbers, embeddable, keys)
+
+
+def clash(a: Probe, b: Probe) -> bool:
+    """Whether one render of both could not tell their landings apart: a text of one holds a
+    text of the other, or their numbers are equal or adjacent."""
+    texts_a, numbers_a = a.marks()
+    texts_b, numbers_b = b.marks()
+    if any(x in y or y in x for x in texts_a for y in texts_b):
+        return True
+    return any(abs(x - y) <= 1 for x in numbers_a for y in numbers_b)
+
+
 # --- diffing ----------------------------------------------------------------------------
 
 
 def walk_diff(
-    a: Any, b: Any, at: Pointer = (), whole: Any = MISSING
+    a: Any, b: Any, at: Pointer = (), blocks: Sequence[Any] = ()
 ) -> Iterator[tuple[Pointer, Any, Any]]:
     """(pointer, default, probe) of every difference; MISSING where a key is absent. A value
-    equal to ``whole`` (a probed block) is one difference, not one per leaf."""
-    if whole is not MISSING and a != b and b == whole and type(b) is type(whole):
+    equal to one of ``blocks`` (a probed block) is one difference, not one per leaf."""
+    if a is b:
+        return
+    if isinstance(a, dict | list) and a == b and type(a) is type(b):
+        return
+    if blocks and a != b and any(b == w and type(b) is type(w) for w in blocks):
         yield at, a, b
     elif isinstance(a, dict) and isinstance(b, dict):
         for key in a:
             if key in b:
-                yield from walk_diff(a[key], b[key], (*at, key), whole)
+                yield from walk_diff(a[key], b[key], (*at, key), blocks)
             else:
                 yield (*at, key), a[key], MISSING
         for key in b:
@@ -211,7 +262,7 @@ def walk_diff(
                 yield (*at, key), MISSING, b[key]
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            yield from walk_diff(x, y, (*at, i), whole)
+            yield from walk_diff(x, y, (*at, i), blocks)
     elif type(a) is not type(b) or a != b:
         yield at, a, b
 
@@ -220,20 +271,33 @@ def identity(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
-def renamed(obj: dict[str, Any], probe: Probe) -> tuple[str, str]:
-    """The identity with the probe text in the name put back to the default (a
+def _renamed(obj: dict[str, Any], probes: Sequence[Probe]) -> tuple[str, str]:
+    """The identity with probe texts in the name put back to their defaults (a
     cluster-scoped object's name contains its instance's namespace)."""
     kind, name = identity(obj)
-    if probe.sentinel and probe.sentinel in name:
-        name = name.replace(probe.sentinel, probe.default_text)
+    for probe in probes:
+        if probe.sentinel and probe.sentinel in name:
+            name = name.replace(probe.sentinel, probe.default_text)
     return kind, name
+
+
+def _leaves(default: Objects, probed: Objects, probes: Sequence[Probe]) -> list[Leaf] | None:
+    """Every changed leaf, or None when the probes add or remove objects."""
+    if [identity(o) for o in default] != [_renamed(o, probes) for o in probed]:
+        return None
+    blocks = [p.value for p in probes if p.shape is Shape.BLOCK]
+    return [
+        (index, pointer, old, new)
+        for index, (a, b) in enumerate(zip(default, probed, strict=True))
+        for pointer, old, new in walk_diff(a, b, (), blocks)
+    ]
 
 
 # --- explaining a probe -----------------------------------------------------------------
 
 
 class Unexplained(Exception):
-    """The probe changed something this parameter cannot account for."""
+    """The probe changed something its value cannot account for."""
 
 
 @dataclass
@@ -259,396 +323,234 @@ def spans_in(default: str, probed: str, sentinel: str, default_text: str) -> lis
     return spans
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One landing to find: how the spec changes, what to look for, what to write instead."""
-
-    key: str
-    doc: dict[str, Any]
-    value: Any
-    shape: Shape
-    expr: str
-    embeddable: bool
-    sentinel: str
-    default_text: str
-    integer: bool
-    guard_doc: dict[str, Any] | None = None
-    """The document with the value empty (to learn which keys vanish)."""
+Vanishes = Callable[[int, Pointer], bool]
+"""Whether the key at (object index, pointer) is absent when the value is empty (the key is
+then written under ``{{- with }}``); asked only where a whole leaf is the value."""
 
 
-def explain(
-    probe: Probe,
-    default: list[dict[str, Any]],
-    probed: list[dict[str, Any]],
-    empty: Callable[[], list[dict[str, Any]] | None],
-) -> Found:
-    if [identity(o) for o in default] != [renamed(o, probe) for o in probed]:
-        raise Unexplained("a different value adds or removes objects")
+def _where(pointer: Pointer) -> str:
+    return "/".join(map(str, pointer))
+
+
+def _is_value(new: Any, value: Any) -> bool:
+    return bool(new == value and type(new) is type(value))
+
+
+def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None]) -> None:
+    index, pointer, old, new = leaf
+    keys = probe.value
+    last = pointer[-1] if pointer else None
+    if (new is not MISSING and last in keys and new == keys[last]) or (
+        new is MISSING and old is not MISSING
+    ):
+        maps[pointer[:-1]] = None
+    elif old is MISSING and new == keys:
+        found.added[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
+    else:
+        raise Unexplained(f"{_where(pointer)} changed unexpectedly")
+
+
+def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
+    """Record where one changed leaf takes the probe's value, or raise Unexplained."""
+    index, pointer, old, new = leaf
+    where = (index, pointer)
+    form = "int" if probe.integer else "json"
+    if old is MISSING:
+        if _is_value(new, probe.value):
+            found.added[where] = Whole(probe.expr, form, guarded=True)
+            return
+        raise Unexplained(f"{_where(pointer)} appeared unexpectedly")
+    if new is MISSING:
+        raise Unexplained(f"{_where(pointer)} disappeared")
+    if _is_value(new, probe.value):
+        found.whole[where] = Whole(probe.expr, form, guarded=vanishes(index, pointer))
+    elif probe.integer and isinstance(new, str) and new == str(probe.value):
+        found.whole[where] = Whole(probe.expr, "intstr")
+    elif (
+        probe.embeddable and isinstance(new, str) and isinstance(old, str) and probe.sentinel in new
+    ):
+        text = "{{ " + probe.expr + (" | int64" if probe.integer else "") + " }}"
+        for start, end in spans_in(old, new, probe.sentinel, probe.default_text):
+            found.spans.setdefault(where, []).append((start, end, text))
+    else:
+        raise Unexplained(
+            f"{_where(pointer)} changed from {old!r} to {new!r}, which the value does not explain"
+        )
+
+
+def _found(probe: Probe, leaves: Sequence[Leaf], probed: Objects, vanishes: Vanishes) -> Found:
+    """What one probe's changed leaves (in object order) say, or Unexplained."""
     found = Found()
-    for index, (a, b) in enumerate(zip(default, probed, strict=True)):
-        merge_maps: dict[Pointer, None] = {}
-        whole = probe.value if probe.shape is Shape.BLOCK else MISSING
-        for pointer, old, new in walk_diff(a, b, (), whole):
-            where = (index, pointer)
-            if is_hash_pointer(pointer) and old is not MISSING and new is not MISSING:
-                found.hashes.add(where)
-                continue
-            if probe.shape is Shape.MERGE:
-                keys = probe.value
-                last = pointer[-1] if pointer else None
-                if (new is not MISSING and last in keys and new == keys[last]) or (
-                    new is MISSING and old is not MISSING
-                ):
-                    merge_maps[pointer[:-1]] = None
-                    continue
-                if old is MISSING and new == keys:
-                    found.added[where] = Whole(probe.expr, "json", guarded=True)
-                    continue
-                raise Unexplained(f"{'/'.join(map(str, pointer))} changed unexpectedly")
-            if old is MISSING:
-                if new == probe.value and type(new) is type(probe.value):
-                    form = "int" if probe.integer else "json"
-                    found.added[where] = Whole(probe.expr, form, guarded=True)
-                    continue
-                raise Unexplained(f"{'/'.join(map(str, pointer))} appeared unexpectedly")
-            if new is MISSING:
-                raise Unexplained(f"{'/'.join(map(str, pointer))} disappeared")
-            if new == probe.value and type(new) is type(probe.value):
-                emptied = empty()
-                guarded = emptied is not None and get(emptied[index], pointer) is MISSING
-                form = "int" if probe.integer else "json"
-                found.whole[where] = Whole(probe.expr, form, guarded=guarded)
-                continue
-            if probe.integer and isinstance(new, str) and new == str(probe.value):
-                found.whole[where] = Whole(probe.expr, "intstr")
-                continue
-            if (
-                probe.embeddable
-                and isinstance(new, str)
-                and isinstance(old, str)
-                and probe.sentinel in new
-            ):
-                text = "{{ " + probe.expr + (" | int64" if probe.integer else "") + " }}"
-                for start, end in spans_in(old, new, probe.sentinel, probe.default_text):
-                    found.spans.setdefault(where, []).append((start, end, text))
-                continue
-            raise Unexplained(
-                f"{'/'.join(map(str, pointer))} changed from {old!r} to {new!r}, which the "
-                "value does not explain"
-            )
-        for map_pointer in merge_maps:
-            probed_map = get(b, map_pointer)
-            generated = tuple(k for k in probed_map if k not in probe.value)
-            if not generated:
-                # nothing generated lives there: the whole mapping is the value
-                found.whole[(index, map_pointer)] = Whole(probe.expr, "json", guarded=True)
+    by_object: dict[int, list[Leaf]] = {}
+    for leaf in leaves:
+        by_object.setdefault(leaf[0], []).append(leaf)
+    for index, some in by_object.items():
+        maps: dict[Pointer, None] = {}
+        for leaf in some:
+            if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
+                found.hashes.add((index, leaf[1]))
+            elif probe.shape is Shape.MERGE:
+                _merge_leaf(probe, leaf, found, maps)
             else:
-                found.merges[(index, map_pointer)] = Merge(probe.expr, generated)
+                _leaf(probe, leaf, found, vanishes)
+        for pointer in maps:
+            generated = tuple(k for k in get(probed[index], pointer) if k not in probe.value)
+            if generated:
+                found.merges[(index, pointer)] = Merge(probe.expr, generated)
+            else:  # nothing generated lives there: the whole mapping is the value
+                found.whole[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
     return found
 
 
-# --- the analysis of one instance -------------------------------------------------------
+def explain(probe: Probe, default: Objects, probed: Objects, vanishes: Vanishes) -> Found:
+    """Where one probe's value lands, or Unexplained saying why it cannot be offered."""
+    leaves = _leaves(default, probed, (probe,))
+    if leaves is None:
+        raise Unexplained("a different value adds or removes objects")
+    return _found(probe, leaves, probed, vanishes)
 
 
-def _probe_values(param: Param, default: Any) -> list[Any]:
-    candidates = [v for v in param.probes if v != default]
-    if param.shape is Shape.TOGGLE:
-        candidates = [not default]
-    return candidates
+# --- many probes in one render ----------------------------------------------------------
 
 
-def analyse(
-    instance: Instance,
-    render: Render,
-    prefix: tuple[str, ...],
-    file_of: Callable[[int], str],
-    namespaced: bool = True,
-) -> Analysis:
-    """Every site where a value or the release namespace lands in one instance's objects."""
-    default_doc = document(instance)
-    objects = render(instance)
-    analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
-    hashes: set[tuple[int, Pointer]] = set()
-    spans: dict[tuple[int, Pointer], list[tuple[int, int, str, str]]] = {}
-    claimed: dict[tuple[int, Pointer], str] = {}
+def _count(text: str, mark: str) -> int:
+    return text.count(mark) if mark else 0
 
-    def accept(key: str, found: Found, priority: bool = False) -> str | None:
-        """Record what a probe found, unless it collides with an earlier key."""
-        for where in [*found.whole, *found.added, *found.merges]:
-            if where in claimed or where in spans:
-                return f"it lands where {claimed.get(where, 'another value')} lands"
-        for where, parts in found.spans.items():
-            if where in claimed:
-                return f"it lands where {claimed[where]} lands"
-            for start, end, _ in parts:
-                for s, e, _, other in spans.get(where, []):
-                    if (s, e) == (start, end) and priority:
-                        continue
-                    if s < end and start < e:
-                        return f"it lands where {other} lands"
-        for where, whole in found.whole.items():
-            analysis.sites.setdefault(where[0], {})[where[1]] = whole
-            claimed[where] = key
-        for where, whole in found.added.items():
-            analysis.added.setdefault(where[0], {})[where[1]] = whole
-            claimed[where] = key
-        for where, merge in found.merges.items():
-            analysis.sites.setdefault(where[0], {})[where[1]] = merge
-            claimed[where] = key
-        for where, parts in found.spans.items():
-            existing = spans.setdefault(where, [])
-            for start, end, text in parts:
-                if priority:
-                    existing[:] = [p for p in existing if (p[0], p[1]) != (start, end)]
-                existing.append((start, end, text, key))
-        hashes.update(found.hashes)
+
+def _owners(
+    probes: Sequence[Probe], leaf: Leaf, probed: Objects, texts: dict[str, set[str]]
+) -> list[Probe]:
+    """The probes whose value explains a changed leaf (by value, map key or text; ``texts``:
+    each probe's mark texts by key)."""
+    index, pointer, old, new = leaf
+    owners = []
+    for probe in probes:
+        if probe.shape is Shape.MERGE:
+            keys = probe.value
+            last = pointer[-1] if pointer else None
+            if new is MISSING:
+                holder = get(probed[index], pointer[:-1])
+                owns = isinstance(holder, dict) and all(k in holder for k in keys)
+            else:
+                owns = (last in keys and new == keys[last]) or (old is MISSING and new == keys)
+        elif _is_value(new, probe.value) or (probe.integer and new == str(probe.value)):
+            owns = True
+        elif isinstance(new, str):
+            old_text = old if isinstance(old, str) else ""
+            owns = any(m in new and _count(new, m) > _count(old_text, m) for m in texts[probe.key])
+        else:
+            owns = False
+        if owns:
+            owners.append(probe)
+    return owners
+
+
+def _alone(leaf: Leaf, owner: Probe, others: Sequence[Probe]) -> Leaf | None:
+    """A string leaf changed by several probes as ``owner``'s probe alone would leave it (the
+    others' texts put back to their defaults), or None when that cannot be told."""
+    index, pointer, old, new = leaf
+    if not isinstance(new, str) or not isinstance(old, str):
         return None
-
-    def run(probe: Probe, docs: list[dict[str, Any]]) -> tuple[Found | None, str]:
-        reason = "no probe value renders"
-        rendered_empty: list[list[dict[str, Any]] | None] = []
-
-        def empty() -> list[dict[str, Any]] | None:
-            """The render with the value empty, made only when a whole leaf needs it."""
-            if not rendered_empty:
-                emptied = instance_from(probe.guard_doc) if probe.guard_doc is not None else None
-                rendered_empty.append(render(emptied) if emptied is not None else None)
-            return rendered_empty[0]
-
-        for doc in docs:
-            probed_instance, refused = checked(doc)
-            if probed_instance is None:
-                reason = f"other values are refused for this instance ({refused})"
-                continue
-            try:
-                return explain(probe, objects, render(probed_instance), empty), ""
-            except Unexplained as exc:
-                reason = str(exc)
-        return None, reason
-
-    # the release namespace
-    if namespaced:
-        doc = copy.deepcopy(default_doc)
-        doc["metadata"]["namespace"] = NAMESPACE_SENTINEL
-        probe = Probe(
-            key="namespace",
-            doc=doc,
-            value=NAMESPACE_SENTINEL,
-            shape=Shape.SCALAR,
-            expr=NAMESPACE_EXPR,
-            embeddable=True,
-            sentinel=NAMESPACE_SENTINEL,
-            default_text=instance.namespace,
-            integer=False,
-        )
-        found, reason = run(probe, [doc])
-        if found is None or accept("the namespace", found) is not None:
-            raise AssertionError(f"the namespace cannot be templated: {reason}")
-
-    # composite values (the image reference)
-    image_ref = ""
-    for composite in COMPOSITES:
-        doc = default_doc
-        for path, value in composite.probe.items():
-            doc = with_value(doc, path, value)
-        ref = values_ref(prefix, composite.prefix)
-        expr = composite.expression.format(v=ref)
-        probe = Probe(
-            key=composite.name,
-            doc=doc,
-            value=composite.sentinel,
-            shape=Shape.SCALAR,
-            expr=expr,
-            embeddable=True,
-            sentinel=composite.sentinel,
-            default_text=composite.default_text(instance),
-            integer=False,
-        )
-        found, reason = run(probe, [doc])
-        if found is not None:
-            reason = accept(composite.name, found) or ""
-        if reason:
-            analysis.left_out += [Unoffered(k, reason) for k in composite.keys]
+    for other in others:
+        if other is owner:
             continue
-        analysis.composites.append(composite)
-        if composite.name == "image":
-            image_ref = ref
+        if not other.sentinel or other.sentinel in owner.sentinel:
+            return None
+        new = new.replace(other.sentinel, other.default_text)
+    return index, pointer, old, new
 
-    offered_composite_keys = {k for c in analysis.composites for k in c.keys}
-    for param in params_for(instance):
-        if not param.landing:
-            if param.key in offered_composite_keys:
-                analysis.params.append(param)
+
+def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Probe]:
+    """Probes that may land in a leaf another probe's value replaced as a whole (or removed):
+    their default text is in the old value, so alone they might have landed there. Probed
+    alone, they say where they land."""
+    _, _, old, new = leaf
+    if len(owners) != 1 or (
+        isinstance(new, str) and isinstance(old, str) and new != owners[0].value
+    ):
+        return []
+    text = old if isinstance(old, str) else json.dumps(old) if isinstance(old, dict | list) else ""
+    scalar = "" if isinstance(old, dict | list) or old is MISSING else str(old)
+    return [
+        p
+        for p in probes
+        if p is not owners[0]
+        and p.default_text
+        and ((p.embeddable and _has_word(text, p.default_text)) or p.default_text == scalar)
+    ]
+
+
+def _has_word(text: str, word: str) -> bool:
+    """``word`` in ``text`` with no letter or digit right before or after it."""
+    start = text.find(word)
+    while start >= 0:
+        end = start + len(word)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or after.isalnum()):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _hashed_object(default: Objects, value: Any) -> int | None:
+    """The ConfigMap whose data (or one key of it) the default hash value is the digest of."""
+    for index, obj in enumerate(default):
+        if obj["kind"] == "ConfigMap":
+            data = obj.get("data", {})
+            if any(config_hash(d) == value for d in [data, *({k: v} for k, v in data.items())]):
+                return index
+    return None
+
+
+def explain_group(
+    probes: Sequence[Probe],
+    default: Objects,
+    probed: Objects,
+    vanishes: Callable[[Probe], Vanishes],
+) -> tuple[dict[str, Found], list[Probe]] | None:
+    """What one render of several probes says: (what each clean probe found, the probes whose
+    leaves could not be told apart, to probe alone), or None when the render tells nothing
+    (objects added or removed, a leaf no probe explains)."""
+    leaves = _leaves(default, probed, probes)
+    if leaves is None:
+        return None
+    mine: dict[str, list[Leaf]] = {p.key: [] for p in probes}
+    texts = {p.key: p.marks()[0] for p in probes}
+    hashes: list[Leaf] = []
+    tainted: set[str] = set()
+    for leaf in leaves:
+        if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
+            hashes.append(leaf)
             continue
-        default = spec_value(default_doc, param.spec)
-        ref = values_ref(prefix, param.path)
-        expr = ref
-        priority = False
-        if param.key.startswith("agents.templates.") and default is None and image_ref:
-            # an agent template without an image runs the server image
-            expr = f'({ref} | default (include "paperclip.image" {image_ref}))'
-            priority = True
-        if param.shape is Shape.TOGGLE:
-            reason = toggle(analysis, param, default_doc, render, ref)
-            if reason:
-                analysis.left_out.append(Unoffered(param.key, reason))
+        owners = _owners(probes, leaf, probed, texts)
+        if not owners:
+            return None
+        tainted.update(p.key for p in _masked(probes, owners, leaf))
+        for owner in owners:
+            alone = leaf if len(owners) == 1 else _alone(leaf, owner, owners)
+            if alone is None:
+                tainted.add(owner.key)
             else:
-                analysis.params.append(param)
+                mine[owner.key].append(alone)
+    for leaf in hashes:
+        source = _hashed_object(default, leaf[2])
+        users = [key for key, some in mine.items() if any(x[0] == source for x in some)]
+        if source is None or not users:
+            return None
+        for key in users:
+            mine[key].append(leaf)
+    out: dict[str, Found] = {}
+    for probe in probes:
+        if probe.key in tainted:
             continue
-        candidates = _probe_values(param, default)
-        if not candidates:
-            analysis.left_out.append(Unoffered(param.key, "no probe value"))
-            continue
-        docs = [with_value(default_doc, param.spec, v) for v in candidates]
-        reason = ""
-        found = None
-        for value, doc in zip(candidates, docs, strict=True):
-            if param.shape is Shape.HOSTLIST:
-                text = ",".join(value)
-                default_text = ",".join(default or [])
-                probe = Probe(
-                    key=param.key,
-                    doc=doc,
-                    value=value,
-                    shape=param.shape,
-                    expr=ref,
-                    embeddable=True,
-                    sentinel=("," + text),
-                    default_text=("," + default_text) if default_text else "",
-                    integer=False,
-                )
-            else:
-                probe = Probe(
-                    key=param.key,
-                    doc=doc,
-                    value=value,
-                    shape=param.shape,
-                    expr=expr,
-                    embeddable=param.embeddable,
-                    sentinel=str(value),
-                    default_text=str(
-                        default if default is not None else _implicit_default(instance, param)
-                    ),
-                    integer=isinstance(value, int) and not isinstance(value, bool),
-                    guard_doc=with_value(default_doc, param.spec, None) if param.optional else None,
-                )
-            try:
-                found, reason = run(probe, [doc])
-            except (AssertionError, LookupError, TypeError, ValueError) as exc:
-                found, reason = None, f"it cannot be located in the objects ({exc})"
-            if found is None:
-                continue
-            if param.shape is Shape.HOSTLIST:
-                host_text = "{{ range " + ref + " }},{{ . }}{{ end }}"
-                found.spans = {
-                    w: [(s, e, host_text) for s, e, _ in parts] for w, parts in found.spans.items()
-                }
-            clash = accept(param.key, found, priority)
-            if clash:
-                reason, found = clash, None
-            break
-        if found is None:
-            analysis.left_out.append(Unoffered(param.key, reason))
-            continue
-        analysis.params.append(param)
-        narrowed = narrow(param, default, default_doc, objects, render)
-        if narrowed:
-            analysis.schema_overrides[param.key] = narrowed
-
-    # the hashes of ConfigMaps that values feed
-    for index, pointer in sorted(hashes, key=lambda w: (w[0], tuple(map(str, w[1])))):
-        value = get(objects[index], pointer)
         try:
-            site = find_hash(objects, value, file_of)
-        except LookupError as exc:
-            raise AssertionError(f"{identity(objects[index])}: {exc}") from None
-        analysis.sites.setdefault(index, {})[pointer] = site
-    for (index, pointer), parts in spans.items():
-        ordered = tuple(sorted((s, e, t) for s, e, t, _ in parts))
-        analysis.sites.setdefault(index, {})[pointer] = Spans(ordered)
-    return analysis
+            leaves_of = sorted(mine[probe.key], key=_leaf_order)
+            out[probe.key] = _found(probe, leaves_of, probed, vanishes(probe))
+        except Unexplained:
+            tainted.add(probe.key)
+    return out, [p for p in probes if p.key in tainted]
 
 
-def _implicit_default(instance: Instance, param: Param) -> str:
-    """What an unset value renders as (an agent template image: the server image)."""
-    if param.key.startswith("agents.templates."):
-        return instance.spec.image.reference
-    return ""
-
-
-def narrow(
-    param: Param,
-    default: Any,
-    doc: dict[str, Any],
-    objects: list[dict[str, Any]],
-    render: Render,
-) -> dict[str, Any]:
-    """Schema bounds for this instance: an integer whose minimum would change the object set
-    (or break a rule) gets this instance's default as its minimum."""
-    if param.schema.get("type") != "integer" or not isinstance(default, int):
-        return {}
-    minimum = param.schema.get("minimum")
-    if minimum is None or minimum >= default:
-        return {}
-    instance = instance_from(with_value(doc, param.spec, minimum))
-    if instance is not None:
-        probed = render(instance)
-        if [identity(o) for o in probed] == [identity(o) for o in objects]:
-            return {}
-    return {"minimum": default}
-
-
-def toggle(
-    analysis: Analysis,
-    param: Param,
-    doc: dict[str, Any],
-    render: Render,
-    ref: str,
-) -> str:
-    """A boolean that removes whole objects when flipped: their files get ``{{- if }}``."""
-    default = spec_value(doc, param.spec)
-    if default is not True:
-        return "only a toggle that is on by default (and removes objects when off) is templated"
-    flipped = instance_from(with_value(doc, param.spec, False))
-    if flipped is None:
-        return "the spec refuses the other value for this instance"
-    kept = {identity(o): o for o in render(flipped)}
-    removed = []
-    for index, obj in enumerate(analysis.objects):
-        other = kept.pop(identity(obj), None)
-        if other is None:
-            removed.append(index)
-            continue
-        for pointer, _, _ in walk_diff(obj, other):
-            if not is_hash_pointer(pointer):
-                kind, name = identity(obj)
-                return f"switching it changes {kind} {name}, not only the object set"
-    if kept:
-        return "switching it adds objects"
-    if not removed:
-        return "switching it changes nothing"
-    for index in removed:
-        analysis.conditions[index] = ref
-    return ""
-
-
-def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
-
-
-def document_with_values(
-    instance: Instance, params: list[Param], values: dict[str, Any], prefix: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The Instance document with chart values applied to the spec fields they stand for:
-    what the Kustomize tree of the same change is synthesized from."""
-    doc = document(instance)
-    for param in params:
-        value = lookup(values, (*prefix, *param.path))
-        if value is not MISSING:
-            doc = with_value(doc, param.spec, to_spec(param, value))
-    return doc
+def _leaf_order(leaf: Leaf) -> int:
+    return leaf[0]

@@ -297,7 +297,7 @@ PARAMS: tuple[Param, ...] = (
         _STRING_MAP,
         shape=Shape.BLOCK,
         optional=True,
-        probes=({"zqhelm.example/pool": "zqhelm"},),
+        probes=({"zqhelm.example/pool": "zqpool"},),
     ),
     Param(
         "tolerations",
@@ -306,7 +306,7 @@ PARAMS: tuple[Param, ...] = (
         {"type": "array", "items": {"type": "object"}},
         shape=Shape.BLOCK,
         optional=True,
-        probes=([{"key": "zqhelm", "operator": "Exists", "effect": "NoSchedule"}],),
+        probes=([{"key": "zqtaint", "operator": "Exists", "effect": "NoSchedule"}],),
     ),
     Param(
         "affinity",
@@ -322,7 +322,7 @@ PARAMS: tuple[Param, ...] = (
                         "nodeSelectorTerms": [
                             {
                                 "matchExpressions": [
-                                    {"key": "zqhelm", "operator": "Exists"},
+                                    {"key": "zqaffinity", "operator": "DoesNotExist"},
                                 ]
                             }
                         ]
@@ -338,7 +338,7 @@ PARAMS: tuple[Param, ...] = (
         _STRING_MAP,
         shape=Shape.MERGE,
         optional=True,
-        probes=({"zqhelm.example/probe": "zqhelm"},),
+        probes=({"zqhelm.example/pod": "zqpodnote"},),
     ),
     Param(
         "commonLabels",
@@ -347,7 +347,7 @@ PARAMS: tuple[Param, ...] = (
         _STRING_MAP,
         shape=Shape.MERGE,
         optional=True,
-        probes=({"zqhelm.example/probe": "zqhelm"},),
+        probes=({"zqhelm.example/label": "zqlabel"},),
     ),
     Param(
         "service.type",
@@ -371,7 +371,7 @@ PARAMS: tuple[Param, ...] = (
         _STRING_MAP,
         shape=Shape.MERGE,
         optional=True,
-        probes=({"zqhelm.example/probe": "zqhelm"},),
+        probes=({"zqhelm.example/svc": "zqsvcnote"},),
     ),
     Param(
         "publicURL",
@@ -501,7 +501,7 @@ PARAMS: tuple[Param, ...] = (
         ("database", "managed", "storageSize"),
         "size of the managed PostgreSQL data volume (a Kubernetes quantity).",
         {"type": "string", "pattern": QUANTITY_PATTERN},
-        probes=("987Gi",),
+        probes=("876Gi",),
         applies=_managed_database,
     ),
     Param(
@@ -520,7 +520,7 @@ PARAMS: tuple[Param, ...] = (
         _RESOURCES,
         shape=Shape.BLOCK,
         optional=True,
-        probes=({"requests": {"cpu": "987m", "memory": "987Mi"}},),
+        probes=({"requests": {"cpu": "876m", "memory": "876Mi"}},),
         applies=_managed_database,
     ),
     Param(
@@ -545,7 +545,7 @@ PARAMS: tuple[Param, ...] = (
         ("backup", "keepLast"),
         "the newest backups retention never deletes.",
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
-        probes=(9876,),
+        probes=(4321,),
         embeddable=True,
         applies=_has("backup", "schedule"),
     ),
@@ -597,7 +597,7 @@ PARAMS: tuple[Param, ...] = (
         ("agents", "workspace", "size"),
         "size of the shared agent workspace volume.",
         {"type": "string", "pattern": QUANTITY_PATTERN},
-        probes=("987Gi",),
+        probes=("765Gi",),
         applies=lambda i: i.spec.agents.enabled and i.spec.agents.uses_workspace,
     ),
     Param(

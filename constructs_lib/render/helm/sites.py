@@ -1,6 +1,5 @@
 """What goes where in a chart template: the kinds of sites a probe finds, and the helpers that
-read and hash objects. Free of the spec models and of jsii: the synthesis helper process
-imports it to carry sites over and write templates (``share.py``, ``templates.py``)."""
+read and hash objects."""
 
 from __future__ import annotations
 

@@ -1,0 +1,553 @@
+"""The analysis of one instance: every site where a value or the release namespace lands in
+its objects, and which values its chart offers.
+
+Each value gets a :class:`Candidate` (its probes, see :mod:`.probe`). The first probes of all
+candidates are rendered together, in groups whose marks cannot be confused, so an instance
+costs a few renders, not one per value; a group whose render cannot be read is split, and a
+value that still cannot be placed is probed alone, which says exactly why. The values are
+then accepted in registry order: a value that lands where an earlier one lands is left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from constructs_lib.render.helm.probe import (
+    METADATA,
+    Found,
+    Objects,
+    Probe,
+    Unexplained,
+    Vanishes,
+    clash,
+    document,
+    explain,
+    explain_group,
+    identity,
+    probe_plan,
+    probe_render,
+    spec_value,
+    walk_diff,
+    with_value,
+    with_values,
+)
+from constructs_lib.render.helm.registry import (
+    COMPOSITES,
+    IMAGE,
+    Composite,
+    Param,
+    Shape,
+    Unoffered,
+    params_for,
+)
+from constructs_lib.render.helm.sites import (
+    MISSING,
+    NAMESPACE_EXPR,
+    NAMESPACE_SENTINEL,
+    Pointer,
+    Site,
+    Spans,
+    Whole,
+    find_hash,
+    get,
+    is_hash_pointer,
+    values_ref,
+)
+from constructs_lib.spec import Instance
+
+PROBE_ERRORS = (AssertionError, LookupError, TypeError, ValueError)
+
+
+@dataclass
+class Analysis:
+    """Every site of one instance's objects, and what the chart offers for it."""
+
+    instance: Instance
+    objects: Objects
+    prefix: tuple[str, ...]
+    sites: dict[int, dict[Pointer, Site]] = field(default_factory=dict)
+    added: dict[int, dict[Pointer, Whole]] = field(default_factory=dict)
+    """Keys that exist only when a value is set (pointer of the new key)."""
+    conditions: dict[int, str] = field(default_factory=dict)
+    """Object index -> the expression its template file is wrapped in."""
+    params: list[Param] = field(default_factory=list)
+    composites: list[Composite] = field(default_factory=list)
+    left_out: list[Unoffered] = field(default_factory=list)
+    schema_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    namespaced: bool = True
+
+
+@dataclass
+class Candidate:
+    """One value to place: its probes, tried in turn."""
+
+    key: str
+    probes: list[Probe]
+    param: Param | None = None
+    priority: bool = False
+    """An agent template image that defaults to the server image: it lands where the image
+    composite does, and wins there."""
+
+
+REFUSED: set[tuple[str, str]] = set()
+"""Keys and first probe values the rules refused alone in an instance: probed alone from then
+on (a refusal costs no build), so they do not spoil a group."""
+DOUBTFUL: set[tuple[str, str]] = set()
+"""Keys and first probe values that could not be placed alone in an instance: grouped only
+with each other from then on. Both sets save renders; the sites found are the same."""
+EMPTIED_ALONE: set[str] = set()
+"""Keys whose emptied value was refused alone: left out of a group's emptied render for the
+same reason."""
+
+
+# --- candidates -------------------------------------------------------------------------
+
+
+def _namespace(instance: Instance) -> Candidate:
+    probe = Probe(
+        key="namespace",
+        changes=(((METADATA, "namespace"), NAMESPACE_SENTINEL),),
+        value=NAMESPACE_SENTINEL,
+        shape=Shape.SCALAR,
+        expr=NAMESPACE_EXPR,
+        embeddable=True,
+        sentinel=NAMESPACE_SENTINEL,
+        default_text=instance.namespace,
+        integer=False,
+    )
+    return Candidate("namespace", [probe])
+
+
+def _composite(instance: Instance, composite: Composite, prefix: tuple[str, ...]) -> Candidate:
+    probe = Probe(
+        key=composite.name,
+        changes=tuple(composite.probe.items()),
+        value=composite.sentinel,
+        shape=Shape.SCALAR,
+        expr=composite.expression.format(v=values_ref(prefix, composite.prefix)),
+        embeddable=True,
+        sentinel=composite.sentinel,
+        default_text=composite.default_text(instance),
+        integer=False,
+    )
+    return Candidate(composite.name, [probe])
+
+
+def _implicit_default(instance: Instance, param: Param) -> str:
+    """What an unset value renders as (an agent template image: the server image)."""
+    if param.key.startswith("agents.templates."):
+        return instance.spec.image.reference
+    return ""
+
+
+def _param(
+    instance: Instance, param: Param, doc: dict[str, Any], prefix: tuple[str, ...], image_ref: str
+) -> Candidate:
+    default = spec_value(doc, param.spec)
+    ref = values_ref(prefix, param.path)
+    expr = ref
+    priority = param.key.startswith("agents.templates.") and default is None and bool(image_ref)
+    if priority:  # an agent template without an image runs the server image
+        expr = f'({ref} | default (include "paperclip.image" {image_ref}))'
+    candidate = Candidate(param.key, [], param, priority)
+    hosts = param.shape is Shape.HOSTLIST
+    shown = default if default is not None else _implicit_default(instance, param)
+    for value in (v for v in param.probes if v != default):
+        if hosts:  # names appended to a comma-separated list
+            sentinel, default_text = "," + ",".join(value), ",".join(default or [])
+            default_text = "," + default_text if default_text else ""
+        else:
+            sentinel, default_text = str(value), str(shown)
+        probe = Probe(
+            key=param.key,
+            changes=((param.spec, value),),
+            value=value,
+            shape=param.shape,
+            expr=ref if hosts else expr,
+            embeddable=hosts or param.embeddable,
+            sentinel=sentinel,
+            default_text=default_text,
+            integer=isinstance(value, int) and not isinstance(value, bool),
+            guard=param.spec if param.optional and not hosts else None,
+        )
+        candidate.probes.append(probe)
+    return candidate
+
+
+# --- renders ----------------------------------------------------------------------------
+
+
+def _same_path(default: Any, emptied: Any, pointer: Pointer) -> bool:
+    """Whether ``pointer``'s parent exists in ``emptied`` at the same place as in ``default``
+    (every list on the way as long): a missing key then means the value's own key vanished."""
+    for part in pointer[:-1]:
+        if isinstance(default, list) != isinstance(emptied, list):
+            return False
+        if isinstance(default, list) and len(default) != len(emptied):
+            return False
+        default, emptied = get(default, (part,)), get(emptied, (part,))
+        if emptied is MISSING:
+            return False
+    return True
+
+
+class Renders:
+    """The renders of one instance's analysis: the default, and the emptied values."""
+
+    def __init__(self, doc: dict[str, Any], default: Objects) -> None:
+        self.doc = doc
+        self.default = default
+        self._emptied: dict[tuple[str, ...], Objects | None] = {}
+
+    def emptied(self, probes: Sequence[Probe]) -> Objects | None:
+        key = tuple(p.key for p in probes)
+        if key not in self._emptied:
+            changes = [(p.guard, None) for p in probes if p.guard is not None]
+            self._emptied[key] = found = probe_render(with_values(self.doc, changes))[0]
+            if found is None and len(probes) == 1:
+                EMPTIED_ALONE.add(probes[0].key)
+        return self._emptied[key]
+
+    def alone(self, probe: Probe) -> Vanishes:
+        def vanishes(index: int, pointer: Pointer) -> bool:
+            if probe.guard is None:
+                return False
+            emptied = self.emptied([probe])
+            return emptied is not None and get(emptied[index], pointer) is MISSING
+
+        return vanishes
+
+    def together(self, probes: Sequence[Probe]) -> Callable[[Probe], Vanishes]:
+        """Vanishing keys read from one render with every value of ``probes`` emptied (where
+        that render has the same objects and the same lists on the way), else from the
+        value's own emptied render."""
+        guarded = [
+            p
+            for p in probes
+            if p.guard is not None
+            and p.shape in (Shape.SCALAR, Shape.BLOCK)
+            and p.key not in EMPTIED_ALONE
+        ]
+
+        def for_probe(probe: Probe) -> Vanishes:
+            def vanishes(index: int, pointer: Pointer) -> bool:
+                if probe.guard is None:
+                    return False
+                if probe not in guarded:
+                    return self.alone(probe)(index, pointer)
+                emptied = self.emptied(guarded)
+                if (
+                    emptied is not None
+                    and [identity(o) for o in emptied] == [identity(o) for o in self.default]
+                    and _same_path(self.default[index], emptied[index], pointer)
+                ):
+                    return get(emptied[index], pointer) is MISSING
+                return self.alone(probe)(index, pointer)
+
+            return vanishes
+
+        return for_probe
+
+
+# --- placing values ---------------------------------------------------------------------
+
+
+def _seen(probe: Probe) -> tuple[str, str]:
+    return probe.key, repr(probe.value)
+
+
+def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
+    """The first probe of each candidate, in groups whose marks cannot be confused. Values
+    that failed alone before stay out of the first (largest) group, so they can spoil only a
+    small one; values the rules refused alone are left to be probed alone."""
+    groups: list[list[tuple[Candidate, Probe]]] = []
+    for candidate in candidates:
+        if not candidate.probes or _seen(candidate.probes[0]) in REFUSED:
+            continue
+        probe = candidate.probes[0]
+        start = 1 if _seen(probe) in DOUBTFUL else 0
+        for group in groups[start:]:
+            if not any(
+                clash(probe, other)
+                or (candidate.priority and other.key == IMAGE.name)
+                or (owner.priority and probe.key == IMAGE.name)
+                for owner, other in group
+            ):
+                group.append((candidate, probe))
+                break
+        else:
+            groups.append([(candidate, probe)])
+    return [[probe for _, probe in group] for group in groups]
+
+
+def _together(
+    probes: list[Probe],
+    renders: Renders,
+    vanishing: Callable[[Probe], Vanishes],
+    out: dict[str, Found],
+) -> None:
+    """Place a group of probes with one render; split it when the render cannot be read."""
+    if len(probes) < 2:
+        return
+    probed, _ = probe_render(with_values(renders.doc, [c for p in probes for c in p.changes]))
+    told = None
+    if probed is not None:
+        try:
+            told = explain_group(probes, renders.default, probed, vanishing)
+        except PROBE_ERRORS:
+            told = None
+    if told is None:
+        half = len(probes) // 2
+        _together(probes[:half], renders, vanishing, out)
+        _together(probes[half:], renders, vanishing, out)
+        return
+    out.update(told[0])
+
+
+def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
+    """Place a value probe by probe: the first that explains its render decides."""
+    reason = "no probe value renders"
+    refused_first = False
+    for probe in candidate.probes:
+        probed, refused = probe_render(with_values(renders.doc, probe.changes))
+        if probed is None:
+            reason = f"other values are refused for this instance ({refused})"
+            refused_first = refused_first or probe is candidate.probes[0]
+            continue
+        try:
+            return explain(probe, renders.default, probed, renders.alone(probe)), ""
+        except Unexplained as exc:
+            reason = str(exc)
+        except PROBE_ERRORS as exc:
+            if candidate.param is None:
+                raise
+            reason = f"it cannot be located in the objects ({exc})"
+    if candidate.probes:
+        (REFUSED if refused_first else DOUBTFUL).add(_seen(candidate.probes[0]))
+    return None, reason
+
+
+class Placed:
+    """What each candidate's probes found: together where possible, alone otherwise."""
+
+    def __init__(self, candidates: Sequence[Candidate], renders: Renders) -> None:
+        self.renders = renders
+        self.found: dict[str, Found] = {}
+        groups = _groups(candidates)
+        vanishing = renders.together([p for group in groups for p in group])
+        for group in groups:
+            _together(group, renders, vanishing, self.found)
+
+    def __call__(self, candidate: Candidate) -> tuple[Found | None, str]:
+        if candidate.key in self.found:
+            return self.found[candidate.key], ""
+        return _alone(candidate, self.renders)
+
+
+class Claims:
+    """The sites accepted so far, and which value claimed each."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        self.hashes: set[tuple[int, Pointer]] = set()
+        self.spans: dict[tuple[int, Pointer], list[tuple[int, int, str, str]]] = {}
+        self.claimed: dict[tuple[int, Pointer], str] = {}
+
+    def clash(self, found: Found, priority: bool) -> str | None:
+        for where in [*found.whole, *found.added, *found.merges]:
+            if where in self.claimed or where in self.spans:
+                return f"it lands where {self.claimed.get(where, 'another value')} lands"
+        for where, parts in found.spans.items():
+            if where in self.claimed:
+                return f"it lands where {self.claimed[where]} lands"
+            for start, end, _ in parts:
+                for s, e, _, other in self.spans.get(where, []):
+                    if (s, e) == (start, end) and priority:
+                        continue
+                    if s < end and start < e:
+                        return f"it lands where {other} lands"
+        return None
+
+    def accept(self, key: str, found: Found, priority: bool = False) -> str | None:
+        """Record what a probe found, unless it collides with an earlier key (then why)."""
+        reason = self.clash(found, priority)
+        if reason:
+            return reason
+        sites = self.analysis.sites
+        for where, whole in found.whole.items():
+            sites.setdefault(where[0], {})[where[1]] = whole
+            self.claimed[where] = key
+        for where, whole in found.added.items():
+            self.analysis.added.setdefault(where[0], {})[where[1]] = whole
+            self.claimed[where] = key
+        for where, merge in found.merges.items():
+            sites.setdefault(where[0], {})[where[1]] = merge
+            self.claimed[where] = key
+        for where, parts in found.spans.items():
+            existing = self.spans.setdefault(where, [])
+            for start, end, text in parts:
+                if priority:
+                    existing[:] = [p for p in existing if (p[0], p[1]) != (start, end)]
+                existing.append((start, end, text, key))
+        self.hashes.update(found.hashes)
+        return None
+
+    def finish(self, file_of: Callable[[int], str]) -> None:
+        """The hashes of ConfigMaps that values feed, and the spans of each string."""
+        objects, sites = self.analysis.objects, self.analysis.sites
+        for index, pointer in sorted(self.hashes, key=lambda w: (w[0], tuple(map(str, w[1])))):
+            try:
+                site = find_hash(objects, get(objects[index], pointer), file_of)
+            except LookupError as exc:
+                raise AssertionError(f"{identity(objects[index])}: {exc}") from None
+            sites.setdefault(index, {})[pointer] = site
+        for (index, pointer), parts in self.spans.items():
+            ordered = tuple(sorted((s, e, t) for s, e, t, _ in parts))
+            sites.setdefault(index, {})[pointer] = Spans(ordered)
+
+
+# --- the analysis -----------------------------------------------------------------------
+
+
+def analyse(
+    instance: Instance,
+    objects: Objects,
+    prefix: tuple[str, ...],
+    file_of: Callable[[int], str],
+    namespaced: bool = True,
+) -> Analysis:
+    """Every site where a value or the release namespace lands in one instance's objects
+    (``objects``: its default render)."""
+    doc = document(instance)
+    analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
+    renders = Renders(doc, objects)
+    image_ref = values_ref(prefix, IMAGE.prefix)
+    params = params_for(instance)
+    composites = [_composite(instance, c, prefix) for c in COMPOSITES]
+    by_param = {
+        p.key: _param(instance, p, doc, prefix, image_ref)
+        for p in params
+        if p.landing and p.shape is not Shape.TOGGLE
+    }
+    candidates = [*composites, *by_param.values()]
+    if namespaced:
+        candidates.insert(0, _namespace(instance))
+    placed = Placed(candidates, renders)
+    claims = Claims(analysis)
+    if namespaced:
+        found, reason = placed(candidates[0])
+        if found is None or claims.accept("the namespace", found) is not None:
+            raise AssertionError(f"the namespace cannot be templated: {reason}")
+    for composite, candidate in zip(COMPOSITES, composites, strict=True):
+        found, reason = placed(candidate)
+        if found is not None:
+            reason = claims.accept(composite.name, found) or ""
+        if reason:
+            analysis.left_out += [Unoffered(k, reason) for k in composite.keys]
+        else:
+            analysis.composites.append(composite)
+    offered = {k for c in analysis.composites for k in c.keys}
+    image_offered = IMAGE in analysis.composites
+    accepted: list[tuple[Param, Any]] = []
+    for param in params:
+        if not param.landing:
+            if param.key in offered:
+                analysis.params.append(param)
+            continue
+        if param.shape is Shape.TOGGLE:
+            reason = toggle(analysis, param, doc, values_ref(prefix, param.path))
+            _offer(analysis, param, reason)
+            continue
+        candidate = by_param[param.key]
+        if candidate.priority and not image_offered:
+            candidate = _param(instance, param, doc, prefix, "")
+        if not candidate.probes:
+            _offer(analysis, param, "no probe value")
+            continue
+        found, reason = placed(candidate)
+        if found is not None:
+            if param.shape is Shape.HOSTLIST:
+                ref = values_ref(prefix, param.path)
+                text = "{{ range " + ref + " }},{{ . }}{{ end }}"
+                found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
+            reason = claims.accept(param.key, found, candidate.priority) or ""
+        _offer(analysis, param, reason)
+        if not reason:
+            accepted.append((param, spec_value(doc, param.spec)))
+    analysis.schema_overrides = narrowed(accepted, renders)
+    claims.finish(file_of)
+    return analysis
+
+
+def _offer(analysis: Analysis, param: Param, reason: str) -> None:
+    if reason:
+        analysis.left_out.append(Unoffered(param.key, reason))
+    else:
+        analysis.params.append(param)
+
+
+def _narrowable(param: Param, default: Any) -> bool:
+    if param.schema.get("type") != "integer" or not isinstance(default, int):
+        return False
+    minimum = param.schema.get("minimum")
+    return minimum is not None and minimum < default
+
+
+def _keeps_objects(renders: Renders, changes: list[tuple[tuple[str, ...], Any]]) -> bool:
+    probed, _ = probe_render(with_values(renders.doc, changes))
+    return probed is not None and [identity(o) for o in probed] == [
+        identity(o) for o in renders.default
+    ]
+
+
+def narrowed(accepted: list[tuple[Param, Any]], renders: Renders) -> dict[str, dict[str, Any]]:
+    """Schema bounds for this instance: an integer whose minimum would change the object set
+    or break a rule gets this instance's default as its minimum. Each minimum is checked
+    against the rules alone (they relate values such as minReplicas and maxReplicas); the
+    objects of those the rules accept are rendered at once, and alone only when that render
+    changes the objects."""
+    todo = [(p, d, ((p.spec, p.schema["minimum"]),)) for p, d in accepted if _narrowable(p, d)]
+    out = {}
+    ruled = []
+    for param, default, change in todo:
+        if probe_plan(with_values(renders.doc, change))[0] is None:
+            out[param.key] = {"minimum": default}
+        else:
+            ruled.append((param, default, change))
+    together = [c for _, _, change in ruled for c in change]
+    if len(ruled) > 1 and _keeps_objects(renders, together):
+        return out
+    for param, default, change in ruled:
+        if not _keeps_objects(renders, list(change)):
+            out[param.key] = {"minimum": default}
+    return out
+
+
+def toggle(analysis: Analysis, param: Param, doc: dict[str, Any], ref: str) -> str:
+    """A boolean that removes whole objects when flipped: their files get ``{{- if }}``."""
+    default = spec_value(doc, param.spec)
+    if default is not True:
+        return "only a toggle that is on by default (and removes objects when off) is templated"
+    flipped, _ = probe_render(with_value(doc, param.spec, False))
+    if flipped is None:
+        return "the spec refuses the other value for this instance"
+    kept = {identity(o): o for o in flipped}
+    removed = []
+    for index, obj in enumerate(analysis.objects):
+        other = kept.pop(identity(obj), None)
+        if other is None:
+            removed.append(index)
+            continue
+        for pointer, _, _ in walk_diff(obj, other):
+            if not is_hash_pointer(pointer):
+                kind, name = identity(obj)
+                return f"switching it changes {kind} {name}, not only the object set"
+    if kept:
+        return "switching it adds objects"
+    if not removed:
+        return "switching it changes nothing"
+    for index in removed:
+        analysis.conditions[index] = ref
+    return ""

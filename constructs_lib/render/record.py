@@ -1,0 +1,404 @@
+"""The record synth keeps in every generated app directory, so that ``check`` can take an
+unchanged app as it is instead of synthesizing it again.
+
+The record is the marker file ``<out>/<app>/.paperclip-gitops`` after its first line (the
+generated header :func:`~constructs_lib.render.layout.is_generated` reads):
+
+* ``inputs``: a digest of everything the directory was made from: the generator (every file
+  of the ``constructs_lib`` and ``launcher`` packages but compiled, ``__pycache__`` and hidden
+  ones, and the versions of Python and of the libraries that shape the text), the app file's
+  bytes and its name in the repository (a Python app: also the other files of its directory,
+  which it may import or read), the Kubernetes version and the outputs written (``--only``);
+* ``outputs``: a digest of every file the directory holds, the marker included without this
+  one line: a hand edit anywhere in the directory, the record included, changes it;
+* ``warnings``: how many warnings synth reported for the app (``check --strict`` synthesizes
+  those apps again, to report them);
+* ``summary``: what ``dist/gitops/`` needs of the app (:class:`AppSummary`), so the entry
+  objects can be built without synthesizing it.
+
+An app is *fresh* when its inputs digest is the recorded one and its files hash to the
+recorded outputs digest: a synth would write exactly what is there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from constructs_lib.render.inputs import source_label
+from constructs_lib.render.layout import MARKER_FILE, marker_text
+
+if TYPE_CHECKING:
+    from constructs_lib.render.synth import RenderedApp
+
+RECORD_FORMAT = "1"
+"""Changes when the digests are computed differently: every record is then out of date."""
+RECORD_NOTE = "# Below, the record `check` reads to skip this app while unchanged (docs/cli.md).\n"
+INPUTS, OUTPUTS, WARNINGS, SUMMARY = "inputs", "outputs", "warnings", "summary"
+_OUTPUTS_PREFIX = f"# {OUTPUTS}: "
+GENERATOR_PACKAGES = ("constructs_lib", "launcher")
+"""The packages whose files make the generator (constructs_lib reads launcher's adapter
+files and version into the objects)."""
+LIBRARIES = (
+    "paperclip-gitops",
+    "pydantic",
+    "pydantic-core",
+    "PyYAML",
+    "kubernetes-validate",
+    "cdk8s",
+    "constructs",
+)
+"""The distributions whose versions shape the generated text (or which objects pass)."""
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    """What ``dist/gitops/`` needs of one app: built from the rendered app, or read from its
+    record when the app was not synthesized."""
+
+    name: str
+    namespaces: tuple[str, ...]
+    """The instances' namespaces, in the app's order, each once (the first is the app's)."""
+    kinds: tuple[tuple[str, str, bool], ...]
+    """(API group, kind, namespaced) of every generated object, sorted, each once."""
+    object_namespaces: tuple[str, ...]
+    """The namespaces the objects land in (the instances' and others, e.g. a sandbox's)."""
+
+    @classmethod
+    def of(cls, rendered: RenderedApp) -> AppSummary:
+        metas = [
+            (o["apiVersion"].rpartition("/")[0], o["kind"], o["metadata"]) for o in rendered.objects
+        ]
+        return cls(
+            name=rendered.app.name,
+            namespaces=tuple(dict.fromkeys(i.namespace for i in rendered.app.instances)),
+            kinds=tuple(
+                sorted({(group, kind, "namespace" in meta) for group, kind, meta in metas})
+            ),
+            object_namespaces=tuple(
+                sorted({m["namespace"] for _, _, m in metas if "namespace" in m})
+            ),
+        )
+
+    def to_json(self) -> str:
+        """One line of JSON (the record's ``summary``)."""
+        data = {
+            "app": self.name,
+            "kinds": [list(k) for k in self.kinds],
+            "namespaces": list(self.namespaces),
+            "objectNamespaces": list(self.object_namespaces),
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> AppSummary | None:
+        """The summary of :meth:`to_json`, or None when ``text`` is not one."""
+        try:
+            data = json.loads(text)
+            summary = cls(
+                name=_string(data["app"]),
+                namespaces=tuple(_string(n) for n in data["namespaces"]),
+                kinds=tuple(_kind(k) for k in data["kinds"]),
+                object_namespaces=tuple(_string(n) for n in data["objectNamespaces"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        return summary if summary.namespaces else None
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _kind(value: Any) -> tuple[str, str, bool]:
+    group, kind, namespaced = value
+    if not isinstance(namespaced, bool):
+        raise TypeError("not a boolean")
+    return _string(group), _string(kind), namespaced
+
+
+@dataclass(frozen=True)
+class Record:
+    """The record of one app directory, as its marker holds it."""
+
+    inputs: str
+    outputs: str
+    warnings: int
+    summary: AppSummary
+
+
+# --- digests ------------------------------------------------------------------------------
+
+
+def _digest() -> Any:
+    return hashlib.sha256()
+
+
+def _field(digest: Any, name: str, value: bytes | str) -> None:
+    """One named, length-prefixed field: no two different sequences hash alike."""
+    data = value.encode("utf-8") if isinstance(value, str) else value
+    digest.update(f"{name}\0{len(data)}\0".encode())
+    digest.update(data)
+
+
+def _hex(digest: Any) -> str:
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _package_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(path relative to ``root``, path) of every file of a package: no ``__pycache__``,
+    compiled or hidden (editor) files."""
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [
+            d for d in subdirectories if d != "__pycache__" and not d.startswith(".")
+        ]
+        for name in files:
+            if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
+                path = Path(directory, name)
+                yield path.relative_to(root).as_posix(), path
+
+
+def _package_root(package: str) -> Path:
+    module = sys.modules.get(package) or __import__(package)
+    return Path(module.__file__ or "").parent
+
+
+def _library_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+@cache
+def generator_digest() -> str:
+    """A digest of the generator: every file of its packages (sorted by path), the versions
+    of the libraries that shape its output and the Python version. Computed once per
+    process."""
+    digest = _digest()
+    for package in GENERATOR_PACKAGES:
+        files = sorted(_package_files(_package_root(package)))
+        for relative, path in files:
+            _field(digest, f"{package}/{relative}", path.read_bytes())
+    for library in LIBRARIES:
+        _field(digest, f"library {library}", _library_version(library))
+    python = f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]}"
+    _field(digest, "python", python)
+    return _hex(digest)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:  # loading the app reports it; never the same as a readable file
+        return f"\0unreadable: {exc.strerror}".encode()
+
+
+def _directory_digest(directory: Path) -> str:
+    """What a Python app may read besides itself: every file of its directory and of the
+    Python packages below it (no hidden files, no ``__pycache__``)."""
+    digest = _digest()
+    for relative, path in sorted(_module_files(directory)):
+        _field(digest, relative, _read(path))
+    return _hex(digest)
+
+
+def _module_files(directory: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(".") or entry.name == "__pycache__":
+            continue
+        if entry.is_file():
+            yield prefix + entry.name, Path(entry.path)
+        elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
+            yield from _module_files(Path(entry.path), f"{prefix}{entry.name}/")
+
+
+def inputs_digest(
+    path: Path, version: str, outputs: Sequence[str], directories: dict[Path, str] | None = None
+) -> str:
+    """The digest of what ``<out>/<app>/`` of the app file ``path`` is made from, written
+    with the outputs (writer names) ``outputs`` for Kubernetes ``version``. ``directories``:
+    the digests of the directories of Python apps already taken (filled in)."""
+    digest = _digest()
+    _field(digest, "record", RECORD_FORMAT)
+    _field(digest, "generator", generator_digest())
+    _field(digest, "kubernetes", version)
+    _field(digest, "outputs", ",".join(outputs))
+    _field(digest, "source", source_label(path))
+    _field(digest, "app", _read(path))
+    if path.suffix == ".py":
+        directories = {} if directories is None else directories
+        directory = path.resolve().parent
+        if directory not in directories:
+            directories[directory] = _directory_digest(directory)
+        _field(digest, "directory", directories[directory])
+    return _hex(digest)
+
+
+def inputs_digests(paths: Iterable[Path], version: str, outputs: Sequence[str]) -> dict[Path, str]:
+    """Each app file's inputs digest (take them before the apps are loaded: a file changed
+    meanwhile then leaves a record that no longer matches, never one that matches wrongly)."""
+    directories: dict[Path, str] = {}
+    return {path: inputs_digest(path, version, outputs, directories) for path in paths}
+
+
+def _outputs_digest(files: Iterable[tuple[str, bytes]]) -> str:
+    """The digest of (relative path, bytes) pairs, the marker among them without its
+    ``outputs`` line: the bytes of each file in path order, then the list of paths and sizes
+    (one update per file: thousands of them are hashed per second)."""
+    digest = _digest()
+    listing = []
+    for relative, data in sorted(files, key=lambda file: file[0]):
+        content = _sealed(data) if relative == MARKER_FILE else data
+        digest.update(content)
+        listing.append(f"{relative}\0{len(content)}\0")
+    _field(digest, "files", "".join(listing))
+    return _hex(digest)
+
+
+def _sealed(marker: bytes) -> bytes:
+    lines = marker.splitlines(keepends=True)
+    return b"".join(line for line in lines if not line.startswith(_OUTPUTS_PREFIX.encode()))
+
+
+# --- the marker ---------------------------------------------------------------------------
+
+
+def record_marker(
+    source: str, tree: Mapping[str, str], inputs: str, warnings: int, summary: AppSummary
+) -> str:
+    """The marker of an app directory whose other files are ``tree``, with its record."""
+    lines = [
+        marker_text(source),
+        RECORD_NOTE,
+        f"# {INPUTS}: {inputs}\n",
+        f"# {WARNINGS}: {warnings}\n",
+        f"# {SUMMARY}: {summary.to_json()}\n",
+    ]
+    files = [(r, t.encode("utf-8")) for r, t in tree.items() if r != MARKER_FILE]
+    outputs = _outputs_digest([*files, (MARKER_FILE, "".join(lines).encode("utf-8"))])
+    lines.insert(3, f"{_OUTPUTS_PREFIX}{outputs}\n")
+    return "".join(lines)
+
+
+def strip_record(marker: str) -> str:
+    """The marker without its record (what ``check`` compares: the record is a cache, and an
+    out-of-date one only makes ``check`` slower)."""
+    return "".join(line for line in marker.splitlines(keepends=True) if not _is_record(line))
+
+
+def _is_record(line: str) -> bool:
+    return line == RECORD_NOTE or any(
+        line.startswith(f"# {name}: ") for name in (INPUTS, OUTPUTS, WARNINGS, SUMMARY)
+    )
+
+
+def parse_record(marker: bytes) -> Record | None:
+    """The record in a marker's bytes, or None when it holds none (or a damaged one)."""
+    try:
+        lines = marker.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return None
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, separator, value = line.removeprefix("# ").partition(": ")
+        if separator and name in (INPUTS, OUTPUTS, WARNINGS, SUMMARY):
+            fields[name] = value
+    summary = AppSummary.from_json(fields.get(SUMMARY, ""))
+    warnings = fields.get(WARNINGS, "")
+    if summary is None or not warnings.isdigit() or INPUTS not in fields or OUTPUTS not in fields:
+        return None
+    return Record(fields[INPUTS], fields[OUTPUTS], int(warnings), summary)
+
+
+# --- reading an app directory back --------------------------------------------------------
+
+_READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
+_CHUNK = 1 << 16
+"""Most generated files are smaller: one read takes them whole."""
+
+
+def _read_file(path: str) -> bytes:
+    """A file's bytes with plain system calls: for thousands of small files much quicker than
+    file objects (a short read only makes the digest differ: the app is synthesized)."""
+    handle = os.open(path, _READ_FLAGS)
+    try:
+        data = os.read(handle, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(handle, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(handle)
+
+
+def _disk_files(root: Path) -> list[tuple[str, bytes]] | None:
+    """(relative path, bytes) of every file under ``root``, or None when it holds anything a
+    synth does not write (a symbolic link, a special file) or cannot be read."""
+    found: list[tuple[str, bytes]] = []
+    pending = [("", str(root))]
+    try:
+        while pending:
+            prefix, directory = pending.pop()
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((f"{prefix}{entry.name}/", entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append((prefix + entry.name, _read_file(entry.path)))
+                    else:
+                        return None
+    except OSError:
+        return None
+    return found
+
+
+def recorded(app_dir: Path, inputs: str) -> Record | None:
+    """The record of ``app_dir`` when it was written for these ``inputs``, else None."""
+    try:
+        marker = (app_dir / MARKER_FILE).read_bytes()
+    except OSError:
+        return None
+    record = parse_record(marker)
+    if record is None or record.inputs != inputs or record.summary.name != app_dir.name:
+        return None
+    return record
+
+
+def holds_outputs(app_dir: Path, record: Record) -> bool:
+    """Whether ``app_dir`` holds exactly the files its record lists."""
+    files = _disk_files(app_dir)
+    return files is not None and _outputs_digest(files) == record.outputs
+
+
+def fresh_apps(
+    inputs: Mapping[Path, str], out: Path, *, with_warnings: bool = True
+) -> dict[Path, Record]:
+    """The app files of ``inputs`` (file -> inputs digest) whose directory under ``out`` is
+    fresh — recorded with these inputs and holding exactly the files recorded — with their
+    records; ``with_warnings`` False leaves out the apps synth reported warnings for (they
+    must be synthesized again to report them)."""
+    found: dict[Path, Record] = {}
+    for path, digest in inputs.items():
+        record = recorded(out / path.stem, digest)
+        if record is None or (record.warnings and not with_warnings):
+            continue
+        if holds_outputs(out / path.stem, record):
+            found[path] = record
+    return found

@@ -1,0 +1,195 @@
+"""The chart analysis places many values with one render, and finds exactly what probing each
+value alone finds (render/helm/analysis.py, probe.py).
+
+The oracle: the same chart made with every value probed alone (no groups), byte for byte,
+for every feature scenario and for distinct full-featured instances. The real `helm` renders
+these charts in tests/test_helm.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from constructs_lib.render.helm import analysis, probe
+from constructs_lib.render.helm.chart import build_chart
+from constructs_lib.render.helm.probe import Probe, explain_group
+from constructs_lib.render.helm.registry import Shape
+from constructs_lib.render.synth import render_app
+from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
+from constructs_lib.spec.loader import load_app
+from tests.bench.distinct_bench import distinct
+from tests.conftest import make_instance
+from tests.test_snapshots import SCENARIOS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memory() -> Iterator[None]:
+    """What one analysis learnt about other instances must not decide this test."""
+    for learnt in (analysis.REFUSED, analysis.DOUBTFUL, analysis.EMPTIED_ALONE):
+        learnt.clear()
+    yield
+
+
+def _chart(app_file: Path) -> dict[str, str]:
+    rendered = render_app(load_app(app_file), DEFAULT_KUBERNETES_VERSION)
+    return build_chart(rendered, "app.yaml").files
+
+
+def _alone(app_file: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    with monkeypatch.context() as patched:
+        patched.setattr(analysis, "_groups", lambda candidates: [])
+        return _chart(app_file)
+
+
+def _write(tmp_path: Path, docs: list[dict[str, Any]]) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_scenario_charts_the_same_grouped_and_alone(
+    scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patch, metadata, _ = SCENARIOS[scenario]
+    try:
+        instance = make_instance(patch, **metadata)
+    except ValueError:
+        pytest.fail(f"scenario {scenario} does not parse")
+    doc = instance.model_dump(by_alias=True, mode="json", exclude_none=True)
+    app = _write(tmp_path, [doc])
+    try:
+        grouped = _chart(app)
+    except Exception as exc:  # a scenario the rules refuse (it shows a refusal elsewhere)
+        assert "UserError" in type(exc).__name__, exc
+        return
+    assert grouped == _alone(app, monkeypatch)
+
+
+def test_distinct_instances_chart_the_same_grouped_and_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight distinct full-featured instances (one app): the later ones are grouped with what
+    the earlier ones taught (values that failed alone are kept apart)."""
+    app = _write(tmp_path, [distinct(i) for i in range(8)])
+    grouped = _chart(app)
+    assert analysis.REFUSED, "the distinct instances have a value the rules refuse alone"
+    assert grouped == _alone(app, monkeypatch)
+
+
+def test_what_earlier_apps_taught_never_changes_a_chart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One process synthesizes many apps: values that failed alone in one app are kept apart
+    in the next (and emptied values refused there are emptied alone). The charts stay those
+    of probing every value alone."""
+    apps = [
+        REPO / "apps" / "production-full.yaml",
+        REPO / "apps" / "production.yaml",
+        REPO / "apps" / "quickstart.py",
+        REPO / "tests" / "bench" / "full_features.yaml",
+    ]
+    grouped = [_chart(app) for app in apps]
+    assert analysis.REFUSED | analysis.DOUBTFUL | analysis.EMPTIED_ALONE, "something was learnt"
+    for app, chart in zip(apps, grouped, strict=True):
+        assert chart == _alone(app, monkeypatch), app.name
+
+
+def test_a_full_featured_instance_costs_a_few_builds_not_one_per_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = load_app(_write(tmp_path, [distinct(i) for i in range(10)]))
+    rendered = render_app(app, DEFAULT_KUBERNETES_VERSION)
+    builds: list[int] = []
+    original = vars(probe)["manifests"]
+
+    def counted(*args: Any) -> Any:
+        builds.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(probe, "manifests", counted)
+    chart = build_chart(rendered, "app.yaml")
+    grouped = len(builds)
+    assert sum(len(a.params) for a in chart.analyses) >= 10 * 35, "every instance offers values"
+    builds.clear()
+    monkeypatch.setattr(analysis, "_groups", lambda candidates: [])
+    build_chart(rendered, "app.yaml")
+    alone = len(builds)
+    assert alone >= 10 * 35, "alone, every value costs a build"
+    assert grouped * 3 <= alone, f"{grouped} builds grouped, {alone} alone"
+
+
+def _probe(key: str, value: Any, default_text: str, **fields: Any) -> Probe:
+    settings: dict[str, Any] = {
+        "changes": (((key,), value),),
+        "shape": Shape.SCALAR,
+        "expr": f"$.Values.{key}",
+        "embeddable": True,
+        "sentinel": str(value),
+        "default_text": default_text,
+        "integer": isinstance(value, int),
+    }
+    settings.update(fields)
+    return Probe(key=key, value=value, **settings)
+
+
+def _config(url: str, extra: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    data = {"URL": url, **(extra or {})}
+    return [{"kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}]
+
+
+def _never(index: int, pointer: Any) -> bool:
+    return False
+
+
+def test_two_values_spliced_into_one_string_are_told_apart() -> None:
+    host, port = _probe("host", "zqhost", "web"), _probe("port", 31337, "3100")
+    default = _config("http://web:3100/")
+    probed = _config("http://zqhost:31337/")
+    told = explain_group([host, port], default, probed, lambda p: _never)
+    assert told is not None
+    found, tainted = told
+    assert tainted == []
+    assert found["host"].spans == {(0, ("data", "URL")): [(7, 10, "{{ $.Values.host }}")]}
+    assert found["port"].spans == {(0, ("data", "URL")): [(11, 15, "{{ $.Values.port | int64 }}")]}
+
+
+def test_a_change_no_value_explains_makes_the_render_tell_nothing() -> None:
+    host = _probe("host", "zqhost", "web")
+    default = _config("http://web/", {"other": "a"})
+    assert (
+        explain_group([host], default, _config("http://zqhost/", {"other": "b"}), lambda p: _never)
+        is None
+    )
+    removed = [{"kind": "Secret", "metadata": {"name": "c"}}]
+    assert explain_group([host], default, removed, lambda p: _never) is None
+
+
+def test_a_value_that_lands_where_it_cannot_be_told_goes_alone() -> None:
+    """A non-embeddable value found inside a longer string is not placed by the group (probed
+    alone, it is left out with its reason); the other value of the group still is."""
+    host = _probe("host", "zqhost", "web")
+    mode = _probe("mode", "zqmode", "fast", embeddable=False)
+    default = _config("http://web/", {"MODE": "fast-lane"})
+    probed = _config("http://zqhost/", {"MODE": "zqmode-lane"})
+    told = explain_group([host, mode], default, probed, lambda p: _never)
+    assert told is not None
+    found, tainted = told
+    assert [p.key for p in tainted] == ["mode"]
+    assert set(found) == {"host"}
+
+
+def test_groups_keep_values_whose_marks_could_be_confused_apart() -> None:
+    first = analysis.Candidate("a", [_probe("a", "zqcls", "x")])
+    inner = analysis.Candidate("b", [_probe("b", "zqcls-db", "y")])
+    near = analysis.Candidate("c", [_probe("c", 3, "2", embeddable=False)])
+    nearer = analysis.Candidate("d", [_probe("d", 4, "2", embeddable=False)])
+    groups = analysis._groups([first, inner, near, nearer])
+    assert [[p.key for p in g] for g in groups] == [["a", "c"], ["b", "d"]]

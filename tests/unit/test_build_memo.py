@@ -1,0 +1,167 @@
+"""What one build remembers for the next (dashboard texts, the launcher config and its
+stamped Jobs, config hashes) never leaks between builds: every build gets objects of its own,
+and what it does to them changes no later build. The server pod's reference check looks only
+at what it can map to the user's fields, and finds exactly what checking the whole pod finds."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import Any
+
+from constructs_lib.constructs import build, podrefs
+from constructs_lib.constructs.build import manifests, plan
+from constructs_lib.constructs.copying import frozen
+from constructs_lib.constructs.names import canonical_json, config_hash
+from constructs_lib.spec.loader import load_app
+from constructs_lib.spec.semantic import pod_spec_problems
+from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
+from tests.conftest import REPO
+
+BENCH = REPO / "tests" / "bench" / "full_features.yaml"
+
+
+def _containers(value: Any) -> Iterator[dict[str, Any] | list[Any]]:
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _containers(item)
+    elif isinstance(value, list):
+        yield value
+        for item in value:
+            yield from _containers(item)
+
+
+def _vandalise(value: Any) -> None:
+    """Change every mapping and list of ``value`` in place."""
+    for node in list(_containers(value)):
+        if isinstance(node, dict):
+            node["vandalised"] = True
+        else:
+            node.append("vandalised")
+
+
+APPS = [BENCH, REPO / "apps" / "production-full.yaml", REPO / "apps" / "production.yaml"]
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def test_a_build_changed_in_place_changes_no_later_build() -> None:
+    for app in APPS:
+        [instance] = load_app(app).instances
+        planned = plan(instance)
+        objects, stamped = _text(manifests(planned)), _text(planned.contribution.stamped)
+        _vandalise(manifests(planned))
+        _vandalise(planned.contribution.stamped)
+        assert _text(manifests(planned)) == objects, app  # the same plan again
+        [twin] = load_app(app).instances
+        again = plan(twin)  # an equal instance: what is remembered by value
+        assert _text(manifests(again)) == objects, app
+        assert _text(again.contribution.stamped) == stamped, app
+
+
+def test_stamped_jobs_are_new_objects_every_plan() -> None:
+    [instance] = load_app(BENCH).instances
+    one, two = plan(instance).contribution.stamped, plan(instance).contribution.stamped
+    assert one == two
+    assert all(a is not b for (_, a), (_, b) in zip(one, two, strict=True))
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+def test_frozen_makes_fresh_equal_copies_of_the_value_as_it_was() -> None:
+    values: list[dict[str, Any]] = [
+        {"a": [1, 2.5, None, True, {"b": "c"}], "d": (1, "x")},
+        {"e": Colour.RED},
+    ]
+    for value in values:
+        original = copy.deepcopy(value)
+        make = frozen(value)
+        value["added"] = 1
+        one, two = make(), make()
+        assert one == two == original
+        assert one is not two and one["a" if "a" in one else "e"] is not None
+        assert [type(v) for v in one.values()] == [type(v) for v in original.values()]
+
+
+def test_config_hash_is_the_hash_of_the_canonical_json() -> None:
+    import hashlib
+
+    for data in ({"b": "2", "a": "1"}, {"x": 1, "y": [1, 2]}, {"e": Colour.RED}, {}):
+        want = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+        assert config_hash(data) == want  # type: ignore[arg-type]
+        assert config_hash(data) == want  # type: ignore[arg-type]  # and when remembered
+
+
+# --- the server pod's reference check --------------------------------------------------------
+
+
+def _whole_pod_findings(instance: Any, pod: dict[str, Any]) -> list[tuple[str, str]]:
+    """The findings as checking the whole pod maps them (the reference)."""
+    where = podrefs.layout(instance, pod)
+    seen: set[str] = set()
+    found = list(podrefs._duplicate_names(instance, pod))
+    for path, message in pod_spec_problems(pod, "pod", DEFAULT_KUBERNETES_VERSION):
+        if message.startswith("duplicate container name"):
+            continue
+        mapped = podrefs.user_path(path, pod, where)
+        if mapped is not None and mapped not in seen:
+            seen.add(mapped)
+            found.append((mapped, message))
+    return found
+
+
+_NAMES = ["paperclip", "onboard", "data", "paperclip-data", "tmp", "Bad_Name", "", None, 3]
+
+
+def _break(pod: dict[str, Any], rng: random.Random) -> None:
+    for _ in range(rng.randint(1, 5)):
+        group = rng.choice(["initContainers", "containers", "volumes"])
+        items = pod.get(group)
+        if not isinstance(items, list) or not items:
+            continue
+        index = rng.randrange(len(items))
+        item = items[index]
+        names = _NAMES + [i.get("name") for i in items if isinstance(i, dict)]
+        move = rng.randrange(7)
+        if move == 0 and isinstance(item, dict):
+            item["name"] = rng.choice(names)
+        elif move in (1, 2) and isinstance(item, dict) and group != "volumes":
+            mounts = item.setdefault("volumeMounts", [])
+            mount = {"name": rng.choice(names), "mountPath": rng.choice(["/tmp", "", "/x"])}
+            mounts.insert(rng.randint(0, len(mounts)), mount)
+        elif move == 3 and group == "volumes":
+            volume = rng.choice([{"name": rng.choice(names), "emptyDir": {}}, {"name": "x"}])
+            items.insert(rng.randint(0, len(items)), volume)
+        elif move == 4:
+            items.insert(rng.randint(0, len(items)), copy.deepcopy(item))
+        elif move == 5 and isinstance(item, dict) and group != "volumes":
+            item["env"] = [{"name": "A=B", "value": "x"}]
+            item["resources"] = {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}
+            item["image"] = " spaced"
+        elif move == 6 and len(items) > 1:
+            del items[index]
+
+
+def test_the_reference_check_finds_what_checking_the_whole_pod_finds() -> None:
+    instances = load_app(BENCH).instances + load_app(REPO / "apps" / "production.yaml").instances
+    rng = random.Random(20)
+    found_some = 0
+    for instance in instances:
+        planned = plan(instance)
+        contribution = planned.contribution
+        pod = build.server_pod(instance, contribution, list(planned.server_env or ()))
+        for _ in range(300):
+            broken = copy.deepcopy(pod)
+            _break(broken, rng)
+            want = _whole_pod_findings(instance, broken)
+            assert list(podrefs._findings(instance, broken)) == want
+            found_some += bool(want)
+    assert found_some > 100  # the broken pods do break the rules
