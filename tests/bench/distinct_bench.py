@@ -5,8 +5,8 @@ revision, in one run.
     .venv/bin/python tests/bench/distinct_bench.py [--base REV] [--sizes 1,100,1000]
                                                    [--check-apps 1000]
 
-Rows: one app of N distinct instances, with every writer and with the Kustomize tree only
-(`--only kustomize,agents`), wall time and peak RSS of the command (the largest of its
+Rows: N distinct instances (app files of up to 100), with every writer and with the Kustomize
+tree only (`--only kustomize,agents`), wall time and peak RSS of the command (the largest of its
 processes); then `check` of a repository of N one-instance apps after one of them changed.
 Every figure is one run of the real command as a new process. The base revision runs from a
 git worktree (`PYTHONPATH` pointing at it) with this virtualenv; omit --base to measure this
@@ -32,6 +32,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "tests" / "bench" / "full_features.yaml"
 ALL, KUSTOMIZE = "all", "kustomize,agents"
+THIS = "this tree"
 
 
 def distinct(index: int) -> dict[str, Any]:
@@ -118,13 +119,21 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     return float(wall), int(peak_kib) / 1024
 
 
+APP_SIZE = 100
+"""Instances per app file (an app file is limited to 4 MiB: 1,000 instances take 10 files)."""
+
+
 def synth_row(tree: Path, work: Path, count: int, writers: str) -> tuple[float, float]:
-    app = work / f"distinct{count}.yaml"
-    if not app.exists():
-        write_app(app, range(count))
+    """One synth of ``count`` distinct instances, in app files of up to :data:`APP_SIZE`."""
+    apps = []
+    for first in range(0, count, APP_SIZE):
+        app = work / f"distinct{count}-{first // APP_SIZE:02d}.yaml"
+        if not app.exists():
+            write_app(app, range(first, min(first + APP_SIZE, count)))
+        apps.append(str(app))
     out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
     only = [] if writers == ALL else ["--only", writers]
-    return run(tree, ["synth", str(app), "--out", str(out), *only], work)
+    return run(tree, ["synth", *apps, "--out", str(out), *only], work)
 
 
 def check_row(tree: Path, work: Path, apps: int) -> tuple[float, float]:
@@ -142,14 +151,46 @@ def check_row(tree: Path, work: Path, apps: int) -> tuple[float, float]:
     return run(tree, ["check", "--apps-dir", str(apps_dir), "--dist", str(root / "dist")], root)
 
 
+def targets(mine: dict[str, tuple[float, float]]) -> list[str]:
+    """Issue 25's targets, each with this tree's figure (rows that were not run are skipped)."""
+
+    def row(count: int, kind: str) -> tuple[float, float] | None:
+        return mine.get(f"synth {count} distinct, {kind}")
+
+    out = ["Targets (this tree):"]
+    one = row(1, "all outputs")
+    if one:
+        out.append(f"  one app of one instance under 0.5 s: {one[0]:.2f} s")
+    full, kustomize = row(100, "all outputs"), row(100, "kustomize only")
+    if full and kustomize:
+        out.append(
+            f"  100 distinct, all outputs, within 2x Kustomize only ({2 * kustomize[0]:.2f} s) "
+            f"and under 300 MB: {full[0]:.2f} s, {full[1]:.0f} MiB"
+        )
+    thousand = row(1000, "all outputs")
+    if thousand:
+        out.append(f"  1,000 distinct under 2 GB: {thousand[1]:.0f} MiB ({thousand[0]:.1f} s)")
+    checked = next((v for k, v in mine.items() if k.startswith("check 1000 ")), None)
+    if checked:
+        out.append(f"  check of 1,000 apps, one changed, under 3 s: {checked[0]:.2f} s")
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="the revision to compare with (a git worktree)")
     parser.add_argument("--sizes", default="1,100,1000")
     parser.add_argument("--check-apps", type=int, default=1000)
+    parser.add_argument(
+        "--base-max",
+        type=int,
+        default=100,
+        help="measure the base only up to this many instances or apps (the base took 13 GB "
+        "and 11 minutes for 1,000 distinct instances)",
+    )
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",") if s]
-    trees: dict[str, Path] = {"this tree": REPO}
+    trees: dict[str, Path] = {THIS: REPO}
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         if options.base:
             trees = {f"base {options.base}": stack.enter_context(worktree(options.base)), **trees}
@@ -161,7 +202,9 @@ def main() -> int:
                 label = f"synth {count} distinct, {kind}"
                 check = cpu_check()
                 figures = {
-                    name: synth_row(tree, work, count, writers) for name, tree in trees.items()
+                    name: synth_row(tree, work, count, writers)
+                    for name, tree in trees.items()
+                    if name == THIS or count <= options.base_max
                 }
                 rows.append((label, figures, check))
                 print(f"[bench] {label}: done", file=sys.stderr, flush=True)
@@ -169,7 +212,9 @@ def main() -> int:
             label = f"check {options.check_apps} one-instance apps, one changed"
             check = cpu_check()
             figures = {
-                name: check_row(tree, work, options.check_apps) for name, tree in trees.items()
+                name: check_row(tree, work, options.check_apps)
+                for name, tree in trees.items()
+                if name == THIS or options.check_apps <= options.base_max
             }
             rows.append((label, figures, check))
     names = list(trees)
@@ -178,8 +223,14 @@ def main() -> int:
     print(f"{'':<52}" + "".join(f"{'wall s / peak MiB':>24}" for _ in names))
     print("-" * len(header))
     for label, figures, check in rows:
-        cells = "".join(f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.0f}" for n in names)
+        cells = "".join(
+            f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.0f}" if n in figures else f"{'-':>24}"
+            for n in names
+        )
         print(f"{label:<52}{cells}{check:>13.2f}")
+    print()
+    for line in targets({label: figures[THIS] for label, figures, _ in rows}):
+        print(line)
     print(
         "\nOne run of the real command per cell (`python -m constructs_lib ...`, a new process); "
         "peak MiB is the largest process's RSS. CPU check: a fixed 10-million-step loop just "

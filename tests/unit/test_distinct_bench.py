@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from constructs_lib.spec.loader import parse_instance
-from tests.bench.distinct_bench import distinct
+from tests.bench.distinct_bench import distinct, targets
 
 
 def test_the_benchmark_instances_are_valid_and_distinct() -> None:
@@ -21,3 +21,18 @@ def test_the_benchmark_instances_are_valid_and_distinct() -> None:
     first, second = documents[0]["spec"], documents[1]["spec"]
     assert first["resources"] != second["resources"]
     assert first["availability"]["autoScaling"] != second["availability"]["autoScaling"]
+
+
+def test_the_targets_read_this_trees_rows() -> None:
+    rows = {
+        "synth 1 distinct, all outputs": (0.4, 70.0),
+        "synth 100 distinct, all outputs": (9.0, 170.0),
+        "synth 100 distinct, kustomize only": (3.0, 120.0),
+        "check 1000 one-instance apps, one changed": (2.5, 90.0),
+    }
+    lines = targets(rows)
+    assert lines[0] == "Targets (this tree):"
+    assert "under 0.5 s: 0.40 s" in lines[1]
+    assert "(6.00 s)" in lines[2] and "9.00 s, 170 MiB" in lines[2]
+    assert lines[3].endswith("under 3 s: 2.50 s")
+    assert len(lines) == 4, "the 1,000-instance row was not run, so it is not shown"
