@@ -14,7 +14,7 @@ from constructs_lib.render.pipeline import synthesize
 from constructs_lib.render.synth import APPLY_ORDER
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import discover
-from tests.conftest import REPO, doc_yaml, load_yaml_file, tree_bytes
+from tests.conftest import REPO, committed_bytes, doc_yaml, load_yaml_file, tree_bytes
 
 APPS = [p.stem for p in discover(REPO / "apps")]
 
@@ -63,7 +63,7 @@ def test_two_synths_are_byte_identical(tmp_path: Path) -> None:
         result = runner.invoke(main, ["synth", "--out", str(tmp_path / out)])
         assert result.exit_code == 0, result.output
     assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
-    assert tree_bytes(tmp_path / "a") == tree_bytes(REPO / "dist")
+    assert committed_bytes(tmp_path / "a") == committed_bytes(REPO / "dist")
 
 
 def test_stale_files_and_removed_apps_disappear(tmp_path: Path, dist_copy: Path) -> None:

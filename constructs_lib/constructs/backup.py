@@ -50,6 +50,7 @@ from constructs_lib.constructs.feature import (
 )
 from constructs_lib.constructs.names import DATA_PATH, component_labels
 from constructs_lib.constructs.primitives import dns_egress, https_egress, pods_rule, port
+from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import DatabaseMode
 
@@ -360,18 +361,119 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
     }
 
 
+# --- the rules (what a backup CronJob needs to work at all) -------------------------------
+
+
+def backup_errors(instance: Instance) -> list[Problem]:
+    """``backup.*`` and ``restoreFrom`` rules that stop synthesis."""
+    spec = instance.spec
+    backup, db = spec.backup, spec.database
+    found: list[Problem] = []
+    timed = backup is not None and backup.schedule is not None
+    if timed and db.mode is DatabaseMode.EMBEDDED:
+        found.append(
+            Problem(
+                "is set, but the embedded database lives inside the server pod, where no "
+                "backup Job can reach it; the server backs it up itself (backup.appNative: "
+                "every 60 minutes to /paperclip/backups by default).",
+                "spec.backup.schedule",
+                "remove backup.schedule (tune backup.appNative instead), or use "
+                "database.mode: managed or external.",
+            )
+        )
+        return found
+    target = BackupTarget.of(instance)
+    if timed and target is None:
+        found.append(
+            Problem(
+                "needs a bucket: neither backup.s3 nor objectStorage is set.",
+                "spec.backup.s3",
+                "set spec.backup.s3.bucket (with region, endpoint and credentialsSecretRef as "
+                "the store needs).",
+            )
+        )
+    if timed and target is not None and target.endpoint is not None and target.credentials is None:
+        found.append(
+            Problem(
+                f"has the endpoint {target.endpoint} but no credentials: workload identity "
+                "works only with AWS S3 itself.",
+                f"{target.source}.credentialsSecretRef",
+                "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+            )
+        )
+    if spec.restore_from is not None and not timed:
+        found.append(
+            Problem(
+                "is set, but no restore CronJob is built: it reads backups from the backup "
+                "bucket, which needs backup.schedule.",
+                "spec.restoreFrom",
+                "configure spec.backup (schedule and s3), or remove restoreFrom.",
+            )
+        )
+    elif spec.restore_from is not None and db.mode is DatabaseMode.EMBEDDED:
+        found.append(
+            Problem(
+                "cannot restore into the embedded database.",
+                "spec.restoreFrom",
+                "remove restoreFrom.",
+            )
+        )
+    return found
+
+
+def backup_warnings(instance: Instance) -> list[Problem]:
+    spec = instance.spec
+    backup = spec.backup
+    found: list[Problem] = []
+    if backup is None:
+        return found
+    if backup.schedule is None and backup.s3 is not None:
+        found.append(
+            Problem(
+                "backup.s3 is set without backup.schedule: no backups are made and no restore "
+                "CronJob is built.",
+                "spec.backup.schedule",
+                "set a cron schedule in UTC, e.g. '0 3 * * *'.",
+            )
+        )
+    target = BackupTarget.of(instance)
+    if (
+        backup.schedule is not None
+        and spec.database.mode is not DatabaseMode.EMBEDDED
+        and target is not None
+        and target.endpoint is None
+        and target.credentials is None
+        and not spec.security.rbac.service_account_annotations
+    ):
+        found.append(
+            Problem(
+                "backups to AWS S3 without credentialsSecretRef rely on workload identity "
+                f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
+                f"{target.source}.credentialsSecretRef",
+                "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
+                "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",
+            )
+        )
+    return found
+
+
 class Backups(Feature):
-    """pg_dump backups to S3 with retention, the restore CronJob, and appNative env."""
+    """pg_dump backups to S3 with retention, the restore CronJob, appNative env, and the
+    rules of ``backup.*`` and ``restoreFrom``."""
 
     id = "backup"
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
-        return instance.spec.backup is not None
+        return instance.spec.backup is not None or instance.spec.restore_from is not None
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        return Contribution(env=app_native_env(instance))
+        return Contribution(
+            env=app_native_env(instance),
+            errors=backup_errors(instance),
+            warnings=backup_warnings(instance),
+        )
 
     def add_objects(self) -> None:
         context = self.context

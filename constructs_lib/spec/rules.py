@@ -143,7 +143,6 @@ def errors(instance: Instance) -> list[Problem]:
             "but externalURL/externalURLSecretRef is set and would be ignored.",
             "set spec.database.mode: external, or remove the external URL.",
         )
-    found += backup_errors(instance)
     # Without auth.secretRef the server falls back to the PAPERCLIP_AGENT_JWT_SECRET that the
     # onboard step writes into <PAPERCLIP_HOME>/instances/<id>/.env (observed with the real
     # server): fine for one pod on a persistent volume, not for pods that each onboard their
@@ -259,119 +258,10 @@ def _local_trusted_errors(instance: Instance) -> list[Problem]:
     return found
 
 
-def backup_errors(instance: Instance) -> list[Problem]:
-    """backup.* and restoreFrom rules: what a backup CronJob needs to work at all."""
-    spec = instance.spec
-    backup, db = spec.backup, spec.database
-    found: list[Problem] = []
-    scheduled = backup is not None and backup.schedule is not None
-    if scheduled and db.mode is DatabaseMode.EMBEDDED:
-        found.append(
-            Problem(
-                "is set, but the embedded database lives inside the server pod, where no "
-                "backup Job can reach it; the server backs it up itself (backup.appNative: "
-                "every 60 minutes to /paperclip/backups by default).",
-                "spec.backup.schedule",
-                "remove backup.schedule (tune backup.appNative instead), or use "
-                "database.mode: managed or external.",
-            )
-        )
-        return found
-    target = backup_target(spec)
-    if scheduled and target is None:
-        found.append(
-            Problem(
-                "needs a bucket: neither backup.s3 nor objectStorage is set.",
-                "spec.backup.s3",
-                "set spec.backup.s3.bucket (with region, endpoint and credentialsSecretRef as "
-                "the store needs).",
-            )
-        )
-    if scheduled and target is not None:
-        path, endpoint, credentials = target
-        if endpoint is not None and credentials is None:
-            found.append(
-                Problem(
-                    f"has the endpoint {endpoint} but no credentials: workload identity works "
-                    "only with AWS S3 itself.",
-                    f"{path}.credentialsSecretRef",
-                    "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
-                )
-            )
-    if spec.restore_from is not None and not scheduled:
-        found.append(
-            Problem(
-                "is set, but no restore CronJob is built: it reads backups from the backup "
-                "bucket, which needs backup.schedule.",
-                "spec.restoreFrom",
-                "configure spec.backup (schedule and s3), or remove restoreFrom.",
-            )
-        )
-    elif spec.restore_from is not None and db.mode is DatabaseMode.EMBEDDED:
-        found.append(
-            Problem(
-                "cannot restore into the embedded database.",
-                "spec.restoreFrom",
-                "remove restoreFrom.",
-            )
-        )
-    return found
-
-
-def backup_target(spec: InstanceSpec) -> tuple[str, str | None, str | None] | None:
-    """(spec path, endpoint, credentials Secret) of where backups go: backup.s3, else
-    objectStorage (as the operator falls back); None when neither is set."""
-    backup = spec.backup
-    if backup is not None and backup.s3 is not None:
-        ref = backup.s3.credentials_secret_ref
-        return "spec.backup.s3", backup.s3.endpoint, ref.name if ref else None
-    storage = spec.object_storage
-    if storage is not None:
-        ref = storage.credentials_secret_ref
-        return "spec.objectStorage", storage.endpoint, ref.name if ref else None
-    return None
-
-
-def backup_warnings(instance: Instance) -> list[Problem]:
-    spec = instance.spec
-    backup = spec.backup
-    found: list[Problem] = []
-    if backup is None:
-        return found
-    if backup.schedule is None and backup.s3 is not None:
-        found.append(
-            Problem(
-                "backup.s3 is set without backup.schedule: no backups are made and no restore "
-                "CronJob is built.",
-                "spec.backup.schedule",
-                "set a cron schedule in UTC, e.g. '0 3 * * *'.",
-            )
-        )
-    target = backup_target(spec)
-    if (
-        backup.schedule is not None
-        and spec.database.mode is not DatabaseMode.EMBEDDED
-        and target is not None
-        and target[1] is None
-        and target[2] is None
-        and not spec.security.rbac.service_account_annotations
-    ):
-        found.append(
-            Problem(
-                "backups to AWS S3 without credentialsSecretRef rely on workload identity "
-                f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
-                f"{target[0]}.credentialsSecretRef",
-                "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
-                "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",
-            )
-        )
-    return found
-
-
 def warnings(instance: Instance) -> list[Problem]:
     """Rules worth a printed warning; synthesis goes on."""
     spec = instance.spec
-    found: list[Problem] = backup_warnings(instance)
+    found: list[Problem] = []
     if spec.image.tag == "latest" and not spec.image.digest:
         found.append(
             Problem(

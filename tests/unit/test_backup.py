@@ -1,5 +1,5 @@
 """Backups (backup.*), restore (restoreFrom) and the server's own backups (backup.appNative):
-the generated objects and the synth-time rules."""
+the generated objects and the rules the backup feature holds."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from constructs_lib.constructs.backup import backup_errors as errors
+from constructs_lib.constructs.backup import backup_warnings as warnings
 from constructs_lib.errors import UserError
-from constructs_lib.spec.rules import errors, warnings
 from tests.conftest import make_instance, synth_objects
 
 S3 = {"bucket": "paperclip-backups", "region": "eu-west-1", "credentialsSecretRef": {"name": "s3"}}
