@@ -62,7 +62,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
     if check and done.returncode:
-        raise AssertionError(f"{' '.join(args)} failed:\n{done.stderr}")
+        raise AssertionError(f"{' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done
 
 
