@@ -99,11 +99,6 @@ def resumed_session(job: JobView) -> str | None:
     return job.annotation(ANNOTATION_SESSION) or None
 
 
-def job_condition(job: JobView) -> tuple[str, str] | None:
-    """("Complete" | "Failed", reason) once the Job has finished."""
-    return job.finished
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 

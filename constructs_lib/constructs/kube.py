@@ -139,12 +139,3 @@ class ObjectAdder:
         )
         self.sink.add(obj)
         return obj
-
-
-def carried_conflicts(instance: Instance, generated: dict[str, str]) -> list[str]:
-    """Instance label keys that a generated label overrides with another value."""
-    return sorted(
-        key
-        for key, value in instance.metadata.labels.items()
-        if key in generated and generated[key] != value
-    )

@@ -341,12 +341,6 @@ class DashboardInputs:
         )
 
 
-def overview_dashboard(instance: Instance) -> dict[str, Any]:
-    """The instance at a glance: replicas, autoscaler, disruption budget, restarts, volumes
-    and the scrape target."""
-    return _overview(DashboardInputs.of(instance))
-
-
 def _overview(inputs: DashboardInputs) -> dict[str, Any]:
     ns, name, kind = inputs.namespace, inputs.name, inputs.kind
     workload = f"namespace={_q(ns)},{kind}={_q(name)}"
@@ -414,11 +408,6 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
     ]
     title = f"Paperclip overview ({ns}/{name})"
     return _dashboard(title, panels)
-
-
-def detail_dashboard(instance: Instance) -> dict[str, Any]:
-    """Per server pod: CPU, memory against the limit, network, restarts and OOM kills."""
-    return _detail(DashboardInputs.of(instance))
 
 
 def _detail(inputs: DashboardInputs) -> dict[str, Any]:
