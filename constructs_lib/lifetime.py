@@ -1,5 +1,5 @@
 """Child processes that end with the process that started them (no dependencies: the spec
-loader's app process and the render layer's helper both use it)."""
+loader's app process uses it)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ PR_SET_PDEATHSIG = 1
 
 def die_with_parent(parent: int, code: int = 1) -> None:
     """In a child of ``parent`` (call it first thing): end when ``parent`` ends, however it
-    ends — SIGKILL too — so nothing the child runs (an app that loops forever, a helper) can
+    ends — SIGKILL too — so nothing the child runs (an app that loops forever) can
     outlive it. Linux: the kernel sends SIGKILL at the death of the parent's forking thread
     (``PR_SET_PDEATHSIG``; fork from the main thread); elsewhere a daemon thread watches the
     parent id. If ``parent`` died before this ran, exit with ``code`` at once."""

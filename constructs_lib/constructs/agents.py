@@ -321,16 +321,15 @@ def _template_problems(instance: Instance) -> tuple[list[Problem], list[tuple[st
     """Secrets a template may not use, and a Job stamped from each template (validated like
     generated objects, reported at the template's path). Remembered by the same inputs as
     :func:`launcher_config`; every call gets Jobs of its own."""
-    key = _config_inputs(instance)
-    remembered = _CHECKS.get(key) if key is not None else None
-    if remembered is not None:
-        errors, makers = remembered
-        return list(errors), [(path, make()) for path, make in makers]
+    errors, makers = _remember(_CHECKS, _config_inputs(instance), lambda: _frozen_checks(instance))
+    return list(errors), [(path, make()) for path, make in makers]
+
+
+def _frozen_checks(
+    instance: Instance,
+) -> tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]:
     found, stamped = _checked_templates(instance)
-    if key is not None:
-        makers = tuple((path, frozen(job)) for path, job in stamped)
-        _remember(_CHECKS, key, lambda: (found, makers))
-    return list(found), list(stamped)
+    return found, tuple((path, frozen(job)) for path, job in stamped)
 
 
 def _checked_templates(

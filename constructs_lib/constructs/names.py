@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the synthesis helper reads names without loading the spec models
+if TYPE_CHECKING:  # names import without the spec models
     from constructs_lib.spec import Instance
 
 APP_NAME = "paperclip"

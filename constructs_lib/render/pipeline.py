@@ -80,13 +80,11 @@ def synthesize(
     loaded (:func:`~constructs_lib.render.record.inputs_digests`); by default taken here.
     """
     check_version(version)
-    names = [w.name for w in writers]
-    if inputs is None and apps is None:
-        inputs = inputs_digests(paths, version, names)
+    if inputs is None:  # before loading: an app file changed meanwhile never matches its record
+        sources = paths if apps is None else [a.source for a in apps]
+        inputs = inputs_digests(sources, version, [w.name for w in writers])
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
     apps = list(apps) if apps is not None else load_apps(paths)
-    if inputs is None:
-        inputs = inputs_digests([a.source for a in apps], version, names)
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
     problems: list[Problem] = []

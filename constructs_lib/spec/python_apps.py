@@ -183,7 +183,7 @@ def _child_main(path: Path, write_end: int) -> typing.NoReturn:
     code = 0
     try:
         os.setpgid(0, 0)
-        # Drop inherited descriptors (the parent's jsii pipes, sockets, ...).
+        # Drop inherited descriptors (the parent's pipes, sockets, ...).
         os.closerange(3, write_end)
         os.closerange(write_end + 1, 1 << 16)
         signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,6 +23,7 @@ import copy
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -198,14 +199,15 @@ class Probe:
     guard: tuple[str, ...] | None = None
     """The spec path emptied to learn which keys vanish with the value (optional values)."""
 
-    def marks(self) -> tuple[set[str], set[int]]:
+    @cached_property
+    def marks(self) -> tuple[frozenset[str], frozenset[int]]:
         """The texts and numbers this probe brings into the objects: its sentinel, the leaf
         values of a block, the keys and values of a merged mapping. A number counts as text
         only where it may be spliced into strings."""
         texts: set[str] = {self.sentinel} if self.sentinel and self.embeddable else set()
         numbers: set[int] = set()
         _collect(self.value, texts, numbers, self.embeddable, self.shape is Shape.MERGE)
-        return texts, numbers
+        return frozenset(texts), frozenset(numbers)
 
 
 def _collect(value: Any, texts: set[str], numbers: set[int], embeddable: bool, keys: bool) -> None:
@@ -230,8 +232,8 @@ def _collect(value: Any, texts: set[str], numbers: set[int], embeddable: bool, k
 def clash(a: Probe, b: Probe) -> bool:
     """Whether one render of both could not tell their landings apart: a text of one holds a
     text of the other, or their numbers are equal or adjacent."""
-    texts_a, numbers_a = a.marks()
-    texts_b, numbers_b = b.marks()
+    texts_a, numbers_a = a.marks
+    texts_b, numbers_b = b.marks
     if any(x in y or y in x for x in texts_a for y in texts_b):
         return True
     return any(abs(x - y) <= 1 for x in numbers_a for y in numbers_b)
@@ -417,11 +419,8 @@ def _count(text: str, mark: str) -> int:
     return text.count(mark) if mark else 0
 
 
-def _owners(
-    probes: Sequence[Probe], leaf: Leaf, probed: Objects, texts: dict[str, set[str]]
-) -> list[Probe]:
-    """The probes whose value explains a changed leaf (by value, map key or text; ``texts``:
-    each probe's mark texts by key)."""
+def _owners(probes: Sequence[Probe], leaf: Leaf, probed: Objects) -> list[Probe]:
+    """The probes whose value explains a changed leaf (by value, map key or mark text)."""
     index, pointer, old, new = leaf
     owners = []
     for probe in probes:
@@ -437,7 +436,7 @@ def _owners(
             owns = True
         elif isinstance(new, str):
             old_text = old if isinstance(old, str) else ""
-            owns = any(m in new and _count(new, m) > _count(old_text, m) for m in texts[probe.key])
+            owns = any(m in new and _count(new, m) > _count(old_text, m) for m in probe.marks[0])
         else:
             owns = False
         if owns:
@@ -516,14 +515,13 @@ def explain_group(
     if leaves is None:
         return None
     mine: dict[str, list[Leaf]] = {p.key: [] for p in probes}
-    texts = {p.key: p.marks()[0] for p in probes}
     hashes: list[Leaf] = []
     tainted: set[str] = set()
     for leaf in leaves:
         if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
             hashes.append(leaf)
             continue
-        owners = _owners(probes, leaf, probed, texts)
+        owners = _owners(probes, leaf, probed)
         if not owners:
             return None
         tainted.update(p.key for p in _masked(probes, owners, leaf))
@@ -545,12 +543,8 @@ def explain_group(
         if probe.key in tainted:
             continue
         try:
-            leaves_of = sorted(mine[probe.key], key=_leaf_order)
+            leaves_of = sorted(mine[probe.key], key=lambda leaf: leaf[0])  # object order
             out[probe.key] = _found(probe, leaves_of, probed, vanishes(probe))
         except Unexplained:
             tainted.add(probe.key)
     return out, [p for p in probes if p.key in tainted]
-
-
-def _leaf_order(leaf: Leaf) -> int:
-    return leaf[0]
