@@ -11,6 +11,7 @@ from typing import Any
 
 from launcher import __version__
 from launcher.jobs import RunRequest
+from launcher.schema_docs import json_schema
 
 VERSION = __version__
 CURSOR_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z\|[1-9]\d{0,8}$"
@@ -54,7 +55,7 @@ _NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
 
 
 def _schemas() -> dict[str, Any]:
-    request = RunRequest.model_json_schema(by_alias=True, mode="validation")
+    request = json_schema(RunRequest)
     request.pop("title", None)
     run = {"runId": _STRING, "job": _STRING}
     return {

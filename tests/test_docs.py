@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from launcher.schema_docs import json_schema
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +31,7 @@ def test_the_site_builds_strictly_and_documents_every_spec_field(tmp_path: Path)
     reference = (site / "reference" / "instance" / "index.html").read_text()
     from constructs_lib.spec import Instance
 
-    schema = Instance.model_json_schema(by_alias=True, mode="validation")
+    schema = json_schema(Instance)
     for name, definition in schema["$defs"].items():
         assert f'id="{name.lower()}"' in reference, name
         for field in definition.get("properties", {}):
@@ -84,7 +86,7 @@ def test_the_reference_gives_every_field_its_default_and_rules() -> None:
     # the allowed values of every enum it refers to
     from constructs_lib.spec import Instance
 
-    schema = Instance.model_json_schema(by_alias=True, mode="validation")
+    schema = json_schema(Instance)
     defs: dict[str, Any] = schema["$defs"]
     for name, definition in [("Instance", schema), *defs.items()]:
         required = set(definition.get("required", []))

@@ -19,7 +19,7 @@ from typing import Any
 from constructs_lib.constructs.names import DATA_PATH, DATA_VOLUME
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
-from constructs_lib.spec.semantic import pod_spec_problems
+from constructs_lib.spec.semantic import ByValue, Finding, pod_spec_problems
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
 
 OPERATOR_DATA_VOLUME_ALIASES = ("data",)
@@ -178,12 +178,21 @@ def mappable_pod(pod: dict[str, Any], where: PodLayout) -> dict[str, Any]:
     return found
 
 
+_CHECKED: ByValue[tuple[Finding, ...]] = ByValue(limit=256)
+"""The rules' findings by the pod they checked: the user's part of the server pod is the same
+in nearly every probe render of the chart analysis."""
+
+
+def _pod_problems(checked: dict[str, Any]) -> tuple[Finding, ...]:
+    return tuple(pod_spec_problems(checked, "pod", DEFAULT_KUBERNETES_VERSION))
+
+
 def _findings(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[str, str]]:
     where = layout(instance, pod)
     seen: set[str] = set()
     yield from _duplicate_names(instance, pod)
     checked = mappable_pod(pod, where)
-    for path, message in pod_spec_problems(checked, "pod", DEFAULT_KUBERNETES_VERSION):
+    for path, message in _CHECKED(checked, _pod_problems):
         if message.startswith("duplicate container name"):
             continue  # attributed to the user's container above, whatever the order
         found = user_path(path, pod, where)

@@ -57,13 +57,22 @@ class SpecModel(Model):
 
 
 def _kube_checker(definition: str) -> Any:
-    def check(value: Any) -> Any:
+    """The check of one definition. A value's verdict is remembered by its exact image (see
+    :class:`~constructs_lib.spec.semantic.ByValue`): an instance's pass-through values are
+    checked again for every probe render of the chart analysis, and rarely change."""
+    verdicts: semantic.ByValue[tuple[str, str] | None] = semantic.ByValue()
+
+    def verdict(value: Any) -> tuple[str, str] | None:
         validator = definition_validator(DEFAULT_KUBERNETES_VERSION, definition)
         problems = schema_errors(validator, value)
         if not problems:  # the schema holds: the API server's semantic rules next
             problems = semantic.pass_through_problems(definition, value, DEFAULT_KUBERNETES_VERSION)
-        if problems:
-            path, message = problems[0]
+        return problems[0] if problems else None
+
+    def check(value: Any) -> Any:
+        found = verdicts(value, verdict)
+        if found is not None:
+            path, message = found
             where = f" at {path}" if path else ""
             raise PydanticCustomError(
                 "kube_schema",

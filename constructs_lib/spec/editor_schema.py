@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance, ObjectMetadata
+from launcher.schema_docs import json_schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 """The JSON Schema version pydantic writes."""
@@ -26,7 +27,7 @@ def _ignored_fields(model: type[BaseModel]) -> list[str]:
 
 def instance_schema() -> dict[str, Any]:
     """The editor schema of an Instance document."""
-    document: dict[str, Any] = Instance.model_json_schema(by_alias=True, mode="validation")
+    document: dict[str, Any] = json_schema(Instance)
     metadata = document["$defs"][ObjectMetadata.__name__]
     for name in _ignored_fields(ObjectMetadata):
         metadata["properties"][name] = {"description": IGNORED}

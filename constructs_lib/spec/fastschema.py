@@ -4,12 +4,13 @@
 verdict as ``jsonschema.Draft202012Validator(schema, registry=...).is_valid(instance)``
 (without a format checker: ``format`` is an annotation there too), 30-100x faster because
 every ``$ref`` is resolved, every keyword looked up and every regular expression compiled
-once, at compile time. It produces no messages: callers run jsonschema when the verdict is
-"invalid" to explain why (see :mod:`constructs_lib.spec.kubeschema`).
+once, when first needed (a property's subschema when an object first has the property). It
+produces no messages: callers run jsonschema when the verdict is "invalid" to explain why
+(see :mod:`constructs_lib.spec.kubeschema`).
 
 Only the keywords our schemas use are supported; any other keyword that affects validation
-raises :class:`Unsupported` at compile time, so a schema never gets a fast verdict that
-silently ignores part of it.
+raises :class:`Unsupported` when its subschema is compiled, so a schema never gets a fast
+verdict that silently ignores part of it (the caller then asks jsonschema).
 
 Why not PyPI ``fastjsonschema``: it implements drafts 4, 6 and 7 only (no ``$defs`` and no
 2020-12 ``$ref``-with-siblings semantics), and it would still need a resolver for the
@@ -135,8 +136,10 @@ def _uniq(items: list[Any]) -> bool:
 class Compiler:
     """Compiles schemas against one registry; shares compiled ``$ref`` targets between them."""
 
-    def __init__(self, registry: Registry[Any]) -> None:
+    def __init__(self, registry: Registry[Any], *, eager: bool = False) -> None:
         self.registry = registry
+        self.eager = eager
+        """Compile every property's subschema at once (to prove a whole schema compiles)."""
         self._refs: dict[int, list[Check]] = {}
         self._keep: list[Any] = []
 
@@ -201,9 +204,20 @@ class Compiler:
     def _object(self, schema: dict[str, Any], resolver: Resolver[Any]) -> Check | None:
         if not any(k in schema for k in _OBJECT_KEYWORDS):
             return None
-        properties = {
-            name: self._compile(sub, resolver) for name, sub in schema.get("properties", {}).items()
-        }
+        # A property's check is compiled when an object first has the property: a Pod's
+        # schema has hundreds of fields, and a process validates few of them.
+        declared: dict[str, Any] = schema.get("properties", {})
+        properties: dict[str, Check] = {}
+
+        def first_seen(key: str) -> Check | None:
+            if key not in declared:
+                return None
+            properties[key] = found = self._compile(declared[key], resolver)
+            return found
+
+        if self.eager:
+            for name in declared:
+                first_seen(name)
         patterns = [
             (re.compile(p).search, self._compile(sub, resolver))
             for p, sub in schema.get("patternProperties", {}).items()
@@ -225,7 +239,7 @@ class Compiler:
 
             def check(v: dict[str, Any]) -> bool:
                 for key, value in v.items():
-                    sub = get(key)
+                    sub = get(key) or first_seen(key)
                     if sub is None:
                         if extra is not None and not extra(value):
                             return False
@@ -242,7 +256,7 @@ class Compiler:
 
         def check_with_patterns(v: dict[str, Any]) -> bool:
             for key, value in v.items():
-                sub = get(key)
+                sub = get(key) or first_seen(key)
                 if sub is not None and not sub(value):
                     return False
                 matched = False

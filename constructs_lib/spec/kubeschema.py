@@ -71,11 +71,16 @@ class SchemaValidator:
         return self._jsonschema
 
     def is_valid(self, data: Any) -> bool:
-        return self.fast(data) if self.fast is not None else self.jsonschema.is_valid(data)
+        if self.fast is not None:
+            try:
+                return self.fast(data)
+            except Unsupported:  # met in a subschema compiled on first use: jsonschema from now
+                self.fast = None
+        return bool(self.jsonschema.is_valid(data))
 
     def errors(self, data: Any) -> list[tuple[str, str]]:
         """(json path, message) for every violation, deepest and most specific first."""
-        if self.fast is not None and self.fast(data):
+        if self.is_valid(data):
             return []
         return _rich_errors(self.jsonschema, data)
 

@@ -11,6 +11,8 @@ from typing import Any
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.structure.files import File, Files
 
+from launcher.schema_docs import json_schema
+
 PAGE = "reference/instance.md"
 RULES = (
     "pattern",
@@ -127,7 +129,7 @@ def section(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> list[str
 def reference_markdown() -> str:
     from constructs_lib.spec import Instance
 
-    schema = Instance.model_json_schema(by_alias=True, mode="validation")
+    schema = json_schema(Instance)
     defs = schema.get("$defs", {})
     lines = [
         "# Instance reference",

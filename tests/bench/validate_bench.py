@@ -62,6 +62,10 @@ def main() -> None:
     pairs = [(validators[(o["apiVersion"], o["kind"])], o) for o in objects]
 
     started = time.perf_counter()
+    first_pass = sum(not v.is_valid(o) for v, o in pairs)
+    first = time.perf_counter() - started
+
+    started = time.perf_counter()
     slow_invalid = sum(not v.jsonschema.is_valid(o) for v, o in pairs)
     slow = time.perf_counter() - started
 
@@ -73,11 +77,16 @@ def main() -> None:
     problems = validate_objects(objects, version, file="bench", instance="bench")
     whole = time.perf_counter() - started
 
-    assert slow_invalid == fast_invalid == len(problems) == 0, "the corpus must be valid"
+    invalid = (first_pass, slow_invalid, fast_invalid, len(problems))
+    assert invalid == (0, 0, 0, 0), "the corpus must be valid"
     count = len(objects)
     print(f"corpus: {count} objects of {len(kinds)} kinds ({args.copies} copies)")
     print(f"import kubeschema: {imported:.2f} s")
-    print(f"load + compile {len(kinds)} schemas (incl. pinned CRDs from cache): {compiled:.2f} s")
+    print(
+        f"load + compile {len(kinds)} schemas (incl. pinned CRDs from cache; a property's "
+        f"subschema compiles when first met, in the passes below): {compiled:.2f} s"
+    )
+    print(f"fast path, first pass (compiling what it meets): {first:.3f} s")
     print(f"jsonschema only:   {count / slow:9.0f} objects/s  ({slow * 1e3 / count:.3f} ms/object)")
     print(f"fast path:         {count / fast:9.0f} objects/s  ({fast * 1e3 / count:.4f} ms/object)")
     print(f"speed-up:          {slow / fast:9.1f}x")

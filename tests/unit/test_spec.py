@@ -11,6 +11,7 @@ import pytest
 from constructs_lib.errors import UserError
 from constructs_lib.spec import DeploymentMode, Instance, PullPolicy, SchedulerGating, WorkloadKind
 from constructs_lib.spec.loader import load_yaml, parse_instance
+from launcher.schema_docs import json_schema
 from tests.conftest import MINIMAL, make_instance, merge
 
 
@@ -110,7 +111,7 @@ def test_no_crd_field_is_left_not_built() -> None:
             ):
                 unbuilt.append(f"{model.__name__}.{name}")
     assert unbuilt == []
-    schema = json.dumps(Instance.model_json_schema(by_alias=True))
+    schema = json.dumps(json_schema(Instance))
     assert "not built" not in schema
 
 
@@ -147,7 +148,7 @@ def test_pass_through_kubernetes_fields_are_schema_checked_at_their_path() -> No
 
 
 def test_json_schema_uses_crd_names() -> None:
-    schema = Instance.model_json_schema(by_alias=True)
+    schema = json_schema(Instance)
     spec = schema["$defs"]["InstanceSpec"]["properties"]
     assert {"image", "objectStorage", "shareProcessNamespace", "podAnnotations"} <= set(spec)
     assert {"backup", "restoreFrom", "tailscale", "adapters", "connections"} <= set(spec)

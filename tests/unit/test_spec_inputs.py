@@ -11,6 +11,7 @@ from constructs_lib.constructs.build import plan
 from constructs_lib.errors import UserError
 from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import parse_instance
+from launcher.schema_docs import json_schema
 from tests.conftest import MINIMAL, make_instance, merge, synth_objects
 
 NO_OP_BLOCKS: list[dict[str, Any]] = [
@@ -342,7 +343,7 @@ def _properties(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]
 
 
 def test_every_schema_field_has_a_description_that_states_its_default() -> None:
-    schema = Instance.model_json_schema(by_alias=True, mode="validation")
+    schema = json_schema(Instance)
     missing = [
         path
         for path, prop, required in _properties(schema)

@@ -1,0 +1,36 @@
+"""A pass-through value's schema verdict is remembered only for exactly the same value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from constructs_lib.spec.instance import Instance
+from constructs_lib.spec.semantic import _image
+from tests.conftest import MINIMAL, merge
+
+
+def _with_toleration(toleration: dict[str, Any]) -> dict[str, Any]:
+    return merge(MINIMAL, {"spec": {"availability": {"tolerations": [toleration]}}})
+
+
+def test_a_remembered_verdict_never_answers_for_another_type() -> None:
+    good = {"key": "a", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}
+    for _ in range(2):  # the second time from memory
+        Instance.model_validate(_with_toleration(good))
+    for wrong in ("30", 30.5, True):
+        with pytest.raises(ValidationError, match="tolerationSeconds"):
+            Instance.model_validate(_with_toleration({**good, "tolerationSeconds": wrong}))
+    Instance.model_validate(_with_toleration(good))  # and the good one is still good
+
+
+def test_the_image_tells_apart_what_a_check_could() -> None:
+    assert _image({"a": 1}) != _image({"a": True}) != _image({"a": 1.0})
+    assert _image({"a": 1, "b": 2}) != _image({"b": 2, "a": 1})  # the order of findings
+    assert _image([]) != _image({})
+    assert _image({"a": [1, "x", None]}) == _image({"a": [1, "x", None]})
+    for unplain in ({1: "a"}, ("a",), {"a": {1, 2}}):
+        with pytest.raises(TypeError):
+            _image(unplain)
