@@ -20,12 +20,9 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
 from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec import crds
-from constructs_lib.spec.fastschema import Check, Compiler, Unsupported
+from constructs_lib.spec.fastschema import Check, Compiler, Documents, Unsupported
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBERNETES_VERSION
 
 if TYPE_CHECKING:
@@ -48,11 +45,9 @@ class SchemaValidator:
     """A strict validator: a compiled fast verdict, jsonschema for the messages (loaded and
     built only when they are needed: most objects are valid)."""
 
-    def __init__(self, schema: dict[str, Any], registry: Registry[Any], compiler: Compiler):
+    def __init__(self, schema: dict[str, Any], documents: Documents, compiler: Compiler):
         self.schema = schema
-        if "$id" in schema:
-            registry = DRAFT202012.create_resource(schema) @ registry
-        self.registry = registry
+        self.documents = documents
         self._jsonschema: jsonschema.protocols.Validator | None = None
         self.fast: Check | None
         try:
@@ -65,9 +60,15 @@ class SchemaValidator:
         """The jsonschema validator of the same schema (its verdict is the reference)."""
         if self._jsonschema is None:
             import jsonschema
+            from referencing import Registry
+            from referencing.jsonschema import DRAFT202012
 
+            registry: Registry[Any] = Registry()
+            documents = [*self.documents.by_uri.values()]
+            for document in [*documents, self.schema] if "$id" in self.schema else documents:
+                registry = DRAFT202012.create_resource(document) @ registry
             validator = jsonschema.validators.Draft202012Validator
-            self._jsonschema = validator(self.schema, registry=self.registry)
+            self._jsonschema = validator(self.schema, registry=registry)
         return self._jsonschema
 
     def is_valid(self, data: Any) -> bool:
@@ -101,10 +102,10 @@ def _schema_dir(version: str) -> str:
 
 
 @cache
-def _registry(version: str) -> tuple[str, Registry[Any], Compiler]:
+def _registry(version: str) -> tuple[str, Documents, Compiler]:
     schema_dir = _schema_dir(version)
-    registry = Resource.from_contents(kv.definitions(schema_dir)) @ Registry()
-    return schema_dir, registry, Compiler(registry)
+    documents = Documents(kv.definitions(schema_dir))
+    return schema_dir, documents, Compiler(documents)
 
 
 @cache
@@ -114,19 +115,19 @@ def object_validator(version: str, api_version: str, kind: str) -> SchemaValidat
     Raises :class:`UnknownKind` when neither Kubernetes nor a pinned CRD defines the kind, and
     :class:`constructs_lib.spec.crds.SchemaUnavailable` when its pinned CRD cannot be fetched.
     """
-    schema_dir, registry, compiler = _registry(version)
+    schema_dir, documents, compiler = _registry(version)
     try:
         schema = kv.kind_schema(schema_dir, api_version, kind)
     except FileNotFoundError:
         schema = _crd_object_schema(api_version, kind)
-    return SchemaValidator(schema, registry, compiler)
+    return SchemaValidator(schema, documents, compiler)
 
 
 @cache
 def definition_validator(version: str, definition: str) -> SchemaValidator:
     """The strict validator for one OpenAPI definition, e.g. ``io.k8s.api.core.v1.Container``."""
-    _, registry, compiler = _registry(version)
-    return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, registry, compiler)
+    _, documents, compiler = _registry(version)
+    return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, documents, compiler)
 
 
 def schema_errors(validator: SchemaValidator | Any, data: Any) -> list[tuple[str, str]]:

@@ -225,15 +225,15 @@ def test_every_bundled_kind_and_pinned_crd_compiles_to_a_fast_check() -> None:
 
 
 def test_a_property_compiled_on_first_use_may_still_refuse_a_keyword() -> None:
-    registry = kubeschema._registry(VERSION)[1]
+    documents = kubeschema._registry(VERSION)[1]
     schema = {"properties": {"size": {"if": {"type": "string"}, "then": {"minLength": 2}}}}
-    check = Compiler(registry).compile(schema)
+    check = Compiler(documents).compile(schema)
     assert check({"other": 1}) is True  # the property's subschema is not compiled yet
     with pytest.raises(Unsupported, match="if"):
         check({"size": "x"})
     with pytest.raises(Unsupported, match="if"):
-        Compiler(registry, eager=True).compile(schema)
-    validator = kubeschema.SchemaValidator(schema, registry, Compiler(registry))
+        Compiler(documents, eager=True).compile(schema)
+    validator = kubeschema.SchemaValidator(schema, documents, Compiler(documents))
     assert validator.is_valid({"size": "x"}) is False  # jsonschema's verdict, from now on
     assert validator.fast is None
     assert validator.is_valid({"size": "xy"}) is True
