@@ -9,16 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
-
-if TYPE_CHECKING:  # the command line imports the pipeline only when a command needs it
-    from constructs_lib.render.pipeline import Result
-    from constructs_lib.render.record import AppSummary
 
 EXIT_USER_ERROR = 2
 EXIT_STALE = 1
@@ -140,6 +136,21 @@ def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, 
     return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
 
+def _inputs(
+    apps: Sequence[str], apps_dir: Path, version: str, only: str | None, root: Path | None
+) -> tuple[list[Path], Any, bool, dict[Path, str]]:
+    """The app files, the writers, whether dist/gitops/ is written, and each app's inputs
+    digest (:mod:`constructs_lib.render.record`), taken before the apps are loaded: an app file
+    changed meanwhile then never matches its record."""
+    from constructs_lib.render.inputs import check_version
+    from constructs_lib.render.record import inputs_digests
+
+    paths = _app_paths(apps, apps_dir)
+    check_version(version)
+    writers, gitops = _writers(only, root)
+    return paths, writers, gitops, inputs_digests(paths, version, [w.name for w in writers])
+
+
 def _synthesize(
     apps: Sequence[str],
     apps_dir: Path,
@@ -148,18 +159,10 @@ def _synthesize(
     previous_root: Path | None = None,
     strict: bool = False,
 ) -> Any:
-    from constructs_lib.render.inputs import check_version, load_apps
     from constructs_lib.render.layout import repository_path
-    from constructs_lib.render.record import inputs_digests
-
-    paths = _app_paths(apps, apps_dir)
-    check_version(version)
-    writers, gitops = _writers(only, previous_root)
-    # before loading: an app file changed meanwhile leaves a record that does not match
-    inputs = inputs_digests(paths, version, [w.name for w in writers])
-    loaded = load_apps(paths)
     from constructs_lib.render.pipeline import synthesize
 
+    paths, writers, gitops, inputs = _inputs(apps, apps_dir, version, only, previous_root)
     result = synthesize(
         paths,
         version,
@@ -167,7 +170,6 @@ def _synthesize(
         writers=writers,
         # the entry objects list every app: written only when every app is synthesized
         gitops_dir=apps_dir if gitops and not apps else None,
-        apps=loaded,
         dist_path=repository_path(previous_root) if previous_root is not None else "dist",
         inputs=inputs,
     )
@@ -193,55 +195,25 @@ def _check_trees(dist: Path, apps_dir: Path, version: str, strict: bool, full: b
     """Synthesize the apps whose record under ``dist`` does not show them unchanged (every
     app with ``full``; with ``strict`` also those synth reported warnings for), and the
     gitops tree from their summaries and the records of the others."""
-    from constructs_lib.render.inputs import check_version, load_apps
-    from constructs_lib.render.pipeline import synthesize
-    from constructs_lib.render.record import fresh_apps, inputs_digests
-
-    paths = _app_paths((), apps_dir)
-    check_version(version)
-    writers, _ = _writers(None, dist)
-    # before loading: an app file changed meanwhile then differs from its record
-    inputs = inputs_digests(paths, version, [w.name for w in writers])
-    fresh = {} if full else fresh_apps(inputs, dist, with_warnings=not strict)
-    stale = [p for p in paths if p not in fresh]
-    loaded = load_apps(stale)
-    progress = _progress(sys.stderr.isatty())
-    result = synthesize(stale, version, progress, writers, apps=loaded, inputs=inputs)
-    trees, warnings = dict(result.trees), list(result.warnings)
-    summaries = {p.stem: r.summary for p, r in fresh.items()}
-    warnings += _gitops_check_tree(trees, dist, apps_dir, version, paths, summaries, result)
-    _warn(warnings, strict)
-    unshown = sum(1 for r in fresh.values() if r.warnings)
-    return _Checked(trees, [p.stem for p in paths], len(fresh), unshown)
-
-
-def _gitops_check_tree(
-    trees: dict[str, dict[str, str]],
-    dist: Path,
-    apps_dir: Path,
-    version: str,
-    paths: Sequence[Path],
-    summaries: dict[str, AppSummary],
-    result: Result,
-) -> list[Problem]:
-    """Add dist/gitops/ to ``trees`` (when the apps directory configures it) from the
-    summaries of the apps taken from their record and of the synthesized ones; its
-    warnings."""
     from constructs_lib.render.layout import repository_path
-    from constructs_lib.render.pipeline import gitops_entry
-    from constructs_lib.render.record import AppSummary
-    from constructs_lib.spec.gitops import GITOPS_DIR
-    from constructs_lib.spec.gitops import load_config as load_gitops_config
+    from constructs_lib.render.pipeline import synthesize
+    from constructs_lib.render.record import fresh_apps
 
-    config = load_gitops_config(apps_dir)
-    if config is None:
-        return []
-    summaries = {**summaries, **{r.app.name: AppSummary.of(r) for r in result.rendered}}
-    names = [p.stem for p in paths]
-    apps = [summaries[n] for n in names]
-    entry = gitops_entry(config, apps_dir, apps, names, version, repository_path(dist))
-    trees[GITOPS_DIR] = entry.files
-    return entry.warnings
+    paths, writers, _, inputs = _inputs((), apps_dir, version, None, dist)
+    fresh = {} if full else fresh_apps(inputs, dist, with_warnings=not strict)
+    result = synthesize(
+        paths,
+        version,
+        _progress(sys.stderr.isatty()),
+        writers,
+        gitops_dir=apps_dir,
+        dist_path=repository_path(dist),
+        inputs=inputs,
+        recorded={p: r.summary for p, r in fresh.items()},
+    )
+    _warn(result.warnings, strict)
+    unshown = sum(1 for r in fresh.values() if r.warnings)
+    return _Checked(result.trees, [p.stem for p in paths], len(fresh), unshown)
 
 
 def _interrupted_unless_written(written: Callable[[], bool]) -> Callable[[int, Any], None]:

@@ -14,7 +14,7 @@ import ast
 import inspect
 import sys
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
@@ -102,14 +102,10 @@ def _with_doc(field: core_schema.ModelField, doc: str | None) -> core_schema.Mod
     return {**field, "metadata": metadata}
 
 
-def json_schema(
-    model: type[BaseModel],
-    *,
-    by_alias: bool = True,
-    mode: Literal["validation", "serialization"] = "validation",
-) -> dict[str, Any]:
-    """``model.model_json_schema(...)``, with the fields' attribute docstrings."""
-    return model.model_json_schema(by_alias=by_alias, mode=mode, schema_generator=_Described)
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model.model_json_schema(by_alias=True)`` (validation mode), with the fields'
+    attribute docstrings."""
+    return model.model_json_schema(by_alias=True, schema_generator=_Described)
 
 
 __all__ = ["attribute_docs", "json_schema"]

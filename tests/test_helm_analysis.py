@@ -153,10 +153,9 @@ def test_two_values_spliced_into_one_string_are_told_apart() -> None:
     host, port = _probe("host", "zqhost", "web"), _probe("port", 31337, "3100")
     default = _config("http://web:3100/")
     probed = _config("http://zqhost:31337/")
-    told = explain_group([host, port], default, probed, lambda p: _never)
-    assert told is not None
-    found, tainted = told
-    assert tainted == []
+    found = explain_group([host, port], default, probed, lambda p: _never)
+    assert found is not None
+    assert set(found) == {"host", "port"}
     assert found["host"].spans == {(0, ("data", "URL")): [(7, 10, "{{ $.Values.host }}")]}
     assert found["port"].spans == {(0, ("data", "URL")): [(11, 15, "{{ $.Values.port | int64 }}")]}
 
@@ -179,11 +178,23 @@ def test_a_value_that_lands_where_it_cannot_be_told_goes_alone() -> None:
     mode = _probe("mode", "zqmode", "fast", embeddable=False)
     default = _config("http://web/", {"MODE": "fast-lane"})
     probed = _config("http://zqhost/", {"MODE": "zqmode-lane"})
-    told = explain_group([host, mode], default, probed, lambda p: _never)
-    assert told is not None
-    found, tainted = told
-    assert [p.key for p in tainted] == ["mode"]
-    assert set(found) == {"host"}
+    found = explain_group([host, mode], default, probed, lambda p: _never)
+    assert found is not None
+    assert set(found) == {"host"}  # "mode" is left to be probed alone
+
+
+def test_a_candidate_made_again_is_not_answered_by_its_grouped_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent image placed in a group with the image composite as its default is probed
+    again, alone, when the composite is not offered: its expression differs."""
+    grouped = _probe("agents.templates.x.image", "zqimg", "")
+    placed = analysis.Placed([], analysis.Renders({}, []))
+    placed.found, placed.grouped = {grouped.key: probe.Found()}, {grouped.key: grouped}
+    monkeypatch.setattr(analysis, "_alone", lambda candidate, renders: (None, "alone"))
+    assert placed(analysis.Candidate(grouped.key, [grouped])) == (placed.found[grouped.key], "")
+    again = analysis.Candidate(grouped.key, [_probe(grouped.key, "zqimg", "", expr="other")])
+    assert placed(again) == (None, "alone")
 
 
 def test_groups_keep_values_whose_marks_could_be_confused_apart() -> None:

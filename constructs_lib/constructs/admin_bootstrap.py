@@ -48,7 +48,6 @@ from constructs_lib.constructs.primitives import (
     HELM_HOOK,
     HELM_HOOK_DELETE,
 )
-from constructs_lib.constructs.server import context_env, server_env
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.data import AccessMode
@@ -164,15 +163,11 @@ def _node_affinity_to_server(instance: Instance) -> dict[str, Any]:
     }
 
 
-def bootstrap_env(
-    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
-) -> list[dict[str, Any]]:
-    """The server's Secret-backed env, the user's env, then the script's inputs
-    (``entries``: the server env of the two, when the caller has it)."""
+def bootstrap_env(instance: Instance, entries: list[EnvEntry]) -> list[dict[str, Any]]:
+    """The server's Secret-backed env (``entries``: the server env), the user's env, then the
+    script's inputs."""
     admin = instance.spec.auth.admin_user
     assert admin is not None
-    if entries is None:
-        entries = server_env(instance, contribution)
     password = admin.password_secret_ref
     ref: dict[str, Any] = {"name": password.name, "key": password.key}
     if password.optional is not None:
@@ -190,20 +185,17 @@ def bootstrap_env(
 
 
 def job_body(
-    instance: Instance,
-    contribution: Contribution,
-    script: str,
-    entries: list[EnvEntry] | None = None,
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry], script: str
 ) -> dict[str, Any]:
-    """The Job; ``script`` is the text shipped in the ConfigMap (hashed into the pod);
-    ``entries``: as for :func:`bootstrap_env`."""
+    """The Job; ``entries``: the server env of the instance and ``contribution``; ``script``
+    is the text shipped in the ConfigMap (hashed into the pod)."""
     spec = instance.spec
     container: dict[str, Any] = {
         "name": "bootstrap",
         "image": spec.image.reference,
         "imagePullPolicy": spec.image.pull_policy.value,
         "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
-        "env": bootstrap_env(instance, contribution, entries),
+        "env": bootstrap_env(instance, entries),
         "envFrom": [
             *json_copy(spec.env_from),
             {"configMapRef": {"name": config_map_name(instance)}},
@@ -285,7 +277,7 @@ class AdminBootstrap(Feature):
         self.add(
             "Job",
             name,
-            job_body(instance, context.contribution, script, context_env(context)),
+            job_body(instance, context.contribution, list(context.server_env), script),
             labels=labels,
             annotations=postsync_hook(),
         )

@@ -47,6 +47,7 @@ from constructs_lib.constructs.primitives import (
     service_body,
 )
 from constructs_lib.errors import Problem
+from constructs_lib.memo import Memo
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate
 from constructs_lib.spec.data import AccessMode
@@ -84,11 +85,8 @@ def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
 
 Job = dict[str, Any]
 
-_MEMO_LIMIT = 256
-_CONFIGS: dict[tuple[Any, ...], str] = {}
-_CHECKS: dict[
-    tuple[Any, ...], tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]
-] = {}
+_CONFIGS: Memo[str] = Memo(256)
+_CHECKS: Memo[tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]] = Memo(256)
 
 
 def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
@@ -112,19 +110,9 @@ def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
     )
 
 
-def _remember(
-    memo: dict[tuple[Any, ...], T], key: tuple[Any, ...] | None, make: Callable[[], T]
-) -> T:
-    """``memo[key]``, made by ``make`` the first time (at most :data:`_MEMO_LIMIT` kept; a
-    None key is never remembered)."""
-    if key is None:
-        return make()
-    found = memo.get(key)
-    if found is None:
-        if len(memo) >= _MEMO_LIMIT:
-            memo.clear()
-        found = memo[key] = make()
-    return found
+def _remember(memo: Memo[T], key: tuple[Any, ...] | None, make: Callable[[], T]) -> T:
+    """``memo(key, make)``; a None key is never remembered."""
+    return make() if key is None else memo(key, make)
 
 
 def launcher_config(instance: Instance) -> str:

@@ -44,7 +44,7 @@ class Plan:
     instance: Instance
     features: tuple[type[Feature], ...]
     contribution: Contribution
-    server_env: tuple[EnvEntry, ...] | None = None
+    server_env: tuple[EnvEntry, ...]
     """:func:`server_env` of the instance and the contribution, made once for the plan's
     checks and the objects (its entries are immutable)."""
 
@@ -60,12 +60,10 @@ def server_contribution(instance: Instance) -> Contribution:
 
 
 def server_pod(
-    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry]
 ) -> dict[str, Any]:
-    """The spec of the server pod this plan generates (pure; nothing is built). ``entries``:
-    :func:`server_env` of the two, when the caller has it already."""
-    if entries is None:
-        entries = server_env(instance, contribution)
+    """The spec of the server pod this plan generates (pure; nothing is built); ``entries``:
+    :func:`server_env` of the two."""
     pod: dict[str, Any] = pod_template(instance, entries, contribution)["spec"]
     return pod
 
@@ -97,7 +95,7 @@ _SLOT_FIELDS = {
 
 
 def env_override_errors(
-    instance: Instance, contribution: Contribution, entries: list[EnvEntry] | None = None
+    instance: Instance, contribution: Contribution, entries: list[EnvEntry]
 ) -> list[Problem]:
     """A ``spec.env`` entry named like a variable the generator puts into the server
     container's own env (one from a Secret, or one that expands others, e.g. DATABASE_URL
@@ -105,8 +103,6 @@ def env_override_errors(
     workload, and the entry would replace credential wiring. A variable the generator sets
     as a literal lives in the instance ConfigMap (envFrom) instead; spec.env overrides it
     (the container's env wins), as documented. ``entries``: as for :func:`server_pod`."""
-    if entries is None:
-        entries = server_env(instance, contribution)
     wired = {e.name: e for e in entries if e.in_container_env}
     found = []
     for index, item in enumerate(instance.spec.env):
@@ -165,10 +161,10 @@ def build_context(planned: Plan, sources: Sources, sink: ObjectSink) -> BuildCon
         planned.instance,
         sink,
         planned.contribution,
+        planned.server_env,
         dict(sources.adapter_files),
         sources.db_script,
         dict(sources.scripts),
-        planned.server_env,
     )
 
 

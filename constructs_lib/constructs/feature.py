@@ -200,6 +200,8 @@ class BuildContext:
     """Where the instance's objects are collected."""
     contribution: Contribution
     """Every feature's contributions folded together (e.g. all Secrets to bootstrap)."""
+    server_env: tuple[EnvEntry, ...]
+    """The server env of ``instance`` and ``contribution``, made once by the plan."""
     adapter_files: Mapping[str, str] = field(default_factory=dict)
     """The k8s_launcher Paperclip adapter (launcher/adapter/*), by file name: mounted into
     Paperclip pods when agents are on."""
@@ -209,9 +211,6 @@ class BuildContext:
     scripts: Mapping[str, str] = field(default_factory=dict)
     """The package's shell scripts (``constructs_lib/scripts/*.sh``) by file name, e.g.
     ``admin-bootstrap.sh``; read by the render layer, so constructs read no files."""
-    server_env: tuple[EnvEntry, ...] | None = None
-    """The server env of ``instance`` and ``contribution`` when the plan made it already
-    (see :func:`constructs_lib.constructs.server.context_env`); None: made when needed."""
 
 
 class InstancePart:

@@ -18,8 +18,9 @@ from typing import Any
 
 from constructs_lib.constructs.names import DATA_PATH, DATA_VOLUME
 from constructs_lib.errors import Problem
+from constructs_lib.memo import ByValue
 from constructs_lib.spec import Instance
-from constructs_lib.spec.semantic import ByValue, Finding, pod_spec_problems
+from constructs_lib.spec.semantic import Finding, pod_spec_problems
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
 
 OPERATOR_DATA_VOLUME_ALIASES = ("data",)
@@ -192,7 +193,7 @@ def _findings(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[str, st
     seen: set[str] = set()
     yield from _duplicate_names(instance, pod)
     checked = mappable_pod(pod, where)
-    for path, message in _CHECKED(checked, _pod_problems):
+    for path, message in _CHECKED.of(checked, _pod_problems):
         if message.startswith("duplicate container name"):
             continue  # attributed to the user's container above, whatever the order
         found = user_path(path, pod, where)

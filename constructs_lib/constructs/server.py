@@ -11,7 +11,7 @@ from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import config_data, core_env, ordered
-from constructs_lib.constructs.feature import BuildContext, Contribution, EnvEntry, InstancePart
+from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
 from constructs_lib.constructs.names import (
     config_map_name,
     data_claim_name,
@@ -37,14 +37,6 @@ POSTGRES_PORT = 5432
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     """Every generated server variable in the operator's order (the user's env comes after)."""
     return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
-
-
-def context_env(context: BuildContext) -> list[EnvEntry]:
-    """:func:`server_env` of the context's instance and contribution: the plan's, when it
-    passed it (the same entries, made once per plan instead of once per use)."""
-    if context.server_env is not None:
-        return list(context.server_env)
-    return server_env(context.instance, context.contribution)
 
 
 def service_account_body() -> dict[str, Any]:
@@ -131,7 +123,7 @@ class ServerStack(InstancePart):
         instance, extra, add = self.context.instance, self.context.contribution, self.add
         spec = instance.spec
         name = server_name(instance)
-        entries = context_env(self.context)
+        entries = list(self.context.server_env)
         if spec.security.rbac.create:
             annotations = dict(spec.security.rbac.service_account_annotations)
             add("ServiceAccount", name, service_account_body(), annotations=annotations)

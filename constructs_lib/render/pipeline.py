@@ -12,13 +12,12 @@ from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
-from constructs_lib.render.record import AppSummary, inputs_digests, record_marker, strip_record
+from constructs_lib.render.record import AppSummary, record_marker, strip_record
 from constructs_lib.render.synth import RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
 from constructs_lib.spec.gitops import GITOPS_DIR, GitOpsConfig
 from constructs_lib.spec.gitops import load_config as load_gitops_config
-from constructs_lib.spec.loader import App
 
 
 @dataclass
@@ -41,13 +40,16 @@ def app_record(summary: AppSummary) -> str:
 
 
 def app_tree(
-    rendered: RenderedApp, writers: Sequence[Writer] = WRITERS, inputs: str | None = None
+    rendered: RenderedApp,
+    writers: Sequence[Writer] = WRITERS,
+    inputs: str | None = None,
+    summary: AppSummary | None = None,
 ) -> dict[str, str]:
     """Every writer's files for one app, plus app.json and the generated-directory marker;
     with ``inputs`` (the app's inputs digest) the marker holds the app's record
-    (:mod:`constructs_lib.render.record`)."""
+    (:mod:`constructs_lib.render.record`). ``summary``: the app's, when taken already."""
     source = source_label(rendered.app.source)
-    summary = AppSummary.of(rendered)
+    summary = summary or AppSummary.of(rendered)
     tree = {MARKER_FILE: "", APP_FILE: app_record(summary)}  # the marker is written last
     for writer in writers:
         tree.update(writer.files(rendered, source))
@@ -65,26 +67,25 @@ def synthesize(
     progress: Callable[[int], Callable[[], None]] | None = None,
     writers: Sequence[Writer] = WRITERS,
     gitops_dir: Path | None = None,
-    apps: Sequence[App] | None = None,
     dist_path: str = DIST,
     inputs: Mapping[Path, str] | None = None,
+    recorded: Mapping[Path, AppSummary] | None = None,
 ) -> Result:
     """Load, check, synthesize and validate every app; raise :class:`UserError` on any
     problem in any app, before anything is written.
 
-    With ``gitops_dir`` (the apps directory, when every app is synthesized) the Argo CD /
-    Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``. ``apps``:
-    the apps of ``paths`` when the caller has loaded them already (``inputs.load_apps``).
+    With ``gitops_dir`` (the apps directory, when every app is in ``paths``) the Argo CD /
+    Flux entry objects of its ``_gitops.yaml`` are added as the tree ``gitops``.
     ``dist_path``: where the output lives in the repository (the entry objects' paths).
-    ``inputs``: each app file's inputs digest for its record, taken before the apps were
-    loaded (:func:`~constructs_lib.render.record.inputs_digests`); by default taken here.
+    ``inputs``: each app file's inputs digest, taken before this call loads the apps
+    (:func:`~constructs_lib.render.record.inputs_digests`); the markers hold a record only
+    with it. ``recorded``: apps of ``paths`` not to synthesize (``check`` takes them as they
+    are), with the summaries their records hold, for the gitops tree.
     """
     check_version(version)
-    if inputs is None:  # before loading: an app file changed meanwhile never matches its record
-        sources = paths if apps is None else [a.source for a in apps]
-        inputs = inputs_digests(sources, version, [w.name for w in writers])
+    recorded = recorded or {}
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
-    apps = list(apps) if apps is not None else load_apps(paths)
+    apps = load_apps([p for p in paths if p not in recorded])
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
     rendered: list[RenderedApp] = []
     problems: list[Problem] = []
@@ -95,12 +96,19 @@ def synthesize(
             problems += [p.located(file=display_path(app.source)) for p in exc.problems]
     if problems:
         raise UserError(problems)
-    trees = {r.app.name: app_tree(r, writers, inputs[r.app.source]) for r in rendered}
+    summaries = {r.app.source: AppSummary.of(r) for r in rendered}
+    trees = {
+        r.app.name: app_tree(
+            r, writers, inputs[r.app.source] if inputs else None, summaries[r.app.source]
+        )
+        for r in rendered
+    }
     warnings = [w for r in rendered for w in r.warnings]
     if gitops is not None and gitops_dir is not None:
-        summaries = [AppSummary.of(r) for r in rendered]
-        names = [a.name for a in apps]
-        entry = gitops_entry(gitops, gitops_dir, summaries, names, version, dist_path)
+        every = {**recorded, **summaries}
+        ordered = [every[p] for p in paths]
+        names = [p.stem for p in paths]  # an app's name is its file's stem
+        entry = gitops_entry(gitops, gitops_dir, ordered, names, version, dist_path)
         trees[GITOPS_DIR] = entry.files
         warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)

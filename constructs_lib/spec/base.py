@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from constructs_lib.memo import ByValue
 from constructs_lib.spec import semantic
 from constructs_lib.spec.kubeschema import (
     DEFAULT_KUBERNETES_VERSION,
@@ -56,11 +57,14 @@ class SpecModel(Model):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+_VERDICTS_KEPT = 1 << 14
+
+
 def _kube_checker(definition: str) -> Any:
     """The check of one definition. A value's verdict is remembered by its exact image (see
-    :class:`~constructs_lib.spec.semantic.ByValue`): an instance's pass-through values are
-    checked again for every probe render of the chart analysis, and rarely change."""
-    verdicts: semantic.ByValue[tuple[str, str] | None] = semantic.ByValue()
+    :class:`~constructs_lib.memo.ByValue`): an instance's pass-through values are checked
+    again for every probe render of the chart analysis, and rarely change."""
+    verdicts: ByValue[tuple[str, str] | None] = ByValue(_VERDICTS_KEPT)
 
     def verdict(value: Any) -> tuple[str, str] | None:
         validator = definition_validator(DEFAULT_KUBERNETES_VERSION, definition)
@@ -70,7 +74,7 @@ def _kube_checker(definition: str) -> Any:
         return problems[0] if problems else None
 
     def check(value: Any) -> Any:
-        found = verdicts(value, verdict)
+        found = verdicts.of(value, verdict)
         if found is not None:
             path, message = found
             where = f" at {path}" if path else ""

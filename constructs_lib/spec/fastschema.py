@@ -141,10 +141,9 @@ class Documents:
 
     def resolver(self, root: Any) -> Resolver:
         """Resolves the references of ``root``, a schema that may have an ``$id`` of its own."""
-        by_uri = self.by_uri
-        if isinstance(root, dict) and "$id" in root:
-            by_uri = {**by_uri, _document_uri(root): root}
-        return Resolver(by_uri, root, _document_uri(root) if isinstance(root, dict) else "")
+        base = _document_uri(root) if isinstance(root, dict) else ""
+        by_uri = {**self.by_uri, base: root} if base else self.by_uri
+        return Resolver(by_uri, root, base)
 
 
 def _document_uri(document: Mapping[str, Any]) -> str:
@@ -168,7 +167,7 @@ class Resolver:
         if fragment and not fragment.startswith("/"):
             raise Unsupported(f"$ref {ref!r} (an anchor)")
         try:
-            node = self.by_uri[uri] if uri or self.base else self.root
+            node = self.by_uri[uri] if uri else self.root  # no URI: the root has no $id
         except KeyError:
             raise Unsupported(f"$ref {ref!r} (an unknown document)") from None
         here = replace(self, base=uri)

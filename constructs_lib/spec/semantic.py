@@ -18,8 +18,9 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache, wraps
-from typing import Any, Generic, TypeGuard, TypeVar, cast
+from typing import Any, TypeGuard, TypeVar, cast
 
+from constructs_lib.memo import Memo
 from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
@@ -87,7 +88,8 @@ _MEMO_LIMIT = 1 << 16
 def _remembered(rule: _Rule) -> _Rule:
     """A primitive rule (or parse) remembered for string values: the same names, label keys
     and values recur in every object of every instance. Its results must be immutable."""
-    memo: dict[tuple[Any, ...], Any] = {}
+    memo: Memo[Any] = Memo(_MEMO_LIMIT)
+    found = memo.found
 
     @wraps(rule)
     def check(value: Any, *args: Any, **kwargs: Any) -> Any:
@@ -95,59 +97,11 @@ def _remembered(rule: _Rule) -> _Rule:
             return rule(value, *args, **kwargs)
         key = (value, args, *sorted(kwargs.items())) if kwargs else (value, args)
         try:
-            return memo[key]
+            return found[key]
         except KeyError:
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            found = rule(value, *args, **kwargs)
-            memo[key] = found
-            return found
+            return memo.add(key, rule(value, *args, **kwargs))
 
     return cast(_Rule, check)
-
-
-_Result = TypeVar("_Result")
-
-
-class ByValue(Generic[_Result]):
-    """Results of a pure function of plain data (what YAML or JSON gives), remembered by the
-    data's exact image: types told apart (``True``, ``1``, ``1.0``), keys in their order, a
-    tuple or any other object never remembered. At most ``limit`` kept."""
-
-    def __init__(self, limit: int = _MEMO_LIMIT) -> None:
-        self._found: dict[Any, _Result] = {}
-        self._limit = limit
-
-    def __call__(self, value: Any, make: Callable[[Any], _Result]) -> _Result:
-        try:
-            key = _image(value)
-        except TypeError:
-            return make(value)
-        try:
-            return self._found[key]
-        except KeyError:
-            if len(self._found) >= self._limit:
-                self._found.clear()
-            found = self._found[key] = make(value)
-            return found
-
-
-def _image(value: Any) -> Any:
-    """A hashable image of plain data (see :class:`ByValue`); TypeError for anything else."""
-    kind = type(value)
-    if kind is dict:
-        return (dict, *((_text_key(k), _image(v)) for k, v in value.items()))
-    if kind is list:
-        return (list, *(_image(v) for v in value))
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return (kind, value)
-    raise TypeError(kind)
-
-
-def _text_key(key: Any) -> str:
-    if type(key) is not str:
-        raise TypeError(type(key))
-    return key
 
 
 @_remembered

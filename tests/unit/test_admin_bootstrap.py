@@ -116,9 +116,10 @@ def test_no_node_affinity_when_the_volume_is_not_node_bound(storage: dict[str, A
 
 def test_a_changed_script_changes_the_pod_template_hash() -> None:
     instance = make_instance(BASE)
-    contribution = plan(instance).contribution
-    one = job_body(instance, contribution, "echo one")
-    two = job_body(instance, contribution, "echo two")
+    planned = plan(instance)
+    entries = list(planned.server_env)
+    one = job_body(instance, planned.contribution, entries, "echo one")
+    two = job_body(instance, planned.contribution, entries, "echo two")
     key = "paperclip.inc/config-hash"
     hash_one = one["spec"]["template"]["metadata"]["annotations"][key]
     assert hash_one == config_hash(script_data("echo one"))

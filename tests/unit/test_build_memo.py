@@ -157,7 +157,7 @@ def test_the_reference_check_finds_what_checking_the_whole_pod_finds() -> None:
     for instance in instances:
         planned = plan(instance)
         contribution = planned.contribution
-        pod = build.server_pod(instance, contribution, list(planned.server_env or ()))
+        pod = build.server_pod(instance, contribution, list(planned.server_env))
         for _ in range(300):
             broken = copy.deepcopy(pod)
             _break(broken, rng)

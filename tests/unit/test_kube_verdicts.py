@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from constructs_lib.memo import image as _image
 from constructs_lib.spec.instance import Instance
-from constructs_lib.spec.semantic import _image
 from tests.conftest import MINIMAL, merge
 
 
@@ -34,3 +34,24 @@ def test_the_image_tells_apart_what_a_check_could() -> None:
     for unplain in ({1: "a"}, ("a",), {"a": {1, 2}}):
         with pytest.raises(TypeError):
             _image(unplain)
+
+
+def test_a_memo_keeps_at_most_its_limit_and_never_remembers_other_objects() -> None:
+    from constructs_lib.memo import ByValue, Memo
+
+    made: list[Any] = []
+
+    def make(item: Any) -> int:
+        made.append(item)
+        return len(made)
+
+    memo: Memo[int] = Memo(2)
+    for key in ("a", "b", "a", "c", "a"):
+        memo(key, lambda key=key: make(key))  # type: ignore[misc]
+    assert made == ["a", "b", "c", "a"]  # full at "c": all dropped, so "a" is made again
+    assert len(memo.found) <= 2
+    made.clear()
+    by_value: ByValue[int] = ByValue(8)
+    for value in ([1], [1], ("t",), ("t",)):
+        by_value.of(value, make)
+    assert made == [[1], ("t",), ("t",)]

@@ -95,8 +95,9 @@ REFUSED: set[tuple[str, str]] = set()
 """Keys and first probe values the rules refused alone in an instance: probed alone from then
 on (a refusal costs no build), so they do not spoil a group."""
 DOUBTFUL: set[tuple[str, str]] = set()
-"""Keys and first probe values that could not be placed alone in an instance: grouped only
-with each other from then on. Both sets save renders; the sites found are the same."""
+"""Keys and first probe values that could not be placed alone in an instance: kept out of
+the first (largest) group from then on. Both sets save renders; the sites found are the
+same."""
 EMPTIED_ALONE: set[str] = set()
 """Keys whose emptied value was refused alone: left out of a group's emptied render for the
 same reason."""
@@ -303,7 +304,7 @@ def _together(
         _together(probes[:half], renders, vanishing, out)
         _together(probes[half:], renders, vanishing, out)
         return
-    out.update(told[0])
+    out.update(told)
 
 
 def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
@@ -336,13 +337,18 @@ class Placed:
         self.renders = renders
         self.found: dict[str, Found] = {}
         groups = _groups(candidates)
-        vanishing = renders.together([p for group in groups for p in group])
+        self.grouped = {p.key: p for group in groups for p in group}
+        vanishing = renders.together(list(self.grouped.values()))
         for group in groups:
             _together(group, renders, vanishing, self.found)
 
     def __call__(self, candidate: Candidate) -> tuple[Found | None, str]:
-        if candidate.key in self.found:
-            return self.found[candidate.key], ""
+        """What the groups found for the candidate, if they placed this very probe (a
+        candidate made again, e.g. an agent image without the image composite to default to,
+        has another template expression); else the candidate probed alone."""
+        key = candidate.key
+        if key in self.found and candidate.probes[:1] == [self.grouped[key]]:
+            return self.found[key], ""
         return _alone(candidate, self.renders)
 
 

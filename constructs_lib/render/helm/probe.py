@@ -19,6 +19,7 @@ that changed it. A group whose render cannot be read that way tells nothing, and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -29,10 +30,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from constructs_lib.constructs.build import Plan, manifests, plan
-from constructs_lib.constructs.names import config_hash
 from constructs_lib.constructs.package_files import sources
 from constructs_lib.render.helm.registry import Param, Shape
-from constructs_lib.render.helm.sites import MISSING, Merge, Pointer, Whole, get, is_hash_pointer
+from constructs_lib.render.helm.sites import (
+    MISSING,
+    Merge,
+    Pointer,
+    Whole,
+    get,
+    hashed_config,
+    is_hash_pointer,
+)
 from constructs_lib.spec import Instance, rules
 
 Objects = list[dict[str, Any]]
@@ -492,25 +500,15 @@ def _has_word(text: str, word: str) -> bool:
     return False
 
 
-def _hashed_object(default: Objects, value: Any) -> int | None:
-    """The ConfigMap whose data (or one key of it) the default hash value is the digest of."""
-    for index, obj in enumerate(default):
-        if obj["kind"] == "ConfigMap":
-            data = obj.get("data", {})
-            if any(config_hash(d) == value for d in [data, *({k: v} for k, v in data.items())]):
-                return index
-    return None
-
-
 def explain_group(
     probes: Sequence[Probe],
     default: Objects,
     probed: Objects,
     vanishes: Callable[[Probe], Vanishes],
-) -> tuple[dict[str, Found], list[Probe]] | None:
-    """What one render of several probes says: (what each clean probe found, the probes whose
-    leaves could not be told apart, to probe alone), or None when the render tells nothing
-    (objects added or removed, a leaf no probe explains)."""
+) -> dict[str, Found] | None:
+    """What one render of several probes says: what each clean probe found (a probe whose
+    leaves could not be told apart is not there: it is probed alone), or None when the render
+    tells nothing (objects added or removed, a leaf no probe explains)."""
     leaves = _leaves(default, probed, probes)
     if leaves is None:
         return None
@@ -532,7 +530,8 @@ def explain_group(
             else:
                 mine[owner.key].append(alone)
     for leaf in hashes:
-        source = _hashed_object(default, leaf[2])
+        hashed = hashed_config(default, leaf[2])
+        source = hashed[0] if hashed is not None else None
         users = [key for key, some in mine.items() if any(x[0] == source for x in some)]
         if source is None or not users:
             return None
@@ -542,9 +541,7 @@ def explain_group(
     for probe in probes:
         if probe.key in tainted:
             continue
-        try:
-            leaves_of = sorted(mine[probe.key], key=lambda leaf: leaf[0])  # object order
+        leaves_of = sorted(mine[probe.key], key=lambda leaf: leaf[0])  # object order
+        with contextlib.suppress(Unexplained):  # then probed alone, which says why
             out[probe.key] = _found(probe, leaves_of, probed, vanishes(probe))
-        except Unexplained:
-            tainted.add(probe.key)
-    return out, [p for p in probes if p.key in tainted]
+    return out

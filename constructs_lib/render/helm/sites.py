@@ -92,19 +92,30 @@ def is_hash_pointer(pointer: Pointer) -> bool:
     return len(pointer) >= 2 and pointer[-2:] == ("annotations", CONFIG_HASH_ANNOTATION)
 
 
-def find_hash(objects: list[dict[str, Any]], value: Any, file_of: Callable[[int], str]) -> Hash:
-    """The ConfigMap whose data the default hash value is the digest of."""
+def hashed_config(
+    objects: list[dict[str, Any]], value: Any
+) -> tuple[int, str, dict[str, Any]] | None:
+    """(index, wrap key, the data hashed) of the ConfigMap whose data (or one key of it) the
+    hash value is the digest of."""
     for index, obj in enumerate(objects):
         if obj["kind"] != "ConfigMap":
             continue
         data = obj.get("data", {})
-        candidates = [("", data)] + [(k, {k: v}) for k, v in data.items()]
-        for wrap, hashed in candidates:
+        for wrap, hashed in [("", data), *((k, {k: v}) for k, v in data.items())]:
             if config_hash(hashed) == value:
-                return Hash(
-                    config_file=file_of(index),
-                    wrap_key=wrap,
-                    python_default=value,
-                    go_default=sha256(go_json(hashed)),
-                )
-    raise LookupError("no ConfigMap hashes to this value")
+                return index, wrap, hashed
+    return None
+
+
+def find_hash(objects: list[dict[str, Any]], value: Any, file_of: Callable[[int], str]) -> Hash:
+    """The ConfigMap whose data the default hash value is the digest of."""
+    found = hashed_config(objects, value)
+    if found is None:
+        raise LookupError("no ConfigMap hashes to this value")
+    index, wrap, hashed = found
+    return Hash(
+        config_file=file_of(index),
+        wrap_key=wrap,
+        python_default=value,
+        go_default=sha256(go_json(hashed)),
+    )
