@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _fresh_memory() -> Iterator[None]:
     """What one analysis learnt about other instances must not decide this test."""
-    for learnt in (analysis.REFUSED, analysis.DOUBTFUL, analysis.EMPTIED_ALONE):
+    for learnt in (analysis.REFUSED, analysis.DOUBTFUL, analysis.MASKED, analysis.EMPTIED_ALONE):
         learnt.clear()
     yield
 
@@ -97,7 +97,8 @@ def test_what_earlier_apps_taught_never_changes_a_chart(
         REPO / "tests" / "bench" / "full_features.yaml",
     ]
     grouped = [_chart(app) for app in apps]
-    assert analysis.REFUSED | analysis.DOUBTFUL | analysis.EMPTIED_ALONE, "something was learnt"
+    learnt = analysis.REFUSED | analysis.DOUBTFUL | analysis.MASKED | analysis.EMPTIED_ALONE
+    assert learnt, "something was learnt"
     for app, chart in zip(apps, grouped, strict=True):
         assert chart == _alone(app, monkeypatch), app.name
 
@@ -204,3 +205,60 @@ def test_groups_keep_values_whose_marks_could_be_confused_apart() -> None:
     nearer = analysis.Candidate("d", [_probe("d", 4, "2", embeddable=False)])
     groups = analysis._groups([first, inner, near, nearer])
     assert [[p.key for p in g] for g in groups] == [["a", "c"], ["b", "d"]]
+
+
+def _groups_of(instance_docs: list[dict[str, Any]], tmp_path: Path) -> list[list[list[str]]]:
+    """The groups of each instance's analysis (its value keys), in the order analysed."""
+    seen: list[list[list[str]]] = []
+    original = analysis._groups
+
+    def recorded(candidates: Any) -> list[list[Probe]]:
+        groups = original(candidates)
+        seen.append([[p.key for p in group] for group in groups])
+        return groups
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(analysis, "_groups", recorded)
+        _chart(_write(tmp_path, instance_docs))
+    return seen
+
+
+def test_replica_counts_are_grouped_apart_from_the_first_instance_on(tmp_path: Path) -> None:
+    """A replica count often adds a PodDisruptionBudget when changed: it never shares the
+    first group, even before any instance taught it."""
+    (first,) = _groups_of([distinct(0)], tmp_path)
+    apart = {"autoScaling.minReplicas", "autoScaling.maxReplicas", "launcher.replicas"}
+    assert apart <= {key for group in first for key in group}
+    assert not apart & set(first[0])
+    assert len(first[0]) > 20, first
+
+
+def test_a_value_a_group_could_not_place_leaves_the_first_group_of_later_instances(
+    tmp_path: Path,
+) -> None:
+    """backup.prefix's default text is in the image, which the image value replaces whole in
+    the first group: placed alone in the first instance, it is in a later group from then on."""
+    first, second = _groups_of([distinct(0), distinct(1)], tmp_path)
+    assert "backup.prefix" in first[0]
+    assert ("backup.prefix", "'zqhelm/prefix'") in analysis.MASKED
+    assert "backup.prefix" not in second[0]
+    assert any("backup.prefix" in group for group in second[1:])
+
+
+def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing learnt yet: the Ingress class probe is refused with the others (a rule), found
+    by plans alone, and the rest of the first group still costs one build."""
+    builds: list[int] = []
+    original = vars(analysis)["build"]
+
+    def counted(planned: Any) -> Any:
+        builds.append(len(builds))
+        return original(planned)
+
+    monkeypatch.setattr(analysis, "build", counted)
+    (groups,) = _groups_of([distinct(0)], tmp_path)
+    assert "ingress.className" in groups[0]
+    assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
+    assert len(builds) <= len(groups), (builds, groups)

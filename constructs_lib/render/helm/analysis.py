@@ -21,6 +21,7 @@ from constructs_lib.render.helm.probe import (
     Probe,
     Unexplained,
     Vanishes,
+    build,
     clash,
     document,
     explain,
@@ -95,9 +96,13 @@ REFUSED: set[tuple[str, str]] = set()
 """Keys and first probe values the rules refused alone in an instance: probed alone from then
 on (a refusal costs no build), so they do not spoil a group."""
 DOUBTFUL: set[tuple[str, str]] = set()
-"""Keys and first probe values that could not be placed alone in an instance: kept out of
-the first (largest) group from then on. Both sets save renders; the sites found are the
-same."""
+"""Keys and first probe values that could not be placed alone in an instance (their probe
+adds objects, or changes what it cannot explain): grouped only with each other from then on,
+so they spoil no group of the others."""
+MASKED: set[tuple[str, str]] = set()
+"""Keys and first probe values that a group could not place but that were placed alone (an
+earlier value replaced a leaf they might land in): kept out of the first group from then on.
+The learnt sets save renders; the sites found are the same."""
 EMPTIED_ALONE: set[str] = set()
 """Keys whose emptied value was refused alone: left out of a group's emptied render for the
 same reason."""
@@ -261,15 +266,19 @@ def _seen(probe: Probe) -> tuple[str, str]:
 
 def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     """The first probe of each candidate, in groups whose marks cannot be confused. Values
-    that failed alone before stay out of the first (largest) group, so they can spoil only a
-    small one; values the rules refused alone are left to be probed alone."""
+    that failed alone before (or are marked ``apart``) are grouped apart from the rest, values
+    a group could not place before stay out of the first (largest) group, and values the rules
+    refused alone are left to be probed alone."""
     groups: list[list[tuple[Candidate, Probe]]] = []
+    doubtful: list[list[tuple[Candidate, Probe]]] = []
     for candidate in candidates:
         if not candidate.probes or _seen(candidate.probes[0]) in REFUSED:
             continue
         probe = candidate.probes[0]
-        start = 1 if _seen(probe) in DOUBTFUL else 0
-        for group in groups[start:]:
+        seen = _seen(probe)
+        apart = seen in DOUBTFUL or (candidate.param is not None and candidate.param.apart)
+        into = doubtful if apart else groups
+        for group in into[1 if seen in MASKED else 0 :]:
             if not any(
                 clash(probe, other)
                 or (candidate.priority and other.key == IMAGE.name)
@@ -279,32 +288,54 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
                 group.append((candidate, probe))
                 break
         else:
-            groups.append([(candidate, probe)])
-    return [[probe for _, probe in group] for group in groups]
+            into.append([(candidate, probe)])
+    return [[probe for _, probe in group] for group in [*groups, *doubtful]]
+
+
+def _changes(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
+    return [c for p in probes for c in p.changes]
+
+
+def _unrefused(probes: Sequence[Probe], doc: dict[str, Any]) -> list[Probe]:
+    """The probes the rules do not refuse, found by halving with plans only (no build)."""
+    if probe_plan(with_values(doc, _changes(probes)))[0] is not None:
+        return list(probes)
+    if len(probes) == 1:
+        return []
+    half = len(probes) // 2
+    return _unrefused(probes[:half], doc) + _unrefused(probes[half:], doc)
 
 
 def _together(
     probes: list[Probe],
     renders: Renders,
     vanishing: Callable[[Probe], Vanishes],
-    out: dict[str, Found],
+    out: dict[str, Found | None],
 ) -> None:
-    """Place a group of probes with one render; split it when the render cannot be read."""
+    """Place a group of probes with one render; split it when the render cannot be read. A
+    group the rules refuse is rendered again without the values they refuse (probed alone
+    later, which says why). ``out``: what each probe of a render that could be read found
+    (None: that render could not place it)."""
     if len(probes) < 2:
         return
-    probed, _ = probe_render(with_values(renders.doc, [c for p in probes for c in p.changes]))
+    half = len(probes) // 2
+    planned, _ = probe_plan(with_values(renders.doc, _changes(probes)))
+    if planned is None:
+        kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
+        if len(kept) < len(probes):
+            _together(kept, renders, vanishing, out)
+            return
     told = None
-    if probed is not None:
+    if planned is not None:
         try:
-            told = explain_group(probes, renders.default, probed, vanishing)
+            told = explain_group(probes, renders.default, build(planned), vanishing)
         except PROBE_ERRORS:
             told = None
     if told is None:
-        half = len(probes) // 2
         _together(probes[:half], renders, vanishing, out)
         _together(probes[half:], renders, vanishing, out)
         return
-    out.update(told)
+    out.update({p.key: told.get(p.key) for p in probes})
 
 
 def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
@@ -335,7 +366,7 @@ class Placed:
 
     def __init__(self, candidates: Sequence[Candidate], renders: Renders) -> None:
         self.renders = renders
-        self.found: dict[str, Found] = {}
+        self.found: dict[str, Found | None] = {}
         groups = _groups(candidates)
         self.grouped = {p.key: p for group in groups for p in group}
         vanishing = renders.together(list(self.grouped.values()))
@@ -347,9 +378,14 @@ class Placed:
         candidate made again, e.g. an agent image without the image composite to default to,
         has another template expression); else the candidate probed alone."""
         key = candidate.key
-        if key in self.found and candidate.probes[:1] == [self.grouped[key]]:
-            return self.found[key], ""
-        return _alone(candidate, self.renders)
+        grouped = candidate.probes[:1] == [self.grouped.get(key)]
+        told = self.found.get(key) if grouped else None
+        if told is not None:
+            return told, ""
+        found, reason = _alone(candidate, self.renders)
+        if grouped and key in self.found and found is not None:  # a group could not place it
+            MASKED.add(_seen(candidate.probes[0]))
+        return found, reason
 
 
 class Claims:
