@@ -566,8 +566,8 @@ def import_(
       paperclip-gitops import exported.yaml --image-tag 2026.1106.0
       paperclip-gitops import exported.yaml --set 'team-a:spec.restoreFrom=null'
     """
-    from constructs_lib.importer import Options
     from constructs_lib.importer.command import run
+    from constructs_lib.importer.pipeline import Options
     from constructs_lib.render.inputs import check_version
 
     try:

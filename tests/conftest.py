@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,23 @@ from syrupy.types import SerializableData
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from constructs_lib.render.synth import build_objects
-from constructs_lib.render.yamltext import dump_all
+from constructs_lib.constructs.build import manifests, plan
+from constructs_lib.constructs.package_files import sources
+from constructs_lib.render.yamltext import dump
 from constructs_lib.spec import Instance
 from constructs_lib.spec.loader import parse_instance
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def dump_all(objs: list[Any]) -> str:
+    return "---\n".join(dump(o) for o in objs)
+
+
+def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
+    """Each instance's objects, without rules or validation (tests and snapshots)."""
+    for instance in instances:
+        yield manifests(plan(instance), sources())
 
 
 def docs_text(page: str) -> str:

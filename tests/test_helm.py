@@ -25,10 +25,12 @@ import yaml
 
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm.chart import build_chart
-from constructs_lib.render.helm.probe import document_with_values
-from constructs_lib.render.helm.registry import PARAMS, params_for
+from constructs_lib.render.helm.probe import document, with_value
+from constructs_lib.render.helm.registry import PARAMS, Param, params_for
+from constructs_lib.render.helm.sites import MISSING
 from constructs_lib.render.kustomize import KustomizeWriter
 from constructs_lib.render.pipeline import synthesize
+from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
 from tests.conftest import REPO
@@ -295,6 +297,36 @@ def coalesce(defaults: Any, override: Any) -> Any:
         else:
             merged[key] = coalesce(defaults.get(key), value)
     return merged
+
+
+def to_spec(param: Param, value: Any) -> Any:
+    """A values.yaml value as the spec field takes it: "" / {} / [] of an optional key mean
+    unset (the spec's default)."""
+    if param.optional and value in ("", {}, []):
+        return None
+    return value
+
+
+def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = values
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def document_with_values(
+    instance: Instance, params: list[Param], values: dict[str, Any], prefix: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The Instance document with chart values applied to the spec fields they stand for:
+    what the Kustomize tree of the same change is synthesized from."""
+    doc = document(instance)
+    for param in params:
+        value = lookup(values, (*prefix, *param.path))
+        if value is not MISSING:
+            doc = with_value(doc, param.spec, to_spec(param, value))
+    return doc
 
 
 def test_override_changes_object_count(helm: str, synthesized: Path, tmp_path: Path) -> None:

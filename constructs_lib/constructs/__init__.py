@@ -2,7 +2,7 @@
 :class:`PaperclipInstance`, the cdk8s construct over them.
 
 Importing this package (or any module but ``instance``) does not start the jsii kernel:
-:class:`PaperclipInstance` loads cdk8s on first use; :func:`plan` and the build never do.
+:class:`PaperclipInstance` loads cdk8s on first use; the build (:mod:`.build`) never does.
 """
 
 import os
@@ -12,7 +12,7 @@ from typing import Any
 # (the only Node in the machine's apt sources). Set before cdk8s/constructs load jsii.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-__all__ = ["PaperclipInstance", "Plan", "plan"]
+__all__ = ["PaperclipInstance"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,8 +20,4 @@ def __getattr__(name: str) -> Any:
         from constructs_lib.constructs import instance
 
         return instance.PaperclipInstance
-    if name in __all__:
-        from constructs_lib.constructs import build
-
-        return getattr(build, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,7 +39,6 @@ from constructs_lib.constructs.database import (
     database_host,
     database_selector,
     is_managed,
-    postgres_container_security,
     postgres_pod_security,
 )
 from constructs_lib.constructs.feature import (
@@ -49,7 +48,13 @@ from constructs_lib.constructs.feature import (
     Feature,
 )
 from constructs_lib.constructs.names import DATA_PATH, component_labels
-from constructs_lib.constructs.primitives import dns_egress, https_egress, pods_rule, port
+from constructs_lib.constructs.primitives import (
+    dns_egress,
+    https_egress,
+    pods_rule,
+    port,
+    restricted_container_security,
+)
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import DatabaseMode
@@ -240,7 +245,7 @@ def _container(
         "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", phase],
         "env": [_value("BACKUP_DIR", WORK_DIR), *env],
         "resources": json_copy(resources),  # PG_RESOURCES and AWS_RESOURCES are shared
-        "securityContext": postgres_container_security(),
+        "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "work", "mountPath": WORK_DIR},
             {"name": "tmp", "mountPath": "/tmp"},

@@ -110,11 +110,6 @@ def postgres_pod_security(image: str) -> dict[str, Any]:
     }
 
 
-def postgres_container_security() -> dict[str, Any]:
-    """The restricted container context (read-only root: PGDATA and /dev/shm are volumes)."""
-    return restricted_container_security()
-
-
 def credential_secrets(instance: Instance) -> list[BootstrapSecret]:
     """``<name>-db-credentials``: a random URL-safe password, and the connection's non-secret
     parts (optional: the operator's Secret has only the password, and only it is consumed)."""
@@ -188,7 +183,7 @@ def postgres_container(instance: Instance) -> dict[str, Any]:
             "preStop": {"exec": {"command": ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast"]}}
         },
         "resources": resources(managed),
-        "securityContext": postgres_container_security(),
+        "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "pgdata", "mountPath": DATA_MOUNT},
             {"name": "credentials", "mountPath": CREDENTIALS_MOUNT, "readOnly": True},

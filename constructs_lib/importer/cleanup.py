@@ -23,17 +23,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """kubectl's copy of the last applied document: an older spec, possibly with credentials."""
 
 RULE = "cluster-fields"
-DETECTS = (
-    "status, metadata set by the API server (uid, resourceVersion, generation, "
-    "creationTimestamp, managedFields, ownerReferences, ...), finalizers, generateName (beside "
-    f"a name) and the annotation {LAST_APPLIED}"
-)
-CHANGES = "removes them"
-WHY = (
-    "they are run-time state, not the desired state: the API server and the operator write "
-    "them, synth ignores them, and kubectl's last-applied copy is an older spec that may hold "
-    "credentials (it is never written or printed)"
-)
 
 
 def strip(document: Document) -> list[Change]:
@@ -89,4 +78,4 @@ def strip(document: Document) -> list[Change]:
     return changes
 
 
-__all__ = ["CHANGES", "DETECTS", "FINALIZER", "LAST_APPLIED", "RULE", "WHY", "strip"]
+__all__ = ["FINALIZER", "LAST_APPLIED", "RULE", "strip"]

@@ -1,6 +1,7 @@
-"""The mechanical, safe fixes: each rule names what it detects, what it changes and why that
-is safe. A rule with ``answers`` runs only while the spec is refused at one of those field
-paths (the synth-time rule it answers), so the fixes follow the rules exactly."""
+"""The mechanical, safe fixes: each rule has a name, says why its change is safe and makes it
+(what each detects and changes is documented in docs/migrating.md). A rule with ``answers``
+runs only while the spec is refused at one of those field paths (the synth-time rule it
+answers), so the fixes follow the rules exactly."""
 
 from __future__ import annotations
 
@@ -29,8 +30,6 @@ class FixRule:
     """A documented, mechanical fix of an operator Instance."""
 
     name: str
-    detects: str
-    changes: str
     why: str
     """Why the change is safe (it keeps what the operator really ran, or what it ignored)."""
     fix: Fix
@@ -315,17 +314,12 @@ def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change
 
 IMAGE_FROM_STATUS = FixRule(
     "image-digest-from-status",
-    "the exported Instance auto-updates its image, has no valid digest, and its status holds "
-    "autoUpdate.resolvedDigest",
-    "sets spec.image.digest to that digest (the tag stays)",
     "status.autoUpdate.resolvedDigest is the digest the operator resolved for the tag and "
     "rolled out: the image that runs now; image automation commits newer digests of the tag",
     _digest_from_status,
 )
 PLUGINS = FixRule(
     "plugins-dropped",
-    "a non-empty spec.plugins",
-    "removes it (the report lists each plugin and version)",
     "the operator accepts the list but no part of it installs anything; install them through "
     "the server (Settings -> Adapters, or POST /api/adapters/install): they live on the data "
     "volume",
@@ -334,44 +328,29 @@ PLUGINS = FixRule(
 )
 UNUSED_URL = FixRule(
     "external-url-unused",
-    "spec.database.externalURL beside externalURLSecretRef, or either of them outside mode "
-    "external",
-    "removes what the operator ignored (the URL is never shown)",
     "the operator passes externalURL only in mode external and only without a secret "
     "reference: the server never saw it",
     _unused_external_url,
 )
 URL_TO_SECRET = FixRule(
     "database-url-to-secret",
-    "spec.database.externalURL holding a credential (a password, a token, a secret parameter)",
-    "replaces it by externalURLSecretRef {name: <name>-database-url, key: DATABASE_URL} and "
-    "prints the kubectl command that creates that Secret from the live Instance",
     "the server gets the same DATABASE_URL, from a Secret instead of git; the command reads the "
     "value from the cluster, so it is never printed or written",
     _url_to_secret,
 )
 ENV_TO_SECRET = FixRule(
     "env-literal-to-secret",
-    "a literal env value (spec.env, sidecars, init containers) holding a URL with a credential, "
-    "or under a name that says secret/token/password/key",
-    "replaces it by a secretKeyRef into Secret <name>-env and prints the kubectl command that "
-    "creates it from the live Instance",
     "the container gets the same value, from a Secret instead of git (never printed or written)",
     _env_to_secret,
 )
 DATA_VOLUME_NAME = FixRule(
     "data-volume-name",
-    f"a mount named {OPERATOR_DATA_MOUNT!r} (extraVolumeMounts, init containers, sidecars) with "
-    f"no extra volume of that name",
-    f"renames it {DATA_VOLUME}",
     f"the operator's pods name the data volume {DATA_VOLUME} too, so the API server refused "
     f"pods with a mount of {OPERATOR_DATA_MOUNT!r}; the operator's README means the data volume",
     _data_volume_name,
 )
 WORKLOAD = FixRule(
     "statefulset-as-run",
-    "workload: Deployment with persistence on",
-    "sets workload: StatefulSet",
     "the operator ran a StatefulSet here anyway (WorkloadProfileValid=False, "
     "PersistenceRequiresStatefulSet): this keeps what ran, with its data volume",
     _statefulset,
@@ -379,9 +358,6 @@ WORKLOAD = FixRule(
 )
 LEASE = FixRule(
     "scheduler-gating-lease",
-    "ordinal scheduler gating that cannot work (a Deployment has no pod -0; an autoscaler "
-    "changes the replica count at run time)",
-    "sets heartbeat.schedulerGating: lease",
     "the operator's own advice (SchedulerGatingValid); under the operator every pod ran the "
     "scheduler here, with lease one pod at a time does",
     _lease,
@@ -389,9 +365,6 @@ LEASE = FixRule(
 )
 BUDGET = FixRule(
     "budget-allows-drains",
-    "a PodDisruptionBudget that allows no voluntary disruption at all (the operator's "
-    "PDBMayBlockDrains)",
-    "replaces minAvailable (or maxUnavailable 0) by maxUnavailable: 1, as the rule's message says",
     "with that budget every node drain and cluster upgrade waited forever; maxUnavailable 1 "
     "lets a drain evict one server pod at a time (with one replica the server restarts on "
     "another node, as without a budget)",
@@ -400,10 +373,6 @@ BUDGET = FixRule(
 )
 AUTH_SECRET = FixRule(
     "auth-secret",
-    "authenticated mode without auth.secretRef where the server's own onboard secret is lost "
-    "on restart (no persistence) or differs per replica",
-    "sets auth.secretRef {name: <name>-auth, key: BETTER_AUTH_SECRET} and prints the kubectl "
-    "command that creates it with a random value",
     "under the operator each pod signed sessions with a secret its onboard step wrote, lost on "
     "every restart or different per replica; one stable secret only keeps sessions valid "
     "(users sign in once more)",

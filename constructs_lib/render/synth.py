@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +11,7 @@ from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import file_name
 from constructs_lib.render.validate import check_and_dump
-from constructs_lib.spec import Instance, rules
+from constructs_lib.spec import rules
 from constructs_lib.spec.loader import App
 
 # Kinds in the order they are applied; unknown kinds go last.
@@ -96,12 +96,6 @@ def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Probl
                     )
                 )
     return found
-
-
-def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
-    """Each instance's objects, without rules or validation (tests and snapshots)."""
-    for instance in instances:
-        yield manifests(plan(instance), sources())
 
 
 def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -> RenderedApp:

@@ -212,7 +212,3 @@ def dump(obj: Any) -> str:
             return _libyaml(obj)
         return "".join(out)
     return _libyaml(obj)
-
-
-def dump_all(objs: list[Any]) -> str:
-    return "---\n".join(dump(o) for o in objs)

@@ -50,47 +50,27 @@ if TYPE_CHECKING:
         SecretsSpec,
     )
 
+_EXPORTS = {
+    "agents": "AgentTemplate AgentsSpec LauncherSpec WorkspaceSpec",
+    "base": "LocalObjectReference SecretKeySelector",
+    "data": (
+        "AccessMode DatabaseMode DatabaseSpec ObjectStorageProvider ObjectStorageSpec "
+        "PersistenceSpec StorageSpec"
+    ),
+    "instance": "Instance InstanceSpec ObjectMetadata",
+    "platform": (
+        "AvailabilitySpec NetworkPolicySpec NetworkingSpec ProbeOverride ProbeType ProbesSpec "
+        "RBACSpec SecuritySpec ServerDrainSpec ServiceSpec ServiceType WorkloadKind"
+    ),
+    "server": (
+        "AuthSpec DeploymentMode DeploymentSpec Exposure HeartbeatSpec ImageSpec LogLevel "
+        "LoggingSpec ObservabilitySpec PullPolicy SchedulerGating SecretsSpec"
+    ),
+}
 _MODULES = {
-    "AccessMode": "constructs_lib.spec.data",
-    "AgentTemplate": "constructs_lib.spec.agents",
-    "AgentsSpec": "constructs_lib.spec.agents",
-    "AuthSpec": "constructs_lib.spec.server",
-    "AvailabilitySpec": "constructs_lib.spec.platform",
-    "DatabaseMode": "constructs_lib.spec.data",
-    "DatabaseSpec": "constructs_lib.spec.data",
-    "DeploymentMode": "constructs_lib.spec.server",
-    "DeploymentSpec": "constructs_lib.spec.server",
-    "Exposure": "constructs_lib.spec.server",
-    "HeartbeatSpec": "constructs_lib.spec.server",
-    "ImageSpec": "constructs_lib.spec.server",
-    "Instance": "constructs_lib.spec.instance",
-    "InstanceSpec": "constructs_lib.spec.instance",
-    "LauncherSpec": "constructs_lib.spec.agents",
-    "LocalObjectReference": "constructs_lib.spec.base",
-    "LogLevel": "constructs_lib.spec.server",
-    "LoggingSpec": "constructs_lib.spec.server",
-    "NetworkPolicySpec": "constructs_lib.spec.platform",
-    "NetworkingSpec": "constructs_lib.spec.platform",
-    "ObjectMetadata": "constructs_lib.spec.instance",
-    "ObjectStorageProvider": "constructs_lib.spec.data",
-    "ObjectStorageSpec": "constructs_lib.spec.data",
-    "ObservabilitySpec": "constructs_lib.spec.server",
-    "PersistenceSpec": "constructs_lib.spec.data",
-    "ProbeOverride": "constructs_lib.spec.platform",
-    "ProbeType": "constructs_lib.spec.platform",
-    "ProbesSpec": "constructs_lib.spec.platform",
-    "PullPolicy": "constructs_lib.spec.server",
-    "RBACSpec": "constructs_lib.spec.platform",
-    "SchedulerGating": "constructs_lib.spec.server",
-    "SecretKeySelector": "constructs_lib.spec.base",
-    "SecretsSpec": "constructs_lib.spec.server",
-    "SecuritySpec": "constructs_lib.spec.platform",
-    "ServerDrainSpec": "constructs_lib.spec.platform",
-    "ServiceSpec": "constructs_lib.spec.platform",
-    "ServiceType": "constructs_lib.spec.platform",
-    "StorageSpec": "constructs_lib.spec.data",
-    "WorkloadKind": "constructs_lib.spec.platform",
-    "WorkspaceSpec": "constructs_lib.spec.agents",
+    name: f"constructs_lib.spec.{module}"
+    for module, names in _EXPORTS.items()
+    for name in names.split()
 }
 
 

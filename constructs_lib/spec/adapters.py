@@ -12,6 +12,7 @@ from constructs_lib.spec.base import (
     Hostname,
     IPv4CIDR,
     LocalObjectReference,
+    Namespace,
     NonNegativeInt32,
     ObjectName,
     Port,
@@ -19,7 +20,6 @@ from constructs_lib.spec.base import (
     SecretKeySelector,
     SpecModel,
     StrictBool,
-    check_dns_label,
 )
 from constructs_lib.spec.platform import Resources
 
@@ -27,10 +27,6 @@ DEFAULT_SANDBOX_IMAGE = "ghcr.io/paperclipinc/agent-multi:latest"
 _IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
 ImageReference = Annotated[str, Field(min_length=1, pattern=_IMAGE_PATTERN)]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-
-
-def _namespace(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace")
 
 
 def _unique(value: list[str]) -> list[str]:
@@ -78,7 +74,7 @@ class CloudSandboxSpec(SpecModel):
     """Turn the cloud sandbox on: its RBAC, env and API-server egress. Default: false."""
     default_image: ImageReference = DEFAULT_SANDBOX_IMAGE
     """Default agent runtime image. Default: ghcr.io/paperclipinc/agent-multi:latest."""
-    namespace: Annotated[str, AfterValidator(_namespace)] | None = None
+    namespace: Namespace | None = None
     """Namespace of the sandbox pods (not created by paperclip-gitops: create it, or let
     the GitOps engine create it). Default: the Instance's namespace."""
     idle_timeout_min: NonNegativeInt32 = 30

@@ -168,11 +168,7 @@ def quantity_text(value: Any) -> str:
     return text
 
 
-def _quantity(value: Any) -> str:
-    return quantity_text(value)
-
-
-Quantity = Annotated[str | int | float, AfterValidator(_quantity)]
+Quantity = Annotated[str | int | float, AfterValidator(quantity_text)]
 
 
 def _positive_quantity(value: Any) -> str:
@@ -195,7 +191,6 @@ INT64_MAX = 2**63 - 1
 NonNegativeInt32 = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
 PositiveInt32 = Annotated[int, Strict(), Field(ge=1, le=INT32_MAX)]
 NonNegativeInt64 = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
-PositiveInt64 = Annotated[int, Strict(), Field(ge=1, le=INT64_MAX)]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 StrictBool = Annotated[bool, Strict()]
 
@@ -235,6 +230,13 @@ def check_dns_label(value: str, *, max_length: int, what: str) -> str:
             {"value": value, "what": what, "max": max_length},
         )
     return value
+
+
+def check_namespace(value: str) -> str:
+    return check_dns_label(value, max_length=63, what="namespace")
+
+
+Namespace = Annotated[str, AfterValidator(check_namespace)]
 
 
 def check_label_value(value: str) -> str:
@@ -382,11 +384,12 @@ HttpURL = Annotated[str, AfterValidator(_http_url)]
 """An http(s) URL kept exactly as written, refused when it carries credentials."""
 
 
-def _empty_is_unset(value: Any) -> Any:
+def empty_is_unset(value: Any) -> Any:
+    """The operator's ``omitempty`` strings: ``""`` means unset."""
     return None if value == "" else value
 
 
-OptionalHttpURL = Annotated[HttpURL | None, BeforeValidator(_empty_is_unset)]
+OptionalHttpURL = Annotated[HttpURL | None, BeforeValidator(empty_is_unset)]
 """An optional http(s) URL; "" (as the operator's examples write unset fields) is unset."""
 
 

@@ -7,7 +7,7 @@ against the sha256 pinned below before it is cached under
 ``$XDG_CACHE_HOME/paperclip-gitops/crds/`` (default ``~/.cache``). The repository holds only
 versions, paths and hashes, never the CRD files. The same files serve synth-time validation
 (:mod:`constructs_lib.spec.kubeschema`) and installation into the test control plane
-(:func:`crd_manifests`).
+(``tests/controlplane/crds.py``).
 
 The image automation controllers' modules are not on the proxy (only their ``/api``
 modules are), so their CRDs are generated from the API module with controller-gen, exactly as
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import hashlib
 import io
 import json
@@ -33,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -275,20 +273,6 @@ def version_schema(crd: dict[str, Any], api_version: str) -> dict[str, Any] | No
             schema = version.get("schema", {}).get("openAPIV3Schema")
             return dict(schema) if schema is not None else None
     return None
-
-
-def crd_manifests(kinds: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The real CRD objects to install for the given (apiVersion, kind) pairs.
-
-    Raises :class:`KeyError` naming a pair no pinned CRD covers.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for api_version, kind in kinds:
-        crd = crd_for(api_version, kind)
-        if crd is None:
-            raise KeyError(f"no pinned CRD defines {api_version} {kind}")
-        found.setdefault(crd["metadata"]["name"], crd)
-    return [copy.deepcopy(found[name]) for name in sorted(found)]
 
 
 # --- fetching -----------------------------------------------------------------------------

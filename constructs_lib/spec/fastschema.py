@@ -1,6 +1,6 @@
 """A JSON Schema (Draft 2020-12) compiler into a tree of Python closures, verdict only.
 
-``compile_schema(schema, documents)`` returns ``check(instance) -> bool`` that gives the same
+``Compiler(documents).compile(schema)`` returns ``check(instance) -> bool`` that gives the same
 verdict as ``jsonschema.Draft202012Validator(schema, registry=...).is_valid(instance)``
 (without a format checker: ``format`` is an annotation there too), 30-100x faster because
 every ``$ref`` is resolved, every keyword looked up and every regular expression compiled
@@ -463,8 +463,3 @@ def _multiple_of(value: Any, divisor: Any) -> bool:
     if isinstance(value, float) and not math.isfinite(value):
         return False
     return bool(value % divisor == 0)
-
-
-def compile_schema(schema: Any, documents: Documents | None = None) -> Check:
-    """One-off compilation (prefer a shared :class:`Compiler` for many schemas)."""
-    return Compiler(documents if documents is not None else Documents()).compile(schema)

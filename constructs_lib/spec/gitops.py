@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.spec.base import ObjectName, SpecModel, StrictBool, check_dns_label
+from constructs_lib.spec.base import ObjectName, SpecModel, StrictBool, check_namespace
 
 CONFIG_FILE = "_gitops.yaml"
 """The config's file name inside the apps directory."""
@@ -28,10 +28,7 @@ _APP = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Duration = Annotated[str, Field(pattern=_DURATION)]
 """A Go duration such as 5m or 1h30m."""
 AppName = Annotated[str, Field(pattern=_APP)]
-
-
-def _namespace(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace")
+Namespace = Annotated[str, Field(min_length=1), AfterValidator(check_namespace)]
 
 
 class ArgoCDConfig(SpecModel):
@@ -40,7 +37,7 @@ class ArgoCDConfig(SpecModel):
 
     enabled: StrictBool = True
     """Write the Argo CD objects (dist/gitops/argocd/). Default: true."""
-    namespace: Annotated[str, Field(min_length=1)] = "argocd"
+    namespace: Namespace = "argocd"
     """Namespace Argo CD runs in (its Applications live there). Default: argocd."""
     project: ObjectName = "paperclip"
     """Name of the AppProject. Default: paperclip."""
@@ -51,11 +48,6 @@ class ArgoCDConfig(SpecModel):
     """Also write one Application per app with a Helm source (dist/<app>/helm) instead of the
     ApplicationSet's Kustomize sources (apply one or the other, never both). Default: false."""
 
-    @field_validator("namespace")
-    @classmethod
-    def _ns(cls, value: str) -> str:
-        return _namespace(value)
-
 
 class FluxConfig(SpecModel):
     """The Flux objects: a GitRepository, a Kustomization per app, and the alternative
@@ -63,7 +55,7 @@ class FluxConfig(SpecModel):
 
     enabled: StrictBool = True
     """Write the Flux objects (dist/gitops/flux/). Default: true."""
-    namespace: Annotated[str, Field(min_length=1)] = "flux-system"
+    namespace: Namespace = "flux-system"
     """Namespace of the Flux objects. Default: flux-system."""
     interval: Duration = "5m"
     """How often Flux fetches and reconciles. Default: 5m."""
@@ -76,11 +68,6 @@ class FluxConfig(SpecModel):
     helm_releases: StrictBool = True
     """Also write the alternative HelmRelease per app (dist/gitops/flux/helm/; apply it
     instead of the Kustomizations). Default: true."""
-
-    @field_validator("namespace")
-    @classmethod
-    def _ns(cls, value: str) -> str:
-        return _namespace(value)
 
 
 class GitOpsConfig(SpecModel):

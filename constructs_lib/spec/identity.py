@@ -8,17 +8,18 @@ credential is a Secret reference, never a value.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from constructs_lib.spec.base import (
-    HttpURL,
     LocalObjectReference,
+    OptionalHttpURL,
     SecretKeySelector,
     SpecModel,
     StrictBool,
+    empty_is_unset,
 )
 
 _EMAIL_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
@@ -55,11 +56,6 @@ DisplayName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator
 AwsNamePart = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9/_+=.@-]+$")]
 
 
-def _empty_is_unset(value: Any) -> Any:
-    """The operator's ``omitempty`` strings: ``""`` means unset."""
-    return None if value == "" else value
-
-
 class AdminUserSpec(SpecModel):
     """The first admin, created by the admin bootstrap Job ``<name>-bootstrap`` (sign-up, or
     sign-in when the user exists, then the CEO bootstrap invite is accepted)."""
@@ -82,7 +78,7 @@ class EmailSpec(SpecModel):
     from_: Annotated[
         Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_display_name)] | None,
         Field(alias="from"),
-        BeforeValidator(_empty_is_unset),
+        BeforeValidator(empty_is_unset),
     ] = None
     """Sender, e.g. "Paperclip <noreply@example.com>" (PAPERCLIP_EMAIL_FROM). Default: unset."""
     verification_required: StrictBool | None = None
@@ -142,9 +138,9 @@ class AwsSecretsSpec(SpecModel):
     """Namespaces this deployment's secrets (PAPERCLIP_SECRETS_AWS_DEPLOYMENT_ID). Required."""
     prefix: AwsNamePart = "paperclip"
     """Secret name prefix (PAPERCLIP_SECRETS_AWS_PREFIX). Default: paperclip."""
-    environment: Annotated[AwsNamePart | None, BeforeValidator(_empty_is_unset)] = None
+    environment: Annotated[AwsNamePart | None, BeforeValidator(empty_is_unset)] = None
     """Environment label (PAPERCLIP_SECRETS_AWS_ENVIRONMENT). Default: unset."""
-    endpoint: Annotated[HttpURL | None, BeforeValidator(_empty_is_unset)] = None
+    endpoint: OptionalHttpURL = None
     """Secrets Manager endpoint override, e.g. a VPC endpoint
     (PAPERCLIP_SECRETS_AWS_ENDPOINT); a port other than 443 is opened in the server
     NetworkPolicy. Default: unset (the region's public endpoint)."""

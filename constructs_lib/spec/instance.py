@@ -12,6 +12,7 @@ from constructs_lib.spec.agents import AgentsSpec
 from constructs_lib.spec.base import (
     Annotations,
     Labels,
+    Namespace,
     SpecModel,
     StrictBool,
     check_dns_label,
@@ -59,14 +60,9 @@ def _instance_name(value: str) -> str:
     return check_dns_label(value, max_length=MAX_NAME_LENGTH, what="instance name")
 
 
-def _namespace(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace")
-
-
 class InstanceSpec(SpecModel):
     """The desired state of one Paperclip server (paperclip.inc/v1alpha1 Instance spec)."""
 
-    # CRD fields not built yet: setting one is an error naming it.
     branding: BrandingSpec | None = None
     """UI branding from a ConfigMap. Default: unset (none)."""
     adapters: AdaptersSpec = AdaptersSpec()
@@ -152,7 +148,7 @@ class ObjectMetadata(SpecModel):
 
     name: Annotated[str, AfterValidator(_instance_name)]
     """The instance name; every generated object is named after it. Required."""
-    namespace: Annotated[str, AfterValidator(_namespace)] = "default"
+    namespace: Namespace = "default"
     """Namespace of every generated object. Default: default."""
     labels: Labels = {}
     """Labels carried onto every generated object (generated labels win). Default: none."""

@@ -19,7 +19,6 @@ from constructs_lib.spec import rules
 from constructs_lib.spec.base import credentials_in_url
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
 from constructs_lib.spec.kubeschema import format_path
-from constructs_lib.spec.unsupported import NOT_BUILT_YET
 
 Check = Callable[[Instance], list[Problem]]
 """A check of a valid Instance from a later layer (the features' own errors), run beside the
@@ -163,9 +162,6 @@ def problems_from(
             fix = f"did you mean {close[0]!r}?" if close else ""
             if known and not close:
                 fix = "known fields here: " + ", ".join(sorted(known)) + "."
-        elif kind == NOT_BUILT_YET:
-            message = f"{message}; it is reported rather than silently ignored."
-            fix = "remove it, or use a supported value (see 'paperclip-gitops schema')."
         elif kind == "missing":
             message = "is required."
         elif kind == "kube_schema" and (item.get("ctx") or {}).get("inner"):

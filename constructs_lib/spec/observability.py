@@ -10,9 +10,9 @@ from pydantic import AfterValidator, Field
 from constructs_lib.spec.base import (
     HttpURL,
     Labels,
+    Namespace,
     SpecModel,
     StrictBool,
-    check_dns_label,
 )
 
 DEFAULT_SCRAPE_INTERVAL = "30s"
@@ -35,10 +35,6 @@ def _duration(value: str) -> str:
     return value
 
 
-def _namespace(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace")
-
-
 class ServiceMonitorSpec(SpecModel):
     """A ServiceMonitor (monitoring.coreos.com/v1, named after the instance) that scrapes
     /metrics on the server Service's http port. The operator's README promises it; its code
@@ -54,9 +50,7 @@ class ServiceMonitorSpec(SpecModel):
     """paperclip-gitops extension: labels on the ServiceMonitor, e.g. release:
     kube-prometheus-stack for a Prometheus that selects monitors by label (the generated
     labels win a key collision). Default: none."""
-    prometheus_namespaces: list[Annotated[str, AfterValidator(_namespace)]] = list(
-        DEFAULT_PROMETHEUS_NAMESPACES
-    )
+    prometheus_namespaces: list[Namespace] = list(DEFAULT_PROMETHEUS_NAMESPACES)
     """paperclip-gitops extension: namespaces whose pods (Prometheus) the server
     NetworkPolicy admits on the server port so they can scrape it; [] adds no rule (e.g.
     Prometheus in the instance's namespace, or admitted by allowIngressCIDRs). Default:

@@ -13,6 +13,7 @@ from constructs_lib.spec.base import (
     Hostname,
     IPv4CIDR,
     KubeSchema,
+    Labels,
     MergedByKey,
     NonNegativeInt32,
     NonNegativeInt64,
@@ -22,8 +23,6 @@ from constructs_lib.spec.base import (
     SpecModel,
     StrictBool,
     check_dns_label,
-    check_label_key,
-    check_label_value,
     quantity_text,
 )
 
@@ -130,13 +129,6 @@ class ServerDrainSpec(SpecModel):
     """Seconds to sleep (clamped below the grace period). Default: 15."""
 
 
-def _node_selector(value: dict[str, str]) -> dict[str, str]:
-    for key, item in value.items():
-        check_label_key(key)
-        check_label_value(item)
-    return value
-
-
 class PodDisruptionBudgetSpec(SpecModel):
     """A PodDisruptionBudget for the server pods (policy/v1, named after the instance)."""
 
@@ -179,7 +171,7 @@ class AvailabilitySpec(SpecModel):
 
     replicas: PositiveInt32 = 1
     """Server replicas (at least 1; use suspended to scale to 0). Default: 1."""
-    node_selector: Annotated[dict[str, str], AfterValidator(_node_selector)] = {}
+    node_selector: Labels = {}
     """Pod nodeSelector. Default: none."""
     tolerations: list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]] = []
     """Pod tolerations. Default: none."""

@@ -699,17 +699,6 @@ def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
 # --- integer ranges from the OpenAPI formats ------------------------------------------------
 
 
-def int_range_problems(
-    value: Any, schema: Mapping[str, Any], version: str, path: str = ""
-) -> list[Finding]:
-    """Every integer outside its ``format`` (int32/int64), and every non-integer number where
-    an integer is expected, found by walking ``value`` along its OpenAPI schema."""
-    found: list[Finding] = []
-    for where, problem in _walk_ints(value, schema, _definitions(_schema_dir(version)), path, 0):
-        found.append((where, problem))
-    return found
-
-
 def _may_break_int_ranges(value: Any) -> bool:
     """Whether any number in ``value`` is a float or outside int32 — the only numbers an
     int32/int64 field can refuse. Most objects have none, and skip the schema walk."""
@@ -822,25 +811,6 @@ def _kind_schema(schema_dir: str, api_version: str, kind: str) -> Mapping[str, A
 # never from a list kept by hand.
 
 _DEFAULTS_TO = re.compile(r'Defaults to "([^"]*)"')
-
-
-def keyed_list_problems(
-    value: Any, schema: Mapping[str, Any], version: str, path: str = ""
-) -> list[Finding]:
-    """Every item of a list merged by key (at any depth of ``value``, walked along its
-    OpenAPI ``schema``) whose key an earlier item of the same list has."""
-    defs = _definitions(_schema_dir(version))
-    return list(_walk_keyed(value, schema, defs, path, 0))
-
-
-def list_merge_keys(definition: str, field: str, version: str = "1.33") -> tuple[str, ...] | None:
-    """The merge keys of list ``field`` of OpenAPI ``definition`` (``("name",)`` for a
-    Container's env), ``()`` for a set, None when the list is not merged by key."""
-    defs = _definitions(_schema_dir(version))
-    owner = defs.get(definition)
-    properties = owner.get("properties") if _is_mapping(owner) else None
-    schema = _resolve(properties.get(field) or {}, defs) if _is_mapping(properties) else {}
-    return _merge_keys(schema)
 
 
 def duplicate_items(
@@ -1191,11 +1161,8 @@ __all__ = [
     "dns_subdomain",
     "duplicate_items",
     "env_var_name",
-    "int_range_problems",
-    "keyed_list_problems",
     "label_value",
     "labels_problems",
-    "list_merge_keys",
     "object_name",
     "object_problems",
     "parse_quantity",

@@ -40,7 +40,6 @@ class PullPolicy(StrEnum):
 class ImageSpec(SpecModel):
     """The Paperclip server image. One of ``tag`` or ``digest`` is required."""
 
-    # CRD fields not built yet: setting one is an error naming it.
     auto_update: AutoUpdateSpec = AutoUpdateSpec()
     """Image automation (Flux ImageRepository/ImagePolicy and a marked tag). Default: off."""
 
@@ -182,7 +181,6 @@ class ObservabilitySpec(SpecModel):
     logging: LoggingSpec = LoggingSpec()
     """Logging settings. Default: level info."""
 
-    # CRD fields not built yet: setting one is an error naming it.
     metrics: MetricsSpec = MetricsSpec()
     """OpenTelemetry export, ServiceMonitor, PrometheusRule and Grafana dashboards. Default:
     all off."""

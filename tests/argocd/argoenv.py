@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from constructs_lib.spec.crds import crd_manifests, is_pinned
+from constructs_lib.spec.crds import is_pinned
 from tests.controlplane.cluster import (
     NODE_NAME,
     ControlPlane,
@@ -46,6 +46,7 @@ from tests.controlplane.cluster import (
     free_port,
     running,
 )
+from tests.controlplane.crds import crd_manifests
 from tests.flux.fluxenv import (
     FINISH_LABEL,
     GitRepo,

@@ -15,9 +15,10 @@ from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from constructs_lib.spec.crds import crd_manifests, is_pinned
+from constructs_lib.spec.crds import is_pinned
 from tests.conftest import REPO, load_yaml_file
 from tests.controlplane.cluster import NODE_NAME, ControlPlane, pinned_versions, running
+from tests.controlplane.crds import crd_manifests
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(300)]
 

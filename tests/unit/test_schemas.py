@@ -21,7 +21,7 @@ import yaml
 from kubernetes_validate import utils as kv
 
 from constructs_lib.spec import crds, kubeschema
-from constructs_lib.spec.fastschema import Compiler, Unsupported, compile_schema
+from constructs_lib.spec.fastschema import Check, Compiler, Documents, Unsupported
 from constructs_lib.spec.kubeschema import (
     DEFAULT_KUBERNETES_VERSION,
     SchemaValidator,
@@ -34,6 +34,11 @@ from tests.unit.test_schemas_samples import SAMPLES, VALID_VARIANTS
 
 VERSION = DEFAULT_KUBERNETES_VERSION
 MUTATED_NODES_PER_OBJECT = 25
+
+
+def compile_schema(schema: Any, documents: Documents | None = None) -> Check:
+    """One-off compilation (prefer a shared :class:`Compiler` for many schemas)."""
+    return Compiler(documents if documents is not None else Documents()).compile(schema)
 
 
 def dist_objects() -> list[dict[str, Any]]:

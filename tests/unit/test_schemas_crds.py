@@ -23,6 +23,7 @@ from constructs_lib.spec.kubeschema import (
     crd_json_schema,
     object_validator,
 )
+from tests.controlplane.crds import crd_manifests
 from tests.unit.test_schemas_samples import INVALID, SAMPLES, STRICTER, VALID_VARIANTS, sample
 
 VERSION = DEFAULT_KUBERNETES_VERSION
@@ -62,7 +63,7 @@ def test_pins_are_complete_and_consistent() -> None:
 
 
 def test_crd_manifests_are_the_real_crds() -> None:
-    manifests = crds.crd_manifests(
+    manifests = crd_manifests(
         [("monitoring.coreos.com/v1", "ServiceMonitor"), ("argoproj.io/v1alpha1", "AppProject")] * 2
     )
     assert [m["metadata"]["name"] for m in manifests] == [
@@ -71,7 +72,7 @@ def test_crd_manifests_are_the_real_crds() -> None:
     ]
     assert all(m["kind"] == "CustomResourceDefinition" for m in manifests)
     with pytest.raises(KeyError, match=r"example\.com/v1 Widget"):
-        crds.crd_manifests([("example.com/v1", "Widget")])
+        crd_manifests([("example.com/v1", "Widget")])
 
 
 def test_samples_are_valid_and_invalid_variants_are_reported_at_their_path() -> None:

@@ -9,6 +9,16 @@ import pytest
 from constructs_lib.spec import semantic as s
 
 
+def list_merge_keys(definition: str, field: str, version: str = "1.33") -> tuple[str, ...] | None:
+    """The merge keys of list ``field`` of OpenAPI ``definition`` (``("name",)`` for a
+    Container's env), ``()`` for a set, None when the list is not merged by key."""
+    defs = s._definitions(s._schema_dir(version))
+    owner = defs.get(definition)
+    properties = owner.get("properties") if s._is_mapping(owner) else None
+    schema = s._resolve(properties.get(field) or {}, defs) if s._is_mapping(properties) else {}
+    return s._merge_keys(schema)
+
+
 @pytest.mark.parametrize(
     ("value", "ok"),
     [("a", True), ("a-1", True), ("1a", True), ("-a", False), ("A", False), ("a" * 64, False)],
@@ -160,18 +170,18 @@ def test_objects_over_the_api_size_limit_are_refused_with_or_without_a_size_hint
 
 
 def test_merge_keys_come_from_the_bundled_openapi_schemas() -> None:
-    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "env") == ("name",)
-    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "ports") == (
+    assert list_merge_keys("io.k8s.api.core.v1.Container", "env") == ("name",)
+    assert list_merge_keys("io.k8s.api.core.v1.Container", "ports") == (
         "containerPort",
         "protocol",
     )
-    assert s.list_merge_keys("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints") == (
+    assert list_merge_keys("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints") == (
         "topologyKey",
         "whenUnsatisfiable",
     )
-    assert s.list_merge_keys("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") == ()
-    assert s.list_merge_keys("io.k8s.api.core.v1.Container", "args") is None  # atomic
-    assert s.list_merge_keys("io.k8s.api.core.v1.PodSpec", "tolerations") is None
+    assert list_merge_keys("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") == ()
+    assert list_merge_keys("io.k8s.api.core.v1.Container", "args") is None  # atomic
+    assert list_merge_keys("io.k8s.api.core.v1.PodSpec", "tolerations") is None
 
 
 def test_a_repeated_merge_key_is_found_at_any_depth_of_an_object() -> None:

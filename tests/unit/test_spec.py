@@ -1,10 +1,8 @@
-"""The Instance spec model: defaults, aliases, validation and not-yet-built fields."""
+"""The Instance spec model: defaults, aliases and validation."""
 
 from __future__ import annotations
 
 import json
-import typing
-from typing import Any
 
 import pytest
 
@@ -81,38 +79,6 @@ def test_python_construction_uses_snake_case() -> None:
     )
     assert instance.spec.image.reference == "ghcr.io/paperclipai/paperclip@sha256:" + "a" * 64
     assert instance.namespace == "default"
-
-
-def _models(model: type[Any], seen: set[type[Any]]) -> set[type[Any]]:
-    """Every pydantic model reachable from ``model`` through its fields."""
-    from pydantic import BaseModel
-
-    if model in seen:
-        return seen
-    seen.add(model)
-    for field in model.model_fields.values():
-        stack = [field.annotation]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, type) and issubclass(item, BaseModel):
-                _models(item, seen)
-            stack.extend(typing.get_args(item))
-    return seen
-
-
-def test_no_crd_field_is_left_not_built() -> None:
-    from constructs_lib.spec.unsupported import NOT_BUILT_YET
-
-    unbuilt = []
-    for model in _models(Instance, set()):
-        for name, field in model.model_fields.items():
-            if any(
-                NOT_BUILT_YET in repr(item) or "_reject" in repr(item) for item in field.metadata
-            ):
-                unbuilt.append(f"{model.__name__}.{name}")
-    assert unbuilt == []
-    schema = json.dumps(json_schema(Instance))
-    assert "not built" not in schema
 
 
 def test_every_problem_in_a_document_is_reported_at_once() -> None:

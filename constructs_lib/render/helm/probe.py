@@ -155,41 +155,11 @@ def empty_of(param: Param) -> Any:
     return ""
 
 
-def to_spec(param: Param, value: Any) -> Any:
-    """A values.yaml value as the spec field takes it: "" / {} / [] of an optional key mean
-    unset (the spec's default)."""
-    if param.optional and value in ("", {}, []):
-        return None
-    return value
-
-
 def default_value(param: Param, doc: dict[str, Any]) -> Any:
     value = spec_value(doc, param.spec)
     if value is None:
         return empty_of(param)
     return value
-
-
-def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
-
-
-def document_with_values(
-    instance: Instance, params: list[Param], values: dict[str, Any], prefix: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The Instance document with chart values applied to the spec fields they stand for:
-    what the Kustomize tree of the same change is synthesized from."""
-    doc = document(instance)
-    for param in params:
-        value = lookup(values, (*prefix, *param.path))
-        if value is not MISSING:
-            doc = with_value(doc, param.spec, to_spec(param, value))
-    return doc
 
 
 # --- probes -----------------------------------------------------------------------------
