@@ -8,10 +8,11 @@ revision, in one run.
 Rows: N distinct instances (app files of up to 100), with every writer and with the Kustomize
 tree only (`--only kustomize,agents`), wall time and peak RSS of the command (the largest of its
 processes); then `check` of a repository of N one-instance apps after one of them changed.
-Every figure is one run of the real command as a new process. The base revision runs from a
-git worktree (`PYTHONPATH` pointing at it) with this virtualenv; omit --base to measure this
-tree alone. The machine's CPU speed drifts: each row prints a CPU check (a fixed Python loop)
-taken just before it."""
+Every figure is the real command as a new process: the median of 5 runs up to 10 instances, of
+3 up to 100, one run above. The base revision runs from a git worktree (`PYTHONPATH` pointing
+at it) with this virtualenv; omit --base to measure this tree alone. The machine's CPU and disk
+speed drift: each row prints a CPU check (a fixed Python loop) and a disk check (1,000 small
+files written and removed) taken just before it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import argparse
 import contextlib
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +82,18 @@ def cpu_check() -> float:
     return time.perf_counter() - begin
 
 
+def disk_check(work: Path) -> float:
+    """Seconds to write 1,000 files of 1 KiB into a new directory and remove them (a synth
+    of 100 instances writes about 4,000 files)."""
+    folder = work / "disk-check"
+    begin = time.perf_counter()
+    folder.mkdir()
+    for index in range(1000):
+        (folder / f"{index}.yaml").write_bytes(b"x" * 1024)
+    shutil.rmtree(folder)
+    return time.perf_counter() - begin
+
+
 @contextlib.contextmanager
 def worktree(rev: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="bench-base-") as tmp:
@@ -128,9 +142,14 @@ def compiled(tree: Path) -> None:
 
 
 APP_SIZE = 100
-SMALL, SMALL_RUNS = 10, 5
-"""A synth of up to SMALL instances takes under a second: its cell is the median of
-SMALL_RUNS runs (and their largest peak), not one run the machine's drift can swing."""
+
+
+def runs_of(count: int) -> int:
+    """How many runs a row's cell is the median of (and the largest peak of): one run of a
+    short synth is what the machine's drift swings most."""
+    return 5 if count <= 10 else 3 if count <= 100 else 1
+
+
 """Instances per app file (an app file is limited to 4 MiB: 1,000 instances take 10 files)."""
 
 
@@ -145,8 +164,7 @@ def synth_row(tree: Path, work: Path, count: int, writers: str) -> tuple[float, 
     out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
     only = [] if writers == ALL else ["--only", writers]
     runs = [
-        run(tree, ["synth", *apps, "--out", str(out), *only], work)
-        for _ in range(SMALL_RUNS if count <= SMALL else 1)
+        run(tree, ["synth", *apps, "--out", str(out), *only], work) for _ in range(runs_of(count))
     ]
     return statistics.median(w for w, _ in runs), max(m for _, m in runs)
 
@@ -212,12 +230,12 @@ def main() -> int:
         for tree in trees.values():
             compiled(tree)
         work = Path(tmp)
-        rows: list[tuple[str, dict[str, tuple[float, float]], float]] = []
+        rows: list[tuple[str, dict[str, tuple[float, float]], tuple[float, float]]] = []
         for count in sizes:
             for writers in (ALL, KUSTOMIZE):
                 kind = "all outputs" if writers == ALL else "kustomize only"
                 label = f"synth {count} distinct, {kind}"
-                check = cpu_check()
+                check = cpu_check(), disk_check(work)
                 figures = {
                     name: synth_row(tree, work, count, writers)
                     for name, tree in trees.items()
@@ -227,7 +245,7 @@ def main() -> int:
                 print(f"[bench] {label}: done", file=sys.stderr, flush=True)
         if options.check_apps:
             label = f"check {options.check_apps} one-instance apps, one changed"
-            check = cpu_check()
+            check = cpu_check(), disk_check(work)
             figures = {
                 name: check_row(tree, work, options.check_apps)
                 for name, tree in trees.items()
@@ -235,24 +253,29 @@ def main() -> int:
             }
             rows.append((label, figures, check))
     names = list(trees)
-    header = f"{'':<52}" + "".join(f"{n[:22]:>24}" for n in names) + f"{'CPU check s':>13}"
+    header = (
+        f"{'':<52}"
+        + "".join(f"{n[:22]:>24}" for n in names)
+        + f"{'CPU check s':>13}{'disk check s':>14}"
+    )
     print(header)
     print(f"{'':<52}" + "".join(f"{'wall s / peak MiB':>24}" for _ in names))
     print("-" * len(header))
-    for label, figures, check in rows:
+    for label, figures, (cpu, disk) in rows:
         cells = "".join(
             f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.0f}" if n in figures else f"{'-':>24}"
             for n in names
         )
-        print(f"{label:<52}{cells}{check:>13.2f}")
+        print(f"{label:<52}{cells}{cpu:>13.2f}{disk:>14.2f}")
     print()
     for line in targets({label: figures[THIS] for label, figures, _ in rows}):
         print(line)
     print(
-        "\nOne run of the real command per cell (`python -m constructs_lib ...`, a new process; "
-        f"the median of {SMALL_RUNS} for up to {SMALL} instances); "
-        "peak MiB is the largest process's RSS. CPU check: a fixed 10-million-step loop just "
-        f"before the row (0.4-0.5 s on a quiet machine). Child max RSS: "
+        "\nEach cell: the real command (`python -m constructs_lib ...`, a new process), the "
+        "median of 5 runs up to 10 instances, of 3 up to 100, one run above; peak MiB is the "
+        "largest process's RSS. CPU check: a fixed 10-million-step loop just before the row "
+        "(0.3-0.5 s on a quiet machine). Disk check: 1,000 files of 1 KiB written and removed "
+        "just before the row. Child max RSS: "
         f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024} MiB."
     )
     return 0
