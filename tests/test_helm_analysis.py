@@ -262,3 +262,61 @@ def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(
     assert "ingress.className" in groups[0]
     assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
     assert len(builds) <= len(groups), (builds, groups)
+
+
+def test_a_refusal_that_quotes_a_probe_text_costs_one_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule refusing the Ingress class quotes the probe's class name: the group is planned
+    once more without it, not halved."""
+    halved: list[int] = []
+    original = analysis._unrefused
+
+    def recorded(*args: Any) -> Any:
+        if len(args) == 2:  # probe values, not emptied ones
+            halved.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(analysis, "_unrefused", recorded)
+    (groups,) = _groups_of([distinct(0)], tmp_path)
+    assert "ingress.className" in groups[0]
+    assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
+    assert halved == []
+
+
+def test_halving_finds_exactly_the_probes_the_rules_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probes = [_probe(key, f"zq{key}", "x") for key in "abcdefg"]
+    refused = {"c", "f"}
+
+    def plan(doc: dict[str, Any]) -> tuple[Any, str]:
+        bad = refused & set(doc["spec"])
+        return (None, "refused") if bad else (object(), "")
+
+    monkeypatch.setattr(analysis, "probe_plan", plan)
+    kept = analysis._unrefused(probes, {"spec": {}})
+    assert [p.key for p in kept] == ["a", "b", "d", "e", "g"]
+    assert analysis._without_named(probes, "the value 'zqc' is refused", {"spec": {}}) is None
+    named = analysis._without_named(probes[:3], "the value 'zqc' is refused", {"spec": {}})
+    assert named is not None and [p.key for p in named] == ["a", "b"]
+
+
+def test_values_the_rules_refuse_to_empty_leave_the_emptied_group_in_the_first_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server resources cannot be emptied beside a CPU autoscaler (a rule): found with
+    plans, so the other optional values are still emptied in one render."""
+    built: list[tuple[str, ...]] = []
+    original = analysis.Renders.emptied
+
+    def counted(renders: analysis.Renders, probes: Any) -> Any:
+        found = original(renders, probes)
+        if found is not None and tuple(p.key for p in probes) not in built:
+            built.append(tuple(p.key for p in probes))
+        return found
+
+    monkeypatch.setattr(analysis.Renders, "emptied", counted)
+    _groups_of([distinct(0)], tmp_path)
+    assert "resources" in analysis.EMPTIED_ALONE
+    assert len(built) <= 2, built

@@ -210,7 +210,7 @@ class Renders:
     def emptied(self, probes: Sequence[Probe]) -> Objects | None:
         key = tuple(p.key for p in probes)
         if key not in self._emptied:
-            changes = [(p.guard, None) for p in probes if p.guard is not None]
+            changes = _emptying(probes)
             self._emptied[key] = found = probe_render(with_values(self.doc, changes))[0]
             if found is None and len(probes) == 1:
                 EMPTIED_ALONE.add(probes[0].key)
@@ -228,7 +228,8 @@ class Renders:
     def together(self, probes: Sequence[Probe]) -> Callable[[Probe], Vanishes]:
         """Vanishing keys read from one render with every value of ``probes`` emptied (where
         that render has the same objects and the same lists on the way), else from the
-        value's own emptied render."""
+        value's own emptied render. When the rules refuse to empty them all, the values they
+        refuse to empty are found with plans only, and the others emptied in one render."""
         guarded = [
             p
             for p in probes
@@ -236,14 +237,28 @@ class Renders:
             and p.shape in (Shape.SCALAR, Shape.BLOCK)
             and p.key not in EMPTIED_ALONE
         ]
+        kept: list[list[Probe]] = []
+
+        def group() -> list[Probe]:
+            if not kept:
+                members = guarded
+                if len(guarded) > 1 and self.emptied(guarded) is None:
+                    half = len(guarded) // 2
+                    members = [
+                        *_unrefused(guarded[:half], self.doc, _emptying),
+                        *_unrefused(guarded[half:], self.doc, _emptying),
+                    ]
+                    EMPTIED_ALONE.update(p.key for p in guarded if p not in members)
+                kept.append(members)
+            return kept[0]
 
         def for_probe(probe: Probe) -> Vanishes:
             def vanishes(index: int, pointer: Pointer) -> bool:
                 if probe.guard is None:
                     return False
-                if probe not in guarded:
+                if probe not in group():
                     return self.alone(probe)(index, pointer)
-                emptied = self.emptied(guarded)
+                emptied = self.emptied(group())
                 if (
                     emptied is not None
                     and [identity(o) for o in emptied] == [identity(o) for o in self.default]
@@ -292,18 +307,42 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     return [[probe for _, probe in group] for group in [*groups, *doubtful]]
 
 
+Changes = Callable[[Sequence[Probe]], list[tuple[tuple[str, ...], Any]]]
+
+
 def _changes(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
+    """The probe values of ``probes`` set together."""
     return [c for p in probes for c in p.changes]
 
 
-def _unrefused(probes: Sequence[Probe], doc: dict[str, Any]) -> list[Probe]:
-    """The probes the rules do not refuse, found by halving with plans only (no build)."""
-    if probe_plan(with_values(doc, _changes(probes)))[0] is not None:
+def _emptying(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
+    """The optional values of ``probes`` emptied together."""
+    return [(p.guard, None) for p in probes if p.guard is not None]
+
+
+def _unrefused(
+    probes: Sequence[Probe], doc: dict[str, Any], changes: Changes = _changes
+) -> list[Probe]:
+    """The probes whose ``changes`` the rules do not refuse, found by halving with plans only
+    (no build)."""
+    if probe_plan(with_values(doc, changes(probes)))[0] is not None:
         return list(probes)
     if len(probes) == 1:
         return []
     half = len(probes) // 2
-    return _unrefused(probes[:half], doc) + _unrefused(probes[half:], doc)
+    return _unrefused(probes[:half], doc, changes) + _unrefused(probes[half:], doc, changes)
+
+
+def _without_named(
+    probes: Sequence[Probe], refused: str, doc: dict[str, Any]
+) -> list[Probe] | None:
+    """The probes without those whose probe text the refusal quotes, if the rules accept
+    the rest: one plan, where halving takes two for each halving."""
+    named = [p for p in probes if any(text in refused for text in p.marks[0])]
+    rest = [p for p in probes if p not in named]
+    if not named or not rest or probe_plan(with_values(doc, _changes(rest)))[0] is None:
+        return None
+    return rest
 
 
 def _together(
@@ -319,9 +358,11 @@ def _together(
     if len(probes) < 2:
         return
     half = len(probes) // 2
-    planned, _ = probe_plan(with_values(renders.doc, _changes(probes)))
+    planned, refused = probe_plan(with_values(renders.doc, _changes(probes)))
     if planned is None:
-        kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
+        kept = _without_named(probes, refused, renders.doc)
+        if kept is None:
+            kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
