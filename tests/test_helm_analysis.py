@@ -261,10 +261,10 @@ def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(
     (groups,) = _groups_of([distinct(0)], tmp_path)
     assert "ingress.className" in groups[0]
     assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
-    assert len(builds) <= len(groups), (builds, groups)
+    assert 1 <= len(builds) <= len(groups), (builds, groups)
 
 
-def test_a_refusal_that_quotes_a_probe_text_costs_one_plan(
+def test_a_group_whose_refusal_quotes_a_probe_text_is_planned_without_it_not_halved(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The rule refusing the Ingress class quotes the probe's class name: the group is planned
@@ -287,7 +287,7 @@ def test_a_refusal_that_quotes_a_probe_text_costs_one_plan(
 def test_halving_finds_exactly_the_probes_the_rules_refuse(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    probes = [_probe(key, f"zq{key}", "x") for key in "abcdefg"]
+    probes = [_probe(key, f"zqhelm-{key}", "x") for key in "abcdefg"]
     refused = {"c", "f"}
 
     def plan(doc: dict[str, Any]) -> tuple[Any, str]:
@@ -297,9 +297,10 @@ def test_halving_finds_exactly_the_probes_the_rules_refuse(
     monkeypatch.setattr(analysis, "probe_plan", plan)
     kept = analysis._unrefused(probes, {"spec": {}})
     assert [p.key for p in kept] == ["a", "b", "d", "e", "g"]
-    assert analysis._without_named(probes, "the value 'zqc' is refused", {"spec": {}}) is None
-    named = analysis._without_named(probes[:3], "the value 'zqc' is refused", {"spec": {}})
-    assert named is not None and [p.key for p in named] == ["a", "b"]
+    assert analysis._without_named(probes, "the value 'zqhelm-c' is refused", {"spec": {}}) is None
+    named = analysis._without_named(probes[:3], "the value 'zqhelm-c' is refused", {"spec": {}})
+    assert analysis._without_named(probes[:3], "refused: 'zqc'", {"spec": {}}) is None
+    assert named is not None and [p.key for p in named[0]] == ["a", "b"]
 
 
 def test_values_the_rules_refuse_to_empty_leave_the_emptied_group_in_the_first_instance(
@@ -319,4 +320,38 @@ def test_values_the_rules_refuse_to_empty_leave_the_emptied_group_in_the_first_i
     monkeypatch.setattr(analysis.Renders, "emptied", counted)
     _groups_of([distinct(0)], tmp_path)
     assert "resources" in analysis.EMPTIED_ALONE
+    assert any(len(keys) > 1 for keys in built), "the others were emptied together"
     assert len(built) <= 2, built
+
+
+def _placed_by_fakes(
+    monkeypatch: pytest.MonkeyPatch, refuses: Any, keys: str
+) -> dict[str, probe.Found | None]:
+    """What _together places when the rules refuse what ``refuses`` says (a set of spec
+    keys), every build is empty and every render can be read."""
+
+    def plan(doc: dict[str, Any]) -> tuple[Any, str]:
+        return (None, "refused") if refuses(set(doc["spec"])) else (object(), "")
+
+    monkeypatch.setattr(analysis, "probe_plan", plan)
+    monkeypatch.setattr(analysis, "build", lambda planned: [])
+    monkeypatch.setattr(
+        analysis, "explain_group", lambda probes, *rest: {p.key: probe.Found() for p in probes}
+    )
+    out: dict[str, probe.Found | None] = {}
+    probes = [_probe(key, f"zq{key}", "x") for key in keys]
+    analysis._together(probes, analysis.Renders({"spec": {}}, []), lambda p: _never, out)
+    return out
+
+
+def test_a_group_refused_only_as_a_whole_is_split_and_each_half_placed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = _placed_by_fakes(monkeypatch, lambda spec: {"a", "d"} <= spec, "abcd")
+    assert sorted(out) == ["a", "b", "c", "d"]
+
+
+def test_a_group_whose_every_value_is_refused_places_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _placed_by_fakes(monkeypatch, bool, "abcd") == {}

@@ -142,15 +142,13 @@ def compiled(tree: Path) -> None:
 
 
 APP_SIZE = 100
+"""Instances per app file (an app file is limited to 4 MiB: 1,000 instances take 10 files)."""
 
 
 def runs_of(count: int) -> int:
     """How many runs a row's cell is the median of (and the largest peak of): one run of a
     short synth is what the machine's drift swings most."""
     return 5 if count <= 10 else 3 if count <= 100 else 1
-
-
-"""Instances per app file (an app file is limited to 4 MiB: 1,000 instances take 10 files)."""
 
 
 def synth_row(tree: Path, work: Path, count: int, writers: str) -> tuple[float, float]:

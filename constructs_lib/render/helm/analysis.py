@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib.constructs.build import Plan
 from constructs_lib.render.helm.probe import (
     METADATA,
     Found,
@@ -240,6 +241,10 @@ class Renders:
         kept: list[list[Probe]] = []
 
         def group() -> list[Probe]:
+            """``guarded`` without the values the rules refuse to empty alone (halving with
+            plans). Like the groups of probe values, this reads a value's emptied render
+            from the group's on the assumption that a value refused alone is refused beside
+            others too."""
             if not kept:
                 members = guarded
                 if len(guarded) > 1 and self.emptied(guarded) is None:
@@ -335,14 +340,14 @@ def _unrefused(
 
 def _without_named(
     probes: Sequence[Probe], refused: str, doc: dict[str, Any]
-) -> list[Probe] | None:
-    """The probes without those whose probe text the refusal quotes, if the rules accept
-    the rest: one plan, where halving takes two for each halving."""
-    named = [p for p in probes if any(text in refused for text in p.marks[0])]
+) -> tuple[list[Probe], Plan] | None:
+    """The probes without those whose probe text (four characters or more) the refusal
+    quotes, and their plan, if the rules accept them: one plan, where halving takes two for
+    each halving."""
+    named = [p for p in probes if any(len(t) > 3 and t in refused for t in p.marks[0])]
     rest = [p for p in probes if p not in named]
-    if not named or not rest or probe_plan(with_values(doc, _changes(rest)))[0] is None:
-        return None
-    return rest
+    planned = probe_plan(with_values(doc, _changes(rest)))[0] if named and rest else None
+    return None if planned is None else (rest, planned)
 
 
 def _together(
@@ -350,26 +355,32 @@ def _together(
     renders: Renders,
     vanishing: Callable[[Probe], Vanishes],
     out: dict[str, Found | None],
+    planned: Plan | None = None,
 ) -> None:
     """Place a group of probes with one render; split it when the render cannot be read. A
     group the rules refuse is rendered again without the values they refuse (probed alone
     later, which says why). ``out``: what each probe of a render that could be read found
-    (None: that render could not place it)."""
+    (None: that render could not place it). ``planned``: the group's plan, when known."""
     if len(probes) < 2:
         return
     half = len(probes) // 2
-    planned, refused = probe_plan(with_values(renders.doc, _changes(probes)))
+    refused = ""
     if planned is None:
-        kept = _without_named(probes, refused, renders.doc)
-        if kept is None:
-            kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
+        planned, refused = probe_plan(with_values(renders.doc, _changes(probes)))
+    if planned is None:
+        named = _without_named(probes, refused, renders.doc)
+        if named is not None:
+            _together(named[0], renders, vanishing, out, named[1])
+            return
+        kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
+    probed = build(planned) if planned is not None else None
     told = None
-    if planned is not None:
+    if probed is not None:
         try:
-            told = explain_group(probes, renders.default, build(planned), vanishing)
+            told = explain_group(probes, renders.default, probed, vanishing)
         except PROBE_ERRORS:
             told = None
     if told is None:
