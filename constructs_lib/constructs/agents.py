@@ -89,14 +89,20 @@ _CONFIGS: Memo[str] = Memo(256)
 _CHECKS: Memo[tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]] = Memo(256)
 
 
+_UNREAD = {"launcher": {"image", "replicas"}}
+"""Fields of the agents spec that only the launcher Deployment reads (it is not remembered):
+left out of the key, so the chart analysis's probes of them find the checks remembered."""
+
+
 def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
     """Exactly what :func:`launcher_config` and :func:`_template_problems` read, as a hashable
-    key (the agents spec as its JSON, plus whether its templates are the built-in one, which
-    the JSON does not say); None when the spec has no JSON (nothing is remembered then)."""
+    key (the agents spec as its JSON but :data:`_UNREAD`, plus whether its templates are the
+    built-in one, which the JSON does not say); None when the spec has no JSON (nothing is
+    remembered then)."""
     spec = instance.spec
     keys = spec.adapters.api_keys_secret_ref
     try:
-        agents = spec.agents.model_dump_json()
+        agents = spec.agents.model_dump_json(exclude=_UNREAD)
     except ValueError:  # pydantic's serialization errors are ValueErrors
         return None
     return (

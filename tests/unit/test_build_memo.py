@@ -165,3 +165,27 @@ def test_the_reference_check_finds_what_checking_the_whole_pod_finds() -> None:
             assert list(podrefs._findings(instance, broken)) == want
             found_some += bool(want)
     assert found_some > 100  # the broken pods do break the rules
+
+
+def test_the_launcher_image_and_replicas_reuse_the_remembered_template_checks() -> None:
+    """They shape only the launcher Deployment: the config and the template checks are the
+    same, computed afresh, so one remembered answer serves both."""
+    from constructs_lib.constructs import agents
+    from constructs_lib.spec import Instance
+
+    [instance] = load_app(BENCH).instances
+    launcher = instance.spec.agents.launcher
+
+    def changed(**fields: Any) -> Instance:
+        doc = instance.model_dump(by_alias=True, mode="json", exclude_none=True)
+        doc["spec"]["agents"].setdefault("launcher", {}).update(fields)
+        return Instance.model_validate(doc)
+
+    other = changed(image="zq.example/launcher:zq1", replicas=launcher.replicas + 2)
+    timeout = changed(pendingTimeoutSeconds=launcher.pending_timeout_seconds + 1)
+    assert other.spec.agents.launcher.replicas == launcher.replicas + 2
+    assert agents._config_inputs(other) == agents._config_inputs(instance)
+    assert agents._launcher_config(other) == agents._launcher_config(instance)
+    assert agents._checked_templates(other) == agents._checked_templates(instance)
+    assert agents._config_inputs(timeout) != agents._config_inputs(instance)
+    assert agents._launcher_config(timeout) != agents._launcher_config(instance)
