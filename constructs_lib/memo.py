@@ -4,6 +4,7 @@ full (a synth of many instances keeps bounded memory; the next instance refills 
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
@@ -43,24 +44,15 @@ class ByValue(Memo[_Result]):
         return self(key, lambda: make(value))
 
 
-def image(value: Any) -> Hashable:
-    """A hashable image of plain data that tells apart all a check could: types (``True``,
-    ``1``, ``1.0``), key order, a list from a dict. TypeError for anything else (a tuple, a
-    key that is not a string, any other object)."""
-    kind = type(value)
-    if kind is dict:
-        return (dict, *((_text_key(k), image(v)) for k, v in value.items()))
-    if kind is list:
-        return (list, *(image(v) for v in value))
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
-        return (kind, value)
-    raise TypeError(kind)
-
-
-def _text_key(key: Any) -> str:
-    if type(key) is not str:
-        raise TypeError(type(key))
-    return key
+def image(value: Any) -> bytes:
+    """The data as marshal's format 2 writes it: every value with its exact built-in type
+    (``True``, ``1``, ``1.0`` and ``"1"`` differ, a list from a tuple), key order kept, no
+    shared nodes, so equal images are the same data. TypeError for anything marshal refuses
+    (a subclass such as a StrEnum member, any other object)."""
+    try:
+        return marshal.dumps(value, 2)
+    except ValueError:
+        raise TypeError(type(value)) from None
 
 
 __all__ = ["ByValue", "Memo", "image"]
