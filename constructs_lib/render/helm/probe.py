@@ -402,12 +402,24 @@ def _count(text: str, mark: str) -> int:
     return text.count(mark) if mark else 0
 
 
-def _owners(probes: Sequence[Probe], leaf: Leaf, probed: Objects) -> list[Probe]:
-    """The probes whose value explains a changed leaf (by value, map key or mark text)."""
-    index, pointer, old, new = leaf
-    owners = []
-    for probe in probes:
-        if probe.shape is Shape.MERGE:
+class _Owners:
+    """The probes whose value explains a changed leaf (by value, map key or mark text), for
+    the leaves of one render: the probes are sorted once by what could match a leaf."""
+
+    def __init__(self, probes: Sequence[Probe]) -> None:
+        self.probes = probes
+        self.merges = [p for p in probes if p.shape is Shape.MERGE]
+        others = [p for p in probes if p.shape is not Shape.MERGE]
+        self.by_type: dict[type, list[Probe]] = {}
+        for probe in others:
+            self.by_type.setdefault(type(probe.value), []).append(probe)
+        self.integers = [p for p in others if p.integer]
+        self.marks = [(mark, p) for p in others for mark in p.marks[0]]
+
+    def __call__(self, leaf: Leaf, probed: Objects) -> list[Probe]:
+        index, pointer, old, new = leaf
+        owning: set[int] = set()
+        for probe in self.merges:
             keys = probe.value
             last = pointer[-1] if pointer else None
             if new is MISSING:
@@ -415,16 +427,20 @@ def _owners(probes: Sequence[Probe], leaf: Leaf, probed: Objects) -> list[Probe]
                 owns = isinstance(holder, dict) and all(k in holder for k in keys)
             else:
                 owns = (last in keys and new == keys[last]) or (old is MISSING and new == keys)
-        elif _is_value(new, probe.value) or (probe.integer and new == str(probe.value)):
-            owns = True
-        elif isinstance(new, str):
+            if owns:
+                owning.add(id(probe))
+        for probe in self.by_type.get(type(new), ()):
+            if new == probe.value:
+                owning.add(id(probe))
+        if isinstance(new, str):
+            for probe in self.integers:
+                if new == str(probe.value):
+                    owning.add(id(probe))
             old_text = old if isinstance(old, str) else ""
-            owns = any(m in new and _count(new, m) > _count(old_text, m) for m in probe.marks[0])
-        else:
-            owns = False
-        if owns:
-            owners.append(probe)
-    return owners
+            for mark, probe in self.marks:
+                if mark in new and _count(new, mark) > _count(old_text, mark):
+                    owning.add(id(probe))
+        return [p for p in self.probes if id(p) in owning]
 
 
 def _alone(leaf: Leaf, owner: Probe, others: Sequence[Probe]) -> Leaf | None:
@@ -490,11 +506,12 @@ def explain_group(
     mine: dict[str, list[Leaf]] = {p.key: [] for p in probes}
     hashes: list[Leaf] = []
     tainted: set[str] = set()
+    owners_of = _Owners(probes)
     for leaf in leaves:
         if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
             hashes.append(leaf)
             continue
-        owners = _owners(probes, leaf, probed)
+        owners = owners_of(leaf, probed)
         if not owners:
             return None
         tainted.update(p.key for p in _masked(probes, owners, leaf))
