@@ -54,9 +54,12 @@ def _own_docs(cls: type[Any]) -> dict[str, str]:
 
 
 def attribute_docs(cls: type[Any]) -> dict[str, str]:
-    """Each field's docstring, read in the class that last annotates the field."""
+    """Each field's docstring, read in the class that last annotates the field (pydantic's
+    own base classes declare no fields: their source is not read)."""
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
+        if klass.__module__.startswith("pydantic."):
+            continue
         annotated = inspect.get_annotations(klass)
         own = _own_docs(klass) if annotated else {}
         for name in annotated:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,6 @@ from constructs_lib.spec.loader import parse_instance
 REPO = Path(__file__).resolve().parent.parent
 
 
-def dump_all(objs: list[Any]) -> str:
-    return "---\n".join(dump(o) for o in objs)
-
-
-def build_objects(instances: Iterable[Instance]) -> Iterator[list[dict[str, Any]]]:
-    """Each instance's objects, without rules or validation (tests and snapshots)."""
-    for instance in instances:
-        yield manifests(plan(instance), sources())
-
-
 def docs_text(page: str) -> str:
     """The Markdown source of a page of the documentation site, e.g. docs_text("migrating.md")."""
     return (REPO / "docs" / page).read_text()
@@ -54,7 +43,7 @@ class YamlSnapshot(SingleFileSnapshotExtension):
     def serialize(self, data: SerializableData, **kwargs: Any) -> str:
         if isinstance(data, str):
             return data
-        return dump_all(list(data))
+        return "---\n".join(dump(o) for o in data)
 
 
 @pytest.fixture
@@ -93,8 +82,8 @@ def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: Any) -> 
 
 
 def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
-    """'Kind/name' -> object, as the build makes them."""
-    [objects] = list(build_objects([instance]))
+    """'Kind/name' -> object, as the build makes them (without rules or validation)."""
+    objects = manifests(plan(instance), sources())
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 

@@ -27,7 +27,7 @@ from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import document, with_value
 from constructs_lib.render.helm.registry import PARAMS, Param, params_for
-from constructs_lib.render.helm.sites import MISSING
+from constructs_lib.render.helm.sites import MISSING, get
 from constructs_lib.render.kustomize import KustomizeWriter
 from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec import Instance
@@ -299,33 +299,18 @@ def coalesce(defaults: Any, override: Any) -> Any:
     return merged
 
 
-def to_spec(param: Param, value: Any) -> Any:
-    """A values.yaml value as the spec field takes it: "" / {} / [] of an optional key mean
-    unset (the spec's default)."""
-    if param.optional and value in ("", {}, []):
-        return None
-    return value
-
-
-def lookup(values: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = values
-    for part in path:
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
-
-
 def document_with_values(
-    instance: Instance, params: list[Param], values: dict[str, Any], prefix: tuple[str, ...] = ()
+    instance: Instance, params: list[Param], values: dict[str, Any]
 ) -> dict[str, Any]:
     """The Instance document with chart values applied to the spec fields they stand for:
-    what the Kustomize tree of the same change is synthesized from."""
+    what the Kustomize tree of the same change is synthesized from ("" / {} / [] of an
+    optional key mean unset: the spec's default)."""
     doc = document(instance)
     for param in params:
-        value = lookup(values, (*prefix, *param.path))
+        value = get(values, param.path)
         if value is not MISSING:
-            doc = with_value(doc, param.spec, to_spec(param, value))
+            unset = param.optional and value in ("", {}, [])
+            doc = with_value(doc, param.spec, None if unset else value)
     return doc
 
 

@@ -250,57 +250,40 @@ def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(
 ) -> None:
     """Nothing learnt yet: the Ingress class probe is refused with the others (a rule), found
     by plans alone, and the rest of the first group still costs one build."""
-    builds: list[int] = []
-    original = vars(analysis)["build"]
+    read: list[int] = []
+    original = vars(analysis)["explain_group"]
 
-    def counted(planned: Any) -> Any:
-        builds.append(len(builds))
-        return original(planned)
+    def counted(probes: Any, *rest: Any) -> Any:
+        read.append(len(probes))
+        return original(probes, *rest)
 
-    monkeypatch.setattr(analysis, "build", counted)
+    monkeypatch.setattr(analysis, "explain_group", counted)
     (groups,) = _groups_of([distinct(0)], tmp_path)
     assert "ingress.className" in groups[0]
     assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
-    assert 1 <= len(builds) <= len(groups), (builds, groups)
+    assert read[0] == len(groups[0]) - 1, (read, groups)  # the first group, once, without it
+    assert len(read) <= len(groups), (read, groups)
 
 
-def test_a_group_whose_refusal_quotes_a_probe_text_is_planned_without_it_not_halved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The rule refusing the Ingress class quotes the probe's class name: the group is planned
-    once more without it, not halved."""
-    halved: list[int] = []
-    original = analysis._unrefused
-
-    def recorded(*args: Any) -> Any:
-        if len(args) == 2:  # probe values, not emptied ones
-            halved.append(1)
-        return original(*args)
-
-    monkeypatch.setattr(analysis, "_unrefused", recorded)
-    (groups,) = _groups_of([distinct(0)], tmp_path)
-    assert "ingress.className" in groups[0]
-    assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
-    assert halved == []
-
-
-def test_halving_finds_exactly_the_probes_the_rules_refuse(
+def test_the_accepted_probes_are_found_with_plans_quoted_ones_first(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     probes = [_probe(key, f"zqhelm-{key}", "x") for key in "abcdefg"]
     refused = {"c", "f"}
+    plans: list[int] = []
 
     def plan(doc: dict[str, Any]) -> tuple[Any, str]:
-        bad = refused & set(doc["spec"])
-        return (None, "refused") if bad else (object(), "")
+        plans.append(1)
+        bad = sorted(refused & set(doc["spec"]))
+        return (None, f"the value 'zqhelm-{bad[0]}' is refused") if bad else (object(), "")
 
     monkeypatch.setattr(analysis, "probe_plan", plan)
-    kept = analysis._unrefused(probes, {"spec": {}})
+    assert [p.key for p in analysis._accepted(probes[:3], {"spec": {}})] == ["a", "b"]
+    assert len(plans) == 2  # all, then all but the quoted one
+    plans.clear()
+    kept = analysis._accepted(probes, {"spec": {}})  # quotes only "c": then halved
     assert [p.key for p in kept] == ["a", "b", "d", "e", "g"]
-    assert analysis._without_named(probes, "the value 'zqhelm-c' is refused", {"spec": {}}) is None
-    named = analysis._without_named(probes[:3], "the value 'zqhelm-c' is refused", {"spec": {}})
-    assert analysis._without_named(probes[:3], "refused: 'zqc'", {"spec": {}}) is None
-    assert named is not None and [p.key for p in named[0]] == ["a", "b"]
+    assert len(plans) > 2
 
 
 def test_values_the_rules_refuse_to_empty_leave_the_emptied_group_in_the_first_instance(
@@ -334,7 +317,9 @@ def _placed_by_fakes(
         return (None, "refused") if refuses(set(doc["spec"])) else (object(), "")
 
     monkeypatch.setattr(analysis, "probe_plan", plan)
-    monkeypatch.setattr(analysis, "build", lambda planned: [])
+    monkeypatch.setattr(
+        analysis, "probe_render", lambda doc: ([], "") if plan(doc)[0] else (None, "refused")
+    )
     monkeypatch.setattr(
         analysis, "explain_group", lambda probes, *rest: {p.key: probe.Found() for p in probes}
     )

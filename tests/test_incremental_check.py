@@ -234,7 +234,7 @@ def test_the_gitops_tree_from_records_is_the_synthesized_one(repo: Path) -> None
         found = parse_record((repo / "dist" / name / MARKER_FILE).read_bytes())
         assert found is not None
         summaries.append(found.summary)
-    entry = gitops_entry(config, repo / "apps", summaries, names, "1.33", "dist")
+    entry = gitops_entry(config, repo / "apps", summaries, "1.33", "dist")
     on_disk = tree_bytes(repo / "dist/gitops")
     assert {k: v.encode() for k, v in entry.files.items()} == on_disk
 

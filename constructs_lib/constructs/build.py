@@ -94,9 +94,7 @@ _SLOT_FIELDS = {
 }
 
 
-def env_override_errors(
-    instance: Instance, contribution: Contribution, entries: list[EnvEntry]
-) -> list[Problem]:
+def env_override_errors(instance: Instance, entries: list[EnvEntry]) -> list[Problem]:
     """A ``spec.env`` entry named like a variable the generator puts into the server
     container's own env (one from a Secret, or one that expands others, e.g. DATABASE_URL
     with $(DB_PASSWORD)): the env list is merged by name, so server-side apply refuses the
@@ -136,7 +134,7 @@ def plan(instance: Instance) -> Plan:
     entries = server_env(instance, contribution)
     pod = server_pod(instance, contribution, entries)
     contribution.warnings += pod_security(instance, pod)
-    contribution.errors += env_override_errors(instance, contribution, entries)
+    contribution.errors += env_override_errors(instance, entries)
     contribution.errors += pod_reference_errors(instance, pod)
     return Plan(instance, features, contribution, tuple(entries))
 

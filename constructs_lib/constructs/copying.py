@@ -12,6 +12,8 @@ import marshal
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from constructs_lib.memo import image
+
 T = TypeVar("T")
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
@@ -41,12 +43,12 @@ def _copy(value: Any) -> Any:
 def frozen(value: T) -> Callable[[], T]:
     """A maker of fresh deep copies of ``value`` as it is now, for a remembered value that is
     handed out again and again (the caller may go on to change ``value`` itself). Plain JSON
-    data is kept as marshal's bytes (format 2: exact built-in types, no shared nodes), which
-    it reads back in half the time :func:`json_copy` takes; anything marshal refuses (a str
-    or dict subclass, ...) is kept as a :func:`json_copy`."""
+    data is kept as its :func:`~constructs_lib.memo.image` (marshal's bytes), which marshal
+    reads back in half the time :func:`json_copy` takes; anything marshal refuses (a str or
+    dict subclass, ...) is kept as a :func:`json_copy`."""
     try:
-        data = marshal.dumps(cast(Any, value), 2)
-    except ValueError:
+        data = image(value)
+    except TypeError:
         kept = json_copy(value)
         return lambda: json_copy(kept)
     return lambda: cast(T, marshal.loads(data))

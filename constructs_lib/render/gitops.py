@@ -386,29 +386,19 @@ class GitOpsTree:
 def gitops_tree(
     config: GitOpsConfig,
     apps: Sequence[AppSummary],
-    all_apps: list[str],
     source: str,
     version: str,
     dist: str = DIST,
 ) -> GitOpsTree:
     """Every file of ``<dist>/gitops/`` (``dist``: where the tree lives in the repository,
-    config.path first) from the summaries of the apps (built from the rendered apps, or read
+    config.path first) from the summaries of every app (built from the rendered apps, or read
     from the records of apps ``check`` did not synthesize); raises UserError for a wrong
     config or an object that does not validate."""
-    problems = check_apps(config, all_apps, source)
+    problems = check_apps(config, [a.name for a in apps], source)
     if problems:
         raise UserError(problems)
     dist = config.path or dist
     selected = [a for a in apps if config.apps is None or a.name in config.apps]
-    if config.apps is not None and len(selected) != len(config.apps):
-        synthesized = {a.name for a in apps}
-        missing = [a for a in config.apps if a not in synthesized]
-        raise UserError.single(
-            f"apps {missing} are synced but were not synthesized in this run.",
-            path="apps",
-            file=source,
-            fix="synthesize every app (run `paperclip-gitops synth` without APP arguments).",
-        )
     files: dict[str, str] = {MARKER_FILE: marker_text(source)}
     objects: list[dict[str, Any]] = []
 

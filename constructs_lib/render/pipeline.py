@@ -107,8 +107,7 @@ def synthesize(
     if gitops is not None and gitops_dir is not None:
         every = {**recorded, **summaries}
         ordered = [every[p] for p in paths]
-        names = [p.stem for p in paths]  # an app's name is its file's stem
-        entry = gitops_entry(gitops, gitops_dir, ordered, names, version, dist_path)
+        entry = gitops_entry(gitops, gitops_dir, ordered, version, dist_path)
         trees[GITOPS_DIR] = entry.files
         warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)
@@ -118,14 +117,13 @@ def gitops_entry(
     config: GitOpsConfig,
     apps_dir: Path,
     summaries: Sequence[AppSummary],
-    names: list[str],
     version: str,
     dist_path: str = DIST,
 ) -> GitOpsTree:
-    """The tree ``gitops`` of ``config`` (``<apps_dir>/_gitops.yaml``) for the apps of
-    ``summaries`` (in the apps' order), every app's name in ``names``."""
+    """The tree ``gitops`` of ``config`` (``<apps_dir>/_gitops.yaml``) for every app, from
+    their ``summaries`` (in the apps' order)."""
     source = source_label(apps_dir / GITOPS_CONFIG_FILE)
-    return gitops_tree(config, summaries, names, source, version, dist_path)
+    return gitops_tree(config, summaries, source, version, dist_path)
 
 
 def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:

@@ -135,8 +135,6 @@ class MergedByKey:
         return core_schema.no_info_after_validator_function(self._check, handler(source))
 
     def _check(self, value: Any) -> Any:
-        if len(value) < 2:  # nothing to repeat
-            return value
         items = [self._plain(item) for item in value]
         found = semantic.duplicate_items(items, self.definition, self.field)
         if found:

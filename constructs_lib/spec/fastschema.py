@@ -208,7 +208,11 @@ class Compiler:
             cell = []
             self._refs[key] = cell
             self._keep.append(contents)
-            cell.append(self._compile(contents, below))
+            try:
+                cell.append(self._compile(contents, below))
+            except Unsupported:  # not compiled: the next schema reaching it finds out again
+                del self._refs[key]
+                raise
             return cell[0]
         if cell:
             return cell[0]

@@ -71,19 +71,23 @@ class SchemaValidator:
             self._jsonschema = validator(self.schema, registry=registry)
         return self._jsonschema
 
-    def is_valid(self, data: Any) -> bool:
+    def _fast_verdict(self, data: Any) -> bool | None:
+        """The compiled verdict, or None where only jsonschema can tell."""
         if self.fast is not None:
             try:
                 return self.fast(data)
             except Unsupported:  # met in a subschema compiled on first use: jsonschema from now
                 self.fast = None
-        return bool(self.jsonschema.is_valid(data))
+        return None
+
+    def is_valid(self, data: Any) -> bool:
+        verdict = self._fast_verdict(data)
+        return bool(self.jsonschema.is_valid(data)) if verdict is None else verdict
 
     def errors(self, data: Any) -> list[tuple[str, str]]:
-        """(json path, message) for every violation, deepest and most specific first."""
-        if self.is_valid(data):
-            return []
-        return _rich_errors(self.jsonschema, data)
+        """(json path, message) for every violation, deepest and most specific first (none for
+        valid data: jsonschema reports nothing then)."""
+        return [] if self._fast_verdict(data) else _rich_errors(self.jsonschema, data)
 
 
 def supported_versions() -> list[str]:

@@ -15,6 +15,7 @@ from constructs_lib.spec.base import (
     KubeSchema,
     Labels,
     MergedByKey,
+    Namespace,
     NonNegativeInt32,
     NonNegativeInt64,
     ObjectName,
@@ -83,7 +84,7 @@ class ParentReference(SpecModel):
 
     name: ObjectName
     """Gateway name. Required."""
-    namespace: Annotated[str, AfterValidator(_dns_label)] | None = None
+    namespace: Namespace | None = None
     """Gateway namespace. Default: the instance's namespace."""
     section_name: Annotated[str, AfterValidator(_dns_label)] | None = None
     """Listener name on the Gateway. Default: unset (every listener)."""
@@ -300,7 +301,7 @@ class NetworkPolicySpec(SpecModel):
         Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
     ] = []
     """Egress rules appended verbatim. Default: none."""
-    ingress_controller_namespaces: list[Annotated[str, AfterValidator(_dns_label)]] | None = None
+    ingress_controller_namespaces: list[Namespace] | None = None
     """paperclip-gitops extension: namespaces whose pods (an ingress controller, a Gateway's
     proxies) may reach the server port. Default: unset — with an Ingress of a known class
     (nginx: ingress-nginx; traefik: traefik; haproxy: haproxy-controller) that namespace, with

@@ -818,6 +818,8 @@ def duplicate_items(
 ) -> list[Finding]:
     """The items of ``items`` (the value of ``definition``.``field``, e.g. the env of a
     Container) that repeat an earlier item's merge key; paths relative to the list."""
+    if len(items) < 2:  # nothing to repeat (checked on every validation of a spec)
+        return []
     defs = _definitions(_schema_dir(version))
     owner = defs.get(definition)
     properties = owner.get("properties") if _is_mapping(owner) else None

@@ -36,9 +36,9 @@ VERSION = DEFAULT_KUBERNETES_VERSION
 MUTATED_NODES_PER_OBJECT = 25
 
 
-def compile_schema(schema: Any, documents: Documents | None = None) -> Check:
+def compile_schema(schema: Any) -> Check:
     """One-off compilation (prefer a shared :class:`Compiler` for many schemas)."""
-    return Compiler(documents if documents is not None else Documents()).compile(schema)
+    return Compiler(Documents()).compile(schema)
 
 
 def dist_objects() -> list[dict[str, Any]]:
@@ -242,6 +242,22 @@ def test_a_property_compiled_on_first_use_may_still_refuse_a_keyword() -> None:
     assert validator.is_valid({"size": "x"}) is False  # jsonschema's verdict, from now on
     assert validator.fast is None
     assert validator.is_valid({"size": "xy"}) is True
+
+
+def test_a_refused_ref_target_is_refused_again_for_the_next_schema() -> None:
+    """Two validators share a compiler: a $ref target that failed to compile for the first
+    is not left half-made for the second (which then falls back to jsonschema too)."""
+    schema = {
+        "$id": "https://example.test/s.json",
+        "$defs": {"size": {"if": {"type": "string"}, "then": {"minLength": 2}}},
+        "properties": {"size": {"$ref": "#/$defs/size"}},
+    }
+    documents = Documents()
+    compiler = Compiler(documents)
+    for _ in range(2):
+        validator = kubeschema.SchemaValidator(schema, documents, compiler)
+        assert validator.is_valid({"size": "x"}) is False
+        assert validator.is_valid({"size": "xy"}) is True
 
 
 def _legacy_errors(validator: SchemaValidator, data: Any) -> list[tuple[str, str]]:

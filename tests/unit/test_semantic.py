@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from constructs_lib.spec import semantic as s
-
-
-def list_merge_keys(definition: str, field: str, version: str = "1.33") -> tuple[str, ...] | None:
-    """The merge keys of list ``field`` of OpenAPI ``definition`` (``("name",)`` for a
-    Container's env), ``()`` for a set, None when the list is not merged by key."""
-    defs = s._definitions(s._schema_dir(version))
-    owner = defs.get(definition)
-    properties = owner.get("properties") if s._is_mapping(owner) else None
-    schema = s._resolve(properties.get(field) or {}, defs) if s._is_mapping(properties) else {}
-    return s._merge_keys(schema)
 
 
 @pytest.mark.parametrize(
@@ -169,19 +160,28 @@ def test_objects_over_the_api_size_limit_are_refused_with_or_without_a_size_hint
     assert s.object_problems(small, size_hint=1100) == []
 
 
+def _repeats(definition: str, field: str, items: list[Any]) -> bool:
+    return bool(s.duplicate_items(items, f"io.k8s.api.core.v1.{definition}", field))
+
+
 def test_merge_keys_come_from_the_bundled_openapi_schemas() -> None:
-    assert list_merge_keys("io.k8s.api.core.v1.Container", "env") == ("name",)
-    assert list_merge_keys("io.k8s.api.core.v1.Container", "ports") == (
-        "containerPort",
-        "protocol",
-    )
-    assert list_merge_keys("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints") == (
-        "topologyKey",
-        "whenUnsatisfiable",
-    )
-    assert list_merge_keys("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", "finalizers") == ()
-    assert list_merge_keys("io.k8s.api.core.v1.Container", "args") is None  # atomic
-    assert list_merge_keys("io.k8s.api.core.v1.PodSpec", "tolerations") is None
+    env = [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]
+    assert _repeats("Container", "env", env)
+    assert not _repeats("Container", "env", [env[0], {"name": "B"}])
+    port = {"containerPort": 80, "protocol": "TCP"}
+    assert _repeats("Container", "ports", [port, dict(port)])  # containerPort and protocol
+    assert not _repeats("Container", "ports", [port, {**port, "protocol": "UDP"}])
+    spread = {"topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "maxSkew": 1}
+    assert _repeats("PodSpec", "topologySpreadConstraints", [spread, {**spread, "maxSkew": 2}])
+    other = {**spread, "whenUnsatisfiable": "ScheduleAnyway"}
+    assert not _repeats("PodSpec", "topologySpreadConstraints", [spread, other])
+    assert _repeats("PodSpec", "imagePullSecrets", [{"name": "a"}, {"name": "a"}])
+    meta = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    assert s.duplicate_items(["a", "a"], meta, "finalizers")  # a set: the value is the key
+    assert not s.duplicate_items(["a", "b"], meta, "finalizers")
+    assert not _repeats("Container", "args", ["a", "a"])  # atomic: not merged
+    toleration = {"key": "k", "operator": "Exists"}
+    assert not _repeats("PodSpec", "tolerations", [toleration, dict(toleration)])  # atomic
 
 
 def test_a_repeated_merge_key_is_found_at_any_depth_of_an_object() -> None:

@@ -10,11 +10,11 @@ then accepted in registry order: a value that lands where an earlier one lands i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib.constructs.build import Plan
 from constructs_lib.render.helm.probe import (
     METADATA,
     Found,
@@ -22,7 +22,6 @@ from constructs_lib.render.helm.probe import (
     Probe,
     Unexplained,
     Vanishes,
-    build,
     clash,
     document,
     explain,
@@ -229,8 +228,8 @@ class Renders:
     def together(self, probes: Sequence[Probe]) -> Callable[[Probe], Vanishes]:
         """Vanishing keys read from one render with every value of ``probes`` emptied (where
         that render has the same objects and the same lists on the way), else from the
-        value's own emptied render. When the rules refuse to empty them all, the values they
-        refuse to empty are found with plans only, and the others emptied in one render."""
+        value's own emptied render. When the rules refuse to empty them all, the others are
+        emptied in one render (see :func:`_accepted`)."""
         guarded = [
             p
             for p in probes
@@ -238,24 +237,15 @@ class Renders:
             and p.shape in (Shape.SCALAR, Shape.BLOCK)
             and p.key not in EMPTIED_ALONE
         ]
-        kept: list[list[Probe]] = []
 
+        @functools.cache
         def group() -> list[Probe]:
-            """``guarded`` without the values the rules refuse to empty alone (halving with
-            plans). Like the groups of probe values, this reads a value's emptied render
-            from the group's on the assumption that a value refused alone is refused beside
-            others too."""
-            if not kept:
-                members = guarded
-                if len(guarded) > 1 and self.emptied(guarded) is None:
-                    half = len(guarded) // 2
-                    members = [
-                        *_unrefused(guarded[:half], self.doc, _emptying),
-                        *_unrefused(guarded[half:], self.doc, _emptying),
-                    ]
-                    EMPTIED_ALONE.update(p.key for p in guarded if p not in members)
-                kept.append(members)
-            return kept[0]
+            """``guarded`` without the values the rules refuse to empty (those are read from
+            their own emptied render). Like the groups of probe values, this reads a value's
+            emptied render from the group's on the assumption that a value refused alone is
+            refused beside others too."""
+            refused = len(guarded) > 1 and self.emptied(guarded) is None
+            return _accepted(guarded, self.doc, _emptying) if refused else guarded
 
         def for_probe(probe: Probe) -> Vanishes:
             def vanishes(index: int, pointer: Pointer) -> bool:
@@ -325,29 +315,23 @@ def _emptying(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
     return [(p.guard, None) for p in probes if p.guard is not None]
 
 
-def _unrefused(
+def _accepted(
     probes: Sequence[Probe], doc: dict[str, Any], changes: Changes = _changes
 ) -> list[Probe]:
-    """The probes whose ``changes`` the rules do not refuse, found by halving with plans only
-    (no build)."""
-    if probe_plan(with_values(doc, changes(probes)))[0] is not None:
+    """The probes whose ``changes`` the rules accept together, found with plans only (no
+    build): when a refusal quotes probe texts (four characters or more), the others are
+    tried first; else the probes are halved until the refused ones are alone."""
+    planned, refused = probe_plan(with_values(doc, changes(probes)))
+    if planned is not None:
         return list(probes)
     if len(probes) == 1:
         return []
-    half = len(probes) // 2
-    return _unrefused(probes[:half], doc, changes) + _unrefused(probes[half:], doc, changes)
-
-
-def _without_named(
-    probes: Sequence[Probe], refused: str, doc: dict[str, Any]
-) -> tuple[list[Probe], Plan] | None:
-    """The probes without those whose probe text (four characters or more) the refusal
-    quotes, and their plan, if the rules accept them: one plan, where halving takes two for
-    each halving."""
     named = [p for p in probes if any(len(t) > 3 and t in refused for t in p.marks[0])]
     rest = [p for p in probes if p not in named]
-    planned = probe_plan(with_values(doc, _changes(rest)))[0] if named and rest else None
-    return None if planned is None else (rest, planned)
+    if named and rest and probe_plan(with_values(doc, changes(rest)))[0] is not None:
+        return rest
+    half = len(probes) // 2
+    return _accepted(probes[:half], doc, changes) + _accepted(probes[half:], doc, changes)
 
 
 def _together(
@@ -355,28 +339,19 @@ def _together(
     renders: Renders,
     vanishing: Callable[[Probe], Vanishes],
     out: dict[str, Found | None],
-    planned: Plan | None = None,
 ) -> None:
     """Place a group of probes with one render; split it when the render cannot be read. A
     group the rules refuse is rendered again without the values they refuse (probed alone
     later, which says why). ``out``: what each probe of a render that could be read found
-    (None: that render could not place it). ``planned``: the group's plan, when known."""
+    (None: that render could not place it)."""
     if len(probes) < 2:
         return
-    half = len(probes) // 2
-    refused = ""
-    if planned is None:
-        planned, refused = probe_plan(with_values(renders.doc, _changes(probes)))
-    if planned is None:
-        named = _without_named(probes, refused, renders.doc)
-        if named is not None:
-            _together(named[0], renders, vanishing, out, named[1])
-            return
-        kept = _unrefused(probes[:half], renders.doc) + _unrefused(probes[half:], renders.doc)
+    probed, _ = probe_render(with_values(renders.doc, _changes(probes)))
+    if probed is None:
+        kept = _accepted(probes, renders.doc)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
-    probed = build(planned) if planned is not None else None
     told = None
     if probed is not None:
         try:
@@ -384,6 +359,7 @@ def _together(
         except PROBE_ERRORS:
             told = None
     if told is None:
+        half = len(probes) // 2
         _together(probes[:half], renders, vanishing, out)
         _together(probes[half:], renders, vanishing, out)
         return

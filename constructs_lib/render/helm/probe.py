@@ -122,15 +122,10 @@ def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
     return planned, ""
 
 
-def build(planned: Plan) -> Objects:
-    """The objects of a planned instance."""
-    return manifests(planned, sources())
-
-
 def probe_render(doc: dict[str, Any]) -> tuple[Objects | None, str]:
     """(the objects of an Instance document, "") or (None, why it is refused)."""
     planned, refused = probe_plan(doc)
-    return (build(planned), "") if planned is not None else (None, refused)
+    return (manifests(planned, sources()), "") if planned is not None else (None, refused)
 
 
 def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:

@@ -1,0 +1,46 @@
+"""The bounded memos of pure functions (constructs_lib/memo.py) and the image they remember
+plain data by."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from constructs_lib.memo import ByValue, Memo, image
+
+
+def test_the_image_tells_apart_what_a_check_could() -> None:
+    assert image({"a": 1}) != image({"a": True}) != image({"a": 1.0})
+    assert image({"a": 1, "b": 2}) != image({"b": 2, "a": 1})  # the order of findings
+    assert image([]) != image({})
+    assert image({"a": [1, "x", None]}) == image({"a": [1, "x", None]})
+    assert image(["a"]) != image(("a",)) and image({1: "a"}) != image({"1": "a"})
+    assert image(-0.0) != image(0.0) and image("1") != image(1)
+
+    class Text(str):
+        pass
+
+    for unplain in (Text("a"), {"a": Text("a")}, [object()]):
+        with pytest.raises(TypeError):
+            image(unplain)
+
+
+def test_a_memo_keeps_at_most_its_limit_and_never_remembers_other_objects() -> None:
+    made: list[Any] = []
+
+    def make(item: Any) -> int:
+        made.append(item)
+        return len(made)
+
+    memo: Memo[int] = Memo(2)
+    for key in ("a", "b", "a", "c", "a"):
+        memo(key, lambda key=key: make(key))  # type: ignore[misc]
+    assert made == ["a", "b", "c", "a"]  # full at "c": all dropped, so "a" is made again
+    assert len(memo.found) <= 2
+    made.clear()
+    by_value: ByValue[int] = ByValue(8)
+    other = type("Other", (), {"__eq__": lambda self, x: True, "__hash__": lambda self: 0})()
+    for value in ([1], [1], (1,), [other], [other]):
+        by_value.of(value, make)
+    assert made == [[1], (1,), [other], [other]]
