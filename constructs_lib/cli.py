@@ -112,10 +112,10 @@ GITOPS_OUTPUT = "gitops"
 """The --only name of dist/gitops/ (the Argo CD and Flux entry objects)."""
 
 
-def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, bool]:
-    """The writers --only picks (default: all) and whether dist/gitops/ is written. With
-    ``previous_root`` (the output being replaced or compared), the Kustomize writer reads back
-    the image tags Flux image automation committed there."""
+def _writers(only: str | None, previous_root: Path) -> tuple[Any, bool]:
+    """The writers --only picks (default: all) and whether dist/gitops/ is written. The
+    Kustomize writer reads back the image tags Flux image automation committed under
+    ``previous_root`` (the output being replaced or compared)."""
     from constructs_lib.render.kustomize import KustomizeWriter
     from constructs_lib.render.writers import WRITERS, writer_names
 
@@ -136,53 +136,12 @@ def _writers(only: str | None, previous_root: Path | None = None) -> tuple[Any, 
     return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
 
-def _inputs(
-    apps: Sequence[str], apps_dir: Path, version: str, only: str | None, root: Path | None
-) -> tuple[list[Path], Any, bool, dict[Path, str]]:
-    """The app files, the writers, whether dist/gitops/ is written, and each app's inputs
-    digest (:mod:`constructs_lib.render.record`), taken before the apps are loaded: an app file
-    changed meanwhile then never matches its record."""
-    from constructs_lib.render.inputs import check_version
-    from constructs_lib.render.record import inputs_digests
-
-    paths = _app_paths(apps, apps_dir)
-    check_version(version)
-    writers, gitops = _writers(only, root)
-    return paths, writers, gitops, inputs_digests(paths, version, [w.name for w in writers])
-
-
-def _synthesize(
-    apps: Sequence[str],
-    apps_dir: Path,
-    version: str,
-    only: str | None = None,
-    previous_root: Path | None = None,
-    strict: bool = False,
-) -> Any:
-    from constructs_lib.render.layout import repository_path
-    from constructs_lib.render.pipeline import synthesize
-
-    paths, writers, gitops, inputs = _inputs(apps, apps_dir, version, only, previous_root)
-    result = synthesize(
-        paths,
-        version,
-        _progress(sys.stderr.isatty()),
-        writers=writers,
-        # the entry objects list every app: written only when every app is synthesized
-        gitops_dir=apps_dir if gitops and not apps else None,
-        dist_path=repository_path(previous_root) if previous_root is not None else "dist",
-        inputs=inputs,
-    )
-    _warn(result.warnings, strict)
-    return result
-
-
 @dataclass
-class _Checked:
-    """What ``check`` compares with the committed output, and how it got there."""
+class _Synthesized:
+    """A synthesis of apps, and what ``check`` says about how it got there."""
 
-    trees: dict[str, dict[str, str]]
-    """The synthesized apps' trees and the gitops tree."""
+    result: Any
+    """The pipeline's :class:`~constructs_lib.render.pipeline.SynthResult`."""
     apps: list[str]
     """Every app's name."""
     fresh: int
@@ -191,29 +150,45 @@ class _Checked:
     """How many of those had warnings when synthesized (not printed again)."""
 
 
-def _check_trees(dist: Path, apps_dir: Path, version: str, strict: bool, full: bool) -> _Checked:
-    """Synthesize the apps whose record under ``dist`` does not show them unchanged (every
-    app with ``full``; with ``strict`` also those synth reported warnings for), and the
-    gitops tree from their summaries and the records of the others."""
+def _synthesize(
+    apps: Sequence[str],
+    apps_dir: Path,
+    version: str,
+    root: Path,
+    strict: bool,
+    only: str | None = None,
+    full: bool = True,
+) -> _Synthesized:
+    """Synthesize the apps (every app in ``apps_dir`` when none is named) for the output
+    ``root``. Without ``full``, an app whose record under ``root`` shows it unchanged is taken
+    from that record (with ``strict``, not one synth reported warnings for), and the gitops
+    tree is written from the summaries of the others and those records. Each app's inputs
+    digest (:mod:`constructs_lib.render.record`) is taken before the apps are loaded: an app
+    file changed meanwhile then never matches its record."""
+    from constructs_lib.render.inputs import check_version
     from constructs_lib.render.layout import repository_path
     from constructs_lib.render.pipeline import synthesize
-    from constructs_lib.render.record import fresh_apps
+    from constructs_lib.render.record import fresh_apps, inputs_digests
 
-    paths, writers, _, inputs = _inputs((), apps_dir, version, None, dist)
-    fresh = {} if full else fresh_apps(inputs, dist, with_warnings=not strict)
+    paths = _app_paths(apps, apps_dir)
+    check_version(version)
+    writers, gitops = _writers(only, root)
+    inputs = inputs_digests(paths, version, [w.name for w in writers])
+    fresh = {} if full else fresh_apps(inputs, root, with_warnings=not strict)
     result = synthesize(
         paths,
         version,
         _progress(sys.stderr.isatty()),
         writers,
-        gitops_dir=apps_dir,
-        dist_path=repository_path(dist),
+        # the entry objects list every app: written only when every app is synthesized
+        gitops_dir=apps_dir if gitops and not apps else None,
+        dist_path=repository_path(root),
         inputs=inputs,
         recorded={p: r.summary for p, r in fresh.items()},
     )
     _warn(result.warnings, strict)
     unshown = sum(1 for r in fresh.values() if r.warnings)
-    return _Checked(result.trees, [p.stem for p in paths], len(fresh), unshown)
+    return _Synthesized(result, [p.stem for p in paths], len(fresh), unshown)
 
 
 def _interrupted_unless_written(written: Callable[[], bool]) -> Callable[[int, Any], None]:
@@ -340,9 +315,7 @@ def synth(
     from constructs_lib.render.atomic import write_trees
 
     try:
-        result = _synthesize(
-            apps, apps_dir, kubernetes_version, only, previous_root=out, strict=strict
-        )
+        result = _synthesize(apps, apps_dir, kubernetes_version, out, strict, only).result
         write_trees(out, result.trees, prune=not apps)
     except UserError as exc:
         _fail(exc, writes=True)
@@ -397,11 +370,11 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     from constructs_lib.render.pipeline import diff_trees
 
     try:
-        checked = _check_trees(dist, apps_dir, kubernetes_version, strict, full)
+        checked = _synthesize((), apps_dir, kubernetes_version, dist, strict, full=full)
     except UserError as exc:
         _fail(exc)
-    lines = diff_trees(checked.trees, dist)
-    for app_dir in stale_app_dirs(dist, {*checked.apps, *checked.trees}):
+    lines = diff_trees(checked.result.trees, dist)
+    for app_dir in stale_app_dirs(dist, {*checked.apps, *checked.result.trees}):
         lines.append(
             f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n"
         )
@@ -422,7 +395,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     click.echo(f"{dist}/ is up to date ({counts}).")
 
 
-def _check_notes(checked: _Checked, dist: Path | None) -> None:
+def _check_notes(checked: _Synthesized, dist: Path | None) -> None:
     """What ``check`` did not show or could not use: warnings of apps taken from their
     record, and (``dist``: when it is up to date) records that are out of date."""
     from constructs_lib.render.pipeline import stale_records
@@ -433,7 +406,7 @@ def _check_notes(checked: _Checked, dist: Path | None) -> None:
             "synthesized; `check --full` prints them.",
             err=True,
         )
-    outdated = stale_records(checked.trees, dist) if dist is not None else []
+    outdated = stale_records(checked.result.trees, dist) if dist is not None else []
     if outdated:
         click.echo(
             f"note: {len(outdated)} app(s) have no current record (written before records, "

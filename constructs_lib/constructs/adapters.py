@@ -111,54 +111,30 @@ def sandbox_cluster_rules(sandbox: CloudSandboxSpec) -> list[dict[str, Any]]:
 
 
 def sandbox_env(instance: Instance, sandbox: CloudSandboxSpec) -> list[EnvEntry]:
-    slot = EnvSlot.CLOUD_SANDBOX
-    env = [
-        EnvEntry("PAPERCLIP_CLOUD_SANDBOX_ENABLED", "true", slot=slot),
-        EnvEntry(
-            "PAPERCLIP_CLOUD_SANDBOX_NAMESPACE", sandbox_namespace(instance, sandbox), slot=slot
-        ),
-        EnvEntry("PAPERCLIP_CLOUD_SANDBOX_DEFAULT_IMAGE", sandbox.default_image, slot=slot),
-    ]
-    if sandbox.idle_timeout_min > 0:
-        env.append(
-            EnvEntry(
-                "PAPERCLIP_CLOUD_SANDBOX_IDLE_TIMEOUT_MIN", str(sandbox.idle_timeout_min), slot=slot
-            )
-        )
     persistence = sandbox.persistence
-    if persistence is not None and persistence.enabled:
-        env.append(EnvEntry("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_ENABLED", "true", slot=slot))
-        if persistence.storage_class:
-            env.append(
-                EnvEntry(
-                    "PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_STORAGE_CLASS",
-                    persistence.storage_class,
-                    slot=slot,
-                )
-            )
-        env.append(
-            EnvEntry("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_SIZE", str(persistence.size), slot=slot)
-        )
-    if sandbox.multi_namespace:
-        env.append(EnvEntry("PAPERCLIP_CLOUD_SANDBOX_MULTI_NAMESPACE", "true", slot=slot))
-    availability = instance.spec.availability
-    if availability.node_selector:
-        env.append(
-            EnvEntry(
-                "PAPERCLIP_CLOUD_SANDBOX_NODE_SELECTOR",
-                _json(dict(availability.node_selector)),
-                slot=slot,
-            )
-        )
-    if availability.tolerations:
-        env.append(
-            EnvEntry(
-                "PAPERCLIP_CLOUD_SANDBOX_TOLERATIONS",
-                _json(list(availability.tolerations)),
-                slot=slot,
-            )
-        )
-    return env
+    kept = persistence if persistence is not None and persistence.enabled else None
+    placement = instance.spec.availability
+    selector, tolerations = placement.node_selector, placement.tolerations
+    values: list[tuple[str, str | None]] = [  # None: the variable is not set
+        ("PAPERCLIP_CLOUD_SANDBOX_ENABLED", "true"),
+        ("PAPERCLIP_CLOUD_SANDBOX_NAMESPACE", sandbox_namespace(instance, sandbox)),
+        ("PAPERCLIP_CLOUD_SANDBOX_DEFAULT_IMAGE", sandbox.default_image),
+        (
+            "PAPERCLIP_CLOUD_SANDBOX_IDLE_TIMEOUT_MIN",
+            str(sandbox.idle_timeout_min) if sandbox.idle_timeout_min > 0 else None,
+        ),
+        ("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_ENABLED", "true" if kept else None),
+        (
+            "PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_STORAGE_CLASS",
+            (kept.storage_class or None) if kept else None,
+        ),
+        ("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_SIZE", str(kept.size) if kept else None),
+        ("PAPERCLIP_CLOUD_SANDBOX_MULTI_NAMESPACE", "true" if sandbox.multi_namespace else None),
+        ("PAPERCLIP_CLOUD_SANDBOX_NODE_SELECTOR", _json(dict(selector)) if selector else None),
+        ("PAPERCLIP_CLOUD_SANDBOX_TOLERATIONS", _json(list(tolerations)) if tolerations else None),
+    ]
+    slot = EnvSlot.CLOUD_SANDBOX
+    return [EnvEntry(name, value, slot=slot) for name, value in values if value is not None]
 
 
 def _json(value: Any) -> str:

@@ -37,6 +37,9 @@ from constructs_lib.spec.kubeschema import (
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
     DNS1123_SUBDOMAIN,
+    IMAGE_DIGEST_PATTERN,
+    IMAGE_REPOSITORY_PATTERN,
+    IMAGE_TAG_PATTERN,
     LABEL_VALUE,
     QUALIFIED_NAME,
     QUANTITY,
@@ -399,6 +402,13 @@ def image_repository(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
+
+
+ImageRepository = Annotated[
+    str, Field(min_length=1, pattern=IMAGE_REPOSITORY_PATTERN), AfterValidator(image_repository)
+]
+ImageTag = Annotated[str, Field(pattern=IMAGE_TAG_PATTERN)]
+ImageDigest = Annotated[str, Field(pattern=IMAGE_DIGEST_PATTERN)]
 
 
 class LocalObjectReference(SpecModel):

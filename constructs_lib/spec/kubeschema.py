@@ -91,11 +91,8 @@ class SchemaValidator:
 
 
 def supported_versions() -> list[str]:
-    return sorted({kv.major_minor(v) for v in kv.all_versions()}, key=_version_key)
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("."))
+    """Every bundled minor version (``1.33``), oldest first."""
+    return list(dict.fromkeys(kv.major_minor(v) for v in kv.all_versions()))
 
 
 def _schema_dir(version: str) -> str:

@@ -22,3 +22,8 @@ QUANTITY_PATTERN = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[e
 """resource.Quantity (5Gi, 500m, 1.5, 1e3), as a JSON Schema pattern too; group 3 is the
 suffix."""
 QUANTITY = re.compile(QUANTITY_PATTERN)
+
+IMAGE_REPOSITORY_PATTERN = r"^[a-z0-9][a-z0-9._:/-]*$"
+"""An image repository (no tag or digest; the container tools' grammar is checked besides)."""
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+IMAGE_DIGEST_PATTERN = r"^sha256:[a-f0-9]{64}$"

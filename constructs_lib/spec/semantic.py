@@ -485,8 +485,7 @@ def resource_name(name: Any) -> str | None:
 def container_problems(container: Any, path: str, version: str) -> list[Finding]:
     if not _is_mapping(container):
         return []
-    problem = dns_label(container.get("name"))
-    found = [] if problem is None else [(f"{path}.name", problem)]
+    found = _at(f"{path}.name", dns_label(container.get("name")))
     image = container.get("image")
     if image is not None and (not isinstance(image, str) or image != image.strip()):
         found.append((f"{path}.image", "must not have leading or trailing whitespace"))
@@ -555,8 +554,7 @@ def port_or_name(value: Any) -> str | None:
 def volume_mount_problems(mount: Any, path: str) -> list[Finding]:
     if not _is_mapping(mount):
         return []
-    problem = dns_label(mount.get("name"))
-    found = [] if problem is None else [(f"{path}.name", problem)]
+    found = _at(f"{path}.name", dns_label(mount.get("name")))
     if not mount.get("mountPath"):
         found.append((f"{path}.mountPath", "must not be empty"))
     return found
@@ -565,8 +563,7 @@ def volume_mount_problems(mount: Any, path: str) -> list[Finding]:
 def volume_problems(volume: Any, path: str) -> list[Finding]:
     if not _is_mapping(volume):
         return []
-    problem = dns_label(volume.get("name"))
-    found = [] if problem is None else [(f"{path}.name", problem)]
+    found = _at(f"{path}.name", dns_label(volume.get("name")))
     sources = [k for k, v in volume.items() if k != "name" and v is not None]
     if len(sources) != 1:
         found.append((path, "must set exactly one volume source (emptyDir, secret, ...)"))

@@ -5,10 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from constructs_lib.spec.base import (
     Hostname,
+    ImageDigest,
+    ImageRepository,
+    ImageTag,
     LocalObjectReference,
     MergedByKey,
     NonNegativeInt32,
@@ -16,7 +19,6 @@ from constructs_lib.spec.base import (
     SecretKeySelector,
     SpecModel,
     StrictBool,
-    image_repository,
 )
 from constructs_lib.spec.extras import AutoUpdateSpec
 from constructs_lib.spec.identity import (
@@ -43,16 +45,12 @@ class ImageSpec(SpecModel):
     auto_update: AutoUpdateSpec = AutoUpdateSpec()
     """Image automation (Flux ImageRepository/ImagePolicy and a marked tag). Default: off."""
 
-    repository: Annotated[
-        str,
-        Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$"),
-        AfterValidator(image_repository),
-    ] = DEFAULT_IMAGE_REPOSITORY
+    repository: ImageRepository = DEFAULT_IMAGE_REPOSITORY
     """Image repository. Default: ghcr.io/paperclipai/paperclip."""
-    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = None
+    tag: ImageTag | None = None
     """Image tag, e.g. 2026.1106.0. The digest wins when both are set. Default: unset (one
     of tag or digest is required)."""
-    digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
+    digest: ImageDigest | None = None
     """Image digest, sha256:<64 hex>. Wins over the tag. Default: unset."""
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     """Image pull policy. Default: IfNotPresent."""

@@ -5,13 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from constructs_lib.spec.base import (
+    ImageDigest,
+    ImageRepository,
+    ImageTag,
     LocalObjectReference,
     SpecModel,
     StrictBool,
-    image_repository,
 )
 from constructs_lib.spec.platform import Resources
 
@@ -28,17 +30,11 @@ class TailscaleMode(StrEnum):
 class TailscaleImageSpec(SpecModel):
     """The Tailscale sidecar image."""
 
-    repository: Annotated[
-        str,
-        Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/-]*$"),
-        AfterValidator(image_repository),
-    ] = DEFAULT_TAILSCALE_REPOSITORY
+    repository: ImageRepository = DEFAULT_TAILSCALE_REPOSITORY
     """Image repository. Default: ghcr.io/tailscale/tailscale."""
-    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = (
-        DEFAULT_TAILSCALE_TAG
-    )
+    tag: ImageTag = DEFAULT_TAILSCALE_TAG
     """Image tag; pin a version (e.g. v1.84.3) — stable moves. Default: stable."""
-    digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
+    digest: ImageDigest | None = None
     """Image digest, sha256:<64 hex>; wins over the tag. Default: unset."""
 
     @property

@@ -22,7 +22,13 @@ from typing import Any
 
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import AccessMode, DatabaseMode
-from constructs_lib.spec.patterns import DNS1123_SUBDOMAIN_PATTERN, QUANTITY_PATTERN
+from constructs_lib.spec.patterns import (
+    DNS1123_SUBDOMAIN_PATTERN,
+    IMAGE_DIGEST_PATTERN,
+    IMAGE_REPOSITORY_PATTERN,
+    IMAGE_TAG_PATTERN,
+    QUANTITY_PATTERN,
+)
 from constructs_lib.spec.platform import ServiceType
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
@@ -31,9 +37,8 @@ _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 HOSTNAME_PATTERN = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
 """An image reference (no quotes, spaces or backslashes: it lands inside JSON text)."""
-REPOSITORY_PATTERN = r"^[a-z0-9][a-z0-9._:/-]*$"
-TAG_PATTERN = r"^$|^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-DIGEST_PATTERN = r"^$|^sha256:[a-f0-9]{64}$"
+TAG_PATTERN = f"^$|{IMAGE_TAG_PATTERN}"
+DIGEST_PATTERN = f"^$|{IMAGE_DIGEST_PATTERN}"
 URL_PATTERN = r"^$|^https?://[^\s\"\\]+$"
 INT32_MAX = 2**31 - 1
 CRON_PATTERN = (
@@ -219,7 +224,7 @@ PARAMS: tuple[Param, ...] = (
         "image.repository",
         ("image", "repository"),
         "the Paperclip server image repository.",
-        {"type": "string", "minLength": 1, "pattern": REPOSITORY_PATTERN},
+        {"type": "string", "minLength": 1, "pattern": IMAGE_REPOSITORY_PATTERN},
         landing=False,
     ),
     Param(
