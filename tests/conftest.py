@@ -17,7 +17,6 @@ from syrupy.types import SerializableData
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from constructs_lib.constructs.build import manifests, plan
-from constructs_lib.constructs.package_files import sources
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec import Instance
 from constructs_lib.spec.loader import parse_instance
@@ -83,7 +82,7 @@ def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: Any) -> 
 
 def synth_objects(instance: Instance) -> dict[str, dict[str, Any]]:
     """'Kind/name' -> object, as the build makes them (without rules or validation)."""
-    objects = manifests(plan(instance), sources())
+    objects = manifests(plan(instance))
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 

@@ -48,6 +48,20 @@ def _alone(app_file: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         return _chart(app_file)
 
 
+def _recorded(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, Any]]:
+    """Every call of ``owner.name`` from now on, as (its arguments, its result)."""
+    calls: list[tuple[Any, Any]] = []
+    original = getattr(owner, name)
+
+    def recorded(*args: Any) -> Any:
+        result = original(*args)
+        calls.append((args, result))
+        return result
+
+    monkeypatch.setattr(owner, name, recorded)
+    return calls
+
+
 def _write(tmp_path: Path, docs: list[dict[str, Any]]) -> Path:
     path = tmp_path / "app.yaml"
     path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
@@ -108,14 +122,7 @@ def test_a_full_featured_instance_costs_a_few_builds_not_one_per_value(
 ) -> None:
     app = load_app(_write(tmp_path, [distinct(i) for i in range(10)]))
     rendered = render_app(app, DEFAULT_KUBERNETES_VERSION)
-    builds: list[int] = []
-    original = vars(probe)["manifests"]
-
-    def counted(*args: Any) -> Any:
-        builds.append(1)
-        return original(*args)
-
-    monkeypatch.setattr(probe, "manifests", counted)
+    builds = _recorded(monkeypatch, probe, "manifests")
     chart = build_chart(rendered, "app.yaml")
     grouped = len(builds)
     assert sum(len(a.params) for a in chart.analyses) >= 10 * 35, "every instance offers values"
@@ -250,15 +257,9 @@ def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(
 ) -> None:
     """Nothing learnt yet: the Ingress class probe is refused with the others (a rule), found
     by plans alone, and the rest of the first group still costs one build."""
-    read: list[int] = []
-    original = vars(analysis)["explain_group"]
-
-    def counted(probes: Any, *rest: Any) -> Any:
-        read.append(len(probes))
-        return original(probes, *rest)
-
-    monkeypatch.setattr(analysis, "explain_group", counted)
+    calls = _recorded(monkeypatch, analysis, "explain_group")
     (groups,) = _groups_of([distinct(0)], tmp_path)
+    read = [len(args[0]) for args, _ in calls]  # the probes of each render read
     assert "ingress.className" in groups[0]
     assert ("ingress.className", "'zqhelm-class'") in analysis.REFUSED
     assert read[0] == len(groups[0]) - 1, (read, groups)  # the first group, once, without it
@@ -278,10 +279,11 @@ def test_the_accepted_probes_are_found_with_plans_quoted_ones_first(
         return (None, f"the value 'zqhelm-{bad[0]}' is refused") if bad else (object(), "")
 
     monkeypatch.setattr(analysis, "probe_plan", plan)
-    assert [p.key for p in analysis._accepted(probes[:3], {"spec": {}})] == ["a", "b"]
-    assert len(plans) == 2  # all, then all but the quoted one
+    why = "the value 'zqhelm-c' is refused"  # the refusal of all of them, known already
+    assert [p.key for p in analysis._accepted(probes[:3], {"spec": {}}, why)] == ["a", "b"]
+    assert len(plans) == 1  # only all but the quoted one
     plans.clear()
-    kept = analysis._accepted(probes, {"spec": {}})  # quotes only "c": then halved
+    kept = analysis._accepted(probes, {"spec": {}}, why)  # quotes only "c": then halved
     assert [p.key for p in kept] == ["a", "b", "d", "e", "g"]
     assert len(plans) > 2
 
@@ -291,17 +293,12 @@ def test_values_the_rules_refuse_to_empty_leave_the_emptied_group_in_the_first_i
 ) -> None:
     """The server resources cannot be emptied beside a CPU autoscaler (a rule): found with
     plans, so the other optional values are still emptied in one render."""
-    built: list[tuple[str, ...]] = []
-    original = analysis.Renders.emptied
-
-    def counted(renders: analysis.Renders, probes: Any) -> Any:
-        found = original(renders, probes)
-        if found is not None and tuple(p.key for p in probes) not in built:
-            built.append(tuple(p.key for p in probes))
-        return found
-
-    monkeypatch.setattr(analysis.Renders, "emptied", counted)
+    calls = _recorded(monkeypatch, analysis.Renders, "emptied_render")
     _groups_of([distinct(0)], tmp_path)
+    emptied = [
+        tuple(p.key for p in probes) for (_, probes), (objects, _) in calls if objects is not None
+    ]
+    built = list(dict.fromkeys(emptied))  # each render once (the renders are remembered)
     assert "resources" in analysis.EMPTIED_ALONE
     assert any(len(keys) > 1 for keys in built), "the others were emptied together"
     assert len(built) <= 2, built

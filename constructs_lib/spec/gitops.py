@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.spec.base import ObjectName, SpecModel, StrictBool, check_namespace
+from constructs_lib.spec.base import Namespace, ObjectName, SpecModel, StrictBool
 
 CONFIG_FILE = "_gitops.yaml"
 """The config's file name inside the apps directory."""
@@ -28,7 +28,6 @@ _APP = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 Duration = Annotated[str, Field(pattern=_DURATION)]
 """A Go duration such as 5m or 1h30m."""
 AppName = Annotated[str, Field(pattern=_APP)]
-Namespace = Annotated[str, Field(min_length=1), AfterValidator(check_namespace)]
 
 
 class ArgoCDConfig(SpecModel):

@@ -11,7 +11,7 @@ from constructs_lib.memo import ByValue, Memo, image
 
 
 def test_the_image_tells_apart_what_a_check_could() -> None:
-    assert image({"a": 1}) != image({"a": True}) != image({"a": 1.0})
+    assert len({image({"a": value}) for value in (1, True, 1.0)}) == 3  # all equal in Python
     assert image({"a": 1, "b": 2}) != image({"b": 2, "a": 1})  # the order of findings
     assert image([]) != image({})
     assert image({"a": [1, "x", None]}) == image({"a": [1, "x", None]})

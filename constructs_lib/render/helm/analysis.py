@@ -205,16 +205,20 @@ class Renders:
     def __init__(self, doc: dict[str, Any], default: Objects) -> None:
         self.doc = doc
         self.default = default
-        self._emptied: dict[tuple[str, ...], Objects | None] = {}
+        self._emptied: dict[tuple[str, ...], tuple[Objects | None, str]] = {}
 
-    def emptied(self, probes: Sequence[Probe]) -> Objects | None:
+    def emptied_render(self, probes: Sequence[Probe]) -> tuple[Objects | None, str]:
+        """(the objects with the optional values of ``probes`` emptied, "") or (None, why the
+        rules refuse that)."""
         key = tuple(p.key for p in probes)
         if key not in self._emptied:
-            changes = _emptying(probes)
-            self._emptied[key] = found = probe_render(with_values(self.doc, changes))[0]
-            if found is None and len(probes) == 1:
+            self._emptied[key] = found = probe_render(with_values(self.doc, _emptying(probes)))
+            if found[0] is None and len(probes) == 1:
                 EMPTIED_ALONE.add(probes[0].key)
         return self._emptied[key]
+
+    def emptied(self, probes: Sequence[Probe]) -> Objects | None:
+        return self.emptied_render(probes)[0]
 
     def alone(self, probe: Probe) -> Vanishes:
         def vanishes(index: int, pointer: Pointer) -> bool:
@@ -244,8 +248,12 @@ class Renders:
             their own emptied render). Like the groups of probe values, this reads a value's
             emptied render from the group's on the assumption that a value refused alone is
             refused beside others too."""
-            refused = len(guarded) > 1 and self.emptied(guarded) is None
-            return _accepted(guarded, self.doc, _emptying) if refused else guarded
+            if len(guarded) < 2:
+                return guarded
+            emptied, refused = self.emptied_render(guarded)
+            return (
+                guarded if emptied is not None else _accepted(guarded, self.doc, refused, _emptying)
+            )
 
         def for_probe(probe: Probe) -> Vanishes:
             def vanishes(index: int, pointer: Pointer) -> bool:
@@ -316,14 +324,12 @@ def _emptying(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
 
 
 def _accepted(
-    probes: Sequence[Probe], doc: dict[str, Any], changes: Changes = _changes
+    probes: Sequence[Probe], doc: dict[str, Any], refused: str, changes: Changes = _changes
 ) -> list[Probe]:
-    """The probes whose ``changes`` the rules accept together, found with plans only (no
-    build): when a refusal quotes probe texts (four characters or more), the others are
-    tried first; else the probes are halved until the refused ones are alone."""
-    planned, refused = probe_plan(with_values(doc, changes(probes)))
-    if planned is not None:
-        return list(probes)
+    """The probes whose ``changes`` the rules accept together, when they refuse all of them
+    together (``refused``: why), found with plans only (no build): when the refusal quotes
+    probe texts (four characters or more), the others are tried first; else the probes are
+    halved until the refused ones are alone."""
     if len(probes) == 1:
         return []
     named = [p for p in probes if any(len(t) > 3 and t in refused for t in p.marks[0])]
@@ -331,7 +337,14 @@ def _accepted(
     if named and rest and probe_plan(with_values(doc, changes(rest)))[0] is not None:
         return rest
     half = len(probes) // 2
-    return _accepted(probes[:half], doc, changes) + _accepted(probes[half:], doc, changes)
+    return _accepted_part(probes[:half], doc, changes) + _accepted_part(probes[half:], doc, changes)
+
+
+def _accepted_part(probes: Sequence[Probe], doc: dict[str, Any], changes: Changes) -> list[Probe]:
+    """All of ``probes`` when the rules accept their ``changes`` together, else
+    :func:`_accepted` of them."""
+    planned, refused = probe_plan(with_values(doc, changes(probes)))
+    return list(probes) if planned is not None else _accepted(probes, doc, refused, changes)
 
 
 def _together(
@@ -346,9 +359,9 @@ def _together(
     (None: that render could not place it)."""
     if len(probes) < 2:
         return
-    probed, _ = probe_render(with_values(renders.doc, _changes(probes)))
+    probed, refused = probe_render(with_values(renders.doc, _changes(probes)))
     if probed is None:
-        kept = _accepted(probes, renders.doc)
+        kept = _accepted(probes, renders.doc, refused)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
