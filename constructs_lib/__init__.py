@@ -1,7 +1,6 @@
 """paperclip-gitops: typed cdk8s constructs that render Paperclip instances as GitOps
 manifests."""
 
-from importlib.metadata import version
+from launcher import __version__
 
-__version__ = version("paperclip-gitops")
-"""This release (pyproject.toml, the one place the version is written)."""
+__all__ = ["__version__"]

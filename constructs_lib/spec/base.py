@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import unquote, unquote_plus, urlsplit
@@ -40,8 +41,6 @@ from constructs_lib.spec.patterns import (
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
-    LABEL_VALUE,
-    QUALIFIED_NAME,
     QUANTITY,
 )
 from launcher.templates import Model, image_reference_problem
@@ -242,55 +241,29 @@ def check_namespace(value: str) -> str:
 Namespace = Annotated[str, AfterValidator(check_namespace)]
 
 
-def check_label_value(value: str) -> str:
-    if len(value) > 63 or not LABEL_VALUE.match(value):
-        raise PydanticCustomError(
-            "label_value",
-            "'{value}' is not a valid label value: at most 63 characters of letters, digits, "
-            "'-', '_' and '.', starting and ending with a letter or digit",
-            {"value": value},
-        )
-    return value
+def _semantic(problems_of: Callable[[Any, str], list[semantic.Finding]], kind: str) -> Any:
+    """An after-validator refusing what one of the API server's semantic checks refuses."""
+
+    def check(value: Any) -> Any:
+        problems = problems_of(value, "")
+        if problems:
+            where, message = problems[0]
+            where = where.lstrip(".")
+            raise PydanticCustomError(
+                kind,
+                "{where}{message}",
+                {"where": f"{where}: " if where else "", "message": message},
+            )
+        return value
+
+    return check
 
 
-def check_label_key(key: str) -> str:
-    prefix, _, name = key.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix))) or (
-        len(name) > 63 or not QUALIFIED_NAME.match(name)
-    ):
-        raise PydanticCustomError(
-            "label_key",
-            "'{key}' is not a valid label or annotation key: an optional DNS prefix and '/', "
-            "then at most 63 letters, digits, '-', '_' or '.'",
-            {"key": key},
-        )
-    return key
-
-
-def _labels(value: dict[str, str]) -> dict[str, str]:
-    for key, item in value.items():
-        check_label_key(key)
-        check_label_value(item)
-    return value
-
-
-def _annotations(value: dict[str, str]) -> dict[str, str]:
-    """Keys as the API server checks them (the prefix lower-cased) and the 256 KiB total."""
-    from constructs_lib.spec.semantic import annotations_problems
-
-    problems = annotations_problems(value, "")
-    if problems:
-        where, message = problems[0]
-        raise PydanticCustomError(
-            "annotations",
-            "{where}{message}",
-            {"where": f"{where.lstrip('.')}: " if where.strip(".") else "", "message": message},
-        )
-    return value
-
-
-Labels = Annotated[dict[str, str], AfterValidator(_labels)]
-Annotations = Annotated[dict[str, str], AfterValidator(_annotations)]
+Labels = Annotated[dict[str, str], AfterValidator(_semantic(semantic.labels_problems, "labels"))]
+Annotations = Annotated[
+    dict[str, str], AfterValidator(_semantic(semantic.annotations_problems, "annotations"))
+]
+"""Keys as the API server checks them (the prefix lower-cased) and the 256 KiB total."""
 
 _CIDR4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 

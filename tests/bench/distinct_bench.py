@@ -6,14 +6,15 @@ revision, in one run.
                                                    [--check-apps 1000]
 
 Rows: N distinct instances (app files of up to 100), with every writer and with the Kustomize
-tree only (`--only kustomize,agents`), wall time and peak RSS of the command (the largest of its
-processes); then `check` of a repository of N one-instance apps after one of them changed.
-Every figure is the real command as a new process. A synth cell is the median of 5 runs up to
-10 instances, of 3 up to 100, one run above, each writing a new output tree; `check` is one run.
-The base revision runs from a git worktree (`PYTHONPATH` pointing
-at it) with this virtualenv; omit --base to measure this tree alone. The machine's CPU and disk
-speed drift: each row prints a CPU check (a fixed Python loop) and a disk check (1,000 small
-files written and removed) taken just before it."""
+tree only (`--only kustomize,agents`), wall time, CPU time (user + system) and peak RSS of the
+command (the largest of its processes); then `check` of a repository of N one-instance apps
+after one of them changed. Every figure is the real command as a new process. A synth cell is
+the median of 5 runs up to 10 instances, of 3 up to 100, one run above, each writing a new
+output tree; the runs of the two rows of one size alternate (all outputs, Kustomize only, all
+outputs, ...), so a drift of the machine hits both. `check` is one run. The base revision runs
+from a git worktree (`PYTHONPATH` pointing at it) with this virtualenv; omit --base to measure
+this tree alone. The machine's CPU and disk speed drift: each row prints a CPU check (a fixed
+Python loop) and a disk check (1,000 small files written and removed) taken before its runs."""
 
 from __future__ import annotations
 
@@ -111,9 +112,12 @@ def worktree(rev: str) -> Iterator[Path]:
             )
 
 
-def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, the largest process) of `python -m constructs_lib ARGS`
-    run from ``tree``'s code."""
+Figures = tuple[float, float, float]
+"""Wall seconds, CPU seconds (user + system) and peak RSS (MiB, the largest process)."""
+
+
+def run(tree: Path, args: list[str], cwd: Path) -> Figures:
+    """The :data:`Figures` of `python -m constructs_lib ARGS` run from ``tree``'s code."""
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),
@@ -122,7 +126,7 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     command = [
         "/usr/bin/time",
         "-f",
-        "%e %M",
+        "%e %U %S %M",
         sys.executable,
         "-m",
         "constructs_lib",
@@ -131,8 +135,8 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if done.returncode not in (0, 1):  # check exits 1 on a stale tree, which is expected here
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    wall, peak_kib = done.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(peak_kib) / 1024
+    wall, user, system, peak_kib = done.stderr.strip().splitlines()[-1].split()
+    return float(wall), float(user) + float(system), int(peak_kib) / 1024
 
 
 def compiled(tree: Path) -> None:
@@ -152,26 +156,35 @@ def runs_of(count: int) -> int:
     return 5 if count <= 10 else 3 if count <= 100 else 1
 
 
-def synth_row(tree: Path, work: Path, count: int, writers: str) -> tuple[float, float]:
-    """One synth of ``count`` distinct instances, in app files of up to :data:`APP_SIZE`."""
+def synth_rows(tree: Path, work: Path, count: int) -> dict[str, Figures]:
+    """Synths of ``count`` distinct instances (app files of up to :data:`APP_SIZE`), every
+    output and the Kustomize tree only, the runs of the two alternating."""
     apps = []
     for first in range(0, count, APP_SIZE):
         app = work / f"distinct{count}-{first // APP_SIZE:02d}.yaml"
         if not app.exists():
             write_app(app, range(first, min(first + APP_SIZE, count)))
         apps.append(str(app))
-    out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
-    only = [] if writers == ALL else ["--only", writers]
-    runs = []
+    runs: dict[str, list[Figures]] = {ALL: [], KUSTOMIZE: []}
     for _ in range(runs_of(count)):
-        # every run writes a new tree, as the first synth does (over an identical tree the
-        # writer would only link the files it already has)
-        shutil.rmtree(out, ignore_errors=True)
-        runs.append(run(tree, ["synth", *apps, "--out", str(out), *only], work))
-    return statistics.median(w for w, _ in runs), max(m for _, m in runs)
+        for writers, figures in runs.items():
+            out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
+            only = [] if writers == ALL else ["--only", writers]
+            # every run writes a new tree, as the first synth does (over an identical tree the
+            # writer would only link the files it already has)
+            shutil.rmtree(out, ignore_errors=True)
+            figures.append(run(tree, ["synth", *apps, "--out", str(out), *only], work))
+    return {
+        writers: (
+            statistics.median(f[0] for f in figures),
+            statistics.median(f[1] for f in figures),
+            max(f[2] for f in figures),
+        )
+        for writers, figures in runs.items()
+    }
 
 
-def check_row(tree: Path, work: Path, apps: int) -> tuple[float, float]:
+def check_row(tree: Path, work: Path, apps: int) -> Figures:
     """`check` of ``apps`` one-instance apps after one of them changed."""
     root = work / f"repo-{tree.name}-{apps}"
     apps_dir = root / "apps"
@@ -186,10 +199,10 @@ def check_row(tree: Path, work: Path, apps: int) -> tuple[float, float]:
     return run(tree, ["check", "--apps-dir", str(apps_dir), "--dist", str(root / "dist")], root)
 
 
-def targets(mine: dict[str, tuple[float, float]]) -> list[str]:
+def targets(mine: dict[str, Figures]) -> list[str]:
     """Issue 25's targets, each with this tree's figure (rows that were not run are skipped)."""
 
-    def row(count: int, kind: str) -> tuple[float, float] | None:
+    def row(count: int, kind: str) -> Figures | None:
         return mine.get(f"synth {count} distinct, {kind}")
 
     out = ["Targets (this tree):"]
@@ -200,11 +213,13 @@ def targets(mine: dict[str, tuple[float, float]]) -> list[str]:
     if full and kustomize:
         out.append(
             f"  100 distinct, all outputs, within 2x Kustomize only ({2 * kustomize[0]:.2f} s) "
-            f"and under 300 MB: {full[0]:.2f} s, {full[1]:.0f} MiB"
+            f"and under 300 MB: {full[0]:.2f} s, {full[2]:.0f} MiB "
+            f"({full[0] / kustomize[0]:.2f}x the wall time, {full[1] / kustomize[1]:.2f}x the "
+            "CPU time)"
         )
     thousand = row(1000, "all outputs")
     if thousand:
-        out.append(f"  1,000 distinct under 2 GB: {thousand[1]:.0f} MiB ({thousand[0]:.1f} s)")
+        out.append(f"  1,000 distinct under 2 GB: {thousand[2]:.0f} MiB ({thousand[0]:.1f} s)")
     checked = next((v for k, v in mine.items() if k.startswith("check 1000 ")), None)
     if checked:
         out.append(f"  check of 1,000 apps, one changed, under 3 s: {checked[0]:.2f} s")
@@ -232,19 +247,18 @@ def main() -> int:
         for tree in trees.values():
             compiled(tree)
         work = Path(tmp)
-        rows: list[tuple[str, dict[str, tuple[float, float]], tuple[float, float]]] = []
+        rows: list[tuple[str, dict[str, Figures], tuple[float, float]]] = []
         for count in sizes:
-            for writers in (ALL, KUSTOMIZE):
-                kind = "all outputs" if writers == ALL else "kustomize only"
+            check = cpu_check(), disk_check(work)
+            measured = {
+                name: synth_rows(tree, work, count)
+                for name, tree in trees.items()
+                if name == THIS or count <= options.base_max
+            }
+            for writers, kind in ((ALL, "all outputs"), (KUSTOMIZE, "kustomize only")):
                 label = f"synth {count} distinct, {kind}"
-                check = cpu_check(), disk_check(work)
-                figures = {
-                    name: synth_row(tree, work, count, writers)
-                    for name, tree in trees.items()
-                    if name == THIS or count <= options.base_max
-                }
-                rows.append((label, figures, check))
-                print(f"[bench] {label}: done", file=sys.stderr, flush=True)
+                rows.append((label, {n: m[writers] for n, m in measured.items()}, check))
+            print(f"[bench] synth {count} distinct: done", file=sys.stderr, flush=True)
         if options.check_apps:
             label = f"check {options.check_apps} one-instance apps, one changed"
             check = cpu_check(), disk_check(work)
@@ -256,28 +270,32 @@ def main() -> int:
             rows.append((label, figures, check))
     names = list(trees)
     header = (
-        f"{'':<52}"
-        + "".join(f"{n[:22]:>24}" for n in names)
+        f"{'':<44}"
+        + "".join(f"{n[:30]:>32}" for n in names)
         + f"{'CPU check s':>13}{'disk check s':>14}"
     )
     print(header)
-    print(f"{'':<52}" + "".join(f"{'wall s / peak MiB':>24}" for _ in names))
+    print(f"{'':<44}" + "".join(f"{'wall s / CPU s / peak MiB':>32}" for _ in names))
     print("-" * len(header))
     for label, figures, (cpu, disk) in rows:
         cells = "".join(
-            f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.0f}" if n in figures else f"{'-':>24}"
+            f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.2f} / {figures[n][2]:>6.0f}"
+            if n in figures
+            else f"{'-':>32}"
             for n in names
         )
-        print(f"{label:<52}{cells}{cpu:>13.2f}{disk:>14.2f}")
+        print(f"{label:<44}{cells}{cpu:>13.2f}{disk:>14.2f}")
     print()
     for line in targets({label: figures[THIS] for label, figures, _ in rows}):
         print(line)
     print(
         "\nEach cell: the real command (`python -m constructs_lib ...`, a new process); a synth "
         "cell is the median of 5 runs up to 10 instances, of 3 up to 100, one run above, each "
-        "writing a new output tree, and check is one run; peak MiB is the largest process's "
-        "RSS. CPU check: a fixed 10-million-step loop just before the row (0.3-0.5 s on a quiet "
-        "machine). Disk check: 1,000 files of 1 KiB written and removed just before the row. "
+        "writing a new output tree, the runs of one size's two rows alternating, and check is "
+        "one run; CPU s is user + system time; peak MiB is the largest process's RSS. The CPU "
+        "and disk checks are taken before each size's runs. CPU check: a fixed "
+        "10-million-step loop (0.3-0.5 s on a quiet machine). Disk check: 1,000 files of "
+        "1 KiB written and removed. "
         "Child max RSS: "
         f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024} MiB."
     )

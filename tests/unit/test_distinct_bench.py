@@ -25,14 +25,15 @@ def test_the_benchmark_instances_are_valid_and_distinct() -> None:
 
 def test_the_targets_read_this_trees_rows() -> None:
     rows = {
-        "synth 1 distinct, all outputs": (0.4, 70.0),
-        "synth 100 distinct, all outputs": (9.0, 170.0),
-        "synth 100 distinct, kustomize only": (3.0, 120.0),
-        "check 1000 one-instance apps, one changed": (2.5, 90.0),
+        "synth 1 distinct, all outputs": (0.4, 0.38, 70.0),
+        "synth 100 distinct, all outputs": (9.0, 8.8, 170.0),
+        "synth 100 distinct, kustomize only": (3.0, 4.0, 120.0),
+        "check 1000 one-instance apps, one changed": (2.5, 2.4, 90.0),
     }
     lines = targets(rows)
     assert lines[0] == "Targets (this tree):"
     assert "under 0.5 s: 0.40 s" in lines[1]
     assert "(6.00 s)" in lines[2] and "9.00 s, 170 MiB" in lines[2]
+    assert "(3.00x the wall time, 2.20x the CPU time)" in lines[2]
     assert lines[3].endswith("under 3 s: 2.50 s")
     assert len(lines) == 4, "the 1,000-instance row was not run, so it is not shown"

@@ -29,6 +29,7 @@ from constructs_lib.render.helm.probe import (
     identity,
     probe_plan,
     probe_render,
+    refused_by_rules,
     spec_value,
     walk_diff,
     with_value,
@@ -284,9 +285,9 @@ def _seen(probe: Probe) -> tuple[str, str]:
 
 def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     """The first probe of each candidate, in groups whose marks cannot be confused. Values
-    that failed alone before (or are marked ``apart``) are grouped apart from the rest, values
-    a group could not place before stay out of the first (largest) group, and values the rules
-    refused alone are left to be probed alone."""
+    that failed alone before are grouped apart from the rest, values a group could not place
+    before stay out of the first (largest) group, and values the rules refused alone are left
+    to be probed alone."""
     groups: list[list[tuple[Candidate, Probe]]] = []
     doubtful: list[list[tuple[Candidate, Probe]]] = []
     for candidate in candidates:
@@ -294,8 +295,7 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
             continue
         probe = candidate.probes[0]
         seen = _seen(probe)
-        apart = seen in DOUBTFUL or (candidate.param is not None and candidate.param.apart)
-        into = doubtful if apart else groups
+        into = doubtful if seen in DOUBTFUL else groups
         for group in into[1 if seen in MASKED else 0 :]:
             if not any(
                 clash(probe, other)
@@ -559,7 +559,7 @@ def analyse(
         _offer(analysis, param, reason)
         if not reason:
             accepted.append((param, spec_value(doc, param.spec)))
-    analysis.schema_overrides = narrowed(accepted, renders)
+    analysis.schema_overrides = narrowed(instance, accepted, renders)
     claims.finish(file_of)
     return analysis
 
@@ -585,17 +585,19 @@ def _keeps_objects(renders: Renders, changes: list[tuple[tuple[str, ...], Any]])
     ]
 
 
-def narrowed(accepted: list[tuple[Param, Any]], renders: Renders) -> dict[str, dict[str, Any]]:
+def narrowed(
+    instance: Instance, accepted: list[tuple[Param, Any]], renders: Renders
+) -> dict[str, dict[str, Any]]:
     """Schema bounds for this instance: an integer whose minimum would change the object set
     or break a rule gets this instance's default as its minimum. Each minimum is checked
-    against the rules alone (they relate values such as minReplicas and maxReplicas); the
-    objects of those the rules accept are rendered at once, and alone only when that render
-    changes the objects."""
+    against the spec rules alone (they relate values such as minReplicas and maxReplicas);
+    the objects of those the rules accept are rendered at once, and alone only when that
+    render changes the objects or is refused (by a feature's own check)."""
     todo = [(p, d, ((p.spec, p.schema["minimum"]),)) for p, d in accepted if _narrowable(p, d)]
     out = {}
     ruled = []
     for param, default, change in todo:
-        if probe_plan(with_values(renders.doc, change))[0] is None:
+        if refused_by_rules(instance, param.spec, param.schema["minimum"]):
             out[param.key] = {"minimum": default}
         else:
             ruled.append((param, default, change))

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from constructs_lib.constructs.build import Plan, manifests, plan
 from constructs_lib.constructs.package_files import sources
+from constructs_lib.errors import Problem
 from constructs_lib.render.helm.registry import Param, Shape
 from constructs_lib.render.helm.sites import (
     MISSING,
@@ -107,19 +109,60 @@ def with_values(
     return doc
 
 
-def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
-    """(the plan of an Instance document, "") or (None, why the model or a synth-time rule
-    refuses it)."""
+def _said(problem: Problem) -> str:
+    return f"{problem.path}: {problem.message}" if problem.path else problem.message
+
+
+def _ruled(doc: dict[str, Any]) -> tuple[Instance | None, str]:
+    """(the Instance of a document, "") or (None, why the model or a spec rule refuses it)."""
     try:
         instance = Instance.model_validate(doc)
     except (ValidationError, ValueError) as exc:
         return None, str(exc).splitlines()[0]
+    problems = rules.errors(instance)
+    return (None, _said(problems[0])) if problems else (instance, "")
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """A model's field names by the alias a document spells them with."""
+    return {info.alias or name: name for name, info in model.model_fields.items()}
+
+
+def _replaced(model: BaseModel, path: tuple[str, ...], value: Any) -> BaseModel | None:
+    """A copy of ``model`` with the field at the document path ``path`` set to ``value``,
+    not validated; None where the path leaves the models (a mapping or a list)."""
+    name = _field_names(type(model)).get(path[0])
+    if name is None:
+        return None
+    if len(path) > 1:
+        inner = getattr(model, name)
+        value = _replaced(inner, path[1:], value) if isinstance(inner, BaseModel) else None
+        if value is None:
+            return None
+    return model.model_copy(update={name: value})
+
+
+def refused_by_rules(instance: Instance, path: tuple[str, ...], value: Any) -> bool:
+    """Whether a spec rule refuses ``instance`` with ``spec.<path>`` set to ``value``. The
+    copy is not validated, so only an answer that holds for the validated document too is
+    cheap: a refusal is checked again with the document (a field's own bounds, a model
+    check); an acceptance is left to the render that follows."""
+    changed = _replaced(instance, ("spec", *path), value)
+    if changed is not None and not rules.errors(cast(Instance, changed)):
+        return False
+    return bool(_ruled(with_value(document(instance), path, value))[1])
+
+
+def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
+    """(the plan of an Instance document, "") or (None, why the model, a spec rule or a
+    feature refuses it). The rules come first: a refusal by a rule costs no plan."""
+    instance, refused = _ruled(doc)
+    if instance is None:
+        return None, refused
     planned = plan(instance)
-    problems = [*rules.errors(instance), *planned.contribution.errors]
-    if problems:
-        first = problems[0]
-        return None, f"{first.path}: {first.message}" if first.path else first.message
-    return planned, ""
+    errors = planned.contribution.errors
+    return (None, _said(errors[0])) if errors else (planned, "")
 
 
 def probe_render(doc: dict[str, Any]) -> tuple[Objects | None, str]:
@@ -253,10 +296,12 @@ def identity(obj: dict[str, Any]) -> tuple[str, str]:
 
 def _renamed(obj: dict[str, Any], probes: Sequence[Probe]) -> tuple[str, str]:
     """The identity with probe texts in the name put back to their defaults (a
-    cluster-scoped object's name contains its instance's namespace)."""
+    cluster-scoped object's name contains its instance's namespace). Only a value that may
+    be spliced into strings can be in a name: the 3 of a replica count is not the 3 of
+    ``team-3``."""
     kind, name = identity(obj)
     for probe in probes:
-        if probe.sentinel and probe.sentinel in name:
+        if probe.embeddable and probe.sentinel and probe.sentinel in name:
             name = name.replace(probe.sentinel, probe.default_text)
     return kind, name
 
@@ -403,18 +448,19 @@ class _Owners:
 
     def __init__(self, probes: Sequence[Probe]) -> None:
         self.probes = probes
-        self.merges = [p for p in probes if p.shape is Shape.MERGE]
-        others = [p for p in probes if p.shape is not Shape.MERGE]
-        self.by_type: dict[type, list[Probe]] = {}
-        for probe in others:
-            self.by_type.setdefault(type(probe.value), []).append(probe)
-        self.integers = [p for p in others if p.integer]
-        self.marks = [(mark, p) for p in others for mark in p.marks[0]]
+        numbered = list(enumerate(probes))
+        self.merges = [(i, p) for i, p in numbered if p.shape is Shape.MERGE]
+        others = [(i, p) for i, p in numbered if p.shape is not Shape.MERGE]
+        self.by_type: dict[type, list[tuple[int, Probe]]] = {}
+        for i, probe in others:
+            self.by_type.setdefault(type(probe.value), []).append((i, probe))
+        self.integers = [(i, p) for i, p in others if p.integer]
+        self.marks = [(mark, i) for i, p in others for mark in p.marks[0]]
 
     def __call__(self, leaf: Leaf, probed: Objects) -> list[Probe]:
         index, pointer, old, new = leaf
         owning: set[int] = set()
-        for probe in self.merges:
+        for i, probe in self.merges:
             keys = probe.value
             last = pointer[-1] if pointer else None
             if new is MISSING:
@@ -423,19 +469,19 @@ class _Owners:
             else:
                 owns = (last in keys and new == keys[last]) or (old is MISSING and new == keys)
             if owns:
-                owning.add(id(probe))
-        for probe in self.by_type.get(type(new), ()):
+                owning.add(i)
+        for i, probe in self.by_type.get(type(new), ()):
             if new == probe.value:
-                owning.add(id(probe))
+                owning.add(i)
         if isinstance(new, str):
-            for probe in self.integers:
+            for i, probe in self.integers:
                 if new == str(probe.value):
-                    owning.add(id(probe))
+                    owning.add(i)
             old_text = old if isinstance(old, str) else ""
-            for mark, probe in self.marks:
+            for mark, i in self.marks:
                 if mark in new and _count(new, mark) > _count(old_text, mark):
-                    owning.add(id(probe))
-        return [p for p in self.probes if id(p) in owning]
+                    owning.add(i)
+        return [self.probes[i] for i in sorted(owning)]
 
 
 def _alone(leaf: Leaf, owner: Probe, others: Sequence[Probe]) -> Leaf | None:

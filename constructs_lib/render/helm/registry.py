@@ -115,11 +115,6 @@ class Param:
     """Whether this key exists for an instance (e.g. only when the spec sets a reference)."""
     landing: bool = True
     """False when a :class:`Composite` reads this key instead."""
-    apart: bool = False
-    """Its other values often change the object set (a replica count: a PodDisruptionBudget
-    above one replica): the analysis groups it apart from the other values from the first
-    instance on, so it cannot spoil their render. It saves renders and changes nothing
-    found."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -273,7 +268,6 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
         applies=_fixed_replicas,
-        apart=True,
     ),
     Param(
         "autoScaling.minReplicas",
@@ -282,7 +276,6 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
         applies=_autoscaled,
-        apart=True,
     ),
     Param(
         "autoScaling.maxReplicas",
@@ -291,7 +284,6 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(9, 8),
         applies=_autoscaled,
-        apart=True,
     ),
     Param(
         "resources",
@@ -604,7 +596,6 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
         applies=_agents,
-        apart=True,
     ),
     Param(
         "agents.workspace.size",
