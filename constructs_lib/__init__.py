@@ -1,6 +1,7 @@
 """paperclip-gitops: typed cdk8s constructs that render Paperclip instances as GitOps
 manifests."""
 
-from launcher import __version__
+from importlib.metadata import version
 
-__all__ = ["__version__"]
+__version__ = version("paperclip-gitops")
+"""This release (pyproject.toml, the one place the version is written)."""
