@@ -21,7 +21,7 @@ from constructs_lib.render.helm.probe import Probe, explain_group
 from constructs_lib.render.helm.registry import Shape
 from constructs_lib.render.synth import render_app
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
-from constructs_lib.spec.loader import load_app
+from constructs_lib.spec.loader import load_app, parse_instance
 from tests.bench.distinct_bench import distinct
 from tests.conftest import make_instance
 from tests.test_snapshots import SCENARIOS
@@ -339,3 +339,17 @@ def test_a_group_whose_every_value_is_refused_places_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert _placed_by_fakes(monkeypatch, bool, "abcd") == {}
+
+
+def test_a_minimum_is_refused_by_the_rules_without_validating_the_instance_again() -> None:
+    """The copy with one integer changed is checked by the rules alone; a refusal is confirmed
+    with the whole document, an acceptance is left to the render that follows (a field's own
+    bounds are not checked on the copy)."""
+    instance = parse_instance(distinct(0))  # minReplicas 2, maxReplicas 6
+    max_replicas = ("availability", "autoScaling", "maxReplicas")
+    assert probe.refused_by_rules(instance, max_replicas, 1)
+    assert not probe.refused_by_rules(instance, max_replicas, 4)
+    assert instance.spec.availability.auto_scaling.max_replicas == 6, "the instance is unchanged"
+    port = ("networking", "service", "port")
+    assert not probe.refused_by_rules(instance, port, 0), "no rule refuses it: the render will"
+    assert not probe.refused_by_rules(instance, ("podAnnotations", "x"), "y"), "a mapping's key"
