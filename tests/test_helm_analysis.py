@@ -242,6 +242,16 @@ def test_a_replica_count_whose_probe_is_a_digit_of_the_name_is_offered(tmp_path:
     assert replicas <= {p.key for p in chart.analyses[0].params}
 
 
+def test_a_value_spliced_into_strings_is_offered_when_its_probe_is_in_the_name(
+    tmp_path: Path,
+) -> None:
+    """team-4321 holds backup.keepLast's probe (4321): the name is the default's as it is,
+    so the object is the same one and the value is offered."""
+    app = load_app(_write(tmp_path, [distinct(4321)]))
+    chart = build_chart(render_app(app, DEFAULT_KUBERNETES_VERSION), "app.yaml")
+    assert "backup.keepLast" in {p.key for p in chart.analyses[0].params}
+
+
 def test_a_value_a_group_could_not_place_leaves_the_first_group_of_later_instances(
     tmp_path: Path,
 ) -> None:
@@ -346,10 +356,15 @@ def test_a_minimum_is_refused_by_the_rules_without_validating_the_instance_again
     with the whole document, an acceptance is left to the render that follows (a field's own
     bounds are not checked on the copy)."""
     instance = parse_instance(distinct(0))  # minReplicas 2, maxReplicas 6
+    doc = probe.document(instance)
     max_replicas = ("availability", "autoScaling", "maxReplicas")
-    assert probe.refused_by_rules(instance, max_replicas, 1)
-    assert not probe.refused_by_rules(instance, max_replicas, 4)
-    assert instance.spec.availability.auto_scaling.max_replicas == 6, "the instance is unchanged"
+    assert probe.refused_by_rules(instance, doc, max_replicas, 1)
+    assert not probe.refused_by_rules(instance, doc, max_replicas, 4)
+    scaling = instance.spec.availability.auto_scaling
+    assert scaling is not None and scaling.max_replicas == 6, "the instance is unchanged"
     port = ("networking", "service", "port")
-    assert not probe.refused_by_rules(instance, port, 0), "no rule refuses it: the render will"
-    assert not probe.refused_by_rules(instance, ("podAnnotations", "x"), "y"), "a mapping's key"
+    assert not probe.refused_by_rules(instance, doc, port, 0), "no rule refuses it: the render will"
+    annotation = ("podAnnotations", "x")
+    assert not probe.refused_by_rules(instance, doc, annotation, "y"), "a key of a mapping"
+    min_replicas = ("availability", "autoScaling", "minReplicas")
+    assert probe.refused_by_rules(instance, doc, min_replicas, "x"), "the rules cannot read it"

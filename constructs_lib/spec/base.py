@@ -248,7 +248,7 @@ def _semantic(problems_of: Callable[[Any, str], list[semantic.Finding]], kind: s
         problems = problems_of(value, "")
         if problems:
             where, message = problems[0]
-            where = where.lstrip(".")
+            where = where.removeprefix(".")
             raise PydanticCustomError(
                 kind,
                 "{where}{message}",

@@ -10,11 +10,12 @@ tree only (`--only kustomize,agents`), wall time, CPU time (user + system) and p
 command (the largest of its processes); then `check` of a repository of N one-instance apps
 after one of them changed. Every figure is the real command as a new process. A synth cell is
 the median of 5 runs up to 10 instances, of 3 up to 100, one run above, each writing a new
-output tree; the runs of the two rows of one size alternate (all outputs, Kustomize only, all
-outputs, ...), so a drift of the machine hits both. `check` is one run. The base revision runs
-from a git worktree (`PYTHONPATH` pointing at it) with this virtualenv; omit --base to measure
-this tree alone. The machine's CPU and disk speed drift: each row prints a CPU check (a fixed
-Python loop) and a disk check (1,000 small files written and removed) taken before its runs."""
+output tree; the runs of one size go round the trees and the two rows in turn (base all outputs,
+base Kustomize only, this tree all outputs, ...), so a drift of the machine hits every cell
+alike. `check` is one run. The base revision runs from a git worktree (`PYTHONPATH` pointing at
+it) with this virtualenv; omit --base to measure this tree alone. The machine's CPU and disk
+speed drift: each row prints a CPU check (a fixed Python loop) and a disk check (1,000 small
+files written and removed) taken before its runs."""
 
 from __future__ import annotations
 
@@ -156,31 +157,36 @@ def runs_of(count: int) -> int:
     return 5 if count <= 10 else 3 if count <= 100 else 1
 
 
-def synth_rows(tree: Path, work: Path, count: int) -> dict[str, Figures]:
-    """Synths of ``count`` distinct instances (app files of up to :data:`APP_SIZE`), every
-    output and the Kustomize tree only, the runs of the two alternating."""
+def synth_rows(trees: dict[str, Path], work: Path, count: int) -> dict[str, dict[str, Figures]]:
+    """Synths of ``count`` distinct instances (app files of up to :data:`APP_SIZE`) by each
+    tree, every output and the Kustomize tree only; the runs go round the trees and the two
+    writers in turn, so a drift of the machine hits every cell alike."""
     apps = []
     for first in range(0, count, APP_SIZE):
         app = work / f"distinct{count}-{first // APP_SIZE:02d}.yaml"
         if not app.exists():
             write_app(app, range(first, min(first + APP_SIZE, count)))
         apps.append(str(app))
-    runs: dict[str, list[Figures]] = {ALL: [], KUSTOMIZE: []}
+    runs: dict[str, dict[str, list[Figures]]] = {n: {ALL: [], KUSTOMIZE: []} for n in trees}
     for _ in range(runs_of(count)):
-        for writers, figures in runs.items():
-            out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
-            only = [] if writers == ALL else ["--only", writers]
-            # every run writes a new tree, as the first synth does (over an identical tree the
-            # writer would only link the files it already has)
-            shutil.rmtree(out, ignore_errors=True)
-            figures.append(run(tree, ["synth", *apps, "--out", str(out), *only], work))
+        for name, tree in trees.items():
+            for writers, figures in runs[name].items():
+                out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
+                only = [] if writers == ALL else ["--only", writers]
+                # every run writes a new tree, as the first synth does (over an identical
+                # tree the writer would only link the files it already has)
+                shutil.rmtree(out, ignore_errors=True)
+                figures.append(run(tree, ["synth", *apps, "--out", str(out), *only], work))
     return {
-        writers: (
-            statistics.median(f[0] for f in figures),
-            statistics.median(f[1] for f in figures),
-            max(f[2] for f in figures),
-        )
-        for writers, figures in runs.items()
+        name: {
+            writers: (
+                statistics.median(f[0] for f in figures),
+                statistics.median(f[1] for f in figures),
+                max(f[2] for f in figures),
+            )
+            for writers, figures in by_writers.items()
+        }
+        for name, by_writers in runs.items()
     }
 
 
@@ -250,11 +256,11 @@ def main() -> int:
         rows: list[tuple[str, dict[str, Figures], tuple[float, float]]] = []
         for count in sizes:
             check = cpu_check(), disk_check(work)
-            measured = {
-                name: synth_rows(tree, work, count)
-                for name, tree in trees.items()
-                if name == THIS or count <= options.base_max
-            }
+            measured = synth_rows(
+                {n: t for n, t in trees.items() if n == THIS or count <= options.base_max},
+                work,
+                count,
+            )
             for writers, kind in ((ALL, "all outputs"), (KUSTOMIZE, "kustomize only")):
                 label = f"synth {count} distinct, {kind}"
                 rows.append((label, {n: m[writers] for n, m in measured.items()}, check))
@@ -279,7 +285,7 @@ def main() -> int:
     print("-" * len(header))
     for label, figures, (cpu, disk) in rows:
         cells = "".join(
-            f"{figures[n][0]:>13.2f} / {figures[n][1]:>6.2f} / {figures[n][2]:>6.0f}"
+            f"{figures[n][0]:>14.2f} / {figures[n][1]:>6.2f} / {figures[n][2]:>6.0f}"
             if n in figures
             else f"{'-':>32}"
             for n in names
@@ -291,9 +297,9 @@ def main() -> int:
     print(
         "\nEach cell: the real command (`python -m constructs_lib ...`, a new process); a synth "
         "cell is the median of 5 runs up to 10 instances, of 3 up to 100, one run above, each "
-        "writing a new output tree, the runs of one size's two rows alternating, and check is "
-        "one run; CPU s is user + system time; peak MiB is the largest process's RSS. The CPU "
-        "and disk checks are taken before each size's runs. CPU check: a fixed "
+        "writing a new output tree, the runs of one size going round the trees and rows, and "
+        "check is one run; CPU s is user + system time; peak MiB is the largest process's "
+        "RSS. The CPU and disk checks are taken before each size's runs. CPU check: a fixed "
         "10-million-step loop (0.3-0.5 s on a quiet machine). Disk check: 1,000 files of "
         "1 KiB written and removed. "
         "Child max RSS: "

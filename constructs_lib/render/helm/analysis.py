@@ -592,12 +592,13 @@ def narrowed(
     or break a rule gets this instance's default as its minimum. Each minimum is checked
     against the spec rules alone (they relate values such as minReplicas and maxReplicas);
     the objects of those the rules accept are rendered at once, and alone only when that
-    render changes the objects or is refused (by a feature's own check)."""
+    render changes the objects or is refused (by a feature's own check or a field's own
+    bounds)."""
     todo = [(p, d, ((p.spec, p.schema["minimum"]),)) for p, d in accepted if _narrowable(p, d)]
     out = {}
     ruled = []
     for param, default, change in todo:
-        if refused_by_rules(instance, param.spec, param.schema["minimum"]):
+        if refused_by_rules(instance, renders.doc, param.spec, param.schema["minimum"]):
             out[param.key] = {"minimum": default}
         else:
             ruled.append((param, default, change))

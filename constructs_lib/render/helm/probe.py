@@ -143,15 +143,21 @@ def _replaced(model: BaseModel, path: tuple[str, ...], value: Any) -> BaseModel 
     return model.model_copy(update={name: value})
 
 
-def refused_by_rules(instance: Instance, path: tuple[str, ...], value: Any) -> bool:
-    """Whether a spec rule refuses ``instance`` with ``spec.<path>`` set to ``value``. The
-    copy is not validated, so only an answer that holds for the validated document too is
-    cheap: a refusal is checked again with the document (a field's own bounds, a model
-    check); an acceptance is left to the render that follows."""
+def refused_by_rules(
+    instance: Instance, doc: dict[str, Any], path: tuple[str, ...], value: Any
+) -> bool:
+    """Whether a spec rule refuses ``instance`` (``doc``: its document) with ``spec.<path>``
+    set to ``value``. The rules read a copy that is not validated again, so only the answer
+    that holds for the validated document too is taken from it: an acceptance, which the
+    render that follows checks in full (a field's own bounds, a model check); a refusal, or
+    a value the rules cannot read, is checked again with the document."""
     changed = _replaced(instance, ("spec", *path), value)
-    if changed is not None and not rules.errors(cast(Instance, changed)):
-        return False
-    return bool(_ruled(with_value(document(instance), path, value))[1])
+    try:
+        if changed is not None and not rules.errors(cast(Instance, changed)):
+            return False
+    except (AttributeError, TypeError, ValueError):  # not a value the field holds
+        pass
+    return bool(_ruled(with_value(doc, path, value))[1])
 
 
 def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
@@ -307,8 +313,13 @@ def _renamed(obj: dict[str, Any], probes: Sequence[Probe]) -> tuple[str, str]:
 
 
 def _leaves(default: Objects, probed: Objects, probes: Sequence[Probe]) -> list[Leaf] | None:
-    """Every changed leaf, or None when the probes add or remove objects."""
-    if [identity(o) for o in default] != [_renamed(o, probes) for o in probed]:
+    """Every changed leaf, or None when the probes add or remove objects (an object keeps
+    its identity when its name is the default's as it is, or with the probe texts put back:
+    a port of 31337 is not in ``team-31337`` because of the probe)."""
+    if len(default) != len(probed) or any(
+        identity(a) != identity(b) and identity(a) != _renamed(b, probes)
+        for a, b in zip(default, probed, strict=True)
+    ):
         return None
     blocks = [p.value for p in probes if p.shape is Shape.BLOCK]
     return [
