@@ -5,11 +5,9 @@ ConfigMap (``templates.json``); the launcher reads that file with :class:`Launch
 This module depends on pydantic only, so the launcher image stays small.
 """
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -127,7 +125,7 @@ class TemplateEnv(Model):
     """A key of a Secret the instance declares for agents. Default: unset."""
 
     @model_validator(mode="after")
-    def _one_source(self) -> TemplateEnv:
+    def _one_source(self) -> Self:
         if (self.value is None) == (self.secret_key_ref is None):
             raise ValueError("set exactly one of value or secretKeyRef")
         if self.name in RESERVED_ENV:
@@ -256,7 +254,7 @@ class JobTemplate(Model):
     variant and env; no timeout beyond the template's; no tiers."""
 
     @model_validator(mode="after")
-    def _resources(self) -> JobTemplate:
+    def _resources(self) -> Self:
         if self.resources is not None and self.tier is not None:
             raise ValueError("set resources or tier, not both")
         if self.opencode is not None and (self.command or self.args):

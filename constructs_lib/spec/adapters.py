@@ -1,8 +1,6 @@
 """``spec.adapters``: LLM API keys, E2B, the cloud sandbox, Kubernetes execution and the
 adapter registry (the operator's AdaptersSpec, field for field)."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 

@@ -5,9 +5,7 @@ The template schema is the launcher's own (:mod:`launcher.templates`), so what t
 accepts is exactly what the launcher reads.
 """
 
-from __future__ import annotations
-
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
@@ -129,7 +127,7 @@ class AgentsSpec(SpecModel):
     `opencode` template."""
 
     @model_validator(mode="after")
-    def _default_template(self) -> AgentsSpec:
+    def _default_template(self) -> Self:
         if self.enabled and not self.templates:
             object.__setattr__(self, "templates", {"opencode": builtin_opencode()})
         return self

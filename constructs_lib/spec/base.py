@@ -7,8 +7,6 @@
 * Quantity, label and DNS-name checks with the rules Kubernetes applies.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable
 from dataclasses import dataclass

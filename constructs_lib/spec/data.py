@@ -1,7 +1,5 @@
 """Spec groups for data: database, object storage and the data volume."""
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import Annotated, Any

@@ -8,11 +8,9 @@ Instance behind git's back). ``image.autoUpdate`` becomes the GitOps tools' own 
 automation (see ``constructs/image_automation.py``).
 """
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -86,7 +84,7 @@ class SelfConfigureSpec(SpecModel):
     """Accepted for compatibility (meaningful only with enabled). Default: none."""
 
     @model_validator(mode="after")
-    def _refuse_enabled(self) -> SelfConfigureSpec:
+    def _refuse_enabled(self) -> Self:
         if self.enabled:
             raise PydanticCustomError(
                 "self_configure_in_gitops",

@@ -4,13 +4,11 @@ Read from ``apps/_gitops.yaml`` (``apps/`` discovery skips names starting with `
 that file no ``dist/gitops/`` is written. Every field documents its default.
 """
 
-from __future__ import annotations
-
 import difflib
 import re
 import urllib.parse
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -108,7 +106,7 @@ class GitOpsConfig(SpecModel):
         return value
 
     @model_validator(mode="after")
-    def _known_dependencies(self) -> GitOpsConfig:
+    def _known_dependencies(self) -> Self:
         for app, needs in self.depends_on.items():
             if app in needs:
                 raise ValueError(f"dependsOn: app {app!r} cannot depend on itself")

@@ -5,8 +5,6 @@ Field names, defaults and requirements are the operator's (paperclip.inc/v1alpha
 credential is a Secret reference, never a value.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated
 

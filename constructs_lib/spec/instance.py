@@ -1,7 +1,5 @@
 """The paperclip.inc/v1alpha1 Instance: metadata and the spec, grouped as the CRD groups it."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field

@@ -1,8 +1,6 @@
 """``observability.metrics``: the OTEL env, a ServiceMonitor, a PrometheusRule and Grafana
 dashboards (the operator's field names and defaults, plus two documented extensions)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import AfterValidator, Field

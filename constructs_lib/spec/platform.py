@@ -1,8 +1,6 @@
 """Spec groups for how the server runs on Kubernetes: networking, availability, probes,
 security and the workload kind."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated, Any
 

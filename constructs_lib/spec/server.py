@@ -1,7 +1,5 @@
 """Spec groups for the server itself: image, deployment, auth, secrets, heartbeat, logging."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 
@@ -143,7 +141,7 @@ class SchedulerGating(StrEnum):
     AUTO = "auto"
 
     @property
-    def resolved(self) -> SchedulerGating:
+    def resolved(self) -> "SchedulerGating":
         """auto resolves to ordinal, as in the operator."""
         return SchedulerGating.ORDINAL if self is SchedulerGating.AUTO else self
 

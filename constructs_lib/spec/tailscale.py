@@ -1,7 +1,5 @@
 """``tailscale``: a Tailscale sidecar that serves (or funnels) the server on the tailnet."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 
