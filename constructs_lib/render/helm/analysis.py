@@ -30,6 +30,7 @@ from constructs_lib.render.helm.probe import (
     probe_plan,
     probe_render,
     refused_by_rules,
+    same_objects,
     spec_value,
     walk_diff,
     with_value,
@@ -265,7 +266,7 @@ class Renders:
                 emptied = self.emptied(group())
                 if (
                     emptied is not None
-                    and [identity(o) for o in emptied] == [identity(o) for o in self.default]
+                    and same_objects(self.default, emptied)
                     and _same_path(self.default[index], emptied[index], pointer)
                 ):
                     return get(emptied[index], pointer) is MISSING
@@ -580,9 +581,7 @@ def _narrowable(param: Param, default: Any) -> bool:
 
 def _keeps_objects(renders: Renders, changes: list[tuple[tuple[str, ...], Any]]) -> bool:
     probed, _ = probe_render(with_values(renders.doc, changes))
-    return probed is not None and [identity(o) for o in probed] == [
-        identity(o) for o in renders.default
-    ]
+    return probed is not None and same_objects(renders.default, probed)
 
 
 def narrowed(
@@ -594,19 +593,18 @@ def narrowed(
     the objects of those the rules accept are rendered at once, and alone only when that
     render changes the objects or is refused (by a feature's own check or a field's own
     bounds)."""
-    todo = [(p, d, ((p.spec, p.schema["minimum"]),)) for p, d in accepted if _narrowable(p, d)]
+    todo = [(p, d, (p.spec, p.schema["minimum"])) for p, d in accepted if _narrowable(p, d)]
     out = {}
     ruled = []
     for param, default, change in todo:
-        if refused_by_rules(instance, renders.doc, param.spec, param.schema["minimum"]):
+        if refused_by_rules(instance, renders.doc, *change):
             out[param.key] = {"minimum": default}
         else:
             ruled.append((param, default, change))
-    together = [c for _, _, change in ruled for c in change]
-    if len(ruled) > 1 and _keeps_objects(renders, together):
+    if len(ruled) > 1 and _keeps_objects(renders, [change for _, _, change in ruled]):
         return out
     for param, default, change in ruled:
-        if not _keeps_objects(renders, list(change)):
+        if not _keeps_objects(renders, [change]):
             out[param.key] = {"minimum": default}
     return out
 

@@ -312,14 +312,19 @@ def _renamed(obj: dict[str, Any], probes: Sequence[Probe]) -> tuple[str, str]:
     return kind, name
 
 
-def _leaves(default: Objects, probed: Objects, probes: Sequence[Probe]) -> list[Leaf] | None:
-    """Every changed leaf, or None when the probes add or remove objects (an object keeps
-    its identity when its name is the default's as it is, or with the probe texts put back:
-    a port of 31337 is not in ``team-31337`` because of the probe)."""
-    if len(default) != len(probed) or any(
-        identity(a) != identity(b) and identity(a) != _renamed(b, probes)
+def same_objects(default: Objects, probed: Objects, probes: Sequence[Probe] = ()) -> bool:
+    """Whether ``probed`` holds ``default``'s objects in its order: each of the same kind and
+    name, the name as it is or with the probe texts put back (a port of 31337 is not in
+    ``team-31337`` because of the probe)."""
+    return len(default) == len(probed) and all(
+        identity(a) == identity(b) or identity(a) == _renamed(b, probes)
         for a, b in zip(default, probed, strict=True)
-    ):
+    )
+
+
+def _leaves(default: Objects, probed: Objects, probes: Sequence[Probe]) -> list[Leaf] | None:
+    """Every changed leaf, or None when the probes add or remove objects."""
+    if not same_objects(default, probed, probes):
         return None
     blocks = [p.value for p in probes if p.shape is Shape.BLOCK]
     return [
