@@ -5,10 +5,11 @@ launcher's URL and token (the token is created in-cluster by the secrets bootstr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from constructs_lib.constructs.copying import frozen, json_copy
+from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
     Contribution,
@@ -86,19 +87,17 @@ def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
 Job = dict[str, Any]
 
 _CONFIGS: Memo[str] = Memo(256)
-_CHECKS: Memo[tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]] = Memo(256)
 
 
 _UNREAD = {"launcher": {"image", "replicas"}}
 """Fields of the agents spec that only the launcher Deployment reads (it is not remembered):
-left out of the key, so the chart analysis's probes of them find the checks remembered."""
+left out of the key, so the chart analysis's probes of them find the config remembered."""
 
 
 def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
-    """Exactly what :func:`launcher_config` and :func:`_template_problems` read, as a hashable
-    key (the agents spec as its JSON but :data:`_UNREAD`, plus whether its templates are the
-    built-in one, which the JSON does not say); None when the spec has no JSON (nothing is
-    remembered then)."""
+    """Exactly what :func:`launcher_config` reads, as a hashable key (the agents spec as its
+    JSON but :data:`_UNREAD`, plus whether its templates are the built-in one, which the JSON
+    does not say); None when the spec has no JSON (nothing is remembered then)."""
     spec = instance.spec
     keys = spec.adapters.api_keys_secret_ref
     try:
@@ -311,32 +310,13 @@ def _secrets_used(template: AgentTemplate) -> list[tuple[str, str]]:
     return used
 
 
-def _template_problems(instance: Instance) -> tuple[list[Problem], list[tuple[str, Job]]]:
-    """Secrets a template may not use, and a Job stamped from each template (validated like
-    generated objects, reported at the template's path). Remembered by the same inputs as
-    :func:`launcher_config`; every call gets Jobs of its own."""
-    errors, makers = _remember(_CHECKS, _config_inputs(instance), lambda: _frozen_checks(instance))
-    return list(errors), [(path, make()) for path, make in makers]
-
-
-def _frozen_checks(
-    instance: Instance,
-) -> tuple[tuple[Problem, ...], tuple[tuple[str, Callable[[], Job]], ...]]:
-    found, stamped = _checked_templates(instance)
-    return found, tuple((path, frozen(job)) for path, job in stamped)
-
-
-def _checked_templates(
-    instance: Instance,
-) -> tuple[tuple[Problem, ...], tuple[tuple[str, Job], ...]]:
+def _template_errors(instance: Instance) -> list[Problem]:
+    """Secrets a template may use only when spec.agents.secretNames declares them."""
     agents = instance.spec.agents
     keys = instance.spec.adapters.api_keys_secret_ref
     allowed = set(agents.secret_names) | ({keys.name} if keys is not None else set())
     errors: list[Problem] = []
-    stamped: list[tuple[str, Job]] = []
-    config = LauncherConfig.model_validate_json(launcher_config(instance))
     for name, template in sorted(agents.templates.items()):
-        path = f"spec.agents.templates.{name}"
         for field, secret in _secrets_used(template):
             if secret not in allowed:
                 errors.append(
@@ -344,10 +324,20 @@ def _checked_templates(
                         f"references Secret {secret!r}, which spec.agents.secretNames does not "
                         "declare: the launcher can mount any Secret of the namespace into a Job, "
                         "so templates may only use the Secrets declared for agents.",
-                        f"{path}.{field}",
+                        f"spec.agents.templates.{name}.{field}",
                         f"add {secret!r} to spec.agents.secretNames, or use another Secret.",
                     )
                 )
+    return errors
+
+
+def _stamps(instance: Instance) -> list[tuple[str, Callable[[], Job]]]:
+    """A maker of the Job the launcher stamps from each template, by the template's spec path.
+    Made only when called: synth validates the Jobs of an instance's own render, and the chart
+    analysis's renders of the same instance never stamp one."""
+    config = functools.cache(lambda: LauncherConfig.model_validate_json(launcher_config(instance)))
+
+    def stamp(name: str) -> Callable[[], Job]:
         request = RunRequest(
             agent_id="synth-check",
             run_id="synth-check",
@@ -355,8 +345,11 @@ def _checked_templates(
             template=name,
             api_key="synth-check",
         )
-        stamped.append((path, build_job(config, request)))
-    return tuple(errors), tuple(stamped)
+        return lambda: build_job(config(), request)
+
+    return [
+        (f"spec.agents.templates.{n}", stamp(n)) for n in sorted(instance.spec.agents.templates)
+    ]
 
 
 class AgentsFeature(Feature):
@@ -371,7 +364,6 @@ class AgentsFeature(Feature):
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
         names = AgentNames.of(instance)
-        errors, stamped = _template_problems(instance)
         warnings = []
         workspace = instance.spec.agents.workspace
         if (
@@ -406,9 +398,9 @@ class AgentsFeature(Feature):
             init_containers=[adapter_install_container(instance)],
             egress=[pods_rule(launcher_selector(instance), LAUNCHER_PORT)],
             secrets=[BootstrapSecret(names.token_secret, LAUNCHER_TOKEN_KEY, SecretForm.TOKEN)],
-            errors=errors,
+            errors=_template_errors(instance),
             warnings=warnings,
-            stamped=stamped,
+            stamps=_stamps(instance),
         )
 
     def add_objects(self) -> None:

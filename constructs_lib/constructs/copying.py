@@ -8,11 +8,7 @@ plain dicts, lists and scalars of Kubernetes objects that bookkeeping is most of
 from __future__ import annotations
 
 import copy
-import marshal
-from collections.abc import Callable
 from typing import Any, TypeVar, cast
-
-from constructs_lib.memo import image
 
 T = TypeVar("T")
 
@@ -38,17 +34,3 @@ def _copy(value: Any) -> Any:
     if kind in _IMMUTABLE:
         return value
     return copy.deepcopy(value)
-
-
-def frozen(value: T) -> Callable[[], T]:
-    """A maker of fresh deep copies of ``value`` as it is now, for a remembered value that is
-    handed out again and again (the caller may go on to change ``value`` itself). Plain JSON
-    data is kept as its :func:`~constructs_lib.memo.image` (marshal's bytes), which marshal
-    reads back in half the time :func:`json_copy` takes; anything marshal refuses (a str or
-    dict subclass, ...) is kept as a :func:`json_copy`."""
-    try:
-        data = image(value)
-    except TypeError:
-        kept = json_copy(value)
-        return lambda: json_copy(kept)
-    return lambda: cast(T, marshal.loads(data))

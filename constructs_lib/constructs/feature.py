@@ -16,7 +16,7 @@ instance is ``self.context.instance``), and list the class in
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, ClassVar
@@ -159,9 +159,9 @@ class Contribution:
     PAPERCLIP_ALLOWED_HOSTNAMES after the user's."""
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    stamped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    """Objects made later from reviewed templates (e.g. agent Jobs), paired with the spec path
-    that declares them: validated at synth time like generated objects."""
+    stamps: list[tuple[str, Callable[[], dict[str, Any]]]] = field(default_factory=list)
+    """Makers of the objects made later from reviewed templates (e.g. agent Jobs), paired with
+    the spec path that declares them: synth validates what they make like generated objects."""
     service_account_token: bool = False
     """The server pod needs its ServiceAccount token (it calls the Kubernetes API: cloud
     sandbox, execution mode kubernetes); otherwise automountServiceAccountToken is false."""
@@ -179,7 +179,7 @@ class Contribution:
             allowed_hostnames=[*self.allowed_hostnames, *other.allowed_hostnames],
             errors=[*self.errors, *other.errors],
             warnings=[*self.warnings, *other.warnings],
-            stamped=[*self.stamped, *other.stamped],
+            stamps=[*self.stamps, *other.stamps],
             service_account_token=self.service_account_token or other.service_account_token,
         )
 

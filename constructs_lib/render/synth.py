@@ -109,7 +109,7 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     documents: list[str] = []
     for index, planned in enumerate(plans):
         built = manifests(planned, sources())
-        stamped = planned.contribution.stamped
+        stamped = [(path, make()) for path, make in planned.contribution.stamps]
         found, texts = check_and_dump(built, version, str(app.source), app.label(index), stamped)
         errors += found
         per_instance.append(built)

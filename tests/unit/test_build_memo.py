@@ -1,5 +1,5 @@
-"""What one build remembers for the next (dashboard texts, the launcher config and its
-stamped Jobs, config hashes) never leaks between builds: every build gets objects of its own,
+"""What one build remembers for the next (dashboard texts, the launcher config, config
+hashes) never leaks between builds: every build gets objects of its own,
 and what it does to them changes no later build. The server pod's reference check looks only
 at what it can map to the user's fields, and finds exactly what checking the whole pod finds."""
 
@@ -14,7 +14,6 @@ from typing import Any
 
 from constructs_lib.constructs import build, podrefs
 from constructs_lib.constructs.build import manifests, plan
-from constructs_lib.constructs.copying import frozen
 from constructs_lib.constructs.names import canonical_json, config_hash
 from constructs_lib.spec.loader import load_app
 from constructs_lib.spec.semantic import pod_spec_problems
@@ -55,40 +54,36 @@ def test_a_build_changed_in_place_changes_no_later_build() -> None:
     for app in APPS:
         [instance] = load_app(app).instances
         planned = plan(instance)
-        objects, stamped = _text(manifests(planned)), _text(planned.contribution.stamped)
+        objects, stamped = _text(manifests(planned)), _text(_stamped(planned))
         _vandalise(manifests(planned))
-        _vandalise(planned.contribution.stamped)
+        _vandalise(_stamped(planned))
         assert _text(manifests(planned)) == objects, app  # the same plan again
+        assert _text(_stamped(planned)) == stamped, app
         [twin] = load_app(app).instances
         again = plan(twin)  # an equal instance: what is remembered by value
         assert _text(manifests(again)) == objects, app
-        assert _text(again.contribution.stamped) == stamped, app
+        assert _text(_stamped(again)) == stamped, app
 
 
-def test_stamped_jobs_are_new_objects_every_plan() -> None:
+def _stamped(planned: build.Plan) -> list[tuple[str, Any]]:
+    return [(path, make()) for path, make in planned.contribution.stamps]
+
+
+def test_stamped_jobs_are_new_objects_every_time_and_one_per_template() -> None:
     [instance] = load_app(BENCH).instances
-    one, two = plan(instance).contribution.stamped, plan(instance).contribution.stamped
+    planned = plan(instance)
+    one, two = _stamped(planned), _stamped(plan(instance))
     assert one == two
+    assert [path for path, _ in one] == [
+        f"spec.agents.templates.{name}" for name in sorted(instance.spec.agents.templates)
+    ]
+    assert all(job["kind"] == "Job" for _, job in one)
     assert all(a is not b for (_, a), (_, b) in zip(one, two, strict=True))
+    assert all(a is not b for (_, a), (_, b) in zip(one, _stamped(planned), strict=True))
 
 
 class Colour(StrEnum):
     RED = "red"
-
-
-def test_frozen_makes_fresh_equal_copies_of_the_value_as_it_was() -> None:
-    values: list[dict[str, Any]] = [
-        {"a": [1, 2.5, None, True, {"b": "c"}], "d": (1, "x")},
-        {"e": Colour.RED},
-    ]
-    for value in values:
-        original = copy.deepcopy(value)
-        make = frozen(value)
-        value["added"] = 1
-        one, two = make(), make()
-        assert one == two == original
-        assert one is not two and one["a" if "a" in one else "e"] is not None
-        assert [type(v) for v in one.values()] == [type(v) for v in original.values()]
 
 
 def test_config_hash_is_the_hash_of_the_canonical_json() -> None:
@@ -186,6 +181,6 @@ def test_the_launcher_image_and_replicas_reuse_the_remembered_template_checks() 
     assert other.spec.agents.launcher.replicas == launcher.replicas + 2
     assert agents._config_inputs(other) == agents._config_inputs(instance)
     assert agents._launcher_config(other) == agents._launcher_config(instance)
-    assert agents._checked_templates(other) == agents._checked_templates(instance)
+    assert _text(_stamped(plan(other))) == _text(_stamped(plan(instance)))
     assert agents._config_inputs(timeout) != agents._config_inputs(instance)
     assert agents._launcher_config(timeout) != agents._launcher_config(instance)
