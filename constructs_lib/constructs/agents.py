@@ -337,7 +337,7 @@ def _stamps(instance: Instance) -> list[tuple[str, Callable[[], Job]]]:
     analysis's renders of the same instance never stamp one."""
     config = functools.cache(lambda: LauncherConfig.model_validate_json(launcher_config(instance)))
 
-    def stamp(name: str) -> Callable[[], Job]:
+    def stamp(name: str) -> Job:
         request = RunRequest(
             agent_id="synth-check",
             run_id="synth-check",
@@ -345,10 +345,11 @@ def _stamps(instance: Instance) -> list[tuple[str, Callable[[], Job]]]:
             template=name,
             api_key="synth-check",
         )
-        return lambda: build_job(config(), request)
+        return build_job(config(), request)
 
     return [
-        (f"spec.agents.templates.{n}", stamp(n)) for n in sorted(instance.spec.agents.templates)
+        (f"spec.agents.templates.{name}", functools.partial(stamp, name))
+        for name in sorted(instance.spec.agents.templates)
     ]
 
 
