@@ -1,9 +1,9 @@
 """The Helm chart beside the Kustomize tree, checked with the real helm and kubectl.
 
 * ``helm lint --strict`` of every chart;
-* equivalence: ``helm template`` with default values == ``kubectl kustomize`` of the tree, and
-  for a set of overrides (some change the object count) == the Kustomize tree synthesized
-  from the spec with the same change;
+* equivalence: ``helm template`` with default values == ``kubectl kustomize`` of the tree (of
+  every app and every feature scenario), and for a set of overrides (some change the object
+  count) == the Kustomize tree synthesized from the spec with the same change;
 * the values schema refuses bad values in ``helm template`` and ``helm lint``; it is valid
   draft-07; registry, values.yaml and schema keys agree;
 * snapshots of the values.yaml and one template per feature.
@@ -23,6 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
+from constructs_lib.errors import UserError
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import document, with_value
@@ -33,7 +34,8 @@ from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
-from tests.conftest import REPO
+from tests.conftest import REPO, make_instance
+from tests.test_snapshots import SCENARIOS
 
 APPS = {
     "quickstart": "paperclip",
@@ -118,6 +120,34 @@ def test_default_render_equals_kustomize(
     actual = helm_objects(helm, synthesized / app / "helm", APPS[app], None, tmp_path)
     assert len(expected) >= 5
     assert_same(expected, actual)
+
+
+REFUSED_SCENARIOS = {"server-without-persistence-or-policy"}
+"""Scenarios the rules refuse at synth (the snapshot shows the build; synth says why)."""
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_feature_scenario_renders_its_kustomize_tree_by_default(
+    scenario: str, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """The chart of each feature scenario (tests/test_snapshots.py), with its default values,
+    is the scenario's Kustomize tree: no value's default in values.yaml differs from what the
+    objects hold."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    instance = make_instance(patch, **metadata)
+    app = tmp_path / "scenario.yaml"
+    app.write_text(
+        yaml.safe_dump(instance.model_dump(by_alias=True, mode="json", exclude_none=True))
+    )
+    if scenario in REFUSED_SCENARIOS:
+        with pytest.raises(UserError):
+            synthesize([app], VERSION)
+        return
+    trees = synthesize([app], VERSION).trees
+    write_trees(tmp_path / "out", trees, prune=False)
+    tree = tmp_path / "out" / "scenario"
+    expected = kustomize_objects(kubectl, tree / "kustomize")
+    assert_same(expected, helm_objects(helm, tree / "helm", instance.namespace, None, tmp_path))
 
 
 def test_templates_never_generate_secrets(synthesized: Path) -> None:
@@ -366,6 +396,77 @@ def test_schema_refuses_bad_values(
     assert "values don't meet the specifications of the schema" in rendered.stderr
     linted = run(helm, "lint", "--strict", chart, "-f", str(override), check=False)
     assert linted.returncode != 0, linted.stdout
+
+
+def _shared_key_instance(replicas: int) -> dict[str, Any]:
+    """Two or more replicas without a master key Secret share one the bootstrap creates, and
+    a StatefulSet of several pods runs the heartbeat on pod -0 only: one replica does neither."""
+    return {
+        "apiVersion": "paperclip.inc/v1alpha1",
+        "kind": "Instance",
+        "metadata": {"name": "shared", "namespace": "shared"},
+        "spec": {
+            "image": {"tag": "2026.1106.0"},
+            "database": {"mode": "managed"},
+            "storage": {"persistence": {"enabled": False}},
+            "availability": {"replicas": replicas},
+            "auth": {"secretRef": {"name": "shared-auth", "key": "secret"}},
+            "objectStorage": {"provider": "s3", "bucket": "shared-files", "region": "eu-west-1"},
+        },
+    }
+
+
+def _synthesized_instance(doc: dict[str, Any], out: Path) -> Path:
+    app = out / "shared.yaml"
+    app.parent.mkdir(parents=True, exist_ok=True)
+    app.write_text(yaml.safe_dump(doc, sort_keys=False))
+    write_trees(out / "dist", synthesize([app], VERSION).trees, prune=False)
+    return out / "dist" / "shared"
+
+
+def test_a_value_the_generator_fills_in_when_unset_is_not_offered(
+    helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """The managed database without resources gets the generator's requests and limits, not
+    the empty block values.yaml would hold: its resources are left out (with the reason), and
+    the default render is still the Kustomize tree."""
+    tree = _synthesized_instance(_shared_key_instance(2), tmp_path)
+    values = yaml.safe_load((tree / "helm" / "values.yaml").read_text())
+    assert "resources" not in values["database"]
+    readme = (tree / "helm" / "README.md").read_text()
+    assert "`database.resources`: spec/template/spec/containers/0/resources holds" in readme
+    expected = kustomize_objects(kubectl, tree / "kustomize")
+    assert_same(expected, helm_objects(helm, tree / "helm", "shared", None, tmp_path))
+
+
+def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
+    helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """A replica count of 1 changes more than the count here (no shared master key, no
+    heartbeat gating), so the chart cannot lower it that far: its schema minimum is this
+    instance's 2. Above it, the chart renders what synth makes of the same spec."""
+    tree = _synthesized_instance(_shared_key_instance(2), tmp_path / "two")
+    chart = tree / "helm"
+    schema = json.loads((chart / "values.schema.json").read_text())
+    assert schema["properties"]["replicas"]["minimum"] == 2
+    override = tmp_path / "one.yaml"
+    override.write_text(yaml.safe_dump({"replicas": 1}))
+    refused = run(helm, "template", "r", str(chart), "-f", str(override), check=False)
+    assert refused.returncode != 0
+    assert "values don't meet the specifications of the schema" in refused.stderr
+    assert "replicas" in refused.stderr
+    one = kustomize_objects(
+        kubectl, _synthesized_instance(_shared_key_instance(1), tmp_path / "one") / "kustomize"
+    )
+    two = kustomize_objects(kubectl, tree / "kustomize")
+    server = ("apps/v1", "StatefulSet", "shared", "shared")
+    pod_one, pod_two = (o[server]["spec"]["template"]["spec"] for o in (one, two))
+    assert pod_one["containers"][0]["args"] != pod_two["containers"][0]["args"], "the reason"
+    three = _synthesized_instance(_shared_key_instance(3), tmp_path / "three") / "kustomize"
+    assert_same(
+        kustomize_objects(kubectl, three),
+        helm_objects(helm, chart, "shared", {"replicas": 3}, tmp_path),
+    )
 
 
 def _leaf_keys(schema: dict[str, Any], params: set[str], at: str = "") -> set[str]:

@@ -142,6 +142,7 @@ def _probe(key: str, value: Any, default_text: str, **fields: Any) -> Probe:
         "embeddable": True,
         "sentinel": str(value),
         "default_text": default_text,
+        "default": default_text,
         "integer": isinstance(value, int),
     }
     settings.update(fields)

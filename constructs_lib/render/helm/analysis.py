@@ -23,6 +23,7 @@ from constructs_lib.render.helm.probe import (
     Unexplained,
     Vanishes,
     clash,
+    default_value,
     document,
     explain,
     explain_group,
@@ -123,6 +124,7 @@ def _namespace(instance: Instance) -> Candidate:
         embeddable=True,
         sentinel=NAMESPACE_SENTINEL,
         default_text=instance.namespace,
+        default=instance.namespace,
         integer=False,
     )
     return Candidate("namespace", [probe])
@@ -138,6 +140,7 @@ def _composite(instance: Instance, composite: Composite, prefix: tuple[str, ...]
         embeddable=True,
         sentinel=composite.sentinel,
         default_text=composite.default_text(instance),
+        default=composite.default_text(instance),
         integer=False,
     )
     return Candidate(composite.name, [probe])
@@ -177,6 +180,7 @@ def _param(
             embeddable=hosts or param.embeddable,
             sentinel=sentinel,
             default_text=default_text,
+            default=shown if priority else default_value(param, doc),
             integer=isinstance(value, int) and not isinstance(value, bool),
             guard=param.spec if param.optional and not hosts else None,
         )
@@ -478,6 +482,27 @@ class Claims:
         self.hashes.update(found.hashes)
         return None
 
+    def explains(
+        self, where: tuple[int, Pointer], old: Any, new: Any, values: dict[str, int]
+    ) -> bool:
+        """Whether a changed leaf is ``old`` with the integers of ``values`` (by key) put where
+        those keys were accepted: a whole leaf of one of them, or a string whose spans of
+        them hold the new numbers."""
+        key = self.claimed.get(where)
+        if key is not None:
+            value = values.get(key)
+            return value is not None and (new == str(value) or (type(new) is int and new == value))
+        spans = self.spans.get(where)
+        if not spans or not isinstance(old, str):
+            return False
+        text, position = "", 0
+        for start, end, _, owner in sorted(spans):
+            text += old[position:start] + (
+                str(values[owner]) if owner in values else old[start:end]
+            )
+            position = end
+        return bool(new == text + old[position:])
+
     def finish(self, file_of: Callable[[int], str]) -> None:
         """The hashes of ConfigMaps that values feed, and the spans of each string."""
         objects, sites = self.analysis.objects, self.analysis.sites
@@ -560,7 +585,7 @@ def analyse(
         _offer(analysis, param, reason)
         if not reason:
             accepted.append((param, spec_value(doc, param.spec)))
-    analysis.schema_overrides = narrowed(instance, accepted, renders)
+    analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
     claims.finish(file_of)
     return analysis
 
@@ -579,33 +604,46 @@ def _narrowable(param: Param, default: Any) -> bool:
     return minimum is not None and minimum < default
 
 
-def _keeps_objects(renders: Renders, changes: list[tuple[tuple[str, ...], Any]]) -> bool:
-    probed, _ = probe_render(with_values(renders.doc, changes))
-    return probed is not None and same_objects(renders.default, probed)
+def _only_at_sites(
+    renders: Renders, claims: Claims, changes: dict[str, tuple[tuple[str, ...], int]]
+) -> bool:
+    """Whether setting each key's integer (``changes``: key -> its spec path and value) keeps
+    the objects and changes nothing but where those keys were accepted (and config hashes)."""
+    probed, _ = probe_render(with_values(renders.doc, list(changes.values())))
+    if probed is None or not same_objects(renders.default, probed):
+        return False
+    values = {key: value for key, (_, value) in changes.items()}
+    return all(
+        is_hash_pointer(pointer) or claims.explains((index, pointer), old, new, values)
+        for index, (a, b) in enumerate(zip(renders.default, probed, strict=True))
+        for pointer, old, new in walk_diff(a, b)
+    )
 
 
 def narrowed(
-    instance: Instance, accepted: list[tuple[Param, Any]], renders: Renders
+    instance: Instance, accepted: list[tuple[Param, Any]], renders: Renders, claims: Claims
 ) -> dict[str, dict[str, Any]]:
-    """Schema bounds for this instance: an integer whose minimum would change the object set
-    or break a rule gets this instance's default as its minimum. Each minimum is checked
-    against the spec rules alone (they relate values such as minReplicas and maxReplicas);
-    the objects of those the rules accept are rendered at once, and alone only when that
-    render changes the objects or is refused (by a feature's own check or a field's own
-    bounds)."""
+    """Schema bounds for this instance: an integer whose minimum would break a rule, change
+    the object set or change anything but the sites where the chart puts it (a replica count
+    that decides whether pods share a master key) gets this instance's default as its
+    minimum. Each minimum is checked against the spec rules alone (they relate values such as
+    minReplicas and maxReplicas); those the rules accept are rendered at once, and alone only
+    when that render is refused (by a feature's own check or a field's own bounds) or changes
+    more than their sites."""
     todo = [(p, d, (p.spec, p.schema["minimum"])) for p, d in accepted if _narrowable(p, d)]
     out = {}
-    ruled = []
+    ruled: dict[str, tuple[tuple[str, ...], int]] = {}
     for param, default, change in todo:
         if refused_by_rules(instance, renders.doc, *change):
             out[param.key] = {"minimum": default}
         else:
-            ruled.append((param, default, change))
-    if len(ruled) > 1 and _keeps_objects(renders, [change for _, _, change in ruled]):
+            ruled[param.key] = change
+    if len(ruled) > 1 and _only_at_sites(renders, claims, ruled):
         return out
-    for param, default, change in ruled:
-        if not _keeps_objects(renders, [change]):
-            out[param.key] = {"minimum": default}
+    defaults = {p.key: d for p, d, _ in todo}
+    for key, change in ruled.items():
+        if not _only_at_sites(renders, claims, {key: change}):
+            out[key] = {"minimum": defaults[key]}
     return out
 
 

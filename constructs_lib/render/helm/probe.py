@@ -222,6 +222,8 @@ class Probe:
     embeddable: bool
     sentinel: str
     default_text: str
+    default: Any
+    """What a whole leaf holds when the value is the chart's default (values.yaml)."""
     integer: bool
     guard: tuple[str, ...] | None = None
     """The spec path emptied to learn which keys vanish with the value (optional values)."""
@@ -391,6 +393,17 @@ def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None
         raise Unexplained(f"{_where(pointer)} changed unexpectedly")
 
 
+def _is_default(probe: Probe, pointer: Pointer, old: Any, read: Any) -> None:
+    """Unexplained unless a whole leaf the value replaces holds the value's default (``read``:
+    the leaf as the value's type): a leaf the generator fills in when the value is unset would
+    be rendered as the empty default of values.yaml."""
+    if not (read == probe.default and type(read) is type(probe.default)):
+        raise Unexplained(
+            f"{_where(pointer)} holds {old!r} by default, not the value's default "
+            f"{probe.default!r} (the generator fills it in)"
+        )
+
+
 def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
     """Record where one changed leaf takes the probe's value, or raise Unexplained."""
     index, pointer, old, new = leaf
@@ -404,8 +417,12 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
     if new is MISSING:
         raise Unexplained(f"{_where(pointer)} disappeared")
     if _is_value(new, probe.value):
+        _is_default(probe, pointer, old, old)
         found.whole[where] = Whole(probe.expr, form, guarded=vanishes(index, pointer))
     elif probe.integer and isinstance(new, str) and new == str(probe.value):
+        _is_default(
+            probe, pointer, old, int(old) if isinstance(old, str) and old.isdigit() else old
+        )
         found.whole[where] = Whole(probe.expr, "intstr")
     elif (
         probe.embeddable and isinstance(new, str) and isinstance(old, str) and probe.sentinel in new
