@@ -3,7 +3,8 @@
 * ``helm lint --strict`` of every chart;
 * equivalence: ``helm template`` with default values == ``kubectl kustomize`` of the tree (of
   every app and every feature scenario), and for a set of overrides (some change the object
-  count) == the Kustomize tree synthesized from the spec with the same change;
+  count, one sets every value of the full-featured instance) == the Kustomize tree synthesized
+  from the spec with the same change;
 * the values schema refuses bad values in ``helm template`` and ``helm lint``; it is valid
   draft-07; registry, values.yaml and schema keys agree;
 * snapshots of the values.yaml and one template per feature.
@@ -26,7 +27,7 @@ import yaml
 from constructs_lib.errors import UserError
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm.chart import build_chart
-from constructs_lib.render.helm.probe import document, with_value
+from constructs_lib.render.helm.probe import document, spec_value, with_value
 from constructs_lib.render.helm.registry import PARAMS, Param, params_for
 from constructs_lib.render.helm.sites import MISSING, get
 from constructs_lib.render.kustomize import KustomizeWriter
@@ -443,9 +444,9 @@ def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
     helm: str, kubectl: str, tmp_path: Path
 ) -> None:
     """A replica count of 1 changes more than the count here (no shared master key, no
-    heartbeat gating), so the chart cannot lower it that far: its schema minimum is this
-    instance's 2. Above it, the chart renders what synth makes of the same spec."""
-    tree = _synthesized_instance(_shared_key_instance(2), tmp_path / "two")
+    heartbeat gating), so the chart cannot lower it that far: the schema's minimum for this
+    instance of 3 replicas is 2. At 2 the chart renders what synth makes of the same spec."""
+    tree = _synthesized_instance(_shared_key_instance(3), tmp_path / "three")
     chart = tree / "helm"
     schema = json.loads((chart / "values.schema.json").read_text())
     assert schema["properties"]["replicas"]["minimum"] == 2
@@ -455,18 +456,63 @@ def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
     assert refused.returncode != 0
     assert "values don't meet the specifications of the schema" in refused.stderr
     assert "replicas" in refused.stderr
-    one = kustomize_objects(
-        kubectl, _synthesized_instance(_shared_key_instance(1), tmp_path / "one") / "kustomize"
-    )
-    two = kustomize_objects(kubectl, tree / "kustomize")
+    two = _synthesized_instance(_shared_key_instance(2), tmp_path / "two") / "kustomize"
+    one = _synthesized_instance(_shared_key_instance(1), tmp_path / "one") / "kustomize"
+    objects_one, objects_two = kustomize_objects(kubectl, one), kustomize_objects(kubectl, two)
     server = ("apps/v1", "StatefulSet", "shared", "shared")
-    pod_one, pod_two = (o[server]["spec"]["template"]["spec"] for o in (one, two))
+    pod_one, pod_two = (o[server]["spec"]["template"]["spec"] for o in (objects_one, objects_two))
     assert pod_one["containers"][0]["args"] != pod_two["containers"][0]["args"], "the reason"
-    three = _synthesized_instance(_shared_key_instance(3), tmp_path / "three") / "kustomize"
-    assert_same(
-        kustomize_objects(kubectl, three),
-        helm_objects(helm, chart, "shared", {"replicas": 3}, tmp_path),
-    )
+    assert_same(objects_two, helm_objects(helm, chart, "shared", {"replicas": 2}, tmp_path))
+
+
+def _merged(default: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` over ``default`` as Helm merges values: mappings key by key."""
+    out = dict(default)
+    for key, value in override.items():
+        inner = default.get(key)
+        out[key] = (
+            _merged(inner, value) if isinstance(inner, dict) and isinstance(value, dict) else value
+        )
+    return out
+
+
+def test_every_value_offered_renders_what_synth_makes_of_that_spec(
+    helm: str, tmp_path: Path
+) -> None:
+    """Every value the full-featured instance's chart offers, set to another valid value at
+    once, renders the objects synth makes of the spec with those values (a mapping merged
+    over the default, as Helm merges values)."""
+    from constructs_lib.render.synth import render_app
+
+    app = REPO / "tests" / "bench" / "full_features.yaml"
+    built = build_chart(render_app(load_app(app), VERSION), str(app))
+    chart = tmp_path / "chart"
+    for path, text in built.files.items():
+        (chart / path).parent.mkdir(parents=True, exist_ok=True)
+        (chart / path).write_text(text)
+    [analysis] = built.analyses
+    doc = changed = document(analysis.instance)
+    values: dict[str, Any] = {}
+    for param in analysis.params:
+        default = spec_value(doc, param.spec)
+        others = [v for v in param.probes if v != default]
+        if others:
+            value = others[0]
+            merged = _merged(default, value) if isinstance(default, dict) else value
+            changed = with_value(changed, param.spec, merged)
+            values = _merged(values, _nested(param.path, value))
+    assert len(values) >= 15 and "image" in values and "backup" in values, sorted(values)
+    spec = tmp_path / "changed.yaml"
+    spec.write_text(yaml.safe_dump(changed))
+    want = keyed(yaml.safe_dump_all(render_app(load_app(spec), VERSION).objects))
+    assert_same(want, helm_objects(helm, chart, analysis.instance.namespace, values, tmp_path))
+
+
+def _nested(path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {path[-1]: value}
+    for part in reversed(path[:-1]):
+        out = {part: out}
+    return out
 
 
 def _leaf_keys(schema: dict[str, Any], params: set[str], at: str = "") -> set[str]:

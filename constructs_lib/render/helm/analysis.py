@@ -629,7 +629,8 @@ def narrowed(
     minimum. Each minimum is checked against the spec rules alone (they relate values such as
     minReplicas and maxReplicas); those the rules accept are rendered at once, and alone only
     when that render is refused (by a feature's own check or a field's own bounds) or changes
-    more than their sites."""
+    more than their sites; a minimum that fails alone is tried one higher before the
+    instance's own value is taken."""
     todo = [(p, d, (p.spec, p.schema["minimum"])) for p, d in accepted if _narrowable(p, d)]
     out = {}
     ruled: dict[str, tuple[tuple[str, ...], int]] = {}
@@ -641,9 +642,17 @@ def narrowed(
     if len(ruled) > 1 and _only_at_sites(renders, claims, ruled):
         return out
     defaults = {p.key: d for p, d, _ in todo}
-    for key, change in ruled.items():
-        if not _only_at_sites(renders, claims, {key: change}):
-            out[key] = {"minimum": defaults[key]}
+    for key, (path, low) in ruled.items():
+        if _only_at_sites(renders, claims, {key: (path, low)}):
+            continue
+        # the usual level is one (a single replica): the next value up may be free of it
+        higher = low + 1
+        free = (
+            higher < defaults[key]
+            and not refused_by_rules(instance, renders.doc, path, higher)
+            and _only_at_sites(renders, claims, {key: (path, higher)})
+        )
+        out[key] = {"minimum": higher if free else defaults[key]}
     return out
 
 
