@@ -286,17 +286,18 @@ def test_the_accepted_probes_are_found_with_plans_quoted_ones_first(
     refused = {"c", "f"}
     plans: list[int] = []
 
-    def plan(doc: dict[str, Any]) -> tuple[Any, str]:
+    def plan(doc: dict[str, Any], base: Any = None) -> tuple[Any, str]:
         plans.append(1)
         bad = sorted(refused & set(doc["spec"]))
         return (None, f"the value 'zqhelm-{bad[0]}' is refused") if bad else (object(), "")
 
     monkeypatch.setattr(analysis, "probe_plan", plan)
     why = "the value 'zqhelm-c' is refused"  # the refusal of all of them, known already
-    assert [p.key for p in analysis._accepted(probes[:3], {"spec": {}}, why)] == ["a", "b"]
+    renders = analysis.Renders({"spec": {}}, [])
+    assert [p.key for p in analysis._accepted(probes[:3], renders, why)] == ["a", "b"]
     assert len(plans) == 1  # only all but the quoted one
     plans.clear()
-    kept = analysis._accepted(probes, {"spec": {}}, why)  # quotes only "c": then halved
+    kept = analysis._accepted(probes, renders, why)  # quotes only "c": then halved
     assert [p.key for p in kept] == ["a", "b", "d", "e", "g"]
     assert len(plans) > 2
 
@@ -323,12 +324,14 @@ def _placed_by_fakes(
     """What _together places when the rules refuse what ``refuses`` says (a set of spec
     keys), every build is empty and every render can be read."""
 
-    def plan(doc: dict[str, Any]) -> tuple[Any, str]:
+    def plan(doc: dict[str, Any], base: Any = None) -> tuple[Any, str]:
         return (None, "refused") if refuses(set(doc["spec"])) else (object(), "")
 
     monkeypatch.setattr(analysis, "probe_plan", plan)
     monkeypatch.setattr(
-        analysis, "probe_render", lambda doc: ([], "") if plan(doc)[0] else (None, "refused")
+        analysis,
+        "probe_render",
+        lambda doc, base=None: ([], "") if plan(doc)[0] else (None, "refused"),
     )
     monkeypatch.setattr(
         analysis, "explain_group", lambda probes, *rest: {p.key: probe.Found() for p in probes}

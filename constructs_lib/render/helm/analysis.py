@@ -17,6 +17,7 @@ from typing import Any
 
 from constructs_lib.render.helm.probe import (
     METADATA,
+    Base,
     Found,
     Objects,
     Probe,
@@ -34,7 +35,6 @@ from constructs_lib.render.helm.probe import (
     same_objects,
     spec_value,
     walk_diff,
-    with_value,
     with_values,
 )
 from constructs_lib.render.helm.registry import (
@@ -208,17 +208,26 @@ def _same_path(default: Any, emptied: Any, pointer: Pointer) -> bool:
 class Renders:
     """The renders of one instance's analysis: the default, and the emptied values."""
 
-    def __init__(self, doc: dict[str, Any], default: Objects) -> None:
+    def __init__(self, doc: dict[str, Any], default: Objects, instance: Instance | None = None):
         self.doc = doc
         self.default = default
+        self.base = Base(doc, instance) if instance is not None else None
         self._emptied: dict[tuple[str, ...], tuple[Objects | None, str]] = {}
+
+    def render(self, changes: Sequence[tuple[tuple[str, ...], Any]]) -> tuple[Objects | None, str]:
+        """(the objects with ``changes`` made to the document, "") or (None, why refused)."""
+        return probe_render(with_values(self.doc, changes), self.base)
+
+    def plan(self, changes: Sequence[tuple[tuple[str, ...], Any]]) -> tuple[Any, str]:
+        """:meth:`render` without building the objects (the plan, or None and why)."""
+        return probe_plan(with_values(self.doc, changes), self.base)
 
     def emptied_render(self, probes: Sequence[Probe]) -> tuple[Objects | None, str]:
         """(the objects with the optional values of ``probes`` emptied, "") or (None, why the
         rules refuse that)."""
         key = tuple(p.key for p in probes)
         if key not in self._emptied:
-            self._emptied[key] = found = probe_render(with_values(self.doc, _emptying(probes)))
+            self._emptied[key] = found = self.render(_emptying(probes))
             if found[0] is None and len(probes) == 1:
                 EMPTIED_ALONE.add(probes[0].key)
         return self._emptied[key]
@@ -257,9 +266,7 @@ class Renders:
             if len(guarded) < 2:
                 return guarded
             emptied, refused = self.emptied_render(guarded)
-            return (
-                guarded if emptied is not None else _accepted(guarded, self.doc, refused, _emptying)
-            )
+            return guarded if emptied is not None else _accepted(guarded, self, refused, _emptying)
 
         def for_probe(probe: Probe) -> Vanishes:
             def vanishes(index: int, pointer: Pointer) -> bool:
@@ -329,7 +336,7 @@ def _emptying(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
 
 
 def _accepted(
-    probes: Sequence[Probe], doc: dict[str, Any], refused: str, changes: Changes = _changes
+    probes: Sequence[Probe], renders: Renders, refused: str, changes: Changes = _changes
 ) -> list[Probe]:
     """The probes whose ``changes`` the rules accept together, when they refuse all of them
     together (``refused``: why), found with plans only (no build): when the refusal quotes
@@ -339,17 +346,19 @@ def _accepted(
         return []
     named = [p for p in probes if any(len(t) > 3 and t in refused for t in p.marks[0])]
     rest = [p for p in probes if p not in named]
-    if named and rest and probe_plan(with_values(doc, changes(rest)))[0] is not None:
+    if named and rest and renders.plan(changes(rest))[0] is not None:
         return rest
     half = len(probes) // 2
-    return _accepted_part(probes[:half], doc, changes) + _accepted_part(probes[half:], doc, changes)
+    return _accepted_part(probes[:half], renders, changes) + _accepted_part(
+        probes[half:], renders, changes
+    )
 
 
-def _accepted_part(probes: Sequence[Probe], doc: dict[str, Any], changes: Changes) -> list[Probe]:
+def _accepted_part(probes: Sequence[Probe], renders: Renders, changes: Changes) -> list[Probe]:
     """All of ``probes`` when the rules accept their ``changes`` together, else
     :func:`_accepted` of them."""
-    planned, refused = probe_plan(with_values(doc, changes(probes)))
-    return list(probes) if planned is not None else _accepted(probes, doc, refused, changes)
+    planned, refused = renders.plan(changes(probes))
+    return list(probes) if planned is not None else _accepted(probes, renders, refused, changes)
 
 
 def _together(
@@ -364,9 +373,9 @@ def _together(
     (None: that render could not place it)."""
     if len(probes) < 2:
         return
-    probed, refused = probe_render(with_values(renders.doc, _changes(probes)))
+    probed, refused = renders.render(_changes(probes))
     if probed is None:
-        kept = _accepted(probes, renders.doc, refused)
+        kept = _accepted(probes, renders, refused)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
@@ -389,7 +398,7 @@ def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
     reason = "no probe value renders"
     refused_first = False
     for probe in candidate.probes:
-        probed, refused = probe_render(with_values(renders.doc, probe.changes))
+        probed, refused = renders.render(probe.changes)
         if probed is None:
             reason = f"other values are refused for this instance ({refused})"
             refused_first = refused_first or probe is candidate.probes[0]
@@ -531,7 +540,7 @@ def analyse(
     (``objects``: its default render)."""
     doc = document(instance)
     analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
-    renders = Renders(doc, objects)
+    renders = Renders(doc, objects, instance)
     image_ref = values_ref(prefix, IMAGE.prefix)
     params = params_for(instance)
     composites = [_composite(instance, c, prefix) for c in COMPOSITES]
@@ -566,7 +575,7 @@ def analyse(
                 analysis.params.append(param)
             continue
         if param.shape is Shape.TOGGLE:
-            reason = toggle(analysis, param, doc, values_ref(prefix, param.path))
+            reason = toggle(analysis, param, renders, values_ref(prefix, param.path))
             _offer(analysis, param, reason)
             continue
         candidate = by_param[param.key]
@@ -609,7 +618,7 @@ def _only_at_sites(
 ) -> bool:
     """Whether setting each key's integer (``changes``: key -> its spec path and value) keeps
     the objects and changes nothing but where those keys were accepted (and config hashes)."""
-    probed, _ = probe_render(with_values(renders.doc, list(changes.values())))
+    probed, _ = renders.render(list(changes.values()))
     if probed is None or not same_objects(renders.default, probed):
         return False
     values = {key: value for key, (_, value) in changes.items()}
@@ -656,12 +665,12 @@ def narrowed(
     return out
 
 
-def toggle(analysis: Analysis, param: Param, doc: dict[str, Any], ref: str) -> str:
+def toggle(analysis: Analysis, param: Param, renders: Renders, ref: str) -> str:
     """A boolean that removes whole objects when flipped: their files get ``{{- if }}``."""
-    default = spec_value(doc, param.spec)
+    default = spec_value(renders.doc, param.spec)
     if default is not True:
         return "only a toggle that is on by default (and removes objects when off) is templated"
-    flipped, _ = probe_render(with_value(doc, param.spec, False))
+    flipped, _ = renders.render([(param.spec, False)])
     if flipped is None:
         return "the spec refuses the other value for this instance"
     kept = {identity(o): o for o in flipped}

@@ -113,10 +113,37 @@ def _said(problem: Problem) -> str:
     return f"{problem.path}: {problem.message}" if problem.path else problem.message
 
 
-def _ruled(doc: dict[str, Any]) -> tuple[Instance | None, str]:
-    """(the Instance of a document, "") or (None, why the model or a spec rule refuses it)."""
+@dataclass(frozen=True)
+class Base:
+    """An instance and its document, which the documents of its probes share every mapping
+    they do not change with."""
+
+    doc: dict[str, Any]
+    instance: Instance
+
+
+def _reused(node: Any, original: Any, model: Any) -> Any:
+    """``node`` of a probe document with each mapping that is still the instance's own (the
+    very object of its document) replaced by the instance's model of it: pydantic takes a
+    model as it is, so only what the probe changed is validated again."""
+    if node is original and isinstance(model, BaseModel):
+        return model
+    if not (isinstance(node, dict) and isinstance(original, dict) and isinstance(model, BaseModel)):
+        return node
+    names = _field_names(type(model))
+    return {
+        key: _reused(value, original.get(key), getattr(model, names[key]))
+        if key in names
+        else value
+        for key, value in node.items()
+    }
+
+
+def _ruled(doc: dict[str, Any], base: Base | None = None) -> tuple[Instance | None, str]:
+    """(the Instance of a document, "") or (None, why the model or a spec rule refuses it);
+    ``base``: the instance the document is a probe of (what it shares is not validated again)."""
     try:
-        instance = Instance.model_validate(doc)
+        instance = Instance.model_validate(_reused(doc, base.doc, base.instance) if base else doc)
     except (ValidationError, ValueError) as exc:
         return None, str(exc).splitlines()[0]
     problems = rules.errors(instance)
@@ -157,13 +184,13 @@ def refused_by_rules(
             return False
     except (AttributeError, TypeError, ValueError):  # not a value the field holds
         pass
-    return bool(_ruled(with_value(doc, path, value))[1])
+    return bool(_ruled(with_value(doc, path, value), Base(doc, instance))[1])
 
 
-def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
+def probe_plan(doc: dict[str, Any], base: Base | None = None) -> tuple[Plan | None, str]:
     """(the plan of an Instance document, "") or (None, why the model, a spec rule or a
     feature refuses it). The rules come first: a refusal by a rule costs no plan."""
-    instance, refused = _ruled(doc)
+    instance, refused = _ruled(doc, base)
     if instance is None:
         return None, refused
     planned = plan(instance)
@@ -171,9 +198,9 @@ def probe_plan(doc: dict[str, Any]) -> tuple[Plan | None, str]:
     return (None, _said(errors[0])) if errors else (planned, "")
 
 
-def probe_render(doc: dict[str, Any]) -> tuple[Objects | None, str]:
+def probe_render(doc: dict[str, Any], base: Base | None = None) -> tuple[Objects | None, str]:
     """(the objects of an Instance document, "") or (None, why it is refused)."""
-    planned, refused = probe_plan(doc)
+    planned, refused = probe_plan(doc, base)
     return (manifests(planned, sources()), "") if planned is not None else (None, refused)
 
 
