@@ -35,7 +35,7 @@ from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
-from tests.conftest import REPO, make_instance
+from tests.conftest import MINIMAL, REPO, make_instance, merge
 from tests.test_snapshots import SCENARIOS
 
 APPS = {
@@ -402,19 +402,14 @@ def test_schema_refuses_bad_values(
 def _shared_key_instance(replicas: int) -> dict[str, Any]:
     """Two or more replicas without a master key Secret share one the bootstrap creates, and
     a StatefulSet of several pods runs the heartbeat on pod -0 only: one replica does neither."""
-    return {
-        "apiVersion": "paperclip.inc/v1alpha1",
-        "kind": "Instance",
-        "metadata": {"name": "shared", "namespace": "shared"},
-        "spec": {
-            "image": {"tag": "2026.1106.0"},
-            "database": {"mode": "managed"},
-            "storage": {"persistence": {"enabled": False}},
-            "availability": {"replicas": replicas},
-            "auth": {"secretRef": {"name": "shared-auth", "key": "secret"}},
-            "objectStorage": {"provider": "s3", "bucket": "shared-files", "region": "eu-west-1"},
-        },
+    spec = {
+        "database": {"mode": "managed"},
+        "storage": {"persistence": {"enabled": False}},
+        "availability": {"replicas": replicas},
+        "auth": {"secretRef": {"name": "shared-auth", "key": "secret"}},
+        "objectStorage": {"provider": "s3", "bucket": "shared-files", "region": "eu-west-1"},
     }
+    return merge(MINIMAL, {"metadata": {"name": "shared", "namespace": "shared"}, "spec": spec})
 
 
 def _synthesized_instance(doc: dict[str, Any], out: Path) -> Path:
