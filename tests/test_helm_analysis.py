@@ -372,3 +372,23 @@ def test_a_minimum_is_refused_by_the_rules_without_validating_the_instance_again
     assert not probe.refused_by_rules(instance, doc, annotation, "y"), "a key of a mapping"
     min_replicas = ("availability", "autoScaling", "minReplicas")
     assert probe.refused_by_rules(instance, doc, min_replicas, "x"), "the rules cannot read it"
+
+
+def test_a_probe_validates_only_the_sections_it_changes() -> None:
+    """A probe's document shares what it does not change with its instance's document; those
+    sections are the instance's own models (not validated again), and the result is the
+    instance the whole document validates to, refusals included."""
+    instance = parse_instance(distinct(0))
+    doc = probe.document(instance)
+    base = probe.Base(doc, instance)
+    changed = probe.with_value(doc, ("backup", "retentionDays"), 9)
+    reused, why = probe._ruled(changed, base)
+    assert reused is not None and why == ""
+    assert reused == probe._ruled(changed)[0]
+    assert reused.spec.availability is instance.spec.availability, "shared, taken as it is"
+    backup = reused.spec.backup
+    assert backup is not None and backup is not instance.spec.backup
+    assert backup.retention_days == 9
+    refused = probe.with_value(doc, ("availability", "autoScaling", "maxReplicas"), 1)
+    assert probe._ruled(refused, base) == probe._ruled(refused)
+    assert probe._ruled(refused, base)[1] != ""
