@@ -420,19 +420,30 @@ def _synthesized_instance(doc: dict[str, Any], out: Path) -> Path:
     return out / "dist" / "shared"
 
 
-def test_a_value_the_generator_fills_in_when_unset_is_not_offered(
+def test_a_value_the_generator_fills_in_defaults_to_what_it_fills_in(
     helm: str, kubectl: str, tmp_path: Path
 ) -> None:
     """The managed database without resources gets the generator's requests and limits, not
-    the empty block values.yaml would hold: its resources are left out (with the reason), and
-    the default render is still the Kustomize tree."""
-    tree = _synthesized_instance(_shared_key_instance(2), tmp_path)
+    the empty block the spec holds: values.yaml offers them as the default, the default render
+    is the Kustomize tree, and a change merged over them renders what synth makes of the
+    merged block."""
+    tree = _synthesized_instance(_shared_key_instance(2), tmp_path / "unset")
     values = yaml.safe_load((tree / "helm" / "values.yaml").read_text())
-    assert "resources" not in values["database"]
-    readme = (tree / "helm" / "README.md").read_text()
-    assert "`database.resources`: spec/template/spec/containers/0/resources holds" in readme
+    filled = {
+        "requests": {"cpu": "250m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "1Gi"},
+    }
+    assert values["database"]["resources"] == filled
     expected = kustomize_objects(kubectl, tree / "kustomize")
     assert_same(expected, helm_objects(helm, tree / "helm", "shared", None, tmp_path))
+    change = {"requests": {"cpu": "500m"}}
+    doc = _shared_key_instance(2)
+    doc["spec"]["database"]["managed"] = {"resources": _merged(filled, change)}
+    changed = _synthesized_instance(doc, tmp_path / "set") / "kustomize"
+    assert_same(
+        kustomize_objects(kubectl, changed),
+        helm_objects(helm, tree / "helm", "shared", {"database": {"resources": change}}, tmp_path),
+    )
 
 
 def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
@@ -489,7 +500,7 @@ def test_every_value_offered_renders_what_synth_makes_of_that_spec(
     doc = changed = document(analysis.instance)
     values: dict[str, Any] = {}
     for param in analysis.params:
-        default = spec_value(doc, param.spec)
+        default = analysis.defaults.get(param.key, spec_value(doc, param.spec))
         others = [v for v in param.probes if v != default]
         if others:
             value = others[0]

@@ -80,6 +80,9 @@ class Analysis:
     composites: list[Composite] = field(default_factory=list)
     left_out: list[Unoffered] = field(default_factory=list)
     schema_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """values.yaml defaults that are not the spec's: what the generator fills in while the
+    value is unset (the managed database's resources)."""
     namespaced: bool = True
 
 
@@ -556,12 +559,12 @@ def analyse(
     claims = Claims(analysis)
     if namespaced:
         found, reason = placed(candidates[0])
-        if found is None or claims.accept("the namespace", found) is not None:
+        if found is None or found.generated or claims.accept("the namespace", found):
             raise AssertionError(f"the namespace cannot be templated: {reason}")
     for composite, candidate in zip(COMPOSITES, composites, strict=True):
         found, reason = placed(candidate)
         if found is not None:
-            reason = claims.accept(composite.name, found) or ""
+            reason = _generated(analysis, "", found) or claims.accept(composite.name, found) or ""
         if reason:
             analysis.left_out += [Unoffered(k, reason) for k in composite.keys]
         else:
@@ -590,13 +593,39 @@ def analyse(
                 ref = values_ref(prefix, param.path)
                 text = "{{ range " + ref + " }},{{ . }}{{ end }}"
                 found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
-            reason = claims.accept(param.key, found, candidate.priority) or ""
+            reason = (
+                _generated(analysis, param.key, found)
+                or claims.accept(param.key, found, candidate.priority)
+                or ""
+            )
         _offer(analysis, param, reason)
         if not reason:
-            accepted.append((param, spec_value(doc, param.spec)))
+            accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
     claims.finish(file_of)
     return analysis
+
+
+def _generated(analysis: Analysis, key: str, found: Found) -> str:
+    """ "" when the value's whole leaves hold its default. When they all hold one other value
+    instead (what the generator fills in while the value is unset) and the value lands nowhere
+    else, that is its default in values.yaml (``key``: the value's; "" for one that cannot
+    have another default); else why the value cannot be offered."""
+    if not found.generated:
+        return ""
+    (_, pointer), held = next(iter(found.generated.items()))
+    alone = not (found.spans or found.added or found.merges)
+    if (
+        key
+        and alone
+        and len(found.generated) == len(found.whole)
+        and all(v == held and type(v) is type(held) for v in found.generated.values())
+        and not any(w.guarded for w in found.whole.values())
+    ):
+        analysis.defaults[key] = held
+        return ""
+    where = "/".join(map(str, pointer))
+    return f"{where} holds {held!r} by default, not the value's default (the generator fills it in)"
 
 
 def _offer(analysis: Analysis, param: Param, reason: str) -> None:

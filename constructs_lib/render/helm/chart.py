@@ -121,7 +121,11 @@ def _nest(pairs: Iterable[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
 
 def instance_values(analysis: Analysis) -> dict[str, Any]:
     doc = document(analysis.instance)
-    return _nest((p.path, default_value(p, doc)) for p in analysis.params)
+    defaults = analysis.defaults
+    return _nest(
+        (p.path, defaults[p.key] if p.key in defaults else default_value(p, doc))
+        for p in analysis.params
+    )
 
 
 def instance_schema(analysis: Analysis) -> dict[str, Any]:

@@ -377,6 +377,9 @@ class Found:
     spans: dict[tuple[int, Pointer], list[tuple[int, int, str]]] = field(default_factory=dict)
     merges: dict[tuple[int, Pointer], Merge] = field(default_factory=dict)
     hashes: set[tuple[int, Pointer]] = field(default_factory=set)
+    generated: dict[tuple[int, Pointer], Any] = field(default_factory=dict)
+    """Whole leaves that hold something else than the value's default by default (what the
+    generator fills in while the value is unset), as the value's type."""
 
 
 def spans_in(default: str, probed: str, sentinel: str, default_text: str) -> list[tuple[int, int]]:
@@ -420,15 +423,11 @@ def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None
         raise Unexplained(f"{_where(pointer)} changed unexpectedly")
 
 
-def _is_default(probe: Probe, pointer: Pointer, old: Any, read: Any) -> None:
-    """Unexplained unless a whole leaf the value replaces holds the value's default (``read``:
-    the leaf as the value's type): a leaf the generator fills in when the value is unset would
-    be rendered as the empty default of values.yaml."""
+def _note_default(probe: Probe, found: Found, where: tuple[int, Pointer], read: Any) -> None:
+    """Keep a whole leaf that does not hold the value's default (``read``: the leaf as the
+    value's type) in ``found.generated``."""
     if not (read == probe.default and type(read) is type(probe.default)):
-        raise Unexplained(
-            f"{_where(pointer)} holds {old!r} by default, not the value's default "
-            f"{probe.default!r} (the generator fills it in)"
-        )
+        found.generated[where] = read
 
 
 def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
@@ -444,11 +443,11 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
     if new is MISSING:
         raise Unexplained(f"{_where(pointer)} disappeared")
     if _is_value(new, probe.value):
-        _is_default(probe, pointer, old, old)
+        _note_default(probe, found, where, old)
         found.whole[where] = Whole(probe.expr, form, guarded=vanishes(index, pointer))
     elif probe.integer and isinstance(new, str) and new == str(probe.value):
-        _is_default(
-            probe, pointer, old, int(old) if isinstance(old, str) and old.isdigit() else old
+        _note_default(
+            probe, found, where, int(old) if isinstance(old, str) and old.isdigit() else old
         )
         found.whole[where] = Whole(probe.expr, "intstr")
     elif (
