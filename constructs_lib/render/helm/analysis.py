@@ -209,7 +209,8 @@ def _same_path(default: Any, emptied: Any, pointer: Pointer) -> bool:
 
 
 class Renders:
-    """The renders of one instance's analysis: the default, and the emptied values."""
+    """The renders of one instance's analysis: the default, renders of its document with
+    values changed (validated only where changed, see :class:`Base`), and the emptied values."""
 
     def __init__(self, doc: dict[str, Any], default: Objects, instance: Instance | None = None):
         self.doc = doc
@@ -599,7 +600,9 @@ def analyse(
                 or ""
             )
         _offer(analysis, param, reason)
-        if not reason:
+        if reason:
+            analysis.defaults.pop(param.key, None)
+        else:
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
     claims.finish(file_of)
