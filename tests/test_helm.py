@@ -26,7 +26,7 @@ import yaml
 
 from constructs_lib.errors import UserError
 from constructs_lib.render.atomic import write_trees
-from constructs_lib.render.helm.chart import build_chart
+from constructs_lib.render.helm.chart import _nest, build_chart
 from constructs_lib.render.helm.probe import document, spec_value, with_value
 from constructs_lib.render.helm.registry import PARAMS, Param, params_for
 from constructs_lib.render.helm.sites import MISSING, get
@@ -438,7 +438,7 @@ def test_a_value_the_generator_fills_in_defaults_to_what_it_fills_in(
     assert_same(expected, helm_objects(helm, tree / "helm", "shared", None, tmp_path))
     change = {"requests": {"cpu": "500m"}}
     doc = _shared_key_instance(2)
-    doc["spec"]["database"]["managed"] = {"resources": _merged(filled, change)}
+    doc["spec"]["database"]["managed"] = {"resources": merge(filled, change)}
     changed = _synthesized_instance(doc, tmp_path / "set") / "kustomize"
     assert_same(
         kustomize_objects(kubectl, changed),
@@ -471,23 +471,12 @@ def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
     assert_same(objects_two, helm_objects(helm, chart, "shared", {"replicas": 2}, tmp_path))
 
 
-def _merged(default: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``override`` over ``default`` as Helm merges values: mappings key by key."""
-    out = dict(default)
-    for key, value in override.items():
-        inner = default.get(key)
-        out[key] = (
-            _merged(inner, value) if isinstance(inner, dict) and isinstance(value, dict) else value
-        )
-    return out
-
-
 def test_every_value_offered_renders_what_synth_makes_of_that_spec(
     helm: str, tmp_path: Path
 ) -> None:
     """Every value the full-featured instance's chart offers, set to another valid value at
     once, renders the objects synth makes of the spec with those values (a mapping merged
-    over the default, as Helm merges values)."""
+    over the default, as Helm merges values: conftest's ``merge``)."""
     from constructs_lib.render.synth import render_app
 
     app = REPO / "tests" / "bench" / "full_features.yaml"
@@ -498,27 +487,21 @@ def test_every_value_offered_renders_what_synth_makes_of_that_spec(
         (chart / path).write_text(text)
     [analysis] = built.analyses
     doc = changed = document(analysis.instance)
-    values: dict[str, Any] = {}
+    overrides = []
     for param in analysis.params:
         default = analysis.defaults.get(param.key, spec_value(doc, param.spec))
         others = [v for v in param.probes if v != default]
         if others:
             value = others[0]
-            merged = _merged(default, value) if isinstance(default, dict) else value
+            merged = merge(default, value) if isinstance(default, dict) else value
             changed = with_value(changed, param.spec, merged)
-            values = _merged(values, _nested(param.path, value))
+            overrides.append((param.path, value))
+    values = _nest(overrides)
     assert len(values) >= 15 and "image" in values and "backup" in values, sorted(values)
     spec = tmp_path / "changed.yaml"
     spec.write_text(yaml.safe_dump(changed))
     want = keyed(yaml.safe_dump_all(render_app(load_app(spec), VERSION).objects))
     assert_same(want, helm_objects(helm, chart, analysis.instance.namespace, values, tmp_path))
-
-
-def _nested(path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {path[-1]: value}
-    for part in reversed(path[:-1]):
-        out = {part: out}
-    return out
 
 
 def _leaf_keys(schema: dict[str, Any], params: set[str], at: str = "") -> set[str]:

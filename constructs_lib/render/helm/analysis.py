@@ -565,7 +565,8 @@ def analyse(
     for composite, candidate in zip(COMPOSITES, composites, strict=True):
         found, reason = placed(candidate)
         if found is not None:
-            reason = _generated(analysis, "", found) or claims.accept(composite.name, found) or ""
+            generated = _not_default(found) if found.generated else ""
+            reason = generated or claims.accept(composite.name, found) or ""
         if reason:
             analysis.left_out += [Unoffered(k, reason) for k in composite.keys]
         else:
@@ -589,44 +590,44 @@ def analyse(
             _offer(analysis, param, "no probe value")
             continue
         found, reason = placed(candidate)
+        held: Any = MISSING
         if found is not None:
             if param.shape is Shape.HOSTLIST:
                 ref = values_ref(prefix, param.path)
                 text = "{{ range " + ref + " }},{{ . }}{{ end }}"
                 found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
-            reason = (
-                _generated(analysis, param.key, found)
-                or claims.accept(param.key, found, candidate.priority)
-                or ""
-            )
+            held, reason = _held_default(found)
+            reason = reason or claims.accept(param.key, found, candidate.priority) or ""
         _offer(analysis, param, reason)
-        if reason:
-            analysis.defaults.pop(param.key, None)
-        else:
+        if not reason:
+            if held is not MISSING:
+                analysis.defaults[param.key] = held
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
     claims.finish(file_of)
     return analysis
 
 
-def _generated(analysis: Analysis, key: str, found: Found) -> str:
-    """ "" when the value's whole leaves hold its default. When they all hold one other value
-    instead (what the generator fills in while the value is unset) and the value lands nowhere
-    else, that is its default in values.yaml (``key``: the value's; "" for one that cannot
-    have another default); else why the value cannot be offered."""
+def _held_default(found: Found) -> tuple[Any, str]:
+    """(MISSING, "") when the value's whole leaves hold its default. (what they hold, "") when
+    they all hold one other value instead (what the generator fills in while the value is
+    unset) and the value lands nowhere else: that is its default in values.yaml. Else
+    (MISSING, why the value cannot be offered)."""
     if not found.generated:
-        return ""
-    (_, pointer), held = next(iter(found.generated.items()))
-    alone = not (found.spans or found.added or found.merges)
+        return MISSING, ""
+    held = next(iter(found.generated.values()))
     if (
-        key
-        and alone
+        not (found.spans or found.added or found.merges)
         and len(found.generated) == len(found.whole)
         and all(v == held and type(v) is type(held) for v in found.generated.values())
         and not any(w.guarded for w in found.whole.values())
     ):
-        analysis.defaults[key] = held
-        return ""
+        return held, ""
+    return MISSING, _not_default(found)
+
+
+def _not_default(found: Found) -> str:
+    (_, pointer), held = next(iter(found.generated.items()))
     where = "/".join(map(str, pointer))
     return f"{where} holds {held!r} by default, not the value's default (the generator fills it in)"
 

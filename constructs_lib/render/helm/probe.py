@@ -26,7 +26,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -156,34 +156,12 @@ def _field_names(model: type[BaseModel]) -> dict[str, str]:
     return {info.alias or name: name for name, info in model.model_fields.items()}
 
 
-def _replaced(model: BaseModel, path: tuple[str, ...], value: Any) -> BaseModel | None:
-    """A copy of ``model`` with the field at the document path ``path`` set to ``value``,
-    not validated; None where the path leaves the models (a mapping or a list)."""
-    name = _field_names(type(model)).get(path[0])
-    if name is None:
-        return None
-    if len(path) > 1:
-        inner = getattr(model, name)
-        value = _replaced(inner, path[1:], value) if isinstance(inner, BaseModel) else None
-        if value is None:
-            return None
-    return model.model_copy(update={name: value})
-
-
 def refused_by_rules(
     instance: Instance, doc: dict[str, Any], path: tuple[str, ...], value: Any
 ) -> bool:
-    """Whether a spec rule refuses ``instance`` (``doc``: its document) with ``spec.<path>``
-    set to ``value``. The rules read a copy that is not validated again, so only the answer
-    that holds for the validated document too is taken from it: an acceptance, which the
-    render that follows checks in full (a field's own bounds, a model check); a refusal, or
-    a value the rules cannot read, is checked again with the document."""
-    changed = _replaced(instance, ("spec", *path), value)
-    try:
-        if changed is not None and not rules.errors(cast(Instance, changed)):
-            return False
-    except (AttributeError, TypeError, ValueError):  # not a value the field holds
-        pass
+    """Whether the model or a spec rule refuses ``instance`` (``doc``: its document) with
+    ``spec.<path>`` set to ``value``; only the section the change is in is validated again
+    (see :class:`Base`), and no feature plans it."""
     return bool(_ruled(with_value(doc, path, value), Base(doc, instance))[1])
 
 
