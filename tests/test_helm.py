@@ -605,45 +605,24 @@ def test_registry_keys_are_unique() -> None:
 
 
 def test_hooks_on_the_bootstrap_job(synthesized: Path) -> None:
-    text = (synthesized / "quickstart" / "helm" / "templates").glob("job-*-secrets-bootstrap.yaml")
-    [job] = list(text)
-    body = job.read_text()
+    text = (synthesized / "quickstart" / "helm" / "templates" / "quickstart.yaml").read_text()
+    job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: quickstart-secrets-bootstrap\n"
+    [body] = [d for d in text.split("---\n") if d.startswith(job)]
     assert "helm.sh/hook: pre-install,pre-upgrade" in body
     assert "helm.sh/hook-delete-policy: before-hook-creation" in body
 
 
-SNAPSHOT_TEMPLATES = [
-    "configmap-quickstart-config.yaml",
-    "configmap-quickstart-launcher.yaml",
-    "statefulset-quickstart.yaml",
-    "deployment-quickstart-launcher.yaml",
-    "networkpolicy-quickstart.yaml",
-    "job-quickstart-secrets-bootstrap.yaml",
-    "persistentvolumeclaim-quickstart-data.yaml",
-    "service-quickstart.yaml",
-]
-
-
-PRODUCTION_TEMPLATES = [
-    "deployment-paperclip-prod.yaml",
-    "statefulset-paperclip-prod-db.yaml",
-    "cronjob-paperclip-prod-db-backup.yaml",
-]
+SNAPSHOT_TEMPLATES = [("quickstart", "quickstart.yaml"), ("production", "paperclip-prod.yaml")]
+"""The template file of each app's instance."""
 
 
 def test_snapshot_values(synthesized: Path, yaml_snapshot: Any) -> None:
     assert (synthesized / "quickstart" / "helm" / "values.yaml").read_text() == yaml_snapshot
 
 
-@pytest.mark.parametrize("name", SNAPSHOT_TEMPLATES)
-def test_snapshot_template(name: str, synthesized: Path, yaml_snapshot: Any) -> None:
-    assert (synthesized / "quickstart" / "helm" / "templates" / name).read_text() == yaml_snapshot
-
-
-@pytest.mark.parametrize("name", PRODUCTION_TEMPLATES)
-def test_snapshot_production_template(name: str, synthesized: Path, yaml_snapshot: Any) -> None:
-    path = synthesized / "production" / "helm" / "templates" / name
-    assert path.read_text() == yaml_snapshot
+@pytest.mark.parametrize(("app", "name"), SNAPSHOT_TEMPLATES)
+def test_snapshot_template(app: str, name: str, synthesized: Path, yaml_snapshot: Any) -> None:
+    assert (synthesized / app / "helm" / "templates" / name).read_text() == yaml_snapshot
 
 
 def test_build_chart_is_deterministic() -> None:

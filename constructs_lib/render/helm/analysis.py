@@ -516,12 +516,12 @@ class Claims:
             position = end
         return bool(new == text + old[position:])
 
-    def finish(self, file_of: Callable[[int], str]) -> None:
+    def finish(self, name_of: Callable[[int], str]) -> None:
         """The hashes of ConfigMaps that values feed, and the spans of each string."""
         objects, sites = self.analysis.objects, self.analysis.sites
         for index, pointer in sorted(self.hashes, key=lambda w: (w[0], tuple(map(str, w[1])))):
             try:
-                site = find_hash(objects, get(objects[index], pointer), file_of)
+                site = find_hash(objects, get(objects[index], pointer), name_of)
             except LookupError as exc:
                 raise AssertionError(f"{identity(objects[index])}: {exc}") from None
             sites.setdefault(index, {})[pointer] = site
@@ -537,11 +537,12 @@ def analyse(
     instance: Instance,
     objects: Objects,
     prefix: tuple[str, ...],
-    file_of: Callable[[int], str],
+    name_of: Callable[[int], str],
     namespaced: bool = True,
 ) -> Analysis:
     """Every site where a value or the release namespace lands in one instance's objects
-    (``objects``: its default render)."""
+    (``objects``: its default render; ``name_of``: the named template an object's template
+    is defined as, which a config hash includes)."""
     doc = document(instance)
     analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
     renders = Renders(doc, objects, instance)
@@ -604,7 +605,7 @@ def analyse(
                 analysis.defaults[param.key] = held
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
-    claims.finish(file_of)
+    claims.finish(name_of)
     return analysis
 
 

@@ -2,8 +2,9 @@
 
 ``Chart.yaml``, ``.helmignore``, ``values.yaml`` (documented), ``values.schema.json``
 (draft-07, from the same registry), a generated ``README.md`` with the values table,
-``templates/`` (one file per object, named as in the Kustomize tree, plus ``NOTES.txt`` and
-``_helpers.tpl``). See :mod:`constructs_lib.render.helm.probe` for how values reach the objects.
+``templates/`` (one file per instance, ``<instance>.yaml``, holding its objects in the order
+they are built, plus ``NOTES.txt`` and ``_helpers.tpl``). See
+:mod:`constructs_lib.render.helm.probe` for how values reach the objects.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from constructs_lib.errors import UserError
 from constructs_lib.render.helm.analysis import Analysis, analyse
 from constructs_lib.render.helm.probe import default_value, document, identity
 from constructs_lib.render.helm.registry import Param
-from constructs_lib.render.helm.sites import values_ref
+from constructs_lib.render.helm.sites import Hash, values_ref
 from constructs_lib.render.layout import file_name, marker_text
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
@@ -101,12 +102,46 @@ def analyse_app(rendered: RenderedApp) -> list[Analysis]:
     instances = rendered.app.instances
     several = len(instances) > 1
     namespaced = len({i.namespace for i in instances}) == 1
+    chart = chart_name(rendered.app.name)
     out = []
     for instance, objects in zip(instances, rendered.per_instance, strict=True):
-        files = [file_name(o) for o in objects]
+        names = [template_name(chart, o) for o in objects]
         prefix = (instance.name,) if several else ()
-        out.append(analyse(instance, objects, prefix, files.__getitem__, namespaced=namespaced))
+        out.append(analyse(instance, objects, prefix, names.__getitem__, namespaced=namespaced))
     return out
+
+
+def template_name(chart: str, obj: dict[str, Any]) -> str:
+    """The named template an object's template is defined as when a config hash reads it
+    (named templates are global to an umbrella chart: the chart's name comes first)."""
+    return f"{chart}.{file_name(obj)}"
+
+
+def instance_file(analysis: Analysis, chart: str) -> str:
+    """The template file of one instance: its objects as YAML documents. A ConfigMap whose
+    data a pod annotation hashes is a named template, included in its place and by the
+    hash."""
+    hashed = {
+        site.config
+        for sites in analysis.sites.values()
+        for site in sites.values()
+        if isinstance(site, Hash)
+    }
+    defines, documents = [], []
+    for index, obj in enumerate(analysis.objects):
+        condition = analysis.conditions.get(index)
+        text = render_template(
+            obj, analysis.sites.get(index, {}), analysis.added.get(index, {}), condition
+        )
+        name = template_name(chart, obj)
+        if name in hashed:
+            if condition:
+                raise AssertionError(f"{identity(obj)} is hashed but only exists when {condition}")
+            # the body keeps its last line break (a block scalar's value ends with it)
+            defines.append("{{- define " + json.dumps(name) + " -}}\n" + text + "{{ end -}}\n")
+            text = "{{ include " + json.dumps(name) + " $ -}}\n"
+        documents.append("---\n" + text)
+    return "".join(defines) + "".join(documents)
 
 
 def _nest(pairs: Iterable[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
@@ -408,25 +443,9 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     """Every file of ``helm/`` for one app."""
     app = rendered.app
     analyses = analyse_app(rendered)
-    templates: dict[tuple[str, str, str], str] = {}
-    for analysis in analyses:
-        for index, obj in enumerate(analysis.objects):
-            text = render_template(
-                obj,
-                analysis.sites.get(index, {}),
-                analysis.added.get(index, {}),
-                analysis.conditions.get(index),
-            )
-            key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-            templates[key] = text
-    files: dict[str, str] = {}
-    for obj in rendered.objects:
-        key = (obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-        if key not in templates:
-            raise AssertionError(f"{identity(obj)} has no template")
-        files[f"templates/{file_name(obj)}"] = templates[key]
-    values = chart_values(analyses)
     name = chart_name(app.name)
+    files = {f"templates/{a.instance.name}.yaml": instance_file(a, name) for a in analyses}
+    values = chart_values(analyses)
     schema = chart_schema(analyses, f"Values of the {name} chart")
     first = app.instances[0].spec.image
     chart_yaml = {

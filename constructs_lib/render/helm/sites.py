@@ -59,7 +59,8 @@ class Merge:
 class Hash:
     """The sha256 of a rendered ConfigMap's data (``paperclip.inc/config-hash``)."""
 
-    config_file: str
+    config: str
+    """The named template (``define``) that holds the ConfigMap's template."""
     wrap_key: str
     """When set, the data is hashed as ``{wrap_key: data[wrap_key]}`` (one key)."""
     python_default: str
@@ -107,14 +108,14 @@ def hashed_config(
     return None
 
 
-def find_hash(objects: list[dict[str, Any]], value: Any, file_of: Callable[[int], str]) -> Hash:
+def find_hash(objects: list[dict[str, Any]], value: Any, name_of: Callable[[int], str]) -> Hash:
     """The ConfigMap whose data the default hash value is the digest of."""
     found = hashed_config(objects, value)
     if found is None:
         raise LookupError("no ConfigMap hashes to this value")
     index, wrap, hashed = found
     return Hash(
-        config_file=file_of(index),
+        config=name_of(index),
         wrap_key=wrap,
         python_default=value,
         go_default=sha256(go_json(hashed)),

@@ -48,7 +48,7 @@ def _whole_action(site: Whole) -> str:
 
 
 def _hash_action(site: Hash) -> str:
-    rendered = f'(include (print $.Template.BasePath "/{site.config_file}") $ | fromYaml)'
+    rendered = f"(include {json.dumps(site.config)} $ | fromYaml)"
     data = f'(get {rendered} "data")'
     if site.wrap_key:
         data = f"(dict {json.dumps(site.wrap_key)} (get {data} {json.dumps(site.wrap_key)}))"
