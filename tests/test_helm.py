@@ -151,6 +151,40 @@ def test_every_feature_scenario_renders_its_kustomize_tree_by_default(
     assert_same(expected, helm_objects(helm, tree / "helm", instance.namespace, None, tmp_path))
 
 
+SWITCHED_SCENARIOS = sorted(
+    name
+    for name, (patch, metadata, _) in SCENARIOS.items()
+    if name not in REFUSED_SCENARIOS
+    and make_instance(patch, **metadata).spec.security.network_policy.enabled
+)
+
+
+@pytest.mark.parametrize("scenario", SWITCHED_SCENARIOS)
+def test_every_feature_scenario_switches_its_network_policies_off_as_synth_does(
+    scenario: str, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """networkPolicy.enabled=false renders what synth makes of the instance with the policies
+    off (the chart knows which objects the switch adds from the build, without rendering the
+    instance switched off), or the chart does not offer it when synth refuses that."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    chart = _synthesized_instance(doc, tmp_path / "on") / "helm"
+    off = with_value(doc, ("security", "networkPolicy", "enabled"), False)
+    values = yaml.safe_load((chart / "values.yaml").read_text())
+    try:
+        expected = kustomize_objects(
+            kubectl, _synthesized_instance(off, tmp_path / "off") / "kustomize"
+        )
+    except UserError:
+        assert "networkPolicy" not in values, "synth refuses the policies off"
+        return
+    assert values["networkPolicy"] == {"enabled": True}
+    actual = helm_objects(
+        helm, chart, doc["metadata"]["namespace"], {"networkPolicy": {"enabled": False}}, tmp_path
+    )
+    assert_same(expected, actual)
+
+
 def test_templates_never_generate_secrets(synthesized: Path) -> None:
     for template in sorted(synthesized.glob("*/helm/templates/*")):
         text = template.read_text()

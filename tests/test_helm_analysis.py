@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
+from constructs_lib.constructs.build import instance_objects, plan
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.render.helm import analysis, probe
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import Probe, explain_group
 from constructs_lib.render.helm.registry import Shape
 from constructs_lib.render.synth import render_app
+from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app, parse_instance
 from tests.bench.distinct_bench import distinct
@@ -389,3 +392,21 @@ def test_a_probe_validates_only_the_sections_it_changes() -> None:
     refused = probe.with_value(doc, ("availability", "autoScaling", "maxReplicas"), 1)
     assert probe._ruled(refused, base) == probe._ruled(refused)
     assert probe._ruled(refused, base)[1] != ""
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_a_switch_adds_exactly_the_objects_that_carry_it(scenario: str) -> None:
+    """The chart wraps the objects added with ``only_if=NETWORK_POLICY`` in ``{{- if }}``
+    without rendering the instance switched off: switching it off must remove exactly those
+    objects and change nothing in the others, in every feature scenario."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    built = {}
+    for on in (True, False):
+        switched = probe.with_value(doc, NETWORK_POLICY.path, on)
+        made = instance_objects(plan(Instance.model_validate(switched)))
+        built[on] = ([o.to_json() for o in made], [o.switch for o in made])
+    (on_objects, on_switches), (off_objects, off_switches) = built[True], built[False]
+    assert set(on_switches) == {(), NETWORK_POLICY.path}, "the scenario's policies carry it"
+    assert off_switches == [()] * len(off_objects)
+    assert off_objects == [o for o, s in zip(on_objects, on_switches, strict=True) if not s]

@@ -47,6 +47,7 @@ from constructs_lib.constructs.feature import (
     EnvSlot,
     Feature,
 )
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import DATA_PATH, component_labels
 from constructs_lib.constructs.primitives import (
     dns_egress,
@@ -497,8 +498,8 @@ class Backups(Feature):
             annotations=annotations,
         )
         add("ConfigMap", names.scripts, {"data": {SCRIPT_KEY: context.db_script}}, labels=labels)
-        if instance.spec.security.network_policy.enabled:
-            add("NetworkPolicy", names.backup, network_policy_body(instance, target), labels=labels)
+        policy = network_policy_body(instance, target)
+        add("NetworkPolicy", names.backup, policy, labels=labels, only_if=NETWORK_POLICY)
         add("CronJob", names.backup, backup_cronjob_body(instance, target), labels=labels)
         add(
             "CronJob",

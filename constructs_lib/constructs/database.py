@@ -30,6 +30,7 @@ from constructs_lib.constructs.feature import (
     Feature,
     SecretForm,
 )
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import APP_NAME, component_labels, server_selector
 from constructs_lib.constructs.primitives import (
     claim_body,
@@ -326,6 +327,6 @@ class ManagedDatabase(Feature):
         )
         add("Service", names.headless, service_body(instance, headless=True), labels=labels)
         add("Service", names.workload, service_body(instance, headless=False), labels=labels)
-        if instance.spec.security.network_policy.enabled:
-            add("NetworkPolicy", names.workload, network_policy_body(instance), labels=labels)
+        policy = network_policy_body(instance)
+        add("NetworkPolicy", names.workload, policy, labels=labels, only_if=NETWORK_POLICY)
         add("StatefulSet", names.workload, statefulset_body(instance), labels=labels)

@@ -223,9 +223,7 @@ class InstancePart:
     def __init__(self, context: BuildContext) -> None:
         self.context = context
         instance = context.instance
-        self.add = ObjectAdder.for_instance(
-            type(self).__name__, context.sink, instance, base_labels(instance)
-        )
+        self.add = ObjectAdder(type(self).__name__, context.sink, instance, base_labels(instance))
 
     def add_objects(self) -> None:
         """Add this part's objects with ``self.add``; ``self.context`` has the instance."""

@@ -10,6 +10,7 @@ given), so the pair ``(apiVersion, kind)`` identifies every kind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,22 @@ API_VERSIONS: dict[str, str] = {
 _NOT_CARRIED = ("kubectl.kubernetes.io/last-applied-configuration",)
 
 
+@dataclass(frozen=True)
+class Switch:
+    """A spec boolean that adds objects while it is on and changes nothing else: the objects
+    added with it (``add(..., only_if=SWITCH)``) carry its path, and the Helm chart wraps
+    exactly them in ``{{- if }}``."""
+
+    path: tuple[str, ...]
+    """The field under ``spec``, camelCase as in the CRD."""
+    on: Callable[[Instance], bool]
+
+
+NETWORK_POLICY = Switch(
+    ("security", "networkPolicy", "enabled"), lambda i: i.spec.security.network_policy.enabled
+)
+
+
 @dataclass
 class KubeObject:
     """One Kubernetes object: identity, metadata and the rest of the body as plain JSON."""
@@ -53,6 +70,8 @@ class KubeObject:
     body: dict[str, Any] = field(default_factory=dict)
     owner: str = ""
     """The class of the part that added it (for error messages)."""
+    switch: tuple[str, ...] = ()
+    """The path of the :class:`Switch` it exists by (none: it always exists)."""
 
     def to_json(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {"name": self.name}
@@ -92,28 +111,18 @@ class ObjectAdder:
     (generated keys win)."""
 
     def __init__(
-        self,
-        owner: str,
-        sink: ObjectSink,
-        namespace: str,
-        labels: dict[str, str],
-        carried_labels: dict[str, str] | None = None,
-        carried_annotations: dict[str, str] | None = None,
+        self, owner: str, sink: ObjectSink, instance: Instance, labels: dict[str, str]
     ) -> None:
+        meta = instance.metadata
         self.owner = owner
         self.sink = sink
-        self.namespace = namespace
+        self.instance = instance
+        self.namespace = instance.namespace
         self.labels = labels
-        self.carried_labels = carried_labels or {}
-        self.carried_annotations = carried_annotations or {}
-
-    @classmethod
-    def for_instance(
-        cls, owner: str, sink: ObjectSink, instance: Instance, labels: dict[str, str]
-    ) -> ObjectAdder:
-        meta = instance.metadata
-        carried = {k: v for k, v in meta.annotations.items() if k not in _NOT_CARRIED}
-        return cls(owner, sink, instance.namespace, labels, dict(meta.labels), carried)
+        self.carried_labels = dict(meta.labels)
+        self.carried_annotations = {
+            k: v for k, v in meta.annotations.items() if k not in _NOT_CARRIED
+        }
 
     def __call__(
         self,
@@ -126,7 +135,11 @@ class ObjectAdder:
         api_version: str | None = None,
         cluster_scoped: bool = False,
         namespace: str | None = None,
-    ) -> KubeObject:
+        only_if: Switch | None = None,
+    ) -> KubeObject | None:
+        """Add one object (none while ``only_if`` is off)."""
+        if only_if is not None and not only_if.on(self.instance):
+            return None
         obj = KubeObject(
             api_version=api_version or API_VERSIONS[kind],
             kind=kind,
@@ -136,6 +149,7 @@ class ObjectAdder:
             annotations={**self.carried_annotations, **(annotations or {})},
             body=body,
             owner=self.owner,
+            switch=only_if.path if only_if else (),
         )
         self.sink.add(obj)
         return obj

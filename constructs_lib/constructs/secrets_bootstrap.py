@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import component_labels, secrets_bootstrap_name
 from constructs_lib.constructs.primitives import (
     dns_egress,
@@ -156,10 +157,14 @@ class SecretsBootstrap(Feature):
             labels=labels,
             annotations=rbac,
         )
-        if instance.spec.security.network_policy.enabled:
-            self.add(
-                "NetworkPolicy", name, network_policy(instance), labels=labels, annotations=rbac
-            )
+        self.add(
+            "NetworkPolicy",
+            name,
+            network_policy(instance),
+            labels=labels,
+            annotations=rbac,
+            only_if=NETWORK_POLICY,
+        )
         image = instance.spec.image.reference
         self.add(
             "Job",

@@ -12,6 +12,7 @@ from typing import Any
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.env import config_data, core_env, ordered
 from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import (
     config_map_name,
     data_claim_name,
@@ -141,7 +142,6 @@ class ServerStack(InstancePart):
             server_service_body(instance),
             annotations=dict(spec.networking.service.annotations),
         )
-        if spec.security.network_policy.enabled:
-            add("NetworkPolicy", name, network_policy_body(instance, extra))
+        add("NetworkPolicy", name, network_policy_body(instance, extra), only_if=NETWORK_POLICY)
         kind, body = workload_body(instance, entries, extra)
         add(kind, name, body)

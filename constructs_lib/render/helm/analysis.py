@@ -538,11 +538,13 @@ def analyse(
     objects: Objects,
     prefix: tuple[str, ...],
     name_of: Callable[[int], str],
+    switches: dict[int, tuple[str, ...]],
     namespaced: bool = True,
 ) -> Analysis:
     """Every site where a value or the release namespace lands in one instance's objects
     (``objects``: its default render; ``name_of``: the named template an object's template
-    is defined as, which a config hash includes)."""
+    is defined as, which a config hash includes; ``switches``: the objects that exist by a
+    switch, and its spec path)."""
     doc = document(instance)
     analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
     renders = Renders(doc, objects, instance)
@@ -581,7 +583,8 @@ def analyse(
                 analysis.params.append(param)
             continue
         if param.shape is Shape.TOGGLE:
-            reason = toggle(analysis, param, renders, values_ref(prefix, param.path))
+            switched = [i for i, path in switches.items() if path == param.spec]
+            reason = toggle(analysis, param, renders, switched, values_ref(prefix, param.path))
             _offer(analysis, param, reason)
             continue
         candidate = by_param[param.key]
@@ -699,29 +702,19 @@ def narrowed(
     return out
 
 
-def toggle(analysis: Analysis, param: Param, renders: Renders, ref: str) -> str:
-    """A boolean that removes whole objects when flipped: their files get ``{{- if }}``."""
-    default = spec_value(renders.doc, param.spec)
-    if default is not True:
+def toggle(
+    analysis: Analysis, param: Param, renders: Renders, switched: list[int], ref: str
+) -> str:
+    """A :class:`~constructs_lib.constructs.kube.Switch` (``switched``: the objects that
+    exist by it): their documents get ``{{- if }}``. Switching it changes nothing else, by
+    construction (the builders add those objects with ``only_if``; a test switches it in
+    every feature scenario)."""
+    if spec_value(renders.doc, param.spec) is not True:
         return "only a toggle that is on by default (and removes objects when off) is templated"
-    flipped, _ = renders.render([(param.spec, False)])
-    if flipped is None:
-        return "the spec refuses the other value for this instance"
-    kept = {identity(o): o for o in flipped}
-    removed = []
-    for index, obj in enumerate(analysis.objects):
-        other = kept.pop(identity(obj), None)
-        if other is None:
-            removed.append(index)
-            continue
-        for pointer, _, _ in walk_diff(obj, other):
-            if not is_hash_pointer(pointer):
-                kind, name = identity(obj)
-                return f"switching it changes {kind} {name}, not only the object set"
-    if kept:
-        return "switching it adds objects"
-    if not removed:
+    if not switched:
         return "switching it changes nothing"
-    for index in removed:
+    if renders.plan([(param.spec, False)])[0] is None:
+        return "the spec refuses the other value for this instance"
+    for index in switched:
         analysis.conditions[index] = ref
     return ""

@@ -9,8 +9,9 @@ chart's default render is the Kustomize tree by construction.
 
 Adding a parameter (e.g. for the managed database, backups or ingress) is one entry in
 :data:`PARAMS`: its key, the spec path, the shape and probe values, a description and a
-schema. A feature whose objects only exist when it is switched on needs a ``toggle`` entry
-for its on/off field (the objects it adds get an ``{{- if }}`` around their template files).
+schema. A feature whose objects only exist when a spec boolean is on adds them with
+``only_if=`` its :class:`~constructs_lib.constructs.kube.Switch`, and the switch gets a
+``toggle`` entry (the objects' documents get an ``{{- if }}``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import AccessMode, DatabaseMode
 from constructs_lib.spec.patterns import (
@@ -84,7 +86,8 @@ class Shape(StrEnum):
     HOSTLIST = "hostlist"
     """A list of names appended to a comma-separated string."""
     TOGGLE = "toggle"
-    """A boolean that adds or removes whole objects (and changes nothing else)."""
+    """A :class:`~constructs_lib.constructs.kube.Switch`: a boolean that adds or removes
+    whole objects (and changes nothing else)."""
 
 
 def _always(instance: Instance) -> bool:
@@ -464,7 +467,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "networkPolicy.enabled",
-        ("security", "networkPolicy", "enabled"),
+        NETWORK_POLICY.path,
         "create the server NetworkPolicy.",
         {"type": "boolean"},
         shape=Shape.TOGGLE,
