@@ -505,6 +505,45 @@ def test_a_minimum_that_changes_more_than_the_value_is_not_offered(
     assert_same(objects_two, helm_objects(helm, chart, "shared", {"replicas": 2}, tmp_path))
 
 
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - REFUSED_SCENARIOS))
+def test_every_feature_scenario_renders_its_integers_at_their_minimums_as_synth_does(
+    scenario: str, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """Each integer the chart of a feature scenario offers, at the lowest value its schema
+    allows (the floor of a replica count, or the instance's own value where the rules refuse
+    lower), renders what synth makes of the spec with that value; one below is refused."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
+    schema = json.loads((chart / "values.schema.json").read_text())
+    lowered = 0
+    for param in params_for(Instance.model_validate(doc)):
+        node = schema
+        for part in param.path:
+            node = node.get("properties", {}).get(part, {})
+        low, default = node.get("minimum"), spec_value(doc, param.spec)
+        if node.get("type") != "integer" or low is None or not isinstance(default, int):
+            continue
+        if low < default:
+            lowered += 1
+            tree = _synthesized_instance(with_value(doc, param.spec, low), tmp_path / param.key)
+            expected = kustomize_objects(kubectl, tree / "kustomize")
+            actual = helm_objects(
+                helm, chart, doc["metadata"]["namespace"], _nest([(param.path, low)]), tmp_path
+            )
+            assert_same(expected, actual)
+        if low > param.schema["minimum"]:
+            below = tmp_path / "below.yaml"
+            below.write_text(yaml.safe_dump(_nest([(param.path, low - 1)])))
+            refused = run(helm, "template", "r", str(chart), "-f", str(below), check=False)
+            assert refused.returncode != 0, f"{param.key}={low - 1} is refused"
+    assert lowered or scenario in UNLOWERED_SCENARIOS, "the scenario offers an integer to lower"
+
+
+UNLOWERED_SCENARIOS: set[str] = set()
+"""Feature scenarios whose chart offers no integer above its minimum."""
+
+
 def test_every_value_offered_renders_what_synth_makes_of_that_spec(
     helm: str, tmp_path: Path
 ) -> None:

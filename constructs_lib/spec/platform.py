@@ -32,6 +32,11 @@ def _dns_label(value: str) -> str:
     return check_dns_label(value, max_length=63, what="namespace or name")
 
 
+SEVERAL_REPLICAS = 2
+"""The fewest server replicas the generator builds for as several (a shared master key,
+heartbeat gating): below it the objects differ, from it up only the count does."""
+
+
 class ServiceType(StrEnum):
     CLUSTER_IP = "ClusterIP"
     NODE_PORT = "NodePort"
@@ -204,6 +209,12 @@ class AvailabilitySpec(SpecModel):
         """The most server replicas this spec may run (the autoscaler's maximum when on)."""
         scaling = self.autoscaler
         return scaling.effective_max if scaling else self.replicas
+
+    @property
+    def several(self) -> bool:
+        """Whether several server replicas may run: they share a master key and gate the
+        heartbeat (see :data:`SEVERAL_REPLICAS`)."""
+        return self.max_replicas >= SEVERAL_REPLICAS
 
 
 class ProbeType(StrEnum):

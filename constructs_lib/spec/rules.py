@@ -56,7 +56,7 @@ def ordinal_gating(spec: InstanceSpec) -> bool:
     """Whether only the pod whose hostname ends in -0 runs the heartbeat scheduler."""
     return (
         spec.heartbeat.enabled
-        and spec.availability.max_replicas > 1
+        and spec.availability.several
         and spec.heartbeat.scheduler_gating.resolved is SchedulerGating.ORDINAL
         and effective_workload(spec) is WorkloadKind.STATEFUL_SET
     )
@@ -77,7 +77,7 @@ def shared_master_key(spec: InstanceSpec) -> bool:
     one replica must decrypt with one key, no masterKeySecretRef names it, and the server
     encrypts secrets itself (local_encrypted; AWS Secrets Manager keeps them in AWS)."""
     return (
-        spec.availability.max_replicas > 1
+        spec.availability.several
         and spec.secrets.master_key_secret_ref is None
         and spec.secrets.provider is SecretsProvider.LOCAL_ENCRYPTED
     )
@@ -102,7 +102,7 @@ def errors(instance: Instance) -> list[Problem]:
 
     persistence = spec.storage.persistence
     if (
-        spec.availability.max_replicas > 1
+        spec.availability.several
         and persistence.enabled
         and AccessMode.READ_WRITE_MANY not in persistence.access_modes
     ):
@@ -147,7 +147,7 @@ def errors(instance: Instance) -> list[Problem]:
     # onboard step writes into <PAPERCLIP_HOME>/instances/<id>/.env (observed with the real
     # server): fine for one pod on a persistent volume, not for pods that each onboard their
     # own secret or lose it on every restart.
-    shared_or_lost = not spec.storage.persistence.enabled or spec.availability.max_replicas > 1
+    shared_or_lost = not spec.storage.persistence.enabled or spec.availability.several
     if (
         spec.deployment.mode is DeploymentMode.AUTHENTICATED
         and spec.auth.secret_ref is None
@@ -168,7 +168,7 @@ def errors(instance: Instance) -> list[Problem]:
         )
     if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
         found += _local_trusted_errors(instance)
-    if spec.availability.max_replicas > 1:
+    if spec.availability.several:
         count = spec.availability.max_replicas
         if db.mode is DatabaseMode.EMBEDDED:
             add(
@@ -194,7 +194,7 @@ def errors(instance: Instance) -> list[Problem]:
         )
     elif (
         effective_workload(spec) is WorkloadKind.DEPLOYMENT
-        and spec.availability.max_replicas > 1
+        and spec.availability.several
         and spec.heartbeat.enabled
         and spec.heartbeat.scheduler_gating.resolved is SchedulerGating.ORDINAL
     ):

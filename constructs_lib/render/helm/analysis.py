@@ -34,7 +34,6 @@ from constructs_lib.render.helm.probe import (
     refused_by_rules,
     same_objects,
     spec_value,
-    walk_diff,
     with_values,
 )
 from constructs_lib.render.helm.registry import (
@@ -56,7 +55,6 @@ from constructs_lib.render.helm.sites import (
     Whole,
     find_hash,
     get,
-    is_hash_pointer,
     values_ref,
 )
 from constructs_lib.spec import Instance
@@ -495,27 +493,6 @@ class Claims:
         self.hashes.update(found.hashes)
         return None
 
-    def explains(
-        self, where: tuple[int, Pointer], old: Any, new: Any, values: dict[str, int]
-    ) -> bool:
-        """Whether a changed leaf is ``old`` with the integers of ``values`` (by key) put where
-        those keys were accepted: a whole leaf of one of them, or a string whose spans of
-        them hold the new numbers."""
-        key = self.claimed.get(where)
-        if key is not None:
-            value = values.get(key)
-            return value is not None and (new == str(value) or (type(new) is int and new == value))
-        spans = self.spans.get(where)
-        if not spans or not isinstance(old, str):
-            return False
-        text, position = "", 0
-        for start, end, _, owner in sorted(spans):
-            text += old[position:start] + (
-                str(values[owner]) if owner in values else old[start:end]
-            )
-            position = end
-        return bool(new == text + old[position:])
-
     def finish(self, name_of: Callable[[int], str]) -> None:
         """The hashes of ConfigMaps that values feed, and the spans of each string."""
         objects, sites = self.analysis.objects, self.analysis.sites
@@ -607,7 +584,7 @@ def analyse(
             if held is not MISSING:
                 analysis.defaults[param.key] = held
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
-    analysis.schema_overrides = narrowed(instance, accepted, renders, claims)
+    analysis.schema_overrides = narrowed(instance, accepted, doc)
     claims.finish(name_of)
     return analysis
 
@@ -643,62 +620,24 @@ def _offer(analysis: Analysis, param: Param, reason: str) -> None:
         analysis.params.append(param)
 
 
-def _narrowable(param: Param, default: Any) -> bool:
-    if param.schema.get("type") != "integer" or not isinstance(default, int):
-        return False
-    minimum = param.schema.get("minimum")
-    return minimum is not None and minimum < default
-
-
-def _only_at_sites(
-    renders: Renders, claims: Claims, changes: dict[str, tuple[tuple[str, ...], int]]
-) -> bool:
-    """Whether setting each key's integer (``changes``: key -> its spec path and value) keeps
-    the objects and changes nothing but where those keys were accepted (and config hashes)."""
-    probed, _ = renders.render(list(changes.values()))
-    if probed is None or not same_objects(renders.default, probed):
-        return False
-    values = {key: value for key, (_, value) in changes.items()}
-    return all(
-        is_hash_pointer(pointer) or claims.explains((index, pointer), old, new, values)
-        for index, (a, b) in enumerate(zip(renders.default, probed, strict=True))
-        for pointer, old, new in walk_diff(a, b)
-    )
-
-
 def narrowed(
-    instance: Instance, accepted: list[tuple[Param, Any]], renders: Renders, claims: Claims
+    instance: Instance, accepted: list[tuple[Param, Any]], doc: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
-    """Schema bounds for this instance: an integer whose minimum would break a rule, change
-    the object set or change anything but the sites where the chart puts it (a replica count
-    that decides whether pods share a master key) gets this instance's default as its
-    minimum. Each minimum is checked against the spec rules alone (they relate values such as
-    minReplicas and maxReplicas); those the rules accept are rendered at once, and alone only
-    when that render is refused (by a feature's own check or a field's own bounds) or changes
-    more than their sites; a minimum that fails alone is tried one higher before the
-    instance's own value is taken."""
-    todo = [(p, d, (p.spec, p.schema["minimum"])) for p, d in accepted if _narrowable(p, d)]
+    """Schema bounds for this instance: an integer below whose :attr:`Param.floor` the
+    builders make other objects (one replica: no shared master key) gets the floor as its
+    minimum, and one whose minimum the model or a spec rule refuses (they relate values such
+    as minReplicas and maxReplicas) gets this instance's value."""
     out = {}
-    ruled: dict[str, tuple[tuple[str, ...], int]] = {}
-    for param, default, change in todo:
-        if refused_by_rules(instance, renders.doc, *change):
-            out[param.key] = {"minimum": default}
-        else:
-            ruled[param.key] = change
-    if len(ruled) > 1 and _only_at_sites(renders, claims, ruled):
-        return out
-    defaults = {p.key: d for p, d, _ in todo}
-    for key, (path, low) in ruled.items():
-        if _only_at_sites(renders, claims, {key: (path, low)}):
+    for param, default in accepted:
+        low = param.schema.get("minimum")
+        if param.schema.get("type") != "integer" or low is None or not isinstance(default, int):
             continue
-        # the usual level is one (a single replica): the next value up may be free of it
-        higher = low + 1
-        free = (
-            higher < defaults[key]
-            and not refused_by_rules(instance, renders.doc, path, higher)
-            and _only_at_sites(renders, claims, {key: (path, higher)})
-        )
-        out[key] = {"minimum": higher if free else defaults[key]}
+        if param.floor is not None and default >= param.floor:
+            low = max(low, param.floor)
+        if low < default and refused_by_rules(instance, doc, param.spec, low):
+            low = default
+        if low != param.schema["minimum"]:
+            out[param.key] = {"minimum": low}
     return out
 
 

@@ -31,7 +31,7 @@ from constructs_lib.spec.patterns import (
     IMAGE_TAG_PATTERN,
     QUANTITY_PATTERN,
 )
-from constructs_lib.spec.platform import ServiceType
+from constructs_lib.spec.platform import SEVERAL_REPLICAS, ServiceType
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
 OBJECT_NAME_PATTERN = DNS1123_SUBDOMAIN_PATTERN
@@ -118,6 +118,11 @@ class Param:
     """Whether this key exists for an instance (e.g. only when the spec sets a reference)."""
     landing: bool = True
     """False when a :class:`Composite` reads this key instead."""
+    floor: int | None = None
+    """An integer the builders read as a threshold: below it they make other objects (one
+    replica: no shared master key, no heartbeat gating), from it up only the value changes.
+    An instance at or above it gets it as the chart's minimum (a test renders every feature
+    scenario's chart at its minimums and compares with synth)."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -271,6 +276,7 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
         applies=_fixed_replicas,
+        floor=SEVERAL_REPLICAS,
     ),
     Param(
         "autoScaling.minReplicas",
@@ -287,6 +293,7 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(9, 8),
         applies=_autoscaled,
+        floor=SEVERAL_REPLICAS,
     ),
     Param(
         "resources",
