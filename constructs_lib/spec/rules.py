@@ -83,6 +83,12 @@ def shared_master_key(spec: InstanceSpec) -> bool:
     )
 
 
+def builds_for_several(spec: InstanceSpec) -> bool:
+    """Whether the objects differ between one server replica and several: a shared master key
+    or ordinal heartbeat gating (the only build decisions that read ``several``)."""
+    return shared_master_key(spec) or ordinal_gating(spec)
+
+
 def drain_seconds(spec: InstanceSpec) -> int:
     """preStop sleep: serverDrain.timeoutSeconds clamped to [0, grace - 1]; 0 means no hook."""
     drain = spec.availability.server_drain

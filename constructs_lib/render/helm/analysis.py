@@ -624,18 +624,25 @@ def narrowed(
     instance: Instance, accepted: list[tuple[Param, Any]], doc: dict[str, Any]
 ) -> dict[str, dict[str, Any]]:
     """Schema bounds for this instance: an integer below whose :attr:`Param.floor` the
-    builders make other objects (one replica: no shared master key) gets the floor as its
-    minimum, and one whose minimum the model or a spec rule refuses (they relate values such
-    as minReplicas and maxReplicas) gets this instance's value."""
+    builders make other objects for it (one replica: no shared master key) gets the floor as
+    its minimum, and one whose minimum the model or a spec rule refuses (they relate values
+    such as minReplicas and maxReplicas) gets the lowest value they accept (a rule that
+    refuses a value refuses the lower ones too: a bound), checked without a plan."""
     out = {}
     for param, default in accepted:
         low = param.schema.get("minimum")
         if param.schema.get("type") != "integer" or low is None or not isinstance(default, int):
             continue
-        if param.floor is not None and default >= param.floor:
-            low = max(low, param.floor)
-        if low < default and refused_by_rules(instance, doc, param.spec, low):
-            low = default
+        floor = param.floor(instance) if param.floor is not None else low
+        if default >= floor:
+            low = max(low, floor)
+        high = default  # the rules accept it; find the lowest value they accept above low
+        while low < high:
+            middle = (low + high) // 2
+            if refused_by_rules(instance, doc, param.spec, middle):
+                low = middle + 1
+            else:
+                high = middle
         if low != param.schema["minimum"]:
             out[param.key] = {"minimum": low}
     return out

@@ -32,6 +32,7 @@ from constructs_lib.spec.patterns import (
     QUANTITY_PATTERN,
 )
 from constructs_lib.spec.platform import SEVERAL_REPLICAS, ServiceType
+from constructs_lib.spec.rules import builds_for_several
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
 OBJECT_NAME_PATTERN = DNS1123_SUBDOMAIN_PATTERN
@@ -118,11 +119,12 @@ class Param:
     """Whether this key exists for an instance (e.g. only when the spec sets a reference)."""
     landing: bool = True
     """False when a :class:`Composite` reads this key instead."""
-    floor: int | None = None
-    """An integer the builders read as a threshold: below it they make other objects (one
-    replica: no shared master key, no heartbeat gating), from it up only the value changes.
-    An instance at or above it gets it as the chart's minimum (a test renders every feature
-    scenario's chart at its minimums and compares with synth)."""
+    floor: Callable[[Instance], int] | None = None
+    """For an integer the builders read as a threshold: the lowest value from which they
+    build this instance alike (two replicas where one would drop the shared master key or
+    the ordinal heartbeat gating). An instance at or above it gets it as the chart's minimum
+    (a test renders every feature scenario's chart at its minimums and compares with
+    synth)."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -176,6 +178,11 @@ def _has(*path: str) -> Callable[[Instance], bool]:
         return True
 
     return applies
+
+
+def _replica_floor(instance: Instance) -> int:
+    """Two server replicas where one would build other objects, else one."""
+    return SEVERAL_REPLICAS if builds_for_several(instance.spec) else 1
 
 
 def _agents(instance: Instance) -> bool:
@@ -276,7 +283,7 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(3, 2),
         applies=_fixed_replicas,
-        floor=SEVERAL_REPLICAS,
+        floor=_replica_floor,
     ),
     Param(
         "autoScaling.minReplicas",
@@ -293,7 +300,7 @@ PARAMS: tuple[Param, ...] = (
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
         probes=(9, 8),
         applies=_autoscaled,
-        floor=SEVERAL_REPLICAS,
+        floor=_replica_floor,
     ),
     Param(
         "resources",
