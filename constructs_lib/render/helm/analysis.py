@@ -636,7 +636,9 @@ def narrowed(
         floor = param.floor(instance) if param.floor is not None else low
         if default >= floor:
             low = max(low, floor)
-        high = default  # the rules accept it; find the lowest value they accept above low
+        high = default  # the rules accept it; find the lowest value they accept from low
+        if low < high and not refused_by_rules(instance, doc, param.spec, low):
+            high = low
         while low < high:
             middle = (low + high) // 2
             if refused_by_rules(instance, doc, param.spec, middle):
