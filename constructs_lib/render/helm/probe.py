@@ -23,7 +23,7 @@ import contextlib
 import copy
 import functools
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -278,29 +278,31 @@ def clash(a: Probe, b: Probe) -> bool:
 
 def walk_diff(
     a: Any, b: Any, at: Pointer = (), blocks: Sequence[Any] = ()
-) -> Iterator[tuple[Pointer, Any, Any]]:
+) -> list[tuple[Pointer, Any, Any]]:
     """(pointer, default, probe) of every difference; MISSING where a key is absent. A value
     equal to one of ``blocks`` (a probed block) is one difference, not one per leaf."""
-    if a is b:
+    out: list[tuple[Pointer, Any, Any]] = []
+    _diff(a, b, at, blocks, out)
+    return out
+
+
+def _diff(a: Any, b: Any, at: Pointer, blocks: Sequence[Any], out: list[Any]) -> None:
+    if a is b or (type(a) is type(b) and a == b):
         return
-    if isinstance(a, dict | list) and a == b and type(a) is type(b):
-        return
-    if blocks and a != b and any(b == w and type(b) is type(w) for w in blocks):
-        yield at, a, b
+    if blocks and any(b == w and type(b) is type(w) for w in blocks):
+        out.append((at, a, b))
     elif isinstance(a, dict) and isinstance(b, dict):
-        for key in a:
+        for key, value in a.items():
             if key in b:
-                yield from walk_diff(a[key], b[key], (*at, key), blocks)
+                _diff(value, b[key], (*at, key), blocks, out)
             else:
-                yield (*at, key), a[key], MISSING
-        for key in b:
-            if key not in a:
-                yield (*at, key), MISSING, b[key]
+                out.append(((*at, key), value, MISSING))
+        out.extend(((*at, key), MISSING, value) for key, value in b.items() if key not in a)
     elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            yield from walk_diff(x, y, (*at, i), blocks)
-    elif type(a) is not type(b) or a != b:
-        yield at, a, b
+            _diff(x, y, (*at, i), blocks, out)
+    else:
+        out.append((at, a, b))
 
 
 def identity(obj: dict[str, Any]) -> tuple[str, str]:
@@ -547,6 +549,8 @@ def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Pr
         return []
     text = old if isinstance(old, str) else json.dumps(old) if isinstance(old, dict | list) else ""
     scalar = "" if isinstance(old, dict | list) or old is MISSING else str(old)
+    if not (text or scalar):  # a key that was not there: nothing could have landed in it
+        return []
     return [
         p
         for p in probes
