@@ -266,8 +266,17 @@ def _collect(value: Any, texts: set[str], numbers: set[int], embeddable: bool, k
 def clash(a: Probe, b: Probe) -> bool:
     """Whether one render of both could not tell their landings apart: a text of one holds a
     text of the other, or their numbers are equal or adjacent."""
-    texts_a, numbers_a = a.marks
-    texts_b, numbers_b = b.marks
+    return _confusable(a.marks, b.marks)
+
+
+@functools.cache
+def _confusable(
+    a: tuple[frozenset[str], frozenset[int]], b: tuple[frozenset[str], frozenset[int]]
+) -> bool:
+    """:func:`clash` of two probes' marks (the same for every instance but the namespace's
+    and the names': remembered)."""
+    texts_a, numbers_a = a
+    texts_b, numbers_b = b
     if any(x in y or y in x for x in texts_a for y in texts_b):
         return True
     return any(abs(x - y) <= 1 for x in numbers_a for y in numbers_b)
