@@ -35,6 +35,7 @@ from constructs_lib.render.pipeline import synthesize
 from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
+from tests.bench.distinct_bench import distinct
 from tests.conftest import MINIMAL, REPO, make_instance, merge
 from tests.test_snapshots import SCENARIOS
 
@@ -523,8 +524,8 @@ def test_every_feature_scenario_renders_its_integers_at_their_minimums_as_synth_
     scenario: str, helm: str, kubectl: str, tmp_path: Path
 ) -> None:
     """Each integer the chart of a feature scenario offers, at the lowest value its schema
-    allows (the floor of a replica count, or the instance's own value where the rules refuse
-    lower), renders what synth makes of the spec with that value; one below is refused."""
+    allows (the floor of a replica count, or the lowest value the rules accept), renders what
+    synth makes of the spec with that value; one below is refused."""
     patch, metadata, _ = SCENARIOS[scenario]
     doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
     chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
@@ -551,6 +552,33 @@ def test_every_feature_scenario_renders_its_integers_at_their_minimums_as_synth_
             refused = run(helm, "template", "r", str(chart), "-f", str(below), check=False)
             assert refused.returncode != 0, f"{param.key}={low - 1} is refused"
     assert lowered or scenario in UNLOWERED_SCENARIOS, "the scenario offers an integer to lower"
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_a_maximum_goes_down_to_the_minimum_the_rules_keep(
+    index: int, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """The rules refuse an autoscaler maximum below its minimum, so the chart's schema lets
+    maxReplicas go down to exactly minReplicas (found by halving between the schema's minimum
+    and the instance's value): there the chart renders what synth makes of the spec, and one
+    below is refused."""
+    doc = distinct(index)
+    scaling = doc["spec"]["availability"]["autoScaling"]
+    assert 1 < scaling["minReplicas"] < scaling["maxReplicas"] - 1, "a range to search"
+    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
+    schema = json.loads((chart / "values.schema.json").read_text())
+    lowest = schema["properties"]["autoScaling"]["properties"]["maxReplicas"]["minimum"]
+    assert lowest == scaling["minReplicas"]
+    path = ("availability", "autoScaling", "maxReplicas")
+    low = _synthesized_instance(with_value(doc, path, lowest), tmp_path / "low") / "kustomize"
+    values = {"autoScaling": {"maxReplicas": lowest}}
+    namespace = doc["metadata"]["namespace"]
+    assert_same(
+        kustomize_objects(kubectl, low), helm_objects(helm, chart, namespace, values, tmp_path)
+    )
+    below = tmp_path / "below.yaml"
+    below.write_text(yaml.safe_dump({"autoScaling": {"maxReplicas": lowest - 1}}))
+    assert run(helm, "template", "r", str(chart), "-f", str(below), check=False).returncode != 0
 
 
 UNLOWERED_SCENARIOS: set[str] = set()

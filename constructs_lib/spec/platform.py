@@ -33,8 +33,8 @@ def _dns_label(value: str) -> str:
 
 
 SEVERAL_REPLICAS = 2
-"""The fewest server replicas the generator builds for as several (a shared master key,
-heartbeat gating): below it the objects differ, from it up only the count does."""
+"""The fewest server replicas the spec rules and the builders treat as several (a shared
+master key, ordinal heartbeat gating, the rules that need shared storage)."""
 
 
 class ServiceType(StrEnum):
@@ -212,8 +212,8 @@ class AvailabilitySpec(SpecModel):
 
     @property
     def several(self) -> bool:
-        """Whether several server replicas may run: they share a master key and gate the
-        heartbeat (see :data:`SEVERAL_REPLICAS`)."""
+        """Whether several server replicas may run (see :data:`SEVERAL_REPLICAS`); the
+        objects then differ where ``rules.builds_for_several`` holds."""
         return self.max_replicas >= SEVERAL_REPLICAS
 
 

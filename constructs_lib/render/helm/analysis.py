@@ -73,7 +73,7 @@ class Analysis:
     added: dict[int, dict[Pointer, Whole]] = field(default_factory=dict)
     """Keys that exist only when a value is set (pointer of the new key)."""
     conditions: dict[int, str] = field(default_factory=dict)
-    """Object index -> the expression its template file is wrapped in."""
+    """Object index -> the expression its document is wrapped in (``{{- if }}``)."""
     params: list[Param] = field(default_factory=list)
     composites: list[Composite] = field(default_factory=list)
     left_out: list[Unoffered] = field(default_factory=list)
@@ -627,18 +627,21 @@ def narrowed(
     builders make other objects for it (one replica: no shared master key) gets the floor as
     its minimum, and one whose minimum the model or a spec rule refuses (they relate values
     such as minReplicas and maxReplicas) gets the lowest value they accept (a rule that
-    refuses a value refuses the lower ones too: a bound), checked without a plan."""
+    refuses a value refuses the lower ones too: a bound), checked without a plan: no
+    feature's own error reads these integers."""
     out = {}
     for param, default in accepted:
         low = param.schema.get("minimum")
         if param.schema.get("type") != "integer" or low is None or not isinstance(default, int):
             continue
         floor = param.floor(instance) if param.floor is not None else low
-        if default >= floor:
-            low = max(low, floor)
+        low = max(low, floor) if default >= floor else default  # below a floor: nothing lower
         high = default  # the rules accept it; find the lowest value they accept from low
-        if low < high and not refused_by_rules(instance, doc, param.spec, low):
-            high = low
+        if low < high:
+            if refused_by_rules(instance, doc, param.spec, low):
+                low += 1
+            else:
+                high = low
         while low < high:
             middle = (low + high) // 2
             if refused_by_rules(instance, doc, param.spec, middle):

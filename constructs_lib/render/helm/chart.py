@@ -48,7 +48,8 @@ GROUP_HELP: dict[str, str] = {
     "is set, else repository:tag.",
     "service": "the server Service.",
     "persistence": "the server data volume (a PersistentVolumeClaim, kept on uninstall).",
-    "networkPolicy": "the server NetworkPolicy.",
+    "networkPolicy": "the NetworkPolicies of the server, the managed database, the backups and "
+    "the secrets bootstrap (the launcher's and the agents' always exist).",
     "ingress": "the server Ingress.",
     "autoScaling": "the server autoscaler (a HorizontalPodAutoscaler owns the replica count).",
     "secretRefs": "names of the Secrets the server reads (referenced, never created by the chart).",

@@ -558,7 +558,7 @@ def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Pr
         return []
     text = old if isinstance(old, str) else json.dumps(old) if isinstance(old, dict | list) else ""
     scalar = "" if isinstance(old, dict | list) or old is MISSING else str(old)
-    if not (text or scalar):  # a key that was not there: nothing could have landed in it
+    if not (text or scalar):  # an empty leaf or a new key: no other value's text was there
         return []
     return [
         p

@@ -482,7 +482,7 @@ PARAMS: tuple[Param, ...] = (
     Param(
         "networkPolicy.enabled",
         NETWORK_POLICY.path,
-        "create the server NetworkPolicy.",
+        "create these NetworkPolicies.",
         {"type": "boolean"},
         shape=Shape.TOGGLE,
     ),

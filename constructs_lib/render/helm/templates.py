@@ -115,7 +115,7 @@ def render_template(
     added: dict[Pointer, Whole],
     condition: str | None = None,
 ) -> str:
-    """The template file of one object."""
+    """The template of one object: one YAML document of its instance's template file."""
     tree = _Tree(obj)
     inline: dict[str, str] = {}
     lines: dict[str, tuple[str, Any]] = {}
