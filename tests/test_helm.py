@@ -520,6 +520,23 @@ def test_a_replica_count_goes_as_low_as_only_the_count_changes(
 
 
 @pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - REFUSED_SCENARIOS))
+def test_every_feature_scenario_renders_common_labels_as_synth_does(
+    scenario: str, helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """commonLabels (placed from the build, not probed) render what synth makes of the
+    Instance with those labels, a generated key winning over a label of the same name."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
+    labels = {"team": "platform", "app.kubernetes.io/name": "mine"}
+    labelled = with_value(doc, ("@metadata", "labels"), labels)
+    tree = _synthesized_instance(labelled, tmp_path / "labelled") / "kustomize"
+    namespace = doc["metadata"]["namespace"]
+    actual = helm_objects(helm, chart, namespace, {"commonLabels": labels}, tmp_path)
+    assert_same(kustomize_objects(kubectl, tree), actual)
+
+
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - REFUSED_SCENARIOS))
 def test_every_feature_scenario_renders_its_integers_at_their_minimums_as_synth_does(
     scenario: str, helm: str, kubectl: str, tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ from constructs_lib.render.helm import analysis, probe
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import Probe, explain_group
 from constructs_lib.render.helm.registry import Shape
+from constructs_lib.render.helm.sites import MISSING
 from constructs_lib.render.synth import render_app
 from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
@@ -410,3 +411,26 @@ def test_a_switch_adds_exactly_the_objects_that_carry_it(scenario: str) -> None:
     assert set(on_switches) == {(), NETWORK_POLICY.path}, "the scenario's policies carry it"
     assert off_switches == [()] * len(off_objects)
     assert off_objects == [o for o, s in zip(on_objects, on_switches, strict=True) if not s]
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_instance_labels_land_only_in_every_object_labels_under_the_generated_ones(
+    scenario: str,
+) -> None:
+    """The chart places commonLabels from the build, without a probe: the Instance's labels
+    must change nothing but each object's metadata.labels, where the keys the generator sets
+    (``KubeObject.own_labels``) win, in every feature scenario."""
+    patch, metadata, _ = SCENARIOS[scenario]
+    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    labels = {"team": "zqteam", "app.kubernetes.io/name": "zqclash"}
+    made = {}
+    for carried in ({}, labels):
+        changed = probe.with_value(doc, ("@metadata", "labels"), carried)
+        made[bool(carried)] = instance_objects(plan(Instance.model_validate(changed)))
+    for plain, labelled in zip(made[False], made[True], strict=True):
+        assert plain.own_labels == labelled.own_labels
+        assert labelled.labels == {**labels, **{k: plain.labels[k] for k in plain.own_labels}}
+        assert set(plain.labels) == set(plain.own_labels)
+        assert probe.walk_diff(plain.to_json(), labelled.to_json()) == [
+            (("metadata", "labels", "team"), MISSING, "zqteam")
+        ]

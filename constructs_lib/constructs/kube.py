@@ -72,6 +72,9 @@ class KubeObject:
     """The class of the part that added it (for error messages)."""
     switch: tuple[str, ...] = ()
     """The path of the :class:`Switch` it exists by (none: it always exists)."""
+    own_labels: tuple[str, ...] = ()
+    """The keys of its labels the generator sets (they win over the Instance's own labels,
+    which every object carries)."""
 
     def to_json(self) -> dict[str, Any]:
         metadata: dict[str, Any] = {"name": self.name}
@@ -140,16 +143,18 @@ class ObjectAdder:
         """Add one object (none while ``only_if`` is off)."""
         if only_if is not None and not only_if.on(self.instance):
             return None
+        own = labels or self.labels
         obj = KubeObject(
             api_version=api_version or API_VERSIONS[kind],
             kind=kind,
             name=name,
             namespace=None if cluster_scoped else (namespace or self.namespace),
-            labels={**self.carried_labels, **(labels or self.labels)},
+            labels={**self.carried_labels, **own},
             annotations={**self.carried_annotations, **(annotations or {})},
             body=body,
             owner=self.owner,
             switch=only_if.path if only_if else (),
+            own_labels=tuple(own),
         )
         self.sink.add(obj)
         return obj

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.constructs.build import Plan, instance_objects, plan
+from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import file_name
@@ -52,9 +53,9 @@ class RenderedApp:
     """The same objects grouped by instance (in the app's order), each as built."""
     plans: list[Plan] = field(default_factory=list)
     """Each instance's plan (features and contributions), in the app's order."""
-    switches: list[dict[int, tuple[str, ...]]] = field(default_factory=list)
-    """For each instance, the objects (index in ``per_instance``) that exist by a switch, and
-    its spec path (see :class:`~constructs_lib.constructs.kube.Switch`)."""
+    built: list[list[KubeObject]] = field(default_factory=list)
+    """``per_instance`` as the builders made them: what the chart reads from the build (the
+    switch an object exists by, the labels the generator sets)."""
 
 
 def _sort_key(obj: dict[str, Any]) -> tuple[int, str, str]:
@@ -108,18 +109,19 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
     if errors:
         raise UserError(errors)
     per_instance: list[list[dict[str, Any]]] = []
-    switches: list[dict[int, tuple[str, ...]]] = []
+    built: list[list[KubeObject]] = []
     objects: list[dict[str, Any]] = []
     documents: list[str] = []
     for index, planned in enumerate(plans):
         made = instance_objects(planned, sources())
-        built = [o.to_json() for o in made]
-        switches.append({i: o.switch for i, o in enumerate(made) if o.switch})
+        objects_of = [o.to_json() for o in made]
+        built.append(made)
         stamped = [(path, make()) for path, make in planned.contribution.stamps]
-        found, texts = check_and_dump(built, version, str(app.source), app.label(index), stamped)
+        label = app.label(index)
+        found, texts = check_and_dump(objects_of, version, str(app.source), label, stamped)
         errors += found
-        per_instance.append(built)
-        objects += built
+        per_instance.append(objects_of)
+        objects += objects_of
         documents += texts
         if tick:
             tick()
@@ -134,5 +136,5 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         warnings=warnings,
         per_instance=per_instance,
         plans=plans,
-        switches=switches,
+        built=built,
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.render.helm.probe import (
     METADATA,
     Base,
@@ -49,6 +50,7 @@ from constructs_lib.render.helm.sites import (
     MISSING,
     NAMESPACE_EXPR,
     NAMESPACE_SENTINEL,
+    Merge,
     Pointer,
     Site,
     Spans,
@@ -515,13 +517,13 @@ def analyse(
     objects: Objects,
     prefix: tuple[str, ...],
     name_of: Callable[[int], str],
-    switches: dict[int, tuple[str, ...]],
+    made: Sequence[KubeObject],
     namespaced: bool = True,
 ) -> Analysis:
     """Every site where a value or the release namespace lands in one instance's objects
     (``objects``: its default render; ``name_of``: the named template an object's template
-    is defined as, which a config hash includes; ``switches``: the objects that exist by a
-    switch, and its spec path)."""
+    is defined as, which a config hash includes; ``made``: the objects as built, which say
+    what exists by a switch and which labels the generator sets)."""
     doc = document(instance)
     analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
     renders = Renders(doc, objects, instance)
@@ -531,7 +533,7 @@ def analyse(
     by_param = {
         p.key: _param(instance, p, doc, prefix, image_ref)
         for p in params
-        if p.landing and p.shape is not Shape.TOGGLE
+        if p.landing and p.shape not in (Shape.TOGGLE, Shape.LABELS)
     }
     candidates = [*composites, *by_param.values()]
     if namespaced:
@@ -560,9 +562,12 @@ def analyse(
                 analysis.params.append(param)
             continue
         if param.shape is Shape.TOGGLE:
-            switched = [i for i, path in switches.items() if path == param.spec]
+            switched = [i for i, obj in enumerate(made) if obj.switch == param.spec]
             reason = toggle(analysis, param, renders, switched, values_ref(prefix, param.path))
             _offer(analysis, param, reason)
+            continue
+        if param.shape is Shape.LABELS:
+            _offer(analysis, param, claims.accept(param.key, _labels(made, prefix, param)) or "")
             continue
         candidate = by_param[param.key]
         if candidate.priority and not image_offered:
@@ -587,6 +592,14 @@ def analyse(
     analysis.schema_overrides = narrowed(instance, accepted, doc)
     claims.finish(name_of)
     return analysis
+
+
+def _labels(made: Sequence[KubeObject], prefix: tuple[str, ...], param: Param) -> Found:
+    """Where the Instance's own labels land, from the build: every object's labels, under
+    the keys the generator sets there (a test sets them in every feature scenario)."""
+    expr = values_ref(prefix, param.path)
+    where = ("metadata", "labels")
+    return Found(merges={(i, where): Merge(expr, obj.own_labels) for i, obj in enumerate(made)})
 
 
 def _held_default(found: Found) -> tuple[Any, str]:

@@ -105,12 +105,12 @@ def analyse_app(rendered: RenderedApp) -> list[Analysis]:
     namespaced = len({i.namespace for i in instances}) == 1
     chart = chart_name(rendered.app.name)
     out = []
-    for instance, objects, switches in zip(
-        instances, rendered.per_instance, rendered.switches, strict=True
+    for instance, objects, made in zip(
+        instances, rendered.per_instance, rendered.built, strict=True
     ):
         names = [template_name(chart, o) for o in objects]
         prefix = (instance.name,) if several else ()
-        out.append(analyse(instance, objects, prefix, names.__getitem__, switches, namespaced))
+        out.append(analyse(instance, objects, prefix, names.__getitem__, made, namespaced))
     return out
 
 

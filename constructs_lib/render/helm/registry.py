@@ -86,6 +86,9 @@ class Shape(StrEnum):
     """A mapping merged into a generated one (pod annotations): generated keys win."""
     HOSTLIST = "hostlist"
     """A list of names appended to a comma-separated string."""
+    LABELS = "labels"
+    """The Instance's own labels: every object carries them under the labels the generator
+    sets (placed from the build, not probed: ``KubeObject.own_labels``)."""
     TOGGLE = "toggle"
     """A :class:`~constructs_lib.constructs.kube.Switch`: a boolean that adds or removes
     whole objects (and changes nothing else)."""
@@ -367,9 +370,8 @@ PARAMS: tuple[Param, ...] = (
         ("@metadata", "labels"),
         "labels added to every object (generated labels win).",
         _STRING_MAP,
-        shape=Shape.MERGE,
+        shape=Shape.LABELS,
         optional=True,
-        probes=({"zqhelm.example/label": "zqlabel"},),
     ),
     Param(
         "service.type",
