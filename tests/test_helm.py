@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 import yaml
 
+from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.errors import UserError
 from constructs_lib.render.atomic import write_trees
 from constructs_lib.render.helm.chart import _nest, build_chart
@@ -36,8 +37,8 @@ from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
 from tests.bench.distinct_bench import distinct
-from tests.conftest import MINIMAL, REPO, make_instance, merge
-from tests.test_snapshots import SCENARIOS
+from tests.conftest import MINIMAL, REPO, merge
+from tests.test_snapshots import SCENARIOS, scenario_document
 
 APPS = {
     "quickstart": "paperclip",
@@ -135,28 +136,19 @@ def test_every_feature_scenario_renders_its_kustomize_tree_by_default(
     """The chart of each feature scenario (tests/test_snapshots.py), with its default values,
     is the scenario's Kustomize tree: no value's default in values.yaml differs from what the
     objects hold."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    instance = make_instance(patch, **metadata)
-    app = tmp_path / "scenario.yaml"
-    app.write_text(
-        yaml.safe_dump(instance.model_dump(by_alias=True, mode="json", exclude_none=True))
-    )
+    doc = scenario_document(scenario)
     if scenario in REFUSED_SCENARIOS:
         with pytest.raises(UserError):
-            synthesize([app], VERSION)
+            _synthesized_instance(doc, tmp_path)
         return
-    trees = synthesize([app], VERSION).trees
-    write_trees(tmp_path / "out", trees, prune=False)
-    tree = tmp_path / "out" / "scenario"
-    expected = kustomize_objects(kubectl, tree / "kustomize")
-    assert_same(expected, helm_objects(helm, tree / "helm", instance.namespace, None, tmp_path))
+    tree = _synthesized_instance(doc, tmp_path)
+    _assert_renders(helm, kubectl, tree, None, tree)
 
 
 SWITCHED_SCENARIOS = sorted(
     name
-    for name, (patch, metadata, _) in SCENARIOS.items()
-    if name not in REFUSED_SCENARIOS
-    and make_instance(patch, **metadata).spec.security.network_policy.enabled
+    for name in set(SCENARIOS) - REFUSED_SCENARIOS
+    if spec_value(scenario_document(name), NETWORK_POLICY.path)
 )
 
 
@@ -166,24 +158,14 @@ def test_every_feature_scenario_switches_its_network_policies_off_as_synth_does(
 ) -> None:
     """networkPolicy.enabled=false renders what synth makes of the instance with the policies
     off (the chart knows which objects the switch adds from the build, without rendering the
-    instance switched off), or the chart does not offer it when synth refuses that."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
-    chart = _synthesized_instance(doc, tmp_path / "on") / "helm"
-    off = with_value(doc, ("security", "networkPolicy", "enabled"), False)
-    values = yaml.safe_load((chart / "values.yaml").read_text())
-    try:
-        expected = kustomize_objects(
-            kubectl, _synthesized_instance(off, tmp_path / "off") / "kustomize"
-        )
-    except UserError:
-        assert "networkPolicy" not in values, "synth refuses the policies off"
-        return
-    assert values["networkPolicy"] == {"enabled": True}
-    actual = helm_objects(
-        helm, chart, doc["metadata"]["namespace"], {"networkPolicy": {"enabled": False}}, tmp_path
-    )
-    assert_same(expected, actual)
+    instance switched off)."""
+    doc = scenario_document(scenario)
+    chart = _synthesized_instance(doc, tmp_path / "on")
+    assert yaml.safe_load((chart / "helm" / "values.yaml").read_text())["networkPolicy"] == {
+        "enabled": True
+    }
+    off = _synthesized_instance(with_value(doc, NETWORK_POLICY.path, False), tmp_path / "off")
+    _assert_renders(helm, kubectl, chart, {"networkPolicy": {"enabled": False}}, off)
 
 
 def test_templates_never_generate_secrets(synthesized: Path) -> None:
@@ -448,11 +430,39 @@ def _shared_key_instance(replicas: int) -> dict[str, Any]:
 
 
 def _synthesized_instance(doc: dict[str, Any], out: Path) -> Path:
+    """The app directory synth writes for the one Instance document ``doc`` (under ``out``)."""
     app = out / "shared.yaml"
     app.parent.mkdir(parents=True, exist_ok=True)
     app.write_text(yaml.safe_dump(doc, sort_keys=False))
     write_trees(out / "dist", synthesize([app], VERSION).trees, prune=False)
     return out / "dist" / "shared"
+
+
+def _assert_renders(
+    helm: str, kubectl: str, tree: Path, values: dict[str, Any] | None, synthesized: Path
+) -> None:
+    """The chart of the app directory ``tree`` with ``values`` renders the Kustomize tree of
+    the app directory ``synthesized`` (what synth makes of the spec with those values)."""
+    namespace = json.loads((synthesized / "app.json").read_text())["namespace"]
+    expected = kustomize_objects(kubectl, synthesized / "kustomize")
+    assert_same(expected, helm_objects(helm, tree / "helm", namespace, values, synthesized.parent))
+
+
+def _schema_minimum(tree: Path, key: tuple[str, ...]) -> Any:
+    """The minimum ``values.schema.json`` of the app directory ``tree`` gives a key (or None)."""
+    node = json.loads((tree / "helm" / "values.schema.json").read_text())
+    for part in key:
+        node = node.get("properties", {}).get(part, {})
+    return node.get("minimum")
+
+
+def _assert_refused(helm: str, tree: Path, values: dict[str, Any]) -> None:
+    """The chart's schema refuses ``values``."""
+    given = tree.parent / "refused.yaml"
+    given.write_text(yaml.safe_dump(values))
+    refused = run(helm, "template", "r", str(tree / "helm"), "-f", str(given), check=False)
+    assert refused.returncode != 0, values
+    assert "values don't meet the specifications of the schema" in refused.stderr, values
 
 
 def test_a_value_the_generator_fills_in_defaults_to_what_it_fills_in(
@@ -469,16 +479,12 @@ def test_a_value_the_generator_fills_in_defaults_to_what_it_fills_in(
         "limits": {"cpu": "1", "memory": "1Gi"},
     }
     assert values["database"]["resources"] == filled
-    expected = kustomize_objects(kubectl, tree / "kustomize")
-    assert_same(expected, helm_objects(helm, tree / "helm", "shared", None, tmp_path))
+    _assert_renders(helm, kubectl, tree, None, tree)
     change = {"requests": {"cpu": "500m"}}
     doc = _shared_key_instance(2)
     doc["spec"]["database"]["managed"] = {"resources": merge(filled, change)}
-    changed = _synthesized_instance(doc, tmp_path / "set") / "kustomize"
-    assert_same(
-        kustomize_objects(kubectl, changed),
-        helm_objects(helm, tree / "helm", "shared", {"database": {"resources": change}}, tmp_path),
-    )
+    changed = _synthesized_instance(doc, tmp_path / "set")
+    _assert_renders(helm, kubectl, tree, {"database": {"resources": change}}, changed)
 
 
 OWN_KEY = {"secrets": {"masterKeySecretRef": {"name": "shared-master", "key": "key"}}}
@@ -501,22 +507,16 @@ def test_a_replica_count_goes_as_low_as_only_the_count_changes(
     def instance(replicas: int) -> dict[str, Any]:
         return merge(_shared_key_instance(replicas), {"spec": extra})
 
-    chart = _synthesized_instance(instance(3), tmp_path / "three") / "helm"
-    schema = json.loads((chart / "values.schema.json").read_text())
-    assert schema["properties"]["replicas"]["minimum"] == lowest
-    override = tmp_path / "below.yaml"
-    override.write_text(yaml.safe_dump({"replicas": lowest - 1}))
-    refused = run(helm, "template", "r", str(chart), "-f", str(override), check=False)
-    assert refused.returncode != 0
-    assert "values don't meet the specifications of the schema" in refused.stderr
-    low = _synthesized_instance(instance(lowest), tmp_path / "low") / "kustomize"
-    expected = kustomize_objects(kubectl, low)
-    assert_same(expected, helm_objects(helm, chart, "shared", {"replicas": lowest}, tmp_path))
+    tree = _synthesized_instance(instance(3), tmp_path / "three")
+    assert _schema_minimum(tree, ("replicas",)) == lowest
+    _assert_refused(helm, tree, {"replicas": lowest - 1})
+    low = _synthesized_instance(instance(lowest), tmp_path / "low")
+    _assert_renders(helm, kubectl, tree, {"replicas": lowest}, low)
     if lowest == 2:  # the reason: one replica builds other objects, not only another count
         one = _synthesized_instance(instance(1), tmp_path / "one") / "kustomize"
         objects = kustomize_objects(kubectl, one)
         objects[("apps/v1", "StatefulSet", "shared", "shared")]["spec"]["replicas"] = 2
-        assert objects != expected
+        assert objects != kustomize_objects(kubectl, low / "kustomize")
 
 
 @pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - REFUSED_SCENARIOS))
@@ -525,15 +525,12 @@ def test_every_feature_scenario_renders_common_labels_as_synth_does(
 ) -> None:
     """commonLabels (placed from the build, not probed) render what synth makes of the
     Instance with those labels, a generated key winning over a label of the same name."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
-    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
+    doc = scenario_document(scenario)
+    tree = _synthesized_instance(doc, tmp_path / "chart")
     labels = {"team": "platform", "app.kubernetes.io/name": "mine"}
     labelled = with_value(doc, ("@metadata", "labels"), labels)
-    tree = _synthesized_instance(labelled, tmp_path / "labelled") / "kustomize"
-    namespace = doc["metadata"]["namespace"]
-    actual = helm_objects(helm, chart, namespace, {"commonLabels": labels}, tmp_path)
-    assert_same(kustomize_objects(kubectl, tree), actual)
+    synthesized = _synthesized_instance(labelled, tmp_path / "labelled")
+    _assert_renders(helm, kubectl, tree, {"commonLabels": labels}, synthesized)
 
 
 @pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - REFUSED_SCENARIOS))
@@ -543,32 +540,20 @@ def test_every_feature_scenario_renders_its_integers_at_their_minimums_as_synth_
     """Each integer the chart of a feature scenario offers, at the lowest value its schema
     allows (the floor of a replica count, or the lowest value the rules accept), renders what
     synth makes of the spec with that value; one below is refused."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
-    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
-    schema = json.loads((chart / "values.schema.json").read_text())
+    doc = scenario_document(scenario)
+    tree = _synthesized_instance(doc, tmp_path / "chart")
     lowered = 0
     for param in params_for(Instance.model_validate(doc)):
-        node = schema
-        for part in param.path:
-            node = node.get("properties", {}).get(part, {})
-        low, default = node.get("minimum"), spec_value(doc, param.spec)
-        if node.get("type") != "integer" or low is None or not isinstance(default, int):
+        low, default = _schema_minimum(tree, param.path), spec_value(doc, param.spec)
+        if low is None or param.schema.get("type") != "integer" or not isinstance(default, int):
             continue
         if low < default:
             lowered += 1
-            tree = _synthesized_instance(with_value(doc, param.spec, low), tmp_path / param.key)
-            expected = kustomize_objects(kubectl, tree / "kustomize")
-            actual = helm_objects(
-                helm, chart, doc["metadata"]["namespace"], _nest([(param.path, low)]), tmp_path
-            )
-            assert_same(expected, actual)
+            lowest = _synthesized_instance(with_value(doc, param.spec, low), tmp_path / param.key)
+            _assert_renders(helm, kubectl, tree, _nest([(param.path, low)]), lowest)
         if low > param.schema["minimum"]:
-            below = tmp_path / "below.yaml"
-            below.write_text(yaml.safe_dump(_nest([(param.path, low - 1)])))
-            refused = run(helm, "template", "r", str(chart), "-f", str(below), check=False)
-            assert refused.returncode != 0, f"{param.key}={low - 1} is refused"
-    assert lowered or scenario in UNLOWERED_SCENARIOS, "the scenario offers an integer to lower"
+            _assert_refused(helm, tree, _nest([(param.path, low - 1)]))
+    assert lowered, "every feature scenario offers an integer above its minimum"
 
 
 @pytest.mark.parametrize("index", [1, 2])
@@ -582,24 +567,13 @@ def test_a_maximum_goes_down_to_the_minimum_the_rules_keep(
     doc = distinct(index)
     scaling = doc["spec"]["availability"]["autoScaling"]
     assert 1 < scaling["minReplicas"] < scaling["maxReplicas"] - 1, "a range to search"
-    chart = _synthesized_instance(doc, tmp_path / "chart") / "helm"
-    schema = json.loads((chart / "values.schema.json").read_text())
-    lowest = schema["properties"]["autoScaling"]["properties"]["maxReplicas"]["minimum"]
+    tree = _synthesized_instance(doc, tmp_path / "chart")
+    lowest = _schema_minimum(tree, ("autoScaling", "maxReplicas"))
     assert lowest == scaling["minReplicas"]
     path = ("availability", "autoScaling", "maxReplicas")
-    low = _synthesized_instance(with_value(doc, path, lowest), tmp_path / "low") / "kustomize"
-    values = {"autoScaling": {"maxReplicas": lowest}}
-    namespace = doc["metadata"]["namespace"]
-    assert_same(
-        kustomize_objects(kubectl, low), helm_objects(helm, chart, namespace, values, tmp_path)
-    )
-    below = tmp_path / "below.yaml"
-    below.write_text(yaml.safe_dump({"autoScaling": {"maxReplicas": lowest - 1}}))
-    assert run(helm, "template", "r", str(chart), "-f", str(below), check=False).returncode != 0
-
-
-UNLOWERED_SCENARIOS: set[str] = set()
-"""Feature scenarios whose chart offers no integer above its minimum."""
+    low = _synthesized_instance(with_value(doc, path, lowest), tmp_path / "low")
+    _assert_renders(helm, kubectl, tree, {"autoScaling": {"maxReplicas": lowest}}, low)
+    _assert_refused(helm, tree, {"autoScaling": {"maxReplicas": lowest - 1}})
 
 
 def test_every_value_offered_renders_what_synth_makes_of_that_spec(

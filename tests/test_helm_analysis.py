@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from constructs_lib.constructs.build import instance_objects, plan
-from constructs_lib.constructs.kube import NETWORK_POLICY
+from constructs_lib.constructs.kube import NETWORK_POLICY, KubeObject
 from constructs_lib.render.helm import analysis, probe
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import Probe, explain_group
@@ -28,7 +28,7 @@ from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app, parse_instance
 from tests.bench.distinct_bench import distinct
 from tests.conftest import make_instance
-from tests.test_snapshots import SCENARIOS
+from tests.test_snapshots import SCENARIOS, scenario_document
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -395,22 +395,21 @@ def test_a_probe_validates_only_the_sections_it_changes() -> None:
     assert probe._ruled(refused, base)[1] != ""
 
 
+def _built(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> list[KubeObject]:
+    """The objects built from ``doc`` with ``path`` set to ``value``."""
+    return instance_objects(plan(Instance.model_validate(probe.with_value(doc, path, value))))
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_a_switch_adds_exactly_the_objects_that_carry_it(scenario: str) -> None:
     """The chart wraps the objects added with ``only_if=NETWORK_POLICY`` in ``{{- if }}``
     without rendering the instance switched off: switching it off must remove exactly those
     objects and change nothing in the others, in every feature scenario."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
-    built = {}
-    for on in (True, False):
-        switched = probe.with_value(doc, NETWORK_POLICY.path, on)
-        made = instance_objects(plan(Instance.model_validate(switched)))
-        built[on] = ([o.to_json() for o in made], [o.switch for o in made])
-    (on_objects, on_switches), (off_objects, off_switches) = built[True], built[False]
-    assert set(on_switches) == {(), NETWORK_POLICY.path}, "the scenario's policies carry it"
-    assert off_switches == [()] * len(off_objects)
-    assert off_objects == [o for o, s in zip(on_objects, on_switches, strict=True) if not s]
+    doc = scenario_document(scenario)
+    on, off = (_built(doc, NETWORK_POLICY.path, value) for value in (True, False))
+    assert {o.switch for o in on} == {(), NETWORK_POLICY.path}, "the scenario's policies carry it"
+    assert all(o.switch == () for o in off)
+    assert [o.to_json() for o in off] == [o.to_json() for o in on if not o.switch]
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -420,14 +419,10 @@ def test_the_instance_labels_land_only_in_every_object_labels_under_the_generate
     """The chart places commonLabels from the build, without a probe: the Instance's labels
     must change nothing but each object's metadata.labels, where the keys the generator sets
     (``KubeObject.own_labels``) win, in every feature scenario."""
-    patch, metadata, _ = SCENARIOS[scenario]
-    doc = make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+    doc = scenario_document(scenario)
     labels = {"team": "zqteam", "app.kubernetes.io/name": "zqclash"}
-    made = {}
-    for carried in ({}, labels):
-        changed = probe.with_value(doc, ("@metadata", "labels"), carried)
-        made[bool(carried)] = instance_objects(plan(Instance.model_validate(changed)))
-    for plain, labelled in zip(made[False], made[True], strict=True):
+    path = ("@metadata", "labels")
+    for plain, labelled in zip(_built(doc, path, {}), _built(doc, path, labels), strict=True):
         assert plain.own_labels == labelled.own_labels
         assert labelled.labels == {**labels, **{k: plain.labels[k] for k in plain.own_labels}}
         assert set(plain.labels) == set(plain.own_labels)

@@ -384,6 +384,12 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, Any], Select]] = {
 }
 
 
+def scenario_document(name: str) -> dict[str, Any]:
+    """The Instance document of a feature scenario, as an app file would hold it."""
+    patch, metadata, _ = SCENARIOS[name]
+    return make_instance(patch, **metadata).model_dump(by_alias=True, mode="json")
+
+
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_feature_snapshot(scenario: str, yaml_snapshot: Any) -> None:
     patch, metadata, select = SCENARIOS[scenario]
