@@ -136,6 +136,7 @@ def test_a_full_featured_instance_costs_a_few_builds_not_one_per_value(
     alone = len(builds)
     assert alone >= 10 * 35, "alone, every value costs a build"
     assert grouped * 3 <= alone, f"{grouped} builds grouped, {alone} alone"
+    assert grouped <= 10 * 2, f"{grouped} builds: one for the values, one for the emptied ones"
 
 
 def _probe(key: str, value: Any, default_text: str, **fields: Any) -> Probe:
@@ -260,13 +261,37 @@ def test_a_value_spliced_into_strings_is_offered_when_its_probe_is_in_the_name(
 def test_a_value_a_group_could_not_place_leaves_the_first_group_of_later_instances(
     tmp_path: Path,
 ) -> None:
-    """backup.prefix's default text is in the image, which the image value replaces whole in
-    the first group: placed alone in the first instance, it is in a later group from then on."""
-    first, second = _groups_of([distinct(0), distinct(1)], tmp_path)
-    assert "backup.prefix" in first[0]
-    assert ("backup.prefix", "'zqhelm/prefix'") in analysis.MASKED
-    assert "backup.prefix" not in second[0]
-    assert any("backup.prefix" in group for group in second[1:])
+    """Without a publicURL the generator fills in the in-cluster URL, which holds the
+    service port; the publicURL value replaces it whole in the first group, so the port could
+    land there unseen: placed alone in the first instance, it is in a later group from then
+    on."""
+    docs = []
+    for name in ("one", "two"):
+        doc = scenario_document("auth-admin-bootstrap")
+        doc["metadata"].update(name=name, namespace=f"{name}-ns")
+        docs.append(doc)
+    first, second = _groups_of(docs, tmp_path)
+    assert {"service.port", "publicURL"} <= set(first[0])
+    assert ("service.port", "31337") in analysis.MASKED
+    assert "service.port" not in second[0]
+    assert any("service.port" in group for group in second[1:])
+
+
+def test_a_leaf_that_was_the_value_itself_masks_no_other_value() -> None:
+    """A value replaced a leaf that held exactly its own default (a bucket named after the
+    instance): another value whose default text is in it is still placed by the group. Where
+    the leaf held what the generator filled in, the other value is left to be probed alone."""
+    bucket = _probe("bucket", "zqbucket", "team-a-backups", embeddable=False)
+    prefix = _probe("prefix", "zqprefix", "team-a")
+    default = _config("http://x/", {"BUCKET": "team-a-backups", "PREFIX": "team-a"})
+    probed = _config("http://x/", {"BUCKET": "zqbucket", "PREFIX": "zqprefix"})
+    found = explain_group([bucket, prefix], default, probed, lambda p: _never)
+    assert found is not None
+    assert set(found) == {"bucket", "prefix"}
+    generated = _probe("bucket", "zqbucket", "", default="", embeddable=False)
+    found = explain_group([generated, prefix], default, probed, lambda p: _never)
+    assert found is not None
+    assert set(found) == {"bucket"}  # "prefix" is left to be probed alone
 
 
 def test_a_group_the_rules_refuse_is_built_once_without_the_refused_values(

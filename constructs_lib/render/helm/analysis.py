@@ -304,8 +304,8 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     that failed alone before are grouped apart from the rest, values a group could not place
     before stay out of the first (largest) group, and values the rules refused alone are left
     to be probed alone."""
-    groups: list[list[tuple[Candidate, Probe]]] = []
-    doubtful: list[list[tuple[Candidate, Probe]]] = []
+    groups: list[list[Probe]] = []
+    doubtful: list[list[Probe]] = []
     for candidate in candidates:
         if not candidate.probes or _seen(candidate.probes[0]) in REFUSED:
             continue
@@ -313,17 +313,12 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
         seen = _seen(probe)
         into = doubtful if seen in DOUBTFUL else groups
         for group in into[1 if seen in MASKED else 0 :]:
-            if not any(
-                clash(probe, other)
-                or (candidate.priority and other.key == IMAGE.name)
-                or (owner.priority and probe.key == IMAGE.name)
-                for owner, other in group
-            ):
-                group.append((candidate, probe))
+            if not any(clash(probe, other) for other in group):
+                group.append(probe)
                 break
         else:
-            into.append([(candidate, probe)])
-    return [[probe for _, probe in group] for group in [*groups, *doubtful]]
+            into.append([probe])
+    return [*groups, *doubtful]
 
 
 Changes = Callable[[Sequence[Probe]], list[tuple[tuple[str, ...], Any]]]

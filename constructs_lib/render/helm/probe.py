@@ -550,11 +550,15 @@ def _alone(leaf: Leaf, owner: Probe, others: Sequence[Probe]) -> Leaf | None:
 def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Probe]:
     """Probes that may land in a leaf another probe's value replaced as a whole (or removed):
     their default text is in the old value, so alone they might have landed there. Probed
-    alone, they say where they land."""
+    alone, they say where they land. A leaf that held exactly the owner's default was the
+    owner's value itself: what it holds is the user's text, and masks nothing."""
     _, _, old, new = leaf
-    if len(owners) != 1 or (
-        isinstance(new, str) and isinstance(old, str) and new != owners[0].value
-    ):
+    if len(owners) != 1:
+        return []
+    owner = owners[0]
+    if isinstance(new, str) and isinstance(old, str) and new != owner.value:
+        return []
+    if old == owner.default and type(old) is type(owner.default):
         return []
     text = old if isinstance(old, str) else json.dumps(old) if isinstance(old, dict | list) else ""
     scalar = "" if isinstance(old, dict | list) or old is MISSING else str(old)
@@ -563,7 +567,7 @@ def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Pr
     return [
         p
         for p in probes
-        if p is not owners[0]
+        if p is not owner
         and p.default_text
         and ((p.embeddable and _has_word(text, p.default_text)) or p.default_text == scalar)
     ]

@@ -613,7 +613,7 @@ PARAMS: tuple[Param, ...] = (
         ("agents", "launcher", "replicas"),
         "launcher replicas.",
         {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
-        probes=(3, 2),
+        probes=(5, 7),
         applies=_agents,
     ),
     Param(
