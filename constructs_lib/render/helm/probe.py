@@ -291,14 +291,15 @@ def walk_diff(
     """(pointer, default, probe) of every difference; MISSING where a key is absent. A value
     equal to one of ``blocks`` (a probed block) is one difference, not one per leaf."""
     out: list[tuple[Pointer, Any, Any]] = []
-    _diff(a, b, at, blocks, out)
+    by_type: dict[type, list[Any]] = {k: [w for w in blocks if type(w) is k] for k in (dict, list)}
+    _diff(a, b, at, by_type, out)
     return out
 
 
-def _diff(a: Any, b: Any, at: Pointer, blocks: Sequence[Any], out: list[Any]) -> None:
+def _diff(a: Any, b: Any, at: Pointer, blocks: dict[type, list[Any]], out: list[Any]) -> None:
     if a is b or (type(a) is type(b) and a == b):
         return
-    if blocks and any(b == w and type(b) is type(w) for w in blocks):
+    if b in blocks.get(type(b), ()):
         out.append((at, a, b))
     elif isinstance(a, dict) and isinstance(b, dict):
         for key, value in a.items():
@@ -502,7 +503,7 @@ class _Owners:
         self.by_type: dict[type, list[tuple[int, Probe]]] = {}
         for i, probe in others:
             self.by_type.setdefault(type(probe.value), []).append((i, probe))
-        self.integers = [(i, p) for i, p in others if p.integer]
+        self.integers = [(str(p.value), i) for i, p in others if p.integer]
         self.marks = [(mark, i) for i, p in others for mark in p.marks[0]]
 
     def __call__(self, leaf: Leaf, probed: Objects) -> list[Probe]:
@@ -522,9 +523,7 @@ class _Owners:
             if new == probe.value:
                 owning.add(i)
         if isinstance(new, str):
-            for i, probe in self.integers:
-                if new == str(probe.value):
-                    owning.add(i)
+            owning.update(i for text, i in self.integers if new == text)
             old_text = old if isinstance(old, str) else ""
             for mark, i in self.marks:
                 if mark in new and _count(new, mark) > _count(old_text, mark):
