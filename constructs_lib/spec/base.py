@@ -39,6 +39,8 @@ from constructs_lib.spec.patterns import (
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
+    INT32,
+    INT64,
     QUANTITY,
 )
 from launcher.templates import Model, image_reference_problem
@@ -76,21 +78,20 @@ def _kube_checker(definition: str) -> Any:
     def check(value: Any) -> Any:
         found = verdicts.of(value, verdict)
         if found is not None:
-            path, message = found
-            where = f" at {path}" if path else ""
-            raise PydanticCustomError(
-                "kube_schema",
-                "not a valid Kubernetes {kind}{where}: {message}",
-                {
-                    "kind": definition.rsplit(".", 1)[-1],
-                    "where": where,
-                    "message": message,
-                    "inner": path,
-                },
-            )
+            raise _kube_schema_error(definition.rsplit(".", 1)[-1], *found)
         return value
 
     return check
+
+
+def _kube_schema_error(kind: str, path: str, message: str) -> PydanticCustomError:
+    """The error of a value that is not a valid Kubernetes ``kind``: ``message`` at ``path``
+    inside it (``inner``: where the spec's error is reported)."""
+    return PydanticCustomError(
+        "kube_schema",
+        "not a valid Kubernetes {kind}{where}: {message}",
+        {"kind": kind, "where": f" at {path}" if path else "", "message": message, "inner": path},
+    )
 
 
 @dataclass(frozen=True)
@@ -142,11 +143,7 @@ class MergedByKey:
             if self.scalar_key:
                 path = path.removesuffix(f".{self.scalar_key}")
             kind = f"{self.definition.rsplit('.', 1)[-1]}.{self.field}"
-            raise PydanticCustomError(
-                "kube_schema",
-                "not a valid Kubernetes {kind} at {inner}: {message}",
-                {"kind": kind, "message": message, "inner": path},
-            )
+            raise _kube_schema_error(kind, path, message)
         return value
 
     def _plain(self, item: Any) -> Any:
@@ -172,9 +169,7 @@ Quantity = Annotated[str | int | float, AfterValidator(quantity_text)]
 
 
 def _positive_quantity(value: Any) -> str:
-    from constructs_lib.spec.semantic import quantity
-
-    problem = quantity(value, positive=True)
+    problem = semantic.quantity(value, positive=True)
     if problem:
         raise ValueError(problem)
     return quantity_text(value)
@@ -186,11 +181,9 @@ PositiveQuantity = Annotated[str | int | float, AfterValidator(_positive_quantit
 # Integer fields carry the bounds of the Kubernetes type they end up in (int32 or int64), so
 # a value the API server would wrap around (replicas: 4294967296 is stored as 0) is refused.
 # Strict: `true` or "3" is not an integer.
-INT32_MAX = 2**31 - 1
-INT64_MAX = 2**63 - 1
-NonNegativeInt32 = Annotated[int, Strict(), Field(ge=0, le=INT32_MAX)]
-PositiveInt32 = Annotated[int, Strict(), Field(ge=1, le=INT32_MAX)]
-NonNegativeInt64 = Annotated[int, Strict(), Field(ge=0, le=INT64_MAX)]
+NonNegativeInt32 = Annotated[int, Strict(), Field(ge=0, le=INT32[1])]
+PositiveInt32 = Annotated[int, Strict(), Field(ge=1, le=INT32[1])]
+NonNegativeInt64 = Annotated[int, Strict(), Field(ge=0, le=INT64[1])]
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 StrictBool = Annotated[bool, Strict()]
 

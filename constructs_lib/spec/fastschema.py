@@ -97,28 +97,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
+_TYPE_CLASSES: dict[str, type] = {"object": dict, "array": list, "string": str}
+"""The JSON types a plain ``isinstance`` tests ..."""
 _TYPE_TESTS: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
     "integer": _is_integer,
     "number": _is_number,
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
+"""... and the tests of the others."""
 
 
 def _type_check(types: Any) -> Check:
     names = [types] if isinstance(types, str) else list(types)
-    unknown = [n for n in names if n not in _TYPE_TESTS]
+    unknown = [n for n in names if n not in _TYPE_CLASSES and n not in _TYPE_TESTS]
     if unknown:
         raise Unsupported(f"type {unknown[0]!r}")
-    plain = tuple(
-        {"object": dict, "array": list, "string": str}[n]
-        for n in names
-        if n in ("object", "array", "string")
-    )
-    others = [_TYPE_TESTS[n] for n in names if n not in ("object", "array", "string")]
+    plain = tuple(_TYPE_CLASSES[n] for n in names if n in _TYPE_CLASSES)
+    others = [_TYPE_TESTS[n] for n in names if n in _TYPE_TESTS]
     if not others:
         return lambda v: isinstance(v, plain)
     if names == ["string", "null"] or names == ["null", "string"]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec import crds
 from constructs_lib.spec.fastschema import Check, Compiler, Documents, Unsupported
+from constructs_lib.spec.patterns import INT32, INT64
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION as DEFAULT_KUBERNETES_VERSION
 
 if TYPE_CHECKING:
@@ -131,11 +132,9 @@ def definition_validator(version: str, definition: str) -> SchemaValidator:
     return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, documents, compiler)
 
 
-def schema_errors(validator: SchemaValidator | Any, data: Any) -> list[tuple[str, str]]:
+def schema_errors(validator: SchemaValidator, data: Any) -> list[tuple[str, str]]:
     """(json path, message) for every violation, deepest and most specific first."""
-    if isinstance(validator, SchemaValidator):
-        return validator.errors(data)
-    return _rich_errors(validator, data)
+    return validator.errors(data)
 
 
 def _rich_errors(validator: Any, data: Any) -> list[tuple[str, str]]:
@@ -180,7 +179,7 @@ def _crd_object_schema(api_version: str, kind: str) -> dict[str, Any]:
     return crd_json_schema(structural, api_version, kind)
 
 
-_INT_BOUNDS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+_INT_BOUNDS = {"int32": INT32, "int64": INT64}
 _COPIED = (
     "enum",
     "minLength",

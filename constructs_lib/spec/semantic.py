@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
-from functools import cache, lru_cache, wraps
+from functools import cache, lru_cache, partial, wraps
 from typing import Any, TypeGuard, TypeVar, cast
 
 from constructs_lib.memo import Memo
@@ -25,6 +25,8 @@ from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
     DNS1123_LABEL,
+    INT32,
+    INT64,
     LABEL_VALUE,
     QUALIFIED_NAME,
     QUANTITY,
@@ -33,8 +35,6 @@ from launcher.templates import image_reference_problem
 
 Finding = tuple[str, str]
 
-INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
 MAX_OBJECT_BYTES = 1536 * 1024
 """The largest object etcd stores by default (--max-request-bytes 1.5 MiB)."""
 MAX_ANNOTATIONS_BYTES = 256 * 1024
@@ -61,6 +61,13 @@ _SUFFIX = {
     "E": Decimal(10**18),
     **{f"{p}i": Decimal(2 ** (10 * (i + 1))) for i, p in enumerate("KMGTPE")},
 }
+_ENV_VALUE_SOURCES = (
+    "fieldRef",
+    "resourceFieldRef",
+    "configMapKeyRef",
+    "secretKeyRef",
+    "fileKeyRef",
+)
 _STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage", "storage", "pods"}
 _WORKLOAD_POD_SPEC = {
     "Pod": ("spec",),
@@ -270,7 +277,7 @@ def quantity(value: Any, *, positive: bool = False) -> str | None:
             f"{_show(value)} is not a Kubernetes quantity: a number with an optional suffix "
             "such as 5Gi, 512Mi, 500m or 2"
         )
-    if amount > Decimal(2**63 - 1):
+    if amount > Decimal(INT64[1]):
         return f"{_show(value)} is too large for a Kubernetes quantity"
     if positive and amount <= 0:
         return f"{_show(value)} must be greater than zero"
@@ -306,14 +313,12 @@ def metadata_problems(meta: Any, kind: str, path: str = "metadata") -> list[Find
 
 def object_name(name: Any, kind: str) -> str | None:
     """A ``metadata.name`` as the API server validates it for ``kind``."""
-    if kind == "Namespace":
+    if kind in ("Namespace", "StatefulSet"):
         return dns_label(name)
     if kind == "Service":
         return dns1035_label(name)
     if kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
         return path_segment_name(name)
-    if kind == "StatefulSet":
-        return dns_label(name)
     if kind == "Job":  # the Job controller labels its pods job-name=<name>
         return dns_subdomain(name) or label_value(name)
     if kind == "CronJob":  # CronJob names leave room for the Job suffix
@@ -393,18 +398,7 @@ def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
     if _is_mapping(source):
         if item.get("value"):
             found.append((f"{path}.valueFrom", "may not be set together with a non-empty value"))
-        kinds = [
-            k
-            for k in (
-                "fieldRef",
-                "resourceFieldRef",
-                "configMapKeyRef",
-                "secretKeyRef",
-                "fileKeyRef",
-            )
-            if source.get(k) is not None
-        ]
-        if len(kinds) != 1:
+        if sum(source.get(k) is not None for k in _ENV_VALUE_SOURCES) != 1:
             found.append(
                 (
                     f"{path}.valueFrom",
@@ -417,13 +411,6 @@ def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
             if _is_mapping(selector):
                 found += _at(f"{path}.valueFrom.{ref}.key", config_key(selector.get("key")))
                 found += _at(f"{path}.valueFrom.{ref}.name", dns_subdomain(selector.get("name")))
-    return found
-
-
-def env_from_problems(items: Any, path: str, version: str) -> list[Finding]:
-    found: list[Finding] = []
-    for index, item in enumerate(_list(items)):
-        found += env_from_source_problems(item, f"{path}[{index}]", version)
     return found
 
 
@@ -497,8 +484,7 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
         if not _is_mapping(port):
             continue
         found += _at(f"{where}.containerPort", integer(port.get("containerPort"), 1, 65535))
-        if port.get("hostPort") is not None:
-            found += _at(f"{where}.hostPort", integer(port["hostPort"], 0, 65535))
+        found += _integers(port, ("hostPort",), where, 0, 65535)
         if port.get("name") is not None:
             found += _at(f"{where}.name", port_name(port["name"]))
             if port["name"] in port_names:
@@ -507,7 +493,8 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
         if port.get("protocol") not in (None, "TCP", "UDP", "SCTP"):
             found.append((f"{where}.protocol", "must be TCP, UDP or SCTP"))
     found += env_problems(container.get("env"), f"{path}.env", version)
-    found += env_from_problems(container.get("envFrom"), f"{path}.envFrom", version)
+    env_from = partial(env_from_source_problems, version=version)
+    found += _each(container.get("envFrom"), f"{path}.envFrom", env_from)
     found += resources_problems(container.get("resources"), f"{path}.resources")
     mount_paths: set[str] = set()
     for index, mount in enumerate(_list(container.get("volumeMounts"))):
@@ -522,19 +509,19 @@ def container_problems(container: Any, path: str, version: str) -> list[Finding]
     return found
 
 
+_PROBE_INTEGERS = (
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "successThreshold",
+    "failureThreshold",
+)
+
+
 def probe_problems(probe: Any, path: str) -> list[Finding]:
     if not _is_mapping(probe):
         return []
-    found: list[Finding] = []
-    for field in (
-        "initialDelaySeconds",
-        "periodSeconds",
-        "timeoutSeconds",
-        "successThreshold",
-        "failureThreshold",
-    ):
-        if probe.get(field) is not None:
-            found += _at(f"{path}.{field}", integer(probe[field], 0, INT32[1]))
+    found = _integers(probe, _PROBE_INTEGERS, path, 0, INT32[1])
     handlers = [k for k in ("exec", "httpGet", "tcpSocket", "grpc") if probe.get(k) is not None]
     if len(handlers) > 1:
         found.append((path, "may set only one of exec, httpGet, tcpSocket, grpc"))
@@ -591,10 +578,7 @@ def volume_problems(volume: Any, path: str) -> list[Finding]:
 def security_context_problems(context: Any, path: str) -> list[Finding]:
     if not _is_mapping(context):
         return []
-    found: list[Finding] = []
-    for field in ("runAsUser", "runAsGroup", "fsGroup"):
-        if context.get(field) is not None:
-            found += _at(f"{path}.{field}", integer(context[field], 0, INT32[1]))
+    found = _integers(context, ("runAsUser", "runAsGroup", "fsGroup"), path, 0, INT32[1])
     for index, group in enumerate(_list(context.get("supplementalGroups"))):
         found += _at(f"{path}.supplementalGroups[{index}]", integer(group, 0, INT32[1]))
     return found
@@ -676,19 +660,14 @@ def pod_spec_problems(spec: Any, path: str, version: str) -> list[Finding]:
                 f"{path}.imagePullSecrets[{index}].name", dns_subdomain(secret.get("name"))
             )
     found += labels_problems(spec.get("nodeSelector"), f"{path}.nodeSelector")
-    if spec.get("terminationGracePeriodSeconds") is not None:
-        found += _at(
-            f"{path}.terminationGracePeriodSeconds",
-            integer(spec["terminationGracePeriodSeconds"], 0, INT64[1]),
-        )
-    if spec.get("activeDeadlineSeconds") is not None:
-        found += _at(
-            f"{path}.activeDeadlineSeconds", integer(spec["activeDeadlineSeconds"], 1, INT64[1])
-        )
-    for index, toleration in enumerate(_list(spec.get("tolerations"))):
-        found += toleration_problems(toleration, f"{path}.tolerations[{index}]")
-    for index, constraint in enumerate(_list(spec.get("topologySpreadConstraints"))):
-        found += topology_spread_problems(constraint, f"{path}.topologySpreadConstraints[{index}]")
+    found += _integers(spec, ("terminationGracePeriodSeconds",), path, 0, INT64[1])
+    found += _integers(spec, ("activeDeadlineSeconds",), path, 1, INT64[1])
+    found += _each(spec.get("tolerations"), f"{path}.tolerations", toleration_problems)
+    found += _each(
+        spec.get("topologySpreadConstraints"),
+        f"{path}.topologySpreadConstraints",
+        topology_spread_problems,
+    )
     found += security_context_problems(spec.get("securityContext"), f"{path}.securityContext")
     return found
 
@@ -963,8 +942,6 @@ def _crd_schema(api_version: str, kind: str) -> Mapping[str, Any] | None:
 def pass_through_problems(definition: str, value: Any, version: str = "1.33") -> list[Finding]:
     """Semantic problems of a pass-through value of the OpenAPI ``definition``
     (e.g. ``io.k8s.api.core.v1.Container``), paths relative to the value."""
-    short = definition.rsplit(".", 1)[-1]
-    found: list[Finding] = []
     checks = {
         "Container": lambda v: container_problems(v, "", version),
         "EnvVar": lambda v: env_var_problems(v, "", version),
@@ -977,16 +954,18 @@ def pass_through_problems(definition: str, value: Any, version: str = "1.33") ->
         "PodSecurityContext": lambda v: security_context_problems(v, ""),
         "SecurityContext": lambda v: security_context_problems(v, ""),
     }
-    check = checks.get(short)
-    if check is not None:
-        found += [(p.lstrip("."), m) for p, m in check(value)]
+    check = checks.get(definition.rsplit(".", 1)[-1])
+    found: list[Finding] = check(value) if check is not None else []
     defs = _definitions(_schema_dir(version))
     schema = defs.get(definition)
-    if _is_mapping(schema) and _may_break_int_ranges(value):
-        found += [(p.lstrip("."), m) for p, m in _walk_ints(value, schema, defs, "", 0)]
     if _is_mapping(schema):
-        found += [(p.lstrip("."), m) for p, m in _walk_keyed(value, schema, defs, "", 0)]
-    return _unique(found)
+        if _may_break_int_ranges(value):
+            found += _walk_ints(value, schema, defs, "", 0)
+        found += _walk_keyed(value, schema, defs, "", 0)
+    return _unique([(p.lstrip("."), m) for p, m in found])
+
+
+_JOB_COUNTS = ("backoffLimit", "parallelism", "completions", "ttlSecondsAfterFinished")
 
 
 def object_problems(
@@ -999,10 +978,7 @@ def object_problems(
     spec: Mapping[str, Any] = raw_spec if _is_mapping(raw_spec) else {}
     pod_path = _WORKLOAD_POD_SPEC.get(kind)
     if pod_path is not None:
-        pod: Any = obj
-        for part in pod_path:
-            pod = pod.get(part) if _is_mapping(pod) else None
-        found += pod_spec_problems(pod, ".".join(pod_path), version)
+        found += pod_spec_problems(_dig(obj, pod_path), ".".join(pod_path), version)
         if kind != "Pod":
             template = _dig(obj, pod_path[:-1])
             if _is_mapping(template):
@@ -1012,26 +988,18 @@ def object_problems(
                 found += annotations_problems(meta.get("annotations"), f"{where}.annotations")
     if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         found += selector_problems(spec.get("selector"), "spec.selector")
-        if spec.get("replicas") is not None:
-            found += _at("spec.replicas", integer(spec["replicas"], 0, INT32[1]))
-        for index, claim in enumerate(_list(spec.get("volumeClaimTemplates"))):
-            found += claim_problems(claim, f"spec.volumeClaimTemplates[{index}]")
+        found += _integers(spec, ("replicas",), "spec", 0, INT32[1])
+        found += _each(
+            spec.get("volumeClaimTemplates"), "spec.volumeClaimTemplates", claim_problems
+        )
     if kind == "PersistentVolumeClaim":
         found += claim_problems(obj, "")
     if kind == "Job" or kind == "CronJob":
-        job = spec if kind == "Job" else _dig(obj, ("spec", "jobTemplate", "spec"))
         base = "spec" if kind == "Job" else "spec.jobTemplate.spec"
+        job = _dig(obj, tuple(base.split(".")))
         if _is_mapping(job):
-            for field in (
-                "backoffLimit",
-                "parallelism",
-                "completions",
-                "ttlSecondsAfterFinished",
-                "activeDeadlineSeconds",
-            ):
-                if job.get(field) is not None:
-                    low = 1 if field == "activeDeadlineSeconds" else 0
-                    found += _at(f"{base}.{field}", integer(job[field], low, INT64[1]))
+            found += _integers(job, _JOB_COUNTS, base, 0, INT64[1])
+            found += _integers(job, ("activeDeadlineSeconds",), base, 1, INT64[1])
     if kind in ("ConfigMap", "Secret"):
         found += config_data_problems(obj)
     if kind == "Service":
@@ -1039,10 +1007,10 @@ def object_problems(
     schema = _kind_schema(_schema_dir(version), str(obj.get("apiVersion", "")), kind)
     defs = _definitions(_schema_dir(version))
     if schema is not None and _may_break_int_ranges(obj):
-        found += list(_walk_ints(obj, schema, defs, "", 0))
+        found += _walk_ints(obj, schema, defs, "", 0)
     keyed = schema if schema is not None else _crd_schema(str(obj.get("apiVersion", "")), kind)
     if keyed is not None:
-        found += list(_walk_keyed(obj, keyed, defs, "", 0))
+        found += _walk_keyed(obj, keyed, defs, "", 0)
     # The exact (JSON) size only when an estimate (the object's YAML text, whose length is
     # within a small factor of its JSON) says it may be near the limit.
     near = size_hint is None or size_hint * 2 > MAX_OBJECT_BYTES
@@ -1107,8 +1075,7 @@ def service_problems(spec: Mapping[str, Any]) -> list[Finding]:
         found += _at(f"{where}.port", integer(port.get("port"), 1, 65535))
         if port.get("targetPort") is not None:
             found += _at(f"{where}.targetPort", port_or_name(port["targetPort"]))
-        if port.get("nodePort") is not None:
-            found += _at(f"{where}.nodePort", integer(port["nodePort"], 0, 65535))
+        found += _integers(port, ("nodePort",), where, 0, 65535)
         if port.get("name") or len(ports) > 1:
             found += _at(f"{where}.name", dns_label(port.get("name")))
     return found
@@ -1119,6 +1086,25 @@ def service_problems(spec: Mapping[str, Any]) -> list[Finding]:
 
 def _at(path: str, problem: str | None) -> list[Finding]:
     return [] if problem is None else [(path, problem)]
+
+
+def _integers(
+    mapping: Mapping[str, Any], fields: tuple[str, ...], path: str, low: int, high: int
+) -> list[Finding]:
+    """The ``fields`` of ``mapping`` that are set, each an integer from ``low`` to ``high``."""
+    found: list[Finding] = []
+    for field in fields:
+        if mapping.get(field) is not None:
+            found += _at(f"{path}.{field}", integer(mapping[field], low, high))
+    return found
+
+
+def _each(items: Any, path: str, check: Callable[[Any, str], list[Finding]]) -> list[Finding]:
+    """``check(item, its path)`` of every item of the list ``items`` (none when no list)."""
+    found: list[Finding] = []
+    for index, item in enumerate(_list(items)):
+        found += check(item, f"{path}[{index}]")
+    return found
 
 
 def _list(value: Any) -> list[Any]:
