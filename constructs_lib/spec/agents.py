@@ -5,12 +5,11 @@ The template schema is the launcher's own (:mod:`launcher.templates`), so what t
 accepts is exactly what the launcher reads.
 """
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
 from constructs_lib.spec.base import (
-    KubeSchema,
     MergedByKey,
     ObjectName,
     PositiveInt32,
@@ -19,7 +18,15 @@ from constructs_lib.spec.base import (
     StrictBool,
 )
 from constructs_lib.spec.data import AccessMode
-from constructs_lib.spec.platform import VolumeList, VolumeMountList
+from constructs_lib.spec.platform import (
+    CONTAINER,
+    POD,
+    Affinity,
+    EgressRules,
+    Tolerations,
+    VolumeList,
+    VolumeMountList,
+)
 from launcher import IMAGE_REPOSITORY, __version__
 from launcher.templates import (
     TEMPLATE_NAME,
@@ -35,11 +42,6 @@ DEFAULT_LAUNCHER_IMAGE = f"{IMAGE_REPOSITORY}:{__version__}"
 """The launcher image of this release (published by .github/workflows/release.yml)."""
 
 
-_CONTAINER = "io.k8s.api.core.v1.Container"
-_POD = "io.k8s.api.core.v1.PodSpec"
-_Egress = Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
-
-
 class AgentTemplate(JobTemplate):
     """An agent Job template. ``image`` defaults to the Paperclip image (it bakes opencode).
     Its Kubernetes blocks are checked against the Kubernetes schema field by field, so a
@@ -47,11 +49,11 @@ class AgentTemplate(JobTemplate):
 
     image: ImageRef | None = None  # type: ignore[assignment]
     """Container image (pin a tag or digest). Default: the Paperclip server image."""
-    env: Annotated[list[TemplateEnv], MergedByKey(_CONTAINER, "env")] = []
+    env: Annotated[list[TemplateEnv], MergedByKey(CONTAINER, "env")] = []
     """Variables besides the run's own PAPERCLIP_* identity (names unique). Default: none."""
     image_pull_secrets: Annotated[
         list[Annotated[str, Field(min_length=1, max_length=253)]],
-        MergedByKey(_POD, "imagePullSecrets", scalar_key="name"),
+        MergedByKey(POD, "imagePullSecrets", scalar_key="name"),
     ] = []
     """imagePullSecrets of agent pods (names unique). Default: the server's
     image.pullSecrets."""
@@ -61,13 +63,13 @@ class AgentTemplate(JobTemplate):
     volume_mounts: VolumeMountList = []
     """Extra mounts of the agent container (VolumeMount objects naming extra volumes; not
     at or under /paperclip, /run/paperclip, /tmp or /workspace). Default: none."""
-    egress: list[_Egress] = []
+    egress: EgressRules = []
     """Extra egress rules for this template's pods (NetworkPolicy egress rules, e.g. git
     over ssh, a proxy, an in-cluster LLM gateway), beside DNS, HTTPS and the Paperclip
     server. Default: none."""
-    affinity: Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")] | None = None
+    affinity: Affinity | None = None
     """Agent pod affinity. Default: none."""
-    tolerations: list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]] = []
+    tolerations: Tolerations = []
     """Agent pod tolerations. Default: none."""
 
 

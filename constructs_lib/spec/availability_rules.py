@@ -7,41 +7,36 @@ minimum is a warning.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from constructs_lib.errors import Problem
 from constructs_lib.spec.instance import Instance
-from constructs_lib.spec.platform import WorkloadKind
-from constructs_lib.spec.server import SchedulerGating
+from constructs_lib.spec.platform import AvailabilitySpec, PodDisruptionBudgetSpec, WorkloadKind
 
 AS = "spec.availability.autoScaling"
 PDB = "spec.availability.podDisruptionBudget"
 
 
-def errors(instance: Instance) -> list[Problem]:
+def errors(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
-    found: list[Problem] = []
     scaling = spec.availability.autoscaler
     if scaling is not None:
         if scaling.min_replicas > scaling.effective_max:
-            found.append(
-                Problem(
-                    f"{scaling.min_replicas} is more than maxReplicas ({scaling.effective_max}).",
-                    f"{AS}.minReplicas",
-                    "lower minReplicas or raise maxReplicas.",
-                )
+            yield Problem(
+                f"{scaling.min_replicas} is more than maxReplicas ({scaling.effective_max}).",
+                f"{AS}.minReplicas",
+                "lower minReplicas or raise maxReplicas.",
             )
-        gating = spec.heartbeat.scheduler_gating.resolved
         # (on a Deployment the general ordinal rule in rules.py already reports it)
         from constructs_lib.spec.rules import effective_workload  # (rules imports this module)
 
         stateful = effective_workload(spec) is not WorkloadKind.DEPLOYMENT
-        if spec.heartbeat.enabled and gating is SchedulerGating.ORDINAL and stateful:
-            found.append(
-                Problem(
-                    "resolves to ordinal, which is decided when the manifests are written from "
-                    "a fixed replica count; with an autoscaler the count changes at run time.",
-                    "spec.heartbeat.schedulerGating",
-                    "set spec.heartbeat.schedulerGating: lease.",
-                )
+        if spec.heartbeat.ordinal and stateful:
+            yield Problem(
+                "resolves to ordinal, which is decided when the manifests are written from "
+                "a fixed replica count; with an autoscaler the count changes at run time.",
+                "spec.heartbeat.schedulerGating",
+                "set spec.heartbeat.schedulerGating: lease.",
             )
         requests = (spec.resources or {}).get("requests") or {}
         targets = (
@@ -54,80 +49,63 @@ def errors(instance: Instance) -> list[Problem]:
         )
         for resource, target, field in targets:
             if target is not None and resource not in requests:
-                found.append(
-                    Problem(
-                        f"aims at {target}% {resource} utilization, which is measured against "
-                        f"the container's {resource} request, and the server has none: the "
-                        "autoscaler would report FailedGetResourceMetric and never scale.",
-                        f"{AS}.{field}",
-                        f"set spec.resources.requests.{resource}, or remove the target.",
-                    )
+                yield Problem(
+                    f"aims at {target}% {resource} utilization, which is measured against "
+                    f"the container's {resource} request, and the server has none: the "
+                    "autoscaler would report FailedGetResourceMetric and never scale.",
+                    f"{AS}.{field}",
+                    f"set spec.resources.requests.{resource}, or remove the target.",
                 )
-    budget = spec.availability.pod_disruption_budget
+    availability = spec.availability
+    budget = availability.pod_disruption_budget
     if budget is not None and budget.enabled:
         if (budget.min_available is None) == (budget.max_unavailable is None):
-            found.append(
-                Problem(
-                    "sets both minAvailable and maxUnavailable (the API server refuses that)."
-                    if budget.min_available is not None
-                    else "sets neither minAvailable nor maxUnavailable.",
-                    PDB,
-                    "set exactly one of minAvailable or maxUnavailable.",
-                )
+            yield Problem(
+                "sets both minAvailable and maxUnavailable (the API server refuses that)."
+                if budget.min_available is not None
+                else "sets neither minAvailable nor maxUnavailable.",
+                PDB,
+                "set exactly one of minAvailable or maxUnavailable.",
             )
-        elif not spec.suspended and _blocks_every_drain(instance):
-            found.append(
-                Problem(
-                    "allows no voluntary disruption at all "
-                    f"({_budget_text(instance)}): every node drain and cluster upgrade would "
-                    "wait on this pod forever (the operator's PDBMayBlockDrains).",
-                    PDB,
-                    "lower minAvailable below the replica count, set maxUnavailable to at "
-                    "least 1, or run more replicas.",
-                )
+        elif not spec.suspended and _blocks_every_drain(budget, availability):
+            allowed = (
+                "maxUnavailable 0"
+                if budget.max_unavailable is not None
+                else f"minAvailable {budget.min_available} with at most "
+                f"{availability.max_replicas} replica(s)"
             )
-    return found
+            yield Problem(
+                f"allows no voluntary disruption at all ({allowed}): every node drain and "
+                "cluster upgrade would wait on this pod forever (the operator's "
+                "PDBMayBlockDrains).",
+                PDB,
+                "lower minAvailable below the replica count, set maxUnavailable to at "
+                "least 1, or run more replicas.",
+            )
 
 
-def warnings(instance: Instance) -> list[Problem]:
+def warnings(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
-    budget = spec.availability.pod_disruption_budget
-    scaling = spec.availability.autoscaler
-    if budget is None or not budget.enabled or spec.suspended or scaling is None:
-        return []
-    if budget.min_available is not None and budget.min_available >= scaling.min_replicas:
-        if _blocks_every_drain(instance):
-            return []
-        return [
-            Problem(
-                f"minAvailable {budget.min_available} is not below the autoscaler's "
-                f"minReplicas {scaling.min_replicas}: at minimum scale the budget allows no "
-                "disruption, so node drains may block (the operator's PDBMayBlockDrains).",
-                f"{PDB}.minAvailable",
-                "lower minAvailable, or raise autoScaling.minReplicas.",
-            )
-        ]
-    return []
-
-
-def _blocks_every_drain(instance: Instance) -> bool:
-    availability = instance.spec.availability
+    availability = spec.availability
     budget = availability.pod_disruption_budget
-    if budget is None:
-        return False
+    scaling = availability.autoscaler
+    if budget is None or not budget.enabled or spec.suspended or scaling is None:
+        return
+    if (
+        budget.min_available is not None
+        and budget.min_available >= scaling.min_replicas
+        and not _blocks_every_drain(budget, availability)
+    ):
+        yield Problem(
+            f"minAvailable {budget.min_available} is not below the autoscaler's "
+            f"minReplicas {scaling.min_replicas}: at minimum scale the budget allows no "
+            "disruption, so node drains may block (the operator's PDBMayBlockDrains).",
+            f"{PDB}.minAvailable",
+            "lower minAvailable, or raise autoScaling.minReplicas.",
+        )
+
+
+def _blocks_every_drain(budget: PodDisruptionBudgetSpec, availability: AvailabilitySpec) -> bool:
     if budget.max_unavailable is not None:
         return budget.max_unavailable == 0
-    scaling = availability.autoscaler
-    most = scaling.effective_max if scaling else availability.replicas
-    return budget.min_available is not None and budget.min_available >= most
-
-
-def _budget_text(instance: Instance) -> str:
-    availability = instance.spec.availability
-    budget = availability.pod_disruption_budget
-    assert budget is not None
-    if budget.max_unavailable is not None:
-        return "maxUnavailable 0"
-    scaling = availability.autoscaler
-    count = scaling.effective_max if scaling else availability.replicas
-    return f"minAvailable {budget.min_available} with at most {count} replica(s)"
+    return budget.min_available is not None and budget.min_available >= availability.max_replicas

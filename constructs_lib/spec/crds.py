@@ -58,18 +58,12 @@ CONTROLLER_TOOLS_VERSION = "v0.23.0"  # controller-gen for the image automation 
 
 
 class SchemaUnavailable(Exception):
-    """A pinned CRD could not be fetched or did not match its pin (args: message, fix)."""
+    """A pinned CRD could not be fetched or did not match its pin."""
 
-    @property
-    def message(self) -> str:
-        return str(self.args[0])
-
-    @property
-    def fix(self) -> str:
-        return str(self.args[1]) if len(self.args) > 1 else ""
-
-    def __str__(self) -> str:
-        return f"{self.message} Fix: {self.fix}" if self.fix else self.message
+    def __init__(self, message: str, fix: str = "") -> None:
+        super().__init__(f"{message} Fix: {fix}" if fix else message)
+        self.message = message
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -286,8 +280,7 @@ def cache_root() -> Path:
 def goproxy() -> str:
     """The first entry of $GOPROXY (default https://proxy.golang.org)."""
     value = os.environ.get("GOPROXY", "").strip() or DEFAULT_GOPROXY
-    first = value.replace("|", ",").split(",")[0].strip().rstrip("/")
-    return first
+    return value.replace("|", ",").split(",")[0].strip().rstrip("/")
 
 
 def escape_module_path(path: str) -> str:
@@ -307,7 +300,7 @@ def _load(crd_file: CrdFile) -> tuple[dict[str, Any], ...]:
     data = _fetch(crd_file)
     # Parsing YAML is slow (the ApplicationSet CRD is 1.5 MB: ~1 s); keep a JSON copy of the
     # parsed documents beside the verified file, keyed by its hash.
-    parsed = _cached_path(crd_file).with_name(_cached_path(crd_file).name + ".parsed.json")
+    parsed = Path(f"{_cached_path(crd_file)}.parsed.json")
     try:
         stored = json.loads(parsed.read_bytes())
         if stored.get("sha256") == crd_file.sha256:

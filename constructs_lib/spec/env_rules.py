@@ -81,49 +81,39 @@ def _env_list(items: list[dict[str, Any]], path: str) -> Iterator[Literal]:
             yield Literal(f"{path}[{index}].value", str(item.get("name", "")), value, _VALUE_FROM)
 
 
-def errors(instance: Instance) -> list[Problem]:
+def errors(instance: Instance) -> Iterator[Problem]:
     """A literal value holding a URL with a credential."""
-    found = []
     for literal in literals(instance):
         for url in _URL.findall(literal.value):
             what = credentials_in_url(url)
             if what is not None:
-                found.append(
-                    Problem(
-                        f"{literal.name} holds a URL with {what}, which would be committed to git.",
-                        literal.path,
-                        literal.secret_fix,
-                    )
+                yield Problem(
+                    f"{literal.name} holds a URL with {what}, which would be committed to git.",
+                    literal.path,
+                    literal.secret_fix,
                 )
                 break
-    return found
 
 
-def warnings(instance: Instance) -> list[Problem]:
+def warnings(instance: Instance) -> Iterator[Problem]:
     """A literal value under a secret-looking name, or credential OpenTelemetry headers."""
-    found = []
     for literal in literals(instance):
         if _OTEL_HEADERS.match(literal.name):
             header = _credential_header(literal.value)
             if header is not None:
-                found.append(
-                    Problem(
-                        f"{literal.name} holds the header {header}, whose value (a credential) "
-                        "is committed to git in the generated ConfigMap/pod spec.",
-                        literal.path,
-                        _VALUE_FROM,
-                    )
+                yield Problem(
+                    f"{literal.name} holds the header {header}, whose value (a credential) "
+                    "is committed to git in the generated ConfigMap/pod spec.",
+                    literal.path,
+                    _VALUE_FROM,
                 )
         elif literal.named and SECRET_LOOKING_NAME.search(literal.name):
-            found.append(
-                Problem(
-                    f"{literal.name} looks like a credential, and a literal value is committed "
-                    "to git in the generated ConfigMap/pod spec.",
-                    literal.path,
-                    literal.secret_fix,
-                )
+            yield Problem(
+                f"{literal.name} looks like a credential, and a literal value is committed "
+                "to git in the generated ConfigMap/pod spec.",
+                literal.path,
+                literal.secret_fix,
             )
-    return found
 
 
 def _credential_header(value: str) -> str | None:

@@ -102,21 +102,15 @@ _INTERVAL = re.compile(r"^(\d+)(s|m|h)$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
-def interval_seconds(value: str) -> int:
+def _interval(value: str) -> str:
     match = _INTERVAL.match(value)
     if match is None:
-        raise ValueError(value)
-    return int(match.group(1)) * _SECONDS[match.group(2)]
-
-
-def _interval(value: str) -> str:
-    if _INTERVAL.match(value) is None:
         raise PydanticCustomError(
             "interval",
             "'{value}' is not an interval: write a number with s, m or h, e.g. 5m",
             {"value": value},
         )
-    if interval_seconds(value) < 60:
+    if int(match.group(1)) * _SECONDS[match.group(2)] < 60:
         raise PydanticCustomError(
             "interval",
             "'{value}' is below the minimum of 1m (the operator silently used 5m instead); "

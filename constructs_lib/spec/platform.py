@@ -37,6 +37,48 @@ SEVERAL_REPLICAS = 2
 master key, ordinal heartbeat gating, the rules that need shared storage)."""
 
 
+# Pass-through Kubernetes structures of the spec (the top level, availability, agent templates).
+CONTAINER = "io.k8s.api.core.v1.Container"
+POD = "io.k8s.api.core.v1.PodSpec"
+Affinity = Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")]
+Tolerations = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]]
+EgressRules = list[
+    Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
+]
+EnvVarList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvVar")]],
+    MergedByKey(CONTAINER, "env"),
+]
+EnvFromList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvFromSource")]]
+ContainerList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema(CONTAINER)]], MergedByKey(POD, "containers")
+]
+VolumeList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Volume")]],
+    MergedByKey(POD, "volumes"),
+]
+VolumeMountList = Annotated[
+    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]],
+    MergedByKey(CONTAINER, "volumeMounts"),
+]
+
+
+def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:
+    for section in ("requests", "limits"):
+        for name, amount in (value.get(section) or {}).items():
+            try:
+                quantity_text(amount)
+            except ValueError as exc:
+                raise ValueError(f"{section}.{name}: {exc}") from None
+    return value
+
+
+Resources = Annotated[
+    Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.ResourceRequirements")],
+    AfterValidator(_resource_quantities),
+]
+
+
 class ServiceType(StrEnum):
     CLUSTER_IP = "ClusterIP"
     NODE_PORT = "NodePort"
@@ -177,13 +219,13 @@ class AvailabilitySpec(SpecModel):
     """Server replicas (at least 1; use suspended to scale to 0). Default: 1."""
     node_selector: Labels = {}
     """Pod nodeSelector. Default: none."""
-    tolerations: list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Toleration")]] = []
+    tolerations: Tolerations = []
     """Pod tolerations. Default: none."""
-    affinity: Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Affinity")] | None = None
+    affinity: Affinity | None = None
     """Pod affinity. Default: none."""
     topology_spread_constraints: Annotated[
         list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.TopologySpreadConstraint")]],
-        MergedByKey("io.k8s.api.core.v1.PodSpec", "topologySpreadConstraints"),
+        MergedByKey(POD, "topologySpreadConstraints"),
     ] = []
     """Pod topologySpreadConstraints. Default: none."""
     priority_class_name: ObjectName | None = None
@@ -306,9 +348,7 @@ class NetworkPolicySpec(SpecModel):
     """Sources outside the namespace allowed to reach the server port. Default: none."""
     allow_egress_cidrs: Annotated[list[IPv4CIDR], Field(alias="allowEgressCIDRs")] = []
     """Extra egress destinations (all ports). Default: none."""
-    extra_egress: list[
-        Annotated[dict[str, Any], KubeSchema("io.k8s.api.networking.v1.NetworkPolicyEgressRule")]
-    ] = []
+    extra_egress: EgressRules = []
     """Egress rules appended verbatim. Default: none."""
     ingress_controller_namespaces: list[Namespace] | None = None
     """paperclip-gitops extension: namespaces whose pods (an ingress controller, a Gateway's
@@ -347,40 +387,3 @@ class SecuritySpec(SpecModel):
     """The server NetworkPolicy. Default: enabled."""
     rbac: RBACSpec = RBACSpec()
     """The server ServiceAccount. Default: created, no annotations."""
-
-
-# Pass-through Kubernetes structures used at the top level of the spec.
-_CONTAINER = "io.k8s.api.core.v1.Container"
-_POD = "io.k8s.api.core.v1.PodSpec"
-EnvVarList = Annotated[
-    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvVar")]],
-    MergedByKey(_CONTAINER, "env"),
-]
-EnvFromList = list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.EnvFromSource")]]
-ContainerList = Annotated[
-    list[Annotated[dict[str, Any], KubeSchema(_CONTAINER)]], MergedByKey(_POD, "containers")
-]
-VolumeList = Annotated[
-    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.Volume")]],
-    MergedByKey(_POD, "volumes"),
-]
-VolumeMountList = Annotated[
-    list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]],
-    MergedByKey(_CONTAINER, "volumeMounts"),
-]
-
-
-def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:
-    for section in ("requests", "limits"):
-        for name, amount in (value.get(section) or {}).items():
-            try:
-                quantity_text(amount)
-            except ValueError as exc:
-                raise ValueError(f"{section}.{name}: {exc}") from None
-    return value
-
-
-Resources = Annotated[
-    Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.ResourceRequirements")],
-    AfterValidator(_resource_quantities),
-]

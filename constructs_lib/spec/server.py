@@ -27,6 +27,7 @@ from constructs_lib.spec.identity import (
     PlatformAdminSpec,
 )
 from constructs_lib.spec.observability import MetricsSpec
+from constructs_lib.spec.platform import POD
 
 DEFAULT_IMAGE_REPOSITORY = "ghcr.io/paperclipai/paperclip"
 
@@ -52,9 +53,7 @@ class ImageSpec(SpecModel):
     """Image digest, sha256:<64 hex>. Wins over the tag. Default: unset."""
     pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
     """Image pull policy. Default: IfNotPresent."""
-    pull_secrets: Annotated[
-        list[LocalObjectReference], MergedByKey("io.k8s.api.core.v1.PodSpec", "imagePullSecrets")
-    ] = []
+    pull_secrets: Annotated[list[LocalObjectReference], MergedByKey(POD, "imagePullSecrets")] = []
     """Secrets used to pull the image (pod imagePullSecrets). Default: none."""
 
     @property
@@ -155,6 +154,12 @@ class HeartbeatSpec(SpecModel):
     """Scheduler interval in milliseconds (0 leaves the server default). Default: 60000."""
     scheduler_gating: SchedulerGating = SchedulerGating.ORDINAL
     """ordinal, lease or auto (= ordinal): which replica runs the scheduler. Default: ordinal."""
+
+    @property
+    def ordinal(self) -> bool:
+        """Whether the scheduler runs and its gating resolves to ordinal (the pod whose
+        hostname ends in -0 runs it)."""
+        return self.enabled and self.scheduler_gating.resolved is SchedulerGating.ORDINAL
 
 
 class LogLevel(StrEnum):
