@@ -14,19 +14,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from constructs_lib.constructs.env import secret_entry
 from constructs_lib.constructs.feature import (
     Contribution,
     EnvEntry,
     EnvSlot,
     Feature,
 )
-from constructs_lib.constructs.names import server_name
+from constructs_lib.constructs.kube import ObjectAdder
+from constructs_lib.constructs.names import API_SERVER_PORT, server_name
 from constructs_lib.constructs.primitives import port, role_binding_body
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import CloudSandboxSpec
 
-API_SERVER_PORT = 6443
 LLM_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 RBAC_GROUP = "rbac.authorization.k8s.io"
 # Kubernetes object names of cluster-scoped RBAC objects are limited to 253 characters.
@@ -46,11 +47,6 @@ def cluster_object_name(instance: Instance, suffix: str) -> str:
     return name
 
 
-def cluster_labels(labels: dict[str, str], instance: Instance) -> dict[str, str]:
-    """Cluster-scoped objects also name the instance's namespace (they have no namespace)."""
-    return {**labels, NAMESPACE_LABEL: instance.namespace}
-
-
 def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
     return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
 
@@ -66,6 +62,24 @@ def cluster_role_binding_body(role: str, instance: Instance) -> dict[str, Any]:
             }
         ],
     }
+
+
+def add_cluster_role(
+    add: ObjectAdder, instance: Instance, suffix: str, rules: list[dict[str, Any]]
+) -> None:
+    """ClusterRole and ClusterRoleBinding ``<namespace>.<name>-<suffix>``: ``rules`` for the
+    server's ServiceAccount."""
+    name = cluster_object_name(instance, suffix)
+    # cluster-scoped objects also name the instance's namespace (they have no namespace)
+    labels = {**add.labels, NAMESPACE_LABEL: instance.namespace}
+    add("ClusterRole", name, {"rules": rules}, labels=labels, cluster_scoped=True)
+    add(
+        "ClusterRoleBinding",
+        name,
+        cluster_role_binding_body(name, instance),
+        labels=labels,
+        cluster_scoped=True,
+    )
 
 
 def api_server_egress() -> dict[str, Any]:
@@ -249,15 +263,7 @@ class AdaptersFeature(Feature):
             ]
         if adapters.e2b is not None:
             ref = adapters.e2b.api_key_secret_ref
-            result.env.append(
-                EnvEntry(
-                    "E2B_API_KEY",
-                    secret_name=ref.name,
-                    secret_key=ref.key,
-                    optional=ref.optional,
-                    slot=EnvSlot.E2B,
-                )
-            )
+            result.env.append(secret_entry("E2B_API_KEY", ref, EnvSlot.E2B))
         sandbox = adapters.sandbox
         if sandbox is not None:
             result.env += sandbox_env(instance, sandbox)
@@ -287,19 +293,4 @@ class AdaptersFeature(Feature):
             namespace=namespace,
         )
         if sandbox.multi_namespace:
-            cluster = cluster_object_name(instance, "sandbox")
-            labels = cluster_labels(self.add.labels, instance)
-            self.add(
-                "ClusterRole",
-                cluster,
-                {"rules": sandbox_cluster_rules(sandbox)},
-                labels=labels,
-                cluster_scoped=True,
-            )
-            self.add(
-                "ClusterRoleBinding",
-                cluster,
-                cluster_role_binding_body(cluster, instance),
-                labels=labels,
-                cluster_scoped=True,
-            )
+            add_cluster_role(self.add, instance, "sandbox", sandbox_cluster_rules(sandbox))

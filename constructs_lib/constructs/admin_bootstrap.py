@@ -23,8 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
-from constructs_lib.constructs.env import secret_env_vars
-from constructs_lib.constructs.feature import Contribution, EnvEntry, Feature
+from constructs_lib.constructs.env import secret_entry, secret_env_vars
+from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
     DATA_PATH,
@@ -32,8 +32,8 @@ from constructs_lib.constructs.names import (
     component_labels,
     config_hash,
     config_map_name,
-    server_name,
     server_selector,
+    server_service_url,
 )
 from constructs_lib.constructs.pod import (
     container_security_context,
@@ -68,15 +68,9 @@ def bootstrap_name(instance: Instance) -> str:
     return f"{instance.name}-bootstrap"
 
 
-def service_url(instance: Instance) -> str:
-    """The server Service's in-cluster URL (where the script waits for the server)."""
-    port = instance.spec.networking.service.port
-    return f"http://{server_name(instance)}.{instance.namespace}.svc.cluster.local:{port}"
-
-
 def server_url(instance: Instance) -> str:
     """publicURL when set (the origin the server trusts), else the Service URL."""
-    return instance.spec.deployment.public_url or service_url(instance)
+    return instance.spec.deployment.public_url or server_service_url(instance)
 
 
 def postsync_hook() -> dict[str, str]:
@@ -168,18 +162,16 @@ def bootstrap_env(instance: Instance, entries: list[EnvEntry]) -> list[dict[str,
     script's inputs."""
     admin = instance.spec.auth.admin_user
     assert admin is not None
-    password = admin.password_secret_ref
-    ref: dict[str, Any] = {"name": password.name, "key": password.key}
-    if password.optional is not None:
-        ref["optional"] = password.optional
+    password = secret_entry("ADMIN_PASSWORD", admin.password_secret_ref, EnvSlot.CORE)
     return [
         *secret_env_vars(entries),
         *json_copy(instance.spec.env),
-        {"name": "SVC_URL", "value": service_url(instance)},
+        # where the script waits for the server
+        {"name": "SVC_URL", "value": server_service_url(instance)},
         {"name": "SERVER_URL", "value": server_url(instance)},
         {"name": "ADMIN_EMAIL", "value": admin.email},
         {"name": "ADMIN_NAME", "value": admin.name},
-        {"name": "ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": ref}},
+        password.to_env_var(),
         {"name": "TMPDIR", "value": WORK_PATH},
     ]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.feature import (
@@ -23,6 +23,7 @@ from constructs_lib.constructs.names import (
     ADAPTER_DIR,
     ADAPTER_TYPE,
     AGENT_COMPONENT,
+    API_SERVER_PORT,
     DATA_PATH,
     DATA_VOLUME,
     LAUNCHER_COMPONENT,
@@ -34,6 +35,7 @@ from constructs_lib.constructs.names import (
     launcher_selector,
     launcher_url,
     server_selector,
+    server_service_url,
 )
 from constructs_lib.constructs.pod import container_security_context
 from constructs_lib.constructs.primitives import (
@@ -60,15 +62,8 @@ CONFIG_DIR = "/etc/paperclip-launcher"
 ADAPTER_VOLUME = "launcher-adapter"
 ADAPTER_INSTALL = "adapter-install"
 
-T = TypeVar("T")
-
 # Exactly the calls the launcher makes (its own list, which its self-test checks).
 LAUNCHER_RULES = RULES
-
-
-def api_url(instance: Instance) -> str:
-    port = instance.spec.networking.service.port
-    return f"http://{instance.name}.{instance.namespace}.svc.cluster.local:{port}"
 
 
 def agent_selector(instance: Instance) -> dict[str, str]:
@@ -115,16 +110,14 @@ def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
     )
 
 
-def _remember(memo: Memo[T], key: tuple[Any, ...] | None, make: Callable[[], T]) -> T:
-    """``memo(key, make)``; a None key is never remembered."""
-    return make() if key is None else memo(key, make)
-
-
 def launcher_config(instance: Instance) -> str:
     """templates.json: what the launcher reads (validated by the launcher's own schema).
     Remembered by its inputs (the text is immutable): a plan and the build of its objects
     both need it, and the Helm chart's analysis builds each instance many times."""
-    return _remember(_CONFIGS, _config_inputs(instance), lambda: _launcher_config(instance))
+    key = _config_inputs(instance)
+    if key is None:  # never remembered
+        return _launcher_config(instance)
+    return _CONFIGS(key, lambda: _launcher_config(instance))
 
 
 def _launcher_config(instance: Instance) -> str:
@@ -134,7 +127,7 @@ def _launcher_config(instance: Instance) -> str:
         namespace=instance.namespace,
         instance=instance.name,
         service_account=names.agent,
-        api_url=api_url(instance),
+        api_url=server_service_url(instance),
         workspace_claim=names.workspace if agents.uses_workspace else None,
         pending_timeout_seconds=agents.launcher.pending_timeout_seconds,
         templates=resolved_templates(instance),
@@ -177,6 +170,7 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
         "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": LAUNCHER_TOKEN_KEY}},
     }
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    pull_secrets = [{"name": p.name} for p in spec.image.pull_secrets]
     return {
         "spec": {
             "replicas": agents.launcher.replicas,
@@ -195,11 +189,7 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
                 },
                 "spec": {
                     "serviceAccountName": names.launcher,
-                    **(
-                        {"imagePullSecrets": [{"name": p.name} for p in spec.image.pull_secrets]}
-                        if spec.image.pull_secrets
-                        else {}
-                    ),
+                    **({"imagePullSecrets": pull_secrets} if pull_secrets else {}),
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
@@ -256,7 +246,7 @@ def _launcher_policy(instance: Instance) -> dict[str, Any]:
             "podSelector": {"matchLabels": launcher_selector(instance)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [pods_rule(server_selector(instance), LAUNCHER_PORT, direction="from")],
-            "egress": [dns_egress(), https_egress(6443)],
+            "egress": [dns_egress(), https_egress(API_SERVER_PORT)],
         }
     }
 

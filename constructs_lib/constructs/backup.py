@@ -161,22 +161,15 @@ def app_native_env(instance: Instance) -> list[EnvEntry]:
     native = backup.app_native if backup else None
     if native is None:
         return []
+    enabled, interval, retention = native.enabled, native.interval_minutes, native.retention_days
+    values: list[tuple[str, str | None]] = [  # None: the variable is not set
+        ("PAPERCLIP_DB_BACKUP_ENABLED", str(enabled).lower() if enabled is not None else None),
+        ("PAPERCLIP_DB_BACKUP_INTERVAL_MINUTES", str(interval) if interval else None),
+        ("PAPERCLIP_DB_BACKUP_RETENTION_DAYS", str(retention) if retention else None),
+        ("PAPERCLIP_DB_BACKUP_DIR", APP_BACKUP_DIR),
+    ]
     slot = EnvSlot.APP_BACKUP
-    env: list[EnvEntry] = []
-    if native.enabled is not None:
-        env.append(EnvEntry("PAPERCLIP_DB_BACKUP_ENABLED", str(native.enabled).lower(), slot=slot))
-    if native.interval_minutes:
-        env.append(
-            EnvEntry(
-                "PAPERCLIP_DB_BACKUP_INTERVAL_MINUTES", str(native.interval_minutes), slot=slot
-            )
-        )
-    if native.retention_days:
-        env.append(
-            EnvEntry("PAPERCLIP_DB_BACKUP_RETENTION_DAYS", str(native.retention_days), slot=slot)
-        )
-    env.append(EnvEntry("PAPERCLIP_DB_BACKUP_DIR", APP_BACKUP_DIR, slot=slot))
-    return env
+    return [EnvEntry(name, value, slot=slot) for name, value in values if value is not None]
 
 
 def _value(name: str, value: str) -> dict[str, Any]:
@@ -297,30 +290,45 @@ def job_pod(
     return {"metadata": {"labels": component_labels(instance, component)}, "spec": pod}
 
 
+def _cronjob_body(
+    instance: Instance,
+    component: str,
+    schedule: str,
+    fields: dict[str, Any],
+    backoff_limit: int,
+    containers: tuple[dict[str, Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """A backup or restore CronJob; ``fields``: the rest of its spec before the job template."""
+    return {
+        "spec": {
+            "schedule": schedule,
+            "timeZone": SCHEDULE_TIME_ZONE,
+            **fields,
+            "jobTemplate": {
+                "metadata": {"labels": component_labels(instance, component)},
+                "spec": {
+                    "backoffLimit": backoff_limit,
+                    "activeDeadlineSeconds": 3 * 3600,
+                    "template": job_pod(instance, component, containers),
+                },
+            },
+        }
+    }
+
+
 def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
     backup = instance.spec.backup
     assert backup is not None and backup.schedule is not None
     image = instance.spec.database.managed.image
     dump = _container("dump", image, "dump", database_env(instance), PG_RESOURCES)
     upload = _container("upload", AWS_CLI_IMAGE, "upload", s3_env(instance, target), AWS_RESOURCES)
-    return {
-        "spec": {
-            "schedule": backup.schedule,
-            "timeZone": SCHEDULE_TIME_ZONE,
-            "concurrencyPolicy": "Forbid",
-            "startingDeadlineSeconds": 3600,
-            "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 5,
-            "jobTemplate": {
-                "metadata": {"labels": component_labels(instance, BACKUP_COMPONENT)},
-                "spec": {
-                    "backoffLimit": 2,
-                    "activeDeadlineSeconds": 3 * 3600,
-                    "template": job_pod(instance, BACKUP_COMPONENT, (dump, upload)),
-                },
-            },
-        }
+    fields = {
+        "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 3600,
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 5,
     }
+    return _cronjob_body(instance, BACKUP_COMPONENT, backup.schedule, fields, 2, (dump, upload))
 
 
 def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
@@ -329,24 +337,13 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
     fetch_env = [*s3_env(instance, target), _value("RESTORE_KEY", key)]
     fetch = _container("fetch", AWS_CLI_IMAGE, "fetch", fetch_env, AWS_RESOURCES)
     restore = _container("restore", image, "restore", database_env(instance), PG_RESOURCES)
-    return {
-        "spec": {
-            "schedule": RESTORE_SCHEDULE,
-            "timeZone": SCHEDULE_TIME_ZONE,
-            "suspend": True,
-            "concurrencyPolicy": "Forbid",
-            "successfulJobsHistoryLimit": 1,
-            "failedJobsHistoryLimit": 1,
-            "jobTemplate": {
-                "metadata": {"labels": component_labels(instance, RESTORE_COMPONENT)},
-                "spec": {
-                    "backoffLimit": 0,
-                    "activeDeadlineSeconds": 3 * 3600,
-                    "template": job_pod(instance, RESTORE_COMPONENT, (fetch, restore)),
-                },
-            },
-        }
+    fields = {
+        "suspend": True,
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 1,
     }
+    return _cronjob_body(instance, RESTORE_COMPONENT, RESTORE_SCHEDULE, fields, 0, (fetch, restore))
 
 
 def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
@@ -444,8 +441,7 @@ def backup_warnings(instance: Instance) -> list[Problem]:
         )
     target = BackupTarget.of(instance)
     if (
-        backup.schedule is not None
-        and spec.database.mode is not DatabaseMode.EMBEDDED
+        scheduled(instance)
         and target is not None
         and target.endpoint is None
         and target.credentials is None

@@ -31,7 +31,7 @@ from constructs_lib.constructs.feature import (
     SecretForm,
 )
 from constructs_lib.constructs.kube import NETWORK_POLICY
-from constructs_lib.constructs.names import APP_NAME, component_labels, server_selector
+from constructs_lib.constructs.names import component_labels, component_selector, server_selector
 from constructs_lib.constructs.primitives import (
     claim_body,
     never_pruned,
@@ -82,11 +82,7 @@ def is_managed(instance: Instance) -> bool:
 
 
 def database_selector(instance: Instance) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": instance.name,
-        "app.kubernetes.io/component": DATABASE_COMPONENT,
-    }
+    return component_selector(instance, DATABASE_COMPONENT)
 
 
 def database_host(instance: Instance) -> str:

@@ -11,11 +11,9 @@ from typing import Any
 
 from constructs_lib.constructs.adapters import (
     RBAC_GROUP,
+    add_cluster_role,
     agents_conflict,
     api_server_egress,
-    cluster_labels,
-    cluster_object_name,
-    cluster_role_binding_body,
     rule,
     sandbox_of,
 )
@@ -30,14 +28,9 @@ from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import (
     EgressMode,
-    ExecutionSpec,
     KubernetesBackend,
     KubernetesExecutionSpec,
 )
-
-
-def _execution(instance: Instance) -> ExecutionSpec | None:
-    return instance.spec.adapters.kubernetes_execution
 
 
 def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, Any]]:
@@ -62,8 +55,7 @@ def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, 
         rules.append(rule("cilium.io", ["ciliumnetworkpolicies"], ["get", "create"]))
     if settings is not None and settings.runtime_class_name:
         runtime = rule("node.k8s.io", ["runtimeclasses"], ["get", "use"])
-        runtime["resourceNames"] = [settings.runtime_class_name]
-        rules.append(runtime)
+        rules.append({**runtime, "resourceNames": [settings.runtime_class_name]})
     return rules
 
 
@@ -119,11 +111,11 @@ class ExecutionFeature(Feature):
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
-        return _execution(instance) is not None
+        return instance.spec.adapters.kubernetes_execution is not None
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        execution = _execution(instance)
+        execution = instance.spec.adapters.kubernetes_execution
         assert execution is not None
         result = Contribution(env=execution_env(execution.kubernetes), service_account_token=True)
         if sandbox_of(instance) is None:  # the sandbox contributes the same rule
@@ -150,22 +142,7 @@ class ExecutionFeature(Feature):
     def add_objects(self) -> None:
         context = self.context
         instance = context.instance
-        execution = _execution(instance)
+        execution = instance.spec.adapters.kubernetes_execution
         if execution is None or not instance.spec.security.rbac.create:
             return
-        name = cluster_object_name(instance, "execution")
-        labels = cluster_labels(self.add.labels, instance)
-        self.add(
-            "ClusterRole",
-            name,
-            {"rules": execution_rules(execution.kubernetes)},
-            labels=labels,
-            cluster_scoped=True,
-        )
-        self.add(
-            "ClusterRoleBinding",
-            name,
-            cluster_role_binding_body(name, instance),
-            labels=labels,
-            cluster_scoped=True,
-        )
+        add_cluster_role(self.add, instance, "execution", execution_rules(execution.kubernetes))

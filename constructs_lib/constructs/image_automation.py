@@ -43,10 +43,6 @@ _VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 _RECORD = re.compile(r"^# paperclip-gitops: (\S+)/(\S+) (newTag|digest)=(\S+)")
 
 
-def _enabled(instance: Instance) -> bool:
-    return instance.spec.image.auto_update.enabled
-
-
 def is_version_tag(tag: str) -> bool:
     return _VERSION_TAG.match(tag) is not None
 
@@ -70,16 +66,11 @@ class ImageSetter:
 
 def setter_of(instance: Instance) -> ImageSetter | None:
     """The marked entry of an instance with auto-update on (None when it is off)."""
-    if not _enabled(instance):
+    if not instance.spec.image.auto_update.enabled:
         return None
     image = instance.spec.image
-    if image.digest:
-        return ImageSetter(
-            instance.namespace, instance.name, image.repository, "digest", image.digest
-        )
-    return ImageSetter(
-        instance.namespace, instance.name, image.repository, "newTag", image.tag or ""
-    )
+    field, value = ("digest", image.digest) if image.digest else ("newTag", image.tag or "")
+    return ImageSetter(instance.namespace, instance.name, image.repository, field, value)
 
 
 def image_repository_body(instance: Instance) -> dict[str, Any]:
@@ -142,7 +133,7 @@ class ImageAutomationFeature(Feature):
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
-        return _enabled(instance)
+        return instance.spec.image.auto_update.enabled
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:

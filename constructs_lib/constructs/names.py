@@ -23,6 +23,8 @@ HEALTH_PATH = "/api/health"
 START_COMMAND = "node --import ./server/node_modules/tsx/dist/loader.mjs server/dist/index.js"
 CONFIG_HASH_ANNOTATION = "paperclip.inc/config-hash"
 MASTER_KEY_SECRET_KEY = "master-key"
+API_SERVER_PORT = 6443
+"""The port the API server's endpoints often listen on (besides 443)."""
 
 
 def canonical_json(data: object) -> str:
@@ -58,13 +60,19 @@ def component_labels(instance: Instance, component: str) -> dict[str, str]:
     return {**base_labels(instance), "app.kubernetes.io/component": component}
 
 
-def server_selector(instance: Instance) -> dict[str, str]:
-    """Selects the server pods (never changes for a given instance name)."""
+def component_selector(instance: Instance, component: str) -> dict[str, str]:
+    """Selects the pods of one component of the instance (never changes for a given instance
+    name)."""
     return {
         "app.kubernetes.io/name": APP_NAME,
         "app.kubernetes.io/instance": instance.name,
-        "app.kubernetes.io/component": SERVER_COMPONENT,
+        "app.kubernetes.io/component": component,
     }
+
+
+def server_selector(instance: Instance) -> dict[str, str]:
+    """Selects the server pods."""
+    return component_selector(instance, SERVER_COMPONENT)
 
 
 def server_name(instance: Instance) -> str:
@@ -88,6 +96,12 @@ def master_key_secret_name(instance: Instance) -> str:
 def secrets_bootstrap_name(instance: Instance) -> str:
     """The secrets bootstrap Job, its ServiceAccount, Role and RoleBinding."""
     return f"{instance.name}-secrets-bootstrap"
+
+
+def server_service_url(instance: Instance) -> str:
+    """The server Service's in-cluster URL."""
+    port = instance.spec.networking.service.port
+    return f"http://{server_name(instance)}.{instance.namespace}.svc.cluster.local:{port}"
 
 
 def service_hostnames(instance: Instance) -> list[str]:
@@ -129,11 +143,7 @@ class AgentNames:
 
 
 def launcher_selector(instance: Instance) -> dict[str, str]:
-    return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": instance.name,
-        "app.kubernetes.io/component": LAUNCHER_COMPONENT,
-    }
+    return component_selector(instance, LAUNCHER_COMPONENT)
 
 
 def launcher_url(instance: Instance) -> str:

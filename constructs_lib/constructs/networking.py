@@ -64,6 +64,17 @@ def admitted_namespaces(instance: Instance) -> list[str] | None:
     return [ns for ns in dict.fromkeys(found) if ns != instance.namespace]
 
 
+def namespaces_ingress(instance: Instance, namespaces: list[str]) -> list[dict[str, Any]]:
+    """Server NetworkPolicy rules admitting ``namespaces`` on the server port."""
+    return [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}}}],
+            "ports": [port(instance.spec.networking.service.port)],
+        }
+        for ns in namespaces
+    ]
+
+
 def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
     backend = {
         "service": {
@@ -154,13 +165,7 @@ class NetworkingFeature(Feature):
                     "allowIngressCIDRs, or disable the NetworkPolicy.",
                 )
             )
-        ingress_rules = [
-            {
-                "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}}}],
-                "ports": [port(instance.spec.networking.service.port)],
-            }
-            for ns in namespaces or []
-        ]
+        ingress_rules = namespaces_ingress(instance, namespaces or [])
         return Contribution(ingress=ingress_rules, allowed_hostnames=hosts, errors=errors)
 
     def add_objects(self) -> None:

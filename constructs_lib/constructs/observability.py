@@ -36,29 +36,19 @@ from constructs_lib.constructs.names import (
     data_claim_name,
     server_name,
 )
-from constructs_lib.constructs.primitives import port
+from constructs_lib.constructs.networking import namespaces_ingress
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Exposure, Instance, WorkloadKind
-from constructs_lib.spec.observability import (
-    GrafanaDashboardSpec,
-    MetricsSpec,
-    PrometheusRuleSpec,
-    ServiceMonitorSpec,
-)
+from constructs_lib.spec.observability import PrometheusRuleSpec, ServiceMonitorSpec
 from constructs_lib.spec.rules import effective_workload
 
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 OTLP_ENDPOINT = "http://otel-collector.observability.svc.cluster.local:4317"
 INSTRUMENTATION = "--import ./server/dist/instrumentation.js"
 METRICS_PATH = "/metrics"
-NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 DASHBOARD_LABEL = "grafana_dashboard"
 FOLDER_ANNOTATION = "grafana_folder"
 RULE_GROUP = "paperclip"
-
-
-def metrics_of(instance: Instance) -> MetricsSpec:
-    return instance.spec.observability.metrics
 
 
 def alerts_name(instance: Instance) -> str:
@@ -115,13 +105,7 @@ def scrape_ingress(instance: Instance, monitor: ServiceMonitorSpec) -> list[dict
     namespaces = [
         n for n in dict.fromkeys(monitor.prometheus_namespaces) if n != instance.namespace
     ]
-    return [
-        {
-            "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}}}],
-            "ports": [port(instance.spec.networking.service.port)],
-        }
-        for ns in namespaces
-    ]
+    return namespaces_ingress(instance, namespaces)
 
 
 def service_monitor_body(instance: Instance, monitor: ServiceMonitorSpec) -> dict[str, Any]:
@@ -153,6 +137,19 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
+_REPLICA_METRICS = {
+    "deployment": ("kube_deployment_status_replicas_available", "kube_deployment_spec_replicas"),
+    "statefulset": ("kube_statefulset_status_replicas_ready", "kube_statefulset_replicas"),
+}
+
+
+def _replicas(ns: str, name: str, kind: str) -> tuple[str, str]:
+    """The ready and desired server pods of the ``kind`` workload (kube-state-metrics)."""
+    workload = f"namespace={_q(ns)},{kind}={_q(name)}"
+    ready, desired = _REPLICA_METRICS[kind]
+    return f"{ready}{{{workload}}}", f"{desired}{{{workload}}}"
+
+
 def _alert(
     name: str, expr: str, duration: str, severity: str, summary: str, base: str
 ) -> dict[str, Any]:
@@ -169,13 +166,7 @@ def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str,
     """The alerts, on kube-state-metrics and kubelet metrics only."""
     ns, name, base = instance.namespace, server_name(instance), rules.runbook_base_url
     kind = _workload(instance)
-    workload = f"namespace={_q(ns)},{kind}={_q(name)}"
-    if kind == "deployment":
-        ready = f"kube_deployment_status_replicas_available{{{workload}}}"
-        desired = f"kube_deployment_spec_replicas{{{workload}}}"
-    else:
-        ready = f"kube_statefulset_status_replicas_ready{{{workload}}}"
-        desired = f"kube_statefulset_replicas{{{workload}}}"
+    ready, desired = _replicas(ns, name, kind)
     on = f"on(namespace, {kind})"
     pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
     found = [
@@ -342,14 +333,8 @@ class DashboardInputs:
 
 
 def _overview(inputs: DashboardInputs) -> dict[str, Any]:
-    ns, name, kind = inputs.namespace, inputs.name, inputs.kind
-    workload = f"namespace={_q(ns)},{kind}={_q(name)}"
-    if kind == "deployment":
-        ready = f"kube_deployment_status_replicas_available{{{workload}}}"
-        desired = f"kube_deployment_spec_replicas{{{workload}}}"
-    else:
-        ready = f"kube_statefulset_status_replicas_ready{{{workload}}}"
-        desired = f"kube_statefulset_replicas{{{workload}}}"
+    ns, name = inputs.namespace, inputs.name
+    ready, desired = _replicas(ns, name, inputs.kind)
     pods = f"namespace={_q(ns)},pod=~{_q(inputs.pods)},container={_q(CONTAINER_NAME)}"
     pvc = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(inputs.volumes))}"
     hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
@@ -511,20 +496,6 @@ def dashboard_texts(inputs: DashboardInputs) -> tuple[str, str]:
     return pretty_json(_overview(inputs)), pretty_json(_detail(inputs))
 
 
-def dashboard_config_maps(
-    instance: Instance, dashboards: GrafanaDashboardSpec
-) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
-    """(name, labels, body) of the two dashboard ConfigMaps."""
-    labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **base_labels(instance)}
-    overview_name, detail_name = dashboard_names(instance)
-    overview_key, detail_key = dashboard_keys(instance)
-    overview, detail = dashboard_texts(DashboardInputs.of(instance))
-    return [
-        (overview_name, labels, {"data": {overview_key: overview}}),
-        (detail_name, labels, {"data": {detail_key: detail}}),
-    ]
-
-
 class ObservabilityFeature(Feature):
     """``observability.metrics``."""
 
@@ -532,11 +503,11 @@ class ObservabilityFeature(Feature):
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
-        return metrics_of(instance).anything
+        return instance.spec.observability.metrics.anything
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        metrics = metrics_of(instance)
+        metrics = instance.spec.observability.metrics
         env = otel_env(instance) if metrics.enabled else []
         monitor = metrics.monitor
         ingress = scrape_ingress(instance, monitor) if monitor is not None else []
@@ -558,7 +529,7 @@ class ObservabilityFeature(Feature):
     def add_objects(self) -> None:
         context = self.context
         instance = context.instance
-        metrics = metrics_of(instance)
+        metrics = instance.spec.observability.metrics
         labels = base_labels(instance)
         monitor = metrics.monitor
         if monitor is not None:
@@ -580,6 +551,11 @@ class ObservabilityFeature(Feature):
             )
         dashboards = metrics.dashboards
         if dashboards is not None:
+            cm_labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **labels}
             annotations = {FOLDER_ANNOTATION: dashboards.folder}
-            for name, cm_labels, body in dashboard_config_maps(instance, dashboards):
+            texts = dashboard_texts(DashboardInputs.of(instance))
+            for name, key, text in zip(
+                dashboard_names(instance), dashboard_keys(instance), texts, strict=True
+            ):
+                body = {"data": {key: text}}
                 self.add("ConfigMap", name, body, labels=cm_labels, annotations=annotations)

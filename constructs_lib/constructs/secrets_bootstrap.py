@@ -20,9 +20,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from constructs_lib.constructs.adapters import rule
 from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
-from constructs_lib.constructs.names import component_labels, secrets_bootstrap_name
+from constructs_lib.constructs.names import (
+    API_SERVER_PORT,
+    component_labels,
+    secrets_bootstrap_name,
+)
 from constructs_lib.constructs.primitives import (
     dns_egress,
     https_egress,
@@ -36,7 +41,6 @@ from constructs_lib.spec import Instance
 COMPONENT = "secrets-bootstrap"
 SCRIPT = "ensure-secrets.mjs"
 SCRIPT_DIR = "/opt/paperclip-gitops/bootstrap"
-API_SERVER_PORT = 6443  # besides 443: the port the API server's endpoints often listen on
 RBAC_HOOK_WEIGHT = -10
 JOB_HOOK_WEIGHT = -5
 
@@ -48,20 +52,17 @@ def registered(contribution: Contribution) -> list[BootstrapSecret]:
 
 
 def role_rules(secrets: list[BootstrapSecret]) -> list[dict[str, Any]]:
+    names = sorted({s.name for s in secrets})
     return [
-        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
-        {
-            "apiGroups": [""],
-            "resources": ["secrets"],
-            "verbs": ["get"],
-            "resourceNames": sorted({s.name for s in secrets}),
-        },
+        rule("", ["secrets"], ["create"]),
+        {**rule("", ["secrets"], ["get"]), "resourceNames": names},
     ]
 
 
 def job_body(
     instance: Instance, name: str, image: str, secrets: list[BootstrapSecret]
 ) -> dict[str, Any]:
+    pull_secrets = [{"name": s.name} for s in instance.spec.image.pull_secrets]
     return {
         "spec": {
             "backoffLimit": 6,
@@ -97,15 +98,7 @@ def job_body(
                     "volumes": [
                         {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}}
                     ],
-                    **(
-                        {
-                            "imagePullSecrets": [
-                                {"name": s.name} for s in instance.spec.image.pull_secrets
-                            ]
-                        }
-                        if instance.spec.image.pull_secrets
-                        else {}
-                    ),
+                    **({"imagePullSecrets": pull_secrets} if pull_secrets else {}),
                 },
             },
         }
