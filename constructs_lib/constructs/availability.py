@@ -61,8 +61,7 @@ class AvailabilityFeature(Feature):
         return availability.autoscaler is not None or (budget is not None and budget.enabled)
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         availability = instance.spec.availability
         name = server_name(instance)
         scaling = availability.autoscaler

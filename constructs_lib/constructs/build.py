@@ -27,7 +27,7 @@ from constructs_lib.constructs.names import (
 from constructs_lib.constructs.package_files import Sources
 from constructs_lib.constructs.package_files import sources as package_sources
 from constructs_lib.constructs.pod import pod_template
-from constructs_lib.constructs.podrefs import pod_reference_errors
+from constructs_lib.constructs.podrefs import layout, pod_reference_errors
 from constructs_lib.constructs.podsecurity import server_pod_warnings
 from constructs_lib.constructs.registry import FEATURES
 from constructs_lib.constructs.secrets_bootstrap import SecretsBootstrap
@@ -66,13 +66,6 @@ def server_pod(
     :func:`server_env` of the two."""
     pod: dict[str, Any] = pod_template(instance, entries, contribution)["spec"]
     return pod
-
-
-def pod_security(instance: Instance, pod: dict[str, Any]) -> list[Problem]:
-    """Pod Security "restricted" warnings for the server pod this plan generates."""
-    generated = len(pod["initContainers"]) - len(instance.spec.init_containers)
-    own_volumes = len(pod["volumes"]) - len(instance.spec.extra_volumes)
-    return server_pod_warnings(pod, generated_init=generated, own_volumes=own_volumes)
 
 
 # Where each slot's variables come from, for the fix of an override (see env_override_errors).
@@ -133,7 +126,7 @@ def plan(instance: Instance) -> Plan:
     contribution = Contribution.combine(parts)
     entries = server_env(instance, contribution)
     pod = server_pod(instance, contribution, entries)
-    contribution.warnings += pod_security(instance, pod)
+    contribution.warnings += server_pod_warnings(pod, layout(instance, pod))
     contribution.errors += env_override_errors(instance, entries)
     contribution.errors += pod_reference_errors(instance, pod)
     return Plan(instance, features, contribution, tuple(entries))
@@ -153,26 +146,22 @@ def parts(planned: Plan) -> list[type[InstancePart]]:
     return [ServerStack, *features, *bootstrap]
 
 
-def build_context(planned: Plan, sources: Sources, sink: ObjectSink) -> BuildContext:
-    """What the parts of one instance build from: its plan, the package files, the sink."""
-    return BuildContext(
-        planned.instance,
-        sink,
-        planned.contribution,
-        planned.server_env,
-        dict(sources.adapter_files),
-        sources.db_script,
-        dict(sources.scripts),
-    )
-
-
 def instance_objects(planned: Plan, sources: Sources | None = None) -> list[KubeObject]:
     """Every object of the instance ``planned``, in the order its parts add them
     (``sources``: the package files the objects carry; by default the installed package's)."""
     sink = ObjectSink()
-    context = build_context(planned, sources or package_sources(), sink)
+    files = sources or package_sources()
+    context = BuildContext(
+        planned.instance,
+        sink,
+        planned.contribution,
+        planned.server_env,
+        dict(files.adapter_files),
+        files.db_script,
+        dict(files.scripts),
+    )
     for part in parts(planned):
-        part.build(context)
+        part(context).add_objects()
     return sink.objects
 
 

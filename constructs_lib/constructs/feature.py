@@ -17,7 +17,7 @@ instance is ``self.context.instance``), and list the class in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 from typing import Any, ClassVar
 
@@ -132,9 +132,7 @@ class BootstrapSecret:
 
     @property
     def argument(self) -> str:
-        form = self.form.cli_name
-        if self.form is SecretForm.LITERAL:
-            form = f"literal:{self.value}"
+        form = f"literal:{self.value}" if self.form is SecretForm.LITERAL else self.form.cli_name
         return f"{self.name}/{self.key}{'?' if self.optional else ''}={form}"
 
 
@@ -166,28 +164,19 @@ class Contribution:
     """The server pod needs its ServiceAccount token (it calls the Kubernetes API: cloud
     sandbox, execution mode kubernetes); otherwise automountServiceAccountToken is false."""
 
-    def merge(self, other: Contribution) -> Contribution:
-        return Contribution(
-            env=[*self.env, *other.env],
-            volumes=[*self.volumes, *other.volumes],
-            mounts=[*self.mounts, *other.mounts],
-            init_containers=[*self.init_containers, *other.init_containers],
-            egress=[*self.egress, *other.egress],
-            ingress=[*self.ingress, *other.ingress],
-            secrets=[*self.secrets, *other.secrets],
-            pod_annotations={**self.pod_annotations, **other.pod_annotations},
-            allowed_hostnames=[*self.allowed_hostnames, *other.allowed_hostnames],
-            errors=[*self.errors, *other.errors],
-            warnings=[*self.warnings, *other.warnings],
-            stamps=[*self.stamps, *other.stamps],
-            service_account_token=self.service_account_token or other.service_account_token,
-        )
-
     @staticmethod
     def combine(parts: list[Contribution]) -> Contribution:
+        """The parts in order: their lists joined, their annotations merged (later parts win),
+        the ServiceAccount token when any part needs it."""
         total = Contribution()
         for part in parts:
-            total = total.merge(part)
+            for item in fields(Contribution):
+                value = getattr(part, item.name)
+                if isinstance(value, list):
+                    getattr(total, item.name).extend(value)
+                elif isinstance(value, dict):
+                    getattr(total, item.name).update(value)
+        total.service_account_token = any(p.service_account_token for p in parts)
         return total
 
 
@@ -233,11 +222,6 @@ class InstancePart:
         """Whether the class adds objects at all (overrides :meth:`add_objects`); a feature
         that only contributes to the server pod (branding, identity, ...) has none."""
         return cls.add_objects is not InstancePart.add_objects
-
-    @classmethod
-    def build(cls, context: BuildContext) -> None:
-        """Add this part's objects to ``context.sink``."""
-        cls(context).add_objects()
 
 
 class Feature(InstancePart):

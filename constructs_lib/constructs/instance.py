@@ -36,32 +36,26 @@ class PaperclipInstance(Construct):
         super().__init__(scope, id)
         self.instance = instance
         self.plan = planned or plan(instance)
-        self._objects = instance_objects(self.plan, sources)
+        self.objects: list[KubeObject] = instance_objects(self.plan, sources)
         self._add_api_objects()
 
-    @property
-    def objects(self) -> list[KubeObject]:
-        return self._objects
-
     def manifests(self) -> list[dict[str, Any]]:
-        return [o.to_json() for o in self._objects]
+        return [o.to_json() for o in self.objects]
 
     def _add_api_objects(self) -> None:
         import cdk8s
 
-        for obj in self._objects:
-            data = obj.to_json()
-            metadata = data["metadata"]
+        for obj in self.objects:
             api_object = cdk8s.ApiObject(
                 self,
                 f"{obj.kind}-{obj.name}",
                 api_version=obj.api_version,
                 kind=obj.kind,
                 metadata=cdk8s.ApiObjectMetadata(
-                    name=metadata["name"],
-                    namespace=metadata.get("namespace"),
-                    labels=metadata.get("labels"),
-                    annotations=metadata.get("annotations"),
+                    name=obj.name,
+                    namespace=obj.namespace,
+                    labels=obj.labels or None,
+                    annotations=obj.annotations or None,
                 ),
             )
             for key, value in obj.body.items():

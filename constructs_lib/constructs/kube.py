@@ -109,9 +109,8 @@ class ObjectSink:
 
 class ObjectAdder:
     """Adds objects for one instance on behalf of one part (``owner``, named in errors): the
-    instance's namespace, the
-    default labels, and the Instance's own labels and annotations carried onto every object
-    (generated keys win)."""
+    instance's namespace, the default labels, and the Instance's own labels and annotations
+    carried onto every object (generated keys win)."""
 
     def __init__(
         self, owner: str, sink: ObjectSink, instance: Instance, labels: dict[str, str]

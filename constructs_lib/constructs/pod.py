@@ -153,10 +153,6 @@ def _env_from(instance: Instance) -> list[dict[str, Any]]:
     ]
 
 
-def _env(entries: list[EnvEntry], instance: Instance) -> list[dict[str, Any]]:
-    return [*secret_env_vars(entries), *json_copy(instance.spec.env)]
-
-
 def _data_mount() -> dict[str, Any]:
     return {"name": DATA_VOLUME, "mountPath": DATA_PATH}
 
@@ -176,7 +172,7 @@ def _app_container(
     if spec.resources is not None:
         container["resources"] = json_copy(spec.resources)
     if entries or spec.env:
-        container["env"] = _env(entries, instance)
+        container["env"] = [*secret_env_vars(entries), *json_copy(spec.env)]
     container["envFrom"] = _env_from(instance)
     mounts = [_data_mount(), *json_copy(extra.mounts)]
     container["volumeMounts"] = [*mounts, *json_copy(spec.extra_volume_mounts)]
@@ -203,9 +199,8 @@ def server_container(
             {"name": "PAPERCLIP_AUTH_BASE_URL_MODE", "value": "explicit"},
             *container.get("env", []),
         ]
-    container["livenessProbe"] = probe(instance, "liveness")
-    container["readinessProbe"] = probe(instance, "readiness")
-    container["startupProbe"] = probe(instance, "startup")
+    for which in ("liveness", "readiness", "startup"):
+        container[f"{which}Probe"] = probe(instance, which)
     seconds = drain_seconds(spec)
     if seconds > 0:
         container["lifecycle"] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from constructs_lib.constructs.podrefs import PodLayout
 from constructs_lib.errors import Problem
 
 ALLOWED_VOLUMES = {
@@ -49,36 +50,31 @@ def container_violations(container: dict[str, Any], pod_context: dict[str, Any])
     return found
 
 
-def pod_violations(pod: dict[str, Any]) -> list[tuple[str, str]]:
-    """(pod path, reason) for every part of a pod spec that fails "restricted"."""
+def pod_violations(pod: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """(pod field, index in it, reason) for every part of a pod spec that fails "restricted"
+    (index 0 for a pod-level field)."""
     context = pod.get("securityContext") or {}
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, int, str]] = []
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(flag):
-            found.append((flag, f"sets {flag}"))
+            found.append((flag, 0, f"sets {flag}"))
     for index, volume in enumerate(pod.get("volumes") or []):
         kinds = set(volume) - ALLOWED_VOLUMES
         if kinds:
-            found.append((f"volumes[{index}]", f"uses a {', '.join(sorted(kinds))} volume"))
+            found.append(("volumes", index, f"uses a {', '.join(sorted(kinds))} volume"))
     for section in ("initContainers", "containers"):
         for index, container in enumerate(pod.get(section) or []):
             for reason in container_violations(container, context):
-                found.append((f"{section}[{index}]", f"container {container['name']} {reason}"))
+                found.append((section, index, f"container {container['name']} {reason}"))
     return found
 
 
-def server_pod_warnings(
-    pod: dict[str, Any], *, generated_init: int, own_volumes: int
-) -> list[Problem]:
-    """Warnings for the server pod, at the spec field that causes each violation.
-
-    ``generated_init`` is the number of init containers before the user's; ``own_volumes``
-    the number of volumes before ``extraVolumes``."""
+def server_pod_warnings(pod: dict[str, Any], where: PodLayout) -> list[Problem]:
+    """Warnings for the server pod, at the spec field that causes each violation (``where``:
+    the pod's :func:`~constructs_lib.constructs.podrefs.layout`)."""
     init_names = [c["name"] for c in pod.get("initContainers") or []]
     problems = []
-    for where, reason in pod_violations(pod):
-        section, _, rest = where.partition("[")
-        index = int(rest.rstrip("]")) if rest else 0
+    for section, index, reason in pod_violations(pod):
         if section == "containers":
             path = (
                 "spec.security.containerSecurityContext"
@@ -88,12 +84,12 @@ def server_pod_warnings(
         elif section == "initContainers":
             if init_names[index] == "selinux-relabel":
                 path = "spec.security.seLinuxRelabel"
-            elif index < generated_init:
+            elif index < where.generated_init:
                 path = "spec.security.containerSecurityContext"
             else:
-                path = f"spec.initContainers[{index - generated_init}]"
+                path = f"spec.initContainers[{index - where.generated_init}]"
         elif section == "volumes":
-            path = f"spec.extraVolumes[{index - own_volumes}]"
+            path = f"spec.extraVolumes[{index - where.own_volumes}]"
         else:
             path = "spec.security.podSecurityContext"
         problems.append(
