@@ -95,12 +95,10 @@ def _progress(enabled: bool) -> Callable[[int], Callable[[], None]] | None:
             return lambda: None
         bar = click.progressbar(length=total, label="synthesizing", file=sys.stderr)
         bar.__enter__()
-        state = {"done": 0}
 
         def tick() -> None:
             bar.update(1)
-            state["done"] += 1
-            if state["done"] == total:
+            if bar.pos == total:
                 bar.__exit__(None, None, None)
 
         return tick
@@ -191,17 +189,6 @@ def _synthesize(
     return _Synthesized(result, [p.stem for p in paths], len(fresh), unshown)
 
 
-def _interrupted_unless_written(written: Callable[[], bool]) -> Callable[[int, Any], None]:
-    """A SIGINT handler: KeyboardInterrupt (click reports "Aborted!"), unless the output has
-    been written already, when the interrupt would change nothing and is ignored."""
-
-    def handler(signum: int, frame: Any) -> None:
-        if not written():
-            raise KeyboardInterrupt
-
-    return handler
-
-
 def entry() -> None:
     """The ``paperclip-gitops`` command: :func:`main`, then a quick exit.
 
@@ -220,9 +207,15 @@ def entry() -> None:
 
     from constructs_lib.render.atomic import INTERRUPT_AT_ENV, output_written
 
+    def interrupted(signum: int, frame: Any) -> None:
+        """KeyboardInterrupt (click reports "Aborted!"), unless the output has been written
+        already, when the interrupt would change nothing and is ignored."""
+        if not output_written():
+            raise KeyboardInterrupt
+
     gc.disable()  # a short-lived process: see above
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    signal.signal(signal.SIGINT, _interrupted_unless_written(output_written))
+    signal.signal(signal.SIGINT, interrupted)
     try:
         try:
             main()

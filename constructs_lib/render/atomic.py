@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import MARKER_FILE, is_generated
@@ -111,7 +112,7 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         try:
             if hook.target:  # the kill test steps through the files one by one
                 for app, relative, target, text in staged:
-                    _stage_file(target, text, current[app], relative)
+                    _stage_files([(target, text, current[app], relative)])
                     hook(f"staged {app}/{relative}")
             else:
                 _stage_files([(t, x, current[a], r) for a, r, t, x in staged])
@@ -184,41 +185,23 @@ _Staged = tuple[str, str, "_Current", str]
 
 
 def _stage_files(files: list[_Staged]) -> None:
+    """The files of the new tree: each a hard link to the current tree's file when that
+    holds the same bytes, else a new file."""
     fresh = []
     for target, text, current, relative in files:
-        data = _link(target, text, current, relative)
-        if data is not None:  # b"" too: an empty file is written
+        data = text.encode("utf-8")
+        if not current.link_if_same(relative, data, target):
             fresh.append((target, data))
     if len(fresh) < 256:
-        for target, data in fresh:
-            _write_bytes(target, data)
+        _write_files(fresh)
         return
     share = -(-len(fresh) // WRITE_THREADS)
     chunks = [fresh[i : i + share] for i in range(0, len(fresh), share)]
 
-    def write(chunk: list[tuple[str, bytes]]) -> None:
-        for target, data in chunk:
-            _write_bytes(target, data)
-
     from concurrent.futures import ThreadPoolExecutor  # only for large trees: 7 ms to import
 
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        list(pool.map(write, chunks))
-
-
-def _stage_file(target: str, text: str, current: _Current, relative: str) -> None:
-    """One file of the new tree: a hard link to the current tree's file when that holds the
-    same bytes, else a new file."""
-    data = _link(target, text, current, relative)
-    if data is not None:
-        _write_bytes(target, data)
-
-
-def _link(target: str, text: str, current: _Current, relative: str) -> bytes | None:
-    """None when ``target`` is now a hard link to the current tree's identical file, else
-    the bytes to write there."""
-    data = text.encode("utf-8")
-    return None if current.link_if_same(relative, data, target) else data
+        list(pool.map(_write_files, chunks))
 
 
 class _Current:
@@ -321,16 +304,18 @@ def _umask() -> int:
     return mask
 
 
-def _write_bytes(target: str, content: bytes) -> None:
-    """One new file, written with plain system calls: for thousands of small files this is
-    several times faster than text-mode file objects (or threads, which contend for the GIL)."""
-    data = memoryview(content)
-    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-    try:
-        while data:
-            data = data[os.write(handle, data) :]
-    finally:
-        os.close(handle)
+def _write_files(files: list[tuple[str, bytes]]) -> None:
+    """New files (target, bytes), written with plain system calls: for thousands of small
+    files this is several times faster than text-mode file objects (or threads, which contend
+    for the GIL)."""
+    for target, content in files:
+        data = memoryview(content)
+        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+        try:
+            while data:
+                data = data[os.write(handle, data) :]
+        finally:
+            os.close(handle)
 
 
 def _swap_in(new: Path, current: Path, parking: Path, hook: _Checkpoints) -> None:
@@ -382,11 +367,7 @@ def _renameat2() -> _Rename | None:
             ctypes.c_uint,
         ]
         function.restype = ctypes.c_int
-
-        def call(olddir: int, old: bytes, newdir: int, new: bytes, flags: int) -> int:
-            return int(function(olddir, old, newdir, new, flags))
-
-        return call
+        return cast(_Rename, function)
     number = _SYS_RENAMEAT2.get(platform.machine())
     if number is None:
         return None

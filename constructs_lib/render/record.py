@@ -43,6 +43,7 @@ RECORD_FORMAT = "1"
 """Changes when the digests are computed differently: every record is then out of date."""
 RECORD_NOTE = "# Below, the record `check` reads to skip this app while unchanged (docs/cli.md).\n"
 INPUTS, OUTPUTS, WARNINGS, SUMMARY = "inputs", "outputs", "warnings", "summary"
+_FIELDS = (INPUTS, OUTPUTS, WARNINGS, SUMMARY)
 _OUTPUTS_PREFIX = f"# {OUTPUTS}: "
 GENERATOR_PACKAGES = ("constructs_lib", "launcher")
 """The packages whose files make the generator (constructs_lib reads launcher's adapter
@@ -140,10 +141,6 @@ class Record:
 # --- digests ------------------------------------------------------------------------------
 
 
-def _digest() -> Any:
-    return hashlib.sha256()
-
-
 def _field(digest: Any, name: str, value: bytes | str) -> None:
     """One named, length-prefixed field: no two different sequences hash alike."""
     data = value.encode("utf-8") if isinstance(value, str) else value
@@ -185,7 +182,7 @@ def generator_digest() -> str:
     """A digest of the generator: every file of its packages (sorted by path), the versions
     of the libraries that shape its output and the Python version. Computed once per
     process."""
-    digest = _digest()
+    digest = hashlib.sha256()
     for package in GENERATOR_PACKAGES:
         files = sorted(_package_files(_package_root(package)))
         for relative, path in files:
@@ -207,7 +204,7 @@ def _read(path: Path) -> bytes:
 def _directory_digest(directory: Path) -> str:
     """What a Python app may read besides itself: every file of its directory and of the
     Python packages below it (no hidden files, no ``__pycache__``)."""
-    digest = _digest()
+    digest = hashlib.sha256()
     for relative, path in sorted(_module_files(directory)):
         _field(digest, relative, _read(path))
     return _hex(digest)
@@ -228,12 +225,12 @@ def _module_files(directory: Path, prefix: str = "") -> Iterator[tuple[str, Path
 
 
 def inputs_digest(
-    path: Path, version: str, outputs: Sequence[str], directories: dict[Path, str] | None = None
+    path: Path, version: str, outputs: Sequence[str], directories: dict[Path, str]
 ) -> str:
     """The digest of what ``<out>/<app>/`` of the app file ``path`` is made from, written
     with the outputs (writer names) ``outputs`` for Kubernetes ``version``. ``directories``:
     the digests of the directories of Python apps already taken (filled in)."""
-    digest = _digest()
+    digest = hashlib.sha256()
     _field(digest, "record", RECORD_FORMAT)
     _field(digest, "generator", generator_digest())
     _field(digest, "kubernetes", version)
@@ -241,7 +238,6 @@ def inputs_digest(
     _field(digest, "source", source_label(path))
     _field(digest, "app", _read(path))
     if path.suffix == ".py":
-        directories = {} if directories is None else directories
         directory = path.resolve().parent
         if directory not in directories:
             directories[directory] = _directory_digest(directory)
@@ -260,7 +256,7 @@ def _outputs_digest(files: Iterable[tuple[str, bytes]]) -> str:
     """The digest of (relative path, bytes) pairs, the marker among them without its
     ``outputs`` line: the bytes of each file in path order, then the list of paths and sizes
     (one update per file: thousands of them are hashed per second)."""
-    digest = _digest()
+    digest = hashlib.sha256()
     listing = []
     for relative, data in sorted(files, key=lambda file: file[0]):
         content = _sealed(data) if relative == MARKER_FILE else data
@@ -302,9 +298,7 @@ def strip_record(marker: str) -> str:
 
 
 def _is_record(line: str) -> bool:
-    return line == RECORD_NOTE or any(
-        line.startswith(f"# {name}: ") for name in (INPUTS, OUTPUTS, WARNINGS, SUMMARY)
-    )
+    return line == RECORD_NOTE or any(line.startswith(f"# {name}: ") for name in _FIELDS)
 
 
 def parse_record(marker: bytes) -> Record | None:
@@ -316,7 +310,7 @@ def parse_record(marker: bytes) -> Record | None:
     fields: dict[str, str] = {}
     for line in lines[1:]:
         name, separator, value = line.removeprefix("# ").partition(": ")
-        if separator and name in (INPUTS, OUTPUTS, WARNINGS, SUMMARY):
+        if separator and name in _FIELDS:
             fields[name] = value
     summary = AppSummary.from_json(fields.get(SUMMARY, ""))
     warnings = fields.get(WARNINGS, "")
@@ -369,24 +363,6 @@ def _disk_files(root: Path) -> list[tuple[str, bytes]] | None:
     return found
 
 
-def recorded(app_dir: Path, inputs: str) -> Record | None:
-    """The record of ``app_dir`` when it was written for these ``inputs``, else None."""
-    try:
-        marker = (app_dir / MARKER_FILE).read_bytes()
-    except OSError:
-        return None
-    record = parse_record(marker)
-    if record is None or record.inputs != inputs or record.summary.name != app_dir.name:
-        return None
-    return record
-
-
-def holds_outputs(app_dir: Path, record: Record) -> bool:
-    """Whether ``app_dir`` holds exactly the files its record lists."""
-    files = _disk_files(app_dir)
-    return files is not None and _outputs_digest(files) == record.outputs
-
-
 def fresh_apps(
     inputs: Mapping[Path, str], out: Path, *, with_warnings: bool = True
 ) -> dict[Path, Record]:
@@ -396,9 +372,16 @@ def fresh_apps(
     must be synthesized again to report them)."""
     found: dict[Path, Record] = {}
     for path, digest in inputs.items():
-        record = recorded(out / path.stem, digest)
-        if record is None or (record.warnings and not with_warnings):
+        app_dir = out / path.stem
+        try:
+            record = parse_record((app_dir / MARKER_FILE).read_bytes())
+        except OSError:
             continue
-        if holds_outputs(out / path.stem, record):
+        if record is None or record.inputs != digest or record.summary.name != app_dir.name:
+            continue
+        if record.warnings and not with_warnings:
+            continue
+        files = _disk_files(app_dir)
+        if files is not None and _outputs_digest(files) == record.outputs:
             found[path] = record
     return found

@@ -23,7 +23,7 @@ def validate_objects(
     object's YAML text) spare the exact size check of objects far below the API's limit.
     ``instance``: how the problems name the instance's document (``document 2 (team-a)``,
     see :meth:`App.label <constructs_lib.spec.loader.App.label>`)."""
-    problems = []
+    problems: list[Problem] = []
     hints: list[int | None] = list(size_hints) if size_hints else [None] * len(objects)
     for obj, hint in zip(objects, hints, strict=True):
         label = f"{obj['kind']} {obj['metadata']['name']}"
@@ -38,35 +38,26 @@ def validate_objects(
                     path="apiVersion",
                     fix="emit a core Kubernetes kind, or pin the upstream CRD that defines "
                     "this kind in constructs_lib/spec/crds.py.",
-                    file=file,
-                    document=instance,
                 )
             )
             continue
         except SchemaUnavailable as exc:
             problems.append(
-                Problem(
-                    message=f"the generated {label} cannot be validated: {exc.message}",
-                    fix=exc.fix,
-                    file=file,
-                    document=instance,
-                )
+                Problem(f"the generated {label} cannot be validated: {exc.message}", fix=exc.fix)
             )
             continue
         # the schema first; when it holds, the API server's semantic rules (last safety net)
         found = schema_errors(validator, obj) or object_problems(obj, version, size_hint=hint)
-        for path, message in found:
-            problems.append(
-                Problem(
-                    message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
-                    path=path,
-                    fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
-                    "used at this path, or the target --kubernetes-version.",
-                    file=file,
-                    document=instance,
-                )
+        problems += (
+            Problem(
+                message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
+                path=path,
+                fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
+                "used at this path, or the target --kubernetes-version.",
             )
-    return problems
+            for path, message in found
+        )
+    return [p.located(file=file, document=instance) for p in problems]
 
 
 def validate_stamped(

@@ -68,10 +68,10 @@ def _plain_ok(text: str) -> bool:
 
 
 @lru_cache(maxsize=1 << 16)
-def _string(value: str) -> str | None:
-    """A one-line string as libyaml spells it (plain or single-quoted), or None."""
+def _string(value: str) -> str:
+    """A one-line string as libyaml spells it (plain or single-quoted), or _Fallback."""
     if len(value) > _MAX_FAST or "\n" in value or _UNSAFE.search(value):
-        return None
+        raise _Fallback
     if _plain_ok(value):
         return value
     return "'" + value.replace("'", "''") + "'"
@@ -84,46 +84,30 @@ _UNSAFE_IN_BLOCK = re.compile(
 _TRAILING_SPACE = re.compile(" $", re.MULTILINE)
 
 
-def _block(value: str, indent: str) -> str:
-    """A | block scalar, as libyaml writes it, or _Fallback."""
-    text = _block_text(value, indent)
-    if text is None:
-        raise _Fallback
-    return text
-
-
 @lru_cache(maxsize=1 << 12)
-def _block_text(value: str, indent: str) -> str | None:
-    """:func:`_block`, remembered: the same scripts and dashboards recur in every instance."""
+def _block(value: str, indent: str) -> str:
+    """A | block scalar, as libyaml writes it, or _Fallback; remembered: the same scripts
+    and dashboards recur in every instance."""
     if value[0] in " \n" or _UNSAFE_IN_BLOCK.search(value) or _TRAILING_SPACE.search(value):
-        return None
+        raise _Fallback
     if value.endswith("\n\n"):
-        return None  # libyaml marks the document open-ended ("...") after a |+ block
+        raise _Fallback  # libyaml marks the document open-ended ("...") after a |+ block
     lines = value.split("\n")
-    if value.endswith("\n"):
-        head = "|"
-        body = lines[:-1]
-    else:
-        head = "|-"
-        body = lines
+    head, body = ("|", lines[:-1]) if value.endswith("\n") else ("|-", lines)
     text = [f"{indent}{line}" if line else "" for line in body]
     return head + "\n" + "\n".join(text) + "\n"
+
+
+_BASES: tuple[type[Any], ...] = (bool, str, int, dict, list)  # bool first: a bool is an int
 
 
 def _plain(value: Any) -> Any:
     """A value of a subclass (a StrEnum, an OrderedDict) as its exact base type, so the
     emitter below sees only str, dict, list, bool, int and None; anything else (floats,
     tuples) is left to libyaml."""
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list):
-        return list(value)
+    for base in _BASES:
+        if isinstance(value, base):
+            return base(value)
     raise _Fallback
 
 
@@ -135,17 +119,12 @@ def _mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) ->
         if type(key) is not str:
             raise _Fallback
         spelled = _string(key)
-        if spelled is None:
-            raise _Fallback
         kind = type(item)
         if kind is str:
             if "\n" in item:
                 out.append(f"{prefix}{spelled}: {_block(item, inner)}")
             else:
-                text = _string(item)
-                if text is None:
-                    raise _Fallback
-                out.append(f"{prefix}{spelled}: {text}\n")
+                out.append(f"{prefix}{spelled}: {_string(item)}\n")
         elif kind is dict:
             if item:
                 out.append(f"{prefix}{spelled}:\n")
@@ -184,10 +163,7 @@ def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
             if "\n" in item:
                 out.append(dash + _block(item, inner))
             else:
-                text = _string(item)
-                if text is None:
-                    raise _Fallback
-                out.append(f"{dash}{text}\n")
+                out.append(f"{dash}{_string(item)}\n")
         elif kind is list:
             if item:
                 raise _Fallback
