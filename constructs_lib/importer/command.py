@@ -3,13 +3,15 @@ goes, the import itself, and the report it prints."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.importer.pipeline import Imported, Options, import_documents, write_app
+from constructs_lib.importer.pipeline import Imported, Options, import_documents
 from constructs_lib.importer.report import document_lines
 from constructs_lib.importer.sources import STDIN, read_inputs
 from constructs_lib.spec.loader import check_app_name
@@ -65,21 +67,13 @@ def run(
             app_name = check_app_name(path)
         except UserError as exc:
             problems += exc.problems
-        if path.exists() and not force:
-            problems.append(
-                Problem(
-                    "exists already; import does not overwrite it.",
-                    fix="choose another --out, or pass --force to replace it.",
-                    file=str(path),
-                )
-            )
+        problems += _overwrite_problems(path, force)
     label = str(path) if path is not None else "FILE"
     documents, refused = read_inputs(inputs, stdin)
     problems += refused
+    shown = ", ".join("stdin" if name == STDIN else name for name in inputs)
     try:
-        imported = import_documents(
-            documents, options, app_name, label, ", ".join(_shown(i) for i in inputs)
-        )
+        imported = import_documents(documents, options, app_name, label, shown)
     except UserError as exc:
         raise UserError([*problems, *exc.problems]) from None
     if problems:
@@ -94,8 +88,36 @@ def run(
     return Outcome(imported, path, report)
 
 
-def _shown(name: str) -> str:
-    return "stdin" if name == STDIN else name
+def _overwrite_problems(path: Path, force: bool) -> list[Problem]:
+    """The refusal to replace an existing app file without ``force``."""
+    if force or not path.exists():
+        return []
+    fix = "choose another --out, or pass --force to replace it."
+    return [Problem("exists already; import does not overwrite it.", fix=fix, file=str(path))]
 
 
-__all__ = ["Outcome", "output_path", "run"]
+def write_app(path: Path, text: str, force: bool) -> None:
+    """Write the app file atomically; an existing file only with ``force``."""
+    if problems := _overwrite_problems(path, force):
+        raise UserError(problems)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.chmod(temporary, mode)  # mkstemp makes it 0600
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as exc:
+        raise UserError.single(
+            f"cannot be written: {exc.strerror or exc}.",
+            file=str(path),
+            fix="check the directory and its permissions.",
+        ) from None
+
+
+__all__ = ["Outcome", "output_path", "run", "write_app"]

@@ -6,7 +6,7 @@ answers), so the fixes follow the rules exactly."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +36,15 @@ class FixRule:
     answers: tuple[str, ...] = ()
     """Field paths of the refusals this rule answers; empty: it decides by itself."""
 
-    def applies(self, problems: Sequence[Problem]) -> bool:
-        return not self.answers or any(p.path in self.answers for p in problems)
+    def run(self, document: Document, problems: Sequence[Problem]) -> list[Change]:
+        """The fix, when the rule applies to the current refusals."""
+        if self.answers and not any(p.path in self.answers for p in problems):
+            return []
+        return self.fix(document, problems)
+
+    def change(self, path: str, what: str) -> Change:
+        """A change this rule made, with the rule's reason."""
+        return Change(self.name, path, what, self.why)
 
 
 def refused_at(problems: Sequence[Problem], path: str) -> bool:
@@ -50,9 +57,13 @@ def _live_value(document: Document, jsonpath: str) -> str:
     return f'"$({read})"'
 
 
-def _create_secret(document: Document, name: str, literals: list[tuple[str, str]]) -> str:
+def _create_secret(
+    document: Document, name: str, purpose: str, literals: list[tuple[str, str]]
+) -> None:
+    """Add the command that creates Secret ``name`` from ``literals`` (shell expressions)."""
     base = document.kubectl("create", "secret", "generic", name)
-    return " ".join([base, *(f"--from-literal={key}={value}" for key, value in literals)])
+    text = " ".join([base, *(f"--from-literal={key}={value}" for key, value in literals)])
+    document.commands.append(Command(f"creates Secret {name}, {purpose}", text))
 
 
 # --- the rules --------------------------------------------------------------------------
@@ -72,14 +83,8 @@ def _digest_from_status(document: Document, problems: Sequence[Problem]) -> list
     if current and not refused_at(problems, "spec.image.digest"):
         return []  # a valid digest of the user's own stays
     image["digest"] = digest
-    return [
-        Change(
-            IMAGE_FROM_STATUS.name,
-            "spec.image.digest",
-            f"= {digest}" + (" (the one given was invalid)" if current else ""),
-            IMAGE_FROM_STATUS.why,
-        )
-    ]
+    invalid = " (the one given was invalid)" if current else ""
+    return [IMAGE_FROM_STATUS.change("spec.image.digest", f"= {digest}{invalid}")]
 
 
 def _drop_plugins(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -92,14 +97,7 @@ def _drop_plugins(document: Document, problems: Sequence[Problem]) -> list[Chang
         for p in plugins
         if isinstance(p, dict)
     ]
-    return [
-        Change(
-            PLUGINS.name,
-            "spec.plugins",
-            f"removed {len(plugins)} plugin(s): {', '.join(names)}",
-            PLUGINS.why,
-        )
-    ]
+    return [PLUGINS.change("spec.plugins", f"removed {len(plugins)} plugin(s): {', '.join(names)}")]
 
 
 def _unused_external_url(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -134,43 +132,37 @@ def _url_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     secret = f"{document.name}-database-url"
     del database["externalURL"]
     database["externalURLSecretRef"] = {"name": secret, "key": "DATABASE_URL"}
-    document.commands.append(
-        Command(
-            f"creates Secret {secret}, which spec.database.externalURLSecretRef now names, from "
-            "spec.database.externalURL of the live Instance (read there, never printed; "
-            f"without that Instance, put the URL of {document.source}, {document.label} in its "
-            "place)",
-            _create_secret(
-                document,
-                secret,
-                [("DATABASE_URL", _live_value(document, ".spec.database.externalURL"))],
-            ),
-        )
+    _create_secret(
+        document,
+        secret,
+        "which spec.database.externalURLSecretRef now names, from spec.database.externalURL of "
+        "the live Instance (read there, never printed; without that Instance, put the URL of "
+        f"{document.source}, {document.label} in its place)",
+        [("DATABASE_URL", _live_value(document, ".spec.database.externalURL"))],
     )
     return [
-        Change(
-            URL_TO_SECRET.name,
+        URL_TO_SECRET.change(
             "spec.database.externalURL",
             f"-> externalURLSecretRef {{name: {secret}, key: DATABASE_URL}} (the URL holds a "
             "password; not shown)",
-            URL_TO_SECRET.why,
         )
     ]
 
 
-def _env_lists(document: Document) -> list[tuple[str, str, list[Any]]]:
-    """(spec path, live jsonpath, entries) of every env list that takes literals."""
-    spec = document.spec
-    found: list[tuple[str, str, list[Any]]] = []
-    if isinstance(spec.get("env"), list):
-        found.append(("spec.env", ".spec.env", spec["env"]))
-    for group in ("sidecars", "initContainers"):
+def _containers(spec: dict[str, Any], *groups: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(field path, container) of every container of the spec's ``groups``, in order."""
+    for group in groups:
         containers = spec.get(group)
         for index, container in enumerate(containers if isinstance(containers, list) else []):
-            env = container.get("env") if isinstance(container, dict) else None
-            if isinstance(env, list):
-                found.append((f"spec.{group}[{index}].env", f".spec.{group}[{index}].env", env))
-    return found
+            if isinstance(container, dict):
+                yield f"spec.{group}[{index}]", container
+
+
+def _env_lists(document: Document) -> list[tuple[str, list[Any]]]:
+    """(spec path, entries) of every env list that takes literals."""
+    spec = document.spec
+    found = [("spec", spec), *_containers(spec, "sidecars", "initContainers")]
+    return [(f"{path}.env", c["env"]) for path, c in found if isinstance(c.get("env"), list)]
 
 
 def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -178,7 +170,7 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     changes: list[Change] = []
     literals: list[tuple[str, str]] = []
     keys: set[str] = set()
-    for path, live, entries in _env_lists(document):
+    for path, entries in _env_lists(document):
         for index, entry in enumerate(entries):
             value = entry.get("value") if isinstance(entry, dict) else None
             name = entry.get("name") if isinstance(entry, dict) else None
@@ -193,24 +185,22 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
                 "name": name,
                 "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
             }
-            query = f'{live}[?(@.name=="{name}")].value'
+            query = f'.{path}[?(@.name=="{name}")].value'
             literals.append((key, _live_value(document, query)))
             changes.append(
-                Change(
-                    ENV_TO_SECRET.name,
+                ENV_TO_SECRET.change(
                     f"{path}[{index}]",
                     f"{name}: literal value -> secretKeyRef {{name: {secret}, key: {key}}} "
                     "(value not shown)",
-                    ENV_TO_SECRET.why,
                 )
             )
     if literals:
-        document.commands.append(
-            Command(
-                f"creates Secret {secret}, which the env entries above now reference, from their "
-                "values in the live Instance (read there, never printed)",
-                _create_secret(document, secret, literals),
-            )
+        _create_secret(
+            document,
+            secret,
+            "which the env entries above now reference, from their values in the live Instance "
+            "(read there, never printed)",
+            literals,
         )
     return changes
 
@@ -221,35 +211,25 @@ def _data_mounts(document: Document) -> list[tuple[str, dict[str, Any]]]:
     mounts = spec.get("extraVolumeMounts")
     for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
         found.append((f"spec.extraVolumeMounts[{index}]", mount))
-    for group in ("initContainers", "sidecars"):
-        containers = spec.get(group)
-        for index, container in enumerate(containers if isinstance(containers, list) else []):
-            own = container.get("volumeMounts") if isinstance(container, dict) else None
-            for position, mount in enumerate(own if isinstance(own, list) else []):
-                found.append((f"spec.{group}[{index}].volumeMounts[{position}]", mount))
+    for path, container in _containers(spec, "initContainers", "sidecars"):
+        own = container.get("volumeMounts")
+        for position, mount in enumerate(own if isinstance(own, list) else []):
+            found.append((f"{path}.volumeMounts[{position}]", mount))
     return [(p, m) for p, m in found if isinstance(m, dict)]
 
 
 def _data_volume_name(document: Document, problems: Sequence[Problem]) -> list[Change]:
     volumes = document.spec.get("extraVolumes")
-    named = (
-        {v.get("name") for v in volumes if isinstance(v, dict)}
-        if isinstance(volumes, list)
-        else set()
-    )
-    if OPERATOR_DATA_MOUNT in named:
-        return []
+    if isinstance(volumes, list) and any(
+        isinstance(v, dict) and v.get("name") == OPERATOR_DATA_MOUNT for v in volumes
+    ):
+        return []  # the mount names a volume of the Instance's own
     changes = []
     for path, mount in _data_mounts(document):
         if mount.get("name") == OPERATOR_DATA_MOUNT:
             mount["name"] = DATA_VOLUME
             changes.append(
-                Change(
-                    DATA_VOLUME_NAME.name,
-                    f"{path}.name",
-                    f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}",
-                    DATA_VOLUME_NAME.why,
-                )
+                DATA_VOLUME_NAME.change(f"{path}.name", f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}")
             )
     return changes
 
@@ -258,7 +238,7 @@ def _statefulset(document: Document, problems: Sequence[Problem]) -> list[Change
     if document.spec.get("workload") != "Deployment":
         return []
     document.spec["workload"] = "StatefulSet"
-    return [Change(WORKLOAD.name, "spec.workload", "Deployment -> StatefulSet", WORKLOAD.why)]
+    return [WORKLOAD.change("spec.workload", "Deployment -> StatefulSet")]
 
 
 def _lease(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -267,7 +247,7 @@ def _lease(document: Document, problems: Sequence[Problem]) -> list[Change]:
         return []
     before = heartbeat.get("schedulerGating", "ordinal (the default)")
     heartbeat["schedulerGating"] = "lease"
-    return [Change(LEASE.name, "spec.heartbeat.schedulerGating", f"{before} -> lease", LEASE.why)]
+    return [LEASE.change("spec.heartbeat.schedulerGating", f"{before} -> lease")]
 
 
 def _budget(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -279,14 +259,7 @@ def _budget(document: Document, problems: Sequence[Problem]) -> list[Change]:
         return []  # both or neither: a plain error, not a budget that blocks drains
     before = f"{limits[0]} {budget.pop(limits[0])}"
     budget["maxUnavailable"] = 1
-    return [
-        Change(
-            BUDGET.name,
-            "spec.availability.podDisruptionBudget",
-            f"{before} -> maxUnavailable 1",
-            BUDGET.why,
-        )
-    ]
+    return [BUDGET.change("spec.availability.podDisruptionBudget", f"{before} -> maxUnavailable 1")]
 
 
 def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -295,20 +268,14 @@ def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change
         return []
     secret = f"{document.name}-auth"
     auth["secretRef"] = {"name": secret, "key": "BETTER_AUTH_SECRET"}
-    document.commands.append(
-        Command(
-            f"creates Secret {secret}, which spec.auth.secretRef now names, with a random value "
-            "generated on your machine",
-            _create_secret(document, secret, [("BETTER_AUTH_SECRET", '"$(openssl rand -hex 32)"')]),
-        )
+    _create_secret(
+        document,
+        secret,
+        "which spec.auth.secretRef now names, with a random value generated on your machine",
+        [("BETTER_AUTH_SECRET", '"$(openssl rand -hex 32)"')],
     )
     return [
-        Change(
-            AUTH_SECRET.name,
-            "spec.auth.secretRef",
-            f"= {{name: {secret}, key: BETTER_AUTH_SECRET}}",
-            AUTH_SECRET.why,
-        )
+        AUTH_SECRET.change("spec.auth.secretRef", f"= {{name: {secret}, key: BETTER_AUTH_SECRET}}")
     ]
 
 

@@ -57,14 +57,12 @@ class Document:
 
     @property
     def name(self) -> str:
-        meta = self.body.get("metadata")
-        name = meta.get("name") if isinstance(meta, dict) else None
+        name = dig(self.body, ["metadata", "name"])
         return name if isinstance(name, str) else ""
 
     @property
     def namespace(self) -> str:
-        meta = self.body.get("metadata")
-        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        namespace = dig(self.body, ["metadata", "namespace"])
         return namespace if isinstance(namespace, str) and namespace else "default"
 
     @property
@@ -105,16 +103,16 @@ def put(data: dict[str, Any], parts: list[str | int], value: Any) -> str | None:
     """Set ``parts`` to ``value`` (None removes the field), creating mappings on the way;
     why it cannot, or None when done."""
     current: Any = data
-    for position, part in enumerate(parts[:-1]):
-        following = parts[position + 1]
+    for position, part in enumerate(parts):
         if isinstance(part, int):
             if not isinstance(current, list) or not 0 <= part < len(current):
                 return f"{_show(parts[:position])} has no item [{part}]"
-            current = current[part]
-            continue
-        if not isinstance(current, dict):
+        elif not isinstance(current, dict):
             return f"{_show(parts[:position])} is not a mapping"
-        if current.get(part) is None:
+        if position == len(parts) - 1:
+            break  # ``current`` holds the field to set
+        if isinstance(part, str) and current.get(part) is None:
+            following = parts[position + 1]
             if isinstance(following, int):
                 return f"{_show(parts[: position + 1])} has no item [{following}]"
             if value is None:
@@ -122,20 +120,10 @@ def put(data: dict[str, Any], parts: list[str | int], value: Any) -> str | None:
             current[part] = {}
         current = current[part]
     last = parts[-1]
-    if isinstance(last, int):
-        if not isinstance(current, list) or not 0 <= last < len(current):
-            return f"{_show(parts[:-1])} has no item [{last}]"
-        if value is None:
-            del current[last]
-        else:
-            current[last] = value
-        return None
-    if not isinstance(current, dict):
-        return f"{_show(parts[:-1])} is not a mapping"
-    if value is None:
-        current.pop(last, None)
-    else:
+    if value is not None:
         current[last] = value
+    elif isinstance(last, int) or last in current:
+        del current[last]
     return None
 
 

@@ -79,16 +79,12 @@ def unknown_targets(overrides: Sequence[Override], documents: Sequence[Document]
     ]
 
 
-def applies_to(override: Override, document: Document) -> bool:
-    return override.target is None or override.target == document.name
-
-
 def apply(overrides: Sequence[Override], document: Document) -> list[Change]:
     """Apply every --set meant for ``document``; a path that cannot be set is a problem of
     the document."""
     changes: list[Change] = []
     for override in overrides:
-        if not applies_to(override, document):
+        if override.target not in (None, document.name):
             continue
         failure = put(document.body, override.parts, override.value)
         if failure is not None:
@@ -106,4 +102,4 @@ def apply(overrides: Sequence[Override], document: Document) -> list[Change]:
     return changes
 
 
-__all__ = ["Override", "applies_to", "apply", "parse_sets", "unknown_targets"]
+__all__ = ["Override", "apply", "parse_sets", "unknown_targets"]

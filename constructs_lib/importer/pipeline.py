@@ -4,17 +4,15 @@ synth does. Every problem of every document is collected before anything is writ
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.importer import cleanup, overrides
-from constructs_lib.importer.decisions import DECISIONS, decided, decision, decision_problem
-from constructs_lib.importer.fixes import FIXES, IMAGE_FROM_STATUS, FixRule, refused_at
+from constructs_lib.importer.decisions import decided, decision, decision_problem
+from constructs_lib.importer.fixes import FIXES, IMAGE_FROM_STATUS, Fix, refused_at
 from constructs_lib.importer.model import Change, Document
 from constructs_lib.importer.report import app_text
 from constructs_lib.spec import rules
@@ -23,8 +21,7 @@ from constructs_lib.spec.instance_errors import document_label, parse_instance
 from constructs_lib.spec.loader import App
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
 
-IMAGE_PATHS = next(d.paths for d in DECISIONS if d.name == "image-version")
-Step = Callable[[Sequence[Problem]], list[Change]]
+IMAGE_PATHS = decision("image-version").paths
 
 
 @dataclass(frozen=True)
@@ -62,7 +59,7 @@ def spec_problems(body: object) -> list[Problem]:
     return [*rules.errors(instance), *feature_errors(instance)]
 
 
-def _image_tag(document: Document, tag: str, problems: Sequence[Problem]) -> list[Change]:
+def _image_tag(document: Document, problems: Sequence[Problem], tag: str) -> list[Change]:
     """--image-tag: the tag of a document whose image has no usable pin."""
     if not any(p.path in IMAGE_PATHS for p in problems):
         return []
@@ -79,22 +76,16 @@ def _image_tag(document: Document, tag: str, problems: Sequence[Problem]) -> lis
     return changes
 
 
-def _rule_step(rule: FixRule, document: Document, problems: Sequence[Problem]) -> list[Change]:
-    return rule.fix(document, problems) if rule.applies(problems) else []
-
-
 def fix(document: Document, image_tag: str | None) -> None:
     """Every fix that applies, in order, the refusals checked again after each change (and
     --image-tag right after the image's own status is read); then the remaining refusals,
     each one a decision answers naming its options."""
-    steps: list[Step] = []
-    for rule in FIXES:
-        steps.append(partial(_rule_step, rule, document))
-        if rule is IMAGE_FROM_STATUS and image_tag:
-            steps.append(partial(_image_tag, document, image_tag))
+    steps: list[Fix] = [rule.run for rule in FIXES]
+    if image_tag:
+        steps.insert(FIXES.index(IMAGE_FROM_STATUS) + 1, partial(_image_tag, tag=image_tag))
     problems = spec_problems(document.body)
     for step in steps:
-        changes = step(problems)
+        changes = step(document, problems)
         if changes:
             document.changes += changes
             problems = spec_problems(document.body)
@@ -147,14 +138,13 @@ def _render_check(
     from constructs_lib.render.pipeline import app_tree
     from constructs_lib.render.synth import render_app
 
-    parsed = [(d, _instance(d)) for d in documents]
-    _app_problems([(d, i) for d, i in parsed if i is not None])
-    clean = [d for d, i in parsed if i is not None and not d.problems]
-    instances = tuple(i for d, i in parsed if i is not None and not d.problems)
+    parsed = [(d, i) for d in documents if (i := _instance(d)) is not None]
+    _app_problems(parsed)
+    clean = [(d, i) for d, i in parsed if not d.problems]
     if not clean:
         return [], []
-    app = App(name=app_name, source=Path(out), instances=instances)
-    by_label = {app.label(i): d for i, d in enumerate(clean)}
+    app = App(name=app_name, source=Path(out), instances=tuple(i for _, i in clean))
+    by_label = {app.label(n): d for n, (d, _) in enumerate(clean)}
     try:
         rendered = render_app(app, version)
         app_tree(rendered)
@@ -164,10 +154,10 @@ def _render_check(
             document = by_label.get(problem.document)
             if document is None:
                 unplaced.append(problem)
-                continue
-            document.problems.append(
-                Problem(problem.message, problem.path, problem.fix, document.source, document.label)
-            )
+            else:
+                document.problems.append(
+                    replace(problem, file=document.source, document=document.label)
+                )
         return unplaced, []
     return [], rendered.warnings
 
@@ -214,32 +204,4 @@ def import_documents(
     return Imported(documents, labels, app_text(documents, labels, inputs, out), warnings)
 
 
-def write_app(path: Path, text: str, force: bool) -> None:
-    """Write the app file atomically; an existing file only with ``force``."""
-    if path.exists() and not force:
-        raise UserError.single(
-            "exists already; import does not overwrite it.",
-            file=str(path),
-            fix="choose another --out, or pass --force to replace it.",
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.chmod(temporary, mode)  # mkstemp makes it 0600
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    except OSError as exc:
-        raise UserError.single(
-            f"cannot be written: {exc.strerror or exc}.",
-            file=str(path),
-            fix="check the directory and its permissions.",
-        ) from None
-
-
-__all__ = ["Imported", "Options", "import_documents", "spec_problems", "write_app"]
+__all__ = ["Imported", "Options", "import_documents", "spec_problems"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from typing import Any
 
 import yaml
 
@@ -66,10 +65,9 @@ def app_text(documents: Sequence[Document], labels: Sequence[str], inputs: str, 
         lines.append("---")
         for line in document_lines(document, label):
             lines += _comment(line)
-        body: dict[str, Any] = document.body
         lines.append(
             yaml.dump(
-                body,
+                document.body,
                 Dumper=_Dumper,
                 sort_keys=False,
                 allow_unicode=True,

@@ -12,12 +12,7 @@ from constructs_lib.errors import Problem, UserError
 from constructs_lib.importer.model import Document
 from constructs_lib.spec.instance import API_VERSION, KIND
 from constructs_lib.spec.instance_errors import document_label
-from constructs_lib.spec.yaml_safety import (
-    MAX_FILE_BYTES,
-    decode,
-    read_app_file,
-    yaml_documents,
-)
+from constructs_lib.spec.yaml_safety import decode, read_app_file, read_limited, yaml_documents
 
 STDIN = "-"
 STDIN_LABEL = "<stdin>"
@@ -55,12 +50,7 @@ def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document],
 def _read(name: str, stdin: BinaryIO) -> str:
     if name != STDIN:
         return decode(read_app_file(Path(name)), name)
-    data = stdin.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise UserError.single(
-            f"is over {MAX_FILE_BYTES} bytes.", file=STDIN_LABEL, fix="split the input."
-        )
-    return decode(data, STDIN_LABEL)
+    return decode(read_limited(stdin, STDIN_LABEL, "split the input."), STDIN_LABEL)
 
 
 def _documents(name: str, text: str) -> tuple[list[Document], list[Problem]]:
@@ -69,24 +59,19 @@ def _documents(name: str, text: str) -> tuple[list[Document], list[Problem]]:
     problems: list[Problem] = []
     for index, document in enumerate(yaml_documents(text, source), start=1):
         label = document_label(index, document)
-        if _is_list(document):
+        candidates = [(label, document)]
+        if isinstance(document, dict) and document.get("kind") in LIST_KINDS:
             items = document.get("items") or []
             if not isinstance(items, list):
                 problems.append(_refused(source, label, "items", "is not a list of objects."))
                 continue
-            for position, item in enumerate(items):
-                item_label = _item_label(index, position, item)
-                problem = _not_an_instance(item)
-                if problem:
-                    problems.append(_refused(source, item_label, *problem))
-                else:
-                    found.append(_document(source, item_label, item))
-            continue
-        problem = _not_an_instance(document)
-        if problem:
-            problems.append(_refused(source, label, *problem))
-        else:
-            found.append(_document(source, label, document))
+            candidates = [(_item_label(index, p, item), item) for p, item in enumerate(items)]
+        for item_label, body in candidates:
+            problem = _not_an_instance(body)
+            if problem:
+                problems.append(_refused(source, item_label, *problem))
+            else:
+                found.append(Document(source, item_label, copy.deepcopy(body), original=body))
     return found, problems
 
 
@@ -94,10 +79,6 @@ def _item_label(index: int, position: int, item: Any) -> str:
     plain = document_label(index, None)
     named = document_label(index, item)
     return f"{plain} items[{position}]{named.removeprefix(plain)}"
-
-
-def _is_list(document: Any) -> bool:
-    return isinstance(document, dict) and document.get("kind") in LIST_KINDS
 
 
 def _not_an_instance(document: Any) -> tuple[str, str] | None:
@@ -120,10 +101,6 @@ def _refused(source: str, label: str, path: str, message: str) -> Problem:
         file=source,
         document=label,
     )
-
-
-def _document(source: str, label: str, body: dict[str, Any]) -> Document:
-    return Document(source=source, label=label, body=copy.deepcopy(body), original=body)
 
 
 __all__ = ["LIST_KINDS", "STDIN", "read_inputs"]

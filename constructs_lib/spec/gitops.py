@@ -8,13 +8,14 @@ import difflib
 import re
 import urllib.parse
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec.base import Namespace, ObjectName, SpecModel, StrictBool
+from constructs_lib.spec.instance_errors import known_fields
 
 CONFIG_FILE = "_gitops.yaml"
 """The config's file name inside the apps directory."""
@@ -198,7 +199,7 @@ def _problems(error: ValidationError, file: str) -> list[Problem]:
         fix = "see the field list in constructs_lib/spec/gitops.py (every default is stated)."
         if item["type"] == "extra_forbidden":
             message = "is not a field of the GitOps config."
-            known = _fields_at(loc[:-1])
+            known = sorted(known_fields(GitOpsConfig, loc[:-1]))
             close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
             fix = f"did you mean {close[0]!r}?" if close else "known fields: " + ", ".join(known)
         elif item["type"] == "missing":
@@ -210,16 +211,6 @@ def _problems(error: ValidationError, file: str) -> list[Problem]:
             message = f"{message} (got {item.get('input')!r})."
         problems.append(Problem(message=message, path=path, fix=fix, file=file))
     return problems
-
-
-def _fields_at(loc: list[str]) -> list[str]:
-    model: Any = GitOpsConfig
-    for part in loc:
-        nested = {f.alias or n: f.annotation for n, f in model.model_fields.items()}.get(part)
-        if not (isinstance(nested, type) and issubclass(nested, SpecModel)):
-            return []
-        model = nested
-    return sorted(f.alias or n for n, f in model.model_fields.items())
 
 
 def load_config(apps_dir: Path) -> GitOpsConfig | None:

@@ -25,13 +25,13 @@ Check = Callable[[Instance], list[Problem]]
 synth-time rules whenever a file has field errors, so that one run reports every problem."""
 
 
-def parse_all(
-    documents: list[tuple[str, Any]], file: str, checks: Sequence[Check] = ()
-) -> list[Instance]:
-    """Every (label, document) as an Instance; raises with the problems of all of them. When
-    any document is refused, the rules and ``checks`` of the valid ones are reported too."""
+def parse_all(documents: Sequence[Any], file: str, checks: Sequence[Check] = ()) -> list[Instance]:
+    """Every document of ``file`` as an Instance; raises with the problems of all of them.
+    When any document is refused, the rules and ``checks`` of the valid ones are reported
+    too."""
     parsed: list[tuple[str, Instance | list[Problem]]] = []
-    for label, document in documents:
+    for index, document in enumerate(documents, start=1):
+        label = document_label(index, document)
         try:
             parsed.append((label, parse_instance(document, checks)))
         except UserError as exc:
@@ -156,7 +156,7 @@ def problems_from(
         message = str(item["msg"]).removeprefix("Value error, ")
         fix = ""
         if kind == "extra_forbidden":
-            known = _known_fields(model, loc[:-1])
+            known = known_fields(model, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             message = "is not a field of the Instance spec."
             fix = f"did you mean {close[0]!r}?" if close else ""
@@ -169,10 +169,8 @@ def problems_from(
             inner = str(ctx["inner"])
             path += inner if inner.startswith("[") else f".{inner}"
             message = f"not a valid Kubernetes {ctx.get('kind')}: {ctx.get('message')}."
-        elif kind in ("enum", "literal_error"):
-            message = f"{message} ({_shown_input(item.get('input'))})."
-        elif isinstance(item.get("input"), dict | list):
-            message = f"{message}."
+        elif isinstance(item.get("input"), dict | list) and kind not in ("enum", "literal_error"):
+            message = f"{message}."  # a whole mapping or list is not shown
         else:
             message = f"{message} ({_shown_input(item.get('input'))})."
         problems.append(Problem(message=message, path=path, fix=fix))
@@ -201,7 +199,8 @@ def short_text(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _known_fields(model: type[BaseModel], loc: list[Any]) -> list[str]:
+def known_fields(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The fields a user may write in the model at ``loc`` (none when it is no model)."""
     current: Any = model
     for part in loc:
         if isinstance(part, int):

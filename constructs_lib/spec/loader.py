@@ -143,8 +143,7 @@ def load_yaml(text: str, file: str, checks: Sequence[Check] = ()) -> list[Instan
             file=file,
             fix=f"add at least one 'apiVersion: {API_VERSION}' 'kind: {KIND}' document.",
         )
-    labelled = [(document_label(i, d), d) for i, d in enumerate(documents, start=1)]
-    return parse_all(labelled, file, checks)
+    return parse_all(documents, file, checks)
 
 
 def _check_unique(instances: list[Instance], file: str) -> None:

@@ -28,16 +28,8 @@ from pydantic import BaseModel, ValidationError
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.lifetime import die_with_parent
 from constructs_lib.spec.instance import Instance
-from constructs_lib.spec.instance_errors import (
-    Check,
-    document_label,
-    parse_all,
-    problems_from,
-    short_text,
-)
-from constructs_lib.spec.yaml_safety import (
-    exception_text,
-)
+from constructs_lib.spec.instance_errors import Check, parse_all, problems_from, short_text
+from constructs_lib.spec.yaml_safety import exception_text
 
 APP_TIMEOUT_ENV = "PAPERCLIP_GITOPS_APP_TIMEOUT"
 DEFAULT_APP_TIMEOUT = 30.0
@@ -83,8 +75,7 @@ def load_python(path: Path, timeout: float, checks: Sequence[Check] = ()) -> lis
     documents = result.get("instances")
     if not isinstance(documents, list):
         raise UserError.single("returned no result.", file=file)
-    labelled = [(document_label(i, d), d) for i, d in enumerate(documents, start=1)]
-    return parse_all(labelled, file, checks)
+    return parse_all(documents, file, checks)
 
 
 def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -53,17 +53,20 @@ def read_app_file(path: Path) -> bytes:
                 fix="split the instances over several app files.",
             )
         with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+            return read_limited(handle, str(path), "split the app file.")
     except OSError as exc:
         raise UserError.single(
             f"cannot be read: {exc.strerror or exc}.",
             file=str(path),
             fix="check the path and its permissions.",
         ) from None
+
+
+def read_limited(stream: BinaryIO, file: str, fix: str) -> bytes:
+    """Everything ``stream`` holds, refused when over :data:`MAX_FILE_BYTES`."""
+    data = stream.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
-        raise UserError.single(
-            f"is over {MAX_FILE_BYTES} bytes.", file=str(path), fix="split the app file."
-        )
+        raise UserError.single(f"is over {MAX_FILE_BYTES} bytes.", file=file, fix=fix)
     return data
 
 
