@@ -56,6 +56,26 @@ CASES: list[tuple[str, str, str]] = [
         "spec.availability.nodeSelector",
     ),
     (
+        "metadata-label-value-with-a-line-break",
+        doc(metadata={"name": "demo", "labels": {"team": "x\n"}}),
+        "metadata.labels",
+    ),
+    (
+        "metadata-label-key-with-a-line-break",
+        doc(metadata={"name": "demo", "labels": {"team\n": "x"}}),
+        "metadata.labels",
+    ),
+    (
+        "quantity-with-a-line-break",
+        doc({"storage": {"persistence": {"size": "5Gi\n"}}}),
+        "spec.storage.persistence.size",
+    ),
+    (
+        "bucket-with-a-line-break",
+        doc({"backup": {"schedule": "0 3 * * *", "s3": {"bucket": "backups\n"}}}),
+        "spec.backup.s3.bucket",
+    ),
+    (
         "invalid-metadata-label",
         doc(metadata={"name": "demo", "labels": {"team": "-x-"}}),
         "metadata.labels",

@@ -44,7 +44,7 @@ _RECORD = re.compile(r"^# paperclip-gitops: (\S+)/(\S+) (newTag|digest)=(\S+)")
 
 
 def is_version_tag(tag: str) -> bool:
-    return _VERSION_TAG.match(tag) is not None
+    return _VERSION_TAG.fullmatch(tag) is not None
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def _digest_from_status(document: Document, problems: Sequence[Problem]) -> list
     # what the operator ran: autoUpdate as exported (a --set may have turned it off since)
     enabled = dig(document.original, ["spec", "image", "autoUpdate", "enabled"]) is True
     current = image.get("digest")
-    if not enabled or not DIGEST.match(digest) or current == digest:
+    if not enabled or not DIGEST.fullmatch(digest) or current == digest:
         return []
     if current and not refused_at(problems, "spec.image.digest"):
         return []  # a valid digest of the user's own stays

@@ -82,7 +82,7 @@ class Document:
 
 def parse_path(path: str) -> list[str | int] | None:
     """``spec.a.b[0].c`` as ``["spec", "a", "b", 0, "c"]``; None when it is not a path."""
-    if not _PATH.match(path):
+    if not _PATH.fullmatch(path):
         return None
     return [int(index) if index else key for key, index in _PART.findall(path)]
 

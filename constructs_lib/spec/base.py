@@ -157,7 +157,7 @@ class MergedByKey:
 def quantity_text(value: Any) -> str:
     """The quantity as text; ValueError when Kubernetes would not parse it."""
     text = str(value)
-    if isinstance(value, bool) or not QUANTITY.match(text):
+    if isinstance(value, bool) or not QUANTITY.fullmatch(text):
         raise ValueError(
             f"'{text}' is not a Kubernetes quantity; write a number with an optional suffix "
             "such as 5Gi, 512Mi, 500m or 2"
@@ -189,7 +189,7 @@ StrictBool = Annotated[bool, Strict()]
 
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value):
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
         raise PydanticCustomError(
             "dns_subdomain",
             "'{value}' is not a valid Kubernetes object name: use lower-case letters, digits, "
@@ -200,7 +200,7 @@ def _dns_subdomain(value: str) -> str:
 
 
 def _hostname(value: str) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.match(value.lower()):
+    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value.lower()):
         raise PydanticCustomError(
             "hostname",
             "'{value}' is not a host name: write a DNS name such as paperclip.example.com, "
@@ -215,7 +215,7 @@ Hostname = Annotated[str, AfterValidator(_hostname)]
 
 
 def check_dns_label(value: str, *, max_length: int, what: str) -> str:
-    if len(value) > max_length or not DNS1035_LABEL.match(value):
+    if len(value) > max_length or not DNS1035_LABEL.fullmatch(value):
         raise PydanticCustomError(
             "dns_label",
             "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits and "
@@ -256,11 +256,11 @@ Annotations = Annotated[
 ]
 """Keys as the API server checks them (the prefix lower-cased) and the 256 KiB total."""
 
-_CIDR4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+_CIDR4 = re.compile(r"^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$")
 
 
 def _ipv4_cidr(value: str) -> str:
-    match = _CIDR4.match(value)
+    match = _CIDR4.fullmatch(value)
     if not match or any(int(o) > 255 for o in match.groups()[:4]) or int(match.group(5)) > 32:
         raise PydanticCustomError(
             "cidr",
@@ -308,7 +308,7 @@ def _credential_parameter(text: str) -> str | None:
 def _token_like(user: str) -> bool:
     """Whether a user name is really a token (``https://<token>@github.com``)."""
     plain = unquote(user)
-    return plain.lower().startswith(_TOKEN_PREFIXES) or bool(_TOKEN_LIKE.match(plain))
+    return plain.lower().startswith(_TOKEN_PREFIXES) or bool(_TOKEN_LIKE.fullmatch(plain))
 
 
 def credentials_in_url(value: str) -> str | None:

@@ -236,12 +236,12 @@ def _cron_schedule(value: str) -> str:
 CronSchedule = Annotated[str, AfterValidator(_cron_schedule)]
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_IP = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$")
 _PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
 
 
 def _bucket_name(value: str) -> str:
-    if not _BUCKET.match(value) or ".." in value or _IP.match(value):
+    if not _BUCKET.fullmatch(value) or ".." in value or _IP.fullmatch(value):
         raise ValueError(
             f"{value!r} is not an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-', "
             "starting and ending with a letter or digit (not an IP address)"
@@ -250,7 +250,7 @@ def _bucket_name(value: str) -> str:
 
 
 def _key_prefix(value: str) -> str:
-    if not _PREFIX.match(value) or value in (".", "..") or "/../" in f"/{value}/":
+    if not _PREFIX.fullmatch(value) or value in (".", "..") or "/../" in f"/{value}/":
         raise ValueError(
             f"{value!r} is not a key prefix: write path segments of letters, digits and "
             "!_.*'()- separated by '/', without a leading or trailing '/' (e.g. backups)"
@@ -322,7 +322,7 @@ _RESTORE_KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]+\.dump$")
 def _restore_from(value: str | None) -> str | None:
     if not value:
         return None  # "" as exported from a cluster: unset
-    if value != "latest" and (not _RESTORE_KEY.match(value) or "/../" in f"/{value}"):
+    if value != "latest" and (not _RESTORE_KEY.fullmatch(value) or "/../" in f"/{value}"):
         raise ValueError(
             f"{value!r} is not a backup: write latest, or a key of the backup bucket "
             "such as backups/<instance>/20260101T030000Z.dump"

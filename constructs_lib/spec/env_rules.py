@@ -98,7 +98,7 @@ def errors(instance: Instance) -> Iterator[Problem]:
 def warnings(instance: Instance) -> Iterator[Problem]:
     """A literal value under a secret-looking name, or credential OpenTelemetry headers."""
     for literal in literals(instance):
-        if _OTEL_HEADERS.match(literal.name):
+        if _OTEL_HEADERS.fullmatch(literal.name):
             header = _credential_header(literal.value)
             if header is not None:
                 yield Problem(
@@ -122,6 +122,6 @@ def _credential_header(value: str) -> str | None:
         name, equals, _ = pair.partition("=")
         name = name.strip()
         plain = name.replace("-", "_")  # x-api-key is an API_KEY
-        if equals and (_CREDENTIAL_HEADER.match(name) or SECRET_LOOKING_NAME.search(plain)):
+        if equals and (_CREDENTIAL_HEADER.fullmatch(name) or SECRET_LOOKING_NAME.search(plain)):
             return name
     return None

@@ -103,7 +103,7 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600}
 
 
 def _interval(value: str) -> str:
-    match = _INTERVAL.match(value)
+    match = _INTERVAL.fullmatch(value)
     if match is None:
         raise PydanticCustomError(
             "interval",

@@ -88,7 +88,7 @@ def resolve(app: str, apps_dir: Path) -> Path:
         if not candidate.is_file():
             raise UserError.single(f"no app file at {app}.", fix="check the path.")
         return candidate
-    if _APP_NAME.match(app):
+    if _APP_NAME.fullmatch(app):
         for suffix in APP_SUFFIXES:
             path = apps_dir / f"{app}{suffix}"
             if path.is_file():
@@ -110,7 +110,7 @@ def check_app_name(path: Path) -> str:
             file=str(path),
             fix="rename the file.",
         )
-    if not _APP_NAME.match(name):
+    if not _APP_NAME.fullmatch(name):
         raise UserError.single(
             f"names the app {name!r}, which cannot be a directory name under dist/.",
             file=str(path),

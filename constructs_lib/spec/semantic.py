@@ -114,7 +114,7 @@ def _remembered(rule: _Rule) -> _Rule:
 @_remembered
 def dns_label(value: Any, max_length: int = 63) -> str | None:
     """RFC 1123 label: container, volume, port-less names; namespaces."""
-    if not isinstance(value, str) or len(value) > max_length or not DNS1123_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > max_length or not DNS1123_LABEL.fullmatch(value):
         return (
             f"{_show(value)} is not a DNS-1123 label: at most {max_length} lower-case letters, "
             "digits and '-', starting and ending with a letter or digit"
@@ -125,7 +125,7 @@ def dns_label(value: Any, max_length: int = 63) -> str | None:
 @_remembered
 def dns1035_label(value: Any) -> str | None:
     """RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
-    if not isinstance(value, str) or len(value) > 63 or not DNS1035_LABEL.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not DNS1035_LABEL.fullmatch(value):
         return (
             f"{_show(value)} is not a DNS-1035 label: at most 63 lower-case letters, digits "
             "and '-', starting with a letter and ending with a letter or digit"
@@ -139,7 +139,7 @@ def dns_subdomain(value: Any) -> str | None:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= 253
-        or not all(DNS1123_LABEL.match(part) for part in value.split("."))
+        or not all(DNS1123_LABEL.fullmatch(part) for part in value.split("."))
     ):
         return (
             f"{_show(value)} is not a DNS-1123 subdomain: at most 253 lower-case letters, "
@@ -167,7 +167,7 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
     prefix, slash, name = text.rpartition("/")
     if slash and (not prefix or dns_subdomain(prefix) is not None):
         return f"{_show(value)} has an invalid prefix: it must be a DNS subdomain before '/'"
-    if text.count("/") > 1 or len(name) > 63 or not QUALIFIED_NAME.match(name):
+    if text.count("/") > 1 or len(name) > 63 or not QUALIFIED_NAME.fullmatch(name):
         return (
             f"{_show(value)} is not a qualified name: an optional DNS prefix and '/', then "
             "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter "
@@ -178,7 +178,7 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
 
 @_remembered
 def label_value(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.fullmatch(value):
         return (
             f"{_show(value)} is not a valid label value: at most 63 letters, digits, '-', "
             "'_' and '.', starting and ending with a letter or digit (or empty)"
@@ -192,12 +192,12 @@ def env_var_name(value: Any, version: str = "1.33") -> str | None:
     if not isinstance(value, str) or not value:
         return "an environment variable name must not be empty"
     if _version(version) >= RELAXED_ENV_NAMES_SINCE:
-        if not _RELAXED_ENV_NAME.match(value):
+        if not _RELAXED_ENV_NAME.fullmatch(value):
             return (
                 f"{_show(value)} is not a valid environment variable name: only printable "
                 "ASCII characters other than '='"
             )
-    elif not _ENV_NAME.match(value):
+    elif not _ENV_NAME.fullmatch(value):
         return (
             f"{_show(value)} is not a valid environment variable name: letters, digits, "
             "'_', '-' and '.', not starting with a digit"
@@ -210,7 +210,7 @@ def port_name(value: Any) -> str | None:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= 15
-        or not _PORT_NAME.match(value)
+        or not _PORT_NAME.fullmatch(value)
         or not re.search(r"[a-z]", value)
         or "--" in value
         or value.startswith("-")
@@ -228,7 +228,7 @@ def config_key(value: Any) -> str | None:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= 253
-        or not _CONFIG_KEY.match(value)
+        or not _CONFIG_KEY.fullmatch(value)
         or value in (".", "..")
         or value.startswith("..")
     ):
@@ -252,7 +252,7 @@ def parse_quantity(value: Any) -> Decimal | None:
         return Decimal(repr(value))
     if not isinstance(value, str):
         return None
-    match = QUANTITY.match(value)
+    match = QUANTITY.fullmatch(value)
     if not match:
         return None
     suffix = match.group(3) or ""

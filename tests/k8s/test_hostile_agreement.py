@@ -265,6 +265,17 @@ CASES: list[tuple[str, Mutation, dict[str, Any] | None]] = [
         {"podAnnotations": {"Example.com/a": "x"}},
     ),
     ("label-value-64", template_meta("labels", {"a": "x" * 64}), None),
+    ("label-value-line-break", template_meta("labels", {"a": "x\n"}), None),
+    (
+        "annotation-key-line-break",
+        template_meta("annotations", {"a\n": "x"}),
+        {"podAnnotations": {"a\n": "x"}},
+    ),
+    (
+        "storage-line-break",
+        claim_size("5Gi\n"),
+        {"storage": {"persistence": {"size": "5Gi\n"}}},
+    ),
     ("label-key-space", template_meta("labels", {"a b": "x"}), None),
     ("config-key-space", set_in("ConfigMap/demo-config", ("data", "a b"), "x"), None),
     (

@@ -41,6 +41,28 @@ def test_qualified_names_and_label_values() -> None:
 
 
 @pytest.mark.parametrize(
+    ("check", "valid"),
+    [
+        (s.dns_label, "a"),
+        (s.dns1035_label, "a"),
+        (s.dns_subdomain, "a.b"),
+        (s.qualified_name, "example.com/a"),
+        (s.label_value, "a"),
+        (s.port_name, "http"),
+        (s.config_key, "a.b"),
+        (lambda v: s.env_var_name(v, "1.33"), "A"),
+        (lambda v: s.env_var_name(v, "1.31"), "A"),
+        (s.quantity, "1Gi"),
+    ],
+)
+def test_a_trailing_line_break_is_refused(check: Any, valid: str) -> None:
+    """Python's ``$`` also matches before a last line break; the API server's grammars do
+    not, so neither do these."""
+    assert check(valid) is None
+    assert check(valid + "\n") is not None
+
+
+@pytest.mark.parametrize(
     ("name", "relaxed", "strict"),
     [
         ("PATH", True, True),
