@@ -29,6 +29,7 @@ from constructs_lib.spec.patterns import (
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
+    INT32,
     QUANTITY_PATTERN,
 )
 from constructs_lib.spec.platform import SEVERAL_REPLICAS, ServiceType
@@ -43,7 +44,6 @@ IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
 TAG_PATTERN = f"^$|{IMAGE_TAG_PATTERN}"
 DIGEST_PATTERN = f"^$|{IMAGE_DIGEST_PATTERN}"
 URL_PATTERN = r"^$|^https?://[^\s\"\\]+$"
-INT32_MAX = 2**31 - 1
 CRON_PATTERN = (
     r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)"
     r"|[0-9*/,?LW#-]+( +[0-9A-Za-z*/,?LW#-]+){4})$"
@@ -57,6 +57,7 @@ _QUANTITY: dict[str, Any] = {
     "type": ["string", "integer"],
     "pattern": QUANTITY_PATTERN,
 }
+_POSITIVE_INT32: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": INT32[1]}
 _STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _RESOURCES: dict[str, Any] = {
     "type": "object",
@@ -283,7 +284,7 @@ PARAMS: tuple[Param, ...] = (
         "replicas",
         ("availability", "replicas"),
         "server replicas.",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(3, 2),
         applies=_fixed_replicas,
         floor=_replica_floor,
@@ -292,7 +293,7 @@ PARAMS: tuple[Param, ...] = (
         "autoScaling.minReplicas",
         ("availability", "autoScaling", "minReplicas"),
         "the fewest server replicas the autoscaler keeps.",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(3, 2),
         applies=_autoscaled,
     ),
@@ -300,7 +301,7 @@ PARAMS: tuple[Param, ...] = (
         "autoScaling.maxReplicas",
         ("availability", "autoScaling", "maxReplicas"),
         "the most server replicas the autoscaler runs (at least minReplicas).",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(9, 8),
         applies=_autoscaled,
         floor=_replica_floor,
@@ -559,7 +560,7 @@ PARAMS: tuple[Param, ...] = (
         "backup.retentionDays",
         ("backup", "retentionDays"),
         "backups older than this many days are deleted (the newest keepLast are kept).",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(98765,),
         embeddable=True,
         applies=_has("backup", "schedule"),
@@ -568,7 +569,7 @@ PARAMS: tuple[Param, ...] = (
         "backup.keepLast",
         ("backup", "keepLast"),
         "the newest backups retention never deletes.",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(4321,),
         embeddable=True,
         applies=_has("backup", "schedule"),
@@ -612,7 +613,7 @@ PARAMS: tuple[Param, ...] = (
         "launcher.replicas",
         ("agents", "launcher", "replicas"),
         "launcher replicas.",
-        {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        _POSITIVE_INT32,
         probes=(5, 7),
         applies=_agents,
     ),
