@@ -15,12 +15,7 @@ import json
 from typing import Any
 
 from constructs_lib.constructs.env import secret_entry
-from constructs_lib.constructs.feature import (
-    Contribution,
-    EnvEntry,
-    EnvSlot,
-    Feature,
-)
+from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import API_SERVER_PORT, server_name
 from constructs_lib.constructs.primitives import port, role_binding_body
@@ -278,8 +273,7 @@ class AdaptersFeature(Feature):
         return result
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         sandbox = sandbox_of(instance)
         if sandbox is None or not instance.spec.security.rbac.create:
             return

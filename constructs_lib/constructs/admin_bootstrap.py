@@ -23,22 +23,22 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
+from constructs_lib.constructs.database import ADMIN_BOOTSTRAP_COMPONENT as COMPONENT
 from constructs_lib.constructs.env import secret_entry, secret_env_vars
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import (
     CONFIG_HASH_ANNOTATION,
-    DATA_PATH,
-    DATA_VOLUME,
     component_labels,
     config_hash,
-    config_map_name,
     server_selector,
     server_service_url,
 )
 from constructs_lib.constructs.pod import (
     container_security_context,
+    data_mount,
     pod_security_context,
     pull_and_placement,
+    server_env_from,
     volumes,
 )
 from constructs_lib.constructs.primitives import (
@@ -53,7 +53,6 @@ from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.data import AccessMode
 from constructs_lib.spec.server import DeploymentMode
 
-COMPONENT = "bootstrap"
 SCRIPT = "admin-bootstrap.sh"
 WORK_VOLUME = "bootstrap-work"
 WORK_PATH = "/var/run/paperclip-bootstrap"
@@ -188,12 +187,9 @@ def job_body(
         "imagePullPolicy": spec.image.pull_policy.value,
         "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
         "env": bootstrap_env(instance, entries),
-        "envFrom": [
-            *json_copy(spec.env_from),
-            {"configMapRef": {"name": config_map_name(instance)}},
-        ],
+        "envFrom": server_env_from(instance),
         "volumeMounts": [
-            {"name": DATA_VOLUME, "mountPath": DATA_PATH},
+            data_mount(),
             *json_copy(contribution.mounts),
             *json_copy(spec.extra_volume_mounts),
             {"name": WORK_VOLUME, "mountPath": WORK_PATH},

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
+from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import (
     BootstrapSecret,
     Contribution,
@@ -25,7 +26,6 @@ from constructs_lib.constructs.names import (
     AGENT_COMPONENT,
     API_SERVER_PORT,
     DATA_PATH,
-    DATA_VOLUME,
     LAUNCHER_COMPONENT,
     LAUNCHER_PORT,
     LAUNCHER_TOKEN_KEY,
@@ -37,13 +37,14 @@ from constructs_lib.constructs.names import (
     server_selector,
     server_service_url,
 )
-from constructs_lib.constructs.pod import container_security_context
+from constructs_lib.constructs.pod import container_security_context, data_mount
 from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
     https_egress,
     never_pruned,
     pods_rule,
+    policy_body,
     restricted_container_security,
     restricted_pod_security,
     role_binding_body,
@@ -153,7 +154,7 @@ def adapter_install_container(instance: Instance) -> dict[str, Any]:
         "command": ["node", f"{ADAPTER_DIR}/install.mjs"],
         "env": [{"name": "PAPERCLIP_HOME", "value": DATA_PATH}],
         "volumeMounts": [
-            {"name": DATA_VOLUME, "mountPath": DATA_PATH},
+            data_mount(),
             {"name": ADAPTER_VOLUME, "mountPath": ADAPTER_DIR, "readOnly": True},
         ],
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
@@ -165,10 +166,7 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
     spec = instance.spec
     agents = spec.agents
     names = AgentNames.of(instance)
-    token_env = {
-        "name": "PAPERCLIP_LAUNCHER_TOKEN",
-        "valueFrom": {"secretKeyRef": {"name": names.token_secret, "key": LAUNCHER_TOKEN_KEY}},
-    }
+    token_env = secret_var("PAPERCLIP_LAUNCHER_TOKEN", names.token_secret, LAUNCHER_TOKEN_KEY)
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
     pull_secrets = [{"name": p.name} for p in spec.image.pull_secrets]
     return {
@@ -241,27 +239,21 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
 
 def _launcher_policy(instance: Instance) -> dict[str, Any]:
     """The launcher: reached only from server pods; talks to DNS and the API server."""
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": launcher_selector(instance)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [pods_rule(server_selector(instance), LAUNCHER_PORT, direction="from")],
-            "egress": [dns_egress(), https_egress(API_SERVER_PORT)],
-        }
-    }
+    return policy_body(
+        {"matchLabels": launcher_selector(instance)},
+        [pods_rule(server_selector(instance), LAUNCHER_PORT, direction="from")],
+        [dns_egress(), https_egress(API_SERVER_PORT)],
+    )
 
 
 def _agent_policy(instance: Instance) -> dict[str, Any]:
     """Agent pods: no ingress; DNS, HTTPS and the Paperclip server only (not the database)."""
     port = instance.spec.networking.service.port
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": agent_selector(instance)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [dns_egress(), https_egress(), pods_rule(server_selector(instance), port)],
-        }
-    }
+    return policy_body(
+        {"matchLabels": agent_selector(instance)},
+        [],
+        [dns_egress(), https_egress(), pods_rule(server_selector(instance), port)],
+    )
 
 
 def _template_policy(instance: Instance, template: str, egress: list[Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ roots, no ServiceAccount token, and emptyDir work space with a size limit.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,18 +42,15 @@ from constructs_lib.constructs.database import (
     is_managed,
     postgres_pod_security,
 )
-from constructs_lib.constructs.feature import (
-    Contribution,
-    EnvEntry,
-    EnvSlot,
-    Feature,
-)
+from constructs_lib.constructs.env import secret_var
+from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import DATA_PATH, component_labels
 from constructs_lib.constructs.primitives import (
     dns_egress,
     https_egress,
     pods_rule,
+    policy_body,
     port,
     restricted_container_security,
 )
@@ -176,10 +174,6 @@ def _value(name: str, value: str) -> dict[str, Any]:
     return {"name": name, "value": value}
 
 
-def _secret(name: str, secret: str, key: str) -> dict[str, Any]:
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
-
-
 def database_env(instance: Instance) -> list[dict[str, Any]]:
     """How pg_dump/pg_restore reach the database: libpq variables for the managed database
     (the password from <name>-db-credentials), DATABASE_URL from the Secret for external."""
@@ -190,11 +184,11 @@ def database_env(instance: Instance) -> list[dict[str, Any]]:
             _value("PGPORT", str(POSTGRES_PORT)),
             _value("PGUSER", DB_USER),
             _value("PGDATABASE", DB_NAME),
-            _secret("PGPASSWORD", DatabaseNames.of(instance).credentials, PASSWORD_KEY),
+            secret_var("PGPASSWORD", DatabaseNames.of(instance).credentials, PASSWORD_KEY),
         ]
     ref = db.external_url_secret_ref
     if ref is not None:
-        return [_secret("DATABASE_URL", ref.name, ref.key)]
+        return [secret_var("DATABASE_URL", ref.name, ref.key)]
     return [_value("DATABASE_URL", db.external_url or "")]
 
 
@@ -217,7 +211,7 @@ def s3_env(instance: Instance, target: BackupTarget) -> list[dict[str, Any]]:
         env.append(_value("AWS_DEFAULT_REGION", target.region))
     if target.credentials:
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            env.append(_secret(key, target.credentials, key))
+            env.append(secret_var(key, target.credentials, key))
     return env
 
 
@@ -354,14 +348,7 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
         egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
     else:
         egress.append({"ports": [port(POSTGRES_PORT)]})
-    return {
-        "spec": {
-            "podSelector": backup_pods_selector(instance),
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": egress,
-        }
-    }
+    return policy_body(backup_pods_selector(instance), [], egress)
 
 
 # --- the rules (what a backup CronJob needs to work at all) -------------------------------
@@ -479,24 +466,19 @@ class Backups(Feature):
 
     def add_objects(self) -> None:
         context = self.context
-        instance, add = context.instance, self.add
+        instance = context.instance
         target = BackupTarget.of(instance)
         if not scheduled(instance) or target is None:
             return
+        add = functools.partial(self.add, labels=component_labels(instance, BACKUP_COMPONENT))
         names = BackupNames.of(instance)
-        labels = component_labels(instance, BACKUP_COMPONENT)
         annotations = dict(instance.spec.security.rbac.service_account_annotations)
-        add(
-            "ServiceAccount",
-            names.service_account,
-            {"automountServiceAccountToken": False},
-            labels=labels,
-            annotations=annotations,
-        )
-        add("ConfigMap", names.scripts, {"data": {SCRIPT_KEY: context.db_script}}, labels=labels)
+        no_token = {"automountServiceAccountToken": False}
+        add("ServiceAccount", names.service_account, no_token, annotations=annotations)
+        add("ConfigMap", names.scripts, {"data": {SCRIPT_KEY: context.db_script}})
         policy = network_policy_body(instance, target)
-        add("NetworkPolicy", names.backup, policy, labels=labels, only_if=NETWORK_POLICY)
-        add("CronJob", names.backup, backup_cronjob_body(instance, target), labels=labels)
+        add("NetworkPolicy", names.backup, policy, only_if=NETWORK_POLICY)
+        add("CronJob", names.backup, backup_cronjob_body(instance, target))
         add(
             "CronJob",
             names.restore,

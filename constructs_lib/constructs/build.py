@@ -20,10 +20,7 @@ from constructs_lib.constructs.feature import (
     SecretForm,
 )
 from constructs_lib.constructs.kube import KubeObject, ObjectSink
-from constructs_lib.constructs.names import (
-    MASTER_KEY_SECRET_KEY,
-    master_key_secret_name,
-)
+from constructs_lib.constructs.names import MASTER_KEY_SECRET_KEY, master_key_secret_name
 from constructs_lib.constructs.package_files import Sources
 from constructs_lib.constructs.package_files import sources as package_sources
 from constructs_lib.constructs.pod import pod_template

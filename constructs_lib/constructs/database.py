@@ -18,6 +18,7 @@ server gets ``DB_PASSWORD`` from it and then ``DATABASE_URL`` composed with ``$(
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from constructs_lib.constructs.primitives import (
     claim_body,
     never_pruned,
     pods_rule,
+    policy_body,
     port,
     restricted_container_security,
 )
@@ -273,22 +275,12 @@ def backup_pods_selector(instance: Instance) -> dict[str, Any]:
 
 def network_policy_body(instance: Instance) -> dict[str, Any]:
     """Ingress on 5432 only from the server pods and the backup/restore pods; no egress."""
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": database_selector(instance)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [
-                        {"podSelector": {"matchLabels": server_selector(instance)}},
-                        {"podSelector": backup_pods_selector(instance)},
-                    ],
-                    "ports": [port(POSTGRES_PORT)],
-                }
-            ],
-            "egress": [],
-        }
-    }
+    peers = [
+        {"podSelector": {"matchLabels": server_selector(instance)}},
+        {"podSelector": backup_pods_selector(instance)},
+    ]
+    ingress = [{"from": peers, "ports": [port(POSTGRES_PORT)]}]
+    return policy_body({"matchLabels": database_selector(instance)}, ingress, [])
 
 
 class ManagedDatabase(Feature):
@@ -309,20 +301,13 @@ class ManagedDatabase(Feature):
         )
 
     def add_objects(self) -> None:
-        context = self.context
-        instance, add = context.instance, self.add
+        instance = self.context.instance
+        add = functools.partial(self.add, labels=component_labels(instance, DATABASE_COMPONENT))
         managed = instance.spec.database.managed
         names = DatabaseNames.of(instance)
-        labels = component_labels(instance, DATABASE_COMPONENT)
-        add(
-            "PersistentVolumeClaim",
-            names.claim,
-            claim_body(str(managed.storage_size), ["ReadWriteOnce"], managed.storage_class),
-            labels=labels,
-            annotations=never_pruned(),
-        )
-        add("Service", names.headless, service_body(instance, headless=True), labels=labels)
-        add("Service", names.workload, service_body(instance, headless=False), labels=labels)
-        policy = network_policy_body(instance)
-        add("NetworkPolicy", names.workload, policy, labels=labels, only_if=NETWORK_POLICY)
-        add("StatefulSet", names.workload, statefulset_body(instance), labels=labels)
+        claim = claim_body(str(managed.storage_size), ["ReadWriteOnce"], managed.storage_class)
+        add("PersistentVolumeClaim", names.claim, claim, annotations=never_pruned())
+        add("Service", names.headless, service_body(instance, headless=True))
+        add("Service", names.workload, service_body(instance, headless=False))
+        add("NetworkPolicy", names.workload, network_policy_body(instance), only_if=NETWORK_POLICY)
+        add("StatefulSet", names.workload, statefulset_body(instance))

@@ -32,6 +32,11 @@ def secret_entry(name: str, selector: SecretKeySelector, slot: EnvSlot) -> EnvEn
     )
 
 
+def secret_var(name: str, secret: str, key: str) -> dict[str, Any]:
+    """A container env entry read from key ``key`` of Secret ``secret``."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+
+
 def allowed_hostnames(instance: Instance, extra: Sequence[str] = ()) -> list[str]:
     """localhost, 127.0.0.1, the Service names, the user's names, then the names features
     route to the server (an Ingress's hosts); de-duplicated."""

@@ -17,20 +17,11 @@ from constructs_lib.constructs.adapters import (
     rule,
     sandbox_of,
 )
-from constructs_lib.constructs.feature import (
-    Contribution,
-    EnvEntry,
-    EnvSlot,
-    Feature,
-)
+from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import server_name
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
-from constructs_lib.spec.adapters import (
-    EgressMode,
-    KubernetesBackend,
-    KubernetesExecutionSpec,
-)
+from constructs_lib.spec.adapters import EgressMode, KubernetesBackend, KubernetesExecutionSpec
 
 
 def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, Any]]:
@@ -140,8 +131,7 @@ class ExecutionFeature(Feature):
         return result
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         execution = instance.spec.adapters.kubernetes_execution
         if execution is None or not instance.spec.security.rbac.create:
             return

@@ -17,8 +17,8 @@ from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.database import server_database_env
 from constructs_lib.constructs.env import core_env, secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
-from constructs_lib.constructs.names import DATA_PATH, DATA_VOLUME
-from constructs_lib.constructs.pod import container_security_context
+from constructs_lib.constructs.names import DATA_PATH
+from constructs_lib.constructs.pod import container_security_context, data_mount
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
 
@@ -86,7 +86,7 @@ def seed_container(instance: Instance) -> dict[str, Any]:
     }
     if spec.env_from:
         container["envFrom"] = json_copy(spec.env_from)
-    container["volumeMounts"] = [{"name": DATA_VOLUME, "mountPath": DATA_PATH}]
+    container["volumeMounts"] = [data_mount()]
     container["securityContext"] = container_security_context(instance)
     if spec.resources is not None:
         container["resources"] = json_copy(spec.resources)

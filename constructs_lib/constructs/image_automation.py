@@ -140,8 +140,7 @@ class ImageAutomationFeature(Feature):
         return Contribution(errors=auto_update_problems(instance))
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         name = server_name(instance)
         self.add(
             "ImageRepository",

@@ -169,8 +169,7 @@ class NetworkingFeature(Feature):
         return Contribution(ingress=ingress_rules, allowed_hostnames=hosts, errors=errors)
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         name = server_name(instance)
         ingress = _ingress(instance)
         if ingress is not None:

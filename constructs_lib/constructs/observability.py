@@ -527,8 +527,7 @@ class ObservabilityFeature(Feature):
         return Contribution(env=env, ingress=ingress, warnings=warnings)
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         metrics = instance.spec.observability.metrics
         labels = base_labels(instance)
         monitor = metrics.monitor

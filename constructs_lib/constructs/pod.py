@@ -145,7 +145,7 @@ def container_security_context(instance: Instance) -> dict[str, Any]:
     return context
 
 
-def _env_from(instance: Instance) -> list[dict[str, Any]]:
+def server_env_from(instance: Instance) -> list[dict[str, Any]]:
     # Later sources win: the user's sources first, the generated config last.
     return [
         *json_copy(instance.spec.env_from),
@@ -153,7 +153,7 @@ def _env_from(instance: Instance) -> list[dict[str, Any]]:
     ]
 
 
-def _data_mount() -> dict[str, Any]:
+def data_mount() -> dict[str, Any]:
     return {"name": DATA_VOLUME, "mountPath": DATA_PATH}
 
 
@@ -173,8 +173,8 @@ def _app_container(
         container["resources"] = json_copy(spec.resources)
     if entries or spec.env:
         container["env"] = [*secret_env_vars(entries), *json_copy(spec.env)]
-    container["envFrom"] = _env_from(instance)
-    mounts = [_data_mount(), *json_copy(extra.mounts)]
+    container["envFrom"] = server_env_from(instance)
+    mounts = [data_mount(), *json_copy(extra.mounts)]
     container["volumeMounts"] = [*mounts, *json_copy(spec.extra_volume_mounts)]
     container["securityContext"] = container_security_context(instance)
     return container
@@ -228,7 +228,7 @@ def init_containers(
                     f"system_u:object_r:container_file_t:{level}",
                     DATA_PATH,
                 ],
-                "volumeMounts": [_data_mount()],
+                "volumeMounts": [data_mount()],
                 "securityContext": {"privileged": True, "runAsUser": 0, "runAsNonRoot": False},
             }
         )

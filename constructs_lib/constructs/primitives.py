@@ -91,6 +91,21 @@ def pods_rule(selector: dict[str, str], *ports: int, direction: str = "to") -> d
     }
 
 
+def policy_body(
+    pod_selector: dict[str, Any], ingress: list[dict[str, Any]], egress: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A NetworkPolicy that lets the pods of ``pod_selector`` (a label selector) receive only
+    ``ingress`` and send only ``egress``."""
+    return {
+        "spec": {
+            "podSelector": pod_selector,
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        }
+    }
+
+
 def role_binding_body(name: str, service_account: str, namespace: str) -> dict[str, Any]:
     """Binds Role ``name`` to ServiceAccount ``service_account`` of ``namespace``."""
     return {

@@ -18,6 +18,7 @@ A plain Job with a TTL loops OutOfSync under Argo CD, and a changed Job spec fai
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from constructs_lib.constructs.adapters import rule
@@ -31,6 +32,7 @@ from constructs_lib.constructs.names import (
 from constructs_lib.constructs.primitives import (
     dns_egress,
     https_egress,
+    policy_body,
     presync_hook,
     restricted_container_security,
     restricted_pod_security,
@@ -59,9 +61,7 @@ def role_rules(secrets: list[BootstrapSecret]) -> list[dict[str, Any]]:
     ]
 
 
-def job_body(
-    instance: Instance, name: str, image: str, secrets: list[BootstrapSecret]
-) -> dict[str, Any]:
+def job_body(instance: Instance, name: str, secrets: list[BootstrapSecret]) -> dict[str, Any]:
     pull_secrets = [{"name": s.name} for s in instance.spec.image.pull_secrets]
     return {
         "spec": {
@@ -77,7 +77,7 @@ def job_body(
                     "containers": [
                         {
                             "name": "ensure-secrets",
-                            "image": image,
+                            "image": instance.spec.image.reference,
                             "imagePullPolicy": instance.spec.image.pull_policy.value,
                             "command": ["node", f"{SCRIPT_DIR}/{SCRIPT}"],
                             "args": [
@@ -108,14 +108,8 @@ def job_body(
 def network_policy(instance: Instance) -> dict[str, Any]:
     """The bootstrap's pods hold a token that can create Secrets: no ingress, and egress to
     DNS and the API server only."""
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": component_labels(instance, COMPONENT)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [dns_egress(), https_egress(API_SERVER_PORT)],
-        }
-    }
+    egress = [dns_egress(), https_egress(API_SERVER_PORT)]
+    return policy_body({"matchLabels": component_labels(instance, COMPONENT)}, [], egress)
 
 
 class SecretsBootstrap(Feature):
@@ -133,36 +127,19 @@ class SecretsBootstrap(Feature):
         secrets = registered(context.contribution)
         name = secrets_bootstrap_name(instance)
         labels = component_labels(instance, COMPONENT)
-        rbac = presync_hook(RBAC_HOOK_WEIGHT)
-        self.add("ServiceAccount", name, {}, labels=labels, annotations=rbac)
-        self.add("Role", name, {"rules": role_rules(secrets)}, labels=labels, annotations=rbac)
-        self.add(
-            "RoleBinding",
-            name,
-            role_binding_body(name, name, instance.namespace),
-            labels=labels,
-            annotations=rbac,
+        # everything the Job needs, as hooks that run before it
+        add_before = functools.partial(
+            self.add, labels=labels, annotations=presync_hook(RBAC_HOOK_WEIGHT)
         )
-        self.add(
-            "ConfigMap",
-            name,
-            {"data": {SCRIPT: context.scripts.get(SCRIPT, "")}},
-            labels=labels,
-            annotations=rbac,
-        )
-        self.add(
-            "NetworkPolicy",
-            name,
-            network_policy(instance),
-            labels=labels,
-            annotations=rbac,
-            only_if=NETWORK_POLICY,
-        )
-        image = instance.spec.image.reference
+        add_before("ServiceAccount", name, {})
+        add_before("Role", name, {"rules": role_rules(secrets)})
+        add_before("RoleBinding", name, role_binding_body(name, name, instance.namespace))
+        add_before("ConfigMap", name, {"data": {SCRIPT: context.scripts.get(SCRIPT, "")}})
+        add_before("NetworkPolicy", name, network_policy(instance), only_if=NETWORK_POLICY)
         self.add(
             "Job",
             name,
-            job_body(instance, name, image, secrets),
+            job_body(instance, name, secrets),
             labels=labels,
             annotations=presync_hook(JOB_HOOK_WEIGHT),
         )

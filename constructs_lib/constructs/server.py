@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
+from constructs_lib.constructs.database import POSTGRES_PORT
 from constructs_lib.constructs.env import config_data, core_env, ordered
 from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
 from constructs_lib.constructs.kube import NETWORK_POLICY
@@ -25,6 +26,7 @@ from constructs_lib.constructs.primitives import (
     dns_egress,
     https_egress,
     never_pruned,
+    policy_body,
     port,
     service_body,
 )
@@ -32,7 +34,6 @@ from constructs_lib.spec import DatabaseMode, Instance, WorkloadKind
 from constructs_lib.spec.rules import effective_workload, replicas
 
 OTLP_PORTS = (4317, 4318)
-POSTGRES_PORT = 5432
 
 
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
@@ -82,14 +83,7 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
     egress += json_copy(extra.egress)
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
     egress += json_copy(policy.extra_egress)
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": server_selector(instance)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        }
-    }
+    return policy_body({"matchLabels": server_selector(instance)}, ingress, egress)
 
 
 def workload_body(

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import DATA_VOLUME
@@ -116,14 +117,7 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
         env.append({"name": "TS_STATE_DIR", "value": EPHEMERAL_STATE_DIR})
         env.append({"name": "TS_EXTRA_ARGS", "value": "--ephemeral"})
     if auth_key is not None:
-        env.append(
-            {
-                "name": "TS_AUTHKEY",
-                "valueFrom": {
-                    "secretKeyRef": {"name": auth_key.secret_ref.name, "key": auth_key.key}
-                },
-            }
-        )
+        env.append(secret_var("TS_AUTHKEY", auth_key.secret_ref.name, auth_key.key))
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image.reference,
@@ -236,8 +230,7 @@ class TailscaleFeature(Feature):
         )
 
     def add_objects(self) -> None:
-        context = self.context
-        instance = context.instance
+        instance = self.context.instance
         spec = tailscale_of(instance)
         if spec is None:
             return
