@@ -214,22 +214,24 @@ ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 
 
-def check_dns_label(value: str, *, max_length: int, what: str) -> str:
-    if len(value) > max_length or not DNS1035_LABEL.fullmatch(value):
-        raise PydanticCustomError(
-            "dns_label",
-            "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits and "
-            "'-', starting with a letter and ending with a letter or digit",
-            {"value": value, "what": what, "max": max_length},
-        )
-    return value
+def dns_label_check(what: str, max_length: int = 63) -> AfterValidator:
+    """An after-validator refusing a value that is not a DNS-1035 label of at most
+    ``max_length`` characters; ``what`` names the value in the message."""
+
+    def check(value: str) -> str:
+        if len(value) > max_length or not DNS1035_LABEL.fullmatch(value):
+            raise PydanticCustomError(
+                "dns_label",
+                "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits "
+                "and '-', starting with a letter and ending with a letter or digit",
+                {"value": value, "what": what, "max": max_length},
+            )
+        return value
+
+    return AfterValidator(check)
 
 
-def check_namespace(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace")
-
-
-Namespace = Annotated[str, AfterValidator(check_namespace)]
+Namespace = Annotated[str, dns_label_check("namespace")]
 
 
 def _semantic(problems_of: Callable[[Any, str], list[semantic.Finding]], kind: str) -> Any:

@@ -242,15 +242,9 @@ class Compiler:
         if "const" in schema:
             const = schema["const"]
             checks.append(lambda v: equal(v, const))
-        array_check = self._array(schema, resolver)
-        if array_check is not None:
-            checks.append(array_check)
-        string_check = _string(schema)
-        if string_check is not None:
-            checks.append(string_check)
-        number_check = _number(schema)
-        if number_check is not None:
-            checks.append(number_check)
+        for keyword_check in (self._array(schema, resolver), _string(schema), _number(schema)):
+            if keyword_check is not None:
+                checks.append(keyword_check)
         checks += self._junctors(schema, resolver)
         return _all(checks)
 

@@ -156,10 +156,6 @@ def flux_url(url: str) -> str:
     return f"ssh://{match['user']}@{match['host']}/{match['path'].lstrip('/')}"
 
 
-def is_ssh(url: str) -> bool:
-    return bool(_SCP_LIKE.match(url)) or url.startswith("ssh://")
-
-
 def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
     """What synthesizes but will not sync as it stands."""
     warnings = []
@@ -177,7 +173,7 @@ def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
                 file=file,
             )
         )
-    if is_ssh(config.repo_url) and config.secret_ref is None:
+    if flux_url(config.repo_url).startswith("ssh://") and config.secret_ref is None:
         warnings.append(
             Problem(
                 "is an ssh URL but no secretRef names the key: Flux cannot clone it.",

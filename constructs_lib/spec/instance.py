@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from constructs_lib.spec.adapters import AdaptersSpec
@@ -13,7 +13,7 @@ from constructs_lib.spec.base import (
     Namespace,
     SpecModel,
     StrictBool,
-    check_dns_label,
+    dns_label_check,
 )
 from constructs_lib.spec.data import (
     BackupSpec,
@@ -52,10 +52,6 @@ KIND = "Instance"
 # A StatefulSet's pods carry the label controller-revision-hash=<name>-<10 chars>, which must
 # fit in 63 characters, so an instance name may have at most 52.
 MAX_NAME_LENGTH = 52
-
-
-def _instance_name(value: str) -> str:
-    return check_dns_label(value, max_length=MAX_NAME_LENGTH, what="instance name")
 
 
 class InstanceSpec(SpecModel):
@@ -144,7 +140,7 @@ class ObjectMetadata(SpecModel):
 
     model_config = ConfigDict(alias_generator=None)
 
-    name: Annotated[str, AfterValidator(_instance_name)]
+    name: Annotated[str, dns_label_check("instance name", MAX_NAME_LENGTH)]
     """The instance name; every generated object is named after it. Required."""
     namespace: Namespace = "default"
     """Namespace of every generated object. Default: default."""

@@ -21,16 +21,11 @@ from constructs_lib.spec.base import (
     PositiveInt32,
     SpecModel,
     StrictBool,
-    check_dns_label,
+    dns_label_check,
     quantity_text,
 )
 
 DEFAULT_PORT = 3100
-
-
-def _dns_label(value: str) -> str:
-    return check_dns_label(value, max_length=63, what="namespace or name")
-
 
 SEVERAL_REPLICAS = 2
 """The fewest server replicas the spec rules and the builders treat as several (a shared
@@ -131,7 +126,7 @@ class ParentReference(SpecModel):
     """Gateway name. Required."""
     namespace: Namespace | None = None
     """Gateway namespace. Default: the instance's namespace."""
-    section_name: Annotated[str, AfterValidator(_dns_label)] | None = None
+    section_name: Annotated[str, dns_label_check("namespace or name")] | None = None
     """Listener name on the Gateway. Default: unset (every listener)."""
 
 

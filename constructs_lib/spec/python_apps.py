@@ -19,7 +19,8 @@ import time
 import traceback
 import typing
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -231,20 +232,10 @@ def _app_answer(path: Path) -> dict[str, Any]:
             "return the instances from instances() and raise no SystemExit.",
         )
     except UserError as exc:
-        return {
-            "problems": [
-                {"message": p.message, "path": p.path, "fix": p.fix, "file": p.file}
-                for p in exc.problems
-            ]
-        }
+        return _answer(exc.problems)
     except ValidationError as exc:
         where = f"{file}{_user_line(exc, path)}"
-        return {
-            "problems": [
-                {"message": p.message, "path": p.path, "fix": p.fix, "file": where}
-                for p in problems_from(exc, _model_named(exc.title))
-            ]
-        }
+        return _answer(p.located(file=where) for p in problems_from(exc, _model_named(exc.title)))
     except BaseException as exc:  # anything the app raises is its error
         return _problem(
             f"raised {type(exc).__name__}{_user_line(exc, path)}: {exception_text(exc)}",
@@ -296,7 +287,12 @@ def _call_app(path: Path) -> list[dict[str, Any]]:
 
 
 def _problem(message: str, file: str, fix: str) -> dict[str, Any]:
-    return {"problems": [{"message": message, "path": "", "fix": fix, "file": file}]}
+    return _answer([Problem(message, fix=fix, file=file)])
+
+
+def _answer(problems: Iterable[Problem]) -> dict[str, Any]:
+    """The child's answer reporting ``problems`` (plain data: the parent reads it as JSON)."""
+    return {"problems": [asdict(p) for p in problems]}
 
 
 def _user_line(exc: BaseException, path: Path) -> str:

@@ -719,7 +719,7 @@ def _walk_ints(
             if sub is None and _is_mapping(extra):
                 sub = extra
             if sub is not None:
-                yield from _walk_ints(item, sub, defs, _join(path, str(key)), depth + 1)
+                yield from _walk_ints(item, sub, defs, join_path(path, str(key)), depth + 1)
     elif isinstance(value, list) and _is_mapping(schema.get("items")):
         for index, item in enumerate(value):
             yield from _walk_ints(item, schema["items"], defs, f"{path}[{index}]", depth + 1)
@@ -930,7 +930,7 @@ def _crd_schema(api_version: str, kind: str) -> Mapping[str, Any] | None:
     from constructs_lib.spec import crds
 
     try:
-        crd = crds.crd_for(api_version, kind) if crds.is_pinned(api_version, kind) else None
+        crd = crds.crd_for(api_version, kind)
         return crds.version_schema(crd, api_version) if crd is not None else None
     except Exception:  # reported by the schema validation
         return None
@@ -1117,7 +1117,8 @@ def _dig(value: Any, parts: tuple[str, ...]) -> Any:
     return value
 
 
-def _join(path: str, key: str) -> str:
+def join_path(path: str, key: str) -> str:
+    """The path of field ``key`` inside ``path`` (``a.b``; ``b`` at the top)."""
     return f"{path}.{key}" if path else key
 
 

@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.spec.semantic import join_path
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 """Largest app file read (an object in the API server may hold at most ~1.5 MiB)."""
@@ -171,7 +172,7 @@ def check_yaml(text: str) -> None:
                 key = event.value
                 seen = parent.keys if parent.keys is not None else {}
                 parent.keys = seen
-                key_path = _join(parent.path, key)
+                key_path = join_path(parent.path, key)
                 if key in seen and key != "<<":
                     problems.append(
                         Problem(
@@ -189,7 +190,7 @@ def check_yaml(text: str) -> None:
                 _check_tag(event, line, key_path, fail)
                 continue
             if parent.mapping:
-                path = _join(parent.path, parent.key or "")
+                path = join_path(parent.path, parent.key or "")
                 parent.expecting_key = True
             else:
                 path = f"{parent.path}[{parent.index}]"
@@ -275,10 +276,6 @@ def _check_tag(event: Any, line: int, path: str, fail: Any) -> None:
         path,
         "remove the tag (quote the value if it must be a string).",
     )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def exception_text(exc: BaseException) -> str:
