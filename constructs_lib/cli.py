@@ -6,10 +6,11 @@ import atexit
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -51,16 +52,20 @@ def _secho(message: str, **styles: Any) -> None:
     click.secho(message, color=False if os.environ.get("NO_COLOR") else None, **styles)
 
 
-def _fail(error: UserError, *, writes: bool = False) -> NoReturn:
-    """Exit 2 listing every problem; ``writes``: the command writes files, and says it
-    wrote none."""
-    count = len(error.problems)
-    _secho(f"error: {count} problem{'s' if count != 1 else ''} found", fg="red", err=True)
-    for problem in error.problems:
-        click.echo(f"  - {problem.render()}", err=True)
-    if writes:
-        click.echo("Nothing was written.", err=True)
-    sys.exit(EXIT_USER_ERROR)
+@contextmanager
+def _reported(*, writes: bool = False) -> Iterator[None]:
+    """A :class:`UserError` of the block exits 2 listing every problem; ``writes``: the
+    command writes files, and says it wrote none."""
+    try:
+        yield
+    except UserError as error:
+        count = len(error.problems)
+        _secho(f"error: {count} problem{'s' if count != 1 else ''} found", fg="red", err=True)
+        for problem in error.problems:
+            click.echo(f"  - {problem.render()}", err=True)
+        if writes:
+            click.echo("Nothing was written.", err=True)
+        sys.exit(EXIT_USER_ERROR)
 
 
 def _warn(warnings: Sequence[Problem], strict: bool = False) -> None:
@@ -86,24 +91,19 @@ def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
     return paths
 
 
-def _progress(enabled: bool) -> Callable[[int], Callable[[], None]] | None:
-    if not enabled:
-        return None
+def _progress(total: int) -> Callable[[], None]:
+    """A progress bar of ``total`` steps on stderr, and the function that advances it."""
+    if total < 2:
+        return lambda: None
+    bar = click.progressbar(length=total, label="synthesizing", file=sys.stderr)
+    bar.__enter__()
 
-    def start(total: int) -> Callable[[], None]:
-        if total < 2:
-            return lambda: None
-        bar = click.progressbar(length=total, label="synthesizing", file=sys.stderr)
-        bar.__enter__()
+    def tick() -> None:
+        bar.update(1)
+        if bar.pos == total:
+            bar.__exit__(None, None, None)
 
-        def tick() -> None:
-            bar.update(1)
-            if bar.pos == total:
-                bar.__exit__(None, None, None)
-
-        return tick
-
-    return start
+    return tick
 
 
 GITOPS_OUTPUT = "gitops"
@@ -176,7 +176,7 @@ def _synthesize(
     result = synthesize(
         paths,
         version,
-        _progress(sys.stderr.isatty()),
+        _progress if sys.stderr.isatty() else None,
         writers,
         # the entry objects list every app: written only when every app is synthesized
         gitops_dir=apps_dir if gitops and not apps else None,
@@ -307,11 +307,9 @@ def synth(
     """
     from constructs_lib.render.atomic import write_trees
 
-    try:
+    with _reported(writes=True):
         result = _synthesize(apps, apps_dir, kubernetes_version, out, strict, only).result
         write_trees(out, result.trees, prune=not apps)
-    except UserError as exc:
-        _fail(exc, writes=True)
     cdk8s_outdir = os.environ.get("CDK8S_OUTDIR")
     if cdk8s_outdir and Path(cdk8s_outdir).resolve() != out.resolve():
         _copy_manifests(result.trees, Path(cdk8s_outdir))
@@ -362,10 +360,8 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     from constructs_lib.render.layout import stale_app_dirs
     from constructs_lib.render.pipeline import diff_trees
 
-    try:
+    with _reported():
         checked = _synthesize((), apps_dir, kubernetes_version, dist, strict, full=full)
-    except UserError as exc:
-        _fail(exc)
     lines = diff_trees(checked.result.trees, dist)
     for app_dir in stale_app_dirs(dist, {*checked.apps, *checked.result.trees}):
         lines.append(
@@ -422,14 +418,12 @@ def validate(files: tuple[Path, ...], kubernetes_version: str, strict: bool) -> 
     """
     from constructs_lib.render.pipeline import synthesize
 
-    try:
+    with _reported():
         missing = [f for f in files if not f.is_file()]
         if missing:
             raise UserError(Problem(f"no such file: {f}", fix="check the path.") for f in missing)
         result = synthesize(list(files), kubernetes_version)
         _warn(result.warnings, strict)
-    except UserError as exc:
-        _fail(exc)
     objects = sum(len(r.objects) for r in result.rendered)
     click.echo(
         f"valid: {len(files)} file(s), {result.instance_count} instance(s), "
@@ -458,7 +452,7 @@ def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema:
     from constructs_lib.render.synth import render_app
     from constructs_lib.spec.loader import resolve
 
-    try:
+    with _reported():
         check_version(kubernetes_version)
         [loaded] = load_apps([resolve(app, apps_dir)])
         source = display_path(loaded.source)
@@ -467,8 +461,6 @@ def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema:
         except UserError as exc:
             raise UserError(p.located(file=source) for p in exc.problems) from None
         chart = build_chart(rendered, source)
-    except UserError as exc:
-        _fail(exc)
     click.echo(chart.files["values.schema.json" if as_schema else "values.yaml"], nl=False)
 
 
@@ -536,11 +528,9 @@ def import_(
     from constructs_lib.importer.pipeline import Options
     from constructs_lib.render.inputs import check_version
 
-    try:
+    with _reported(writes=True):
         options = Options(sets, image_tag, check_version(kubernetes_version), instances)
         outcome = run(inputs, out, apps_dir, options, force, sys.stdin.buffer)
-    except UserError as exc:
-        _fail(exc, writes=True)
     for line in outcome.report:
         click.echo(line, err=True)
     _warn(outcome.imported.warnings)

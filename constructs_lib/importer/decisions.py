@@ -36,8 +36,8 @@ def _set(document: Document, path: str, value: str) -> str:
 
 
 def _one_replica(document: Document) -> str:
-    """The options that make it one replica (no autoscaler)."""
-    one = _set(document, "spec.availability.replicas", "1")
+    """The options that make it one replica (no autoscaler), as a choice."""
+    one = _set(document, "spec.availability.replicas", "1") + " (one replica)"
     if dig(document.spec, ["availability", "autoScaling", "enabled"]) is True:
         return f"{_set(document, 'spec.availability.autoScaling', 'null')} {one}"
     return one
@@ -60,7 +60,7 @@ def _file_storage(document: Document) -> list[str]:
     bucket = "{provider: s3, bucket: BUCKET, region: REGION, credentialsSecretRef: {name: SECRET}}"
     return [
         f"{_set(document, 'spec.objectStorage', bucket)} (minio or r2 with endpoint: URL)",
-        f"{_one_replica(document)} (one replica)",
+        _one_replica(document),
     ]
 
 
@@ -69,7 +69,7 @@ def _database(document: Document) -> list[str]:
     return [
         f"{_set(document, 'spec.database', external)} (copy the embedded database there first: "
         "pg_dump from the running pod)",
-        f"{_one_replica(document)} (one replica)",
+        _one_replica(document),
     ]
 
 
@@ -110,7 +110,7 @@ def _data_sharing(document: Document) -> list[str]:
         "ReadWriteMany; a claim's access modes cannot change, so this is a new, empty volume)",
         f"{_set(document, 'spec.storage.persistence.enabled', 'false')} (files in "
         "objectStorage, a database that is not embedded)",
-        f"{_one_replica(document)} (one replica)",
+        _one_replica(document),
     ]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import yaml
 
 from constructs_lib.importer.model import Document
+from constructs_lib.render.yamltext import literal_blocks
 
 WIDTH = 98
 
@@ -45,12 +46,7 @@ class _Dumper(yaml.SafeDumper):
     """Block style; multi-line strings (scripts) as literal blocks."""
 
 
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _text)
+_Dumper.add_representer(str, literal_blocks)
 
 
 def app_text(documents: Sequence[Document], labels: Sequence[str], inputs: str, out: str) -> str:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.kustomize import kustomization
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, file_name, marker_text
 from constructs_lib.render.record import AppSummary
 from constructs_lib.render.validate import validate_objects
@@ -97,11 +98,13 @@ def app_project(config: GitOpsConfig, apps: Sequence[AppSummary]) -> dict[str, A
     return project
 
 
-def _sync_policy() -> dict[str, Any]:
-    return {
-        "automated": {"prune": True, "selfHeal": True},
-        "syncOptions": list(SYNC_OPTIONS),
-    }
+def _source(config: GitOpsConfig, path: str) -> dict[str, Any]:
+    """What an Argo CD Application syncs: ``path`` in the repository at the revision."""
+    return {"repoURL": config.repo_url, "targetRevision": config.revision, "path": path}
+
+
+def _sync_policy(options: Sequence[str] = SYNC_OPTIONS) -> dict[str, Any]:
+    return {"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(options)}
 
 
 def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
@@ -111,16 +114,9 @@ def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[st
     name = config.name if directory == "argocd" else f"{config.name}-helm"
     spec = {
         "project": ARGO_ROOT_PROJECT,
-        "source": {
-            "repoURL": config.repo_url,
-            "targetRevision": config.revision,
-            "path": f"{dist}/{GITOPS_DIR}/{directory}",
-        },
+        "source": _source(config, f"{dist}/{GITOPS_DIR}/{directory}"),
         "destination": {"server": argo.server, "namespace": argo.namespace},
-        "syncPolicy": {
-            "automated": {"prune": True, "selfHeal": True},
-            "syncOptions": ["ServerSideApply=true"],
-        },
+        "syncPolicy": _sync_policy(["ServerSideApply=true"]),
     }
     return _entry(ARGO_API, "Application", name, argo.namespace, spec)
 
@@ -144,11 +140,7 @@ def application_set(config: GitOpsConfig, apps: Sequence[AppSummary], dist: str)
             "metadata": {"name": "paperclip-{{ .app }}", "labels": dict(LABELS)},
             "spec": {
                 "project": argo.project,
-                "source": {
-                    "repoURL": config.repo_url,
-                    "targetRevision": config.revision,
-                    "path": "{{ .path.path }}/kustomize",
-                },
+                "source": _source(config, "{{ .path.path }}/kustomize"),
                 "destination": {"server": argo.server, "namespace": "{{ .namespace }}"},
                 "syncPolicy": _sync_policy(),
             },
@@ -162,12 +154,7 @@ def helm_application(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[s
     name = app.name
     spec = {
         "project": argo.project,
-        "source": {
-            "repoURL": config.repo_url,
-            "targetRevision": config.revision,
-            "path": f"{dist}/{name}/helm",
-            "helm": {"releaseName": name},
-        },
+        "source": {**_source(config, f"{dist}/{name}/helm"), "helm": {"releaseName": name}},
         "destination": {"server": argo.server, "namespace": app.namespaces[0]},
         "syncPolicy": _sync_policy(),
     }
@@ -293,12 +280,7 @@ def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, 
 
 def _directory(objects: list[dict[str, Any]], source: str) -> dict[str, str]:
     files = {file_name(o): dump(o) for o in objects}
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": list(files),
-    }
-    files["kustomization.yaml"] = marker_text(source) + dump(kustomization)
+    files["kustomization.yaml"] = kustomization(files, source)
     return files
 
 

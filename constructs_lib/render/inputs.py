@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.layout import repository_root
 from constructs_lib.spec.gitops import GITOPS_DIR
 from constructs_lib.spec.instance import Instance
 from constructs_lib.spec.kubeschema import (
@@ -55,12 +56,7 @@ def source_label(path: Path) -> str:
     return resolved.relative_to(root).as_posix()
 
 
-@cache
-def _repository_root(directory: Path) -> Path | None:
-    for candidate in (directory, *directory.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
+_repository_root = cache(repository_root)
 
 
 def load_apps(paths: Sequence[Path]) -> list[App]:

@@ -3,8 +3,8 @@ lists them in apply order."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from constructs_lib.constructs.image_automation import images_block, shared_repository_problems
 from constructs_lib.errors import UserError
@@ -12,7 +12,17 @@ from constructs_lib.render.layout import GENERATED_HEADER, file_name, marker_tex
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
 
-__all__ = ["GENERATED_HEADER", "KustomizeWriter", "file_name"]
+__all__ = ["GENERATED_HEADER", "KustomizeWriter", "file_name", "kustomization"]
+
+
+def kustomization(resources: Iterable[str], source: str) -> str:
+    """A generated kustomization.yaml that lists ``resources``."""
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": list(resources),
+    }
+    return marker_text(source) + dump(body)
 
 
 class KustomizeWriter:
@@ -44,15 +54,10 @@ class KustomizeWriter:
                     fix="rename one of the instances so their object names differ.",
                 )
             files[name] = text
-        kustomization: dict[str, Any] = {
-            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-            "kind": "Kustomization",
-            "resources": list(files),
-        }
         instances = list(rendered.app.instances)
         shared = shared_repository_problems(instances)
         if shared:
             raise UserError([p.located(file=source) for p in shared])
         images = images_block(instances, self._previous(rendered.app.name))
-        files["kustomization.yaml"] = marker_text(source) + dump(kustomization) + images
+        files["kustomization.yaml"] = kustomization(files, source) + images
         return {f"kustomize/{name}": text for name, text in files.items()}

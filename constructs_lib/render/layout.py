@@ -56,8 +56,14 @@ def repository_path(out: Path, default: str = "dist") -> str:
     e.g. ``deploy/paperclip/dist`` in a monorepo: the paths the Argo CD and Flux entry objects
     name. ``default`` when ``out`` is not inside a repository."""
     resolved = out.resolve()
-    for parent in (resolved, *resolved.parents):
-        if (parent / ".git").exists():
-            relative = resolved.relative_to(parent).as_posix()
-            return relative if relative != "." else default
-    return default
+    root = repository_root(resolved)
+    relative = resolved.relative_to(root).as_posix() if root else "."
+    return relative if relative != "." else default
+
+
+def repository_root(directory: Path) -> Path | None:
+    """The nearest of ``directory`` and its parents that holds ``.git``, or None."""
+    for candidate in (directory, *directory.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None

@@ -34,13 +34,14 @@ class _Dumper(yaml.CSafeDumper):
         return True  # a value used twice is written twice, never as an anchor
 
 
-def _str_node(dumper: _Dumper, value: str) -> yaml.Node:
+def literal_blocks(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.Node:
+    """The representer of strings that writes a multi-line one as a | block."""
     if "\n" in value:
         return dumper.represent_scalar(_STR_TAG, value, style="|")
     return dumper.represent_scalar(_STR_TAG, value)
 
 
-_Dumper.add_representer(str, _str_node)
+_Dumper.add_representer(str, literal_blocks)
 
 
 def _libyaml(obj: Any) -> str:
