@@ -14,6 +14,7 @@ import yaml
 from click.testing import CliRunner
 
 from constructs_lib.cli import main
+from constructs_lib.spec.gitops import GitOpsConfig, config_warnings
 from tests.conftest import REPO, tree_bytes
 
 
@@ -319,6 +320,22 @@ def test_the_placeholder_url_warns_and_strict_refuses_it(apps_dir: Path, tmp_pat
     _config(apps_dir, repoURL="https://github.com/acme/platform.git")
     clean = synth(apps_dir, tmp_path / "clean", "--strict")
     assert clean.exit_code == 0, clean.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Example.COM/acme/platform.git",
+        "git@Example.com:acme/platform.git",
+        "git@git.EXAMPLE.org:acme/platform.git",
+        "ssh://git@Example.net/acme/platform.git",
+    ],
+)
+def test_a_placeholder_host_warns_in_any_case(url: str) -> None:
+    config = GitOpsConfig.model_validate({"repoURL": url, "secretRef": "repo-key"})
+    assert [p.message for p in config_warnings(config, "apps/_gitops.yaml")] == [
+        f"is the placeholder {url!r}: Argo CD and Flux cannot fetch it."
+    ]
 
 
 def test_a_tree_in_a_monorepo_subfolder_gets_its_own_paths(apps_dir: Path, tmp_path: Path) -> None:

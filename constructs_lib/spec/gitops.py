@@ -163,7 +163,7 @@ def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
         m["host"]
         if (m := _SCP_LIKE.match(config.repo_url))
         else urllib.parse.urlsplit(config.repo_url).hostname or ""
-    )
+    ).lower()  # host names are case-insensitive (urlsplit lowers an https host already)
     if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
         warnings.append(
             Problem(
