@@ -10,6 +10,7 @@ then accepted in registry order: a value that lands where an earlier one lands i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.render.helm.probe import (
     METADATA,
     Base,
+    Change,
     Found,
     Objects,
     Probe,
@@ -30,6 +32,7 @@ from constructs_lib.render.helm.probe import (
     explain,
     explain_group,
     identity,
+    is_value,
     probe_plan,
     probe_render,
     refused_by_rules,
@@ -117,43 +120,24 @@ same reason."""
 # --- candidates -------------------------------------------------------------------------
 
 
-def _namespace(instance: Instance) -> Candidate:
+def _text(
+    key: str, changes: tuple[Change, ...], sentinel: str, expr: str, default: str
+) -> Candidate:
+    """A value probed with one text that may be spliced into strings (the release namespace,
+    a composite)."""
     probe = Probe(
-        key="namespace",
-        changes=(((METADATA, "namespace"), NAMESPACE_SENTINEL),),
-        value=NAMESPACE_SENTINEL,
+        key=key,
+        changes=changes,
+        value=sentinel,
         shape=Shape.SCALAR,
-        expr=NAMESPACE_EXPR,
+        expr=expr,
         embeddable=True,
-        sentinel=NAMESPACE_SENTINEL,
-        default_text=instance.namespace,
-        default=instance.namespace,
+        sentinel=sentinel,
+        default_text=default,
+        default=default,
         integer=False,
     )
-    return Candidate("namespace", [probe])
-
-
-def _composite(instance: Instance, composite: Composite, prefix: tuple[str, ...]) -> Candidate:
-    probe = Probe(
-        key=composite.name,
-        changes=tuple(composite.probe.items()),
-        value=composite.sentinel,
-        shape=Shape.SCALAR,
-        expr=composite.expression.format(v=values_ref(prefix, composite.prefix)),
-        embeddable=True,
-        sentinel=composite.sentinel,
-        default_text=composite.default_text(instance),
-        default=composite.default_text(instance),
-        integer=False,
-    )
-    return Candidate(composite.name, [probe])
-
-
-def _implicit_default(instance: Instance, param: Param) -> str:
-    """What an unset value renders as (an agent template image: the server image)."""
-    if param.key.startswith("agents.templates."):
-        return instance.spec.image.reference
-    return ""
+    return Candidate(key, [probe])
 
 
 def _param(
@@ -161,13 +145,16 @@ def _param(
 ) -> Candidate:
     default = spec_value(doc, param.spec)
     ref = values_ref(prefix, param.path)
+    template = param.key.startswith("agents.templates.")
+    priority = template and default is None and bool(image_ref)
     expr = ref
-    priority = param.key.startswith("agents.templates.") and default is None and bool(image_ref)
     if priority:  # an agent template without an image runs the server image
         expr = f'({ref} | default (include "paperclip.image" {image_ref}))'
-    candidate = Candidate(param.key, [], param, priority)
     hosts = param.shape is Shape.HOSTLIST
-    shown = default if default is not None else _implicit_default(instance, param)
+    shown = default
+    if default is None:  # what an unset value renders as (an agent template image: the server's)
+        shown = instance.spec.image.reference if template else ""
+    probes = []
     for value in (v for v in param.probes if v != default):
         if hosts:  # names appended to a comma-separated list
             sentinel, default_text = "," + ",".join(value), ",".join(default or [])
@@ -187,8 +174,8 @@ def _param(
             integer=isinstance(value, int) and not isinstance(value, bool),
             guard=param.spec if param.optional and not hosts else None,
         )
-        candidate.probes.append(probe)
-    return candidate
+        probes.append(probe)
+    return Candidate(param.key, probes, param, priority)
 
 
 # --- renders ----------------------------------------------------------------------------
@@ -218,11 +205,11 @@ class Renders:
         self.base = Base(doc, instance) if instance is not None else None
         self._emptied: dict[tuple[str, ...], tuple[Objects | None, str]] = {}
 
-    def render(self, changes: Sequence[tuple[tuple[str, ...], Any]]) -> tuple[Objects | None, str]:
+    def render(self, changes: Sequence[Change]) -> tuple[Objects | None, str]:
         """(the objects with ``changes`` made to the document, "") or (None, why refused)."""
         return probe_render(with_values(self.doc, changes), self.base)
 
-    def plan(self, changes: Sequence[tuple[tuple[str, ...], Any]]) -> tuple[Any, str]:
+    def plan(self, changes: Sequence[Change]) -> tuple[Any, str]:
         """:meth:`render` without building the objects (the plan, or None and why)."""
         return probe_plan(with_values(self.doc, changes), self.base)
 
@@ -236,23 +223,31 @@ class Renders:
                 EMPTIED_ALONE.add(probes[0].key)
         return self._emptied[key]
 
-    def emptied(self, probes: Sequence[Probe]) -> Objects | None:
-        return self.emptied_render(probes)[0]
+    def vanishing(self, probe: Probe, group: Callable[[], list[Probe]] = list) -> Vanishes:
+        """Whether a key vanishes with ``probe``'s value emptied: read from the render of
+        ``group()`` emptied together where ``probe`` is in it and that render has the same
+        objects and the same lists on the way, else from the value's own emptied render."""
 
-    def alone(self, probe: Probe) -> Vanishes:
         def vanishes(index: int, pointer: Pointer) -> bool:
             if probe.guard is None:
                 return False
-            emptied = self.emptied([probe])
+            if probe in group():
+                emptied = self.emptied_render(group())[0]
+                if (
+                    emptied is not None
+                    and same_objects(self.default, emptied)
+                    and _same_path(self.default[index], emptied[index], pointer)
+                ):
+                    return get(emptied[index], pointer) is MISSING
+            emptied = self.emptied_render([probe])[0]
             return emptied is not None and get(emptied[index], pointer) is MISSING
 
         return vanishes
 
     def together(self, probes: Sequence[Probe]) -> Callable[[Probe], Vanishes]:
-        """Vanishing keys read from one render with every value of ``probes`` emptied (where
-        that render has the same objects and the same lists on the way), else from the
-        value's own emptied render. When the rules refuse to empty them all, the others are
-        emptied in one render (see :func:`_accepted`)."""
+        """:meth:`vanishing` of each value, read from one render with every value of
+        ``probes`` emptied. When the rules refuse to empty them all, the others are emptied
+        in one render (see :func:`_accepted`)."""
         guarded = [
             p
             for p in probes
@@ -272,24 +267,7 @@ class Renders:
             emptied, refused = self.emptied_render(guarded)
             return guarded if emptied is not None else _accepted(guarded, self, refused, _emptying)
 
-        def for_probe(probe: Probe) -> Vanishes:
-            def vanishes(index: int, pointer: Pointer) -> bool:
-                if probe.guard is None:
-                    return False
-                if probe not in group():
-                    return self.alone(probe)(index, pointer)
-                emptied = self.emptied(group())
-                if (
-                    emptied is not None
-                    and same_objects(self.default, emptied)
-                    and _same_path(self.default[index], emptied[index], pointer)
-                ):
-                    return get(emptied[index], pointer) is MISSING
-                return self.alone(probe)(index, pointer)
-
-            return vanishes
-
-        return for_probe
+        return lambda probe: self.vanishing(probe, group)
 
 
 # --- placing values ---------------------------------------------------------------------
@@ -306,11 +284,10 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     to be probed alone."""
     groups: list[list[Probe]] = []
     doubtful: list[list[Probe]] = []
-    for candidate in candidates:
-        if not candidate.probes or _seen(candidate.probes[0]) in REFUSED:
-            continue
-        probe = candidate.probes[0]
+    for probe in (c.probes[0] for c in candidates if c.probes):
         seen = _seen(probe)
+        if seen in REFUSED:
+            continue
         into = doubtful if seen in DOUBTFUL else groups
         for group in into[1 if seen in MASKED else 0 :]:
             if not any(clash(probe, other) for other in group):
@@ -321,15 +298,15 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
     return [*groups, *doubtful]
 
 
-Changes = Callable[[Sequence[Probe]], list[tuple[tuple[str, ...], Any]]]
+Changes = Callable[[Sequence[Probe]], list[Change]]
 
 
-def _changes(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
+def _changes(probes: Sequence[Probe]) -> list[Change]:
     """The probe values of ``probes`` set together."""
     return [c for p in probes for c in p.changes]
 
 
-def _emptying(probes: Sequence[Probe]) -> list[tuple[tuple[str, ...], Any]]:
+def _emptying(probes: Sequence[Probe]) -> list[Change]:
     """The optional values of ``probes`` emptied together."""
     return [(p.guard, None) for p in probes if p.guard is not None]
 
@@ -348,16 +325,11 @@ def _accepted(
     if named and rest and renders.plan(changes(rest))[0] is not None:
         return rest
     half = len(probes) // 2
-    return _accepted_part(probes[:half], renders, changes) + _accepted_part(
-        probes[half:], renders, changes
-    )
-
-
-def _accepted_part(probes: Sequence[Probe], renders: Renders, changes: Changes) -> list[Probe]:
-    """All of ``probes`` when the rules accept their ``changes`` together, else
-    :func:`_accepted` of them."""
-    planned, refused = renders.plan(changes(probes))
-    return list(probes) if planned is not None else _accepted(probes, renders, refused, changes)
+    kept: list[Probe] = []
+    for part in (probes[:half], probes[half:]):
+        planned, why = renders.plan(changes(part))
+        kept += part if planned is not None else _accepted(part, renders, why, changes)
+    return kept
 
 
 def _together(
@@ -373,23 +345,21 @@ def _together(
     if len(probes) < 2:
         return
     probed, refused = renders.render(_changes(probes))
+    told = None
     if probed is None:
         kept = _accepted(probes, renders, refused)
         if len(kept) < len(probes):
             _together(kept, renders, vanishing, out)
             return
-    told = None
-    if probed is not None:
-        try:
+    else:
+        with contextlib.suppress(*PROBE_ERRORS):
             told = explain_group(probes, renders.default, probed, vanishing)
-        except PROBE_ERRORS:
-            told = None
     if told is None:
         half = len(probes) // 2
         _together(probes[:half], renders, vanishing, out)
         _together(probes[half:], renders, vanishing, out)
-        return
-    out.update({p.key: told.get(p.key) for p in probes})
+    else:
+        out.update({p.key: told.get(p.key) for p in probes})
 
 
 def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
@@ -403,7 +373,7 @@ def _alone(candidate: Candidate, renders: Renders) -> tuple[Found | None, str]:
             refused_first = refused_first or probe is candidate.probes[0]
             continue
         try:
-            return explain(probe, renders.default, probed, renders.alone(probe)), ""
+            return explain(probe, renders.default, probed, renders.vanishing(probe)), ""
         except Unexplained as exc:
             reason = str(exc)
         except PROBE_ERRORS as exc:
@@ -472,15 +442,15 @@ class Claims:
         if reason:
             return reason
         sites = self.analysis.sites
-        for where, whole in found.whole.items():
-            sites.setdefault(where[0], {})[where[1]] = whole
-            self.claimed[where] = key
+        placed: list[tuple[tuple[int, Pointer], Site]] = [
+            *found.whole.items(),
+            *found.merges.items(),
+        ]
+        for where, site in placed:
+            sites.setdefault(where[0], {})[where[1]] = site
         for where, whole in found.added.items():
             self.analysis.added.setdefault(where[0], {})[where[1]] = whole
-            self.claimed[where] = key
-        for where, merge in found.merges.items():
-            sites.setdefault(where[0], {})[where[1]] = merge
-            self.claimed[where] = key
+        self.claimed.update(dict.fromkeys([*found.whole, *found.added, *found.merges], key))
         for where, parts in found.spans.items():
             existing = self.spans.setdefault(where, [])
             for start, end, text in parts:
@@ -524,7 +494,16 @@ def analyse(
     renders = Renders(doc, objects, instance)
     image_ref = values_ref(prefix, IMAGE.prefix)
     params = params_for(instance)
-    composites = [_composite(instance, c, prefix) for c in COMPOSITES]
+    composites = [
+        _text(
+            c.name,
+            tuple(c.probe.items()),
+            c.sentinel,
+            c.expression.format(v=values_ref(prefix, c.prefix)),
+            c.default_text(instance),
+        )
+        for c in COMPOSITES
+    ]
     by_param = {
         p.key: _param(instance, p, doc, prefix, image_ref)
         for p in params
@@ -532,7 +511,10 @@ def analyse(
     }
     candidates = [*composites, *by_param.values()]
     if namespaced:
-        candidates.insert(0, _namespace(instance))
+        namespace = (((METADATA, "namespace"), NAMESPACE_SENTINEL),)
+        candidates.insert(
+            0, _text("namespace", namespace, NAMESPACE_SENTINEL, NAMESPACE_EXPR, instance.namespace)
+        )
     placed = Placed(candidates, renders)
     claims = Claims(analysis)
     if namespaced:
@@ -608,7 +590,7 @@ def _held_default(found: Found) -> tuple[Any, str]:
     if (
         not (found.spans or found.added or found.merges)
         and len(found.generated) == len(found.whole)
-        and all(v == held and type(v) is type(held) for v in found.generated.values())
+        and all(is_value(v, held) for v in found.generated.values())
         and not any(w.guarded for w in found.whole.values())
     ):
         return held, ""

@@ -23,7 +23,7 @@ from constructs_lib.errors import UserError
 from constructs_lib.render.helm.analysis import Analysis, analyse
 from constructs_lib.render.helm.probe import default_value, document, identity
 from constructs_lib.render.helm.registry import Param
-from constructs_lib.render.helm.sites import Hash, values_ref
+from constructs_lib.render.helm.sites import Hash, get, values_ref
 from constructs_lib.render.layout import file_name, marker_text
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
@@ -201,6 +201,11 @@ def _object_schema(
             if group in GROUP_HELP:
                 child["description"] = GROUP_HELP[group]
             properties[head] = child
+    return _object(properties)
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    """A schema of exactly these properties, all required."""
     return {
         "type": "object",
         "additionalProperties": False,
@@ -216,9 +221,7 @@ def _yaml_key(key: str) -> str:
 def _yaml_value(value: Any, indent: int) -> str:
     if isinstance(value, dict | list) and value:
         block = dump(value)
-        pad = " " * (indent + 2)
-        if isinstance(value, list):
-            pad = " " * indent
+        pad = " " * (indent if isinstance(value, list) else indent + 2)
         return "\n" + "".join(pad + line for line in block.splitlines(keepends=True)).rstrip("\n")
     return json.dumps(value, ensure_ascii=False)
 
@@ -293,15 +296,9 @@ def project_version() -> str:
 def chart_schema(analyses: list[Analysis], title: str) -> dict[str, Any]:
     if len(analyses) == 1 and not analyses[0].prefix:
         root = instance_schema(analyses[0])
-        root["properties"] = {**root["properties"], "global": GLOBAL_VALUES}
     else:
-        properties = {a.prefix[0]: instance_schema(a) for a in analyses}
-        root = {
-            "type": "object",
-            "additionalProperties": False,
-            "required": list(properties),
-            "properties": {**properties, "global": GLOBAL_VALUES},
-        }
+        root = _object({a.prefix[0]: instance_schema(a) for a in analyses})
+    root["properties"] = {**root["properties"], "global": GLOBAL_VALUES}  # not required
     return {"$schema": SCHEMA_DRAFT, "title": title, **root}
 
 
@@ -338,9 +335,7 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
     for analysis in analyses:
         for param in analysis.params:
             key = ".".join((*analysis.prefix, *param.path))
-            default: Any = values
-            for part in (*analysis.prefix, *param.path):
-                default = default[part]
+            default = get(values, (*analysis.prefix, *param.path))
             schema = {**param.schema, **analysis.schema_overrides.get(param.key, {})}
             shown = json.dumps(default, ensure_ascii=False).replace("|", "\\|")
             lines.append(f"| `{key}` | {_type_of(schema)} | `{shown}` | {param.help} |")

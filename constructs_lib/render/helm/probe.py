@@ -48,13 +48,14 @@ from constructs_lib.spec import Instance, rules
 Objects = list[dict[str, Any]]
 Leaf = tuple[int, Pointer, Any, Any]
 """(object index, pointer, default value, probed value); MISSING where a key is absent."""
+Change = tuple[tuple[str, ...], Any]
+"""(spec path, value): a field of an Instance document set (None removes it)."""
 
 # --- documents --------------------------------------------------------------------------
 
 
 def document(instance: Instance) -> dict[str, Any]:
-    data: dict[str, Any] = instance.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return data
+    return instance.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 def _copied(node: Any) -> Any:
@@ -101,9 +102,7 @@ def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
     return out
 
 
-def with_values(
-    doc: dict[str, Any], changes: Sequence[tuple[tuple[str, ...], Any]]
-) -> dict[str, Any]:
+def with_values(doc: dict[str, Any], changes: Sequence[Change]) -> dict[str, Any]:
     for path, value in changes:
         doc = with_value(doc, path, value)
     return doc
@@ -195,19 +194,12 @@ def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
-def empty_of(param: Param) -> Any:
-    kind = param.schema.get("type")
-    if kind == "array":
-        return []
-    if kind == "object":
-        return {}
-    return ""
-
-
 def default_value(param: Param, doc: dict[str, Any]) -> Any:
+    """The value in the document, else the empty value of its type ("", [] or {})."""
     value = spec_value(doc, param.spec)
     if value is None:
-        return empty_of(param)
+        kind = param.schema.get("type")
+        return [] if kind == "array" else {} if kind == "object" else ""
     return value
 
 
@@ -219,7 +211,7 @@ class Probe:
     """One landing to find: how the spec changes, what to look for, what to write instead."""
 
     key: str
-    changes: tuple[tuple[tuple[str, ...], Any], ...]
+    changes: tuple[Change, ...]
     """(spec path, value) set together (a :data:`METADATA` path for metadata fields)."""
     value: Any
     shape: Shape
@@ -395,7 +387,8 @@ def _where(pointer: Pointer) -> str:
     return "/".join(map(str, pointer))
 
 
-def _is_value(new: Any, value: Any) -> bool:
+def is_value(new: Any, value: Any) -> bool:
+    """``new`` equals ``value`` and is of its type (True is not 1)."""
     return bool(new == value and type(new) is type(value))
 
 
@@ -416,7 +409,7 @@ def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None
 def _note_default(probe: Probe, found: Found, where: tuple[int, Pointer], read: Any) -> None:
     """Keep a whole leaf that does not hold the value's default (``read``: the leaf as the
     value's type) in ``found.generated``."""
-    if not (read == probe.default and type(read) is type(probe.default)):
+    if not is_value(read, probe.default):
         found.generated[where] = read
 
 
@@ -426,13 +419,13 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
     where = (index, pointer)
     form = "int" if probe.integer else "json"
     if old is MISSING:
-        if _is_value(new, probe.value):
+        if is_value(new, probe.value):
             found.added[where] = Whole(probe.expr, form, guarded=True)
             return
         raise Unexplained(f"{_where(pointer)} appeared unexpectedly")
     if new is MISSING:
         raise Unexplained(f"{_where(pointer)} disappeared")
-    if _is_value(new, probe.value):
+    if is_value(new, probe.value):
         _note_default(probe, found, where, old)
         found.whole[where] = Whole(probe.expr, form, guarded=vanishes(index, pointer))
     elif probe.integer and isinstance(new, str) and new == str(probe.value):
@@ -557,7 +550,7 @@ def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Pr
     owner = owners[0]
     if isinstance(new, str) and isinstance(old, str) and new != owner.value:
         return []
-    if old == owner.default and type(old) is type(owner.default):
+    if is_value(old, owner.default):
         return []
     text = old if isinstance(old, str) else json.dumps(old) if isinstance(old, dict | list) else ""
     scalar = "" if isinstance(old, dict | list) or old is MISSING else str(old)

@@ -202,11 +202,6 @@ def _ingress(instance: Instance) -> Any:
     return ingress if ingress is not None and ingress.enabled else None
 
 
-def _single_ingress_host(instance: Instance) -> bool:
-    ingress = _ingress(instance)
-    return ingress is not None and len(ingress.hosts) == 1
-
-
 def _ingress_tls_secret(instance: Instance) -> bool:
     ingress = _ingress(instance)
     return ingress is not None and bool(ingress.tls) and ingress.tls[0].secret_name is not None
@@ -227,10 +222,11 @@ def _fixed_replicas(instance: Instance) -> bool:
 
 
 def _ingress_host_follows(instance: Instance) -> bool:
-    """ingress.host sets the rule's host and the TLS hosts only when each TLS entry takes the
-    Ingress's hosts (lists none of its own): otherwise it would not do what it says."""
+    """An Ingress of one host: ingress.host sets the rule's host and the TLS hosts only when
+    each TLS entry takes the Ingress's hosts (lists none of its own): otherwise it would not
+    do what it says."""
     ingress = _ingress(instance)
-    return _single_ingress_host(instance) and all(not tls.hosts for tls in ingress.tls)
+    return ingress is not None and len(ingress.hosts) == 1 and not any(t.hosts for t in ingress.tls)
 
 
 PARAMS: tuple[Param, ...] = (

@@ -118,24 +118,29 @@ def render_template(
     """The template of one object: one YAML document of its instance's template file."""
     tree = _Tree(obj)
     inline: dict[str, str] = {}
-    lines: dict[str, tuple[str, Any]] = {}
+    lines: dict[str, Whole | Merge] = {}
     counter = iter(range(100_000))
 
-    def token() -> str:
-        return _TOKEN.format(next(counter))
+    def token(action: str | None = None) -> str:
+        """A new token; ``action``: the inline action that replaces it."""
+        name = _TOKEN.format(next(counter))
+        if action is not None:
+            inline[name] = action
+        return name
 
     for pointer, site in sites.items():
-        if isinstance(site, Whole):
+        if isinstance(site, Merge):
+            name = token()
+            _insert_first(tree, pointer, name, "x", site.generated)
+            lines[name] = site
+        elif isinstance(site, Whole) and site.guarded:
             name = token()
             _set(tree, pointer, name)
-            if site.guarded:
-                lines[name] = ("with", site)
-            else:
-                inline[name] = _whole_action(site)
+            lines[name] = site
+        elif isinstance(site, Whole):
+            _set(tree, pointer, token(_whole_action(site)))
         elif isinstance(site, Hash):
-            name = token()
-            _set(tree, pointer, name)
-            inline[name] = _hash_action(site)
+            _set(tree, pointer, token(_hash_action(site)))
         elif isinstance(site, Spans):
             text = get(obj, pointer)
             pieces: list[tuple[str, str]] = []  # (literal, action)
@@ -145,26 +150,15 @@ def render_template(
                 position = end
             tail = text[position:]
             if "\n" in text:
-                spliced = ""
-                for literal, action in pieces:
-                    name = token()
-                    inline[name] = action
-                    spliced += literal + name
-                _set(tree, pointer, spliced + tail)
+                value = "".join(literal + token(action) for literal, action in pieces) + tail
             else:
-                name = token()
-                _set(tree, pointer, name)
-                inline[name] = (
-                    '"' + "".join(_quoted(lit) + act for lit, act in pieces) + _quoted(tail) + '"'
-                )
-        elif isinstance(site, Merge):
-            name = token()
-            _insert_first(tree, pointer, name, "x", site.generated)
-            lines[name] = ("merge", site)
-    for pointer, site in added.items():
+                quoted = "".join(_quoted(lit) + act for lit, act in pieces) + _quoted(tail)
+                value = token('"' + quoted + '"')
+            _set(tree, pointer, value)
+    for pointer, whole in added.items():
         name = token()
         _set(tree, pointer, name)
-        lines[name] = ("with", site)
+        lines[name] = whole
 
     text = escape_braces(dump(tree.root))
 
@@ -173,7 +167,7 @@ def render_template(
 
     def line_with_token(line: str, name: str) -> str:
         if name in lines:
-            return _line_action(line, name, lines[name])
+            return _line_action(line, lines[name])
         return _TOKEN_RE.sub(inline_action, line)
 
     body = _sub_lines(text, line_with_token) if lines else _TOKEN_RE.sub(inline_action, text)
@@ -207,9 +201,8 @@ _LINE = re.compile(r"^(?P<indent> *)(?P<key>[^ -].*?): (?P<token>zqhelmtok\d{5}x
 _MERGE_LINE = re.compile(r"^(?P<indent> *)(?P<token>zqhelmtok\d{5}x): x\n?$")
 
 
-def _line_action(line: str, name: str, action: tuple[str, Any]) -> str:
-    kind, site = action
-    if kind == "merge":
+def _line_action(line: str, site: Whole | Merge) -> str:
+    if isinstance(site, Merge):
         match = _MERGE_LINE.match(line)
         if not match:
             raise AssertionError(f"cannot template a merged mapping at: {line!r}")
