@@ -23,8 +23,9 @@ Differences from the operator, each on purpose:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
@@ -109,7 +110,6 @@ def scrape_ingress(instance: Instance, monitor: ServiceMonitorSpec) -> list[dict
 
 
 def service_monitor_body(instance: Instance, monitor: ServiceMonitorSpec) -> dict[str, Any]:
-    labels = base_labels(instance)
     endpoint = {
         "port": PORT_NAME,
         "path": METRICS_PATH,
@@ -126,7 +126,7 @@ def service_monitor_body(instance: Instance, monitor: ServiceMonitorSpec) -> dic
     }
     return {
         "spec": {
-            "selector": {"matchLabels": labels},
+            "selector": {"matchLabels": base_labels(instance)},
             "namespaceSelector": {"matchNames": [instance.namespace]},
             "endpoints": [endpoint],
         }
@@ -150,6 +150,25 @@ def _replicas(ns: str, name: str, kind: str) -> tuple[str, str]:
     return f"{ready}{{{workload}}}", f"{desired}{{{workload}}}"
 
 
+def _containers(ns: str, pods: str) -> str:
+    """Selects the server container of the pods the regex ``pods`` matches."""
+    return f"namespace={_q(ns)},pod=~{_q(pods)},container={_q(CONTAINER_NAME)}"
+
+
+def _volume_fill(ns: str, volumes: Sequence[str]) -> str:
+    """The used fraction of each of the claims ``volumes`` (kubelet metrics)."""
+    selector = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
+    return (
+        f"kubelet_volume_stats_used_bytes{{{selector}}} / "
+        f"kubelet_volume_stats_capacity_bytes{{{selector}}}"
+    )
+
+
+def _pod_rate(counter: str, selector: str) -> str:
+    """The rate of ``counter`` per pod over 5m."""
+    return f"sum by (pod) (rate({counter}{{{selector}}}[5m]))"
+
+
 def _alert(
     name: str, expr: str, duration: str, severity: str, summary: str, base: str
 ) -> dict[str, Any]:
@@ -164,59 +183,53 @@ def _alert(
 
 def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str, Any]]:
     """The alerts, on kube-state-metrics and kubelet metrics only."""
-    ns, name, base = instance.namespace, server_name(instance), rules.runbook_base_url
+    ns, name = instance.namespace, server_name(instance)
+    alert = partial(_alert, base=rules.runbook_base_url)
     kind = _workload(instance)
     ready, desired = _replicas(ns, name, kind)
     on = f"on(namespace, {kind})"
-    pods = f"namespace={_q(ns)},pod=~{_q(pod_regex(instance))},container={_q(CONTAINER_NAME)}"
+    pods = _containers(ns, pod_regex(instance))
     found = [
-        _alert(
+        alert(
             "PaperclipInstanceNotReady",
             f"({ready} == 0) and {on} ({desired} > 0)",
             "10m",
             "critical",
             f"Paperclip instance {ns}/{name} has had no ready server pod for 10m.",
-            base,
         ),
-        _alert(
+        alert(
             "PaperclipInstanceDegraded",
             f"({ready} < {on} {desired}) and {on} ({ready} > 0)",
             "15m",
             "warning",
             f"Paperclip instance {ns}/{name} has run with fewer ready server pods than "
             "desired for 15m.",
-            base,
         ),
-        _alert(
+        alert(
             "PaperclipPodCrashLooping",
             f"increase(kube_pod_container_status_restarts_total{{{pods}}}[10m]) > 2",
             "0m",
             "critical",
             "Paperclip pod {{ $labels.pod }} is crash-looping (>2 restarts in 10m).",
-            base,
         ),
-        _alert(
+        alert(
             "PaperclipPodOOMKilled",
             f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{pods}}} == 1',
             "0m",
             "warning",
             "Paperclip pod {{ $labels.pod }} was OOM killed. Consider increasing memory limits.",
-            base,
         ),
     ]
     volumes = claims(instance)
     if volumes:
-        selector = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
         found.append(
-            _alert(
+            alert(
                 "PaperclipPVCNearlyFull",
-                f"(kubelet_volume_stats_used_bytes{{{selector}}} / "
-                f"kubelet_volume_stats_capacity_bytes{{{selector}}}) > 0.80",
+                f"({_volume_fill(ns, volumes)}) > 0.80",
                 "5m",
                 "warning",
                 "PVC {{ $labels.persistentvolumeclaim }} of Paperclip instance "
                 f"{ns}/{name} is over 80% full.",
-                base,
             )
         )
     return found
@@ -335,8 +348,7 @@ class DashboardInputs:
 def _overview(inputs: DashboardInputs) -> dict[str, Any]:
     ns, name = inputs.namespace, inputs.name
     ready, desired = _replicas(ns, name, inputs.kind)
-    pods = f"namespace={_q(ns)},pod=~{_q(inputs.pods)},container={_q(CONTAINER_NAME)}"
-    pvc = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(inputs.volumes))}"
+    pods = _containers(ns, inputs.pods)
     hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
     pdb = f"namespace={_q(ns)},poddisruptionbudget={_q(name)}"
     panels = [
@@ -357,12 +369,7 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
             kind="stat",
             description="1 when Prometheus scrapes the server through the ServiceMonitor.",
         ),
-        _panel(
-            5,
-            "Replicas",
-            [(ready, "ready"), (desired, "desired")],
-            (0, 4, 12, 8),
-        ),
+        _panel(5, "Replicas", [(ready, "ready"), (desired, "desired")], (0, 4, 12, 8)),
         _panel(
             6,
             "Autoscaler and disruption budget",
@@ -380,34 +387,24 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
         _panel(
             7,
             "Volume usage",
-            [
-                (
-                    f"kubelet_volume_stats_used_bytes{{{pvc}}} / "
-                    f"kubelet_volume_stats_capacity_bytes{{{pvc}}}",
-                    "{{persistentvolumeclaim}}",
-                )
-            ],
+            [(_volume_fill(ns, inputs.volumes), "{{persistentvolumeclaim}}")],
             (0, 12, 24, 8),
             unit="percentunit",
         ),
     ]
-    title = f"Paperclip overview ({ns}/{name})"
-    return _dashboard(title, panels)
+    return _dashboard(f"Paperclip overview ({ns}/{name})", panels)
 
 
 def _detail(inputs: DashboardInputs) -> dict[str, Any]:
     ns, name = inputs.namespace, inputs.name
-    pods = f"namespace={_q(ns)},pod=~{_q(inputs.pods)},container={_q(CONTAINER_NAME)}"
+    pods = _containers(ns, inputs.pods)
     pod_only = f"namespace={_q(ns)},pod=~{_q(inputs.pods)}"
     panels = [
         _panel(
             1,
             "CPU usage",
             [
-                (
-                    f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{pods}}}[5m]))",
-                    "{{pod}}",
-                ),
+                (_pod_rate("container_cpu_usage_seconds_total", pods), "{{pod}}"),
                 (
                     f'max(kube_pod_container_resource_requests{{{pods},resource="cpu"}})',
                     "request",
@@ -433,15 +430,8 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
             3,
             "Network",
             [
-                (
-                    f"sum by (pod) (rate(container_network_receive_bytes_total{{{pod_only}}}[5m]))",
-                    "{{pod}} received",
-                ),
-                (
-                    "sum by (pod) "
-                    f"(rate(container_network_transmit_bytes_total{{{pod_only}}}[5m]))",
-                    "{{pod}} sent",
-                ),
+                (_pod_rate("container_network_receive_bytes_total", pod_only), "{{pod}} received"),
+                (_pod_rate("container_network_transmit_bytes_total", pod_only), "{{pod}} sent"),
             ],
             (0, 8, 12, 8),
             unit="Bps",
@@ -451,9 +441,8 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
             "CPU throttling",
             [
                 (
-                    "sum by (pod) "
-                    f"(rate(container_cpu_cfs_throttled_periods_total{{{pods}}}[5m])) / "
-                    f"sum by (pod) (rate(container_cpu_cfs_periods_total{{{pods}}}[5m]))",
+                    f"{_pod_rate('container_cpu_cfs_throttled_periods_total', pods)} / "
+                    f"{_pod_rate('container_cpu_cfs_periods_total', pods)}",
                     "{{pod}}",
                 )
             ],
@@ -484,8 +473,7 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
             (12, 16, 12, 8),
         ),
     ]
-    title = f"Paperclip instance detail ({ns}/{name})"
-    return _dashboard(title, panels)
+    return _dashboard(f"Paperclip instance detail ({ns}/{name})", panels)
 
 
 @lru_cache(maxsize=256)

@@ -25,6 +25,7 @@ from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
     DNS1123_LABEL,
+    DNS1123_SUBDOMAIN,
     INT32,
     INT64,
     LABEL_VALUE,
@@ -46,7 +47,7 @@ RELAXED_ENV_NAMES_SINCE = (1, 32)
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _RELAXED_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
-_PORT_NAME = re.compile(r"^[-a-z0-9]+$")
+_PORT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # no leading, trailing or double '-'
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 _SUFFIX = {
     "": Decimal(1),
@@ -112,12 +113,12 @@ def _remembered(rule: _Rule) -> _Rule:
 
 
 @_remembered
-def dns_label(value: Any, max_length: int = 63) -> str | None:
+def dns_label(value: Any) -> str | None:
     """RFC 1123 label: container, volume, port-less names; namespaces."""
-    if not isinstance(value, str) or len(value) > max_length or not DNS1123_LABEL.fullmatch(value):
+    if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.fullmatch(value):
         return (
-            f"{_show(value)} is not a DNS-1123 label: at most {max_length} lower-case letters, "
-            "digits and '-', starting and ending with a letter or digit"
+            f"{_show(value)} is not a DNS-1123 label: at most 63 lower-case letters, digits "
+            "and '-', starting and ending with a letter or digit"
         )
     return None
 
@@ -136,11 +137,7 @@ def dns1035_label(value: Any) -> str | None:
 @_remembered
 def dns_subdomain(value: Any) -> str | None:
     """RFC 1123 subdomain: most object names, Secret and ConfigMap references."""
-    if (
-        not isinstance(value, str)
-        or not 0 < len(value) <= 253
-        or not all(DNS1123_LABEL.fullmatch(part) for part in value.split("."))
-    ):
+    if not isinstance(value, str) or len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
         return (
             f"{_show(value)} is not a DNS-1123 subdomain: at most 253 lower-case letters, "
             "digits, '-' and '.', starting and ending with a letter or digit"
@@ -209,12 +206,9 @@ def port_name(value: Any) -> str | None:
     """IANA service name: at most 15 lower-case letters, digits and '-', with a letter."""
     if (
         not isinstance(value, str)
-        or not 0 < len(value) <= 15
+        or len(value) > 15
         or not _PORT_NAME.fullmatch(value)
         or not re.search(r"[a-z]", value)
-        or "--" in value
-        or value.startswith("-")
-        or value.endswith("-")
     ):
         return (
             f"{_show(value)} is not a valid port name: at most 15 lower-case letters, digits "
@@ -562,8 +556,7 @@ def volume_problems(volume: Any, path: str) -> list[Finding]:
         if _is_mapping(ref):
             if ref.get(field) is not None:
                 found += _at(f"{path}.{source}.{field}", dns_subdomain(ref[field]))
-            if ref.get("defaultMode") is not None:
-                found += _at(f"{path}.{source}.defaultMode", integer(ref["defaultMode"], 0, 0o777))
+            found += _integers(ref, ("defaultMode",), f"{path}.{source}", 0, 0o777)
             for index, item in enumerate(_list(ref.get("items"))):
                 if _is_mapping(item):
                     found += _at(f"{path}.{source}.items[{index}].key", config_key(item.get("key")))
