@@ -204,8 +204,8 @@ def job_body(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": pod_security_context(instance),
+        **pull_and_placement(instance),
     }
-    pod.update(pull_and_placement(instance))
     if shares_node_volume(instance):
         pod["affinity"] = _node_affinity_to_server(instance)
     if spec.availability.priority_class_name:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.database import (
@@ -46,8 +45,10 @@ from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import DATA_PATH, component_labels
+from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
     dns_egress,
+    egress_port,
     https_egress,
     pods_rule,
     policy_body,
@@ -117,15 +118,6 @@ class BackupTarget:
             path_style=storage.path_style,
             source="spec.objectStorage",
         )
-
-    @property
-    def endpoint_port(self) -> int | None:
-        """The endpoint's TCP port when it is not 443 (NetworkPolicy egress needs it)."""
-        if self.endpoint is None:
-            return None
-        parts = urlsplit(self.endpoint)
-        number = parts.port or (443 if parts.scheme == "https" else 80)
-        return None if number == 443 else number
 
 
 @dataclass(frozen=True)
@@ -210,8 +202,8 @@ def s3_env(instance: Instance, target: BackupTarget) -> list[dict[str, Any]]:
     if target.region:
         env.append(_value("AWS_DEFAULT_REGION", target.region))
     if target.credentials:
-        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            env.append(secret_var(key, target.credentials, key))
+        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        env += [secret_var(key, target.credentials, key) for key in keys]
     return env
 
 
@@ -252,38 +244,6 @@ AWS_RESOURCES: dict[str, Any] = {
 }
 
 
-def job_pod(
-    instance: Instance,
-    component: str,
-    containers: tuple[dict[str, Any], dict[str, Any]],
-) -> dict[str, Any]:
-    """The pod of a backup or restore Job: the first container runs as an init container."""
-    spec = instance.spec
-    first, second = containers
-    pod: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "serviceAccountName": BackupNames.of(instance).service_account,
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": postgres_pod_security(spec.database.managed.image),
-        "initContainers": [first],
-        "containers": [second],
-        "volumes": [
-            {"name": "work", "emptyDir": {"sizeLimit": work_size(instance)}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-            {
-                "name": "scripts",
-                "configMap": {"name": BackupNames.of(instance).scripts, "defaultMode": 0o555},
-            },
-        ],
-    }
-    if spec.availability.node_selector:
-        pod["nodeSelector"] = dict(spec.availability.node_selector)
-    if spec.availability.tolerations:
-        pod["tolerations"] = [dict(t) for t in spec.availability.tolerations]
-    return {"metadata": {"labels": component_labels(instance, component)}, "spec": pod}
-
-
 def _cronjob_body(
     instance: Instance,
     component: str,
@@ -292,18 +252,37 @@ def _cronjob_body(
     backoff_limit: int,
     containers: tuple[dict[str, Any], dict[str, Any]],
 ) -> dict[str, Any]:
-    """A backup or restore CronJob; ``fields``: the rest of its spec before the job template."""
+    """A backup or restore CronJob; ``fields``: the rest of its spec before the job template;
+    the first of ``containers`` runs as an init container."""
+    labels = component_labels(instance, component)
+    names = BackupNames.of(instance)
+    first, second = containers
+    pod = {
+        "restartPolicy": "Never",
+        "serviceAccountName": names.service_account,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": postgres_pod_security(instance.spec.database.managed.image),
+        "initContainers": [first],
+        "containers": [second],
+        "volumes": [
+            {"name": "work", "emptyDir": {"sizeLimit": work_size(instance)}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+            {"name": "scripts", "configMap": {"name": names.scripts, "defaultMode": 0o555}},
+        ],
+        **placement(instance),
+    }
     return {
         "spec": {
             "schedule": schedule,
             "timeZone": SCHEDULE_TIME_ZONE,
             **fields,
             "jobTemplate": {
-                "metadata": {"labels": component_labels(instance, component)},
+                "metadata": {"labels": labels},
                 "spec": {
                     "backoffLimit": backoff_limit,
                     "activeDeadlineSeconds": 3 * 3600,
-                    "template": job_pod(instance, component, containers),
+                    "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
                 },
             },
         }
@@ -343,7 +322,7 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
 def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
     """Backup and restore pods: no ingress; DNS, HTTPS (S3), the endpoint's own port, and the
     database (the managed pods, or 5432 anywhere for an external one)."""
-    egress = [dns_egress(), https_egress(*filter(None, [target.endpoint_port]))]
+    egress = [dns_egress(), https_egress(*filter(None, [egress_port(target.endpoint)]))]
     if is_managed(instance):
         egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
     else:
@@ -357,11 +336,9 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
 def backup_errors(instance: Instance) -> list[Problem]:
     """``backup.*`` and ``restoreFrom`` rules that stop synthesis."""
     spec = instance.spec
-    backup, db = spec.backup, spec.database
-    found: list[Problem] = []
-    timed = backup is not None and backup.schedule is not None
-    if timed and db.mode is DatabaseMode.EMBEDDED:
-        found.append(
+    timed = spec.backup is not None and spec.backup.schedule is not None
+    if timed and spec.database.mode is DatabaseMode.EMBEDDED:
+        return [
             Problem(
                 "is set, but the embedded database lives inside the server pod, where no "
                 "backup Job can reach it; the server backs it up itself (backup.appNative: "
@@ -370,8 +347,8 @@ def backup_errors(instance: Instance) -> list[Problem]:
                 "remove backup.schedule (tune backup.appNative instead), or use "
                 "database.mode: managed or external.",
             )
-        )
-        return found
+        ]
+    found: list[Problem] = []
     target = BackupTarget.of(instance)
     if timed and target is None:
         found.append(
@@ -391,21 +368,23 @@ def backup_errors(instance: Instance) -> list[Problem]:
                 "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
             )
         )
-    if spec.restore_from is not None and not timed:
+    if spec.restore_from is not None and spec.database.mode is DatabaseMode.EMBEDDED:
+        found.append(
+            Problem(
+                "is set, but the embedded database lives inside the server pod, where no "
+                "restore Job can reach it.",
+                "spec.restoreFrom",
+                "remove restoreFrom, or use database.mode: managed (with backup.schedule and "
+                "backup.s3).",
+            )
+        )
+    elif spec.restore_from is not None and not timed:
         found.append(
             Problem(
                 "is set, but no restore CronJob is built: it reads backups from the backup "
                 "bucket, which needs backup.schedule.",
                 "spec.restoreFrom",
                 "configure spec.backup (schedule and s3), or remove restoreFrom.",
-            )
-        )
-    elif spec.restore_from is not None and db.mode is DatabaseMode.EMBEDDED:
-        found.append(
-            Problem(
-                "cannot restore into the embedded database.",
-                "spec.restoreFrom",
-                "remove restoreFrom.",
             )
         )
     return found

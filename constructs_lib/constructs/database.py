@@ -33,6 +33,7 @@ from constructs_lib.constructs.feature import (
 )
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import component_labels, component_selector, server_selector
+from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
     claim_body,
     never_pruned,
@@ -125,18 +126,13 @@ def credential_secrets(instance: Instance) -> list[BootstrapSecret]:
 
 def server_database_env(instance: Instance) -> list[EnvEntry]:
     """DB_PASSWORD, then DATABASE_URL that expands it (the operator's order and URL)."""
-    names = DatabaseNames.of(instance)
+    secret, slot = DatabaseNames.of(instance).credentials, EnvSlot.DATABASE
     url = (
         f"postgresql://{DB_USER}:$(DB_PASSWORD)@{database_host(instance)}:{POSTGRES_PORT}/{DB_NAME}"
     )
     return [
-        EnvEntry(
-            "DB_PASSWORD",
-            secret_name=names.credentials,
-            secret_key=PASSWORD_KEY,
-            slot=EnvSlot.DATABASE,
-        ),
-        EnvEntry("DATABASE_URL", url, slot=EnvSlot.DATABASE, expand=True),
+        EnvEntry("DB_PASSWORD", secret_name=secret, secret_key=PASSWORD_KEY, slot=slot),
+        EnvEntry("DATABASE_URL", url, slot=slot, expand=True),
     ]
 
 
@@ -146,13 +142,21 @@ def resources(managed: ManagedDatabaseSpec) -> dict[str, Any]:
     return json_copy(DEFAULT_RESOURCES)
 
 
-def _pg_isready() -> list[str]:
-    return ["pg_isready", "-h", "127.0.0.1", "-p", str(POSTGRES_PORT), "-U", DB_USER, "-d", DB_NAME]
+PG_ISREADY = f"pg_isready -h 127.0.0.1 -p {POSTGRES_PORT} -U {DB_USER} -d {DB_NAME}"
+
+
+def _pg_isready(period: int, failures: int) -> dict[str, Any]:
+    """A probe that runs pg_isready on 127.0.0.1 every ``period`` seconds."""
+    return {
+        "exec": {"command": PG_ISREADY.split()},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
 
 
 def postgres_container(instance: Instance) -> dict[str, Any]:
     managed = instance.spec.database.managed
-    check = {"exec": {"command": _pg_isready()}}
     return {
         "name": "postgres",
         "image": managed.image,
@@ -165,19 +169,9 @@ def postgres_container(instance: Instance) -> dict[str, Any]:
             {"name": "POSTGRES_INITDB_ARGS", "value": "--data-checksums"},
         ],
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
-        "startupProbe": {
-            **check,
-            "periodSeconds": STARTUP_PERIOD_SECONDS,
-            "timeoutSeconds": 5,
-            "failureThreshold": STARTUP_FAILURE_THRESHOLD,
-        },
-        "livenessProbe": {**check, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 6},
-        "readinessProbe": {
-            **check,
-            "periodSeconds": 10,
-            "timeoutSeconds": 5,
-            "failureThreshold": 3,
-        },
+        "startupProbe": _pg_isready(STARTUP_PERIOD_SECONDS, STARTUP_FAILURE_THRESHOLD),
+        "livenessProbe": _pg_isready(20, 6),
+        "readinessProbe": _pg_isready(10, 3),
         "lifecycle": {
             "preStop": {"exec": {"command": ["pg_ctl", "stop", "-D", PGDATA, "-m", "fast"]}}
         },
@@ -194,13 +188,12 @@ def postgres_container(instance: Instance) -> dict[str, Any]:
 
 
 def statefulset_body(instance: Instance) -> dict[str, Any]:
-    spec = instance.spec
     names = DatabaseNames.of(instance)
-    pod: dict[str, Any] = {
+    pod = {
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "terminationGracePeriodSeconds": 60,
-        "securityContext": postgres_pod_security(spec.database.managed.image),
+        "securityContext": postgres_pod_security(instance.spec.database.managed.image),
         "containers": [postgres_container(instance)],
         "volumes": [
             {"name": "pgdata", "persistentVolumeClaim": {"claimName": names.claim}},
@@ -216,11 +209,8 @@ def statefulset_body(instance: Instance) -> dict[str, Any]:
             {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
         ],
+        **placement(instance),
     }
-    if spec.availability.node_selector:
-        pod["nodeSelector"] = dict(spec.availability.node_selector)
-    if spec.availability.tolerations:
-        pod["tolerations"] = [dict(t) for t in spec.availability.tolerations]
     return {
         "spec": {
             "replicas": 1,

@@ -26,6 +26,7 @@ never reverts an update; when the spec's value changes, the spec wins.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -66,19 +67,16 @@ class ImageSetter:
 
 def setter_of(instance: Instance) -> ImageSetter | None:
     """The marked entry of an instance with auto-update on (None when it is off)."""
-    if not instance.spec.image.auto_update.enabled:
-        return None
     image = instance.spec.image
+    if not image.auto_update.enabled:
+        return None
     field, value = ("digest", image.digest) if image.digest else ("newTag", image.tag or "")
     return ImageSetter(instance.namespace, instance.name, image.repository, field, value)
 
 
 def image_repository_body(instance: Instance) -> dict[str, Any]:
     image = instance.spec.image
-    spec: dict[str, Any] = {
-        "image": image.repository,
-        "interval": image.auto_update.interval,
-    }
+    spec: dict[str, Any] = {"image": image.repository, "interval": image.auto_update.interval}
     if image.pull_secrets:
         spec["secretRef"] = {"name": image.pull_secrets[0].name}
     return {"spec": spec}
@@ -141,14 +139,9 @@ class ImageAutomationFeature(Feature):
 
     def add_objects(self) -> None:
         instance = self.context.instance
-        name = server_name(instance)
-        self.add(
-            "ImageRepository",
-            name,
-            image_repository_body(instance),
-            api_version=IMAGE_API_VERSION,
-        )
-        self.add("ImagePolicy", name, image_policy_body(instance), api_version=IMAGE_API_VERSION)
+        add = functools.partial(self.add, api_version=IMAGE_API_VERSION)
+        add("ImageRepository", server_name(instance), image_repository_body(instance))
+        add("ImagePolicy", server_name(instance), image_policy_body(instance))
 
 
 def _scalar(value: str) -> str:
@@ -190,16 +183,14 @@ def previous_values(text: str | None) -> dict[tuple[str, str], tuple[str, str]]:
 def images_block(instances: list[Instance], previous: str | None = None) -> str:
     """The marked ``images:`` block for kustomization.yaml ("" when no instance has
     auto-update on); values Flux committed since the spec last changed are kept."""
-    setters = [s for s in (setter_of(i) for i in instances) if s is not None]
+    setters = [s for i in instances if (s := setter_of(i)) is not None]
     if not setters:
         return ""
     kept = previous_values(previous)
     out = ["images:"]
     for setter in setters:
-        value = setter.value
         recorded, current = kept.get((setter.namespace, setter.instance), ("", ""))
-        if recorded == setter.value and current:
-            value = current
+        value = current if recorded == setter.value and current else setter.value
         marker = json.dumps({"$imagepolicy": setter.policy})
         out += [
             f"# paperclip-gitops: {setter.namespace}/{setter.instance} "
@@ -214,7 +205,7 @@ def shared_repository_problems(instances: list[Instance]) -> list[Problem]:
     """Kustomize's images transformer rewrites every container of a repository in the tree,
     so an auto-updated repository must belong to one instance of the app."""
     problems = []
-    for setter in (s for s in (setter_of(i) for i in instances) if s is not None):
+    for setter in (s for i in instances if (s := setter_of(i)) is not None):
         others = [
             i.name
             for i in instances

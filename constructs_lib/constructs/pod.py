@@ -262,19 +262,23 @@ def pod_annotations(
     }
 
 
+def placement(instance: Instance) -> dict[str, Any]:
+    """``availability``'s nodeSelector and tolerations, for every pod that must land where the
+    server does (the database, backup and restore pods, which run other images, take only
+    these)."""
+    availability = instance.spec.availability
+    fields = {
+        "nodeSelector": dict(availability.node_selector),
+        "tolerations": json_copy(availability.tolerations),
+    }
+    return {key: value for key, value in fields.items() if value}
+
+
 def pull_and_placement(instance: Instance) -> dict[str, Any]:
-    """The server's image pull Secrets, nodeSelector and tolerations, for every pod that runs
-    the server image or must land where the server does."""
-    spec = instance.spec
-    availability = spec.availability
-    fields: dict[str, Any] = {}
-    if spec.image.pull_secrets:
-        fields["imagePullSecrets"] = [{"name": s.name} for s in spec.image.pull_secrets]
-    if availability.node_selector:
-        fields["nodeSelector"] = dict(availability.node_selector)
-    if availability.tolerations:
-        fields["tolerations"] = json_copy(availability.tolerations)
-    return fields
+    """The server's image pull Secrets and :func:`placement`, for every pod that runs the
+    server image."""
+    pulls = [{"name": s.name} for s in instance.spec.image.pull_secrets]
+    return {**({"imagePullSecrets": pulls} if pulls else {}), **placement(instance)}
 
 
 def pod_template(

@@ -7,9 +7,20 @@ Every function returns plain Kubernetes JSON (fresh dicts; callers may mutate th
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 DNS_PORT = 53
 HTTPS_PORT = 443
+
+
+def egress_port(endpoint: str | None) -> int | None:
+    """The TCP port of an http(s) endpoint URL when it is not 443 (an egress rule needs it)."""
+    if endpoint is None:
+        return None
+    parts = urlsplit(endpoint)
+    number = parts.port or (80 if parts.scheme == "http" else HTTPS_PORT)
+    return None if number == HTTPS_PORT else number
+
 
 # Hook and sync annotations for objects the GitOps engines must run before the rest.
 ARGO_HOOK = "argocd.argoproj.io/hook"

@@ -12,10 +12,8 @@ NetworkPolicy already allows HTTPS; an ``endpoint`` on another port gets its own
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
-from constructs_lib.constructs.primitives import HTTPS_PORT, port
+from constructs_lib.constructs.primitives import egress_port, port
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.identity import AwsSecretsSpec
@@ -35,13 +33,6 @@ def provider_env(aws: AwsSecretsSpec) -> list[EnvEntry]:
         ("PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", str(aws.delete_recovery_days)),
     ]
     return [EnvEntry(name, value, slot=slot) for name, value in pairs if value]
-
-
-def endpoint_port(endpoint: str) -> int:
-    parts = urlsplit(endpoint)
-    if parts.port is not None:
-        return parts.port
-    return 80 if parts.scheme == "http" else HTTPS_PORT
 
 
 class SecretsProviderFeature(Feature):
@@ -72,7 +63,6 @@ class SecretsProviderFeature(Feature):
                 "spec.secrets.provider: local_encrypted.",
             )
             return Contribution(errors=[error])
-        egress = []
-        if aws.endpoint is not None and endpoint_port(aws.endpoint) != HTTPS_PORT:
-            egress.append({"ports": [port(endpoint_port(aws.endpoint))]})
+        number = egress_port(aws.endpoint)
+        egress = [] if number is None else [{"ports": [port(number)]}]
         return Contribution(env=provider_env(aws), egress=egress)

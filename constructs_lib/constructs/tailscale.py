@@ -191,8 +191,8 @@ def _warnings(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
     deployment = instance.spec.deployment
     if deployment.exposure is Exposure.PRIVATE:
         prefix = f"{hostname(instance, spec)}."
-        public_host = urlsplit(deployment.public_url).hostname if deployment.public_url else None
-        names = [*deployment.allowed_hostnames, *([public_host] if public_host else [])]
+        public_host = urlsplit(deployment.public_url or "").hostname or ""  # "" matches nothing
+        names = [*deployment.allowed_hostnames, public_host]
         if not any(n.lower().startswith(prefix) for n in names):
             found.append(
                 Problem(

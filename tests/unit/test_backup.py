@@ -201,6 +201,15 @@ def test_backup_rules(spec: dict[str, Any], path: str) -> None:
     assert [p.path for p in errors(make_instance(spec))] == [path]
 
 
+def test_restore_into_the_embedded_database_is_refused_without_circular_advice() -> None:
+    """Following the fix must not lead to another error: a schedule is refused with the
+    embedded database, so the fix for restoreFrom cannot be "configure backup.schedule"."""
+    found = errors(make_instance({"database": {"mode": "embedded"}, "restoreFrom": "latest"}))
+    assert [p.path for p in found] == ["spec.restoreFrom"]
+    assert "embedded database" in found[0].message
+    assert "database.mode: managed" in found[0].fix
+
+
 @pytest.mark.parametrize(
     ("schedule", "ok"),
     [
