@@ -184,8 +184,7 @@ def generator_digest() -> str:
     process."""
     digest = hashlib.sha256()
     for package in GENERATOR_PACKAGES:
-        files = sorted(_package_files(_package_root(package)))
-        for relative, path in files:
+        for relative, path in sorted(_package_files(_package_root(package))):
             _field(digest, f"{package}/{relative}", path.read_bytes())
     for library in LIBRARIES:
         _field(digest, f"library {library}", _library_version(library))

@@ -65,21 +65,19 @@ def validate_stamped(
 ) -> list[Problem]:
     """Objects stamped later from reviewed templates (agent Jobs): the same checks, reported
     at the spec path that declares the template."""
-    problems = []
-    for spec_path, obj in stamped:
-        for problem in validate_objects([obj], version, file=file, instance=instance):
-            inner = f" at {problem.path}" if problem.path else ""
-            problems.append(
-                Problem(
-                    message=f"the {obj['kind']} this template stamps for every run would be "
-                    f"refused{inner}: {problem.message}",
-                    path=spec_path,
-                    fix=f"correct the template field that feeds this part of the {obj['kind']}.",
-                    file=file,
-                    document=instance,
-                )
-            )
-    return problems
+    return [
+        Problem(
+            message=f"the {obj['kind']} this template stamps for every run would be refused"
+            + (f" at {problem.path}" if problem.path else "")
+            + f": {problem.message}",
+            path=spec_path,
+            fix=f"correct the template field that feeds this part of the {obj['kind']}.",
+            file=file,
+            document=instance,
+        )
+        for spec_path, obj in stamped
+        for problem in validate_objects([obj], version, file=file, instance=instance)
+    ]
 
 
 def check_and_dump(

@@ -227,13 +227,13 @@ def group_of(api_version: str) -> str:
 
 def pinned_kinds() -> list[tuple[str, str]]:
     """(apiVersion, kind) of every served version of every pinned CRD (fetches them)."""
-    found = []
-    for crd_file in pinned_files():
-        for crd in _load(crd_file):
-            for version in crd["spec"]["versions"]:
-                if version.get("served"):
-                    found.append((f"{crd['spec']['group']}/{version['name']}", crd_kind(crd)))
-    return sorted(found)
+    return sorted(
+        (f"{crd['spec']['group']}/{version['name']}", crd_kind(crd))
+        for crd_file in pinned_files()
+        for crd in _load(crd_file)
+        for version in crd["spec"]["versions"]
+        if version.get("served")
+    )
 
 
 def crd_kind(crd: dict[str, Any]) -> str:
@@ -253,10 +253,7 @@ def crd_for(api_version: str, kind: str) -> dict[str, Any] | None:
     crd_file = _by_kind().get((group_of(api_version), kind))
     if crd_file is None:
         return None
-    for crd in _load(crd_file):
-        if crd_kind(crd) == kind:
-            return crd
-    return None
+    return next((crd for crd in _load(crd_file) if crd_kind(crd) == kind), None)
 
 
 def version_schema(crd: dict[str, Any], api_version: str) -> dict[str, Any] | None:
@@ -416,6 +413,7 @@ def _generate_module(crd_file: CrdFile) -> None:
             "install Go 1.26 (the control plane build needs it too) and run `make setup`.",
         )
     tools = cache_root() / "bin" / f"controller-gen-{CONTROLLER_TOOLS_VERSION}"
+    controller_gen = tools / "controller-gen"
     env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
     with tempfile.TemporaryDirectory(prefix="paperclip-crdgen-") as work:
 
@@ -430,7 +428,7 @@ def _generate_module(crd_file: CrdFile) -> None:
                     f"{CONTROLLER_TOOLS_VERSION}, then run `make setup`.",
                 )
 
-        if not (tools / "controller-gen").is_file():
+        if not controller_gen.is_file():
             tools.mkdir(parents=True, exist_ok=True)
             env["GOBIN"] = str(tools)
             run(
@@ -441,14 +439,9 @@ def _generate_module(crd_file: CrdFile) -> None:
         run(go, "mod", "init", "local/crdgen")
         run(go, "get", crd_file.source)
         out = Path(work) / "out"
-        patterns = {f.generate for f in pinned_files() if f.source == crd_file.source}
-        for pattern in sorted(patterns):
-            run(
-                str(tools / "controller-gen"),
-                "crd",
-                "paths=" + ";".join(pattern),
-                f"output:crd:dir={out}",
-            )
+        patterns = {";".join(f.generate) for f in pinned_files() if f.source == crd_file.source}
+        for paths in sorted(patterns):
+            run(str(controller_gen), "crd", f"paths={paths}", f"output:crd:dir={out}")
         for sibling in pinned_files():
             if sibling.source == crd_file.source:
                 path = out / sibling.path
@@ -478,8 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.prefetch:
-            count = prefetch()
-            print(f"{count} pinned CRD files verified in {cache_root()}")
+            print(f"{prefetch()} pinned CRD files verified in {cache_root()}")
         if args.list:
             for api_version, kind in pinned_kinds():
                 print(f"{api_version} {kind}")

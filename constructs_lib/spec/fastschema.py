@@ -201,15 +201,13 @@ class Compiler:
         key = id(contents)
         cell = self._refs.get(key)
         if cell is None:
-            cell = []
-            self._refs[key] = cell
+            cell = self._refs[key] = []
             self._keep.append(contents)
             try:
                 cell.append(self._compile(contents, below))
             except Unsupported:  # not compiled: the next schema reaching it finds out again
                 del self._refs[key]
                 raise
-            return cell[0]
         if cell:
             return cell[0]
         # a recursive reference still being compiled: look it up at call time
@@ -242,9 +240,8 @@ class Compiler:
         if "const" in schema:
             const = schema["const"]
             checks.append(lambda v: equal(v, const))
-        for keyword_check in (self._array(schema, resolver), _string(schema), _number(schema)):
-            if keyword_check is not None:
-                checks.append(keyword_check)
+        keyword_checks = (self._array(schema, resolver), _string(schema), _number(schema))
+        checks += [check for check in keyword_checks if check is not None]
         checks += self._junctors(schema, resolver)
         return _all(checks)
 
@@ -270,13 +267,10 @@ class Compiler:
             for p, sub in schema.get("patternProperties", {}).items()
         ]
         additional = schema.get("additionalProperties", True)
-        extra: Check | None
-        if additional is True or additional == {}:
-            extra = None
-        elif additional is False:
-            extra = _never
-        else:
-            extra = self._compile(additional, resolver)
+        # False compiles to _never; True and {} accept anything: no check at all
+        extra = (
+            None if additional is True or additional == {} else self._compile(additional, resolver)
+        )
         required = tuple(schema.get("required", ()))
         min_props = schema.get("minProperties")
         max_props = schema.get("maxProperties")

@@ -140,11 +140,9 @@ def schema_errors(validator: SchemaValidator, data: Any) -> list[tuple[str, str]
 def _rich_errors(validator: Any, data: Any) -> list[tuple[str, str]]:
     import jsonschema
 
-    found: list[tuple[str, str]] = []
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
-        best = jsonschema.exceptions.best_match([error])
-        found.append((format_path(best.absolute_path), _short_message(best)))
-    return found
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+    best = [jsonschema.exceptions.best_match([error]) for error in errors]
+    return [(format_path(error.absolute_path), _short_message(error)) for error in best]
 
 
 def format_path(parts: Any) -> str:
@@ -158,9 +156,7 @@ def _short_message(error: jsonschema.ValidationError) -> str:
     message = str(error.message)
     if error.validator == "additionalProperties":
         return message.replace("Additional properties are not allowed", "unknown field")
-    if len(message) > 300:
-        message = message[:300] + "..."
-    return message
+    return message[:300] + "..." if len(message) > 300 else message
 
 
 # --- CRD schemas ------------------------------------------------------------------------------
@@ -267,25 +263,19 @@ def _go_pattern(pattern: str) -> str | None:
 def _translate(node: dict[str, Any], *, junctor: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     nullable = bool(node.get("nullable"))
-    types: list[str] = []
+    types: list[str] = [node["type"]] if "type" in node else []
     if node.get("x-kubernetes-int-or-string"):
         types = ["integer", "string"]
-    elif "type" in node:
-        types = [node["type"]]
     if types:
         listed = [*types, "null"] if nullable else types
         out["type"] = listed[0] if len(listed) == 1 else listed
-    for keyword in _COPIED:
-        if keyword in node:
-            out[keyword] = node[keyword]
+    out.update((keyword, node[keyword]) for keyword in _COPIED if keyword in node)
     if nullable and "enum" in out and None not in out["enum"]:
         out["enum"] = [*out["enum"], None]
-    if node.get("exclusiveMinimum") is True and "minimum" in out:
-        out["exclusiveMinimum"] = out.pop("minimum")
-    if node.get("exclusiveMaximum") is True and "maximum" in out:
-        out["exclusiveMaximum"] = out.pop("maximum")
-    pattern = _go_pattern(node["pattern"]) if "pattern" in node else None
-    if pattern is not None:
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        if node.get(exclusive) is True and bound in out:
+            out[exclusive] = out.pop(bound)
+    if "pattern" in node and (pattern := _go_pattern(node["pattern"])) is not None:
         out["pattern"] = pattern
     bounds = _INT_BOUNDS.get(node.get("format", ""))
     if bounds and "integer" in types:
