@@ -137,7 +137,7 @@ def _launcher_config(instance: Instance) -> str:
     return pretty_json(data, sort_keys=True) + "\n"
 
 
-def adapter_config(instance: Instance, template: str) -> dict[str, Any]:
+def adapter_config(template: str) -> dict[str, Any]:
     """The Paperclip agent adapter configuration that runs ``template`` through the launcher
     (the k8s_launcher adapter; the template caps what an agent's settings may change)."""
     return {"adapterType": ADAPTER_TYPE, "adapterConfig": {"template": template}}

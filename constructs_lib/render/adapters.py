@@ -18,8 +18,6 @@ class AdapterConfigWriter:
             if not instance.spec.agents.enabled:
                 continue
             for template in sorted(instance.spec.agents.templates):
-                config = adapter_config(instance, template)
-                files[f"agents/{instance.name}-{template}.json"] = (
-                    pretty_json(config, sort_keys=True) + "\n"
-                )
+                config = pretty_json(adapter_config(template), sort_keys=True)
+                files[f"agents/{instance.name}-{template}.json"] = config + "\n"
         return files

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib import __version__
@@ -86,10 +86,9 @@ HELPERS = """\
 
 @dataclass
 class Chart:
-    files: dict[str, str] = field(default_factory=dict)
-    analyses: list[Analysis] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)
-    schema: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str]
+    """Path under ``helm/`` -> text."""
+    analyses: list[Analysis]
 
 
 def chart_name(app: str) -> str:
@@ -166,12 +165,13 @@ def instance_values(analysis: Analysis) -> dict[str, Any]:
     )
 
 
+def _schema(analysis: Analysis, param: Param) -> dict[str, Any]:
+    """A parameter's schema in the chart of this instance."""
+    return {**param.schema, **analysis.schema_overrides.get(param.key, {})}
+
+
 def instance_schema(analysis: Analysis) -> dict[str, Any]:
-    leaves: dict[tuple[str, ...], dict[str, Any]] = {}
-    for param in analysis.params:
-        schema = {**param.schema, **analysis.schema_overrides.get(param.key, {})}
-        schema["description"] = param.help
-        leaves[param.path] = schema
+    leaves = {p.path: {**_schema(analysis, p), "description": p.help} for p in analysis.params}
     root = _object_schema(leaves, ())
     if any(c.name == "image" for c in analysis.composites):
         image = root["properties"]["image"]
@@ -219,53 +219,49 @@ def _yaml_key(key: str) -> str:
 
 
 def _yaml_value(value: Any, indent: int) -> str:
+    """What follows a key's colon: a block on the next lines, else JSON after a space."""
     if isinstance(value, dict | list) and value:
         block = dump(value)
         pad = " " * (indent if isinstance(value, list) else indent + 2)
         return "\n" + "".join(pad + line for line in block.splitlines(keepends=True)).rstrip("\n")
-    return json.dumps(value, ensure_ascii=False)
+    return " " + json.dumps(value, ensure_ascii=False)
 
 
 def _values_text(
     tree: dict[str, Any], params: dict[tuple[str, ...], Param], at: tuple[str, ...], indent: int
 ) -> list[str]:
+    """The documented lines of ``tree``: the values at ``at`` (below the instance's name)."""
     lines: list[str] = []
     pad = " " * indent
     for key, value in tree.items():
         path = (*at, key)
         param = params.get(path)
         if param is None:
-            group = ".".join(path[-2:]) if ".".join(path[-2:]) in GROUP_HELP else key
-            if ".".join(path[1:]) in GROUP_HELP and path[0] not in GROUP_HELP:
-                group = ".".join(path[1:])
-            help_text = GROUP_HELP.get(group, GROUP_HELP.get(".".join(path), f"settings of {key}."))
-            if len(path) >= 3 and path[-2] == "templates":
+            if path[:-1] == ("agents", "templates"):
                 help_text = f"the {key} agent template."
+            else:
+                help_text = GROUP_HELP.get(".".join(path), f"settings of {key}.")
             lines += [f"{pad}# {key}: {help_text}", f"{pad}{_yaml_key(key)}:"]
             lines += _values_text(value, params, path, indent + 2)
             continue
         shown = json.dumps(value, ensure_ascii=False)
         lines.append(f"{pad}# {key}: {param.help} Default: {shown}.")
-        text = _yaml_value(value, indent)
-        lines.append(f"{pad}{_yaml_key(key)}:{text if text.startswith(chr(10)) else ' ' + text}")
+        lines.append(f"{pad}{_yaml_key(key)}:{_yaml_value(value, indent)}")
     return lines
 
 
 def values_yaml(analyses: list[Analysis], source: str) -> str:
-    lines = [marker_text(source).rstrip("\n")]
-    lines.append(
-        "# Every key is documented; values.schema.json refuses unknown keys and bad values."
-    )
+    lines = [
+        marker_text(source).rstrip("\n"),
+        "# Every key is documented; values.schema.json refuses unknown keys and bad values.",
+    ]
     for analysis in analyses:
-        params = {(*analysis.prefix, *p.path): p for p in analysis.params}
-        tree = instance_values(analysis)
         if analysis.prefix:
             name = analysis.prefix[0]
-            lines.append(f"# {name}: the values of instance {name}.")
-            lines.append(f"{_yaml_key(name)}:")
-            lines += _values_text(tree, params, analysis.prefix, 2)
-        else:
-            lines += _values_text(tree, params, (), 0)
+            lines += [f"# {name}: the values of instance {name}.", f"{_yaml_key(name)}:"]
+        params = {p.path: p for p in analysis.params}
+        indent = 2 if analysis.prefix else 0
+        lines += _values_text(instance_values(analysis), params, (), indent)
     return "\n".join(lines) + "\n"
 
 
@@ -334,12 +330,10 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
     ]
     for analysis in analyses:
         for param in analysis.params:
-            key = ".".join((*analysis.prefix, *param.path))
-            default = get(values, (*analysis.prefix, *param.path))
-            schema = {**param.schema, **analysis.schema_overrides.get(param.key, {})}
-            shown = json.dumps(default, ensure_ascii=False).replace("|", "\\|")
-            lines.append(f"| `{key}` | {_type_of(schema)} | `{shown}` | {param.help} |")
-    left = [(a, u) for a in analyses for u in a.left_out]
+            path = (*analysis.prefix, *param.path)
+            shown = json.dumps(get(values, path), ensure_ascii=False).replace("|", "\\|")
+            kind = _type_of(_schema(analysis, param))
+            lines.append(f"| `{'.'.join(path)}` | {kind} | `{shown}` | {param.help} |")
     lines += [
         "",
         "## Not parameterised",
@@ -349,15 +343,9 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
         "in-cluster Secrets are never templated (no `randAlphaNum`, no `lookup`). Secrets "
         "the server needs are created by the secrets bootstrap hook Job.",
     ]
+    left = [f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}" for a in analyses for u in a.left_out]
     if left:
-        lines += [
-            "",
-            "Registered parameters this chart leaves out, and why:",
-            "",
-        ]
-        for analysis, unoffered in left:
-            key = ".".join((*analysis.prefix, unoffered.key))
-            lines.append(f"- `{key}`: {unoffered.reason}")
+        lines += ["", "Registered parameters this chart leaves out, and why:", "", *left]
     return "\n".join(lines) + "\n"
 
 
@@ -365,12 +353,10 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
     out = []
     for analysis, planned in zip(analyses, plans, strict=True):
         instance = analysis.instance
-        port_ref = values_ref(analysis.prefix, ("service", "port"))
-        port = (
-            "{{ " + port_ref + " | int64 }}"
-            if any(p.key == "service.port" for p in analysis.params)
-            else str(instance.spec.networking.service.port)
-        )
+        offered = {p.key for p in analysis.params}
+        port = str(instance.spec.networking.service.port)
+        if "service.port" in offered:
+            port = "{{ " + values_ref(analysis.prefix, ("service", "port")) + " | int64 }}"
         namespace = "{{ .Release.Namespace }}" if analysis.namespaced else instance.namespace
         out += [
             f"Paperclip {instance.name} is installed in namespace {namespace}.",
@@ -379,13 +365,9 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
             f"  kubectl port-forward -n {namespace} svc/{instance.name} {port}",
             f"  then open http://localhost:{port}",
         ]
-        if any(p.key == "publicURL" for p in analysis.params):
+        if "publicURL" in offered:
             ref = values_ref(analysis.prefix, ("publicURL",))
-            out += [
-                "{{- with " + ref + " }}",
-                "  or its public URL: {{ . }}",
-                "{{- end }}",
-            ]
+            out += ["{{- with " + ref + " }}", "  or its public URL: {{ . }}", "{{- end }}"]
         elif instance.spec.deployment.public_url:
             out.append(f"  or its public URL: {instance.spec.deployment.public_url}")
         secrets = planned.contribution.secrets
@@ -395,11 +377,9 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
                 f"In-cluster secrets (created once by the {instance.name}-secrets-bootstrap "
                 "hook Job, never stored in git or in this chart):"
             )
-            by_name: dict[str, list[str]] = {}
-            for secret in secrets:
-                by_name.setdefault(secret.name, []).append(secret.key)
-            for name, keys in by_name.items():
-                out.append(f"  Secret {name} (keys: {', '.join(keys)})")
+            for name in dict.fromkeys(s.name for s in secrets):
+                keys = ", ".join(s.key for s in secrets if s.name == name)
+                out.append(f"  Secret {name} (keys: {keys})")
             out.append(
                 f"  kubectl get secret -n {namespace} {secrets[0].name}  "
                 "# exists; values are never printed"
@@ -443,7 +423,6 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     analyses = analyse_app(rendered)
     name = chart_name(app.name)
     files = {f"templates/{a.instance.name}.yaml": instance_file(a, name) for a in analyses}
-    values = chart_values(analyses)
     schema = chart_schema(analyses, f"Values of the {name} chart")
     first = app.instances[0].spec.image
     chart_yaml = {
@@ -452,13 +431,13 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
         "description": f"Paperclip ({', '.join(i.name for i in app.instances)}), generated "
         "by paperclip-gitops",
         "type": "application",
-        "appVersion": first.tag or (first.digest or ""),
+        "appVersion": first.tag or first.digest or "",
         "kubeVersion": KUBE_VERSION,
     }
     files[".helmignore"] = HELMIGNORE
     files["values.yaml"] = values_yaml(analyses, source)
     files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
-    files["README.md"] = readme(app.name, analyses, values)
+    files["README.md"] = readme(app.name, analyses, chart_values(analyses))
     files["templates/NOTES.txt"] = notes(analyses, rendered.plans)
     files["templates/_helpers.tpl"] = HELPERS
     version = chart_version(files, chart_yaml)
@@ -467,7 +446,7 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     files["Chart.yaml"] = marker_text(source) + "".join(
         f"{key}: {json.dumps(chart_yaml[key], ensure_ascii=False)}\n" for key in order
     )
-    return Chart(files=files, analyses=analyses, values=values, schema=schema)
+    return Chart(files=files, analyses=analyses)
 
 
 class HelmWriter:

@@ -36,7 +36,6 @@ from constructs_lib.spec.platform import SEVERAL_REPLICAS, ServiceType
 from constructs_lib.spec.rules import builds_for_several
 from constructs_lib.spec.server import LogLevel, PullPolicy
 
-OBJECT_NAME_PATTERN = DNS1123_SUBDOMAIN_PATTERN
 _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?"
 HOSTNAME_PATTERN = rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$"
 IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
@@ -71,9 +70,9 @@ _RESOURCES: dict[str, Any] = {
 _OPTIONAL_NAME: dict[str, Any] = {
     "type": "string",
     "maxLength": 253,
-    "pattern": f"^$|{OBJECT_NAME_PATTERN}",
+    "pattern": f"^$|{DNS1123_SUBDOMAIN_PATTERN}",
 }
-_NAME: dict[str, Any] = {"type": "string", "maxLength": 253, "pattern": OBJECT_NAME_PATTERN}
+_NAME: dict[str, Any] = {"type": "string", "maxLength": 253, "pattern": DNS1123_SUBDOMAIN_PATTERN}
 
 
 class Shape(StrEnum):
@@ -152,10 +151,6 @@ class Composite:
     """The values path of that object."""
 
 
-def _image_reference(instance: Instance) -> str:
-    return instance.spec.image.reference
-
-
 IMAGE = Composite(
     name="image",
     keys=("image.repository", "image.tag", "image.digest"),
@@ -165,7 +160,7 @@ IMAGE = Composite(
         ("image", "digest"): None,
     },
     sentinel="zqhelm.example/zqrepo:zqhelmtag",
-    default_text=_image_reference,
+    default_text=lambda instance: instance.spec.image.reference,
     expression='include "paperclip.image" {v}',
     prefix=("image",),
 )
@@ -191,6 +186,10 @@ def _replica_floor(instance: Instance) -> int:
 
 def _agents(instance: Instance) -> bool:
     return instance.spec.agents.enabled
+
+
+def _agent_workspace(instance: Instance) -> bool:
+    return instance.spec.agents.enabled and instance.spec.agents.uses_workspace
 
 
 def _managed_database(instance: Instance) -> bool:
@@ -619,7 +618,7 @@ PARAMS: tuple[Param, ...] = (
         "size of the shared agent workspace volume.",
         {"type": "string", "pattern": QUANTITY_PATTERN},
         probes=("765Gi",),
-        applies=lambda i: i.spec.agents.enabled and i.spec.agents.uses_workspace,
+        applies=_agent_workspace,
     ),
     Param(
         "agents.workspace.storageClass",
@@ -628,7 +627,7 @@ PARAMS: tuple[Param, ...] = (
         _OPTIONAL_NAME,
         optional=True,
         probes=("zqhelm-rwx",),
-        applies=lambda i: i.spec.agents.enabled and i.spec.agents.uses_workspace,
+        applies=_agent_workspace,
     ),
 )
 """Every parameter, in values.yaml order."""

@@ -85,12 +85,8 @@ def go_json(data: Any) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def is_hash_pointer(pointer: Pointer) -> bool:
-    return len(pointer) >= 2 and pointer[-2:] == ("annotations", CONFIG_HASH_ANNOTATION)
+    return pointer[-2:] == ("annotations", CONFIG_HASH_ANNOTATION)
 
 
 def hashed_config(
@@ -118,5 +114,5 @@ def find_hash(objects: list[dict[str, Any]], value: Any, name_of: Callable[[int]
         config=name_of(index),
         wrap_key=wrap,
         python_default=value,
-        go_default=sha256(go_json(hashed)),
+        go_default=hashlib.sha256(go_json(hashed).encode()).hexdigest(),
     )

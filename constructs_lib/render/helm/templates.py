@@ -15,14 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from constructs_lib.render.helm.sites import (
-    Hash,
-    Merge,
-    Pointer,
-    Spans,
-    Whole,
-    get,
-)
+from constructs_lib.render.helm.sites import Hash, Merge, Pointer, Spans, Whole, get
 from constructs_lib.render.yamltext import dump
 
 _TOKEN = "zqhelmtok{:05d}x"
@@ -61,15 +54,8 @@ def _hash_action(site: Hash) -> str:
         return "{{ " + digest + " | quote }}"
     # data outside ASCII: Go and Python escape it differently; keep the Kustomize value for
     # the default data, and still change whenever the data changes
-    return (
-        "{{ $h := "
-        + digest
-        + " }}{{ if eq $h "
-        + json.dumps(site.go_default)
-        + " }}"
-        + json.dumps(site.python_default)
-        + "{{ else }}{{ $h | quote }}{{ end }}"
-    )
+    default = "{{ if eq $h " + json.dumps(site.go_default) + " }}" + json.dumps(site.python_default)
+    return "{{ $h := " + digest + " }}" + default + "{{ else }}{{ $h | quote }}{{ end }}"
 
 
 class _Tree:
@@ -121,22 +107,20 @@ def render_template(
     lines: dict[str, Whole | Merge] = {}
     counter = iter(range(100_000))
 
-    def token(action: str | None = None) -> str:
-        """A new token; ``action``: the inline action that replaces it."""
+    def token(replacement: str | Whole | Merge) -> str:
+        """A new token: an inline action replaces it, a site (Whole, Merge) its whole line."""
         name = _TOKEN.format(next(counter))
-        if action is not None:
-            inline[name] = action
+        if isinstance(replacement, str):
+            inline[name] = replacement
+        else:
+            lines[name] = replacement
         return name
 
     for pointer, site in sites.items():
         if isinstance(site, Merge):
-            name = token()
-            _insert_first(tree, pointer, name, "x", site.generated)
-            lines[name] = site
+            _insert_first(tree, pointer, token(site), "x", site.generated)
         elif isinstance(site, Whole) and site.guarded:
-            name = token()
-            _set(tree, pointer, name)
-            lines[name] = site
+            _set(tree, pointer, token(site))
         elif isinstance(site, Whole):
             _set(tree, pointer, token(_whole_action(site)))
         elif isinstance(site, Hash):
@@ -156,9 +140,7 @@ def render_template(
                 value = token('"' + quoted + '"')
             _set(tree, pointer, value)
     for pointer, whole in added.items():
-        name = token()
-        _set(tree, pointer, name)
-        lines[name] = whole
+        _set(tree, pointer, token(whole))
 
     text = escape_braces(dump(tree.root))
 
