@@ -125,10 +125,8 @@ def application_set(config: GitOpsConfig, apps: Sequence[AppSummary], dist: str)
     """Apps are found by their ``app.json`` (name and namespace, written into every app
     directory): committing a new app is all it takes, no map to keep by hand."""
     argo = config.argocd
-    if config.apps is None:
-        files = [{"path": f"{dist}/*/{APP_FILE}"}]
-    else:
-        files = [{"path": f"{dist}/{a.name}/{APP_FILE}"} for a in apps]
+    names = ["*"] if config.apps is None else [a.name for a in apps]
+    files = [{"path": f"{dist}/{name}/{APP_FILE}"} for name in names]
     spec = {
         "goTemplate": True,
         "goTemplateOptions": ["missingkey=error"],
@@ -164,14 +162,11 @@ def helm_application(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[s
 def ignore_all_but(dist: str) -> str:
     """A .gitignore-style text that ignores everything but ``dist`` (however deep: each parent
     directory is re-included, then everything else in it ignored again)."""
-    lines = ["/*"]
-    parts = dist.split("/")
-    for depth in range(1, len(parts) + 1):
-        prefix = "/".join(parts[:depth])
-        lines.append(f"!/{prefix}/")
-        if depth < len(parts):
-            lines.append(f"/{prefix}/*")
-    return "\n".join(lines) + "\n"
+    lines, prefix = ["/*"], ""
+    for part in dist.split("/"):
+        prefix += f"/{part}"
+        lines += [f"!{prefix}/", f"{prefix}/*"]
+    return "\n".join(lines[:-1]) + "\n"  # dist itself is not ignored again
 
 
 def git_repository(config: GitOpsConfig, dist: str) -> dict[str, Any]:
@@ -272,16 +267,9 @@ def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, 
         },
         "driftDetection": {"mode": "enabled"},
     }
-    depends = config.depends_on.get(name, [])
-    if depends:
+    if depends := config.depends_on.get(name):
         spec["dependsOn"] = [{"name": f"paperclip-{d}"} for d in depends]
     return _entry(FLUX_HELM_API, "HelmRelease", f"paperclip-{name}", config.flux.namespace, spec)
-
-
-def _directory(objects: list[dict[str, Any]], source: str) -> dict[str, str]:
-    files = {file_name(o): dump(o) for o in objects}
-    files["kustomization.yaml"] = kustomization(files, source)
-    return files
 
 
 README = """\
@@ -325,8 +313,7 @@ def gitops_tree(
     config.path first) from the summaries of every app (built from the rendered apps, or read
     from the records of apps ``check`` did not synthesize); raises UserError for a wrong
     config or an object that does not validate."""
-    problems = check_apps(config, [a.name for a in apps], source)
-    if problems:
+    if problems := check_apps(config, [a.name for a in apps], source):
         raise UserError(problems)
     dist = config.path or dist
     selected = [a for a in apps if config.apps is None or a.name in config.apps]
@@ -334,9 +321,11 @@ def gitops_tree(
     objects: list[dict[str, Any]] = []
 
     def add(directory: str, batch: list[dict[str, Any]]) -> None:
+        """Add the files of ``batch`` and their kustomization.yaml under ``directory``."""
         objects.extend(batch)
-        for name, text in _directory(batch, source).items():
-            files[f"{directory}/{name}"] = text
+        texts = {file_name(o): dump(o) for o in batch}
+        texts["kustomization.yaml"] = kustomization(texts, source)
+        files.update({f"{directory}/{name}": text for name, text in texts.items()})
 
     if config.argocd.enabled:
         project = app_project(config, selected)
@@ -379,8 +368,7 @@ def gitops_tree(
                     *(helm_release(config, a, dist) for a in selected),
                 ],
             )
-    found = validate_objects(objects, version, file=source, instance="")
-    if found:
+    if found := validate_objects(objects, version, file=source, instance=""):
         raise UserError(found)
     files["README.md"] = README.format(source=source, dist=dist, name=config.name)
     return GitOpsTree(files, config_warnings(config, source))

@@ -104,8 +104,7 @@ class DatabaseSpec(SpecModel):
                 "must be a postgres:// or postgresql:// URL with a host, e.g. "
                 "postgresql://paperclip@db.example.com:5432/paperclip"
             )
-        found = credentials_in_url(value)
-        if found:
+        if found := credentials_in_url(value):
             raise ValueError(
                 f"contains {found}, which would be committed to git; put the URL in a Secret "
                 "and reference it with externalURLSecretRef instead"
@@ -138,9 +137,8 @@ class ObjectStorageSpec(SpecModel):
 
     @property
     def path_style(self) -> bool:
-        if self.force_path_style is not None:
-            return self.force_path_style
-        return self.provider is ObjectStorageProvider.MINIO
+        forced = self.force_path_style
+        return self.provider is ObjectStorageProvider.MINIO if forced is None else forced
 
 
 class AccessMode(StrEnum):
@@ -201,14 +199,11 @@ def _cron_field(text: str, name: str, low: int, high: int, names: tuple[str, ...
             raise ValueError(f"the {name} field has a bad step {part!r}")
         if base in ("*", "?"):
             continue
-        first, dash, last = base.partition("-")
-        try:
-            bounds = [_cron_value(first, low, names)]
-            if dash:
-                bounds.append(_cron_value(last, low, names))
+        try:  # a value or a range
+            bounds = [_cron_value(bound, low, names) for bound in base.split("-", 1)]
         except ValueError:
             raise ValueError(f"the {name} field has {part!r}, not a number") from None
-        if any(b < low or b > high for b in bounds) or (dash and bounds[0] > bounds[1]):
+        if any(b < low or b > high for b in bounds) or bounds[0] > bounds[-1]:
             raise ValueError(f"the {name} field has {part!r} outside {low}-{high}")
 
 

@@ -101,8 +101,7 @@ class GitOpsConfig(SpecModel):
     @field_validator("repo_url")
     @classmethod
     def _repo_url(cls, value: str) -> str:
-        problem = repo_url_problem(value)
-        if problem:
+        if problem := repo_url_problem(value):
             raise ValueError(problem)
         return value
 
@@ -151,9 +150,7 @@ def flux_url(url: str) -> str:
     """The URL as Flux's GitRepository takes it (its CRD wants a scheme): user@host:path
     becomes ssh://user@host/path."""
     match = _SCP_LIKE.match(url)
-    if not match:
-        return url
-    return f"ssh://{match['user']}@{match['host']}/{match['path'].lstrip('/')}"
+    return f"ssh://{match['user']}@{match['host']}/{match['path'].lstrip('/')}" if match else url
 
 
 def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
@@ -241,8 +238,7 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
     known = set(app_names)
     named = [("apps", a) for a in config.apps or []]
     for app, needs in config.depends_on.items():
-        named.append((f"dependsOn.{app}", app))
-        named += [(f"dependsOn.{app}", n) for n in needs]
+        named += [(f"dependsOn.{app}", n) for n in (app, *needs)]
     for path, app in named:
         if app not in known:
             close = difflib.get_close_matches(app, sorted(known), n=1)
@@ -255,15 +251,15 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
                 )
             )
     selected = set(config.apps) if config.apps is not None else known
-    for app, needs in config.depends_on.items():
-        for need in needs:
-            if app in selected and need not in selected and need in known:
-                problems.append(
-                    Problem(
-                        message=f"app {app!r} depends on {need!r}, which is not synced.",
-                        path=f"dependsOn.{app}",
-                        fix=f"add {need!r} to apps.",
-                        file=file,
-                    )
-                )
-    return problems
+    return problems + [
+        Problem(
+            message=f"app {app!r} depends on {need!r}, which is not synced.",
+            path=f"dependsOn.{app}",
+            fix=f"add {need!r} to apps.",
+            file=file,
+        )
+        for app, needs in config.depends_on.items()
+        if app in selected
+        for need in needs
+        if need not in selected and need in known
+    ]

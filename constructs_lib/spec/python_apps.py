@@ -17,12 +17,11 @@ import sys
 import tempfile
 import time
 import traceback
-import typing
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import BaseModel, ValidationError
 
@@ -170,7 +169,7 @@ def _kill_and_reap(pid: int) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
-def _child_main(path: Path, write_end: int) -> typing.NoReturn:
+def _child_main(path: Path, write_end: int) -> NoReturn:
     """In the forked child: run the app with every output captured, answer in JSON, exit."""
     code = 0
     try:
@@ -260,8 +259,7 @@ def _call_app(path: Path) -> list[dict[str, Any]]:
             fix="add 'def instances() -> list[Instance]:' returning the app's instances.",
         )
     result = list(factory())
-    bad = sorted({type(item).__name__ for item in result if not isinstance(item, Instance)})
-    if bad:
+    if bad := sorted({type(item).__name__ for item in result if not isinstance(item, Instance)}):
         raise UserError.single(
             f"instances() returned {', '.join(bad)} objects.",
             file=str(path),

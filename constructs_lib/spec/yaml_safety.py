@@ -5,7 +5,8 @@ tags outside the JSON subset; unquoted timestamps stay strings, as in Kubernetes
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -121,7 +122,7 @@ class _Frame:
     index: int = 0
     key: str | None = None
     expecting_key: bool = True
-    keys: dict[str, int] | None = None
+    keys: dict[str, int] = field(default_factory=dict)
 
 
 def check_yaml(text: str) -> None:
@@ -135,9 +136,9 @@ def check_yaml(text: str) -> None:
     aliases = 0
     total = 0
     document = 0
+    doc = ""
 
     def fail(message: str, line: int, path: str, fix: str) -> UserError:
-        doc = f"document {document}" if document > 1 else ""
         path = path if len(path) <= 120 else path[:117] + "..."
         return UserError(
             [*problems, Problem(f"{message} (line {line}).", path=path, fix=fix, document=doc)]
@@ -147,6 +148,7 @@ def check_yaml(text: str) -> None:
         line = event.start_mark.line + 1 if event.start_mark else 0
         if isinstance(event, yaml.DocumentStartEvent):
             document += 1
+            doc = f"document {document}" if document > 1 else ""
             continue
         if isinstance(event, yaml.CollectionEndEvent):
             frame = stack.pop()
@@ -170,8 +172,7 @@ def check_yaml(text: str) -> None:
                         "write a plain string key.",
                     )
                 key = event.value
-                seen = parent.keys if parent.keys is not None else {}
-                parent.keys = seen
+                seen = parent.keys
                 key_path = join_path(parent.path, key)
                 if key in seen and key != "<<":
                     problems.append(
@@ -180,7 +181,7 @@ def check_yaml(text: str) -> None:
                             f"and {line}); the API server rejects duplicate fields.",
                             path=key_path,
                             fix="keep one of them.",
-                            document=f"document {document}" if document > 1 else "",
+                            document=doc,
                         )
                     )
                 else:
@@ -265,7 +266,9 @@ def check_yaml(text: str) -> None:
         raise UserError(problems)
 
 
-def _check_tag(event: Any, line: int, path: str, fail: Any) -> None:
+def _check_tag(
+    event: Any, line: int, path: str, fail: Callable[[str, int, str, str], UserError]
+) -> None:
     tag = getattr(event, "tag", None)
     if tag is None or tag == "!" or tag in _JSON_TAGS:
         return
