@@ -9,6 +9,7 @@ these charts in tests/test_helm.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import yaml
 
 from constructs_lib.constructs.build import instance_objects, plan
 from constructs_lib.constructs.kube import NETWORK_POLICY, KubeObject
-from constructs_lib.render.helm import analysis, probe
+from constructs_lib.render.helm import analysis, probe, registry
 from constructs_lib.render.helm.chart import build_chart
 from constructs_lib.render.helm.probe import Probe, explain_group
 from constructs_lib.render.helm.registry import Shape
@@ -256,6 +257,38 @@ def test_a_value_spliced_into_strings_is_offered_when_its_probe_is_in_the_name(
     app = load_app(_write(tmp_path, [distinct(4321)]))
     chart = build_chart(render_app(app, DEFAULT_KUBERNETES_VERSION), "app.yaml")
     assert "backup.keepLast" in {p.key for p in chart.analyses[0].params}
+
+
+def _disabled_ingress_with_a_class() -> dict[str, Any]:
+    doc = scenario_document(sorted(SCENARIOS)[0])
+    doc["spec"]["networking"] = {
+        "ingress": {"enabled": False, "ingressClassName": "nginx", "hosts": ["pc.example.com"]}
+    }
+    return doc
+
+
+def test_a_disabled_ingress_offers_no_ingress_value(tmp_path: Path) -> None:
+    """ingress.className of a disabled Ingress would set nothing: it is not a value."""
+    app = load_app(_write(tmp_path, [_disabled_ingress_with_a_class()]))
+    (found,) = build_chart(render_app(app, DEFAULT_KUBERNETES_VERSION), "app.yaml").analyses
+    assert not [p.key for p in found.params if p.key.startswith("ingress.")]
+
+
+def test_a_value_that_changes_no_object_is_left_out_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a registry predicate says, a value whose probe changes nothing is not offered
+    (its comment would promise what it does not do); the chart's README says why."""
+    everywhere = [
+        replace(p, applies=lambda _: True) if p.key == "ingress.className" else p
+        for p in registry.PARAMS
+    ]
+    monkeypatch.setattr(registry, "PARAMS", tuple(everywhere))
+    app = load_app(_write(tmp_path, [_disabled_ingress_with_a_class()]))
+    (found,) = build_chart(render_app(app, DEFAULT_KUBERNETES_VERSION), "app.yaml").analyses
+    assert "ingress.className" not in {p.key for p in found.params}
+    reasons = {u.key: u.reason for u in found.left_out}
+    assert reasons["ingress.className"] == "it changes nothing in this instance's objects"
 
 
 def test_a_value_a_group_could_not_place_leaves_the_first_group_of_later_instances(

@@ -554,6 +554,8 @@ def analyse(
             continue
         found, reason = placed(candidate)
         held: Any = MISSING
+        if found is not None and not (found.whole or found.spans or found.added or found.merges):
+            found, reason = None, "it changes nothing in this instance's objects"
         if found is not None:
             if param.shape is Shape.HOSTLIST:
                 ref = values_ref(prefix, param.path)

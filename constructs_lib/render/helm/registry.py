@@ -457,7 +457,7 @@ PARAMS: tuple[Param, ...] = (
         "the IngressClass of the server Ingress.",
         _NAME,
         probes=("zqhelm-class",),
-        applies=_has("networking", "ingress", "ingress_class_name"),
+        applies=lambda i: (ingress := _ingress(i)) is not None and bool(ingress.ingress_class_name),
     ),
     Param(
         "ingress.host",
