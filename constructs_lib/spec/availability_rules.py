@@ -19,7 +19,8 @@ PDB = "spec.availability.podDisruptionBudget"
 
 def errors(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
-    scaling = spec.availability.autoscaler
+    availability = spec.availability
+    scaling = availability.autoscaler
     if scaling is not None:
         if scaling.min_replicas > scaling.effective_max:
             yield Problem(
@@ -56,7 +57,6 @@ def errors(instance: Instance) -> Iterator[Problem]:
                     f"{AS}.{field}",
                     f"set spec.resources.requests.{resource}, or remove the target.",
                 )
-    availability = spec.availability
     budget = availability.pod_disruption_budget
     if budget is not None and budget.enabled:
         if (budget.min_available is None) == (budget.max_unavailable is None):

@@ -35,7 +35,6 @@ from constructs_lib.spec.kubeschema import (
 )
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
-    DNS1123_SUBDOMAIN,
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
@@ -147,11 +146,9 @@ class MergedByKey:
         return value
 
     def _plain(self, item: Any) -> Any:
-        if self.scalar_key and not isinstance(item, dict | BaseModel):
-            return {self.scalar_key: item}
         if isinstance(item, BaseModel):
             return item.model_dump(by_alias=True, exclude_none=True, mode="json")
-        return item
+        return {self.scalar_key: item} if self.scalar_key and not isinstance(item, dict) else item
 
 
 def quantity_text(value: Any) -> str:
@@ -189,7 +186,7 @@ StrictBool = Annotated[bool, Strict()]
 
 
 def _dns_subdomain(value: str) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
+    if semantic.dns_subdomain(value):
         raise PydanticCustomError(
             "dns_subdomain",
             "'{value}' is not a valid Kubernetes object name: use lower-case letters, digits, "
@@ -200,7 +197,7 @@ def _dns_subdomain(value: str) -> str:
 
 
 def _hostname(value: str) -> str:
-    if len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value.lower()):
+    if semantic.dns_subdomain(value.lower()):
         raise PydanticCustomError(
             "hostname",
             "'{value}' is not a host name: write a DNS name such as paperclip.example.com, "

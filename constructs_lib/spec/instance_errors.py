@@ -97,7 +97,7 @@ def _rule_problems_despite(
     one."""
     pruned = copy.deepcopy(document)
     for item in error.errors(include_url=False):
-        loc = [p for p in item["loc"] if not _is_internal_loc(p)]
+        loc = _user_loc(item["loc"])
         if not loc:
             return []
         _remove(pruned, loc)
@@ -150,7 +150,7 @@ def problems_from(
     """Readable problems from a pydantic error: field path, what is wrong, the fix."""
     problems = []
     for item in error.errors(include_url=False):
-        loc = [p for p in item["loc"] if not _is_internal_loc(p)]
+        loc = _user_loc(item["loc"])
         path = prefix + format_path(loc)
         kind = item["type"]
         message = str(item["msg"]).removeprefix("Value error, ")
@@ -164,8 +164,7 @@ def problems_from(
                 fix = "known fields here: " + ", ".join(sorted(known)) + "."
         elif kind == "missing":
             message = "is required."
-        elif kind == "kube_schema" and (item.get("ctx") or {}).get("inner"):
-            ctx = item.get("ctx") or {}
+        elif kind == "kube_schema" and (ctx := item.get("ctx") or {}).get("inner"):
             inner = str(ctx["inner"])
             path += inner if inner.startswith("[") else f".{inner}"
             message = f"not a valid Kubernetes {ctx.get('kind')}: {ctx.get('message')}."
@@ -177,9 +176,10 @@ def problems_from(
     return problems
 
 
-def _is_internal_loc(part: Any) -> bool:
-    # pydantic adds the name of a union member or validator function to some locations
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+def _user_loc(loc: Sequence[Any]) -> list[Any]:
+    """An error's location without the names of union members and validator functions that
+    pydantic adds to some locations."""
+    return [p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))]
 
 
 def _shown_input(value: Any) -> str:

@@ -987,7 +987,7 @@ def object_problems(
         )
     if kind == "PersistentVolumeClaim":
         found += claim_problems(obj, "")
-    if kind == "Job" or kind == "CronJob":
+    if kind in ("Job", "CronJob"):
         base = "spec" if kind == "Job" else "spec.jobTemplate.spec"
         job = _dig(obj, tuple(base.split(".")))
         if _is_mapping(job):
@@ -997,11 +997,12 @@ def object_problems(
         found += config_data_problems(obj)
     if kind == "Service":
         found += service_problems(spec)
-    schema = _kind_schema(_schema_dir(version), str(obj.get("apiVersion", "")), kind)
-    defs = _definitions(_schema_dir(version))
+    schema_dir, api_version = _schema_dir(version), str(obj.get("apiVersion", ""))
+    schema = _kind_schema(schema_dir, api_version, kind)
+    defs = _definitions(schema_dir)
     if schema is not None and _may_break_int_ranges(obj):
         found += _walk_ints(obj, schema, defs, "", 0)
-    keyed = schema if schema is not None else _crd_schema(str(obj.get("apiVersion", "")), kind)
+    keyed = schema if schema is not None else _crd_schema(api_version, kind)
     if keyed is not None:
         found += _walk_keyed(obj, keyed, defs, "", 0)
     # The exact (JSON) size only when an estimate (the object's YAML text, whose length is
@@ -1085,19 +1086,17 @@ def _integers(
     mapping: Mapping[str, Any], fields: tuple[str, ...], path: str, low: int, high: int
 ) -> list[Finding]:
     """The ``fields`` of ``mapping`` that are set, each an integer from ``low`` to ``high``."""
-    found: list[Finding] = []
-    for field in fields:
-        if mapping.get(field) is not None:
-            found += _at(f"{path}.{field}", integer(mapping[field], low, high))
-    return found
+    return [
+        (f"{path}.{field}", problem)
+        for field in fields
+        if mapping.get(field) is not None
+        and (problem := integer(mapping[field], low, high)) is not None
+    ]
 
 
 def _each(items: Any, path: str, check: Callable[[Any, str], list[Finding]]) -> list[Finding]:
     """``check(item, its path)`` of every item of the list ``items`` (none when no list)."""
-    found: list[Finding] = []
-    for index, item in enumerate(_list(items)):
-        found += check(item, f"{path}[{index}]")
-    return found
+    return [f for i, item in enumerate(_list(items)) for f in check(item, f"{path}[{i}]")]
 
 
 def _list(value: Any) -> list[Any]:
