@@ -46,19 +46,6 @@ def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
     return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
 
 
-def cluster_role_binding_body(role: str, instance: Instance) -> dict[str, Any]:
-    return {
-        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
-        "subjects": [
-            {
-                "kind": "ServiceAccount",
-                "name": server_name(instance),
-                "namespace": instance.namespace,
-            }
-        ],
-    }
-
-
 def add_cluster_role(
     add: ObjectAdder, instance: Instance, suffix: str, rules: list[dict[str, Any]]
 ) -> None:
@@ -68,13 +55,9 @@ def add_cluster_role(
     # cluster-scoped objects also name the instance's namespace (they have no namespace)
     labels = {**add.labels, NAMESPACE_LABEL: instance.namespace}
     add("ClusterRole", name, {"rules": rules}, labels=labels, cluster_scoped=True)
-    add(
-        "ClusterRoleBinding",
-        name,
-        cluster_role_binding_body(name, instance),
-        labels=labels,
-        cluster_scoped=True,
-    )
+    binding = role_binding_body(name, server_name(instance), instance.namespace)
+    binding["roleRef"]["kind"] = "ClusterRole"
+    add("ClusterRoleBinding", name, binding, labels=labels, cluster_scoped=True)
 
 
 def api_server_egress() -> dict[str, Any]:
@@ -154,10 +137,9 @@ def _json(value: Any) -> str:
 def registry_json(instance: Instance) -> str:
     """``spec.adapters.registry`` as the JSON array the server reads from PAPERCLIP_ADAPTERS
     (fields in declaration order, unset and empty fields left out)."""
-    entries = []
-    for entry in instance.spec.adapters.registry:
-        data = entry.model_dump(by_alias=True, exclude_none=True, mode="json")
-        entries.append({k: v for k, v in data.items() if v not in ([], {})})
+    registry = instance.spec.adapters.registry
+    dumps = (e.model_dump(by_alias=True, exclude_none=True, mode="json") for e in registry)
+    entries = [{k: v for k, v in data.items() if v not in ([], {})} for data in dumps]
     return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -177,7 +159,6 @@ def _sandbox_problems(
 ) -> tuple[list[Problem], list[Problem]]:
     base = "spec.adapters.cloudSandbox"
     errors: list[Problem] = []
-    warnings: list[Problem] = []
     if instance.spec.agents.enabled:
         errors.append(agents_conflict(instance, f"{base}.enabled", "the cloud sandbox"))
     unused = {
@@ -185,15 +166,15 @@ def _sandbox_problems(
         "resourceTiers": bool(sandbox.resource_tiers),
         "inferenceProxy": sandbox.inference_proxy is not None,
     }
-    for field, present in unused.items():
-        if present:
-            warnings.append(
-                Problem(
-                    "has no effect: neither the operator nor the Paperclip server reads it.",
-                    path=f"{base}.{field}",
-                    fix="remove it (size sandbox pods through the adapter's own settings).",
-                )
-            )
+    warnings = [
+        Problem(
+            "has no effect: neither the operator nor the Paperclip server reads it.",
+            path=f"{base}.{field}",
+            fix="remove it (size sandbox pods through the adapter's own settings).",
+        )
+        for field, present in unused.items()
+        if present
+    ]
     if not instance.spec.security.rbac.create:
         warnings.append(
             Problem(
@@ -210,19 +191,17 @@ def _sandbox_problems(
 
 
 def _registry_warnings(instance: Instance) -> list[Problem]:
-    warnings = []
-    for index, entry in enumerate(instance.spec.adapters.registry):
-        for key in entry.default_env:
-            if any(word in key.upper() for word in _SECRET_WORDS):
-                warnings.append(
-                    Problem(
-                        f"{key} looks like a secret, and defaultEnv values are written to git "
-                        "(the instance ConfigMap).",
-                        path=f"spec.adapters.registry[{index}].defaultEnv.{key}",
-                        fix="list the name in envKeys and provide the value from a Secret.",
-                    )
-                )
-    return warnings
+    return [
+        Problem(
+            f"{key} looks like a secret, and defaultEnv values are written to git "
+            "(the instance ConfigMap).",
+            path=f"spec.adapters.registry[{index}].defaultEnv.{key}",
+            fix="list the name in envKeys and provide the value from a Secret.",
+        )
+        for index, entry in enumerate(instance.spec.adapters.registry)
+        for key in entry.default_env
+        if any(word in key.upper() for word in _SECRET_WORDS)
+    ]
 
 
 class AdaptersFeature(Feature):

@@ -37,7 +37,7 @@ from constructs_lib.constructs.names import (
     server_selector,
     server_service_url,
 )
-from constructs_lib.constructs.pod import container_security_context, data_mount
+from constructs_lib.constructs.pod import container_security_context, data_mount, pull_secrets
 from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
@@ -163,12 +163,10 @@ def adapter_install_container(instance: Instance) -> dict[str, Any]:
 
 
 def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]:
-    spec = instance.spec
-    agents = spec.agents
+    agents = instance.spec.agents
     names = AgentNames.of(instance)
     token_env = secret_var("PAPERCLIP_LAUNCHER_TOKEN", names.token_secret, LAUNCHER_TOKEN_KEY)
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
-    pull_secrets = [{"name": p.name} for p in spec.image.pull_secrets]
     return {
         "spec": {
             "replicas": agents.launcher.replicas,
@@ -187,7 +185,7 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
                 },
                 "spec": {
                     "serviceAccountName": names.launcher,
-                    **({"imagePullSecrets": pull_secrets} if pull_secrets else {}),
+                    **pull_secrets(instance),
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
@@ -297,20 +295,18 @@ def _template_errors(instance: Instance) -> list[Problem]:
     agents = instance.spec.agents
     keys = instance.spec.adapters.api_keys_secret_ref
     allowed = set(agents.secret_names) | ({keys.name} if keys is not None else set())
-    errors: list[Problem] = []
-    for name, template in sorted(agents.templates.items()):
-        for field, secret in _secrets_used(template):
-            if secret not in allowed:
-                errors.append(
-                    Problem(
-                        f"references Secret {secret!r}, which spec.agents.secretNames does not "
-                        "declare: the launcher can mount any Secret of the namespace into a Job, "
-                        "so templates may only use the Secrets declared for agents.",
-                        f"spec.agents.templates.{name}.{field}",
-                        f"add {secret!r} to spec.agents.secretNames, or use another Secret.",
-                    )
-                )
-    return errors
+    return [
+        Problem(
+            f"references Secret {secret!r}, which spec.agents.secretNames does not "
+            "declare: the launcher can mount any Secret of the namespace into a Job, "
+            "so templates may only use the Secrets declared for agents.",
+            f"spec.agents.templates.{name}.{field}",
+            f"add {secret!r} to spec.agents.secretNames, or use another Secret.",
+        )
+        for name, template in sorted(agents.templates.items())
+        for field, secret in _secrets_used(template)
+        if secret not in allowed
+    ]
 
 
 def _stamps(instance: Instance) -> list[tuple[str, Callable[[], Job]]]:

@@ -105,7 +105,8 @@ class SecretForm(IntEnum):
 
     @property
     def cli_name(self) -> str:
-        return {1: "hex32", 2: "hex16", 3: "base64-32", 4: "token", 5: "literal"}[self.value]
+        """Its FORM in ensure-secrets.mjs: hex32, hex16, base64-32, token or literal."""
+        return self.name.lower().replace("_", "-")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
+from constructs_lib.constructs.database import DatabaseNames, is_managed
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
@@ -39,7 +40,7 @@ from constructs_lib.constructs.names import (
 )
 from constructs_lib.constructs.networking import namespaces_ingress
 from constructs_lib.errors import Problem
-from constructs_lib.spec import DatabaseMode, Exposure, Instance, WorkloadKind
+from constructs_lib.spec import Exposure, Instance
 from constructs_lib.spec.observability import PrometheusRuleSpec, ServiceMonitorSpec
 from constructs_lib.spec.rules import effective_workload
 
@@ -63,8 +64,7 @@ def dashboard_names(instance: Instance) -> tuple[str, str]:
 
 def _workload(instance: Instance) -> str:
     """``statefulset`` or ``deployment``: the effective server workload kind."""
-    kind = effective_workload(instance.spec)
-    return "deployment" if kind is WorkloadKind.DEPLOYMENT else "statefulset"
+    return effective_workload(instance.spec).value.lower()
 
 
 def pod_regex(instance: Instance) -> str:
@@ -80,8 +80,8 @@ def claims(instance: Instance) -> list[str]:
     found = []
     if instance.spec.storage.persistence.enabled:
         found.append(data_claim_name(instance))
-    if instance.spec.database.mode is DatabaseMode.MANAGED:
-        found.append(f"{instance.name}-db-data")
+    if is_managed(instance):
+        found.append(DatabaseNames.of(instance).claim)
     return found
 
 

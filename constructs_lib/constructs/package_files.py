@@ -38,18 +38,15 @@ def adapter_files() -> dict[str, str]:
 @cache
 def db_script() -> str:
     """The backup and restore script (constructs_lib/scripts/paperclip-db.sh)."""
-    source = resources.files("constructs_lib") / "scripts" / "paperclip-db.sh"
-    return source.read_text(encoding="utf-8")
+    return scripts()["paperclip-db.sh"]
 
 
 @cache
 def scripts() -> dict[str, str]:
     """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
     folder = resources.files("constructs_lib") / "scripts"
-    found = {
-        p.name: p for p in folder.iterdir() if p.name.endswith((".sh", ".mjs")) and p.is_file()
-    }
-    return {name: found[name].read_text(encoding="utf-8") for name in sorted(found)}
+    found = [p for p in folder.iterdir() if p.name.endswith((".sh", ".mjs")) and p.is_file()]
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(found, key=lambda p: p.name)}
 
 
 @cache

@@ -274,11 +274,15 @@ def placement(instance: Instance) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value}
 
 
-def pull_and_placement(instance: Instance) -> dict[str, Any]:
-    """The server's image pull Secrets and :func:`placement`, for every pod that runs the
-    server image."""
+def pull_secrets(instance: Instance) -> dict[str, Any]:
+    """The server's image pull Secrets as a pod's ``imagePullSecrets`` (none: no field)."""
     pulls = [{"name": s.name} for s in instance.spec.image.pull_secrets]
-    return {**({"imagePullSecrets": pulls} if pulls else {}), **placement(instance)}
+    return {"imagePullSecrets": pulls} if pulls else {}
+
+
+def pull_and_placement(instance: Instance) -> dict[str, Any]:
+    """:func:`pull_secrets` and :func:`placement`, for every pod that runs the server image."""
+    return {**pull_secrets(instance), **placement(instance)}
 
 
 def pod_template(

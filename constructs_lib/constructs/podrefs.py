@@ -205,11 +205,12 @@ def _findings(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[str, st
 def pod_reference_errors(instance: Instance, pod: dict[str, Any]) -> list[Problem]:
     """The API server's cross-field pod rules broken by the user's pass-through fields of the
     generated server pod ``pod`` (its spec), at the user's field path with a specific fix."""
+    where = layout(instance, pod)
     return [
         Problem(
             f"{message}: the API server would refuse the server pod.",
             path,
-            _fix(message, pod, layout(instance, pod)),
+            _fix(message, pod, where),
         )
         for path, message in _findings(instance, pod)
     ]

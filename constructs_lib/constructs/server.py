@@ -41,11 +41,6 @@ def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
 
 
-def service_account_body() -> dict[str, Any]:
-    # The server pod talks to no Kubernetes API: no token is mounted.
-    return {"automountServiceAccountToken": False}
-
-
 def data_claim_body(instance: Instance) -> dict[str, Any]:
     persistence = instance.spec.storage.persistence
     return claim_body(
@@ -121,7 +116,9 @@ class ServerStack(InstancePart):
         entries = list(self.context.server_env)
         if spec.security.rbac.create:
             annotations = dict(spec.security.rbac.service_account_annotations)
-            add("ServiceAccount", name, service_account_body(), annotations=annotations)
+            # no token by default: the pod mounts one only for a feature that calls the API
+            body = {"automountServiceAccountToken": False}
+            add("ServiceAccount", name, body, annotations=annotations)
         add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
         if spec.storage.persistence.enabled:
             add(
