@@ -115,7 +115,7 @@ def _writers(only: str | None, previous_root: Path) -> tuple[Any, bool]:
     Kustomize writer reads back the image tags Flux image automation committed under
     ``previous_root`` (the output being replaced or compared)."""
     from constructs_lib.render.kustomize import KustomizeWriter
-    from constructs_lib.render.writers import WRITERS, writer_names
+    from constructs_lib.render.writers import WRITERS
 
     every = tuple(
         KustomizeWriter(previous_root) if isinstance(w, KustomizeWriter) else w for w in WRITERS
@@ -123,7 +123,7 @@ def _writers(only: str | None, previous_root: Path) -> tuple[Any, bool]:
     if only is None:
         return every, True
     names = [n.strip() for n in only.split(",") if n.strip()]
-    known = [*writer_names(), GITOPS_OUTPUT]
+    known = [*(w.name for w in every), GITOPS_OUTPUT]
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise UserError.single(
@@ -448,19 +448,14 @@ def values_command(app: str, apps_dir: Path, kubernetes_version: str, as_schema:
       paperclip-gitops values production --schema
     """
     from constructs_lib.render.helm.chart import build_chart
-    from constructs_lib.render.inputs import check_version, display_path, load_apps
-    from constructs_lib.render.synth import render_app
+    from constructs_lib.render.inputs import check_version, display_path
+    from constructs_lib.render.pipeline import synthesize
     from constructs_lib.spec.loader import resolve
 
     with _reported():
         check_version(kubernetes_version)
-        [loaded] = load_apps([resolve(app, apps_dir)])
-        source = display_path(loaded.source)
-        try:
-            rendered = render_app(loaded, kubernetes_version)
-        except UserError as exc:
-            raise UserError(p.located(file=source) for p in exc.problems) from None
-        chart = build_chart(rendered, source)
+        [rendered] = synthesize([resolve(app, apps_dir)], kubernetes_version, writers=()).rendered
+        chart = build_chart(rendered, display_path(rendered.app.source))
     click.echo(chart.files["values.schema.json" if as_schema else "values.yaml"], nl=False)
 
 

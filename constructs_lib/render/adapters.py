@@ -13,11 +13,11 @@ class AdapterConfigWriter:
     name = "agents"
 
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
-        files = {}
-        for instance in rendered.app.instances:
-            if not instance.spec.agents.enabled:
-                continue
-            for template in sorted(instance.spec.agents.templates):
-                config = pretty_json(adapter_config(template), sort_keys=True)
-                files[f"agents/{instance.name}-{template}.json"] = config + "\n"
-        return files
+        return {
+            f"agents/{instance.name}-{template}.json": (
+                pretty_json(adapter_config(template), sort_keys=True) + "\n"
+            )
+            for instance in rendered.app.instances
+            if instance.spec.agents.enabled
+            for template in sorted(instance.spec.agents.templates)
+        }

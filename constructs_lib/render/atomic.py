@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import MARKER_FILE, is_generated
@@ -348,6 +348,8 @@ def exchange(a: Path, b: Path) -> bool:
 
 
 _Rename = Callable[[int, bytes, int, bytes, int], int]
+_RENAMEAT2_ARGS = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+"""The C types of renameat2's arguments (olddirfd, oldpath, newdirfd, newpath, flags)."""
 
 
 @cache
@@ -359,13 +361,7 @@ def _renameat2() -> _Rename | None:
         return None
     if hasattr(libc, "renameat2"):
         function = libc.renameat2
-        function.argtypes = [
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_uint,
-        ]
+        function.argtypes = _RENAMEAT2_ARGS
         function.restype = ctypes.c_int
         return cast(_Rename, function)
     number = _SYS_RENAMEAT2.get(platform.machine())
@@ -374,17 +370,9 @@ def _renameat2() -> _Rename | None:
     raw = libc.syscall
     raw.restype = ctypes.c_long
 
-    def syscall(olddir: int, old: bytes, newdir: int, new: bytes, flags: int) -> int:
-        return int(
-            raw(
-                ctypes.c_long(number),
-                ctypes.c_int(olddir),
-                ctypes.c_char_p(old),
-                ctypes.c_int(newdir),
-                ctypes.c_char_p(new),
-                ctypes.c_uint(flags),
-            )
-        )
+    def syscall(*args: Any) -> int:
+        typed = (kind(value) for kind, value in zip(_RENAMEAT2_ARGS, args, strict=True))
+        return int(raw(ctypes.c_long(number), *typed))
 
     return syscall
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from constructs_lib.constructs.image_automation import images_block, shared_repository_problems
 from constructs_lib.errors import UserError
-from constructs_lib.render.layout import GENERATED_HEADER, file_name, marker_text
+from constructs_lib.render.layout import file_name, marker_text
 from constructs_lib.render.synth import RenderedApp
 from constructs_lib.render.yamltext import dump
 
-__all__ = ["GENERATED_HEADER", "KustomizeWriter", "file_name", "kustomization"]
+__all__ = ["KustomizeWriter", "kustomization"]
 
 
 def kustomization(resources: Iterable[str], source: str) -> str:

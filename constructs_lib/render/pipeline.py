@@ -137,7 +137,7 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
         for name in sorted(set(files) | set(on_disk)):
             want, have = files.get(name), on_disk.get(name)
             if name == MARKER_FILE:
-                want, have = _without_record(want), _without_record(have)
+                want, have = (None if m is None else strip_record(m) for m in (want, have))
             if want == have:
                 continue
             label = f"{actual_root.name}/{app}/{name}"
@@ -159,10 +159,6 @@ def _files_on_disk(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-def _without_record(marker: str | None) -> str | None:
-    return None if marker is None else strip_record(marker)
 
 
 def stale_records(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:

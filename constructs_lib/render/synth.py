@@ -82,12 +82,12 @@ def collisions(app: App, per_instance: list[list[dict[str, Any]]]) -> list[Probl
     """Objects of two instances of the app that share a kind and name (one file of the
     Kustomize tree and the chart, one object in the namespace): whichever output is written,
     one would silently replace the other."""
-    owners: dict[str, tuple[str, dict[str, Any]]] = {}
+    owners: dict[str, str] = {}
     found: list[Problem] = []
     for index, (instance, objects) in enumerate(zip(app.instances, per_instance, strict=True)):
         for obj in objects:
             key = file_name(obj)
-            first = owners.setdefault(key, (instance.name, obj))[0]
+            first = owners.setdefault(key, instance.name)
             if first != instance.name:
                 found.append(
                     Problem(

@@ -22,7 +22,3 @@ class Writer(Protocol):
 
 WRITERS: tuple[Writer, ...] = (KustomizeWriter(), HelmWriter(), AdapterConfigWriter())
 """Every writer, in the order they run."""
-
-
-def writer_names() -> list[str]:
-    return [w.name for w in WRITERS]

@@ -17,10 +17,10 @@ import yaml
 
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
-# Printable characters libyaml writes as they are (allow_unicode), minus the line breaks.
-_UNSAFE = re.compile(
-    "[^\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\ufeff\u2028\u2029]"
-)
+# Printable characters libyaml writes as they are (allow_unicode), minus the line breaks; a
+# string with any other character is left to libyaml.
+_PRINTABLE = "\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
+_UNSAFE = re.compile(f"[^{_PRINTABLE}]|[\ufeff\u2028\u2029]")
 _START_INDICATORS = set("#,[]{}&*!|>'\"%@`")
 _MAX_FAST = 4000  # longer strings may be folded by libyaml; leave them to it
 
@@ -36,9 +36,7 @@ class _Dumper(yaml.CSafeDumper):
 
 def literal_blocks(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.Node:
     """The representer of strings that writes a multi-line one as a | block."""
-    if "\n" in value:
-        return dumper.represent_scalar(_STR_TAG, value, style="|")
-    return dumper.represent_scalar(_STR_TAG, value)
+    return dumper.represent_scalar(_STR_TAG, value, style="|" if "\n" in value else None)
 
 
 _Dumper.add_representer(str, literal_blocks)
@@ -79,9 +77,7 @@ def _string(value: str) -> str:
 
 
 # The same, allowing line breaks (inside a | block).
-_UNSAFE_IN_BLOCK = re.compile(
-    "[^\n\x20-\x7e\u00a0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]|[\ufeff\u2028\u2029]"
-)
+_UNSAFE_IN_BLOCK = re.compile(f"[^\n{_PRINTABLE}]|[\ufeff\u2028\u2029]")
 _TRAILING_SPACE = re.compile(" $", re.MULTILINE)
 
 
@@ -185,7 +181,7 @@ def dump(obj: Any) -> str:
         out: list[str] = []
         try:
             _mapping(obj, "", out, "")
+            return "".join(out)
         except _Fallback:
-            return _libyaml(obj)
-        return "".join(out)
+            pass
     return _libyaml(obj)
