@@ -226,6 +226,75 @@ CASES: list[tuple[str, str, str]] = [
         doc({"deployment": {"publicURL": "not a url"}}),
         "spec.deployment.publicURL",
     ),
+    (
+        "ingress-host-upper-case",
+        doc(
+            {
+                "networking": {
+                    "ingress": {
+                        "enabled": True,
+                        "ingressClassName": "nginx",
+                        "hosts": ["Paperclip.Example.com"],
+                    }
+                }
+            }
+        ),
+        "spec.networking.ingress.hosts[0]",
+    ),
+    (
+        "httproute-hostname-upper-case",
+        doc(
+            {
+                "networking": {
+                    "httpRoute": {
+                        "enabled": True,
+                        "parentRefs": [{"name": "gw"}],
+                        "hostnames": ["PC.example.com"],
+                    }
+                }
+            }
+        ),
+        "spec.networking.httpRoute.hostnames[0]",
+    ),
+    (
+        "public-url-port-out-of-range",
+        doc({"deployment": {"publicURL": "https://pc.example.com:99999"}}),
+        "spec.deployment.publicURL",
+    ),
+    (
+        "backup-endpoint-port-not-a-number",
+        doc(
+            {
+                "database": {"mode": "managed"},
+                "backup": {
+                    "schedule": "@daily",
+                    "s3": {
+                        "bucket": "backups",
+                        "endpoint": "http://minio.storage:abc",
+                        "credentialsSecretRef": {"name": "s3"},
+                    },
+                },
+            }
+        ),
+        "spec.backup.s3.endpoint",
+    ),
+    (
+        "secrets-endpoint-port-zero",
+        doc(
+            {
+                "secrets": {
+                    "provider": "aws_secrets_manager",
+                    "aws": {
+                        "region": "eu-west-1",
+                        "kmsKeyID": "k",
+                        "deploymentID": "d",
+                        "endpoint": "https://sm.example.com:0",
+                    },
+                }
+            }
+        ),
+        "spec.secrets.aws.endpoint",
+    ),
     # availability and networking (issue 11)
     (
         "autoscaling-without-enabled",

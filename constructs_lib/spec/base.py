@@ -207,8 +207,22 @@ def _hostname(value: str) -> str:
     return value
 
 
+def _route_hostname(value: str) -> str:
+    _hostname(value)
+    if value != value.lower():
+        raise PydanticCustomError(
+            "hostname_case",
+            "'{value}' has upper-case letters, which the API server refuses in an Ingress or "
+            "HTTPRoute host: write '{lower}' (host names match in any case)",
+            {"value": value, "lower": value.lower()},
+        )
+    return value
+
+
 ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
+RouteHostname = Annotated[str, AfterValidator(_route_hostname)]
+"""A host name an Ingress or HTTPRoute routes: lower case, as the API server requires."""
 
 
 def dns_label_check(what: str, max_length: int = 63) -> AfterValidator:
@@ -333,6 +347,17 @@ def _http_url(value: str) -> str:
         raise PydanticCustomError(
             "http_url",
             "'{value}' is not an http(s) URL with a host, e.g. https://paperclip.example.com",
+            {"value": value},
+        )
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port == 0:
+        raise PydanticCustomError(
+            "http_url_port",
+            "'{value}' has an invalid port: write a number from 1 to 65535, or none for the "
+            "scheme's default (80 for http, 443 for https)",
             {"value": value},
         )
     found = credentials_in_url(value)

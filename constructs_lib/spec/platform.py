@@ -8,7 +8,6 @@ from pydantic import AfterValidator, Field, Strict
 
 from constructs_lib.spec.base import (
     Annotations,
-    Hostname,
     IPv4CIDR,
     KubeSchema,
     Labels,
@@ -19,6 +18,7 @@ from constructs_lib.spec.base import (
     ObjectName,
     Port,
     PositiveInt32,
+    RouteHostname,
     SpecModel,
     StrictBool,
     dns_label_check,
@@ -94,7 +94,7 @@ class ServiceSpec(SpecModel):
 class IngressTLS(SpecModel):
     """One TLS entry of the Ingress."""
 
-    hosts: list[Hostname] = []
+    hosts: list[RouteHostname] = []
     """Host names the certificate covers. Default: the Ingress's hosts."""
     secret_name: ObjectName | None = None
     """The Secret holding the certificate (kubernetes.io/tls). Default: unset (the
@@ -109,7 +109,7 @@ class IngressSpec(SpecModel):
     """Create the Ingress. Required."""
     ingress_class_name: ObjectName | None = None
     """IngressClass name, e.g. nginx. Default: unset (the cluster's default class)."""
-    hosts: list[Hostname] = []
+    hosts: list[RouteHostname] = []
     """Host names routed to the server (one rule each, path / Prefix). Default: none (all
     hosts)."""
     tls: list[IngressTLS] = []
@@ -138,7 +138,7 @@ class HTTPRouteSpec(SpecModel):
     """Create the HTTPRoute. Required."""
     parent_refs: list[ParentReference] = []
     """Gateways to attach to. Default: none (required when enabled)."""
-    hostnames: list[Hostname] = []
+    hostnames: list[RouteHostname] = []
     """Host names matched. Default: none (the Gateway's listeners decide)."""
     annotations: Annotations = {}
     """HTTPRoute annotations. Default: none."""

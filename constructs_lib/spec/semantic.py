@@ -997,6 +997,8 @@ def object_problems(
         found += config_data_problems(obj)
     if kind == "Service":
         found += service_problems(spec)
+    if kind == "Ingress":
+        found += _each(spec.get("rules"), "spec.rules", _ingress_rule_problems)
     schema_dir, api_version = _schema_dir(version), str(obj.get("apiVersion", ""))
     schema = _kind_schema(schema_dir, api_version, kind)
     defs = _definitions(schema_dir)
@@ -1018,6 +1020,14 @@ def object_problems(
             )
         )
     return _unique(found)
+
+
+def _ingress_rule_problems(rule: Any, path: str) -> list[Finding]:
+    """An Ingress rule's host: a DNS-1123 subdomain (lower case), "*." allowed in front."""
+    host = rule.get("host") if _is_mapping(rule) else None
+    if not isinstance(host, str) or not host:
+        return []
+    return _at(f"{path}.host", dns_subdomain(host.removeprefix("*.")))
 
 
 def claim_problems(claim: Any, path: str) -> list[Finding]:

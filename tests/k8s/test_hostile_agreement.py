@@ -84,6 +84,22 @@ def claim_size(size: str) -> Mutation:
     )
 
 
+def ingress_host(host: str) -> Mutation:
+    """An Ingress of the instance routing ``host`` (the minimal instance has none)."""
+
+    def mutate(objects: Objects) -> dict[str, Any]:
+        backend = {"service": {"name": "demo", "port": {"name": "http"}}}
+        path = {"path": "/", "pathType": "Prefix", "backend": backend}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "demo", "namespace": NAMESPACE},
+            "spec": {"rules": [{"host": host, "http": {"paths": [path]}}]},
+        }
+
+    return mutate
+
+
 def template_meta(field: str, value: dict[str, str]) -> Mutation:
     return on_statefulset(
         lambda o: (
@@ -285,6 +301,20 @@ CASES: list[tuple[str, Mutation, dict[str, Any] | None]] = [
     ),
     ("service-name-digit", rename("Service/demo", "1demo"), None),
     (
+        "ingress-host-upper",
+        ingress_host("Paperclip.Example.com"),
+        {
+            "networking": {
+                "ingress": {
+                    "enabled": True,
+                    "ingressClassName": "nginx",
+                    "hosts": ["Paperclip.Example.com"],
+                }
+            }
+        },
+    ),
+    ("ingress-host-lower-ok", ingress_host("paperclip.example.com"), None),
+    (
         "service-port-zero",
         set_in("Service/demo", ("spec", "ports"), [{"port": 0, "targetPort": 80}]),
         {"networking": {"service": {"port": 0}}},
@@ -398,6 +428,7 @@ CASES: list[tuple[str, Mutation, dict[str, Any] | None]] = [
 
 # What the API server (1.36) does with the cases it does not refuse:
 ACCEPTED = {
+    "ingress-host-lower-ok",
     "service-name-digit",  # RelaxedServiceNameValidation (1.36); older servers refuse it
     "env-name-space-relaxed",  # RelaxedEnvironmentVariableValidation: synth accepts too
     "env-name-digit-first",
