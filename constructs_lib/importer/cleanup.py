@@ -17,8 +17,6 @@ SERVER_METADATA = (
     "ownerReferences",
 )
 """Metadata the API server writes (and controllers, for ownerReferences)."""
-FINALIZER = "paperclip.ai/finalizer"
-"""The operator's finalizer: it keeps a deleted Instance until the operator lets it go."""
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 """kubectl's copy of the last applied document: an older spec, possibly with credentials."""
 
@@ -78,4 +76,4 @@ def strip(document: Document) -> list[Change]:
     return changes
 
 
-__all__ = ["FINALIZER", "LAST_APPLIED", "RULE", "strip"]
+__all__ = ["LAST_APPLIED", "RULE", "strip"]

@@ -203,10 +203,14 @@ DECISIONS: tuple[Decision, ...] = (
 """Every decision, by the refusals it answers."""
 
 
-def decision_problem(document: Document, problem: Problem, decision: Decision) -> Problem:
-    """``problem`` of ``document``, naming the choice and the options that give it."""
+def decision_problem(document: Document, problem: Problem, decision: Decision | None) -> Problem:
+    """``problem`` of ``document``, located; with a ``decision``, naming the choice and the
+    options that give it."""
+    located = problem.located(file=document.source, document=document.label)
+    if decision is None:
+        return located
     return replace(
-        problem.located(file=document.source, document=document.label),
+        located,
         message=f"{problem.message} This needs your decision ({decision.name}): {decision.choice}.",
         fix="give it with " + ", or ".join(decision.options(document)) + ".",
     )
@@ -215,14 +219,10 @@ def decision_problem(document: Document, problem: Problem, decision: Decision) -
 def decided(document: Document, problems: Sequence[Problem]) -> list[Problem]:
     """The document's refusals, located; each one a decision answers names the choice and
     the options that give it."""
-    found = []
-    for problem in problems:
-        decision = next((d for d in DECISIONS if d.answers(problem, document)), None)
-        if decision is None:
-            found.append(problem.located(file=document.source, document=document.label))
-        else:
-            found.append(decision_problem(document, problem, decision))
-    return found
+    return [
+        decision_problem(document, p, next((d for d in DECISIONS if d.answers(p, document)), None))
+        for p in problems
+    ]
 
 
 def decision(name: str) -> Decision:

@@ -6,7 +6,7 @@ answers), so the fixes follow the rules exactly."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ class FixRule:
 
     def run(self, document: Document, problems: Sequence[Problem]) -> list[Change]:
         """The fix, when the rule applies to the current refusals."""
-        if self.answers and not any(p.path in self.answers for p in problems):
+        if self.answers and not refused_at(problems, *self.answers):
             return []
         return self.fix(document, problems)
 
@@ -47,8 +47,9 @@ class FixRule:
         return Change(self.name, path, what, self.why)
 
 
-def refused_at(problems: Sequence[Problem], path: str) -> bool:
-    return any(p.path == path for p in problems)
+def refused_at(problems: Sequence[Problem], *paths: str) -> bool:
+    """Whether a refusal is at one of ``paths``."""
+    return any(p.path in paths for p in problems)
 
 
 def _live_value(document: Document, jsonpath: str) -> str:
@@ -149,20 +150,16 @@ def _url_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     ]
 
 
-def _containers(spec: dict[str, Any], *groups: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(field path, container) of every container of the spec's ``groups``, in order."""
+def _lists(spec: dict[str, Any], top: str, key: str, *groups: str) -> list[tuple[str, list[Any]]]:
+    """(field path, list) of ``spec[top]`` and of ``key`` of every container of the spec's
+    ``groups``, in order; those that are lists."""
+    found = [(f"spec.{top}", spec.get(top))]
     for group in groups:
         containers = spec.get(group)
         for index, container in enumerate(containers if isinstance(containers, list) else []):
             if isinstance(container, dict):
-                yield f"spec.{group}[{index}]", container
-
-
-def _env_lists(document: Document) -> list[tuple[str, list[Any]]]:
-    """(spec path, entries) of every env list that takes literals."""
-    spec = document.spec
-    found = [("spec", spec), *_containers(spec, "sidecars", "initContainers")]
-    return [(f"{path}.env", c["env"]) for path, c in found if isinstance(c.get("env"), list)]
+                found.append((f"spec.{group}[{index}].{key}", container.get(key)))
+    return [(path, items) for path, items in found if isinstance(items, list)]
 
 
 def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
@@ -170,7 +167,7 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     changes: list[Change] = []
     literals: list[tuple[str, str]] = []
     keys: set[str] = set()
-    for path, entries in _env_lists(document):
+    for path, entries in _lists(document.spec, "env", "env", "sidecars", "initContainers"):
         for index, entry in enumerate(entries):
             value = entry.get("value") if isinstance(entry, dict) else None
             name = entry.get("name") if isinstance(entry, dict) else None
@@ -205,32 +202,21 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     return changes
 
 
-def _data_mounts(document: Document) -> list[tuple[str, dict[str, Any]]]:
-    spec = document.spec
-    found: list[tuple[str, dict[str, Any]]] = []
-    mounts = spec.get("extraVolumeMounts")
-    for index, mount in enumerate(mounts if isinstance(mounts, list) else []):
-        found.append((f"spec.extraVolumeMounts[{index}]", mount))
-    for path, container in _containers(spec, "initContainers", "sidecars"):
-        own = container.get("volumeMounts")
-        for position, mount in enumerate(own if isinstance(own, list) else []):
-            found.append((f"{path}.volumeMounts[{position}]", mount))
-    return [(p, m) for p, m in found if isinstance(m, dict)]
-
-
 def _data_volume_name(document: Document, problems: Sequence[Problem]) -> list[Change]:
-    volumes = document.spec.get("extraVolumes")
+    spec = document.spec
+    volumes = spec.get("extraVolumes")
     if isinstance(volumes, list) and any(
         isinstance(v, dict) and v.get("name") == OPERATOR_DATA_MOUNT for v in volumes
     ):
         return []  # the mount names a volume of the Instance's own
     changes = []
-    for path, mount in _data_mounts(document):
-        if mount.get("name") == OPERATOR_DATA_MOUNT:
-            mount["name"] = DATA_VOLUME
-            changes.append(
-                DATA_VOLUME_NAME.change(f"{path}.name", f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}")
-            )
+    lists = _lists(spec, "extraVolumeMounts", "volumeMounts", "initContainers", "sidecars")
+    for path, mounts in lists:
+        for index, mount in enumerate(mounts):
+            if isinstance(mount, dict) and mount.get("name") == OPERATOR_DATA_MOUNT:
+                mount["name"] = DATA_VOLUME
+                what = f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}"
+                changes.append(DATA_VOLUME_NAME.change(f"{path}[{index}].name", what))
     return changes
 
 

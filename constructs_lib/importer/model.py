@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constructs_lib.errors import Problem
+from constructs_lib.spec.kubeschema import format_path
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _PATH = re.compile(r"^[^.\[\]]+(\.[^.\[\]]+|\[\d+\])*$")
@@ -128,10 +129,7 @@ def put(data: dict[str, Any], parts: list[str | int], value: Any) -> str | None:
 
 
 def _show(parts: list[str | int]) -> str:
-    text = ""
-    for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text or "the document"
+    return format_path(parts) or "the document"
 
 
 __all__ = ["Change", "Command", "Document", "dig", "parse_path", "put"]

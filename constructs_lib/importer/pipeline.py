@@ -61,7 +61,7 @@ def spec_problems(body: object) -> list[Problem]:
 
 def _image_tag(document: Document, problems: Sequence[Problem], tag: str) -> list[Change]:
     """--image-tag: the tag of a document whose image has no usable pin."""
-    if not any(p.path in IMAGE_PATHS for p in problems):
+    if not refused_at(problems, *IMAGE_PATHS):
         return []
     image = document.spec.setdefault("image", {})
     if not isinstance(image, dict):

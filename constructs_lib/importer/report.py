@@ -58,9 +58,7 @@ def app_text(documents: Sequence[Document], labels: Sequence[str], inputs: str, 
     ]
     lines = [c for line in head for c in _comment(line)]
     for document, label in zip(documents, labels, strict=True):
-        lines.append("---")
-        for line in document_lines(document, label):
-            lines += _comment(line)
+        lines += ["---", *(c for line in document_lines(document, label) for c in _comment(line))]
         lines.append(
             yaml.dump(
                 document.body,
