@@ -141,8 +141,9 @@ def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
         if email.verification_required:
             warnings.append(
                 Problem(
-                    "e-mail verification is required but no Resend API key is set, so no "
-                    "verification mail can be sent and new users cannot sign in.",
+                    "e-mail verification is required but no Resend API key is set: on a "
+                    "Paperclip build that reads these settings no verification mail can be sent, "
+                    "and new users cannot sign in.",
                     path="spec.auth.email.verificationRequired",
                     fix="set spec.auth.email.resendAPIKeySecretRef, or drop verificationRequired.",
                 )
@@ -150,7 +151,8 @@ def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
         elif email.from_:
             warnings.append(
                 Problem(
-                    "a sender is set but no Resend API key, so no mail is sent.",
+                    "a sender is set but no Resend API key: on a Paperclip build that reads "
+                    "these settings no mail is sent.",
                     path="spec.auth.email.from",
                     fix="set spec.auth.email.resendAPIKeySecretRef.",
                 )

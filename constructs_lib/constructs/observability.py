@@ -67,12 +67,25 @@ def _workload(instance: Instance) -> str:
     return effective_workload(instance.spec).value.lower()
 
 
+GENERATED_NAME_PREFIX = 58
+"""The API server cuts a ``generateName`` to this many characters before it adds 5 random ones."""
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+"""The characters of a pod-template hash and of a generated name's random suffix (no vowels)."""
+
+
 def pod_regex(instance: Instance) -> str:
     """Matches exactly this instance's server pods (names are DNS labels: no regex
-    metacharacters besides '-', which is literal outside brackets)."""
-    if _workload(instance) == "deployment":
-        return f"{instance.name}-[a-z0-9]{{1,10}}-[a-z0-9]{{5}}"
-    return f"{instance.name}-[0-9]+"
+    metacharacters besides '-', which is literal outside brackets). A Deployment's pods are
+    named ``<name>-<hash of up to 10>-`` cut to 58 characters, plus 5 random characters: for
+    a long name the hash and its dash may be cut."""
+    name = instance.name
+    if _workload(instance) != "deployment":
+        return f"{name}-[0-9]+"
+    room = GENERATED_NAME_PREFIX - len(name) - 1  # for the hash and its dash
+    if room > 10:
+        return f"{name}-[a-z0-9]{{1,10}}-[a-z0-9]{{5}}"
+    whole = f"{_SAFE}{{1,{room - 1}}}-|" if room > 1 else ""
+    return f"{name}-(?:{whole}{_SAFE}{{{room}}}){_SAFE}{{5}}"
 
 
 def claims(instance: Instance) -> list[str]:

@@ -35,6 +35,7 @@ from constructs_lib.spec.kubeschema import (
 )
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
+    DNS1123_LABEL,
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
@@ -225,24 +226,30 @@ RouteHostname = Annotated[str, AfterValidator(_route_hostname)]
 """A host name an Ingress or HTTPRoute routes: lower case, as the API server requires."""
 
 
-def dns_label_check(what: str, max_length: int = 63) -> AfterValidator:
-    """An after-validator refusing a value that is not a DNS-1035 label of at most
-    ``max_length`` characters; ``what`` names the value in the message."""
+def dns_label_check(
+    what: str, max_length: int = 63, *, digit_first: bool = False
+) -> AfterValidator:
+    """An after-validator refusing a value that is not a DNS-1035 label (a DNS-1123 label with
+    ``digit_first``: it may start with a digit) of at most ``max_length`` characters; ``what``
+    names the value in the message."""
+    pattern = DNS1123_LABEL if digit_first else DNS1035_LABEL
+    first = "a letter or digit" if digit_first else "a letter"
 
     def check(value: str) -> str:
-        if len(value) > max_length or not DNS1035_LABEL.fullmatch(value):
+        if len(value) > max_length or not pattern.fullmatch(value):
             raise PydanticCustomError(
                 "dns_label",
                 "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits "
-                "and '-', starting with a letter and ending with a letter or digit",
-                {"value": value, "what": what, "max": max_length},
+                "and '-', starting with {first} and ending with a letter or digit",
+                {"value": value, "what": what, "max": max_length, "first": first},
             )
         return value
 
     return AfterValidator(check)
 
 
-Namespace = Annotated[str, dns_label_check("namespace")]
+Namespace = Annotated[str, dns_label_check("namespace", digit_first=True)]
+"""A namespace name: a DNS-1123 label (``2024-prod`` is one)."""
 
 
 def _semantic(problems_of: Callable[[Any, str], list[semantic.Finding]], kind: str) -> Any:

@@ -126,7 +126,7 @@ class ParentReference(SpecModel):
     """Gateway name. Required."""
     namespace: Namespace | None = None
     """Gateway namespace. Default: the instance's namespace."""
-    section_name: Annotated[str, dns_label_check("namespace or name")] | None = None
+    section_name: Annotated[str, dns_label_check("listener name", digit_first=True)] | None = None
     """Listener name on the Gateway. Default: unset (every listener)."""
 
 

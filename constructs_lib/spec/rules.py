@@ -348,10 +348,12 @@ def _warnings(instance: Instance) -> Iterator[Problem]:
         )
     drain = spec.availability.server_drain
     grace = spec.availability.termination_grace_period_seconds
-    if drain.enabled and drain.timeout_seconds >= grace > 0:
+    if drain.enabled and drain.timeout_seconds >= max(grace, 1):
+        clamped = drain_seconds(spec)
         yield Problem(
             f"the drain sleep ({drain.timeout_seconds}s) is not shorter than the grace "
-            f"period ({grace}s); it is clamped to {max(0, grace - 1)}s.",
+            f"period ({grace}s); it is clamped to {clamped}s"
+            + (": the server pod gets no preStop drain at all." if not clamped else "."),
             "spec.availability.serverDrain.timeoutSeconds",
             "lower it, or raise terminationGracePeriodSeconds.",
         )

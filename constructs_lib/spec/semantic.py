@@ -396,8 +396,7 @@ def env_var_problems(item: Any, path: str, version: str) -> list[Finding]:
             found.append(
                 (
                     f"{path}.valueFrom",
-                    "must set exactly one of fieldRef, resourceFieldRef, "
-                    "configMapKeyRef, secretKeyRef",
+                    f"must set exactly one of {', '.join(_ENV_VALUE_SOURCES)}",
                 )
             )
         for ref in ("configMapKeyRef", "secretKeyRef"):

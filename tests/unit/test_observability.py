@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from constructs_lib.cli import main
@@ -191,6 +192,31 @@ def test_pod_regex_matches_only_this_instances_server_pods() -> None:
     )
     # no data volume and no managed database: nothing to watch
     assert "PaperclipPVCNearlyFull" not in deployment_alerts
+
+
+HASH_CHARACTERS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _pod_name(name: str, hash_length: int) -> str:
+    """A Deployment pod's name as Kubernetes makes it: generateName "<rs>-" (the ReplicaSet is
+    "<deployment>-<pod-template hash>") cut to 58 characters, plus 5 random characters."""
+    random = "".join(HASH_CHARACTERS[(7 * i) % 27] for i in range(hash_length + 5))
+    prefix = f"{name}-{random[:hash_length]}-"
+    return prefix[:58] + random[hash_length:]
+
+
+@pytest.mark.parametrize("length", [4, 46, 47, 48, 50, 52])
+def test_pod_regex_matches_the_pods_of_a_deployment_of_any_name_length(length: int) -> None:
+    """A long instance name loses the pod-template hash's dash (or part of the hash) to the
+    API server's cut at 58 characters: the alerts and dashboards must still see its pods,
+    and never its launcher's or another instance's."""
+    name = ("p" * length)[:length]
+    dep = re.compile(pod_regex(make_instance(STATELESS, name=name)) + "$")
+    for hash_length in range(1, 11):
+        assert dep.match(_pod_name(name, hash_length)), (length, _pod_name(name, hash_length))
+    for other in (_pod_name(f"{name}-launcher", 10), _pod_name(f"{name}-launcher", 6)):
+        assert not dep.match(other), other
+    assert not dep.match(f"{name}-db-0") and not dep.match(f"{name}x-bcdfg-hjklm")
 
 
 def test_managed_database_volume_is_watched_too() -> None:

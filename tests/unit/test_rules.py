@@ -181,6 +181,16 @@ def test_drain_is_clamped_below_the_grace_period() -> None:
     assert drain_seconds(off.spec) == 0
 
 
+@pytest.mark.parametrize("grace", [0, 1])
+def test_a_grace_period_that_leaves_no_drain_is_a_warning(grace: int) -> None:
+    """With a grace period of 0 or 1 s the drain is clamped to nothing: the preStop hook goes,
+    and the user is told so (a grace period of 0 said nothing)."""
+    instance = make_instance({"availability": {"terminationGracePeriodSeconds": grace}})
+    assert drain_seconds(instance.spec) == 0
+    (warning,) = [w for w in warnings(instance) if w.path.endswith("serverDrain.timeoutSeconds")]
+    assert "no preStop drain at all" in warning.message
+
+
 def test_warnings() -> None:
     assert [w.path for w in warnings(make_instance({"image": {"tag": "latest"}}))] == [
         "spec.image.tag"

@@ -236,3 +236,10 @@ def test_a_repeated_merge_key_is_found_at_any_depth_of_an_object() -> None:
     assert s.duplicate_items(
         [{"name": "r"}, {"name": "r"}], "io.k8s.api.core.v1.PodSpec", "imagePullSecrets"
     ) == [("[1].name", found[env].replace("name='A' of item [0]", "name='r' of item [0]"))]
+
+
+def test_an_env_source_problem_names_every_source_the_api_server_counts() -> None:
+    """fileKeyRef counts as a source: the message must offer it too."""
+    ((path, message),) = s.env_var_problems({"name": "A", "valueFrom": {}}, "env[0]", "1.33")
+    assert path == "env[0].valueFrom"
+    assert "fileKeyRef" in message and "secretKeyRef" in message

@@ -81,6 +81,20 @@ def test_python_construction_uses_snake_case() -> None:
     assert instance.namespace == "default"
 
 
+@pytest.mark.parametrize("namespace", ["2024-prod", "0", "team-a"])
+def test_a_namespace_is_a_dns_1123_label_and_may_start_with_a_digit(namespace: str) -> None:
+    """Kubernetes names namespaces by DNS-1123 labels: an existing 2024-prod is usable."""
+    assert make_instance({}, namespace=namespace).namespace == namespace
+
+
+@pytest.mark.parametrize("namespace", ["-prod", "prod-", "Prod", "2024_prod", "a" * 64])
+def test_a_namespace_that_is_no_dns_1123_label_is_refused(namespace: str) -> None:
+    with pytest.raises(UserError) as caught:
+        make_instance({}, namespace=namespace)
+    assert [p.path for p in caught.value.problems] == ["metadata.namespace"]
+    assert "starting with a letter or digit" in caught.value.problems[0].message
+
+
 def test_every_problem_in_a_document_is_reported_at_once() -> None:
     with pytest.raises(UserError) as caught:
         make_instance(
