@@ -82,7 +82,15 @@ def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
     from constructs_lib.spec.loader import discover, resolve
 
     if apps:
-        return [resolve(app, apps_dir) for app in apps]
+        paths, problems = [], []
+        for app in apps:  # every argument's problem at once
+            try:
+                paths.append(resolve(app, apps_dir))
+            except UserError as error:
+                problems += error.problems
+        if problems:
+            raise UserError(problems)
+        return paths
     paths = discover(apps_dir)
     if not paths:
         raise UserError.single(
@@ -110,12 +118,18 @@ GITOPS_OUTPUT = "gitops"
 """The --only name of dist/gitops/ (the Argo CD and Flux entry objects)."""
 
 
-def _writers(only: str | None, previous_root: Path) -> tuple[Any, bool]:
+def _writers(
+    only: str | None, previous_root: Path, apps: Sequence[str], apps_dir: Path
+) -> tuple[Any, bool]:
     """The writers --only picks (default: all) and whether dist/gitops/ is written. The
     Kustomize writer reads back the image tags Flux image automation committed under
-    ``previous_root`` (the output being replaced or compared)."""
+    ``previous_root`` (the output being replaced or compared). ``--only`` naming gitops is
+    refused when dist/gitops/ cannot be written: with named ``apps`` (it lists every app),
+    or without ``apps_dir``'s GitOps config; the app directories would lose their files for
+    nothing."""
     from constructs_lib.render.kustomize import KustomizeWriter
     from constructs_lib.render.writers import WRITERS
+    from constructs_lib.spec.gitops import CONFIG_FILE
 
     every = tuple(
         KustomizeWriter(previous_root) if isinstance(w, KustomizeWriter) else w for w in WRITERS
@@ -124,12 +138,33 @@ def _writers(only: str | None, previous_root: Path) -> tuple[Any, bool]:
         return every, True
     names = [n.strip() for n in only.split(",") if n.strip()]
     known = [*(w.name for w in every), GITOPS_OUTPUT]
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
+    listed = f"a comma-separated list of {', '.join(known)}"
+    if not names:
         raise UserError.single(
-            f"--only names unknown outputs: {', '.join(unknown) or '(none)'}.",
+            f"names no output ({only!r}).", path="--only", fix=f"use {listed}, or leave it out."
+        )
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UserError.single(
+            f"names unknown outputs: {', '.join(unknown)}.", path="--only", fix=f"use {listed}."
+        )
+    others = ",".join(n for n in known if n != GITOPS_OUTPUT)
+    if GITOPS_OUTPUT in names and apps:
+        raise UserError.single(
+            f"{GITOPS_OUTPUT} cannot be combined with named apps ({', '.join(apps)}): "
+            f"dist/{GITOPS_OUTPUT}/ lists every app, so it is written only when every app is "
+            "synthesized.",
             path="--only",
-            fix=f"use a comma-separated list of {', '.join(known)}.",
+            fix=f"run `synth --only {GITOPS_OUTPUT}` without app names, or name other outputs "
+            f"(e.g. --only {others}).",
+        )
+    if GITOPS_OUTPUT in names and not (apps_dir / CONFIG_FILE).is_file():
+        raise UserError.single(
+            f"names {GITOPS_OUTPUT}, but there is no {apps_dir / CONFIG_FILE}: "
+            f"dist/{GITOPS_OUTPUT}/ is written from it.",
+            path="--only",
+            fix=f"add {apps_dir / CONFIG_FILE} (docs/argocd.md, docs/flux.md), or name other "
+            f"outputs (e.g. --only {others}).",
         )
     return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
 
@@ -168,9 +203,21 @@ def _synthesize(
     from constructs_lib.render.pipeline import synthesize
     from constructs_lib.render.record import fresh_apps, inputs_digests
 
-    paths = _app_paths(apps, apps_dir)
-    check_version(version)
-    writers, gitops = _writers(only, root)
+    problems: list[Problem] = []  # every problem of the options and arguments at once
+
+    def collect(step: Callable[[], Any]) -> Any:
+        try:
+            return step()
+        except UserError as error:
+            problems.extend(error.problems)
+            return None
+
+    collect(lambda: check_version(version))
+    chosen = collect(lambda: _writers(only, root, apps, apps_dir))
+    paths = collect(lambda: _app_paths(apps, apps_dir))
+    if problems:
+        raise UserError(problems)
+    writers, gitops = chosen
     inputs = inputs_digests(paths, version, [w.name for w in writers])
     fresh = {} if full else fresh_apps(inputs, root, with_warnings=not strict)
     result = synthesize(
@@ -282,7 +329,8 @@ def main() -> None:
     metavar="OUTPUTS",
     default=None,
     help="Write only these outputs, comma-separated: kustomize, helm, agents, gitops "
-    "(default: all). The app directories then hold only those.",
+    "(default: all). The app directories then hold only those; gitops needs every app "
+    "(no APP) and apps/_gitops.yaml.",
 )
 def synth(
     apps: tuple[str, ...],
@@ -417,11 +465,15 @@ def validate(files: tuple[Path, ...], kubernetes_version: str, strict: bool) -> 
       paperclip-gitops validate apps/production.yaml
     """
     from constructs_lib.render.pipeline import synthesize
+    from constructs_lib.spec.loader import path_hint
 
     with _reported():
         missing = [f for f in files if not f.is_file()]
         if missing:
-            raise UserError(Problem(f"no such file: {f}", fix="check the path.") for f in missing)
+            raise UserError(
+                Problem(f"no such file: {f}.", fix=path_hint(f, Path("apps"), by_name=False))
+                for f in missing
+            )
         result = synthesize(list(files), kubernetes_version)
         _warn(result.warnings, strict)
     objects = sum(len(r.objects) for r in result.rendered)

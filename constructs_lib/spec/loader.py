@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import UserError
+from constructs_lib.spec.gitops import CONFIG_FILE, GITOPS_DIR
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
 from constructs_lib.spec.instance_errors import (
     Check,
@@ -86,8 +87,15 @@ def resolve(app: str, apps_dir: Path) -> Path:
     candidate = Path(app)
     if candidate.suffix in APP_SUFFIXES or "/" in app:
         if not candidate.is_file():
-            raise UserError.single(f"no app file at {app}.", fix="check the path.")
+            if candidate.name == CONFIG_FILE and (apps_dir / CONFIG_FILE).is_file():
+                check_app_name(apps_dir / CONFIG_FILE)  # explains what the file is
+            raise UserError.single(
+                f"no app file at {app} (a path is relative to the current directory).",
+                fix=path_hint(candidate, apps_dir),
+            )
         return candidate
+    if app == Path(CONFIG_FILE).stem and (apps_dir / CONFIG_FILE).is_file():
+        check_app_name(apps_dir / CONFIG_FILE)  # explains what the file is
     if _APP_NAME.fullmatch(app):
         for suffix in APP_SUFFIXES:
             path = apps_dir / f"{app}{suffix}"
@@ -101,9 +109,33 @@ def resolve(app: str, apps_dir: Path) -> Path:
     )
 
 
+def path_hint(missing: Path, apps_dir: Path, *, by_name: bool = True) -> str:
+    """The fix for a missing app-file path: the apps directory's app file of that name (any
+    app-file suffix) when there is one, by app name (``by_name``) or by path; else check
+    the path."""
+    if missing.suffix in APP_SUFFIXES and apps_dir.is_dir():
+        names = [missing.name, *(f"{missing.stem}{s}" for s in APP_SUFFIXES)]
+        for existing in (apps_dir / n for n in names):
+            if existing.is_file() and existing.name != CONFIG_FILE:
+                named = by_name and _APP_NAME.fullmatch(existing.stem)  # as discover() finds
+                either = f"`{existing.stem}` or " if named else ""
+                return f"{existing} exists: name it as {either}`{existing}`."
+    return "check the path."
+
+
 def check_app_name(path: Path) -> str:
-    """The app name (the file's stem), refused when it cannot name a directory of dist/."""
+    """The app name (the file's stem), refused when it cannot name a directory of dist/ or
+    is the GitOps config."""
     name = path.stem
+    if path.name == CONFIG_FILE:
+        raise UserError.single(
+            "is the GitOps configuration (repository URL and Argo CD/Flux settings), not an app.",
+            file=str(path),
+            fix="name only app files here, and keep its name (renamed, no Argo CD or Flux "
+            "objects are written): `paperclip-gitops synth` without app names"
+            + ("" if path.parent == Path("apps") else f" and with --apps-dir {path.parent}")
+            + f" checks it and writes dist/{GITOPS_DIR}/ from it.",
+        )
     if path.suffix not in APP_SUFFIXES:
         raise UserError.single(
             f"is not an app file: the name must end in {', '.join(APP_SUFFIXES)}.",
@@ -173,6 +205,7 @@ __all__ = [
     "load_app",
     "load_yaml",
     "parse_instance",
+    "path_hint",
     "resolve",
     "yaml_documents",
 ]
