@@ -16,11 +16,13 @@ from click.testing import CliRunner, Result
 
 from constructs_lib.cli import main
 from constructs_lib.errors import UserError
+from constructs_lib.importer import redact
 from constructs_lib.importer.decisions import DECISIONS
-from constructs_lib.importer.fixes import FIXES
-from constructs_lib.importer.model import put
+from constructs_lib.importer.fixes import ENV_TO_SECRET, FIXES
+from constructs_lib.importer.model import Document, put
 from constructs_lib.importer.overrides import parse_set
 from constructs_lib.importer.redact import shown
+from constructs_lib.spec import env_rules
 from tests.conftest import REPO, docs_text
 
 EXPORT = REPO / "tests" / "operator_export" / "instances.yaml"
@@ -166,7 +168,8 @@ def test_no_credential_of_the_input_reaches_the_app_file_or_the_output(tmp_path:
     for text in texts:
         for secret in SECRETS:
             assert secret not in text
-    # a decision given with a credential in it is not echoed either
+    # a credential given with --set is refused (the live Instance does not hold it), and
+    # not echoed either
     given = run(
         str(EXPORT),
         "--out",
@@ -175,7 +178,8 @@ def test_no_credential_of_the_input_reaches_the_app_file_or_the_output(tmp_path:
         "--set",
         "team-b:spec.env=[{name: API_PASSWORD, value: hunter2-hunter2}]",
     )
-    assert given.exit_code == 0, given.output
+    assert given.exit_code == 2, given.output
+    assert "(team-b): spec.env[0].value: holds a credential given with --set" in given.output
     assert "hunter2" not in given.output
 
 
@@ -327,3 +331,143 @@ def test_every_rule_and_decision_is_documented_on_the_migrating_page() -> None:
     section = docs_text("migrating.md")
     for name in [rule.name for rule in FIXES] + [d.name for d in DECISIONS] + ["cluster-fields"]:
         assert f"`{name}`" in section, name
+
+
+def _instance_file(tmp_path: Path, body: dict[str, Any]) -> str:
+    """One Instance document as an input file."""
+    path = tmp_path / f"{body['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    return str(path)
+
+
+def _team_b(**spec: Any) -> dict[str, Any]:
+    """The plain exported Instance team-b, with more of a spec."""
+    body: dict[str, Any] = yaml.safe_load(EXPORT.read_text())["items"][1]
+    body["spec"].update(spec)
+    return body
+
+
+def _problem_lines(result: Result) -> list[str]:
+    return [line for line in result.output.splitlines() if line.startswith("  - ")]
+
+
+def test_a_credential_given_with_set_is_refused_not_read_from_the_live_instance(
+    tmp_path: Path,
+) -> None:
+    given = ("n3w-t0ken-by-hand", "s3t-by-hand", "plain-by-hand")
+    single = _instance_file(tmp_path, yaml.safe_load(EXPORT.read_text())["items"][0])
+    result = run(
+        single,
+        "--out",
+        "-",
+        "--set",
+        "spec.availability.replicas=1",
+        "--set",
+        "spec.availability.autoScaling=null",
+        "--set",
+        f"spec.env=[{{name: NEW_TOKEN, value: {given[0]}}}]",
+        "--set",
+        f'spec.database={{mode: external, externalURL: "postgres://u:{given[1]}@h/db"}}',
+    )
+    assert result.exit_code == 2, result.output
+    problems = _problem_lines(result)
+    for path, option in (
+        ("spec.env[0].value", "--set spec.env,"),
+        ("spec.database.externalURL", "--set spec.database,"),
+    ):
+        [line] = [p for p in problems if f"(team-a): {path}: " in p]
+        assert f"a credential given with {option} which the live Instance" in line, line
+        assert "git or shell history" in line and "create the Secret yourself" in line, line
+        assert "on the live Instance before importing" in line, line
+    assert len(problems) == 2, result.output
+    assert "jsonpath" not in result.output and "Nothing was written." in result.output
+    # a secret-looking value of a sidecar changed by a --set: refused too
+    env = [{"name": "API_TOKEN", "value": "live-sidecar-value"}]
+    sidecar = {"name": "side", "image": "busybox:1.36", "env": env}
+    team_b = _instance_file(tmp_path, _team_b(sidecars=[sidecar]))
+    changed = run(team_b, "--out", "-", "--set", f"spec.sidecars[0].env[0].value={given[2]}")
+    assert changed.exit_code == 2, changed.output
+    [line] = _problem_lines(changed)
+    assert "(team-b): spec.sidecars[0].env[0].value: holds a credential given with --set " in line
+    for text in (result.output, changed.output):
+        assert not any(value in text for value in given), text
+    # the live value is read where it is: by its index
+    live = run(team_b, "--out", "-")
+    assert live.exit_code == 0, live.output
+    assert "'jsonpath={.spec.sidecars[0].env[0].value}'" in live.output
+    assert "live-sidecar-value" not in live.output
+
+
+def test_the_commands_read_the_instance_as_exported_after_a_rename() -> None:
+    result = run(
+        str(EXPORT),
+        "--out",
+        "-",
+        "--instance",
+        "team-a",
+        *DECISIONS_FOR_TEAM_A,
+        "--set",
+        "metadata.namespace=newns",
+        "--set",
+        "metadata.name=renamed",
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "kubectl -n newns create secret generic renamed-database-url "
+        '--from-literal=DATABASE_URL="$(kubectl -n paperclip get instances.paperclip.inc '
+        "team-a -o 'jsonpath={.spec.database.externalURL}')\""
+    ) in result.stderr
+    assert "kubectl -n newns create secret generic renamed-env" in result.stderr
+    assert " get instances.paperclip.inc renamed" not in result.stderr
+    assert "-n newns get" not in result.stderr
+
+
+def test_duplicate_env_names_are_refused_and_each_value_is_read_by_its_index(
+    tmp_path: Path,
+) -> None:
+    values = ("first-dup-value", "second-dup-value")
+    env = [{"name": "API_TOKEN", "value": value} for value in values]
+    source = _instance_file(tmp_path, _team_b(env=env))
+    refused = run(source, "--out", "-")
+    assert refused.exit_code == 2, refused.output
+    [line] = _problem_lines(refused)
+    assert "spec.env[1].name:" in line and "repeats the key name='API_TOKEN'" in line, line
+    # one removed with --set: the other's value is read from its own entry, not from both
+    kept = run(source, "--out", "-", "--set", "spec.env[0]=null")
+    assert kept.exit_code == 0, kept.output
+    assert "--from-literal=API_TOKEN=" in kept.stderr
+    assert "'jsonpath={.spec.env[1].value}'" in kept.stderr
+    assert "@.name" not in kept.stderr
+    # one renamed with --set: each is read where the live Instance holds it
+    renamed = run(source, "--out", "-", "--set", "spec.env[1].name=OTHER_TOKEN")
+    assert renamed.exit_code == 0, renamed.output
+    for key, index in (("API_TOKEN", 0), ("OTHER_TOKEN", 1)):
+        assert f'--from-literal={key}="$(kubectl -n paperclip get instances.paperclip.inc ' in (
+            renamed.stderr
+        )
+        assert f"'jsonpath={{.spec.env[{index}].value}}'" in renamed.stderr
+    for text in (refused.output, kept.output, renamed.output):
+        assert not any(value in text for value in values)
+    # the rule itself (whose result synth then refuses): distinct keys, each entry's own value
+    body = _team_b(env=env)
+    document = Document("x.yaml", "document 1 (team-b)", body, copy_of(body))
+    ENV_TO_SECRET.fix(document, [])
+    [command] = document.commands
+    assert "--from-literal=API_TOKEN=" in command.text and "--from-literal=env-API_TOKEN" in (
+        command.text
+    )
+    assert "{.spec.env[0].value}" in command.text and "{.spec.env[1].value}" in command.text
+
+
+def copy_of(body: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = yaml.safe_load(yaml.safe_dump(body))
+    return copied
+
+
+def test_one_url_grammar_finds_credentials_in_text() -> None:
+    assert not hasattr(redact, "_URL")
+    found = env_rules.credential_in_text("see https://h/x, then postgres://u:pw@h/db")
+    assert found == "a password before the host"
+    assert env_rules.credential_in_text("https://h/x and http://user@h/") is None
+    assert env_rules.URL_IN_TEXT.findall("a 'https://h/x', <b://c>") == ["https://h/x", "b://c"]
+    assert "pw@" not in shown("postgres://u:pw@h/db")

@@ -6,12 +6,13 @@ answers), so the fixes follow the rules exactly."""
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.errors import Problem
-from constructs_lib.importer.model import Change, Command, Document, dig
+from constructs_lib.importer.model import Change, Command, Document, dig, parse_path
 from constructs_lib.importer.redact import holds_credential
 from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME
 
@@ -52,10 +53,43 @@ def refused_at(problems: Sequence[Problem], *paths: str) -> bool:
     return any(p.path in paths for p in problems)
 
 
-def _live_value(document: Document, jsonpath: str) -> str:
-    """A shell expression reading one field of the live Instance (so it is never printed)."""
-    read = document.kubectl("get", CRD_RESOURCE, document.name, "-o", f"jsonpath={{{jsonpath}}}")
-    return f'"$({read})"'
+def _live_value(document: Document, parts: list[str | int]) -> str:
+    """A shell expression reading the field at ``parts`` of the live Instance, the one the
+    document was exported from (so the value is never printed)."""
+    return f'"$({document.read_live(CRD_RESOURCE, parts)})"'
+
+
+def _given_by(document: Document, path: str) -> str:
+    """The --set options whose change reached the field at ``path``."""
+    given = [
+        change.path
+        for change in document.changes
+        if change.rule == "--set"
+        and (change.path == path or path.startswith((f"{change.path}.", f"{change.path}[")))
+    ]
+    return ", ".join(f"--set {p}" for p in dict.fromkeys(given)) or "a --set"
+
+
+def _not_live(document: Document, path: str, reference: str, value: str) -> None:
+    """Refuse the credential at ``path``, which the live Instance does not hold (a --set gave
+    it): the command that creates its Secret could only read another value, or none, there.
+    ``reference`` and ``value`` are the YAML of a --set that references a Secret instead."""
+    live = f"{document.live_name} in namespace {document.live_namespace}"
+    secret = document.kubectl("create", "secret", "generic", "SECRET", "--from-file=KEY=FILE")
+    document.problems.append(
+        document.problem(
+            f"holds a credential given with {_given_by(document, path)}, which the live "
+            f"Instance ({live}) does not hold: the import moves a credential into a Secret "
+            "created by a command that reads the value from the live Instance (a secret value "
+            "is never written into the app file or onto a command line: both end up in git or "
+            "shell history), so that Secret would get another value, or an empty one.",
+            path,
+            "create the Secret yourself, from a file so that the value stays out of the shell "
+            f"history ({secret}), and reference it instead of giving the value: --set "
+            f"{shlex.quote(f'{document.name}:{reference}={value}')}; or set the value on the "
+            "live Instance before importing (kubectl edit), then import without this --set.",
+        )
+    )
 
 
 def _create_secret(
@@ -133,14 +167,23 @@ def _url_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     secret = f"{document.name}-database-url"
     del database["externalURL"]
     database["externalURLSecretRef"] = {"name": secret, "key": "DATABASE_URL"}
-    _create_secret(
-        document,
-        secret,
-        "which spec.database.externalURLSecretRef now names, from spec.database.externalURL of "
-        "the live Instance (read there, never printed; without that Instance, put the URL of "
-        f"{document.source}, {document.label} in its place)",
-        [("DATABASE_URL", _live_value(document, ".spec.database.externalURL"))],
-    )
+    parts: list[str | int] = ["spec", "database", "externalURL"]
+    if dig(document.original, parts) != url:
+        _not_live(
+            document,
+            "spec.database.externalURL",
+            "spec.database",
+            "{mode: external, externalURLSecretRef: {name: SECRET, key: KEY}}",
+        )
+    else:
+        _create_secret(
+            document,
+            secret,
+            "which spec.database.externalURLSecretRef now names, from spec.database.externalURL "
+            "of the live Instance (read there, never printed; without that Instance, put the URL "
+            f"of {document.source}, {document.label} in its place)",
+            [("DATABASE_URL", _live_value(document, parts))],
+        )
     return [
         URL_TO_SECRET.change(
             "spec.database.externalURL",
@@ -162,12 +205,24 @@ def _lists(spec: dict[str, Any], top: str, key: str, *groups: str) -> list[tuple
     return [(path, items) for path, items in found if isinstance(items, list)]
 
 
+def _live_index(document: Document, path: str, index: int, value: str) -> int | None:
+    """The index of an entry with ``value`` in the env list at ``path`` of the live Instance
+    (``index`` first: a --set may have removed or moved entries), or None when no entry there
+    has that value."""
+    live = dig(document.original, parse_path(path) or [])
+    if not isinstance(live, list):
+        return None
+    candidates = (index, *range(len(live)))
+    return next((i for i in candidates if dig(live, [i, "value"]) == value), None)
+
+
 def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
     secret = f"{document.name}-env"
     changes: list[Change] = []
     literals: list[tuple[str, str]] = []
     keys: set[str] = set()
     for path, entries in _lists(document.spec, "env", "env", "sidecars", "initContainers"):
+        group = path.split(".")[1].replace("[", "-").replace("]", "")
         for index, entry in enumerate(entries):
             value = entry.get("value") if isinstance(entry, dict) else None
             name = entry.get("name") if isinstance(entry, dict) else None
@@ -175,15 +230,23 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
                 continue
             if not (holds_credential(value) or SECRET_LOOKING_NAME.search(name)):
                 continue
-            key = name if name not in keys else f"{path.split('.')[1]}-{name}"
-            key = key.replace("[", "-").replace("]", "")
+            # a name repeated in one list (which synth refuses) still gets a key of its own
+            candidates = (name, f"{group}-{name}", f"{group}-{index}-{name}")
+            key = next((k for k in candidates if k not in keys), candidates[-1])
             keys.add(key)
             entries[index] = {
                 "name": name,
                 "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
             }
-            query = f'.{path}[?(@.name=="{name}")].value'
-            literals.append((key, _live_value(document, query)))
+            live = _live_index(document, path, index, value)
+            if live is None:
+                reference = (
+                    f"{{name: {name}, valueFrom: {{secretKeyRef: {{name: SECRET, key: KEY}}}}}}"
+                )
+                _not_live(document, f"{path}[{index}].value", f"{path}[{index}]", reference)
+            else:
+                read = [*(parse_path(path) or []), live, "value"]
+                literals.append((key, _live_value(document, read)))
             changes.append(
                 ENV_TO_SECRET.change(
                     f"{path}[{index}]",

@@ -58,13 +58,20 @@ class Document:
 
     @property
     def name(self) -> str:
-        name = dig(self.body, ["metadata", "name"])
-        return name if isinstance(name, str) else ""
+        return _name(self.body)
 
     @property
     def namespace(self) -> str:
-        namespace = dig(self.body, ["metadata", "namespace"])
-        return namespace if isinstance(namespace, str) and namespace else "default"
+        return _namespace(self.body)
+
+    @property
+    def live_name(self) -> str:
+        """The name of the object the document was read from (a --set may change ``name``)."""
+        return _name(self.original)
+
+    @property
+    def live_namespace(self) -> str:
+        return _namespace(self.original)
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -79,6 +86,24 @@ class Document:
     def kubectl(self, *arguments: str) -> str:
         """A kubectl command line in this document's namespace."""
         return shlex.join(["kubectl", "-n", self.namespace, *arguments])
+
+    def read_live(self, resource: str, parts: list[str | int]) -> str:
+        """A kubectl command line printing the field at ``parts`` of the live object: the
+        one this document was read from, by its name and namespace as read (a --set may
+        have changed them since)."""
+        jsonpath = f"jsonpath={{.{format_path(parts)}}}"
+        arguments = ["get", resource, self.live_name, "-o", jsonpath]
+        return shlex.join(["kubectl", "-n", self.live_namespace, *arguments])
+
+
+def _name(body: dict[str, Any]) -> str:
+    name = dig(body, ["metadata", "name"])
+    return name if isinstance(name, str) else ""
+
+
+def _namespace(body: dict[str, Any]) -> str:
+    namespace = dig(body, ["metadata", "namespace"])
+    return namespace if isinstance(namespace, str) and namespace else "default"
 
 
 def parse_path(path: str) -> list[str | int] | None:

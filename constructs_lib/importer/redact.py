@@ -6,11 +6,9 @@ import json
 import re
 from typing import Any
 
-from constructs_lib.spec.base import credentials_in_url
-from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME
+from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME, credential_in_text
 
 HIDDEN = "<not shown: a credential>"
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,]+")
 _SECRET_FIELD = re.compile(
     r"^(password|passwd|token|secret|(api|access|private|auth)[-_]?key)$", re.IGNORECASE
 )
@@ -20,7 +18,7 @@ _SECRET_FIELD = re.compile(
 def holds_credential(text: str) -> bool:
     """Whether a text holds a URL with a credential (a password, a token, a secret
     parameter)."""
-    return any(credentials_in_url(url) for url in _URL.findall(text))
+    return credential_in_text(text) is not None
 
 
 def _masked(value: Any, secret: bool = False) -> Any:

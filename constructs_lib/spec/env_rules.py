@@ -29,7 +29,19 @@ SECRET_LOOKING_NAME = re.compile(
 """A variable (or header) name that says its value is a credential."""
 _OTEL_HEADERS = re.compile(r"^OTEL_EXPORTER_OTLP(_TRACES|_METRICS|_LOGS)?_HEADERS$")
 _CREDENTIAL_HEADER = re.compile(r"^(authorization|proxy-authorization|cookie)$", re.IGNORECASE)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,]+")
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>,]+")
+"""A URL inside a text: a scheme, ``://`` and what follows up to a space, a quote, ``<``,
+``>`` or a comma."""
+
+
+def credential_in_text(text: str) -> str | None:
+    """What the first URL of ``text`` that carries a credential carries (see
+    :func:`constructs_lib.spec.base.credentials_in_url`); None when no URL does."""
+    for url in URL_IN_TEXT.findall(text):
+        found = credentials_in_url(url)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,15 +96,13 @@ def _env_list(items: list[dict[str, Any]], path: str) -> Iterator[Literal]:
 def errors(instance: Instance) -> Iterator[Problem]:
     """A literal value holding a URL with a credential."""
     for literal in literals(instance):
-        for url in _URL.findall(literal.value):
-            what = credentials_in_url(url)
-            if what is not None:
-                yield Problem(
-                    f"{literal.name} holds a URL with {what}, which would be committed to git.",
-                    literal.path,
-                    literal.secret_fix,
-                )
-                break
+        what = credential_in_text(literal.value)
+        if what is not None:
+            yield Problem(
+                f"{literal.name} holds a URL with {what}, which would be committed to git.",
+                literal.path,
+                literal.secret_fix,
+            )
 
 
 def warnings(instance: Instance) -> Iterator[Problem]:
