@@ -16,6 +16,27 @@ UNKNOWN_SESSION = re.compile(
 )
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 STEP_LIMIT_REASONS = {"max_turns", "max_steps", "step_limit"}
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float:
+    """A count or cost as OpenCode writes it: a finite, positive number that JavaScript can
+    read back exactly (else 0; NaN or Infinity would make the result invalid JSON)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return value if 0 < value <= MAX_SAFE_INTEGER else 0  # False for NaN
+
+
+def _count(value: Any) -> int:
+    return int(_number(value))
+
+
+def _amount(value: Any) -> float:
+    return float(_number(value))
 
 
 @dataclass
@@ -30,6 +51,9 @@ class OpenCodeResult:
     clear_session: bool = False
 
     def feed(self, line: str) -> None:
+        """One line of the run's output. Lines that are not OpenCode events, and fields of an
+        unexpected shape (a string error, tokens that are no number), are ignored: the log
+        also carries whatever else the container printed, and the result must always come."""
         try:
             event = json.loads(line)
         except ValueError:
@@ -40,32 +64,34 @@ class OpenCodeResult:
         # only an id the next run can pass on safely (`--session ID`) is kept
         if isinstance(session, str) and SESSION_ID.match(session):
             self.session_id = session
-        raw_part = event.get("part")
-        part: dict[str, Any] = raw_part if isinstance(raw_part, dict) else {}
+        part = _dict(event.get("part"))
         kind = event.get("type")
         if kind == "text" and isinstance(part.get("text"), str):
             self.summary.append(part["text"])
         elif kind == "step_finish":
-            tokens = part.get("tokens") or {}
-            self.input_tokens += int(tokens.get("input") or 0)
-            self.cached_input_tokens += int((tokens.get("cache") or {}).get("read") or 0)
-            self.output_tokens += int(tokens.get("output") or 0) + int(tokens.get("reasoning") or 0)
-            self.cost_usd += float(part.get("cost") or 0)
+            tokens = _dict(part.get("tokens"))
+            self.input_tokens += _count(tokens.get("input"))
+            self.cached_input_tokens += _count(_dict(tokens.get("cache")).get("read"))
+            self.output_tokens += _count(tokens.get("output")) + _count(tokens.get("reasoning"))
+            self.cost_usd += _amount(part.get("cost"))
             if part.get("reason") in STEP_LIMIT_REASONS:
                 self.clear_session = True
         elif kind == "tool_use":
-            state = part.get("state") or {}
+            state = _dict(part.get("state"))
             if state.get("status") == "error" and state.get("error"):
                 self.errors.append(str(state["error"]))
         elif kind == "error":
-            error = event.get("error") or {}
-            data = error.get("data") or {}
-            message = (
-                error.get("message")
-                or data.get("message")
-                or error.get("name")
-                or error.get("code")
-            )
+            raw_error = event.get("error")
+            if isinstance(raw_error, str):
+                message: Any = raw_error
+            else:
+                error = _dict(raw_error)
+                message = (
+                    error.get("message")
+                    or _dict(error.get("data")).get("message")
+                    or error.get("name")
+                    or error.get("code")
+                )
             if message:
                 self.errors.append(str(message))
 

@@ -87,9 +87,11 @@ class Cursor:
     @property
     def resume_time(self) -> str:
         """The sinceTime of a reconnect: :data:`REWIND_SECONDS` before :attr:`since_time`,
-        so lines whose stamp went back a little are read again (and skipped) too."""
-        second = datetime.fromisoformat(self.timestamp[:19]) - timedelta(seconds=REWIND_SECONDS)
-        return second.strftime("%Y-%m-%dT%H:%M:%S") + "Z"
+        so lines whose stamp went back a little are read again (and skipped) too (from the
+        first second of year 1 for a cursor less than that after it)."""
+        second = datetime.fromisoformat(self.timestamp[:19])
+        second -= min(timedelta(seconds=REWIND_SECONDS), second - datetime.min)
+        return f"{second.year:04d}" + second.strftime("-%m-%dT%H:%M:%S") + "Z"
 
 
 @dataclass(frozen=True, slots=True)

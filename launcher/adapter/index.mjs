@@ -54,12 +54,14 @@ export async function execute(ctx, client = launcher()) {
   // Cancellation: Paperclip aborts `signal`; the Job is deleted, then the run returns.
   const abort = new AbortController();
   let cancelling = null;
-  const onAbort = () => {
-    abort.abort();
-    cancelling = client.cancel(request.runId).then(
+  const cancelRun = () =>
+    client.cancel(request.runId).then(
       () => true,
       (error) => (error instanceof LauncherError && error.status === 404 ? true : error),
     );
+  const onAbort = () => {
+    abort.abort();
+    cancelling = cancelRun();
   };
   if (ctx.signal?.aborted) onAbort();
   else ctx.signal?.addEventListener("abort", onAbort, { once: true });
@@ -77,6 +79,14 @@ export async function execute(ctx, client = launcher()) {
           : error.message;
       await note(message);
       return failure(error.code || "launcher_error", message);
+    }
+    if (abort.signal.aborted) {
+      // Cancelled while the start was under way: that cancel may have come before the Job
+      // existed (404, nothing to delete), so cancel the Job the start has made.
+      const [, outcome] = await Promise.all([cancelling, cancelRun()]);
+      if (outcome !== true) await note(`cancel failed: ${outcome?.message || outcome}`);
+      else await note(`run cancelled; job ${started.job} deleted`);
+      return cancelled(outcome === true);
     }
     await note(`${started.reattached ? "reattached to" : "started"} job ${started.job}` +
       (request.sessionId ? ` (resuming session ${request.sessionId})` : ""));

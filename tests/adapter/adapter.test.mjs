@@ -117,6 +117,31 @@ test("cancel: the signal deletes the run's Job and the cancellation is acknowled
   assert.equal(result.resultJson.executionCancellation.state, "acknowledged");
 });
 
+test("cancel while the start is under way: the Job it then makes is cancelled too", async () => {
+  // The cancel reaches the launcher before the Job exists (404: nothing to cancel yet); the
+  // start then makes the Job. The adapter must cancel it, not report it deleted.
+  const controller = new AbortController();
+  const jobs = new Set();
+  const client = new StandIn({
+    start: async (request) => {
+      controller.abort(); // Paperclip cancels while the start request is in flight
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      jobs.add(request.runId);
+      return { runId: request.runId, job: "agent-job", reattached: false };
+    },
+    cancel: async (runId) => {
+      client.calls.push(["cancel", runId]);
+      if (!jobs.delete(runId)) throw new LauncherError("unknown_run", "no such run", 404);
+      return { cancelled: true };
+    },
+    follow: async (runId, { signal }) => (signal.aborted ? null : { exitCode: 0 }),
+  });
+  const result = await execute(context({ signal: controller.signal }), client);
+  assert.equal(result.errorCode, "cancelled");
+  assert.equal(jobs.size, 0, "the Job the start made is still running");
+  assert.equal(result.resultJson.executionCancellation.state, "acknowledged");
+});
+
 test("cancel that cannot reach the launcher is not acknowledged", async () => {
   const controller = new AbortController();
   const client = new StandIn({

@@ -342,3 +342,41 @@ def test_an_agent_may_keep_its_cancelled_jobs_when_the_template_allows() -> None
     with pytest.raises(RunRefused) as caught:
         check_allowed(strict.templates["oc"], request(retain=True))
     assert caught.value.field == "retain"
+
+
+def test_odd_opencode_events_never_cost_the_run_its_result() -> None:
+    """The log carries whatever the container printed: an event of an unexpected shape (a
+    string error, a token count that is no number, a NaN cost) is ignored, and the result
+    still comes, as JSON a JavaScript client can read (NaN is not JSON)."""
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    async def scenario() -> None:
+        from launcher.server import encode
+
+        kube = FakeKube()
+        launcher = Launcher(kube, CONFIG, FAST)
+        started = await launcher.start(request())
+        pod = kube.job_pod(started.job)
+        assert pod is not None
+        kube.append_log(
+            "ns",
+            pod["metadata"]["name"],
+            json.dumps({"type": "text", "sessionID": "ses_1", "part": {"text": "Done."}}),
+            '{"type":"step_finish","part":{"cost":NaN,"tokens":{"input":7,"output":"many"}}}',
+            '{"type":"step_finish","part":{"cost":Infinity,"tokens":[1]}}',
+            json.dumps({"type": "tool_use", "part": {"state": "error"}}),
+            json.dumps({"type": "error", "error": "rate limited"}),
+        )
+        kube.end_pod("ns", pod["metadata"]["name"], exit_code=0)
+        records = [r async for batch in launcher.stream("run-1") for r in batch]
+        result = records[-1]
+        assert result["type"] == "result", result
+        assert result["sessionId"] == "ses_1" and result["summary"] == "Done."
+        assert result["usage"] == {"inputTokens": 7, "outputTokens": 0, "cachedInputTokens": 0}
+        assert result["costUsd"] == 0 and result["errors"] == ["rate limited"]
+        assert result["exitCode"] == 1  # an error event with a zero exit
+        json.loads(encode([result]), parse_constant=strict)
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))

@@ -187,6 +187,24 @@ def test_a_malformed_cursor_is_a_400(service: Service, after: str) -> None:
     assert status == 400 and answer["field"] == "after"
 
 
+@pytest.mark.parametrize(
+    "after", ["0001-01-01T00:00:30.000000000Z|1", "0999-01-01T00:00:00.000000000Z|1"]
+)
+def test_a_cursor_from_long_ago_resumes_from_the_start(service: Service, after: str) -> None:
+    """A well-formed cursor whose rewound second is before year 1, or before year 1000,
+    still streams the run (it was an OverflowError: the run reported failed while its Job
+    went on; or a sinceTime of a three-digit year, which the API server refuses)."""
+    _, started = call(service, "POST", "/v1/runs", RUN)
+    pod = service.inspect(lambda kube: kube.job_pod(started["job"]))
+    assert pod is not None
+    service.inspect(lambda kube: kube.append_log(NS, pod["metadata"]["name"], "hello"))
+    service.inspect(lambda kube: kube.end_pod(NS, pod["metadata"]["name"], 0))
+    status, _, raw = service.request("GET", f"/v1/runs/run-1/log?after={after}")
+    records = [json.loads(line) for line in raw.splitlines()]
+    assert status == 200 and [r["text"] for r in records if r["type"] == "line"] == ["hello"]
+    assert records[-1]["type"] == "result" and records[-1]["exitCode"] == 0, records[-1]
+
+
 def test_lost_rbac_shows_in_readiness_and_as_json_errors(service: Service) -> None:
     service.inspect(lambda kube: kube.fail("GET", "/jobs", 403))
     time.sleep(2.1)  # readiness is cached briefly
