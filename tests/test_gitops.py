@@ -153,6 +153,9 @@ BAD_CONFIGS = [
     ("unknown-app", {"repoURL": "https://g.example/r.git", "apps": ["quickstrat"]}, "'quickstart'"),
     ("bad-url", {"repoURL": "ftp://g.example/r.git"}, "repoURL"),
     ("not-a-mapping", ["repoURL"], "must hold one mapping"),
+    # the GitRepository's ignore rules re-include ./dist or ops/../dist literally: nothing
+    ("dot-path", {"repoURL": "https://g.example/r.git", "path": "./dist"}, "'.' or '..'"),
+    ("dot-dot-path", {"repoURL": "https://g.example/r.git", "path": "ops/../dist"}, "'.' or '..'"),
 ]
 
 
@@ -359,3 +362,52 @@ def test_a_tree_in_a_monorepo_subfolder_gets_its_own_paths(apps_dir: Path, tmp_p
     assert result.exit_code == 0, result.output
     root = load(tmp_path / "elsewhere/gitops/argocd/application-paperclip-gitops.yaml")
     assert root["spec"]["source"]["path"] == "ops/dist/gitops/argocd"
+
+
+@pytest.mark.parametrize(
+    ("depends_on", "cycle"),
+    [
+        ({"production": ["quickstart"], "quickstart": ["production"]}, "production -> quickstart"),
+        (
+            {
+                "production": ["production-full"],
+                "production-full": ["quickstart"],
+                "quickstart": ["production"],
+            },
+            "production -> production-full -> quickstart -> production",
+        ),
+    ],
+)
+def test_a_depends_on_cycle_is_refused(
+    apps_dir: Path, tmp_path: Path, depends_on: dict[str, list[str]], cycle: str
+) -> None:
+    # Flux would hold every Kustomization of the cycle back forever, each waiting for the next
+    _config(apps_dir, dependsOn=depends_on)
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "dependsOn" in result.output and "cycle" in result.output
+    assert cycle in result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("app", "config"),
+    [
+        ("gitops-namespaces", {}),  # the Flux Kustomization of the apps' Namespaces
+        ("gitops-helm", {"argocd": {"helmApplications": True}}),  # the Helm flavour's roots
+        ("team", {"name": "paperclip-team"}),  # the root Application and Kustomization
+    ],
+)
+def test_an_app_whose_entry_objects_take_a_root_name_is_refused(
+    apps_dir: Path, tmp_path: Path, app: str, config: dict[str, Any]
+) -> None:
+    # paperclip-<app> would silently replace (or be replaced by) the entry object of that name
+    shutil.copy(apps_dir / "production.yaml", apps_dir / f"{app}.yaml")
+    _config(apps_dir, **config)
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert f"'paperclip-{app}'" in result.output and "_gitops.yaml" in result.output
+    assert not (tmp_path / "out").exists()
+    _config(apps_dir, apps=["quickstart", "production"])  # not synced: nothing is named so
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 0, result.output

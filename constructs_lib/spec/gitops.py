@@ -77,9 +77,10 @@ class GitOpsConfig(SpecModel):
     revision: Annotated[str, Field(min_length=1)] = "main"
     """The branch Argo CD and Flux follow. Default: main."""
     path: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")] | None = None
-    """Where the generated tree lives in the repository, e.g. deploy/paperclip/dist in a
-    monorepo. Default: the synth output directory relative to the repository's root (the
-    directory holding .git), which is dist for `make synth`."""
+    """Where the generated tree lives in the repository, from its root with no '.' or '..'
+    segments, e.g. deploy/paperclip/dist in a monorepo. Default: the synth output directory
+    relative to the repository's root (the directory holding .git), which is dist for `make
+    synth`."""
     secret_ref: ObjectName | None = Field(default=None, alias="secretRef")
     """A Secret with the repository's credentials, by name (never the credentials): Flux's
     GitRepository secretRef in its namespace (https: username and password; ssh: identity and
@@ -103,6 +104,18 @@ class GitOpsConfig(SpecModel):
     def _repo_url(cls, value: str) -> str:
         if problem := repo_url_problem(value):
             raise ValueError(problem)
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        # the GitRepository's ignore rules name the tree literally: with ./dist or ops/../dist
+        # they would keep none of its files (and the entry objects' paths need the plain form)
+        if value is not None and any(part in (".", "..") for part in value.split("/")):
+            raise ValueError(
+                "must name the directory from the repository's root with no '.' or '..' "
+                "segments, e.g. dist or deploy/paperclip/dist"
+            )
         return value
 
     @model_validator(mode="after")
@@ -251,7 +264,7 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
                 )
             )
     selected = set(config.apps) if config.apps is not None else known
-    return problems + [
+    problems += [
         Problem(
             message=f"app {app!r} depends on {need!r}, which is not synced.",
             path=f"dependsOn.{app}",
@@ -263,3 +276,58 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
         for need in needs
         if need not in selected and need in known
     ]
+    problems += [
+        Problem(
+            message=f"is a cycle ({' -> '.join(cycle)}): Flux would hold each of these apps "
+            "back forever, waiting for the next one to be ready.",
+            path=f"dependsOn.{cycle[0]}",
+            fix=f"remove one of the dependencies, e.g. {cycle[-2]!r} on {cycle[-1]!r}.",
+            file=file,
+        )
+        for cycle in dependency_cycles(config.depends_on)
+    ]
+    taken = reserved_names(config)
+    problems += [
+        Problem(
+            message=f"app {app!r} would get the entry objects named 'paperclip-{app}', the name "
+            f"of {taken[f'paperclip-{app}']}: one would replace the other.",
+            path="name",
+            fix="rename the app file (or set name, the prefix of the root objects, to another "
+            "value).",
+            file=file,
+        )
+        for app in sorted(selected)
+        if f"paperclip-{app}" in taken
+    ]
+    return problems
+
+
+def reserved_names(config: GitOpsConfig) -> dict[str, str]:
+    """The names of the entry objects that are not an app's (an app's are paperclip-<app>),
+    each with what it names."""
+    return {
+        config.name: "the root Application and Kustomization and the GitRepository",
+        f"{config.name}-helm": "the Helm flavour's root Application and Kustomization",
+        f"{config.name}-namespaces": "the Flux Kustomization of the apps' Namespaces",
+    }
+
+
+def dependency_cycles(depends_on: dict[str, list[str]]) -> list[list[str]]:
+    """Every cycle of ``depends_on`` found by a depth-first walk from each app in name order,
+    each as the apps on it with the first repeated at the end (a -> b -> a)."""
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def walk(app: str, path: list[str]) -> None:
+        if app in path:
+            cycles.append([*path[path.index(app) :], app])
+            return
+        if app in done:
+            return
+        for need in depends_on.get(app, []):
+            walk(need, [*path, app])
+        done.add(app)
+
+    for app in sorted(depends_on):
+        walk(app, [])
+    return cycles
