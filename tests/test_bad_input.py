@@ -774,6 +774,50 @@ CASES: list[tuple[str, str, str]] = [
         ),
         "spec.secrets.aws.endpoint",
     ),
+    # A value whose explicit YAML tag does not fit it: at its field, not a traceback (the
+    # YAML constructor raised KeyError or IndexError) or a message without the field.
+    ("bool-tag-on-a-word", doc() + "  suspended: !!bool maybe\n", "spec.suspended: the value"),
+    ("bool-tag-on-nothing", doc() + "  suspended: !!bool ''\n", "spec.suspended: the value"),
+    (
+        "int-tag-on-nothing",
+        doc() + "  availability: {replicas: !!int ''}\n",
+        "spec.availability.replicas: the value",
+    ),
+    (
+        "int-tag-on-a-sign",
+        doc() + "  availability: {replicas: !!int '-'}\n",
+        "spec.availability.replicas: the value",
+    ),
+    (
+        "int-tag-on-a-word",
+        doc() + "  availability: {replicas: !!int abc}\n",
+        "spec.availability.replicas: the value 'abc'",
+    ),
+    (
+        "float-tag-on-a-hex-number",
+        doc() + "  availability: {replicas: !!float 0x1f}\n",
+        "spec.availability.replicas: the value '0x1f'",
+    ),
+    # 1:00 is text in Kubernetes YAML (kubectl sends "1:00", which the schema refuses for a
+    # port), not YAML 1.1's base-60 integer 60.
+    (
+        "port-written-as-a-time",
+        doc() + "  networking: {service: {port: 1:00}}\n",
+        "spec.networking.service.port: Input should be a valid integer (got '1:00')",
+    ),
+    # A key the YAML reads as a number, boolean or null: at its key (it was reported at
+    # nodeSelector[1] for `on:`, as if a list index, with the value's type message).
+    (
+        "boolean-key",
+        doc() + "  availability: {nodeSelector: {on: demand}}\n",
+        "spec.availability.nodeSelector.on: the key 'on' is read as a boolean",
+    ),
+    (
+        "number-key",
+        doc() + "  availability: {nodeSelector: {1: a}}\n",
+        "spec.availability.nodeSelector.1: the key '1' is read as a number",
+    ),
+    ("null-key", doc() + "  ~: x\n", "spec.~: the key '~' is read as null"),
 ]
 
 

@@ -625,6 +625,30 @@ PYTHON: list[Case] = [
         "returned dict objects",
     ),
     ("py-returns-empty", "p.py", app("def instances():\n    return []\n"), "no instances"),
+    (
+        "py-returns-one-instance",
+        "p.py",
+        app("def instances():\n    return good()\n"),
+        "instances() returned an Instance, not a list of them",
+    ),
+    (
+        "py-returns-none",
+        "p.py",
+        app("def instances():\n    good()\n"),
+        "instances() returned None, not a list of Instance objects",
+    ),
+    (
+        "py-returns-a-mapping",
+        "p.py",
+        app("def instances():\n    return {'demo': good()}\n"),
+        "instances() returned a dict, not a list of Instance objects",
+    ),
+    (
+        "py-returns-a-string",
+        "p.py",
+        app("def instances():\n    return 'demo'\n"),
+        "instances() returned a str, not a list of Instance objects",
+    ),
     ("py-no-function", "p.py", app(""), "defines no instances()"),
     ("py-syntax-error", "p.py", app("def instances(:\n"), "SyntaxError"),
     (
@@ -988,6 +1012,8 @@ ACCEPTED: list[Case] = [
         doc({"env": [{"name": "PAPERCLIP_LOG_LEVEL", "value": "debug"}]}),
         "",
     ),
+    # Text in Kubernetes YAML (kubectl sends the string), not YAML 1.1's base-60 number 750.
+    ("env-value-time-of-day", "a.yaml", HEAD + "\n  env: [{name: AT, value: 12:30}]\n", ""),
 ]
 WARNED: list[Case] = [
     (

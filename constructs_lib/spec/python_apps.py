@@ -18,7 +18,7 @@ import tempfile
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
@@ -258,7 +258,7 @@ def _call_app(path: Path) -> list[dict[str, Any]]:
             file=str(path),
             fix="add 'def instances() -> list[Instance]:' returning the app's instances.",
         )
-    result = list(factory())
+    result = _returned_list(factory(), str(path))
     if bad := sorted({type(item).__name__ for item in result if not isinstance(item, Instance)}):
         raise UserError.single(
             f"instances() returned {', '.join(bad)} objects.",
@@ -282,6 +282,29 @@ def _call_app(path: Path) -> list[dict[str, Any]]:
             ) from None
         documents.append(data)
     return documents
+
+
+def _returned_list(returned: Any, file: str) -> list[Any]:
+    """What instances() returned as a list; refused when it is not a list (or another
+    iterable) of items: an Instance alone (a model iterates as its fields), a mapping or a
+    string (iterated as keys or characters), None or a number."""
+    if isinstance(returned, Instance):
+        raise UserError.single(
+            "instances() returned an Instance, not a list of them.",
+            file=file,
+            fix="return a list: [instance].",
+        )
+    if isinstance(returned, str | bytes | Mapping | BaseModel) or not isinstance(
+        returned, Iterable
+    ):
+        name = type(returned).__name__
+        what = "None" if returned is None else f"{'an' if name[0] in 'aeiouAEIOU' else 'a'} {name}"
+        raise UserError.single(
+            f"instances() returned {what}, not a list of Instance objects.",
+            file=file,
+            fix="return a list of constructs_lib.spec.Instance objects.",
+        )
+    return list(returned)
 
 
 def _problem(message: str, file: str, fix: str) -> dict[str, Any]:

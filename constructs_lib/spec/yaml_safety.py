@@ -1,6 +1,7 @@
 """Reading an app file safely: size limit, strict UTF-8, and a YAML check event by event
-before anything is built (duplicate keys, depth, alias expansion, self-referencing aliases,
-tags outside the JSON subset; unquoted timestamps stay strings, as in Kubernetes YAML)."""
+before anything is built (duplicate keys, keys that are not strings, depth, alias expansion,
+self-referencing aliases, tags outside the JSON subset or that do not fit their value;
+unquoted timestamps and base-60 numbers such as 12:30 stay strings, as in Kubernetes YAML)."""
 
 from __future__ import annotations
 
@@ -32,16 +33,57 @@ _JSON_TAGS = {
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
 }
 _NO_IMPLICIT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
+_INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
+_SCALAR_KINDS = {_INT: "a number", _FLOAT: "a number", _BOOL: "a boolean", _NULL: "null"}
+_DECIMAL = re.compile(r"^[-+]?[0-9][0-9_]*$")
+_TAG_KINDS = {
+    _INT: "an integer",
+    _FLOAT: "a floating-point number",
+    _BOOL: "a boolean",
+    _NULL: "null",
+}
+
+
+def _without_base_60(tag: str, regexp: re.Pattern[str]) -> re.Pattern[str]:
+    """YAML 1.1 reads 12:30 as the base-60 integer 750; Kubernetes' YAML (go-yaml), as text."""
+    if tag not in (_INT, _FLOAT):
+        return regexp
+    return re.compile(r"(?![^:]*:)" + regexp.pattern, regexp.flags)
 
 
 class _YamlLoader(yaml.CSafeLoader):
-    """The libyaml safe loader, with unquoted timestamps and ``=`` kept as strings."""
+    """The libyaml safe loader, with unquoted timestamps, base-60 numbers and ``=`` kept as
+    strings."""
 
 
 _YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NO_IMPLICIT]
+    first: [
+        (tag, _without_base_60(tag, regexp)) for tag, regexp in resolvers if tag not in _NO_IMPLICIT
+    ]
     for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """How :class:`_YamlLoader` reads an untagged scalar (for the checks of keys and tags)."""
+
+    yaml_implicit_resolvers = _YamlLoader.yaml_implicit_resolvers
+
+
+_RESOLVER = _Resolver()
+
+
+def _resolved(value: str, implicit: tuple[bool, bool] = (True, False)) -> str:
+    """The tag the loader gives an untagged scalar (plain, by default) of text ``value``."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, implicit)  # type: ignore[no-untyped-call]
+    return tag
+
+
+def _scalar_tag(event: yaml.ScalarEvent) -> str:
+    """The tag the loader gives a scalar: its explicit tag, or the one its text resolves to."""
+    if event.tag is None or event.tag == "!":
+        return _resolved(event.value, event.implicit)
+    return str(event.tag)
 
 
 def read_app_file(path: Path) -> bytes:
@@ -94,7 +136,7 @@ def yaml_documents(text: str, file: str) -> list[Any]:
         return [d for d in yaml.load_all(text, Loader=_YamlLoader) if d is not None]
     except UserError as exc:
         raise UserError(p.located(file=file) for p in exc.problems) from None
-    except ValueError as exc:  # e.g. a value the YAML constructor cannot convert
+    except (ValueError, LookupError) as exc:  # a value the YAML constructor cannot convert
         raise UserError.single(
             f"holds a value that cannot be read: {exception_text(exc)}.",
             file=file,
@@ -174,6 +216,17 @@ def check_yaml(text: str) -> None:
                 key = event.value
                 seen = parent.keys
                 key_path = join_path(parent.path, key)
+                kind = _SCALAR_KINDS.get(_scalar_tag(event))
+                if kind is not None:
+                    problems.append(
+                        Problem(
+                            f"the key {key!r} is read as {kind}, not a string (line {line}); "
+                            "Kubernetes keys are strings.",
+                            path=key_path,
+                            fix=_key_fix(event),
+                            document=doc,
+                        )
+                    )
                 if key in seen and key != "<<":
                     problems.append(
                         Problem(
@@ -220,6 +273,8 @@ def check_yaml(text: str) -> None:
         else:
             total += 1
             _check_tag(event, line, path, fail)
+            if isinstance(event, yaml.ScalarEvent) and (problem := _misfit(event, line, path)):
+                problems.append(problem.located(document=doc))
             if (
                 isinstance(event, yaml.ScalarEvent)
                 and event.implicit[0]
@@ -278,6 +333,29 @@ def _check_tag(
         line,
         path,
         "remove the tag (quote the value if it must be a string).",
+    )
+
+
+def _key_fix(event: yaml.ScalarEvent) -> str:
+    if event.tag is not None and event.tag != "!":
+        return f"remove the tag !!{event.tag.rsplit(':', 1)[-1]} from the key."
+    return f"quote the key: '{event.value}':" if event.value else "write a string key."
+
+
+def _misfit(event: yaml.ScalarEvent, line: int, path: str) -> Problem | None:
+    """The problem of a scalar whose explicit tag does not fit its text (``!!bool maybe``,
+    ``!!int ''``), which the YAML constructor cannot convert: the text must be one read as
+    that tag untagged (for ``!!float``, a decimal integer too)."""
+    tag = event.tag
+    if tag not in _TAG_KINDS:
+        return None
+    if _resolved(event.value) == tag or (tag == _FLOAT and _DECIMAL.match(event.value)):
+        return None
+    return Problem(
+        f"the value {event.value!r} is not {_TAG_KINDS[tag]}, as its tag "
+        f"!!{tag.rsplit(':', 1)[-1]} says (line {line}).",
+        path=path,
+        fix="correct the value, or remove the tag (quote the value if it is text).",
     )
 
 
