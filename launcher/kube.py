@@ -250,11 +250,21 @@ class Kube:
                     headers=headers,
                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
                 ) as response:
-                    data: Any
+                    # Never strict: a proxy's error page may be labelled JSON, or not be
+                    # UTF-8; such an answer is an ApiError like any other, not a crash.
+                    text = await response.text(errors="replace")
+                    data: Any = text
                     if response.content_type == "application/json":
-                        data = await response.json()
-                    else:
-                        data = await response.text()
+                        try:
+                            data = json.loads(text) if text.strip() else None
+                        except ValueError:
+                            if response.status < 400:
+                                # what it held (a Secret, say) is not repeated
+                                raise ApiError(
+                                    response.status,
+                                    response.reason or "",
+                                    f"the answer is not valid JSON ({len(text)} characters)",
+                                ) from None
                     if response.status == 401 and attempt == 0 and self.tokens.rereadable:
                         continue  # the token may have been rotated: read it again, once
                     if response.status >= 400:
@@ -297,11 +307,12 @@ class Kube:
         self, path: str, params: dict[str, str], *, idle: float
     ) -> AsyncGenerator[list[str] | None, None]:
         """Lines of a streaming response as they arrive, in batches (the complete lines of
-        one network read); ``None`` after every ``idle`` seconds without data (also while
-        waiting for the response to begin: a log follow of a silent container may send no
-        headers at all), so the caller can check on the producer. Ends at the end of the
-        response; close it with ``aclosing``. Raises :class:`ApiError` (status 0 when the
-        connection failed or broke)."""
+        one network read; a last line without its newline is left out); ``None`` after
+        every ``idle`` seconds without data (also while waiting for the response to begin:
+        a log follow of a silent container may send no headers at all), so the caller can
+        check on the producer. Ends at the end of the response; close it with
+        ``aclosing``. Raises :class:`ApiError` (status 0 when the connection failed or
+        broke)."""
         response: aiohttp.ClientResponse | None = None
         pending: asyncio.Future[aiohttp.ClientResponse] | None = None
         try:
@@ -340,8 +351,11 @@ class Kube:
                         line.decode("utf-8", errors="replace")
                         for line in complete[start : start + MAX_BATCH]
                     ]
-            if buffer:
-                yield [buffer.decode("utf-8", errors="replace")]
+            # A line without its newline is not delivered: the stream may have ended while
+            # the line was being written (the API server ends a follow cleanly when its
+            # connection to the kubelet breaks). Given a cursor now, the whole line would
+            # be skipped after the reconnect; the caller reads it whole then, or with the
+            # rest of the log once the container has ended.
         except (aiohttp.ClientError, ConnectionError) as exc:
             raise ApiError(0, "Unreachable", f"{type(exc).__name__}: {exc}") from None
         finally:

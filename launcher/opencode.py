@@ -115,6 +115,10 @@ class OpenCodeResult:
             )
         elif self.session_id and self.output_tokens == 0 and not self.summary:
             error_code = "llm_api_error"
+            message = (
+                f"OpenCode started session {self.session_id} but got no reply from the model "
+                "(no text, no output tokens): most likely its API call failed; see the run log"
+            )
         return {
             "sessionId": self.session_id,
             "usage": {

@@ -432,12 +432,15 @@ class Launcher:
         finished = current.finished if current else None
         if current is not None and current.annotation(ANNOTATION_CANCELLED):
             cancelled = result["cancelled"] = True
-        if failure is not None:
+        # The Job's deadline can pass before its pod starts (a slow image pull), or the
+        # Job controller may have removed a timed-out pod before the stream came: a timeout.
+        timed_out = failure is not None and failure.reason == "DeadlineExceeded"
+        if failure is not None and not timed_out:
             result.update(exitCode=1, errorCode=failure.reason, errorMessage=failure.message)
-        elif cancelled or (current is None and code is None):
+        elif cancelled or (current is None and code is None and not timed_out):
             result.update(exitCode=143, errorCode="cancelled", errorMessage="the run was cancelled")
             result["cancelled"] = True
-        elif finished and finished[1] == "DeadlineExceeded":
+        elif timed_out or (finished and finished[1] == "DeadlineExceeded"):
             result.update(
                 exitCode=124,
                 timedOut=True,

@@ -157,7 +157,9 @@ export async function buildRunRequest(ctx) {
     agentId: String(agent.id),
     companyId: String(agent.companyId),
     runId: String(ctx.runId),
-    agentName: text(agent.name).slice(0, 200),
+    // 200 characters, as the launcher counts them: a cut by UTF-16 units could split a
+    // character in two, and the launcher refuses the half of one as invalid JSON.
+    agentName: Array.from(text(agent.name)).slice(0, 200).join(""),
     template,
     prompt: await buildPrompt(ctx, session !== null),
     context: contextEnv(ctx.context),
@@ -189,7 +191,11 @@ export function toResult(result, template) {
   };
   if (exitCode !== 0 || result.errorCode) {
     out.errorCode = result.errorCode || "exit_code";
-    out.errorMessage = result.errorMessage || `the agent exited with code ${exitCode}`;
+    out.errorMessage =
+      result.errorMessage ||
+      (exitCode !== 0
+        ? `the agent exited with code ${exitCode}`
+        : `the run failed: ${out.errorCode}`);
   }
   const usage = record(result.usage);
   if (Object.keys(usage).length) {

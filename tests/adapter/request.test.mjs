@@ -202,6 +202,23 @@ test("a dead session is cleared and the run says why; failures keep their code",
   assert.equal(odd.sessionId, undefined);
 });
 
+test("a long agent name is cut between characters, never inside one (the launcher refuses half)", async () => {
+  const name = "a" + "\u{1F600}".repeat(250); // 251 characters, 501 UTF-16 units
+  const body = await buildRunRequest({ runId: "r", agent: { ...agent, name }, config: {}, context: {} });
+  assert.equal(body.agentName, "a" + "\u{1F600}".repeat(199)); // 200 characters, as the launcher counts
+  assert.ok(!/\\ud[89ab]/i.test(JSON.stringify(body)), "no lone surrogate in the request");
+  assert.ok([...body.agentName].length <= 200);
+});
+
+test("a failed run that exited 0 says what failed, not that it exited with code 0", () => {
+  const silent = toResult({ exitCode: 0, errorCode: "llm_api_error", sessionId: "ses_1" }, "opencode");
+  assert.equal(silent.errorCode, "llm_api_error");
+  assert.doesNotMatch(silent.errorMessage, /exited with code 0/);
+  assert.match(silent.errorMessage, /llm_api_error/);
+  const said = toResult({ exitCode: 0, errorCode: "llm_api_error", errorMessage: "no reply" }, "opencode");
+  assert.equal(said.errorMessage, "no reply");
+});
+
 test("the session codec keeps the session and its template", () => {
   assert.deepEqual(sessionCodec.deserialize({ session_id: "ses_1", template: "t", other: 1 }), {
     sessionId: "ses_1",

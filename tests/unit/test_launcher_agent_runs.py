@@ -380,3 +380,27 @@ def test_odd_opencode_events_never_cost_the_run_its_result() -> None:
         json.loads(encode([result]), parse_constant=strict)
 
     asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def test_a_run_that_got_no_reply_from_the_model_says_so() -> None:
+    """OpenCode can start a session and exit 0 without a reply or a token (the model's API
+    failed): the result is an llm_api_error that says what happened."""
+
+    async def scenario() -> None:
+        kube = FakeKube()
+        launcher = Launcher(kube, CONFIG, FAST)
+        started = await launcher.start(request())
+        pod = kube.job_pod(started.job)
+        assert pod is not None
+        kube.append_log(
+            "ns",
+            pod["metadata"]["name"],
+            json.dumps({"type": "step_start", "sessionID": "ses_1", "part": {}}),
+        )
+        kube.end_pod("ns", pod["metadata"]["name"], exit_code=0)
+        result = [r async for batch in launcher.stream("run-1") for r in batch][-1]
+        assert result["errorCode"] == "llm_api_error", result
+        assert "no reply" in result.get("errorMessage", ""), result
+        assert "ses_1" in result["errorMessage"]
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))

@@ -399,3 +399,25 @@ def test_a_kubelet_message_in_the_log_never_becomes_a_cursor() -> None:
         assert records[-1]["exitCode"] == 0
 
     run(test)
+
+
+def test_a_run_that_times_out_before_its_pod_starts_is_a_timeout() -> None:
+    """activeDeadlineSeconds can pass while the pod still waits (a slow image pull), or the
+    stream comes back after the Job controller removed a timed-out pod: the run timed out."""
+
+    async def test() -> None:
+        kube, lp = launcher(FakeKube(auto_pods=False))
+        started = await lp.start(request(timeout_seconds=60))
+        job = kube.objects[(NS, "jobs", started.job)]
+        job["status"] = {
+            "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]
+        }
+        result = (await collect(lp, "run-1"))[-1]
+        assert (result["timedOut"], result["exitCode"], result["errorCode"]) == (
+            True,
+            124,
+            "timeout",
+        )
+        assert not (await lp.start(request("run-2"))).reattached  # the agent is free again
+
+    run(test)
