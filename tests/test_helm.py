@@ -362,6 +362,43 @@ def document_with_values(
     return doc
 
 
+def _emptied_values(app: str, synthesized: Path) -> dict[str, Any]:
+    """Every string and list value of ``app``'s chart that is not empty by default, emptied
+    ("" or []: they replace the default, where an empty map merges into it and changes
+    nothing), each where the chart's schema accepts it empty."""
+    chart = synthesized / app / "helm"
+    validator = jsonschema.Draft7Validator(json.loads((chart / "values.schema.json").read_text()))
+    defaults = yaml.safe_load((chart / "values.yaml").read_text())
+    values: dict[str, Any] = {}
+    for param in PARAMS:
+        default = get(defaults, param.path)
+        if not isinstance(default, str | list) or not default:
+            continue
+        one = _nest([(param.path, type(default)())])
+        if validator.is_valid(coalesce(defaults, one)):
+            values = coalesce(values, one)
+    return values
+
+
+@pytest.mark.parametrize("app", ["production", "production-full"])
+def test_every_value_the_schema_takes_empty_renders_what_synth_makes_of_it_empty(
+    app: str, helm: str, kubectl: str, synthesized: Path, tmp_path: Path
+) -> None:
+    """An emptied value renders the Kustomize tree of the spec with it empty (an optional one
+    unset), or the schema refuses it: publicURL "" rendered the admin bootstrap Job's
+    SERVER_URL "" where synth fills in the in-cluster URL, and image.pullSecrets [] an
+    imagePullSecrets: [] that synth leaves out."""
+    values = _emptied_values(app, synthesized)
+    assert "storageClass" in values["database"], values  # the test empties something
+    test_override_equals_kustomize_of_the_same_change(
+        app, values, "", helm, kubectl, synthesized, tmp_path
+    )
+    if app == "production-full":  # its schema refuses publicURL "", and the README says why
+        readme = (synthesized / app / "helm" / "README.md").read_text()
+        assert "publicURL" not in values
+        assert "- `publicURL`: emptied, spec/template/spec/containers/0/env/" in readme
+
+
 def test_override_changes_object_count(helm: str, synthesized: Path, tmp_path: Path) -> None:
     chart = synthesized / "quickstart" / "helm"
     on = helm_objects(helm, chart, "paperclip", None, tmp_path)

@@ -160,8 +160,8 @@ def _config(url: str, extra: dict[str, str] | None = None) -> list[dict[str, Any
     return [{"kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}]
 
 
-def _never(index: int, pointer: Any) -> bool:
-    return False
+def _never(index: int, pointer: Any) -> Any:
+    return probe.NOT_EMPTIED
 
 
 def test_two_values_spliced_into_one_string_are_told_apart() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.render.helm.probe import (
     METADATA,
+    NOT_EMPTIED,
     Base,
     Change,
     Found,
@@ -83,6 +84,9 @@ class Analysis:
     composites: list[Composite] = field(default_factory=list)
     left_out: list[Unoffered] = field(default_factory=list)
     schema_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kept_filled: list[Unoffered] = field(default_factory=list)
+    """Offered values whose empty value the schema refuses, and why (emptied, the generator
+    fills in a leaf they land in)."""
     defaults: dict[str, Any] = field(default_factory=dict)
     """values.yaml defaults that are not the spec's: what the generator fills in while the
     value is unset (the managed database's resources)."""
@@ -224,13 +228,14 @@ class Renders:
         return self._emptied[key]
 
     def vanishing(self, probe: Probe, group: Callable[[], list[Probe]] = list) -> Vanishes:
-        """Whether a key vanishes with ``probe``'s value emptied: read from the render of
-        ``group()`` emptied together where ``probe`` is in it and that render has the same
-        objects and the same lists on the way, else from the value's own emptied render."""
+        """What a leaf holds with ``probe``'s value emptied (MISSING: the key vanishes): read
+        from the render of ``group()`` emptied together where ``probe`` is in it and that
+        render has the same objects and the same lists on the way, else from the value's own
+        emptied render."""
 
-        def vanishes(index: int, pointer: Pointer) -> bool:
+        def vanishes(index: int, pointer: Pointer) -> Any:
             if probe.guard is None:
-                return False
+                return NOT_EMPTIED
             if probe in group():
                 emptied = self.emptied_render(group())[0]
                 if (
@@ -238,9 +243,9 @@ class Renders:
                     and same_objects(self.default, emptied)
                     and _same_path(self.default[index], emptied[index], pointer)
                 ):
-                    return get(emptied[index], pointer) is MISSING
+                    return get(emptied[index], pointer)
             emptied = self.emptied_render([probe])[0]
-            return emptied is not None and get(emptied[index], pointer) is MISSING
+            return NOT_EMPTIED if emptied is None else get(emptied[index], pointer)
 
         return vanishes
 
@@ -533,6 +538,7 @@ def analyse(
     offered = {k for c in analysis.composites for k in c.keys}
     image_offered = IMAGE in analysis.composites
     accepted: list[tuple[Param, Any]] = []
+    not_empty: dict[str, dict[str, Any]] = {}
     for param in params:
         if not param.landing:
             if param.key in offered:
@@ -567,8 +573,14 @@ def analyse(
         if not reason:
             if held is not MISSING:
                 analysis.defaults[param.key] = held
+            if found is not None and found.filled and not candidate.priority:
+                not_empty[param.key] = _not_empty(param)
+                analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
-    analysis.schema_overrides = narrowed(instance, accepted, doc)
+    bounds = narrowed(instance, accepted, doc)
+    analysis.schema_overrides = {
+        key: {**not_empty.get(key, {}), **bounds.get(key, {})} for key in [*not_empty, *bounds]
+    }
     claims.finish(name_of)
     return analysis
 
@@ -597,6 +609,22 @@ def _held_default(found: Found) -> tuple[Any, str]:
     ):
         return held, ""
     return MISSING, _not_default(found)
+
+
+def _not_empty(param: Param) -> dict[str, Any]:
+    """The schema that refuses a value's empty value ("", [] or {}): emptied, it would not
+    do what the generator does while the spec leaves it unset (fill in a leaf it lands in,
+    e.g. the admin bootstrap's in-cluster SERVER_URL for an unset publicURL)."""
+    kind = param.schema.get("type")
+    if kind == "array":
+        return {"minItems": 1}
+    return {"minProperties": 1} if kind == "object" else {"minLength": 1}
+
+
+def _filled(found: Found) -> str:
+    (_, pointer), held = next(iter(found.filled.items()))
+    where = "/".join(map(str, pointer))
+    return f"emptied, {where} holds {held!r} (the generator fills it in), not the empty value"
 
 
 def _not_default(found: Found) -> str:

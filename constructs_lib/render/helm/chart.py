@@ -346,6 +346,11 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
     left = [f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}" for a in analyses for u in a.left_out]
     if left:
         lines += ["", "Registered parameters this chart leaves out, and why:", "", *left]
+    kept = [
+        f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}" for a in analyses for u in a.kept_filled
+    ]
+    if kept:
+        lines += ["", "Values the schema refuses empty here, and why:", "", *kept]
     return "\n".join(lines) + "\n"
 
 

@@ -362,6 +362,11 @@ class Found:
     generated: dict[tuple[int, Pointer], Any] = field(default_factory=dict)
     """Whole leaves that hold something else than the value's default by default (what the
     generator fills in while the value is unset), as the value's type."""
+    filled: dict[tuple[int, Pointer], Any] = field(default_factory=dict)
+    """Whole leaves of an optional value that hold something else than the empty value when
+    the value is emptied (what the generator fills in then, e.g. the in-cluster URL for an
+    unset publicURL): the template would write the empty value there, so the chart's schema
+    refuses it."""
 
 
 def spans_in(default: str, probed: str, sentinel: str, default_text: str) -> list[tuple[int, int]]:
@@ -378,9 +383,18 @@ def spans_in(default: str, probed: str, sentinel: str, default_text: str) -> lis
     return spans
 
 
-Vanishes = Callable[[int, Pointer], bool]
-"""Whether the key at (object index, pointer) is absent when the value is empty (the key is
-then written under ``{{- with }}``); asked only where a whole leaf is the value."""
+Vanishes = Callable[[int, Pointer], Any]
+"""The leaf at (object index, pointer) when the value is emptied: MISSING when the key is
+then absent (it is written under ``{{- with }}``), :data:`NOT_EMPTIED` when the value is not
+optional or the rules refuse it empty; asked only where a whole leaf is the value."""
+
+NOT_EMPTIED: Any = object()
+"""What :data:`Vanishes` says of a value that has no emptied render."""
+
+
+def is_empty(value: Any) -> bool:
+    """Whether a leaf holds what an emptied value's template writes ("", {} or [])."""
+    return isinstance(value, str | dict | list) and not value
 
 
 def _where(pointer: Pointer) -> str:
@@ -427,7 +441,10 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
         raise Unexplained(f"{_where(pointer)} disappeared")
     if is_value(new, probe.value):
         _note_default(probe, found, where, old)
-        found.whole[where] = Whole(probe.expr, form, guarded=vanishes(index, pointer))
+        emptied = vanishes(index, pointer)
+        if emptied is not MISSING and emptied is not NOT_EMPTIED and not is_empty(emptied):
+            found.filled[where] = emptied
+        found.whole[where] = Whole(probe.expr, form, guarded=emptied is MISSING)
     elif probe.integer and isinstance(new, str) and new == str(probe.value):
         _note_default(
             probe, found, where, int(old) if isinstance(old, str) and old.isdigit() else old

@@ -273,6 +273,7 @@ PARAMS: tuple[Param, ...] = (
             },
         },
         shape=Shape.BLOCK,
+        optional=True,
         probes=([{"name": "zqhelm-pull"}],),
     ),
     Param(
