@@ -397,6 +397,10 @@ def test_every_value_the_schema_takes_empty_renders_what_synth_makes_of_it_empty
         readme = (synthesized / app / "helm" / "README.md").read_text()
         assert "publicURL" not in values
         assert "- `publicURL`: emptied, spec/template/spec/containers/0/env/" in readme
+        # and its description does not offer "" for none
+        schema = json.loads((synthesized / app / "helm" / "values.schema.json").read_text())
+        described = schema["properties"]["publicURL"]["description"]
+        assert '""' not in described and "Not empty for this instance" in described
 
 
 def test_override_changes_object_count(helm: str, synthesized: Path, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from constructs_lib.constructs.kube import KubeObject
@@ -576,6 +577,7 @@ def analyse(
             if found is not None and found.filled and not candidate.priority:
                 not_empty[param.key] = _not_empty(param)
                 analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
+                analysis.params[-1] = replace(param, help=_not_empty_help(param.help))
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     bounds = narrowed(instance, accepted, doc)
     analysis.schema_overrides = {
@@ -619,6 +621,15 @@ def _not_empty(param: Param) -> dict[str, Any]:
     if kind == "array":
         return {"minItems": 1}
     return {"minProperties": 1} if kind == "object" else {"minLength": 1}
+
+
+_EMPTY_NOTE = re.compile(r'[;,] (?:""|\{\}|\[\]) for [^)]*(?=\))| \((?:""|\{\}|\[\]) for [^)]*\)')
+"""What a value's help says its empty value does ('; "" for none', ' ({} for none)')."""
+
+
+def _not_empty_help(text: str) -> str:
+    """A value's help without what its empty value would do, which the schema refuses here."""
+    return _EMPTY_NOTE.sub("", text) + " Not empty for this instance (the chart README says why)."
 
 
 def _filled(found: Found) -> str:
