@@ -177,6 +177,27 @@ def test_bad_config_is_a_clear_error_and_writes_nothing(
     assert tree_bytes(out) == before
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("repoURL: https://g.example/r.git\nrevision: !!bool maybe\n", "revision"),
+        ("repoURL: https://g.example/r.git\non: x\n", "quote the key"),
+        ("repoURL: https://g.example/r.git\n---\nrevision: main\n", "must hold one mapping"),
+    ],
+    ids=["tag-it-does-not-fit", "boolean-key", "two-documents"],
+)
+def test_a_config_is_read_with_the_app_files_yaml_checks(
+    text: str, expected: str, apps_dir: Path, tmp_path: Path
+) -> None:
+    """The GitOps config goes through the app files' YAML reader: a tag its value does not
+    fit was a KeyError traceback."""
+    (apps_dir / "_gitops.yaml").write_text(text)
+    result = synth(apps_dir, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "_gitops.yaml" in result.output and expected in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
 def test_app_named_gitops_is_reserved(apps_dir: Path, tmp_path: Path) -> None:
     shutil.copy(apps_dir / "production.yaml", apps_dir / "gitops.yaml")
     result = synth(apps_dir, tmp_path / "out")

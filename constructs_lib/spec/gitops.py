@@ -10,12 +10,12 @@ import urllib.parse
 from pathlib import Path
 from typing import Annotated, Self
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec.base import Namespace, ObjectName, SpecModel, StrictBool
 from constructs_lib.spec.instance_errors import known_fields
+from constructs_lib.spec.yaml_safety import decode, read_app_file, yaml_documents
 
 CONFIG_FILE = "_gitops.yaml"
 """The config's file name inside the apps directory."""
@@ -225,14 +225,9 @@ def load_config(apps_dir: Path) -> GitOpsConfig | None:
     if not path.is_file():
         return None
     file = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError.single(
-            f"is not valid YAML: {str(exc).splitlines()[0]}",
-            file=file,
-            fix="write one mapping with repoURL (and optional revision, apps, argocd, flux).",
-        ) from None
+    # the app files' reader: the same YAML checks (tags, keys, aliases), size limit and messages
+    documents = yaml_documents(decode(read_app_file(path), file), file)
+    data = documents[0] if len(documents) == 1 else None
     if not isinstance(data, dict):
         raise UserError.single(
             "must hold one mapping.",
