@@ -3,14 +3,18 @@ cdk8s app."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from constructs import Construct
+import jsii
+from constructs import Construct, IValidation
 
-from constructs_lib.constructs.build import Plan, instance_objects, plan
+from constructs_lib.constructs.build import Plan, feature_errors, instance_objects, plan
 from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.constructs.package_files import Sources
-from constructs_lib.spec import Instance
+from constructs_lib.errors import Problem, UserError
+from constructs_lib.spec import Instance, rules
+from constructs_lib.spec.instance_errors import parse_instance
 
 
 class PaperclipInstance(Construct):
@@ -19,8 +23,16 @@ class PaperclipInstance(Construct):
     chart's other objects, and the usual escape hatches work on them (``ApiObject.of``,
     ``add_json_patch``). Each child's id is ``<Kind>-<name>``.
 
-    Takes a validated spec; reads no files or clock (the package's adapter and scripts come
-    from ``sources``, by default the installed package's). The objects are built by
+    ``instance``: a validated :class:`~constructs_lib.spec.Instance`, or an Instance document
+    (a mapping, e.g. a decoded YAML file), validated as ``paperclip-gitops`` validates it. An
+    Instance that ``paperclip-gitops synth`` refuses (its synth-time rules, the features'
+    errors) raises a :class:`~constructs_lib.errors.UserError` naming each field, before
+    anything is added to ``scope``. The objects keep the Instance's namespace (a Chart's
+    ``namespace`` is only the default of objects that name none); cluster-scoped ones have
+    none.
+
+    Reads no files or clock (the package's adapter and scripts come from ``sources``, by
+    default the installed package's). The objects are built by
     :func:`constructs_lib.constructs.build.instance_objects`, as ``paperclip-gitops`` builds
     them; :meth:`manifests` gives them as data."""
 
@@ -29,15 +41,36 @@ class PaperclipInstance(Construct):
         scope: Construct,
         id: str,
         *,
-        instance: Instance,
+        instance: Instance | Mapping[str, Any],
         planned: Plan | None = None,
         sources: Sources | None = None,
     ) -> None:
+        # Whatever fails leaves ``scope`` as it was.
+        checked = _as_instance(instance)
+        if planned is not None and planned.instance != checked:
+            raise ValueError(
+                f"planned is the plan of Instance {planned.instance.name}, not of the "
+                f"instance given ({checked.name}): pass plan(instance), or no plan."
+            )
+        planned = planned or plan(checked)
+        problems = [*rules.errors(checked), *planned.contribution.errors]
+        if problems:
+            raise UserError(p.located(document=_label(checked)) for p in problems)
+        objects = instance_objects(planned, sources)
         super().__init__(scope, id)
-        self.instance = instance
-        self.plan = planned or plan(instance)
-        self.objects: list[KubeObject] = instance_objects(self.plan, sources)
+        self.instance = checked
+        self.plan = planned
+        self.objects: list[KubeObject] = objects
+        try:
+            clashes = _clashes(self)  # (cdk8s refuses a scope outside any Chart)
+            if clashes:
+                raise UserError(p.located(document=_label(checked)) for p in clashes)
+        except Exception:
+            scope.node.try_remove_child(self.node.id)
+            raise
         self._add_api_objects()
+        # objects the user adds to the chart afterwards: checked by app.synth()
+        self.node.add_validation(_NoClash(self))
 
     def manifests(self) -> list[dict[str, Any]]:
         return [o.to_json() for o in self.objects]
@@ -58,5 +91,77 @@ class PaperclipInstance(Construct):
                     annotations=obj.annotations or None,
                 ),
             )
+            if obj.namespace is None and api_object.metadata.namespace is not None:
+                # cdk8s gives an object without a namespace its Chart's: not a
+                # cluster-scoped one (a ClusterRole, a ClusterRoleBinding).
+                api_object.add_json_patch(cdk8s.JsonPatch.remove("/metadata/namespace"))
             for key, value in obj.body.items():
                 api_object.add_json_patch(cdk8s.JsonPatch.add(f"/{key}", value))
+
+
+def _identity(api_version: str, kind: str, namespace: str | None, name: str) -> tuple[str, ...]:
+    """What names one object in a cluster: group (not version), kind, namespace, name."""
+    return (api_version.rpartition("/")[0], kind, namespace or "", name)
+
+
+def _clashes(construct: PaperclipInstance) -> list[Problem]:
+    """Objects of the construct's chart, outside it, that are one of its objects: applied, one
+    would replace the other (``paperclip-gitops synth`` refuses two instances of an app whose
+    objects share a kind and name)."""
+    import cdk8s
+
+    chart = cdk8s.Chart.of(construct)
+    path = construct.node.path
+    ours = {_identity(o.api_version, o.kind, o.namespace, o.name): o for o in construct.objects}
+    found = []
+    for node in chart.node.find_all():
+        if (
+            not isinstance(node, cdk8s.ApiObject)
+            or f"{node.node.path}/".startswith(f"{path}/")
+            or cdk8s.Chart.of(node) is not chart
+        ):
+            continue
+        meta = node.metadata
+        obj = ours.get(_identity(node.api_version, node.kind, meta.namespace, meta.name or ""))
+        if obj is not None:
+            where = f" in namespace {obj.namespace}" if obj.namespace else ""
+            found.append(
+                Problem(
+                    f"{obj.kind} {obj.name}{where} of the PaperclipInstance at {path} is also "
+                    f"the object at {node.node.path}: applied, one would replace the other.",
+                    "metadata.name",
+                    fix="give the Instance another metadata.name or namespace (an instance X "
+                    "also owns X-config, X-data, ...), or rename the other object.",
+                )
+            )
+    return found
+
+
+@jsii.implements(IValidation)
+class _NoClash:
+    """Fails ``app.synth()`` when the chart has an object the instance generates too."""
+
+    def __init__(self, construct: PaperclipInstance) -> None:
+        self.construct = construct
+
+    def validate(self) -> list[str]:
+        found = _clashes(self.construct)
+        return [p.located(document=_label(self.construct.instance)).render() for p in found]
+
+
+def _label(instance: Instance) -> str:
+    """How the construct's errors name its Instance."""
+    return f"Instance {instance.name} (namespace {instance.namespace})"
+
+
+def _as_instance(instance: Instance | Mapping[str, Any]) -> Instance:
+    """An Instance as given, or a document validated as the command line validates it."""
+    if isinstance(instance, Instance):
+        return instance
+    if isinstance(instance, Mapping):
+        return parse_instance(dict(instance), checks=(feature_errors,))
+    raise TypeError(
+        "PaperclipInstance(instance=...) takes an Instance (constructs_lib.spec.Instance, e.g. "
+        "Instance.model_validate(document)) or an Instance document as a mapping, not "
+        f"{type(instance).__name__}."
+    )

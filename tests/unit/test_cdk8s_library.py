@@ -6,15 +6,18 @@ the user's own objects."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import cdk8s
 import pytest
 
 from constructs_lib.constructs import PaperclipInstance
-from constructs_lib.spec import Instance
+from constructs_lib.constructs.build import plan
+from constructs_lib.errors import UserError
+from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.loader import discover, load_app
-from tests.conftest import REPO, load_yaml_file, make_instance, synth_objects
+from tests.conftest import REPO, load_yaml_file, make_instance, merge, synth_objects
 from tests.test_snapshots import SCENARIOS
 
 
@@ -52,6 +55,10 @@ def test_every_app_synthesizes_in_a_user_chart_as_in_dist(path: Any) -> None:
 def test_every_feature_scenario_synthesizes_in_a_user_chart_as_in_the_cli(scenario: str) -> None:
     patch, metadata, _ = SCENARIOS[scenario]
     instance = make_instance(patch, **metadata)
+    if rules.errors(instance) or plan(instance).contribution.errors:
+        with pytest.raises(UserError):  # as `paperclip-gitops synth` refuses it
+            user_chart(instance)
+        return
     chart, _ = user_chart(instance)
     assert canonical(cdk8s.Testing.synth(chart)) == canonical(
         list(synth_objects(instance).values())
@@ -75,3 +82,105 @@ def test_escape_hatches_and_the_users_own_objects() -> None:
     ours = synth_objects(instance)
     assert set(found) == set(ours) | {"ConfigMap/mine"}
     assert ours["Service/demo"]["spec"]["type"] == "ClusterIP"  # the patch is the user's only
+
+
+def test_a_chart_namespace_stays_off_the_cluster_scoped_objects() -> None:
+    """A Chart's ``namespace`` is cdk8s's default for objects that name none: the instance's
+    namespaced objects keep their own, and its ClusterRoles/ClusterRoleBindings stay
+    cluster-scoped (they were given the chart's namespace)."""
+    patch, metadata, _ = SCENARIOS["adapters-sandbox-and-execution"]
+    instance = make_instance(patch, **metadata)
+    chart = cdk8s.Chart(cdk8s.App(), "user", namespace="apps")
+    PaperclipInstance(chart, "paperclip", instance=instance)
+    found = cdk8s.Testing.synth(chart)
+    cluster_scoped = [o for o in found if o["kind"].startswith("Cluster")]
+    assert cluster_scoped and all("namespace" not in o["metadata"] for o in cluster_scoped)
+    assert canonical(found) == canonical(list(synth_objects(instance).values()))
+    # the user's own objects still take the chart's namespace
+    mine = cdk8s.ApiObject(chart, "mine", api_version="v1", kind="ConfigMap")
+    assert mine.metadata.namespace == "apps"
+
+
+INSTANCE = {
+    "apiVersion": "paperclip.inc/v1alpha1",
+    "kind": "Instance",
+    "metadata": {"name": "team", "namespace": "team"},
+    "spec": {"image": {"tag": "2026.1106.0"}, "database": {"mode": "embedded"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"image": {"tag": None}}, "spec.image"),  # an unpinned (:latest) image
+        ({"database": {"mode": "external"}}, "spec.database"),  # no database URL
+        (  # local_trusted has no login
+            {"deployment": {"mode": "local_trusted", "exposure": "public"}},
+            "spec.deployment.exposure",
+        ),
+        (  # a feature's error: the managed database wires DATABASE_URL from its Secret
+            {"database": {"mode": "managed"}, "env": [{"name": "DATABASE_URL", "value": "x"}]},
+            "spec.env[0].name",
+        ),
+    ],
+)
+def test_an_instance_the_cli_refuses_is_refused_by_the_construct(
+    spec: dict[str, Any], path: str
+) -> None:
+    """The synth-time rules and the features' errors stop the construct as they stop
+    ``paperclip-gitops synth``: a UserError naming the field, and nothing added to the chart
+    (the objects were built, e.g. an unpinned image)."""
+    instance = Instance.model_validate(merge(INSTANCE, {"spec": spec}))
+    chart = cdk8s.Chart(cdk8s.App(), "user")
+    with pytest.raises(UserError) as refused:
+        PaperclipInstance(chart, "paperclip", instance=instance)
+    assert [p.path for p in refused.value.problems] == [path]
+    assert "Instance team" in str(refused.value)
+    assert chart.node.try_find_child("paperclip") is None
+
+
+def test_an_instance_document_as_a_mapping() -> None:
+    """A decoded Instance document (e.g. a YAML file's) is validated as the command line
+    validates it; anything else is a TypeError that says what to pass."""
+    by_model = cdk8s.Chart(cdk8s.App(), "user")
+    PaperclipInstance(by_model, "paperclip", instance=Instance.model_validate(INSTANCE))
+    by_mapping = cdk8s.Chart(cdk8s.App(), "user")
+    built = PaperclipInstance(by_mapping, "paperclip", instance=INSTANCE)
+    assert isinstance(built.instance, Instance)
+    assert canonical(cdk8s.Testing.synth(by_mapping)) == canonical(cdk8s.Testing.synth(by_model))
+    wrong = merge(INSTANCE, {"spec": {"database": {"mode": "sqlite"}}})
+    with pytest.raises(UserError) as refused:
+        PaperclipInstance(cdk8s.Chart(cdk8s.App(), "user"), "paperclip", instance=wrong)
+    assert [p.path for p in refused.value.problems] == ["spec.database.mode"]
+    other = plan(make_instance({}, name="other"))
+    with pytest.raises(ValueError, match="the plan of Instance other"):
+        PaperclipInstance(cdk8s.Chart(cdk8s.App(), "user"), "pc", instance=INSTANCE, planned=other)
+    with pytest.raises(TypeError, match="an Instance"):
+        PaperclipInstance(cdk8s.Chart(cdk8s.App(), "user"), "paperclip", instance="team.yaml")
+
+
+def test_an_object_of_the_instance_twice_in_one_chart_is_refused(tmp_path: Path) -> None:
+    """Two PaperclipInstances of one Instance (or of two with one name and namespace) in a
+    chart wrote every object twice, the last one winning when applied; `paperclip-gitops synth`
+    refuses them. Now the second construct raises and is not added; an object of the user's
+    added later with the identity of a generated one fails ``app.synth()``. The same name in
+    another namespace, or in another chart, is no clash."""
+    app = cdk8s.App(outdir=str(tmp_path))
+    chart = cdk8s.Chart(app, "team")
+    instance = make_instance({}, name="team")
+    PaperclipInstance(chart, "one", instance=instance)
+    with pytest.raises(UserError, match=r"ConfigMap team-config in namespace team .* team/one/"):
+        PaperclipInstance(chart, "two", instance=instance)
+    assert chart.node.try_find_child("two") is None
+    PaperclipInstance(chart, "two", instance=make_instance({}, name="team", namespace="other"))
+    PaperclipInstance(cdk8s.Chart(app, "elsewhere"), "one", instance=instance)
+    assert len(cdk8s.Testing.synth(chart)) == 2 * len(synth_objects(instance))
+    cdk8s.ApiObject(
+        chart,
+        "mine",
+        api_version="v1",
+        kind="ConfigMap",
+        metadata={"name": "team-config", "namespace": "team"},
+    )
+    with pytest.raises(RuntimeError, match=r"\[team/one\] .*ConfigMap team-config .* team/mine"):
+        app.synth()
