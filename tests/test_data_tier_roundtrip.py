@@ -19,6 +19,7 @@ from tests.data_tier_harness import (
     Container,
     World,
     data_tier_world,
+    pod_containers,
 )
 
 pytestmark = pytest.mark.timeout(600)
@@ -205,3 +206,86 @@ def test_restore_of_a_named_key_and_latest_skips_unfinished_uploads(world: World
     by_name = world.run_pod(world.restore, PGDATABASE="named", RESTORE_KEY=dump.rsplit("/")[-1])
     _ok(by_name)
     assert world.postgres.psql(FINGERPRINT, "named") == world.postgres.psql(FINGERPRINT)
+
+
+def _restorable(world: World) -> set[str]:
+    """The backups under PREFIX that a restore can use: a .dump with its .sha256."""
+    keys = world.s3.keys(BUCKET, PREFIX + "/")
+    return {k for k in keys if k.endswith(".dump") and k + ".sha256" in keys}
+
+
+def test_keep_last_counts_only_complete_backups(world: World) -> None:
+    """Interrupted uploads (a .dump without its .sha256: the pod died, a transient S3 error
+    after the dump went up, each of the Job's retries) are not backups: they must not take the
+    places keepLast guarantees, or retention deletes the good backups they displace."""
+    _clean_bucket(world)
+    complete = {"20260101T030000Z": 40, "20251201T030000Z": 50, "20251101T030000Z": 60}
+    for name, days in complete.items():
+        for suffix in (".dump", ".dump.sha256"):
+            world.s3.put(BUCKET, f"{PREFIX}/{name}{suffix}", b"x")
+            world.s3.age(BUCKET, f"{PREFIX}/{name}{suffix}", days)
+    unfinished = {"20260303T030000Z": 1, "20260302T030000Z": 2, "20260301T030000Z": 3}
+    unfinished["20250101T030000Z"] = 90  # old and unfinished: deleted
+    for name, days in unfinished.items():
+        world.s3.put(BUCKET, f"{PREFIX}/{name}.dump", b"partial")
+        world.s3.age(BUCKET, f"{PREFIX}/{name}.dump", days)
+    # the standalone prune: the three newest objects are unfinished uploads
+    [_, upload] = world.backup
+    prune = Container(upload.name, [*upload.command[:-1], "prune"], upload.env)
+    result = world.pod.run(prune, world.overrides(prune))
+    assert result.returncode == 0, result.stderr
+    assert _restorable(world) == {f"{PREFIX}/{n}.dump" for n in complete}
+    # a backup run: its new backup and the two newest complete ones stay
+    _ok(world.run_pod(world.backup))
+    [new] = _restorable(world) - {f"{PREFIX}/{n}.dump" for n in complete}
+    assert _restorable(world) == {new} | {f"{PREFIX}/{n}.dump" for n in list(complete)[:2]}
+    # the young unfinished uploads stay (one may still be going on); the old one is gone
+    keys = world.s3.keys(BUCKET, PREFIX + "/")
+    assert {f"{PREFIX}/{n}.dump" for n in list(unfinished)[:3]} <= set(keys)
+    assert f"{PREFIX}/20250101T030000Z.dump" not in keys
+    # and latest is the new backup
+    world.postgres.psql("DROP DATABASE IF EXISTS kept")
+    world.postgres.psql("CREATE DATABASE kept")
+    restored = world.run_pod(world.restore, PGDATABASE="kept")
+    _ok(restored)
+    assert f"fetched {new}" in restored[0].stderr
+
+
+EXTERNAL_SPEC: dict[str, Any] = {
+    **SPEC,
+    "database": {"mode": "external", "externalURLSecretRef": {"name": "db", "key": "url"}},
+}
+
+
+def test_an_external_database_url_never_puts_its_password_in_the_log(world: World) -> None:
+    """libpq quotes the part of a DATABASE_URL it cannot parse: a password with a bare '@'
+    (which the server's WHATWG URL parser reads, the last '@' ending the user info) came out
+    in pg_dump's 'could not translate host name "dor&3x@127.0.0.1"'; a bare '%' or a '/' did
+    too. The '@' is read as the server reads it; the others are refused without the URL."""
+    _clean_bucket(world)
+    objects = synth_objects(make_instance(EXTERNAL_SPEC, name="rt", namespace="data"))
+    backup = pod_containers(objects["CronJob/rt-db-backup"])
+    restore = pod_containers(objects["CronJob/rt-db-restore"])
+    password = "Tr0ub@dor&3x"
+    world.postgres.psql("DROP ROLE IF EXISTS ext")
+    world.postgres.psql(f"CREATE ROLE ext LOGIN SUPERUSER PASSWORD '{password}'")
+    url = f"postgresql://ext:{password}@127.0.0.1:{world.postgres.port}/{{}}"
+    world.pod.secrets[("db", "url")] = url.format("paperclip")
+    dumped = world.run_pod(backup)
+    for result in dumped:
+        assert "dor&3x" not in result.stderr and password not in result.stderr
+    _ok(dumped)
+    world.postgres.psql("DROP DATABASE IF EXISTS external_copy")
+    world.postgres.psql("CREATE DATABASE external_copy")
+    world.pod.secrets[("db", "url")] = url.format("external_copy")
+    restored = world.run_pod(restore)
+    _ok(restored)
+    assert world.postgres.psql(FINGERPRINT, "external_copy") == world.postgres.psql(FINGERPRINT)
+    # what libpq would misread is refused, and the URL is not printed
+    for bad in ("100%sure", "s3c/ret@x", "nul%00byte"):
+        world.pod.secrets[("db", "url")] = f"postgresql://ext:{bad}@127.0.0.1:1/paperclip"
+        [refused] = world.run_pod(backup)
+        assert refused.returncode != 0
+        assert "percent-encode" in refused.stderr and "not printed" in refused.stderr
+        for part in re.split(r"[%/@]", bad):
+            assert part not in refused.stderr, (bad, refused.stderr)

@@ -9,7 +9,8 @@
 #   upload   (aws-cli image)   re-check the sha256, upload <prefix>/<ts>.dump and .sha256, check
 #                              the stored size, then apply retention
 #   prune    (aws-cli image)   retention alone: delete backups whose LastModified is older than
-#                              RETENTION_DAYS, always keeping the newest KEEP_LAST
+#                              RETENTION_DAYS, always keeping the newest KEEP_LAST complete ones
+#                              (with their .sha256; an unfinished upload goes by age alone)
 #   fetch    (aws-cli image)   download RESTORE_KEY (or the latest complete backup) and its
 #                              .sha256 into $BACKUP_DIR and check the sha256
 #   restore  (postgres image)  check the sha256 and pg_restore --list again, then pg_restore
@@ -18,7 +19,9 @@
 # Environment:
 #   BACKUP_DIR      work directory shared by the phases (default /backup)
 #   PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD   the database (libpq), or
-#   DATABASE_URL    a connection URI (external databases; wins when set)
+#   DATABASE_URL    a connection URI (external databases; wins when set). A bare '@' in its
+#                   user info is read as the server reads it; a bare '%' or a '/' there is
+#                   refused; the URL (and so its password) is never printed
 #   S3_BUCKET S3_PREFIX   objects are <S3_PREFIX>/<UTC timestamp>.dump (+ .sha256)
 #   S3_ENDPOINT     endpoint URL of a non-AWS store (optional)
 #   S3_FORCE_PATH_STYLE   true for path-style addressing (MinIO)
@@ -45,12 +48,37 @@ STAMP_RE='^[0-9]{8}T[0-9]{6}Z\.dump$'
 log() { printf '%s paperclip-db: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# db_url URL: sets DB_URL to the URL as libpq must read it. libpq quotes in its error the part
+# of a URL it cannot parse, so the password of a URL with a bare '@' in it ("could not
+# translate host name "dor&3x@db..."), a bare '%' or a '/' reached the Job's log. A bare '@'
+# in the user info is encoded, as the server's URL parser (WHATWG: the last '@' before the
+# host ends the user info) reads it; what libpq would still misread is refused, unprinted.
+db_url() {
+  local url=$1 rest pre userinfo
+  DB_URL=$url
+  case "$url" in postgres://* | postgresql://*) ;; *) return 0 ;; esac
+  if [[ $url =~ %([^0-9A-Fa-f]|[0-9A-Fa-f][^0-9A-Fa-f]|[0-9A-Fa-f]?$|00) ]]; then
+    die "DATABASE_URL has a '%' that is no %XX escape: percent-encode its user name and" \
+      "password (% as %25); the URL is not printed"
+  fi
+  rest=${url#*://}
+  pre=${rest%%\?*}
+  [[ $pre == *@* ]] || return 0
+  userinfo=${pre%@*}
+  case "$userinfo" in
+    */*) die "DATABASE_URL has an '@' after a '/': percent-encode its user name and password" \
+      "(/ as %2F); the URL is not printed" ;;
+  esac
+  DB_URL="${url%%://*}://${userinfo//@/%40}@${rest#"$userinfo"@}"
+}
+
 # The connection arguments for pg_dump/pg_restore: the URI when given, else the database
 # PGDATABASE with libpq's PGHOST/PGPORT/PGUSER/PGPASSWORD. Never prompts for a password.
 conn_args() {
   CONN=(--no-password)
   if [ -n "${DATABASE_URL:-}" ]; then
-    CONN+=("--dbname=$DATABASE_URL")
+    db_url "$DATABASE_URL"
+    CONN+=("--dbname=$DB_URL")
   else
     [ -n "${PGDATABASE:-}" ] || die "set DATABASE_URL, or PGDATABASE (with PGHOST, PGUSER, ...)"
     CONN+=("--dbname=$PGDATABASE")
@@ -93,28 +121,29 @@ s3() {
   fi
 }
 
-# list_backups: "<epoch>\t<key>" for every complete-or-not <ts>.dump under the prefix, newest
-# first (by LastModified, then key). Fails on any listing or date error.
+# list_backups: "<epoch>\t<complete>\t<key>" for every <ts>.dump under the prefix, newest first
+# (by LastModified, then key); <complete> is 1 when the listing holds its .sha256 (a finished
+# upload), else 0. Fails on any listing or date error.
 list_backups() {
   local listing stamp key name epoch
   listing=$(s3 s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$S3_PREFIX/" \
     --query 'Contents[].[LastModified,Key]' --output text) ||
     die "cannot list s3://$S3_BUCKET/$S3_PREFIX/"
+  local -A sums=()
+  while IFS=$'\t' read -r stamp key; do
+    case "$key" in *.dump.sha256) sums["$key"]=1 ;; esac
+  done <<<"$listing"
   local rows=()
   while IFS=$'\t' read -r stamp key; do
     [ -n "$stamp" ] && [ "$stamp" != "None" ] || continue
     name=${key#"$S3_PREFIX/"}
     [[ $name =~ $STAMP_RE ]] || continue
     epoch=$(date -u -d "$stamp" +%s) || die "cannot read the LastModified of $key: $stamp"
-    rows+=("$epoch"$'\t'"$key")
+    rows+=("$epoch"$'\t'"${sums["$key.sha256"]:-0}"$'\t'"$key")
   done <<<"$listing"
   if [ "${#rows[@]}" -gt 0 ]; then
-    printf '%s\n' "${rows[@]}" | sort -t$'\t' -k1,1nr -k2,2r || die "cannot sort the listing"
+    printf '%s\n' "${rows[@]}" | sort -t$'\t' -k1,1nr -k3,3r || die "cannot sort the listing"
   fi
-}
-
-object_exists() {
-  s3 s3api head-object --bucket "$S3_BUCKET" --key "$1" >/dev/null 2>&1
 }
 
 cmd_dump() {
@@ -161,18 +190,30 @@ cmd_prune() {
     die "RETENTION_DAYS must be a whole number of days, at least 1 (got '$RETENTION_DAYS')"
   [[ $KEEP_LAST =~ ^[0-9]+$ ]] && [ "$KEEP_LAST" -ge 1 ] ||
     die "KEEP_LAST must be at least 1 (got '$KEEP_LAST')"
-  local now cutoff listing epoch key index=0 deleted=0 kept=0
+  local now cutoff listing epoch complete key index=0 deleted=0 kept=0
   now=$(date -u +%s)
   cutoff=$((now - RETENTION_DAYS * 86400))
   listing=$(list_backups) || exit 1
-  while IFS=$'\t' read -r epoch key; do
+  # KEEP_LAST counts complete backups only: an unfinished upload (no .sha256) cannot be
+  # restored, so it never takes the place of one that can; it goes by its age alone.
+  while IFS=$'\t' read -r epoch complete key; do
     [ -n "$key" ] || continue
-    index=$((index + 1))
-    if [ "$index" -le "$KEEP_LAST" ] || [ "$epoch" -ge "$cutoff" ]; then
+    if [ "$complete" = 1 ]; then
+      index=$((index + 1))
+      if [ "$index" -le "$KEEP_LAST" ]; then
+        kept=$((kept + 1))
+        continue
+      fi
+    fi
+    if [ "$epoch" -ge "$cutoff" ]; then
       kept=$((kept + 1))
       continue
     fi
-    log "retention: deleting $key (older than $RETENTION_DAYS days)"
+    if [ "$complete" = 1 ]; then
+      log "retention: deleting $key (older than $RETENTION_DAYS days)"
+    else
+      log "retention: deleting $key (an unfinished upload older than $RETENTION_DAYS days)"
+    fi
     s3 s3api delete-object --bucket "$S3_BUCKET" --key "$key.sha256" >/dev/null
     s3 s3api delete-object --bucket "$S3_BUCKET" --key "$key" >/dev/null
     deleted=$((deleted + 1))
@@ -182,12 +223,12 @@ cmd_prune() {
 
 cmd_fetch() {
   require_s3
-  local wanted=${RESTORE_KEY:-latest} key="" epoch candidate listing
+  local wanted=${RESTORE_KEY:-latest} key="" epoch complete candidate listing
   if [ "$wanted" = "latest" ]; then
     listing=$(list_backups) || exit 1
-    while IFS=$'\t' read -r epoch candidate; do
+    while IFS=$'\t' read -r epoch complete candidate; do
       [ -n "$candidate" ] || continue
-      if object_exists "$candidate.sha256"; then
+      if [ "$complete" = 1 ]; then
         key=$candidate
         break
       fi
