@@ -344,63 +344,52 @@ def test_an_agent_may_keep_its_cancelled_jobs_when_the_template_allows() -> None
     assert caught.value.field == "retain"
 
 
-def test_odd_opencode_events_never_cost_the_run_its_result() -> None:
-    """The log carries whatever the container printed: an event of an unexpected shape (a
-    string error, a token count that is no number, a NaN cost) is ignored, and the result
-    still comes, as JSON a JavaScript client can read (NaN is not JSON)."""
+def _result_of_a_run_that_logs(*lines: str) -> dict[str, Any]:
+    """The result record of an opencode run whose container printed ``lines`` and exited 0."""
 
-    def strict(constant: str) -> None:
-        raise ValueError(f"{constant} is not JSON")
-
-    async def scenario() -> None:
-        from launcher.server import encode
-
+    async def scenario() -> dict[str, Any]:
         kube = FakeKube()
         launcher = Launcher(kube, CONFIG, FAST)
         started = await launcher.start(request())
         pod = kube.job_pod(started.job)
         assert pod is not None
-        kube.append_log(
-            "ns",
-            pod["metadata"]["name"],
-            json.dumps({"type": "text", "sessionID": "ses_1", "part": {"text": "Done."}}),
-            '{"type":"step_finish","part":{"cost":NaN,"tokens":{"input":7,"output":"many"}}}',
-            '{"type":"step_finish","part":{"cost":Infinity,"tokens":[1]}}',
-            json.dumps({"type": "tool_use", "part": {"state": "error"}}),
-            json.dumps({"type": "error", "error": "rate limited"}),
-        )
+        kube.append_log("ns", pod["metadata"]["name"], *lines)
         kube.end_pod("ns", pod["metadata"]["name"], exit_code=0)
-        records = [r async for batch in launcher.stream("run-1") for r in batch]
-        result = records[-1]
-        assert result["type"] == "result", result
-        assert result["sessionId"] == "ses_1" and result["summary"] == "Done."
-        assert result["usage"] == {"inputTokens": 7, "outputTokens": 0, "cachedInputTokens": 0}
-        assert result["costUsd"] == 0 and result["errors"] == ["rate limited"]
-        assert result["exitCode"] == 1  # an error event with a zero exit
-        json.loads(encode([result]), parse_constant=strict)
+        return [r async for batch in launcher.stream("run-1") for r in batch][-1]
 
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    return asyncio.run(asyncio.wait_for(scenario(), 20))
+
+
+def test_odd_opencode_events_never_cost_the_run_its_result() -> None:
+    """The log carries whatever the container printed: an event of an unexpected shape (a
+    string error, a token count that is no number, a NaN cost) is ignored, and the result
+    still comes, as JSON a JavaScript client can read (NaN is not JSON)."""
+    from launcher.server import encode
+
+    def strict(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    result = _result_of_a_run_that_logs(
+        json.dumps({"type": "text", "sessionID": "ses_1", "part": {"text": "Done."}}),
+        '{"type":"step_finish","part":{"cost":NaN,"tokens":{"input":7,"output":"many"}}}',
+        '{"type":"step_finish","part":{"cost":Infinity,"tokens":[1]}}',
+        json.dumps({"type": "tool_use", "part": {"state": "error"}}),
+        json.dumps({"type": "error", "error": "rate limited"}),
+    )
+    assert result["type"] == "result", result
+    assert result["sessionId"] == "ses_1" and result["summary"] == "Done."
+    assert result["usage"] == {"inputTokens": 7, "outputTokens": 0, "cachedInputTokens": 0}
+    assert result["costUsd"] == 0 and result["errors"] == ["rate limited"]
+    assert result["exitCode"] == 1  # an error event with a zero exit
+    json.loads(encode([result]), parse_constant=strict)
 
 
 def test_a_run_that_got_no_reply_from_the_model_says_so() -> None:
     """OpenCode can start a session and exit 0 without a reply or a token (the model's API
     failed): the result is an llm_api_error that says what happened."""
-
-    async def scenario() -> None:
-        kube = FakeKube()
-        launcher = Launcher(kube, CONFIG, FAST)
-        started = await launcher.start(request())
-        pod = kube.job_pod(started.job)
-        assert pod is not None
-        kube.append_log(
-            "ns",
-            pod["metadata"]["name"],
-            json.dumps({"type": "step_start", "sessionID": "ses_1", "part": {}}),
-        )
-        kube.end_pod("ns", pod["metadata"]["name"], exit_code=0)
-        result = [r async for batch in launcher.stream("run-1") for r in batch][-1]
-        assert result["errorCode"] == "llm_api_error", result
-        assert "no reply" in result.get("errorMessage", ""), result
-        assert "ses_1" in result["errorMessage"]
-
-    asyncio.run(asyncio.wait_for(scenario(), 20))
+    result = _result_of_a_run_that_logs(
+        json.dumps({"type": "step_start", "sessionID": "ses_1", "part": {}})
+    )
+    assert result["errorCode"] == "llm_api_error", result
+    assert "no reply" in result.get("errorMessage", ""), result
+    assert "ses_1" in result["errorMessage"]
