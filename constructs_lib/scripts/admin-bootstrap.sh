@@ -55,6 +55,18 @@ json_string() {
   printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e "s/${tab}/\\\\t/g")"
 }
 
+# JSON escapes every control character; json_string escapes only the tab: refuse the others
+# (a CR in a password made a body the server refused, reported as a wrong password). The value
+# itself is never printed.
+printable() {
+  case $(printf '%s' "$2" | tr -d "$tab") in
+    *[[:cntrl:]]*) fail "$1 contains a control character (only a tab is allowed); check the Secret" ;;
+  esac
+}
+printable ADMIN_EMAIL "$ADMIN_EMAIL"
+printable ADMIN_PASSWORD "$ADMIN_PASSWORD"
+printable ADMIN_NAME "$ADMIN_NAME"
+
 # post PATH: sends the JSON document on stdin to $SERVER_URL/PATH with the cookie jar;
 # prints the HTTP status (000 when there was no answer) and keeps the body in $body.
 post() {

@@ -289,6 +289,35 @@ def test_a_password_with_a_line_break_is_refused_without_printing_it(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ADMIN_PASSWORD", "secret\rvalue"),
+        ("ADMIN_EMAIL", "a\x1b@example.com"),
+        ("ADMIN_NAME", "A\x7f"),
+    ],
+)
+def test_a_control_character_is_refused_without_printing_the_value(
+    field: str, value: str, fake: FakePaperclip, tmp_path: Path
+) -> None:
+    """JSON escapes every control character, the script only the tab: a CR in a password
+    made a request body the server refused, reported as a wrong password."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "SVC_URL": fake.url,
+        "SERVER_URL": fake.url,
+        "ADMIN_EMAIL": "admin@example.com",
+        "ADMIN_PASSWORD": "good password",
+        "TMPDIR": str(tmp_path),
+        field: value,
+    }
+    result = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{field} contains a control character" in result.stderr
+    assert value not in result.stdout + result.stderr
+    assert fake.requests == []
+
+
 def test_the_cli_reads_the_config_as_authenticated_when_onboard_wrote_local_trusted(
     fake: FakePaperclip, tmp_path: Path
 ) -> None:
