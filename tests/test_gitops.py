@@ -432,3 +432,82 @@ def test_an_app_whose_entry_objects_take_a_root_name_is_refused(
     _config(apps_dir, apps=["quickstart", "production"])  # not synced: nothing is named so
     result = synth(apps_dir, tmp_path / "out")
     assert result.exit_code == 0, result.output
+
+
+def test_every_flavour_creates_every_namespace_of_an_apps_instances(
+    apps_dir: Path, tmp_path: Path
+) -> None:
+    # one app, two instances in two namespaces, the second's objects with a sandbox namespace
+    instances = [
+        {
+            "apiVersion": "paperclip.inc/v1alpha1",
+            "kind": "Instance",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "image": {"tag": "2026.1106.0"},
+                "deployment": {"mode": "local_trusted"},
+                "database": {"mode": "embedded"},
+                **extra,
+            },
+        }
+        for name, namespace, extra in (
+            ("team-one", "ns-one", {}),
+            (
+                "team-two",
+                "ns-two",
+                {"adapters": {"cloudSandbox": {"enabled": True, "namespace": "sandboxes"}}},
+            ),
+        )
+    ]
+    (apps_dir / "team.yaml").write_text(yaml.safe_dump_all(instances))
+    out = tmp_path / "dist"
+    result = synth(apps_dir, out)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "team" / "app.json").read_text())["namespace"] == "ns-one"
+    gitops = out / "gitops"
+
+    def namespaces(directory: str) -> dict[str, dict[str, str]]:
+        """Namespace name -> its annotations, of the objects a directory's root syncs."""
+        listed = yaml.safe_load((gitops / directory / "kustomization.yaml").read_text())
+        objects = [load(gitops / directory / name) for name in listed["resources"]]
+        return {
+            o["metadata"]["name"]: o["metadata"]["annotations"]
+            for o in objects
+            if o["kind"] == "Namespace"
+        }
+
+    # Argo CD: CreateNamespace=true creates the destination (ns-one); the root brings ns-two,
+    # before the Applications and never pruned; the project allows both
+    argo = {"argocd.argoproj.io/sync-wave": "-1", "argocd.argoproj.io/sync-options": "Prune=false"}
+    for directory, application in (
+        ("argocd", "applicationset-paperclip.yaml"),
+        ("argocd-helm", "application-paperclip-team.yaml"),
+    ):
+        assert namespaces(directory) == {"ns-two": argo}, directory
+        listed = yaml.safe_load((gitops / directory / "kustomization.yaml").read_text())
+        assert listed["resources"].index("namespace-ns-two.yaml") < listed["resources"].index(
+            application
+        )
+        project = load(gitops / directory / "appproject-paperclip.yaml")["spec"]
+        assert {"ns-one", "ns-two"} <= {d["namespace"] for d in project["destinations"]}
+        assert {"group": "", "kind": "Namespace"} in project["clusterResourceWhitelist"]
+    helm_app = load(gitops / "argocd-helm" / "application-paperclip-team.yaml")["spec"]
+    assert helm_app["destination"]["namespace"] == "ns-one"
+    # Flux Helm: install.createNamespace creates the target (ns-one); the root brings ns-two
+    release = load(gitops / "flux-helm" / "helmrelease-paperclip-team.yaml")["spec"]
+    assert release["targetNamespace"] == "ns-one" and release["install"]["createNamespace"]
+    flux = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    assert namespaces("flux-helm") == {"ns-two": flux}
+    # Flux Kustomize: the Namespaces Kustomization has every instance namespace (as before)
+    assert namespaces("flux/namespaces") == {
+        ns: flux for ns in ("ns-one", "ns-two", "paperclip", "paperclip-full", "paperclip-prod")
+    }
+    # a namespace only the objects land in (the sandbox's) is the user's to create, in every
+    # flavour alike (docs/prerequisites.md); the project allows it
+    for directory in ("argocd", "argocd-helm", "flux-helm", "flux/namespaces"):
+        assert "sandboxes" not in namespaces(directory), directory
+    project = load(gitops / "argocd" / "appproject-paperclip.yaml")["spec"]
+    assert "sandboxes" in {d["namespace"] for d in project["destinations"]}
+    # an app with one namespace adds none (the committed dist/ of apps/ holds no Namespace)
+    assert not (REPO / "dist" / "gitops" / "argocd" / "namespace-paperclip.yaml").exists()
+    assert not list((REPO / "dist" / "gitops" / "flux-helm").glob("namespace-*.yaml"))

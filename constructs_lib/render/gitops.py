@@ -6,19 +6,24 @@ the rendered app or read from the record of an app ``check`` did not synthesize)
 
 * ``argocd/`` — a root Application that syncs this very directory (so it manages itself: the
   one object ever applied by hand), an AppProject limited to this repository, the apps'
-  namespaces and the kinds the apps contain, and an ApplicationSet (goTemplate,
-  ``missingkey=error``, a git files generator over ``dist/*/app.json``: a new app is found
-  when it is committed; automated prune and selfHeal, CreateNamespace, ServerSideApply,
-  PruneLast, FailOnSharedResource, preserveResourcesOnDeletion);
-* ``argocd-helm/`` (``argocd.helmApplications``) — its own root, the same project and one
-  Application per app with the Helm chart as its source, instead of the ApplicationSet;
+  namespaces and the kinds the apps contain, the Namespaces of an app's instances beyond its
+  first (never pruned; CreateNamespace creates only the destination) and an ApplicationSet
+  (goTemplate, ``missingkey=error``, a git files generator over ``dist/*/app.json``: a new app
+  is found when it is committed; automated prune and selfHeal, CreateNamespace,
+  ServerSideApply, PruneLast, FailOnSharedResource, preserveResourcesOnDeletion);
+* ``argocd-helm/`` (``argocd.helmApplications``) — its own root, the same project and
+  Namespaces, and one Application per app with the Helm chart as its source, instead of the
+  ApplicationSet;
 * ``flux/`` — a GitRepository that ignores everything but the generated tree, a root
   Kustomization that syncs this very directory, the apps' Namespaces (never pruned) and a
   Kustomization per app (prune, wait, timeout, dependsOn);
-* ``flux-helm/`` (``flux.helmReleases``) — the alternative: the GitRepository, its own root and a
-  HelmRelease per app with the chart from the GitRepository (reconcileStrategy Revision,
-  remediation retries, drift detection).
+* ``flux-helm/`` (``flux.helmReleases``) — the alternative: the GitRepository, its own root, the
+  Namespaces of an app's instances beyond its first (never pruned; ``install.createNamespace``
+  creates only the target namespace) and a HelmRelease per app with the chart from the
+  GitRepository (reconcileStrategy Revision, remediation retries, drift detection).
 
+Every flavour thus creates every namespace of the apps' instances, and no other: a namespace
+only objects land in (e.g. a cloud sandbox's) is the user's to create (docs/prerequisites.md).
 Each directory has a kustomization.yaml: ``kubectl apply -k dist/gitops/flux`` once.
 Every object is validated strictly against the pinned CRDs before anything is written.
 """
@@ -216,6 +221,7 @@ def namespaces_kustomization(config: GitOpsConfig, dist: str) -> dict[str, Any]:
 
 
 def namespace_object(name: str) -> dict[str, Any]:
+    """A Namespace for Flux, never pruned (it holds the apps' data)."""
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -225,6 +231,25 @@ def namespace_object(name: str) -> dict[str, Any]:
             "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"},
         },
     }
+
+
+def extra_namespaces(apps: Sequence[AppSummary]) -> list[str]:
+    """The namespaces of the apps' instances beyond each app's first: the Argo CD Application's
+    destination and the HelmRelease's target, the only namespace CreateNamespace and
+    ``install.createNamespace`` create. The Argo CD and Flux Helm roots create these (a
+    namespace that is also another app's destination too: which app syncs first is not known)."""
+    return sorted({ns for a in apps for ns in a.namespaces[1:]})
+
+
+def argo_namespace_object(name: str) -> dict[str, Any]:
+    """A Namespace for the Argo CD roots: synced before the Applications (the wave of the
+    AppProject) and never pruned (it holds the apps' data)."""
+    obj = namespace_object(name)
+    obj["metadata"]["annotations"] = {
+        "argocd.argoproj.io/sync-wave": "-1",
+        "argocd.argoproj.io/sync-options": "Prune=false",
+    }
+    return obj
 
 
 def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
@@ -327,13 +352,16 @@ def gitops_tree(
         texts["kustomization.yaml"] = kustomization(texts, source)
         files.update({f"{directory}/{name}": text for name, text in texts.items()})
 
+    extra = extra_namespaces(selected)
     if config.argocd.enabled:
         project = app_project(config, selected)
+        argo_namespaces = [argo_namespace_object(ns) for ns in extra]
         add(
             "argocd",
             [
                 root_application(config, dist, "argocd"),
                 project,
+                *argo_namespaces,
                 application_set(config, selected, dist),
             ],
         )
@@ -343,6 +371,7 @@ def gitops_tree(
                 [
                     root_application(config, dist, "argocd-helm"),
                     project,
+                    *argo_namespaces,
                     *(helm_application(config, a, dist) for a in selected),
                 ],
             )
@@ -365,6 +394,9 @@ def gitops_tree(
                 [
                     repository,
                     root_kustomization(config, dist, "flux-helm"),
+                    # applied before the HelmReleases (kustomize-controller applies Namespaces
+                    # first), so each exists when helm-controller installs
+                    *(namespace_object(ns) for ns in extra),
                     *(helm_release(config, a, dist) for a in selected),
                 ],
             )

@@ -12,7 +12,8 @@ The tests of this module run in order on one environment; each commit moves the 
       (a Helm Application of C2's chart)       -> test_the_helm_application_equals_the_kustomize_one
   C3  C2 + a Service port the API server refuses -> test_a_broken_commit_is_reported_and_not_applied
   C4  quickstart agents switched off           -> test_prune_keeps_the_claims_and_the_secrets
-  C5  C4 + a new app (team-b)                  -> test_a_committed_app_is_generated_and_synced
+  C5  C4 + a new app (team-b, its second instance -> test_a_committed_app_is_generated_and_synced
+      in a namespace of its own, team-b-two)
 The controller runs under the ServiceAccount argoenv.py builds from the AppProject
 (test_the_controller_holds_only_what_the_project_allows).
 """
@@ -73,6 +74,21 @@ TRACKING = "argocd.argoproj.io/tracking-id"
 HOOK = "argocd.argoproj.io/hook"
 WAVE = "argocd.argoproj.io/sync-wave"
 HELM_APP = f"paperclip-{APP}-helm"
+# team-b's second instance, in a namespace beyond the Application's destination (team-b): the
+# one CreateNamespace=true does not create
+SECOND_NS = "team-b-two"
+SECOND_INSTANCE = f"""\
+---
+apiVersion: paperclip.inc/v1alpha1
+kind: Instance
+metadata:
+  name: {SECOND_NS}
+  namespace: {SECOND_NS}
+spec:
+  image: {{tag: {TAG_1}}}
+  deployment: {{mode: authenticated}}
+  database: {{mode: embedded}}
+"""
 
 
 # -- commits -----------------------------------------------------------------------------------
@@ -305,7 +321,7 @@ def synthesize(root: Path, url: str) -> dict[str, Path]:
     )
     c5 = root / "apps-c5"
     shutil.copytree(c4, c5)
-    (c5 / "team-b.yaml").write_text(NEW_APP)
+    (c5 / "team-b.yaml").write_text(NEW_APP + SECOND_INSTANCE)
     return {
         name: synth(directory, root / name)
         for name, directory in (("C1", apps), ("C2", c2), ("C4", c4), ("C5", c5))
@@ -684,9 +700,10 @@ def test_a_committed_app_is_generated_and_synced(state: State) -> None:
     )
     print(f"\n[argocd] committed app generated in {time.monotonic() - began:.1f}s")
     assert generated["spec"]["project"] == PROJECT
-    api.wait_synced(ROOT, sha, operation=False)
+    assert generated["spec"]["destination"]["namespace"] == "team-b"
+    root = api.wait_synced(ROOT, sha, operation=False)
     project = api.get(ARGO, "AppProject", PROJECT, NAMESPACE)
-    assert "team-b" in {d["namespace"] for d in project["spec"]["destinations"]}
+    assert {"team-b", SECOND_NS} <= {d["namespace"] for d in project["spec"]["destinations"]}
     # The ApplicationSet and the root (which brings the AppProject that allows team-b's
     # namespace) reconcile independently; an Application first seen before its project allowed
     # its destination is not requeued by the project's change, only by its next refresh, which
@@ -703,6 +720,13 @@ def test_a_committed_app_is_generated_and_synced(state: State) -> None:
         assert api.live(obj) is not None, key
     assert app["status"]["health"]["status"] == "Healthy"
     assert api.get("apps/v1", "StatefulSet", "team-b", "team-b") is not None
+    assert api.get("apps/v1", "StatefulSet", SECOND_NS, SECOND_NS) is not None
+    # the root brings the namespace of the second instance (CreateNamespace=true creates only
+    # the destination), never to be pruned with the data in it
+    assert f"Namespace/{SECOND_NS}" in managed(root)
+    namespace = api.get("v1", "Namespace", SECOND_NS, None)
+    assert namespace is not None
+    assert namespace["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false"
 
 
 def test_the_controller_holds_only_what_the_project_allows(state: State) -> None:

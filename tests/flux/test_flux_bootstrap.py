@@ -2,7 +2,9 @@
 URL is the loopback git server's (apps/_gitops.yaml of a copy of apps/), the generated tree is
 committed as it is, and only the GitRepository and the root Kustomization of dist/gitops/flux
 are applied by hand, once. Everything else arrives by git: the namespaces, a Kustomization per
-app, and, after a commit that adds an app, that app's Kustomization and objects."""
+app, and, after a commit that adds an app, that app's Kustomization and objects. The root of
+dist/gitops/flux-helm, applied the same way, creates every namespace of an app's instances (a
+HelmRelease creates only its target namespace)."""
 
 from __future__ import annotations
 
@@ -141,3 +143,64 @@ def test_one_apply_bootstraps_everything_and_a_committed_app_appears(
         api.detail,
     )
     print(f"[flux] committed app -> synced in {time.monotonic() - began:.1f}s")
+
+
+MULTI_APP = "team-m"
+MULTI_NAMESPACES = ("team-m", "team-m-two")
+
+
+def test_the_helm_root_creates_every_namespace_of_an_app(bootstrap: Bootstrap) -> None:
+    """An app whose instances span two namespaces, synced by the generated root of
+    dist/gitops/flux-helm (its own name, so it stands beside the Kustomize flavour's root and
+    apps): the HelmRelease targets the first namespace, the root brings the second."""
+    env, api = bootstrap.env, bootstrap.api
+    apps = bootstrap.root / "apps-multi"
+    apps.mkdir()
+    config = yaml.safe_load((bootstrap.apps / "_gitops.yaml").read_text())
+    config["name"] = "multi"
+    (apps / "_gitops.yaml").write_text(yaml.safe_dump(config))
+    (apps / f"{MULTI_APP}.yaml").write_text(
+        "---\n".join(
+            NEW_APP.replace("name: team-b", f"name: {ns}").replace(
+                "namespace: team-b", f"namespace: {ns}"
+            )
+            for ns in MULTI_NAMESPACES
+        )
+    )
+    multi = synth(apps, bootstrap.root / "multi")
+    # the committed tree: the Kustomize flavour's apps as before (its Namespaces do not include
+    # team-m's), team-m's chart and the flux-helm directory generated with team-m
+    tree = synth(bootstrap.apps, bootstrap.root / "with-multi")
+    shutil.copytree(multi / MULTI_APP, tree / MULTI_APP)
+    shutil.rmtree(tree / "gitops" / "flux-helm")
+    shutil.copytree(multi / "gitops" / "flux-helm", tree / "gitops" / "flux-helm")
+    sha = env.repo.commit(tree, "paperclip-gitops: team-m, by its HelmRelease")
+    helm_dir = tree / "gitops" / "flux-helm"
+    began = time.monotonic()
+    for name in ("gitrepository-multi.yaml", "kustomization-multi-helm.yaml"):
+        apply(env.plane, load(helm_dir / name))
+    kustomization_ready(api, "multi-helm", sha)
+    release = f"paperclip-{MULTI_APP}"
+
+    def detail() -> str:
+        status = (api.flux("HelmRelease", release) or {}).get("status")
+        return f"HelmRelease {release}: {str(status)[:2000]}\n{api.detail()}"
+
+    def settled() -> Any:
+        ready = api.condition("HelmRelease", release)
+        failed = ready.get("status") == "False" and "Failed" in ready.get("reason", "")
+        return ready if ready.get("status") == "True" or failed else None
+
+    ready = wait_until(f"HelmRelease {release} settled", settled, RECONCILE, detail)
+    assert ready["status"] == "True", ready
+    print(
+        f"[flux] two-namespace app by its HelmRelease -> Ready in {time.monotonic() - began:.1f}s"
+    )
+    hr = api.flux("HelmRelease", release)
+    assert hr["spec"]["targetNamespace"] == MULTI_NAMESPACES[0]
+    for ns in MULTI_NAMESPACES:
+        assert api.get("apps/v1", "StatefulSet", ns, ns) is not None, ns
+    # the second namespace is the root's, never pruned (it holds the data)
+    namespace = api.get("v1", "Namespace", MULTI_NAMESPACES[1], None)
+    assert namespace["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "multi-helm"
+    assert namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
