@@ -35,9 +35,9 @@ from constructs_lib.constructs.database import (
     POSTGRES_PORT,
     RESTORE_COMPONENT,
     DatabaseNames,
-    backup_pods_selector,
     database_host,
     database_selector,
+    external_database_ports,
     is_managed,
     postgres_pod_security,
 )
@@ -319,15 +319,31 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
     return _cronjob_body(instance, RESTORE_COMPONENT, RESTORE_SCHEDULE, fields, 0, (fetch, restore))
 
 
+def backup_restore_selector(instance: Instance) -> dict[str, Any]:
+    """The backup and restore pods of the instance, and no others (the database's peer
+    selector also admits the admin bootstrap pods, which must reach the server)."""
+    return {
+        "matchLabels": {"app.kubernetes.io/instance": instance.name},
+        "matchExpressions": [
+            {
+                "key": "app.kubernetes.io/component",
+                "operator": "In",
+                "values": [BACKUP_COMPONENT, RESTORE_COMPONENT],
+            }
+        ],
+    }
+
+
 def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
     """Backup and restore pods: no ingress; DNS, HTTPS (S3), the endpoint's own port, and the
-    database (the managed pods, or 5432 anywhere for an external one)."""
+    database (the managed pods, or anywhere on the port(s) of a literal externalURL, 5432
+    otherwise, for an external one)."""
     egress = [dns_egress(), https_egress(*filter(None, [egress_port(target.endpoint)]))]
     if is_managed(instance):
         egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
     else:
-        egress.append({"ports": [port(POSTGRES_PORT)]})
-    return policy_body(backup_pods_selector(instance), [], egress)
+        egress.append({"ports": [port(p) for p in external_database_ports(instance)]})
+    return policy_body(backup_restore_selector(instance), [], egress)
 
 
 # --- the rules (what a backup CronJob needs to work at all) -------------------------------

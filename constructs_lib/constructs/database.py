@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.feature import (
@@ -82,6 +83,24 @@ class DatabaseNames:
 
 def is_managed(instance: Instance) -> bool:
     return instance.spec.database.mode is DatabaseMode.MANAGED
+
+
+def external_database_ports(instance: Instance) -> list[int]:
+    """The TCP ports an external database is reached on: those of a literal ``externalURL``
+    (every host of a multi-host URL; 5432 where it names none, as libpq does), else 5432 (a
+    URL in a Secret is never read at synth time)."""
+    db = instance.spec.database
+    if db.external_url_secret_ref is not None or not db.external_url:
+        return [POSTGRES_PORT]
+    hosts = urlsplit(db.external_url).netloc.rpartition("@")[2]
+    ports: list[int] = []
+    for host in hosts.split(","):
+        try:
+            number = urlsplit(f"//{host}").port
+        except ValueError:  # not a port: libpq refuses the URL anyway
+            number = None
+        ports.append(number or POSTGRES_PORT)
+    return list(dict.fromkeys(ports))
 
 
 def database_selector(instance: Instance) -> dict[str, str]:

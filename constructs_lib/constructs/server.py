@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
-from constructs_lib.constructs.database import POSTGRES_PORT
+from constructs_lib.constructs.database import external_database_ports
 from constructs_lib.constructs.env import config_data, core_env, ordered
 from constructs_lib.constructs.feature import Contribution, EnvEntry, InstancePart
 from constructs_lib.constructs.kube import NETWORK_POLICY
@@ -24,6 +24,7 @@ from constructs_lib.constructs.pod import pod_template
 from constructs_lib.constructs.primitives import (
     claim_body,
     dns_egress,
+    egress_port,
     https_egress,
     never_pruned,
     policy_body,
@@ -74,7 +75,10 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
         {"ports": [port(p) for p in OTLP_PORTS]},
     ]
     if spec.database.mode is DatabaseMode.EXTERNAL:
-        egress.append({"ports": [port(POSTGRES_PORT)]})
+        egress.append({"ports": [port(p) for p in external_database_ports(instance)]})
+    storage = spec.object_storage
+    if storage is not None and (number := egress_port(storage.endpoint)) is not None:
+        egress.append({"ports": [port(number)]})  # an S3 endpoint on another port than 443
     egress += json_copy(extra.egress)
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
     egress += json_copy(policy.extra_egress)
