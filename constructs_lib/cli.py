@@ -400,10 +400,11 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     """Fail (exit 1) with a diff when the committed dist/ differs from a fresh synth.
 
     Compares a fresh synth with dist/ file by file, including files that should no longer
-    exist. An app whose record (dist/<app>/.paperclip-gitops, written by synth) shows that
-    neither its inputs (the app file, the generator, -k) nor its files changed since is
-    taken as it is; every other app is synthesized in memory (--full: every app). Run
-    `make synth` and commit the result to fix it.
+    exist, executable files and symbolic links (synth writes neither). An app whose record
+    (dist/<app>/.paperclip-gitops, written by synth) shows that neither its inputs (the app
+    file, the generator, -k) nor its files changed since is taken as it is; every other app
+    is synthesized in memory (--full: every app). Run `make synth` and commit the result to
+    fix it.
     """
     from constructs_lib.render.layout import stale_app_dirs
     from constructs_lib.render.pipeline import diff_trees

@@ -142,6 +142,50 @@ def test_a_deleted_or_added_file_is_reported(repo: Path, rendered: list[str]) ->
     assert "--- dist/beta/helm/extra.yaml (committed)" in result.output
 
 
+def _make_executable(repo: Path) -> str:
+    path = repo / "dist/alpha/kustomize/service-alpha.yaml"
+    path.chmod(0o755)
+    return "dist/alpha/kustomize/service-alpha.yaml: mode 100755 (committed)"
+
+
+def _link_file(repo: Path) -> str:
+    path = repo / "dist/alpha/kustomize/service-alpha.yaml"
+    target = repo / "elsewhere.yaml"
+    path.rename(target)
+    path.symlink_to(target)
+    return "dist/alpha/kustomize/service-alpha.yaml: a symbolic link (committed)"
+
+
+def _link_directory(repo: Path) -> str:
+    path = repo / "dist/alpha"
+    target = repo / "elsewhere"
+    path.rename(target)
+    path.symlink_to(target)
+    return "dist/alpha/: a symbolic link (committed)"
+
+
+@pytest.mark.parametrize("change", [_make_executable, _link_file, _link_directory])
+@pytest.mark.parametrize("full", [False, True])
+def test_what_git_records_besides_the_text_is_checked(
+    repo: Path, rendered: list[str], change: Callable[[Path], str], full: bool
+) -> None:
+    """Synth writes regular files without an execute bit in real directories (it refuses to
+    replace a symbolic link): an executable file or a symbolic link with the same text is
+    another commit, and check fails, also with --full (it compared the text only)."""
+    expected = change(repo)
+    result = check(repo, *(["--full"] if full else []))
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert "alpha" in rendered
+    written = run("synth", "--apps-dir", str(repo / "apps"), "--out", str(repo / "dist"))
+    if change is _link_directory:  # synth refuses it: the user moves it away
+        assert written.exit_code == 2, written.output
+        (repo / "dist/alpha").unlink()
+        written = run("synth", "--apps-dir", str(repo / "apps"), "--out", str(repo / "dist"))
+    assert written.exit_code == 0, written.output
+    assert check(repo).exit_code == 0
+
+
 def test_a_hand_edited_record_is_never_trusted(repo: Path, rendered: list[str]) -> None:
     """The outputs digest covers the marker too: a record claiming another namespace (which
     would change dist/gitops/) makes the app synthesized, and the output is still right."""
@@ -204,6 +248,69 @@ def test_a_python_app_depends_on_every_file_of_its_directory(
     result = run(*arguments)
     assert result.exit_code == 0, result.output
     assert rendered == ["plain", "py"]
+
+
+NAMESPACE_PACKAGE_APP = """\
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from shared.names import NAMESPACE  # a namespace package: shared/ has no __init__.py
+
+from constructs_lib.spec import Instance
+
+
+def instances() -> list[Instance]:
+    name = (Path(__file__).parent / "data" / "name.txt").read_text().strip()
+    return [
+        Instance.model_validate(
+            {
+                "apiVersion": "paperclip.inc/v1alpha1",
+                "kind": "Instance",
+                "metadata": {"name": name, "namespace": NAMESPACE},
+                "spec": {
+                    "image": {"tag": "2026.1106.0"},
+                    "deployment": {"mode": "authenticated"},
+                    "database": {"mode": "embedded"},
+                },
+            }
+        )
+    ]
+"""
+
+
+@pytest.mark.parametrize(
+    ("changed", "text", "shown"),
+    [
+        ("shared/names.py", 'NAMESPACE = "team-moved"\n', "+  namespace: team-moved"),
+        ("data/name.txt", "renamed\n", "+  name: renamed"),
+    ],
+)
+def test_a_python_app_depends_on_the_directories_below_its_own(
+    tmp_path: Path, rendered: list[str], changed: str, text: str, shown: str
+) -> None:
+    """A module of a namespace package (a directory without __init__.py) or a data file in a
+    subdirectory is read like a sibling file: a change synthesizes the app again. Output
+    written below the apps directory is no input: it leaves the record current."""
+    apps = tmp_path / "apps"
+    (apps / "shared").mkdir(parents=True)
+    (apps / "data").mkdir()
+    (apps / "py.py").write_text(NAMESPACE_PACKAGE_APP)
+    (apps / "shared/names.py").write_text('NAMESPACE = "team-py"\n')
+    (apps / "data/name.txt").write_text("py\n")
+    for out in (apps / "out", tmp_path / "dist"):
+        written = run("synth", "--apps-dir", str(apps), "--out", str(out))
+        assert written.exit_code == 0, written.output
+        rendered.clear()
+        result = run("check", "--dist", str(out), "--apps-dir", str(apps))
+        assert result.exit_code == 0, result.output
+        assert rendered == []
+    (apps / changed).write_text(text)
+    result = run("check", "--dist", str(tmp_path / "dist"), "--apps-dir", str(apps))
+    assert result.exit_code == 1, result.output
+    assert rendered == ["py"]
+    assert shown in result.output
 
 
 def test_the_gitops_tree_is_checked_from_the_records(repo: Path, rendered: list[str]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +132,12 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
     """Unified diff lines between freshly rendered trees and the files under actual_root.
 
     The record in a marker is left out of the comparison: it is a cache that only makes
-    ``check`` faster (:func:`stale_records` counts the out-of-date ones)."""
+    ``check`` faster (:func:`stale_records` counts the out-of-date ones). What git records
+    besides the text is compared too: synth writes regular files without an execute bit, in
+    directories (:func:`_not_written`)."""
     lines: list[str] = []
     for app, files in sorted(expected.items()):
+        lines += _not_written(actual_root, app)
         on_disk = _files_on_disk(actual_root / app)
         for name in sorted(set(files) | set(on_disk)):
             want, have = files.get(name), on_disk.get(name)
@@ -159,6 +164,37 @@ def _files_on_disk(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
+
+
+def _not_written(root: Path, app: str) -> list[str]:
+    """A line for each path under ``root/app`` that git records otherwise than synth writes
+    it, whatever its text: a symbolic link (the app directory itself too), an executable
+    file (mode 100755; synth writes 100644), a special file."""
+    app_dir = root / app
+    label = f"{root.name}/{app}"
+    if os.path.islink(app_dir):
+        return [f"{label}/: a symbolic link (committed); {_ONLY_REGULAR}\n"]
+    lines = []
+    for directory, subdirectories, names in os.walk(app_dir):
+        relative = os.path.relpath(directory, app_dir)
+        prefix = "" if relative == "." else f"{relative}/"
+        for name in sorted(subdirectories + names):
+            try:
+                mode = os.lstat(os.path.join(directory, name)).st_mode
+            except OSError:
+                continue
+            path = f"{label}/{prefix}{name}"
+            if stat.S_ISLNK(mode):
+                lines.append(f"{path}: a symbolic link (committed); {_ONLY_REGULAR}\n")
+            elif stat.S_ISREG(mode) and mode & _EXECUTE:
+                lines.append(f"{path}: mode 100755 (committed); synth writes mode 100644\n")
+            elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                lines.append(f"{path}: not a regular file (committed); {_ONLY_REGULAR}\n")
+    return lines
+
+
+_EXECUTE = stat.S_IXUSR  # the bit git records (mode 100755)
+_ONLY_REGULAR = "synth writes regular files and directories only"
 
 
 def stale_records(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:

@@ -7,8 +7,9 @@ generated header :func:`~constructs_lib.render.layout.is_generated` reads):
 * ``inputs``: a digest of everything the directory was made from: the generator (every file
   of the ``constructs_lib`` and ``launcher`` packages but compiled, ``__pycache__`` and hidden
   ones, and the versions of Python and of the libraries that shape the text), the app file's
-  bytes and its name in the repository (a Python app: also the other files of its directory,
-  which it may import or read), the Kubernetes version and the outputs written (``--only``);
+  bytes and its name in the repository (a Python app: also every other file of its directory
+  and of the directories below it, which it may import or read), the Kubernetes version and
+  the outputs written (``--only``);
 * ``outputs``: a digest of every file the directory holds, the marker included without this
   one line: a hand edit anywhere in the directory, the record included, changes it;
 * ``warnings``: how many warnings synth reported for the app (``check --strict`` synthesizes
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ LIBRARIES = (
     "pydantic-core",
     "PyYAML",
     "kubernetes-validate",
+    "jsonschema",  # its verdict decides where the fast schema check cannot compile a schema
+    "referencing",
     "cdk8s",
     "constructs",
 )
@@ -202,25 +206,33 @@ def _read(path: Path) -> bytes:
 
 def _directory_digest(directory: Path) -> str:
     """What a Python app may read besides itself: every file of its directory and of the
-    Python packages below it (no hidden files, no ``__pycache__``)."""
+    directories below it — packages, namespace packages (no ``__init__.py``) and data
+    directories alike (no hidden files or directories, no ``__pycache__``, no generated app
+    directory: an output written there is no input)."""
     digest = hashlib.sha256()
-    for relative, path in sorted(_module_files(directory)):
+    for relative, path in sorted(_module_files(directory, "", set())):
         _field(digest, relative, _read(path))
     return _hex(digest)
 
 
-def _module_files(directory: Path, prefix: str = "") -> Iterator[tuple[str, Path]]:
+def _module_files(
+    directory: Path, prefix: str, seen: set[tuple[int, int]]
+) -> Iterator[tuple[str, Path]]:
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        found = os.stat(directory)
     except OSError:
         return
+    if (found.st_dev, found.st_ino) in seen:  # a symbolic link back up the tree
+        return
+    seen.add((found.st_dev, found.st_ino))
     for entry in entries:
         if entry.name.startswith(".") or entry.name == "__pycache__":
             continue
         if entry.is_file():
             yield prefix + entry.name, Path(entry.path)
-        elif entry.is_dir() and os.path.isfile(os.path.join(entry.path, "__init__.py")):
-            yield from _module_files(Path(entry.path), f"{prefix}{entry.name}/")
+        elif entry.is_dir() and not os.path.isfile(os.path.join(entry.path, MARKER_FILE)):
+            yield from _module_files(Path(entry.path), f"{prefix}{entry.name}/", seen)
 
 
 def inputs_digest(
@@ -323,13 +335,24 @@ def parse_record(marker: bytes) -> Record | None:
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _CHUNK = 1 << 16
 """Most generated files are smaller: one read takes them whole."""
+_EXECUTE = stat.S_IXUSR  # the bit git records (mode 100755)
+
+
+class _NotWritten(Exception):
+    """A file synth does not write: a symbolic link, a special file, or one whose permission
+    bits git records differently (an execute bit): synth writes every file ``0666 & ~umask``."""
 
 
 def _read_file(path: str) -> bytes:
     """A file's bytes with plain system calls: for thousands of small files much quicker than
-    file objects (a short read only makes the digest differ: the app is synthesized)."""
+    file objects (a short read only makes the digest differ: the app is synthesized). Raises
+    :class:`_NotWritten` for a file synth would write otherwise (it is then synthesized, and
+    the diff names the file)."""
     handle = os.open(path, _READ_FLAGS)
     try:
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode) or mode & _EXECUTE:
+            raise _NotWritten(path)
         data = os.read(handle, _CHUNK)
         if len(data) < _CHUNK:
             return data
@@ -343,9 +366,12 @@ def _read_file(path: str) -> bytes:
 
 def _disk_files(root: Path) -> list[tuple[str, bytes]] | None:
     """(relative path, bytes) of every file under ``root``, or None when it holds anything a
-    synth does not write (a symbolic link, a special file) or cannot be read."""
+    synth does not write (a symbolic link — ``root`` itself too —, a special file, an
+    executable file) or cannot be read."""
     found: list[tuple[str, bytes]] = []
     pending = [("", str(root))]
+    if os.path.islink(root):  # synth refuses to replace it: never taken as it is
+        return None
     try:
         while pending:
             prefix, directory = pending.pop()
@@ -357,7 +383,7 @@ def _disk_files(root: Path) -> list[tuple[str, bytes]] | None:
                         found.append((prefix + entry.name, _read_file(entry.path)))
                     else:
                         return None
-    except OSError:
+    except (OSError, _NotWritten):
         return None
     return found
 
