@@ -39,8 +39,11 @@ def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, 
         rule("", ["pods/exec"], ["create", "get"]),
         rule("batch", ["jobs", "jobs/status"], ["get", "list", "create", "delete"]),
     ]
-    backend = settings.backend if settings is not None else KubernetesBackend.JOB
-    if backend is not KubernetesBackend.JOB:
+    # Without a kubernetes block no PAPERCLIP_K8S_BACKEND is set (the CRD's default job lives
+    # inside that block), so the server's sandbox provider uses its own default, sandbox-cr:
+    # like the operator (`k == nil || k.Backend != "job"`), only an explicit job backend goes
+    # without the Sandbox rights.
+    if settings is None or settings.backend is not KubernetesBackend.JOB:
         rules.append(rule("agents.x-k8s.io", ["sandboxes"], ["get", "create", "delete"]))
     if settings is not None and settings.egress_mode is EgressMode.CILIUM:
         rules.append(rule("cilium.io", ["ciliumnetworkpolicies"], ["get", "create"]))
@@ -52,7 +55,9 @@ def execution_rules(settings: KubernetesExecutionSpec | None) -> list[dict[str, 
 
 def execution_env(settings: KubernetesExecutionSpec | None) -> list[EnvEntry]:
     """In the operator's order; the kubernetes block's CRD defaults (backend job, egress
-    policy allowlist) are written as the API server would have filled them in."""
+    policy allowlist) are written as the API server would have filled them in. Without the
+    block only the mode and in-cluster variables are set (the server then uses its own
+    backend default, sandbox-cr)."""
     slot = EnvSlot.EXECUTION
     env = [
         EnvEntry("PAPERCLIP_EXECUTION_MODE", "kubernetes", slot=slot),

@@ -13,8 +13,14 @@ Differences, on purpose:
 * state: with persistence (a StatefulSet) the node state lives on the data volume under
   ``tailscale/<pod name>`` and the node is not ephemeral, so a restarted pod keeps its name,
   certificate and login (the auth key is used only once, ``TS_AUTH_ONCE``); without
-  persistence it is kept in /tmp with ``--ephemeral`` as the operator does. No Kubernetes
-  credentials are given to the pod (no ``TS_KUBE_SECRET``);
+  persistence there is no state directory, so containerboot runs tailscaled with
+  ``--state=mem:`` (in memory, an ephemeral node), the operator's intent. The operator's
+  ``TS_EXTRA_ARGS=--ephemeral`` is handed to ``tailscale up``, which has no such flag, so its
+  sidecar never logs in. No Kubernetes credentials are given to the pod, so containerboot is
+  told it is not in Kubernetes: ``KUBERNETES_SERVICE_HOST`` and ``TS_KUBE_SECRET`` are set
+  empty. Otherwise it keeps its state in a Secret ``tailscale`` (``--state=kube:tailscale``,
+  whatever ``TS_STATE_DIR`` says) and, before v1.96, builds a Kubernetes client from the
+  ServiceAccount files in any case; without a token either makes it exit;
 * the serve config is mounted as a directory, not through subPath, so an edit reaches the
   running sidecar;
 * funnel publishes the server: it requires ``deployment.exposure: public`` (so an
@@ -40,7 +46,6 @@ SERVE_KEY = "tailscale-serve.json"
 SERVE_DIR = "/etc/tailscale/serve"
 SOCKET_DIR = "/var/run/tailscale"
 TMP_DIR = "/tmp"
-EPHEMERAL_STATE_DIR = "/tmp/tailscale"
 PERSISTENT_STATE_DIR = "/var/lib/tailscale"
 SERVE_VOLUME = "tailscale-serve"
 SOCKET_VOLUME = "tailscale-socket"
@@ -90,6 +95,13 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
     """The tailscale container, as a native sidecar (an init container that keeps running)."""
     auth_key = spec.auth_key
     env: list[dict[str, Any]] = [
+        # The pod has no ServiceAccount token. Inside Kubernetes (KUBERNETES_SERVICE_HOST
+        # set) containerboot keeps its state in the Secret TS_KUBE_SECRET (default
+        # "tailscale"), and before v1.96 it builds a Kubernetes client whatever that says,
+        # exiting without the token's files: both are turned off, so the state stays on
+        # disk or in memory.
+        {"name": "KUBERNETES_SERVICE_HOST", "value": ""},
+        {"name": "TS_KUBE_SECRET", "value": ""},
         {"name": "TS_USERSPACE", "value": "true"},
         {"name": "TS_SOCKET", "value": f"{SOCKET_DIR}/tailscaled.sock"},
         {"name": "TS_SERVE_CONFIG", "value": f"{SERVE_DIR}/{SERVE_KEY}"},
@@ -113,9 +125,8 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
                 "subPathExpr": "tailscale/$(POD_NAME)",
             }
         )
-    else:
-        env.append({"name": "TS_STATE_DIR", "value": EPHEMERAL_STATE_DIR})
-        env.append({"name": "TS_EXTRA_ARGS", "value": "--ephemeral"})
+    # without TS_STATE_DIR, containerboot starts tailscaled with --state=mem: (an ephemeral
+    # node; `tailscale up` has no --ephemeral flag)
     if auth_key is not None:
         env.append(secret_var("TS_AUTHKEY", auth_key.secret_ref.name, auth_key.key))
     container: dict[str, Any] = {

@@ -182,7 +182,8 @@ class ExecutionSpec(SpecModel):
     """kubernetes forces agent execution onto Kubernetes (mounts a ServiceAccount token and
     binds a ClusterRole); any leaves it to the server. Default: any."""
     kubernetes: KubernetesExecutionSpec | None = None
-    """Settings of mode kubernetes. Default: unset."""
+    """Settings of mode kubernetes. Default: unset (no PAPERCLIP_K8S_BACKEND: the server uses
+    its own default backend, sandbox-cr, and the ClusterRole grants Sandboxes)."""
 
 
 class AdapterRegistryEntry(SpecModel):

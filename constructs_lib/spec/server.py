@@ -173,7 +173,8 @@ class LoggingSpec(SpecModel):
     """Server logging."""
 
     level: LogLevel = LogLevel.INFO
-    """Server log level (LOG_LEVEL). Default: info."""
+    """Server log level (PAPERCLIP_LOG_LEVEL; the operator writes LOG_LEVEL, which the server
+    ignores). Default: info."""
 
 
 class ObservabilitySpec(SpecModel):

@@ -244,14 +244,38 @@ def test_execution_mode_kubernetes_cluster_role_env_and_token() -> None:
     assert egress.count({"ports": [{"port": 6443, "protocol": "TCP"}]}) == 1
 
 
+def _execution_groups(execution: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
+    objects = synth_objects(make_instance({"adapters": {"execution": execution}}))
+    rules = objects["ClusterRole/team.demo-execution"]["rules"]
+    data = objects["ConfigMap/demo-config"]["data"]
+    return {g for r in rules for g in r["apiGroups"]}, data
+
+
 def test_execution_job_backend_has_no_sandbox_rights_and_mode_any_is_a_no_op() -> None:
-    objects = synth_objects(make_instance({"adapters": {"execution": {"mode": "kubernetes"}}}))
-    groups = {
-        g for r in objects["ClusterRole/team.demo-execution"]["rules"] for g in r["apiGroups"]
-    }
-    assert groups == {"", "rbac.authorization.k8s.io", "networking.k8s.io", "batch"}
+    core = {"", "rbac.authorization.k8s.io", "networking.k8s.io", "batch"}
+    # a kubernetes block gets the CRD's default backend job, written into the env
+    for block in ({}, {"backend": "job"}):
+        groups, data = _execution_groups({"mode": "kubernetes", "kubernetes": block})
+        assert groups == core
+        assert data["PAPERCLIP_K8S_BACKEND"] == "job"
     baseline = synth_objects(make_instance())
     assert synth_objects(make_instance({"adapters": {"execution": {"mode": "any"}}})) == baseline
+
+
+def test_execution_without_a_kubernetes_block_may_create_sandboxes() -> None:
+    """No kubernetes block: no PAPERCLIP_K8S_BACKEND, so the server's sandbox provider uses its
+    own default backend, sandbox-cr, and creates agents.x-k8s.io Sandboxes; the operator grants
+    them for an unset backend (``k == nil || k.Backend != "job"``). Without the rule every run
+    is refused (403)."""
+    groups, data = _execution_groups({"mode": "kubernetes"})
+    assert "PAPERCLIP_K8S_BACKEND" not in data
+    assert groups == {
+        "",
+        "rbac.authorization.k8s.io",
+        "networking.k8s.io",
+        "batch",
+        "agents.x-k8s.io",
+    }
 
 
 def test_rbac_create_false_keeps_env_and_token_without_rbac_objects() -> None:

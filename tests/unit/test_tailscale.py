@@ -66,6 +66,22 @@ def test_sidecar_runs_alongside_the_server_with_the_restricted_context() -> None
     assert not any(m["name"].startswith("tailscale") for m in server["volumeMounts"])
 
 
+def test_containerboot_needs_no_kubernetes_credentials() -> None:
+    """The server pod has no ServiceAccount token. When KUBERNETES_SERVICE_HOST is set (the
+    kubelet sets it in every pod) containerboot (tailscale/tailscale cmd/containerboot)
+    defaults TS_KUBE_SECRET to ``tailscale`` and keeps the state in that Secret
+    (``--state=kube:tailscale``, even with TS_STATE_DIR), and before v1.96 (e.g. v1.84.3) it
+    builds a Kubernetes client from /var/run/secrets/kubernetes.io/serviceaccount whatever
+    TS_KUBE_SECRET says: without the token's files it exits. Both must be turned off
+    explicitly (an empty value, which a container's env gives over the kubelet's)."""
+    for storage in ({}, {"storage": {"persistence": {"enabled": False}}}):
+        container = sidecar({"tailscale": TS, **storage, **PRIVATE_ALLOWED})
+        values = {e["name"]: e for e in container["env"]}
+        assert values["KUBERNETES_SERVICE_HOST"] == {"name": "KUBERNETES_SERVICE_HOST", "value": ""}
+        assert values["TS_KUBE_SECRET"] == {"name": "TS_KUBE_SECRET", "value": ""}
+        assert pod({"tailscale": TS, **storage})["automountServiceAccountToken"] is False
+
+
 def test_state_lives_on_the_data_volume_per_pod_when_persistent() -> None:
     container = sidecar({"tailscale": TS, **PRIVATE_ALLOWED})
     values = env(container)
@@ -84,12 +100,30 @@ def test_state_lives_on_the_data_volume_per_pod_when_persistent() -> None:
     }
 
 
-def test_state_is_ephemeral_in_tmp_without_persistence() -> None:
+# The flags `tailscale up` accepts (tailscale/tailscale cmd/tailscale/cli, validUpFlags: the
+# up command is frozen). containerboot appends TS_EXTRA_ARGS to `tailscale up`; any other
+# flag fails it ("flag provided but not defined") and the container exits.
+TAILSCALE_UP_FLAGS = {
+    *("accept-dns", "accept-risk", "accept-routes", "advertise-connector"),
+    *("advertise-exit-node", "advertise-routes", "advertise-tags", "auth-key", "exit-node"),
+    *("exit-node-allow-lan-access", "force-reauth", "host-routes", "hostname", "json"),
+    *("login-server", "netfilter-mode", "nickname", "operator", "report-posture", "qr"),
+    *("qr-format", "reset", "shields-up", "snat-subnet-routes", "ssh", "stateful-filtering"),
+    *("timeout", "unattended", "client-id", "client-secret", "id-token", "audience"),
+}
+
+
+def test_state_is_ephemeral_in_memory_without_persistence() -> None:
     spec = {"tailscale": TS, "storage": {"persistence": {"enabled": False}}, **PRIVATE_ALLOWED}
     container = sidecar(spec)
     values = env(container)
-    assert values["TS_STATE_DIR"] == "/tmp/tailscale"
-    assert values["TS_EXTRA_ARGS"] == "--ephemeral"
+    # no state directory and no Secret: containerboot runs tailscaled with --state=mem:
+    # --statedir=/tmp (the tmp emptyDir), which registers an ephemeral node
+    assert "TS_STATE_DIR" not in values
+    assert values["TS_KUBE_SECRET"] == ""
+    extra = values.get("TS_EXTRA_ARGS", "").split()
+    assert [a for a in extra if a.lstrip("-").split("=")[0] not in TAILSCALE_UP_FLAGS] == []
+    assert "/tmp" in [m["mountPath"] for m in container["volumeMounts"]]
     assert "paperclip-data" not in [m["name"] for m in container["volumeMounts"]]
     volumes = {v["name"]: v for v in pod(spec)["volumes"]}
     assert volumes["tailscale-tmp"] == {"name": "tailscale-tmp", "emptyDir": {}}
