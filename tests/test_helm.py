@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import itertools
 import json
@@ -166,6 +167,21 @@ def test_every_feature_scenario_switches_its_network_policies_off_as_synth_does(
     }
     off = _synthesized_instance(with_value(doc, NETWORK_POLICY.path, False), tmp_path / "off")
     _assert_renders(helm, kubectl, chart, {"networkPolicy": {"enabled": False}}, off)
+
+
+def test_an_agent_template_image_emptied_runs_the_server_image_as_synth_does(
+    helm: str, kubectl: str, tmp_path: Path
+) -> None:
+    """The values comment of every agent template image promises '"" for the server image':
+    a template with an image of its own, emptied, rendered "image": "" in the launcher's
+    templates ConfigMap where synth of the spec without the image writes the server image."""
+    doc = scenario_document("agents-custom-templates")
+    chart = _synthesized_instance(doc, tmp_path / "set")
+    unset = copy.deepcopy(doc)
+    del unset["spec"]["agents"]["templates"]["ci"]["image"]
+    expected = _synthesized_instance(unset, tmp_path / "unset")
+    values = {"agents": {"templates": {"ci": {"image": ""}}}}
+    _assert_renders(helm, kubectl, chart, values, expected)
 
 
 def test_templates_never_generate_secrets(synthesized: Path) -> None:

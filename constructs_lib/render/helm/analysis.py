@@ -153,7 +153,7 @@ def _param(
     template = param.key.startswith("agents.templates.")
     priority = template and default is None and bool(image_ref)
     expr = ref
-    if priority:  # an agent template without an image runs the server image
+    if template and image_ref:  # an agent template without an image runs the server image
         expr = f'({ref} | default (include "paperclip.image" {image_ref}))'
     hosts = param.shape is Shape.HOSTLIST
     shown = default
