@@ -21,9 +21,8 @@ from constructs_lib.constructs.names import DATA_PATH
 from constructs_lib.constructs.pod import container_security_context, data_mount
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
+from constructs_lib.spec.versions import CHECKED_PAPERCLIP_RELEASE as CHECKED_RELEASE
 
-# The newest upstream Paperclip release checked (npm @paperclipai/server and paperclipai).
-CHECKED_RELEASE = "2026.916.1"
 SEED_CONTAINER = "seed-instance-admin"
 SEED_COMMAND = "exec pnpm paperclipai auth seed-instance-admin"
 OAUTH_PROVIDERS = (("google", "GOOGLE"), ("apple", "APPLE"))

@@ -46,6 +46,7 @@ from constructs_lib.errors import Problem
 from constructs_lib.spec import Exposure, Instance
 from constructs_lib.spec.observability import PrometheusRuleSpec, ServiceMonitorSpec
 from constructs_lib.spec.rules import effective_workload
+from constructs_lib.spec.versions import CHECKED_PAPERCLIP_RELEASE as CHECKED_RELEASE
 
 MONITORING_API_VERSION = "monitoring.coreos.com/v1"
 OTLP_ENDPOINT = "http://otel-collector.observability.svc.cluster.local:4317"
@@ -542,6 +543,18 @@ class ObservabilityFeature(Feature):
                     "use exposure public if the server should serve /metrics to Prometheus, "
                     "or rely on the OpenTelemetry export (metrics.enabled) and the "
                     "kube-state-metrics alerts and dashboards.",
+                )
+            )
+        if monitor is not None:
+            warnings.append(
+                Problem(
+                    f"upstream Paperclip (release {CHECKED_RELEASE}) serves no /metrics: the "
+                    "path answers with the web app's HTML page, which Prometheus cannot parse, "
+                    "so the target shows as down (and a TargetDown alert may fire).",
+                    "spec.observability.metrics.serviceMonitor",
+                    "use it with a Paperclip build that serves Prometheus metrics; otherwise "
+                    "rely on metrics.enabled (OpenTelemetry) and the kube-state-metrics alerts "
+                    "and dashboards.",
                 )
             )
         return Contribution(env=env, ingress=ingress, warnings=warnings)

@@ -124,13 +124,14 @@ def test_prometheus_namespaces_are_admitted_on_the_server_port() -> None:
 
 
 def test_private_exposure_warns_that_the_guard_refuses_scrapes() -> None:
-    warned = plan(make_instance(metrics({"serviceMonitor": {"enabled": True}})))
-    paths = [w.path for w in warned.contribution.warnings]
-    assert "spec.observability.metrics.serviceMonitor" in paths
-    public = plan(make_instance(metrics({"serviceMonitor": {"enabled": True}}, **PUBLIC)))
-    assert "spec.observability.metrics.serviceMonitor" not in [
-        w.path for w in public.contribution.warnings
+    def guard_warnings(patch: dict[str, Any]) -> list[str]:
+        warned = plan(make_instance(patch)).contribution.warnings
+        return [w.path for w in warned if "private-hostname guard" in w.message]
+
+    assert guard_warnings(metrics({"serviceMonitor": {"enabled": True}})) == [
+        "spec.observability.metrics.serviceMonitor"
     ]
+    assert guard_warnings(metrics({"serviceMonitor": {"enabled": True}}, **PUBLIC)) == []
 
 
 def alerts(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -336,3 +337,19 @@ def test_every_part_passes_strict_validation_in_the_pipeline(tmp_path: Path) -> 
     app.write_text(doc_yaml(metrics(ALL, **PUBLIC)))
     result = CliRunner().invoke(main, ["validate", str(app)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_service_monitor_warns_that_upstream_serves_no_metrics() -> None:
+    """The released server answers /metrics with the web app's HTML: the target is down."""
+    found = plan(
+        make_instance({"observability": {"metrics": {"serviceMonitor": {"enabled": True}}}})
+    )
+    (warning,) = [w for w in found.contribution.warnings if "serves no /metrics" in w.message]
+    assert warning.path == "spec.observability.metrics.serviceMonitor"
+
+
+def test_the_checked_release_is_the_one_the_end_to_end_tests_run() -> None:
+    from constructs_lib.spec.versions import CHECKED_PAPERCLIP_RELEASE
+
+    script = (Path(__file__).parents[1] / "paperclip" / "install.sh").read_text()
+    assert f'VERSION="${{PAPERCLIP_SERVER_VERSION:-{CHECKED_PAPERCLIP_RELEASE}}}"' in script
