@@ -75,6 +75,13 @@ def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def trusted_document(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    """An Instance document with an embedded database in local_trusted mode (no Secrets needed),
+    ``spec`` merged into its spec."""
+    patch = {"deployment": {"mode": "local_trusted"}, **spec}
+    return merge(MINIMAL, {"metadata": {"name": name, "namespace": namespace}, "spec": patch})
+
+
 def make_instance(spec_patch: dict[str, Any] | None = None, **metadata: Any) -> Instance:
     document = merge(MINIMAL, {"spec": spec_patch or {}, "metadata": metadata})
     return parse_instance(document)

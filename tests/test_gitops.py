@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from constructs_lib.cli import main
 from constructs_lib.spec.gitops import GitOpsConfig, config_warnings
-from tests.conftest import REPO, tree_bytes
+from tests.conftest import REPO, tree_bytes, trusted_document
 
 
 @pytest.fixture
@@ -439,17 +439,7 @@ def test_every_flavour_creates_every_namespace_of_an_apps_instances(
 ) -> None:
     # one app, two instances in two namespaces, the second's objects with a sandbox namespace
     instances = [
-        {
-            "apiVersion": "paperclip.inc/v1alpha1",
-            "kind": "Instance",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "image": {"tag": "2026.1106.0"},
-                "deployment": {"mode": "local_trusted"},
-                "database": {"mode": "embedded"},
-                **extra,
-            },
-        }
+        trusted_document(name, namespace, **extra)
         for name, namespace, extra in (
             ("team-one", "ns-one", {}),
             (

@@ -38,7 +38,7 @@ from constructs_lib.spec import Instance
 from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
 from constructs_lib.spec.loader import load_app
 from tests.bench.distinct_bench import distinct
-from tests.conftest import MINIMAL, REPO, merge
+from tests.conftest import MINIMAL, REPO, merge, trusted_document
 from tests.test_snapshots import SCENARIOS, scenario_document
 
 APPS = {
@@ -797,20 +797,10 @@ def test_build_chart_is_deterministic() -> None:
 
 
 def _two_instances(tmp_path: Path, second_namespace: str) -> Path:
-    documents = []
-    for name, namespace in (("team-a", "teams"), ("team-b", second_namespace)):
-        documents.append(
-            {
-                "apiVersion": "paperclip.inc/v1alpha1",
-                "kind": "Instance",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {
-                    "image": {"tag": "2026.1106.0"},
-                    "deployment": {"mode": "local_trusted"},
-                    "database": {"mode": "embedded"},
-                },
-            }
-        )
+    documents = [
+        trusted_document(name, namespace)
+        for name, namespace in (("team-a", "teams"), ("team-b", second_namespace))
+    ]
     path = tmp_path / "teams.yaml"
     path.write_text(yaml.safe_dump_all(documents))
     return path

@@ -148,20 +148,21 @@ def _make_executable(repo: Path) -> str:
     return "dist/alpha/kustomize/service-alpha.yaml: mode 100755 (committed)"
 
 
-def _link_file(repo: Path) -> str:
-    path = repo / "dist/alpha/kustomize/service-alpha.yaml"
-    target = repo / "elsewhere.yaml"
-    path.rename(target)
-    path.symlink_to(target)
-    return "dist/alpha/kustomize/service-alpha.yaml: a symbolic link (committed)"
+def _link(relative: str) -> Callable[[Path], str]:
+    """Replace ``relative`` (a file or an app directory) by a symbolic link to its moved copy."""
+
+    def change(repo: Path) -> str:
+        path = repo / relative.rstrip("/")
+        target = repo / ("elsewhere" if relative.endswith("/") else "elsewhere.yaml")
+        path.rename(target)
+        path.symlink_to(target)
+        return f"{relative}: a symbolic link (committed)"
+
+    return change
 
 
-def _link_directory(repo: Path) -> str:
-    path = repo / "dist/alpha"
-    target = repo / "elsewhere"
-    path.rename(target)
-    path.symlink_to(target)
-    return "dist/alpha/: a symbolic link (committed)"
+_link_file = _link("dist/alpha/kustomize/service-alpha.yaml")
+_link_directory = _link("dist/alpha/")
 
 
 @pytest.mark.parametrize("change", [_make_executable, _link_file, _link_directory])

@@ -271,34 +271,17 @@ def test_a_server_that_never_answers_fails_after_the_retries(tmp_path: Path) -> 
     assert pnpm_calls(tmp_path) == []
 
 
-def test_a_password_with_a_line_break_is_refused_without_printing_it(
-    fake: FakePaperclip, tmp_path: Path
-) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "SVC_URL": fake.url,
-        "SERVER_URL": fake.url,
-        "ADMIN_EMAIL": "admin@example.com",
-        "ADMIN_PASSWORD": "secret-value\n",
-        "TMPDIR": str(tmp_path),
-    }
-    result = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "line break" in result.stderr
-    assert "secret-value" not in result.stdout + result.stderr
-    assert fake.requests == []
-
-
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "said"),
     [
-        ("ADMIN_PASSWORD", "secret\rvalue"),
-        ("ADMIN_EMAIL", "a\x1b@example.com"),
-        ("ADMIN_NAME", "A\x7f"),
+        ("ADMIN_PASSWORD", "secret-value\n", "contains a line break"),
+        ("ADMIN_PASSWORD", "secret\rvalue", "ADMIN_PASSWORD contains a control character"),
+        ("ADMIN_EMAIL", "a\x1b@example.com", "ADMIN_EMAIL contains a control character"),
+        ("ADMIN_NAME", "A\x7f", "ADMIN_NAME contains a control character"),
     ],
 )
-def test_a_control_character_is_refused_without_printing_the_value(
-    field: str, value: str, fake: FakePaperclip, tmp_path: Path
+def test_a_line_break_or_control_character_is_refused_without_printing_the_value(
+    field: str, value: str, said: str, fake: FakePaperclip, tmp_path: Path
 ) -> None:
     """JSON escapes every control character, the script only the tab: a CR in a password
     made a request body the server refused, reported as a wrong password."""
@@ -313,8 +296,8 @@ def test_a_control_character_is_refused_without_printing_the_value(
     }
     result = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True)
     assert result.returncode == 1
-    assert f"{field} contains a control character" in result.stderr
-    assert value not in result.stdout + result.stderr
+    assert said in result.stderr
+    assert value.strip() not in result.stdout + result.stderr
     assert fake.requests == []
 
 
