@@ -384,9 +384,9 @@ def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
 @click.option(
     "--dist",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("dist"),
-    show_default=True,
-    help="The committed output to compare with.",
+    default=lambda: Path(os.environ.get("PAPERCLIP_GITOPS_OUT", "dist")),
+    show_default="dist",
+    help="The committed output to compare with (env PAPERCLIP_GITOPS_OUT, as synth --out).",
 )
 @_apps_dir_option
 @_version_option

@@ -110,6 +110,18 @@ def test_a_fresh_output_passes_without_synthesizing_any_app(
     assert "(3 app(s): 3 unchanged since their record, 0 synthesized)" in result.output
 
 
+def test_check_compares_with_the_output_synth_writes_by_default(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PAPERCLIP_GITOPS_OUT names synth's output root; check compares with the same one (it
+    compared with ./dist whatever the variable said)."""
+    monkeypatch.setenv("PAPERCLIP_GITOPS_OUT", str(repo / "dist"))
+    monkeypatch.chdir(repo.parent)  # no ./dist here
+    result = run("check", "--apps-dir", str(repo / "apps"))
+    assert result.exit_code == 0, result.output
+    assert "3 unchanged since their record" in result.output
+
+
 def test_a_changed_app_file_is_the_only_app_synthesized(repo: Path, rendered: list[str]) -> None:
     port = {"networking": {"service": {"port": 3200}}}
     (repo / "apps/beta.yaml").write_text(app_yaml("beta", "team-beta", port))
