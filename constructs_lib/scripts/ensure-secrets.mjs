@@ -8,9 +8,10 @@
 //
 // It needs only `create` on Secrets and `get` on the registered names. It never overwrites,
 // patches or deletes a Secret and never prints a value: an existing Secret is adopted as it
-// is (e.g. one the operator created); one that lacks a required key is reported and fails the
-// run (exit 3), so the gap is visible instead of silently filled; an optional key (one no
-// consumer needs) is only reported when absent. Exit 2: bad arguments; 1: the API refused.
+// is (e.g. one the operator created); one that lacks a required key (or holds it empty) is
+// reported and fails the run (exit 3), so the gap is visible instead of silently filled; an
+// optional key (one no consumer needs) is only reported when absent. Exit 2: bad arguments;
+// 1: the API refused.
 //
 // The API server and credentials are the pod's (the ServiceAccount token and CA mounted at
 // /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST/PORT). Outside a
@@ -163,14 +164,16 @@ async function ensure(conn, namespace, specs) {
       if (answer.status !== 409) throw refused(answer, `create secret ${name}`);
       existing = await getSecret(conn, namespace, name); // created meanwhile by someone else
     }
-    const present = new Set(Object.keys(existing?.data || {}));
+    // a key with an empty value counts as missing: nothing can use an empty password or key
+    const data = existing?.data || {};
+    const present = new Set(Object.keys(data).filter((key) => data[key]));
     const lacking = keys.filter((s) => !present.has(s.key) && !s.optional).map((s) => s.key);
     const spare = keys.filter((s) => !present.has(s.key) && s.optional).map((s) => s.key);
     if (lacking.length) {
       missing.push(...lacking.map((key) => `${name}/${key}`));
       lines.push(
-        `secret ${name} exists without key(s) ${lacking.join(", ")}; it is left unchanged: ` +
-          "add the key(s) yourself, or delete the Secret to have it created",
+        `secret ${name} exists without key(s) ${lacking.join(", ")} (or with an empty value); ` +
+          "it is left unchanged: add the key(s) yourself, or delete the Secret to have it created",
       );
     } else {
       lines.push(`secret ${name} exists; left unchanged`);

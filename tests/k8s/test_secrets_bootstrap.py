@@ -142,6 +142,14 @@ def test_an_existing_secret_is_adopted_and_a_missing_key_is_reported_not_filled(
     assert gap.returncode == 3, gap.stdout + gap.stderr
     assert "exists without key(s) token" in gap.stdout and "Traceback" not in gap.stderr
     assert set(core.read_namespaced_secret("ad-launcher-token", NAMESPACE).data) == {"other"}
+    # the key with an empty value: no token at all for the launcher, reported the same way
+    core.delete_namespaced_secret("ad-launcher-token", NAMESPACE)
+    core.create_namespaced_secret(
+        NAMESPACE, {"metadata": {"name": "ad-launcher-token"}, "stringData": {"token": ""}}
+    )
+    empty = adopt.run()
+    assert empty.returncode == 3, empty.stdout + empty.stderr
+    assert "exists without key(s) token (or with an empty value)" in empty.stdout
     # with the key, it is adopted as it is
     core.delete_namespaced_secret("ad-launcher-token", NAMESPACE)
     core.create_namespaced_secret(
