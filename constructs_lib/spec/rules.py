@@ -259,6 +259,18 @@ def _local_trusted_errors(instance: Instance) -> Iterator[Problem]:
 
 def _warnings(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
+    execution = spec.adapters.execution
+    if (
+        execution is not None
+        and execution.kubernetes is not None
+        and (spec.adapters.kubernetes_execution is None)
+    ):
+        yield Problem(
+            "is set, but execution mode is not kubernetes, so none of it is used (no "
+            "PAPERCLIP_K8S_* env, no ClusterRole).",
+            "spec.adapters.execution.kubernetes",
+            "set adapters.execution.mode: kubernetes, or remove the kubernetes block.",
+        )
     if spec.image.tag == "latest" and not spec.image.digest:
         yield Problem(
             "tag latest is mutable: Git will not record which image runs.",

@@ -12,6 +12,7 @@ import pytest
 from constructs_lib.constructs.build import plan
 from constructs_lib.constructs.image_automation import images_block, previous_values
 from constructs_lib.errors import UserError
+from constructs_lib.spec.rules import warnings as rule_warnings
 from tests.conftest import make_instance, synth_objects
 
 SANDBOX = {"enabled": True, "namespace": "sandboxes", "persistence": {"enabled": True}}
@@ -447,3 +448,13 @@ def test_synth_and_check_keep_the_tag_flux_committed(tmp_path: Path) -> None:
     result = runner.invoke(main, ["synth", str(app), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "newTag: 2026.1201.0 #" in kustomization.read_text()
+
+
+def test_a_kubernetes_block_without_mode_kubernetes_warns_that_it_is_unused() -> None:
+    """mode any (the default) ignores the kubernetes block: say so, rather than drop it."""
+    unused = make_instance({"adapters": {"execution": {"kubernetes": {"backend": "job"}}}})
+    assert [w.path for w in rule_warnings(unused)] == ["spec.adapters.execution.kubernetes"]
+    used = {"adapters": {"execution": {"mode": "kubernetes", "kubernetes": {"backend": "job"}}}}
+    assert "spec.adapters.execution.kubernetes" not in [
+        w.path for w in rule_warnings(make_instance(used))
+    ]
