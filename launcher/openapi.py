@@ -191,7 +191,10 @@ def document() -> dict[str, Any]:
                             "(named in 'field')",
                         ),
                         "404": _json("Error", "no such template"),
-                        "409": _json("Error", "the agent is busy, or the Job name clashes"),
+                        "409": _json(
+                            "Error", "the agent is busy, or the Job name or run id is in use"
+                        ),
+                        "408": _json("Error", "the body did not arrive within 30 s"),
                         "413": _json("Error", "the body is larger than 1.5 MiB"),
                         **ERRORS,
                     },

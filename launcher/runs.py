@@ -143,6 +143,31 @@ class Launcher:
                 return job
         return None
 
+    async def _foreign_job(self, request: RunRequest) -> JobView | None:
+        """A Job of this instance for the request's run id that belongs to another agent:
+        the API addresses runs by run id alone, so a run id names one agent's run only."""
+        answer = await self.kube.get(
+            self._jobs(),
+            labelSelector=f"{LABEL_RUN}={label_value(request.run_id)},{self.selector}",
+        )
+        for job in map(JobView.of, items(answer)):
+            if (
+                job.annotation(ANNOTATION_RUN) == request.run_id
+                and job.annotation(ANNOTATION_AGENT) != request.agent_id
+            ):
+                return job
+        return None
+
+    async def _refuse_foreign(self, request: RunRequest) -> None:
+        """Raise JobClash when another agent's Job has the request's run id."""
+        foreign = await self._foreign_job(request)
+        if foreign is not None:
+            raise JobClash(
+                foreign.name,
+                foreign.annotation(ANNOTATION_AGENT),
+                foreign.annotation(ANNOTATION_RUN),
+            )
+
     async def _run_state(self, run_id: str) -> str:
         """ "missing" (no Job), "finished" (or being deleted) or "active"."""
         job = await self.find_job(run_id)
@@ -180,6 +205,10 @@ class Launcher:
         """Start the run (or find it started); raises UnknownTemplate, RunRefused (what the
         template does not allow), AgentBusy or JobClash.
 
+        A run id names one agent's run: a start whose run id another agent's Job of this
+        instance has (running or finished, until the Job is gone) is refused (JobClash), since
+        status, log and cancel address a run by its id alone.
+
         Idempotent per run id: a repeated start adopts the run's Job and makes sure it has
         its run Secret. A start that fails after taking the agent's Lease (an API error,
         perhaps after the API server did create the Job or the Secret: the answer can be
@@ -190,6 +219,7 @@ class Launcher:
         if template is None:
             raise UnknownTemplate(request.template)
         check_allowed(template, request)
+        await self._refuse_foreign(request)
         claim = await self.guard.acquire(request.agent_id, request.run_id, self._run_state)
         try:
             started = await self._start(request, claim.reattach)
@@ -215,6 +245,9 @@ class Launcher:
                 await self._ensure_run_secret(request, existing)
                 return Started(request.run_id, existing.name, True)
         job = await self._create_job(request)
+        # Two agents' starts of one run id at once both pass the check before the Lease:
+        # each sees the other's Job now, and each deletes its own (start's cleanup).
+        await self._refuse_foreign(request)
         await self._ensure_run_secret(request, job)
         return Started(request.run_id, job.name, reattach)
 

@@ -1,6 +1,7 @@
 """The launcher's HTTP service (aiohttp): start, stream, status and cancel agent runs.
 
-POST   /v1/runs                      start (201), reattach (200), agent busy (409)
+POST   /v1/runs                      start (201), reattach (200), agent busy (409),
+                                     body not sent within BODY_SECONDS (408)
 GET    /v1/runs/{run}/log?after=C    NDJSON: {"type":"line",...} ... {"type":"result",...}
 GET    /v1/runs/{run}                status
 DELETE /v1/runs/{run}                cancel
@@ -42,6 +43,9 @@ LAUNCHER_KEY: web.AppKey[Launcher] = web.AppKey("launcher", Launcher)
 DISCONNECT_CANCEL_SECONDS = 60.0
 READY_CACHE_SECONDS = 2.0
 MAX_BODY = 1536 * 1024  # a run carries its prompt and context (at most 900 KiB of them)
+BODY_SECONDS = 30.0
+"""How long a start may take to send its body: a client that stops sending (or trickles)
+would otherwise hold its request, and the connection, open forever."""
 PUBLIC = frozenset({"/healthz", "/readyz", "/openapi.json"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -206,7 +210,13 @@ def make_app(
         return await handler(request)
 
     async def start(request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                raw = await request.read()
+        except TimeoutError:
+            slow = _error(408, "request_timeout", f"body: not received within {BODY_SECONDS:g} s")
+            slow.force_close()  # never reuse a connection left mid-body
+            return slow
         try:
             run = RunRequest.model_validate_json(raw)
         except ValidationError as exc:

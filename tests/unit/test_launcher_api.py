@@ -220,3 +220,31 @@ def test_unknown_routes_and_methods_answer_json(service: Service) -> None:
     assert status == 404 and body["error"] == "not_found"
     status, body = service.json("PUT", "/v1/runs")
     assert status == 405 and "error" in body
+
+
+def test_a_start_whose_body_stalls_is_a_408_not_a_request_held_forever(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends its headers and part of its body, then nothing, got no answer
+    ever: the handler waited for the body with no limit (and held the connection)."""
+    import http.client
+    import socket
+
+    import launcher.server
+
+    monkeypatch.setattr(launcher.server, "BODY_SECONDS", 0.3)
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/runs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+            + TOKEN.encode()
+            + b'\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"agentId"'
+        )
+        began = time.monotonic()
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = json.loads(response.read())
+    assert time.monotonic() - began < 4
+    assert response.status == 408 and body["error"] == "request_timeout", body
+    assert response.getheader("Connection", "").lower() == "close"
+    conforms("POST", "/v1/runs", 408, body)
+    assert service.jobs() == 0

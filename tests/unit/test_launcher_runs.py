@@ -421,3 +421,35 @@ def test_a_run_that_times_out_before_its_pod_starts_is_a_timeout() -> None:
         assert not (await lp.start(request("run-2"))).reattached  # the agent is free again
 
     run(test)
+
+
+def test_a_run_id_names_one_agents_run() -> None:
+    """Another agent's start with a run id in use is refused (it made a second Job of that
+    run id: status, log and cancel then reached whichever Job the API server listed first,
+    e.g. streaming one agent's log to another's run)."""
+
+    async def test() -> None:
+        kube, lp = launcher()
+        await lp.start(request("run-1", agent="agent-1"))
+        with pytest.raises(JobClash, match="agent-1"):
+            await lp.start(request("run-1", agent="agent-2"))
+        assert len(kube.of_kind("jobs")) == 1
+        # agent-2 was not left holding its Lease
+        assert not (await lp.start(request("run-2", agent="agent-2"))).reattached
+        # and starting both at once leaves at most one run of that id
+        results = await asyncio.gather(
+            lp.start(request("same", agent="a")),
+            lp.start(request("same", agent="b")),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, JobClash) for r in results if isinstance(r, BaseException))
+        owners = {
+            job["metadata"]["annotations"]["paperclip.io/agent-id"]
+            for job in kube.of_kind("jobs")
+            if job["metadata"]["annotations"]["paperclip.io/run-id"] == "same"
+            and not job["metadata"].get("deletionTimestamp")
+        }
+        assert len(owners) <= 1
+        assert sum(not isinstance(r, BaseException) for r in results) == len(owners)
+
+    run(test)
