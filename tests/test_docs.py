@@ -133,3 +133,123 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "missing.md" in result.stdout + result.stderr
+
+
+def _code_block_after(page: str, heading: str) -> str:
+    """The first fenced code block below ``heading`` in docs/``page``."""
+    text = (REPO / "docs" / page).read_text()
+    section = text.split(f"\n{heading}\n", 1)[1]
+    return section.split("```", 2)[1]
+
+
+def test_what_synth_writes_lists_every_entry_it_writes() -> None:
+    """docs/cli.md "What synth writes" names every file and directory synth puts into an app
+    directory and into dist/gitops/ (the committed dist/ is what `make synth` writes)."""
+    block = _code_block_after("cli.md", "## What synth writes")
+    listed: set[str] = set()
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        path = line.split()[0]
+        head, _, tail = path.partition("{")
+        names, _, rest = tail.partition("}")
+        for name in names.split(","):  # "a/{b,c}/" is a/b/ and a/c/
+            listed.add(head + name + rest)
+    entries = {
+        "dist/<app>/" + e.name
+        for app in ("quickstart", "production")
+        for e in (REPO / "dist" / app).iterdir()
+    }
+    entries |= {"dist/gitops/" + e.name for e in (REPO / "dist" / "gitops").iterdir()}
+    assert entries, "no dist/"
+    missing = sorted(
+        e for e in entries if not any(item == e or item.startswith(e + "/") for item in listed)
+    )
+    assert not missing, (
+        f"docs/cli.md, What synth writes, leaves out {missing} (it lists {sorted(listed)})"
+    )
+
+
+def _repository(reference: str) -> str:
+    """An image reference's repository: no tag, no digest, no docker.io/ prefix."""
+    name = reference.split("@", 1)[0]
+    head, _, tag = name.rpartition(":")
+    if head and "/" not in tag:
+        name = head
+    return name.removeprefix("docker.io/")
+
+
+def test_the_prerequisites_list_every_image_the_generator_names() -> None:
+    """docs/prerequisites.md "Images" has a row for each image synth puts into a pod (or hands
+    the server for its sandbox pods) when the spec names none, and none for an image it never
+    uses (a sidecar of the user's own, as apps/production.yaml has, is the user's)."""
+    from constructs_lib.constructs.backup import AWS_CLI_IMAGE
+    from constructs_lib.constructs.pod import SELINUX_IMAGE
+    from constructs_lib.spec.adapters import DEFAULT_SANDBOX_IMAGE
+    from constructs_lib.spec.data import DEFAULT_POSTGRES_IMAGE
+    from constructs_lib.spec.server import DEFAULT_IMAGE_REPOSITORY
+    from constructs_lib.spec.tailscale import DEFAULT_TAILSCALE_REPOSITORY
+    from launcher import IMAGE_REPOSITORY as LAUNCHER_REPOSITORY
+
+    named = {
+        _repository(image)
+        for image in (
+            DEFAULT_IMAGE_REPOSITORY,
+            LAUNCHER_REPOSITORY,
+            DEFAULT_POSTGRES_IMAGE,
+            AWS_CLI_IMAGE,
+            SELINUX_IMAGE,
+            DEFAULT_TAILSCALE_REPOSITORY,
+            DEFAULT_SANDBOX_IMAGE,
+        )
+    }
+    section = (REPO / "docs" / "prerequisites.md").read_text().split("\n## Images\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    listed: set[str] = set()
+    for row in section.splitlines():
+        match = re.match(r"\| `([^`]+)`", row)
+        if match:
+            listed.add(_repository(match[1]))
+    assert listed == named, (
+        f"not in the table: {sorted(named - listed)}; never used: {sorted(listed - named)}"
+    )
+
+
+def test_the_docs_describe_apps_production_yaml_as_it_is() -> None:
+    """docs/instances.md describes apps/production.yaml's database as it is, and it and
+    docs/prerequisites.md name what the app references but does not create (beyond the
+    Secrets): its PriorityClass and the ConfigMaps its pod mounts."""
+    import yaml
+
+    from constructs_lib.render.pipeline import synthesize
+    from constructs_lib.spec.kubeschema import DEFAULT_KUBERNETES_VERSION
+
+    app = REPO / "apps" / "production.yaml"
+    [document] = yaml.safe_load_all(app.read_text())
+    [rendered] = synthesize([app], DEFAULT_KUBERNETES_VERSION).rendered
+    created = {(o["kind"], o["metadata"]["name"]) for o in rendered.objects}
+    referenced: set[str] = set()
+    for obj in rendered.objects:
+        pod = obj.get("spec", {}).get("template", {}).get("spec", {})
+        if pod.get("priorityClassName"):
+            referenced.add(pod["priorityClassName"])
+        for volume in pod.get("volumes", []):
+            name = volume.get("configMap", {}).get("name")
+            if name and ("ConfigMap", name) not in created:
+                referenced.add(name)
+    assert referenced, "apps/production.yaml references nothing it does not create?"
+
+    def paragraph(page: str, start: str) -> str:
+        text = " ".join((REPO / "docs" / page).read_text().split())
+        return text.split(start, 1)[1].split("`apps/production-full.yaml`", 1)[0]
+
+    described = paragraph("instances.md", "`apps/production.yaml` shows a production shape")
+    database = f"{document['spec']['database']['mode']} PostgreSQL"
+    assert database in described, (database, described)
+    for page, start in [
+        ("instances.md", "`apps/production.yaml` shows a production shape"),
+        ("prerequisites.md", "`apps/production.yaml`, for example, assumes"),
+    ]:
+        text = paragraph(page, start)
+        for name in referenced:
+            assert f"`{name}`" in text, (page, name, text)
