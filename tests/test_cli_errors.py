@@ -164,3 +164,26 @@ def test_every_bad_app_argument_is_reported_at_once(
     output = refused(run("synth", "quickstart.py", "nope", "--out", str(tmp_path / "o")))
     assert "2 problems found" in output
     assert "no app file at quickstart.py" in output and "no app named 'nope'" in output
+
+
+# --- one Instance in two apps -----------------------------------------------------------------
+
+
+def test_an_app_file_copied_without_renaming_its_instance_is_refused(tmp_path: Path) -> None:
+    """Starting from apps/production.yaml by copying it: both apps declared Instance
+    paperclip-prod in paperclip-prod, synth said nothing, and Argo CD or Flux would have had
+    two apps fight over the same objects. check finds it too, whether or not the first app is
+    taken from its record."""
+    apps = tmp_path / "apps"
+    apps.mkdir()
+    shutil.copy(REPO / "apps/production.yaml", apps / "production.yaml")
+    out = tmp_path / "out"
+    assert run("synth", "--apps-dir", str(apps), "--out", str(out)).exit_code == 0
+    before = tree_bytes(out)
+    shutil.copy(apps / "production.yaml", apps / "team.yaml")
+    for command in (["synth", "--out"], ["check", "--dist"], ["check", "--full", "--dist"]):
+        output = refused(run(*command[:-1], "--apps-dir", str(apps), command[-1], str(out)))
+        assert "team.yaml" in output
+        assert "declares Instance paperclip-prod in namespace paperclip-prod, as app " in output
+        assert "production does" in output
+    assert tree_bytes(out) == before

@@ -423,7 +423,7 @@ def test_an_app_whose_entry_objects_take_a_root_name_is_refused(
     apps_dir: Path, tmp_path: Path, app: str, config: dict[str, Any]
 ) -> None:
     # paperclip-<app> would silently replace (or be replaced by) the entry object of that name
-    shutil.copy(apps_dir / "production.yaml", apps_dir / f"{app}.yaml")
+    (apps_dir / f"{app}.yaml").write_text(yaml.safe_dump(trusted_document(app, app)))
     _config(apps_dir, **config)
     result = synth(apps_dir, tmp_path / "out")
     assert result.exit_code == 2, result.output

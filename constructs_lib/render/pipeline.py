@@ -99,6 +99,9 @@ def synthesize(
     if problems:
         raise UserError(problems)
     summaries = {r.app.source: AppSummary.of(r) for r in rendered}
+    every = {**recorded, **summaries}
+    if shared := shared_instances([(p, every[p]) for p in paths if p in every]):
+        raise UserError(shared)
     trees = {
         r.app.name: app_tree(
             r, writers, inputs[r.app.source] if inputs else None, summaries[r.app.source]
@@ -107,12 +110,34 @@ def synthesize(
     }
     warnings = [w for r in rendered for w in r.warnings]
     if gitops is not None and gitops_dir is not None:
-        every = {**recorded, **summaries}
         ordered = [every[p] for p in paths]
         entry = gitops_entry(gitops, gitops_dir, ordered, version, dist_path)
         trees[GITOPS_DIR] = entry.files
         warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)
+
+
+def shared_instances(apps: Sequence[tuple[Path, AppSummary]]) -> list[Problem]:
+    """An Instance (namespace and name) declared by two apps: Argo CD or Flux would apply both
+    apps' objects under the same names, each undoing the other (a copied app file)."""
+    owners: dict[tuple[str, str], str] = {}
+    found = []
+    for path, summary in apps:
+        for namespace, name in summary.instances:
+            first = owners.setdefault((namespace, name), summary.name)
+            if first != summary.name:
+                found.append(
+                    Problem(
+                        f"declares Instance {name} in namespace {namespace}, as app {first} "
+                        "does: Argo CD or Flux would apply both apps' objects under the same "
+                        "names, each undoing the other.",
+                        "metadata.name",
+                        fix="give the Instance another metadata.name or namespace in one of the "
+                        "apps, or remove the copy.",
+                        file=display_path(path),
+                    )
+                )
+    return found
 
 
 def gitops_entry(

@@ -76,6 +76,8 @@ class AppSummary:
     """(API group, kind, namespaced) of every generated object, sorted, each once."""
     object_namespaces: tuple[str, ...]
     """The namespaces the objects land in (the instances' and others, e.g. a sandbox's)."""
+    instances: tuple[tuple[str, str], ...] = ()
+    """(namespace, name) of every instance, in the app's order: two apps must not share one."""
 
     @classmethod
     def of(cls, rendered: RenderedApp) -> AppSummary:
@@ -91,6 +93,7 @@ class AppSummary:
             object_namespaces=tuple(
                 sorted({m["namespace"] for _, _, m in metas if "namespace" in m})
             ),
+            instances=tuple((i.namespace, i.name) for i in rendered.app.instances),
         )
 
     def to_json(self) -> str:
@@ -100,6 +103,7 @@ class AppSummary:
             "kinds": [list(k) for k in self.kinds],
             "namespaces": list(self.namespaces),
             "objectNamespaces": list(self.object_namespaces),
+            "instances": [list(i) for i in self.instances],
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -113,6 +117,7 @@ class AppSummary:
                 namespaces=tuple(_string(n) for n in data["namespaces"]),
                 kinds=tuple(_kind(k) for k in data["kinds"]),
                 object_namespaces=tuple(_string(n) for n in data["objectNamespaces"]),
+                instances=tuple((_string(n), _string(i)) for n, i in data["instances"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
