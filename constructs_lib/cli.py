@@ -329,8 +329,8 @@ def main() -> None:
     metavar="OUTPUTS",
     default=None,
     help="Write only these outputs, comma-separated: kustomize, helm, agents, gitops "
-    "(default: all). The app directories then hold only those (and app.json); gitops needs every app "
-    "(no APP) and apps/_gitops.yaml.",
+    "(default: all). The app directories then hold only those (and app.json); gitops needs "
+    "every app (no APP) and apps/_gitops.yaml.",
 )
 def synth(
     apps: tuple[str, ...],
