@@ -332,7 +332,7 @@ class Kube:
                 break
             assert response is not None
             if response.status >= 400:
-                body = await response.text()
+                body = await response.text(errors="replace")  # never strict (see request)
                 raise ApiError(response.status, response.reason or "", _maybe_json(body))
             buffer = b""
             while True:

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from launcher.views import as_dict
+
 # The phrases by which OpenCode reports a session it no longer has (the same test as
 # Paperclip's own OpenCode adapter, @paperclipai/adapter-opencode-local).
 UNKNOWN_SESSION = re.compile(
@@ -17,10 +19,6 @@ UNKNOWN_SESSION = re.compile(
 SESSION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 STEP_LIMIT_REASONS = {"max_turns", "max_steps", "step_limit"}
 MAX_SAFE_INTEGER = 2**53 - 1
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _number(value: Any) -> float:
@@ -64,20 +62,20 @@ class OpenCodeResult:
         # only an id the next run can pass on safely (`--session ID`) is kept
         if isinstance(session, str) and SESSION_ID.match(session):
             self.session_id = session
-        part = _dict(event.get("part"))
+        part = as_dict(event.get("part"))
         kind = event.get("type")
         if kind == "text" and isinstance(part.get("text"), str):
             self.summary.append(part["text"])
         elif kind == "step_finish":
-            tokens = _dict(part.get("tokens"))
+            tokens = as_dict(part.get("tokens"))
             self.input_tokens += _count(tokens.get("input"))
-            self.cached_input_tokens += _count(_dict(tokens.get("cache")).get("read"))
+            self.cached_input_tokens += _count(as_dict(tokens.get("cache")).get("read"))
             self.output_tokens += _count(tokens.get("output")) + _count(tokens.get("reasoning"))
             self.cost_usd += _amount(part.get("cost"))
             if part.get("reason") in STEP_LIMIT_REASONS:
                 self.clear_session = True
         elif kind == "tool_use":
-            state = _dict(part.get("state"))
+            state = as_dict(part.get("state"))
             if state.get("status") == "error" and state.get("error"):
                 self.errors.append(str(state["error"]))
         elif kind == "error":
@@ -85,10 +83,10 @@ class OpenCodeResult:
             if isinstance(raw_error, str):
                 message: Any = raw_error
             else:
-                error = _dict(raw_error)
+                error = as_dict(raw_error)
                 message = (
                     error.get("message")
-                    or _dict(error.get("data")).get("message")
+                    or as_dict(error.get("data")).get("message")
                     or error.get("name")
                     or error.get("code")
                 )

@@ -133,30 +133,22 @@ class Launcher:
     def _jobs(self, name: str = "") -> str:
         return namespaced(self.namespace, "jobs", name, JOBS)
 
-    async def find_job(self, run_id: str) -> JobView | None:
+    async def _run_jobs(self, run_id: str) -> list[JobView]:
+        """The Jobs of this instance for ``run_id`` (one, unless agents clashed)."""
         answer = await self.kube.get(
             self._jobs(),
             labelSelector=f"{LABEL_RUN}={label_value(run_id)},{self.selector}",
         )
-        for job in map(JobView.of, items(answer)):
-            if job.annotation(ANNOTATION_RUN) == run_id:
-                return job
-        return None
+        return [j for j in map(JobView.of, items(answer)) if j.annotation(ANNOTATION_RUN) == run_id]
+
+    async def find_job(self, run_id: str) -> JobView | None:
+        return next(iter(await self._run_jobs(run_id)), None)
 
     async def _foreign_job(self, request: RunRequest) -> JobView | None:
         """A Job of this instance for the request's run id that belongs to another agent:
         the API addresses runs by run id alone, so a run id names one agent's run only."""
-        answer = await self.kube.get(
-            self._jobs(),
-            labelSelector=f"{LABEL_RUN}={label_value(request.run_id)},{self.selector}",
-        )
-        for job in map(JobView.of, items(answer)):
-            if (
-                job.annotation(ANNOTATION_RUN) == request.run_id
-                and job.annotation(ANNOTATION_AGENT) != request.agent_id
-            ):
-                return job
-        return None
+        jobs = await self._run_jobs(request.run_id)
+        return next((j for j in jobs if j.annotation(ANNOTATION_AGENT) != request.agent_id), None)
 
     async def _refuse_foreign(self, request: RunRequest) -> None:
         """Raise JobClash when another agent's Job has the request's run id."""
@@ -467,13 +459,14 @@ class Launcher:
             cancelled = result["cancelled"] = True
         # The Job's deadline can pass before its pod starts (a slow image pull), or the
         # Job controller may have removed a timed-out pod before the stream came: a timeout.
-        timed_out = failure is not None and failure.reason == "DeadlineExceeded"
+        reasons = (failure.reason if failure else None, finished[1] if finished else None)
+        timed_out = "DeadlineExceeded" in reasons
         if failure is not None and not timed_out:
             result.update(exitCode=1, errorCode=failure.reason, errorMessage=failure.message)
         elif cancelled or (current is None and code is None and not timed_out):
             result.update(exitCode=143, errorCode="cancelled", errorMessage="the run was cancelled")
             result["cancelled"] = True
-        elif timed_out or (finished and finished[1] == "DeadlineExceeded"):
+        elif timed_out:
             result.update(
                 exitCode=124,
                 timedOut=True,

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def _dict(value: Any) -> dict[str, Any]:
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a mapping, else an empty one (for JSON of unknown shape)."""
     return value if isinstance(value, dict) else {}
 
 
@@ -25,7 +26,7 @@ def _str(value: Any) -> str:
 
 
 def _strings(value: Any) -> dict[str, str]:
-    return {k: v for k, v in _dict(value).items() if isinstance(v, str)}
+    return {k: v for k, v in as_dict(value).items() if isinstance(v, str)}
 
 
 def parse_time(text: str) -> datetime | None:
@@ -56,7 +57,7 @@ class Meta:
 
     @classmethod
     def of(cls, raw: Any) -> Meta:
-        meta = _dict(_dict(raw).get("metadata"))
+        meta = as_dict(as_dict(raw).get("metadata"))
         return cls(
             name=_str(meta.get("name")),
             namespace=_str(meta.get("namespace")),
@@ -78,12 +79,12 @@ class JobView:
 
     @classmethod
     def of(cls, raw: Any) -> JobView:
-        body = _dict(raw)
+        body = as_dict(raw)
         conditions = tuple(
             (_str(c.get("type")), _str(c.get("status")), _str(c.get("reason")))
-            for c in map(_dict, _list(_dict(body.get("status")).get("conditions")))
+            for c in map(as_dict, _list(as_dict(body.get("status")).get("conditions")))
         )
-        return cls(Meta.of(body), conditions, _dict(body.get("spec")).get("suspend") is True)
+        return cls(Meta.of(body), conditions, as_dict(body.get("spec")).get("suspend") is True)
 
     @property
     def name(self) -> str:
@@ -112,11 +113,11 @@ class ContainerView:
 
     @classmethod
     def of(cls, raw: Any) -> ContainerView:
-        body = _dict(raw)
-        state = _dict(body.get("state"))
-        waiting = _dict(state.get("waiting"))
+        body = as_dict(raw)
+        state = as_dict(body.get("state"))
+        waiting = as_dict(state.get("waiting"))
         done = state.get("terminated")
-        code = _dict(done).get("exitCode")
+        code = as_dict(done).get("exitCode")
         return cls(
             name=_str(body.get("name")),
             waiting_reason=_str(waiting.get("reason")),
@@ -138,7 +139,7 @@ class PodView:
 
     @classmethod
     def of(cls, raw: Any) -> PodView:
-        status = _dict(_dict(raw).get("status"))
+        status = as_dict(as_dict(raw).get("status"))
         return cls(
             meta=Meta.of(raw),
             phase=_str(status.get("phase")),
@@ -153,7 +154,7 @@ class PodView:
                     _str(c.get("reason")),
                     _str(c.get("message")),
                 )
-                for c in map(_dict, _list(status.get("conditions")))
+                for c in map(as_dict, _list(status.get("conditions")))
             ),
         )
 
@@ -175,8 +176,8 @@ class LeaseView:
 
     @classmethod
     def of(cls, raw: Any) -> LeaseView:
-        body = _dict(raw)
-        spec = _dict(body.get("spec"))
+        body = as_dict(raw)
+        spec = as_dict(body.get("spec"))
         return cls(
             meta=Meta.of(body),
             holder=_str(spec.get("holderIdentity")),
@@ -188,10 +189,10 @@ class LeaseView:
         self, holder: str, acquired: str | None, annotations: dict[str, str] | None = None
     ) -> dict[str, Any]:
         """The Lease body for an update that sets the holder (and annotations)."""
-        metadata = dict(_dict(self.raw.get("metadata")))
+        metadata = dict(as_dict(self.raw.get("metadata")))
         if annotations:
             metadata["annotations"] = {**self.meta.annotations, **annotations}
-        spec = dict(_dict(self.raw.get("spec")))
+        spec = dict(as_dict(self.raw.get("spec")))
         spec["holderIdentity"] = holder
         if acquired is not None:
             spec["acquireTime"] = acquired
@@ -200,4 +201,4 @@ class LeaseView:
 
 def items(answer: Any) -> list[Any]:
     """The items of a list answer."""
-    return _list(_dict(answer).get("items"))
+    return _list(as_dict(answer).get("items"))

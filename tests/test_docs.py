@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from launcher.schema_docs import json_schema
+from launcher.templates import IMAGE_NAME
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -172,11 +173,9 @@ def test_what_synth_writes_lists_every_entry_it_writes() -> None:
 
 def _repository(reference: str) -> str:
     """An image reference's repository: no tag, no digest, no docker.io/ prefix."""
-    name = reference.split("@", 1)[0]
-    head, _, tag = name.rpartition(":")
-    if head and "/" not in tag:
-        name = head
-    return name.removeprefix("docker.io/")
+    match = IMAGE_NAME.match(reference)  # a table row may write <tag>
+    assert match is not None, reference
+    return match[0].removeprefix("docker.io/")
 
 
 def test_the_prerequisites_list_every_image_the_generator_names() -> None:

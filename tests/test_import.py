@@ -23,6 +23,7 @@ from constructs_lib.importer.model import Document, put
 from constructs_lib.importer.overrides import parse_set
 from constructs_lib.importer.redact import shown
 from constructs_lib.spec import env_rules
+from constructs_lib.spec.instance_errors import _shown_input
 from tests.conftest import REPO, docs_text
 
 EXPORT = REPO / "tests" / "operator_export" / "instances.yaml"
@@ -465,7 +466,10 @@ def copy_of(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_one_url_grammar_finds_credentials_in_text() -> None:
-    assert not hasattr(redact, "_URL")
+    # every place that hides credentials reads URLs the same way, also quoted or after '='
+    for text in ("'postgres://u:pw@h/db'", "x=postgres://u:pw@h/db,y", "<https://u:pw@h>"):
+        assert redact.holds_credential(text)
+        assert "pw" not in _shown_input(text)
     found = env_rules.credential_in_text("see https://h/x, then postgres://u:pw@h/db")
     assert found == "a password before the host"
     assert env_rules.credential_in_text("https://h/x and http://user@h/") is None

@@ -455,8 +455,7 @@ def test_a_damaged_record_is_none(synthesized: Path, damage: Callable[[str], str
 
 
 def test_a_summary_reads_back_as_written() -> None:
-    summary = AppSummary(
-        "a", ("x", "y"), (("", "ConfigMap", True), ("rbac", "Role", False)), ("x",)
-    )
+    kinds = (("", "ConfigMap", True), ("rbac", "Role", False))
+    summary = AppSummary("a", ("x", "y"), kinds, ("x",), (("x", "one"), ("y", "two")))
     assert AppSummary.from_json(summary.to_json()) == summary
     assert "\n" not in summary.to_json()

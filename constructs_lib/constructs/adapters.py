@@ -18,13 +18,12 @@ from constructs_lib.constructs.env import secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import API_SERVER_PORT, server_name
-from constructs_lib.constructs.primitives import port, role_binding_body
+from constructs_lib.constructs.primitives import RBAC_GROUP, port, role_binding_body, rule
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import CloudSandboxSpec
 
 LLM_KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
-RBAC_GROUP = "rbac.authorization.k8s.io"
 # Kubernetes object names of cluster-scoped RBAC objects are limited to 253 characters.
 MAX_CLUSTER_NAME = 253
 NAMESPACE_LABEL = "paperclip.inc/instance-namespace"
@@ -40,10 +39,6 @@ def cluster_object_name(instance: Instance, suffix: str) -> str:
     if len(name) > MAX_CLUSTER_NAME:  # 63 + 1 + 52 + suffix: cannot happen for our suffixes
         raise ValueError(f"cluster object name {name!r} is longer than {MAX_CLUSTER_NAME}")
     return name
-
-
-def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
-    return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
 
 
 def add_cluster_role(

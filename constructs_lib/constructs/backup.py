@@ -44,7 +44,7 @@ from constructs_lib.constructs.database import (
 from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
-from constructs_lib.constructs.names import DATA_PATH, component_labels
+from constructs_lib.constructs.names import DATA_PATH, component_labels, components_selector
 from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
     dns_egress,
@@ -319,21 +319,6 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
     return _cronjob_body(instance, RESTORE_COMPONENT, RESTORE_SCHEDULE, fields, 0, (fetch, restore))
 
 
-def backup_restore_selector(instance: Instance) -> dict[str, Any]:
-    """The backup and restore pods of the instance, and no others (the database's peer
-    selector also admits the admin bootstrap pods, which must reach the server)."""
-    return {
-        "matchLabels": {"app.kubernetes.io/instance": instance.name},
-        "matchExpressions": [
-            {
-                "key": "app.kubernetes.io/component",
-                "operator": "In",
-                "values": [BACKUP_COMPONENT, RESTORE_COMPONENT],
-            }
-        ],
-    }
-
-
 def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
     """Backup and restore pods: no ingress; DNS, HTTPS (S3), the endpoint's own port, and the
     database (the managed pods, or anywhere on the port(s) of a literal externalURL, 5432
@@ -343,7 +328,9 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
         egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
     else:
         egress.append({"ports": [port(p) for p in external_database_ports(instance)]})
-    return policy_body(backup_restore_selector(instance), [], egress)
+    return policy_body(
+        components_selector(instance, BACKUP_COMPONENT, RESTORE_COMPONENT), [], egress
+    )
 
 
 # --- the rules (what a backup CronJob needs to work at all) -------------------------------

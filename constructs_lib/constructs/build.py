@@ -30,7 +30,7 @@ from constructs_lib.constructs.registry import FEATURES
 from constructs_lib.constructs.secrets_bootstrap import SecretsBootstrap
 from constructs_lib.constructs.server import ServerStack, server_env
 from constructs_lib.errors import Problem
-from constructs_lib.spec import Instance
+from constructs_lib.spec import Instance, rules
 from constructs_lib.spec.rules import shared_master_key
 
 
@@ -127,6 +127,12 @@ def plan(instance: Instance) -> Plan:
     contribution.errors += env_override_errors(instance, entries)
     contribution.errors += pod_reference_errors(instance, pod)
     return Plan(instance, features, contribution, tuple(entries))
+
+
+def instance_errors(instance: Instance, planned: Plan) -> list[Problem]:
+    """What stops synthesis of one instance: the synth-time rules and every feature's errors
+    (the command line and the cdk8s construct refuse the same instances)."""
+    return [*rules.errors(instance), *planned.contribution.errors]
 
 
 def feature_errors(instance: Instance) -> list[Problem]:

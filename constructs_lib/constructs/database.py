@@ -33,7 +33,12 @@ from constructs_lib.constructs.feature import (
     SecretForm,
 )
 from constructs_lib.constructs.kube import NETWORK_POLICY
-from constructs_lib.constructs.names import component_labels, component_selector, server_selector
+from constructs_lib.constructs.names import (
+    component_labels,
+    component_selector,
+    components_selector,
+    server_selector,
+)
 from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
     claim_body,
@@ -265,28 +270,15 @@ def service_body(instance: Instance, *, headless: bool) -> dict[str, Any]:
 # The admin bootstrap Job (constructs/admin_bootstrap.py) runs the server's CLI against the
 # database, so its pods are admitted too.
 ADMIN_BOOTSTRAP_COMPONENT = "bootstrap"
-
-
-def backup_pods_selector(instance: Instance) -> dict[str, Any]:
-    """The backup, restore and admin-bootstrap pods of the instance (one NetworkPolicy
-    peer)."""
-    return {
-        "matchLabels": {"app.kubernetes.io/instance": instance.name},
-        "matchExpressions": [
-            {
-                "key": "app.kubernetes.io/component",
-                "operator": "In",
-                "values": [BACKUP_COMPONENT, RESTORE_COMPONENT, ADMIN_BOOTSTRAP_COMPONENT],
-            }
-        ],
-    }
+DATABASE_CLIENTS = (BACKUP_COMPONENT, RESTORE_COMPONENT, ADMIN_BOOTSTRAP_COMPONENT)
+"""The components besides the server whose pods the database admits."""
 
 
 def network_policy_body(instance: Instance) -> dict[str, Any]:
     """Ingress on 5432 only from the server pods and the backup/restore pods; no egress."""
     peers = [
         {"podSelector": {"matchLabels": server_selector(instance)}},
-        {"podSelector": backup_pods_selector(instance)},
+        {"podSelector": components_selector(instance, *DATABASE_CLIENTS)},
     ]
     ingress = [{"from": peers, "ports": [port(POSTGRES_PORT)]}]
     return policy_body({"matchLabels": database_selector(instance)}, ingress, [])

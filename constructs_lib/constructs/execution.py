@@ -10,15 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from constructs_lib.constructs.adapters import (
-    RBAC_GROUP,
     add_cluster_role,
     agents_conflict,
     api_server_egress,
-    rule,
     sandbox_of,
 )
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import server_name
+from constructs_lib.constructs.primitives import RBAC_GROUP, rule
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import EgressMode, KubernetesBackend, KubernetesExecutionSpec

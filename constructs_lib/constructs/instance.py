@@ -9,11 +9,17 @@ from typing import Any
 import jsii
 from constructs import Construct, IValidation
 
-from constructs_lib.constructs.build import Plan, feature_errors, instance_objects, plan
+from constructs_lib.constructs.build import (
+    Plan,
+    feature_errors,
+    instance_errors,
+    instance_objects,
+    plan,
+)
 from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.constructs.package_files import Sources
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.spec import Instance, rules
+from constructs_lib.spec import Instance
 from constructs_lib.spec.instance_errors import parse_instance
 
 
@@ -53,7 +59,7 @@ class PaperclipInstance(Construct):
                 f"instance given ({checked.name}): pass plan(instance), or no plan."
             )
         planned = planned or plan(checked)
-        problems = [*rules.errors(checked), *planned.contribution.errors]
+        problems = instance_errors(checked, planned)
         if problems:
             raise UserError(p.located(document=_label(checked)) for p in problems)
         objects = instance_objects(planned, sources)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # names import without the spec models
     from constructs_lib.spec import Instance
@@ -58,6 +58,17 @@ def base_labels(instance: Instance) -> dict[str, str]:
 
 def component_labels(instance: Instance, component: str) -> dict[str, str]:
     return {**base_labels(instance), "app.kubernetes.io/component": component}
+
+
+def components_selector(instance: Instance, *components: str) -> dict[str, Any]:
+    """A label selector of the pods of several components of the instance (one NetworkPolicy
+    peer or target)."""
+    return {
+        "matchLabels": {"app.kubernetes.io/instance": instance.name},
+        "matchExpressions": [
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": list(components)}
+        ],
+    }
 
 
 def component_selector(instance: Instance, component: str) -> dict[str, str]:

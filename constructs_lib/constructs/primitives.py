@@ -11,6 +11,12 @@ from urllib.parse import urlsplit
 
 DNS_PORT = 53
 HTTPS_PORT = 443
+RBAC_GROUP = "rbac.authorization.k8s.io"
+
+
+def rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    """One RBAC rule of a Role or ClusterRole."""
+    return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
 
 
 def egress_port(endpoint: str | None) -> int | None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from constructs_lib.constructs.adapters import rule
 from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import (
@@ -29,6 +28,7 @@ from constructs_lib.constructs.names import (
     component_labels,
     secrets_bootstrap_name,
 )
+from constructs_lib.constructs.pod import pull_secrets
 from constructs_lib.constructs.primitives import (
     dns_egress,
     https_egress,
@@ -37,6 +37,7 @@ from constructs_lib.constructs.primitives import (
     restricted_container_security,
     restricted_pod_security,
     role_binding_body,
+    rule,
 )
 from constructs_lib.spec import Instance
 
@@ -62,7 +63,6 @@ def role_rules(secrets: list[BootstrapSecret]) -> list[dict[str, Any]]:
 
 
 def job_body(instance: Instance, name: str, secrets: list[BootstrapSecret]) -> dict[str, Any]:
-    pull_secrets = [{"name": s.name} for s in instance.spec.image.pull_secrets]
     return {
         "spec": {
             "backoffLimit": 6,
@@ -98,7 +98,7 @@ def job_body(instance: Instance, name: str, secrets: list[BootstrapSecret]) -> d
                     "volumes": [
                         {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}}
                     ],
-                    **({"imagePullSecrets": pull_secrets} if pull_secrets else {}),
+                    **pull_secrets(instance),
                 },
             },
         }

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from constructs_lib.errors import Problem
-from constructs_lib.importer.model import Document, dig
+from constructs_lib.importer.model import SET_OPTION, Document, dig
 
 Options = Callable[[Document], list[str]]
 
@@ -32,7 +32,7 @@ class Decision:
 
 
 def _set(document: Document, path: str, value: str) -> str:
-    return shlex.join(["--set", f"{document.name}:{path}={value}"])
+    return shlex.join([SET_OPTION, f"{document.name}:{path}={value}"])
 
 
 def _one_replica(document: Document) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.errors import Problem
-from constructs_lib.importer.model import Change, Command, Document, dig, parse_path
+from constructs_lib.importer.model import SET_OPTION, Change, Command, Document, dig, parse_path
 from constructs_lib.importer.redact import holds_credential
 from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME
 
@@ -64,7 +64,7 @@ def _given_by(document: Document, path: str) -> str:
     given = [
         change.path
         for change in document.changes
-        if change.rule == "--set"
+        if change.rule == SET_OPTION
         and (change.path == path or path.startswith((f"{change.path}.", f"{change.path}[")))
     ]
     return ", ".join(f"--set {p}" for p in dict.fromkeys(given)) or "a --set"

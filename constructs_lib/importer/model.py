@@ -14,6 +14,9 @@ from constructs_lib.spec.kubeschema import format_path
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _PATH = re.compile(r"^[^.\[\]]+(\.[^.\[\]]+|\[\d+\])*$")
 
+SET_OPTION = "--set"
+"""The option that sets a field of a document (also the rule of the changes it makes)."""
+
 
 @dataclass(frozen=True)
 class Change:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.importer.model import Change, Document, parse_path, put
+from constructs_lib.importer.model import SET_OPTION, Change, Document, parse_path, put
 from constructs_lib.importer.redact import shown
 from constructs_lib.spec.yaml_safety import yaml_documents
 
@@ -38,15 +38,15 @@ def parse_set(option: str) -> Override:
     if not equals or empty_target or parts is None or parts[0] not in ROOTS:
         raise UserError.single(
             f"{option!r} is not [NAME:]PATH=VALUE with PATH under spec or metadata.",
-            path="--set",
+            path=SET_OPTION,
             fix="e.g. --set spec.objectStorage.bucket=files, --set 'team-a:spec.availability."
             "replicas=1', --set team-a:spec.restoreFrom=null (null removes the field).",
         )
     try:
-        values = yaml_documents(text, "--set")
+        values = yaml_documents(text, SET_OPTION)
     except UserError as exc:
         raise UserError(
-            Problem(p.message, "--set", f"quote the value of {head} as YAML. {p.fix}")
+            Problem(p.message, SET_OPTION, f"quote the value of {head} as YAML. {p.fix}")
             for p in exc.problems
         ) from None
     return Override(target, head, parts, values[0] if values else None)
@@ -71,7 +71,7 @@ def unknown_targets(overrides: Sequence[Override], documents: Sequence[Document]
     return [
         Problem(
             f"names {o.target!r}, which is not an imported Instance.",
-            "--set",
+            SET_OPTION,
             f"use one of: {', '.join(sorted(names))}, or no NAME: for every document.",
         )
         for o in overrides
@@ -98,7 +98,7 @@ def apply(overrides: Sequence[Override], document: Document) -> list[Change]:
             )
             continue
         what = "removed" if override.value is None else f"= {shown(override.value)}"
-        changes.append(Change("--set", override.path, what, "your decision (--set)"))
+        changes.append(Change(SET_OPTION, override.path, what, "your decision (--set)"))
     return changes
 
 

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from constructs_lib.constructs.primitives import ARGO_SYNC_OPTIONS, ARGO_SYNC_WAVE, FLUX_PRUNE
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.kustomize import kustomization
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, file_name, marker_text
@@ -99,7 +100,7 @@ def app_project(config: GitOpsConfig, apps: Sequence[AppSummary]) -> dict[str, A
     # Synced before the ApplicationSet and Applications that name it (the root syncs them all):
     # the ApplicationSet controller does not watch AppProjects and tries a missing one again
     # only after three minutes, and an Application is not checked again when its project appears.
-    project["metadata"]["annotations"] = {"argocd.argoproj.io/sync-wave": "-1"}
+    project["metadata"]["annotations"] = {ARGO_SYNC_WAVE: "-1"}
     return project
 
 
@@ -220,17 +221,15 @@ def namespaces_kustomization(config: GitOpsConfig, dist: str) -> dict[str, Any]:
     return _entry(FLUX_KUSTOMIZE_API, "Kustomization", name, config.flux.namespace, spec)
 
 
-def namespace_object(name: str) -> dict[str, Any]:
-    """A Namespace for Flux, never pruned (it holds the apps' data)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": dict(LABELS),
-            "annotations": {"kustomize.toolkit.fluxcd.io/prune": "disabled"},
-        },
-    }
+FLUX_KEPT = {FLUX_PRUNE: "disabled"}
+ARGO_FIRST_KEPT = {ARGO_SYNC_WAVE: "-1", ARGO_SYNC_OPTIONS: "Prune=false"}
+"""Argo CD: synced before the Applications (the wave of the AppProject), never pruned."""
+
+
+def namespace_object(name: str, annotations: dict[str, str] = FLUX_KEPT) -> dict[str, Any]:
+    """A Namespace never pruned (it holds the apps' data); by default Flux's annotations."""
+    meta = {"name": name, "labels": dict(LABELS), "annotations": dict(annotations)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
 def extra_namespaces(apps: Sequence[AppSummary]) -> list[str]:
@@ -239,17 +238,6 @@ def extra_namespaces(apps: Sequence[AppSummary]) -> list[str]:
     ``install.createNamespace`` create. The Argo CD and Flux Helm roots create these (a
     namespace that is also another app's destination too: which app syncs first is not known)."""
     return sorted({ns for a in apps for ns in a.namespaces[1:]})
-
-
-def argo_namespace_object(name: str) -> dict[str, Any]:
-    """A Namespace for the Argo CD roots: synced before the Applications (the wave of the
-    AppProject) and never pruned (it holds the apps' data)."""
-    obj = namespace_object(name)
-    obj["metadata"]["annotations"] = {
-        "argocd.argoproj.io/sync-wave": "-1",
-        "argocd.argoproj.io/sync-options": "Prune=false",
-    }
-    return obj
 
 
 def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
@@ -355,7 +343,7 @@ def gitops_tree(
     extra = extra_namespaces(selected)
     if config.argocd.enabled:
         project = app_project(config, selected)
-        argo_namespaces = [argo_namespace_object(ns) for ns in extra]
+        argo_namespaces = [namespace_object(ns, ARGO_FIRST_KEPT) for ns in extra]
         add(
             "argocd",
             [

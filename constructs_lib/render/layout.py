@@ -4,6 +4,7 @@ without ever touching anything else)."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +67,13 @@ def repository_root(directory: Path) -> Path | None:
         if (candidate / ".git").exists():
             return candidate
     return None
+
+
+def not_as_written(mode: int) -> str | None:
+    """How a path of this ``mode`` differs from what synth writes (regular files without an
+    execute bit, the one permission bit git records, in directories), or None."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISREG(mode):
+        return "mode 100755" if mode & stat.S_IXUSR else None
+    return None if stat.S_ISDIR(mode) else "not a regular file"

@@ -13,7 +13,7 @@ from pathlib import Path
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
-from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text
+from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text, not_as_written
 from constructs_lib.render.record import AppSummary, record_marker, strip_record
 from constructs_lib.render.synth import RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
@@ -208,17 +208,13 @@ def _not_written(root: Path, app: str) -> list[str]:
                 mode = os.lstat(os.path.join(directory, name)).st_mode
             except OSError:
                 continue
-            path = f"{label}/{prefix}{name}"
-            if stat.S_ISLNK(mode):
-                lines.append(f"{path}: a symbolic link (committed); {_ONLY_REGULAR}\n")
-            elif stat.S_ISREG(mode) and mode & _EXECUTE:
-                lines.append(f"{path}: mode 100755 (committed); synth writes mode 100644\n")
-            elif not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                lines.append(f"{path}: not a regular file (committed); {_ONLY_REGULAR}\n")
+            found = not_as_written(mode)
+            if found is not None:
+                fix = "synth writes mode 100644" if stat.S_ISREG(mode) else _ONLY_REGULAR
+                lines.append(f"{label}/{prefix}{name}: {found} (committed); {fix}\n")
     return lines
 
 
-_EXECUTE = stat.S_IXUSR  # the bit git records (mode 100755)
 _ONLY_REGULAR = "synth writes regular files and directories only"
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from constructs_lib.render.inputs import source_label
-from constructs_lib.render.layout import MARKER_FILE, marker_text
+from constructs_lib.render.layout import MARKER_FILE, marker_text, not_as_written
 
 if TYPE_CHECKING:
     from constructs_lib.render.synth import RenderedApp
@@ -76,7 +76,7 @@ class AppSummary:
     """(API group, kind, namespaced) of every generated object, sorted, each once."""
     object_namespaces: tuple[str, ...]
     """The namespaces the objects land in (the instances' and others, e.g. a sandbox's)."""
-    instances: tuple[tuple[str, str], ...] = ()
+    instances: tuple[tuple[str, str], ...]
     """(namespace, name) of every instance, in the app's order: two apps must not share one."""
 
     @classmethod
@@ -340,7 +340,6 @@ def parse_record(marker: bytes) -> Record | None:
 _READ_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW
 _CHUNK = 1 << 16
 """Most generated files are smaller: one read takes them whole."""
-_EXECUTE = stat.S_IXUSR  # the bit git records (mode 100755)
 
 
 class _NotWritten(Exception):
@@ -356,7 +355,7 @@ def _read_file(path: str) -> bytes:
     handle = os.open(path, _READ_FLAGS)
     try:
         mode = os.fstat(handle).st_mode
-        if not stat.S_ISREG(mode) or mode & _EXECUTE:
+        if not stat.S_ISREG(mode) or not_as_written(mode):
             raise _NotWritten(path)
         data = os.read(handle, _CHUNK)
         if len(data) < _CHUNK:

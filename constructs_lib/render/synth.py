@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from constructs_lib.constructs.build import Plan, instance_objects, plan
+from constructs_lib.constructs.build import Plan, instance_errors, instance_objects, plan
 from constructs_lib.constructs.kube import KubeObject
 from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import Problem, UserError
@@ -71,8 +71,7 @@ def instance_problems(app: App, plans: list[Plan]) -> tuple[list[Problem], list[
     warnings: list[Problem] = []
     for index, (instance, planned) in enumerate(zip(app.instances, plans, strict=True)):
         where = {"file": str(app.source), "document": app.label(index)}
-        found = [*rules.errors(instance), *planned.contribution.errors]
-        errors += [p.located(**where) for p in found]
+        errors += [p.located(**where) for p in instance_errors(instance, planned)]
         advised = [*rules.warnings(instance), *planned.contribution.warnings]
         warnings += [p.located(**where) for p in advised]
     return errors, warnings

@@ -34,8 +34,6 @@ from constructs_lib.spec.kubeschema import (
     schema_errors,
 )
 from constructs_lib.spec.patterns import (
-    DNS1035_LABEL,
-    DNS1123_LABEL,
     IMAGE_DIGEST_PATTERN,
     IMAGE_REPOSITORY_PATTERN,
     IMAGE_TAG_PATTERN,
@@ -232,11 +230,11 @@ def dns_label_check(
     """An after-validator refusing a value that is not a DNS-1035 label (a DNS-1123 label with
     ``digit_first``: it may start with a digit) of at most ``max_length`` characters; ``what``
     names the value in the message."""
-    pattern = DNS1123_LABEL if digit_first else DNS1035_LABEL
+    label = semantic.dns_label if digit_first else semantic.dns1035_label
     first = "a letter or digit" if digit_first else "a letter"
 
     def check(value: str) -> str:
-        if len(value) > max_length or not pattern.fullmatch(value):
+        if len(value) > max_length or label(value):
             raise PydanticCustomError(
                 "dns_label",
                 "'{value}' is not a valid {what}: use at most {max} lower-case letters, digits "

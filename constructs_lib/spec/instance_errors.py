@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.spec import rules
-from constructs_lib.spec.base import credentials_in_url
+from constructs_lib.spec.env_rules import credential_in_text
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
 from constructs_lib.spec.kubeschema import format_path
 
@@ -184,9 +184,7 @@ def _user_loc(loc: Sequence[Any]) -> list[Any]:
 
 def _shown_input(value: Any) -> str:
     """A refused input as a message shows it: never a value that holds a credential."""
-    if isinstance(value, str) and any(
-        credentials_in_url(part) for part in value.split() if "://" in part
-    ):
+    if isinstance(value, str) and credential_in_text(value) is not None:
         return "the value is not shown: it holds a credential"
     return f"got {short_text(value)}"
 

@@ -80,13 +80,15 @@ export async function execute(ctx, client = launcher()) {
       await note(message);
       return failure(error.code || "launcher_error", message);
     }
-    if (abort.signal.aborted) {
-      // Cancelled while the start was under way: that cancel may have come before the Job
-      // existed (404, nothing to delete), so cancel the Job the start has made.
-      const [, outcome] = await Promise.all([cancelling, cancelRun()]);
+    const reportCancel = async (outcome) => {
       if (outcome !== true) await note(`cancel failed: ${outcome?.message || outcome}`);
       else await note(`run cancelled; job ${started.job} deleted`);
       return cancelled(outcome === true);
+    };
+    if (abort.signal.aborted) {
+      // Cancelled while the start was under way: that cancel may have come before the Job
+      // existed (404, nothing to delete), so cancel the Job the start has made.
+      return reportCancel((await Promise.all([cancelling, cancelRun()]))[1]);
     }
     await note(`${started.reattached ? "reattached to" : "started"} job ${started.job}` +
       (request.sessionId ? ` (resuming session ${request.sessionId})` : ""));
@@ -114,12 +116,7 @@ export async function execute(ctx, client = launcher()) {
       await note(error.message);
       return failure(error.code || "launcher_error", error.message);
     }
-    if (result === null) {
-      const outcome = await cancelling;
-      if (outcome !== true) await note(`cancel failed: ${outcome?.message || outcome}`);
-      else await note(`run cancelled; job ${started.job} deleted`);
-      return cancelled(outcome === true);
-    }
+    if (result === null) return reportCancel(await cancelling);
     if (result.errorCode === "session_unavailable") await note(result.errorMessage);
     else if (result.errorMessage) await note(result.errorMessage);
     return toResult(result, template);

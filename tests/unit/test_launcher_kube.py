@@ -66,6 +66,23 @@ def test_an_answer_that_cannot_be_read_is_an_api_error(
     run(test)
 
 
+def test_a_log_stream_refused_with_a_body_that_is_not_utf_8_is_an_api_error() -> None:
+    """The follow of a log read its error answer strictly: a proxy's page that is not UTF-8
+    was a UnicodeDecodeError, which nothing caught."""
+
+    async def handler(_: web.Request) -> web.StreamResponse:
+        return web.Response(status=502, body=b"\xff\xfe bad gateway", content_type="text/plain")
+
+    async def test() -> None:
+        async with api_server(handler) as kube:
+            with pytest.raises(ApiError) as caught:
+                async for _ in kube.lines("/api/v1/namespaces/ns/pods/p/log", {}, idle=1.0):
+                    pass
+            assert caught.value.status == 502
+
+    run(test)
+
+
 def test_a_log_stream_that_ends_mid_line_never_cuts_the_line() -> None:
     """The API server ends a follow cleanly when its connection to the kubelet breaks; the
     line being written at that moment must arrive whole after the reconnect."""

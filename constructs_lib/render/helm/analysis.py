@@ -31,10 +31,12 @@ from constructs_lib.render.helm.probe import (
     clash,
     default_value,
     document,
+    empty_of,
     explain,
     explain_group,
     identity,
     is_value,
+    pointer_text,
     probe_plan,
     probe_render,
     refused_by_rules,
@@ -106,6 +108,9 @@ class Candidate:
     composite does, and wins there."""
 
 
+AGENT_TEMPLATES = "agents.templates."
+"""The keys of the agent template images, which fall back to the server image."""
+
 REFUSED: set[tuple[str, str]] = set()
 """Keys and first probe values the rules refused alone in an instance: probed alone from then
 on (a refusal costs no build), so they do not spoil a group."""
@@ -150,7 +155,7 @@ def _param(
 ) -> Candidate:
     default = spec_value(doc, param.spec)
     ref = values_ref(prefix, param.path)
-    template = param.key.startswith("agents.templates.")
+    template = param.key.startswith(AGENT_TEMPLATES)
     priority = template and default is None and bool(image_ref)
     expr = ref
     if template and image_ref:  # an agent template without an image runs the server image
@@ -554,7 +559,7 @@ def analyse(
             _offer(analysis, param, claims.accept(param.key, _labels(made, prefix, param)) or "")
             continue
         candidate = by_param[param.key]
-        if candidate.priority and not image_offered:
+        if param.key.startswith(AGENT_TEMPLATES) and not image_offered:  # no image to fall to
             candidate = _param(instance, param, doc, prefix, "")
         if not candidate.probes:
             _offer(analysis, param, "no probe value")
@@ -570,14 +575,14 @@ def analyse(
                 found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
             held, reason = _held_default(found)
             reason = reason or claims.accept(param.key, found, candidate.priority) or ""
+        if not reason and found is not None and found.filled and not candidate.priority:
+            not_empty[param.key] = _not_empty(param)
+            analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
+            param = replace(param, help=_not_empty_help(param.help))
         _offer(analysis, param, reason)
         if not reason:
             if held is not MISSING:
                 analysis.defaults[param.key] = held
-            if found is not None and found.filled and not candidate.priority:
-                not_empty[param.key] = _not_empty(param)
-                analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
-                analysis.params[-1] = replace(param, help=_not_empty_help(param.help))
             accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
     bounds = narrowed(instance, accepted, doc)
     analysis.schema_overrides = {
@@ -613,14 +618,14 @@ def _held_default(found: Found) -> tuple[Any, str]:
     return MISSING, _not_default(found)
 
 
+_MINIMUM: dict[type, str] = {str: "minLength", list: "minItems", dict: "minProperties"}
+
+
 def _not_empty(param: Param) -> dict[str, Any]:
-    """The schema that refuses a value's empty value ("", [] or {}): emptied, it would not
-    do what the generator does while the spec leaves it unset (fill in a leaf it lands in,
-    e.g. the admin bootstrap's in-cluster SERVER_URL for an unset publicURL)."""
-    kind = param.schema.get("type")
-    if kind == "array":
-        return {"minItems": 1}
-    return {"minProperties": 1} if kind == "object" else {"minLength": 1}
+    """The schema that refuses a value's empty value: emptied, it would not do what the
+    generator does while the spec leaves it unset (fill in a leaf it lands in, e.g. the admin
+    bootstrap's in-cluster SERVER_URL for an unset publicURL)."""
+    return {_MINIMUM[type(empty_of(param))]: 1}
 
 
 _EMPTY_NOTE = re.compile(r'[;,] (?:""|\{\}|\[\]) for [^)]*(?=\))| \((?:""|\{\}|\[\]) for [^)]*\)')
@@ -632,16 +637,20 @@ def _not_empty_help(text: str) -> str:
     return _EMPTY_NOTE.sub("", text) + " Not empty for this instance (the chart README says why)."
 
 
+def _first(leaves: dict[tuple[int, Pointer], Any]) -> str:
+    """The first of ``leaves`` as a message shows it: where it is and what it holds."""
+    (_, pointer), held = next(iter(leaves.items()))
+    return f"{pointer_text(pointer)} holds {held!r}"
+
+
 def _filled(found: Found) -> str:
-    (_, pointer), held = next(iter(found.filled.items()))
-    where = "/".join(map(str, pointer))
-    return f"emptied, {where} holds {held!r} (the generator fills it in), not the empty value"
+    return f"emptied, {_first(found.filled)} (the generator fills it in), not the empty value"
 
 
 def _not_default(found: Found) -> str:
-    (_, pointer), held = next(iter(found.generated.items()))
-    where = "/".join(map(str, pointer))
-    return f"{where} holds {held!r} by default, not the value's default (the generator fills it in)"
+    return (
+        f"{_first(found.generated)} by default, not the value's default (the generator fills it in)"
+    )
 
 
 def _offer(analysis: Analysis, param: Param, reason: str) -> None:

@@ -343,14 +343,17 @@ def readme(app: str, analyses: list[Analysis], values: dict[str, Any]) -> str:
         "in-cluster Secrets are never templated (no `randAlphaNum`, no `lookup`). Secrets "
         "the server needs are created by the secrets bootstrap hook Job.",
     ]
-    left = [f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}" for a in analyses for u in a.left_out]
-    if left:
-        lines += ["", "Registered parameters this chart leaves out, and why:", "", *left]
-    kept = [
-        f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}" for a in analyses for u in a.kept_filled
-    ]
-    if kept:
-        lines += ["", "Values the schema refuses empty here, and why:", "", *kept]
+    for title, listed in (
+        ("Registered parameters this chart leaves out, and why:", "left_out"),
+        ("Values the schema refuses empty here, and why:", "kept_filled"),
+    ):
+        items = [
+            f"- `{'.'.join((*a.prefix, u.key))}`: {u.reason}"
+            for a in analyses
+            for u in getattr(a, listed)
+        ]
+        if items:
+            lines += ["", title, "", *items]
     return "\n".join(lines) + "\n"
 
 

@@ -194,13 +194,16 @@ def spec_value(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
+def empty_of(param: Param) -> Any:
+    """The empty value of a parameter's type ("", [] or {})."""
+    kind = param.schema.get("type")
+    return [] if kind == "array" else {} if kind == "object" else ""
+
+
 def default_value(param: Param, doc: dict[str, Any]) -> Any:
-    """The value in the document, else the empty value of its type ("", [] or {})."""
+    """The value in the document, else the empty value of its type."""
     value = spec_value(doc, param.spec)
-    if value is None:
-        kind = param.schema.get("type")
-        return [] if kind == "array" else {} if kind == "object" else ""
-    return value
+    return empty_of(param) if value is None else value
 
 
 # --- probes -----------------------------------------------------------------------------
@@ -397,7 +400,8 @@ def is_empty(value: Any) -> bool:
     return isinstance(value, str | dict | list) and not value
 
 
-def _where(pointer: Pointer) -> str:
+def pointer_text(pointer: Pointer) -> str:
+    """A pointer as a message shows it (a/b/0)."""
     return "/".join(map(str, pointer))
 
 
@@ -417,7 +421,7 @@ def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None
     elif old is MISSING and new == keys:
         found.added[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
     else:
-        raise Unexplained(f"{_where(pointer)} changed unexpectedly")
+        raise Unexplained(f"{pointer_text(pointer)} changed unexpectedly")
 
 
 def _note_default(probe: Probe, found: Found, where: tuple[int, Pointer], read: Any) -> None:
@@ -436,9 +440,9 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
         if is_value(new, probe.value):
             found.added[where] = Whole(probe.expr, form, guarded=True)
             return
-        raise Unexplained(f"{_where(pointer)} appeared unexpectedly")
+        raise Unexplained(f"{pointer_text(pointer)} appeared unexpectedly")
     if new is MISSING:
-        raise Unexplained(f"{_where(pointer)} disappeared")
+        raise Unexplained(f"{pointer_text(pointer)} disappeared")
     if is_value(new, probe.value):
         _note_default(probe, found, where, old)
         emptied = vanishes(index, pointer)
@@ -458,7 +462,8 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
             found.spans.setdefault(where, []).append((start, end, text))
     else:
         raise Unexplained(
-            f"{_where(pointer)} changed from {old!r} to {new!r}, which the value does not explain"
+            f"{pointer_text(pointer)} changed from {old!r} to {new!r}, which the value does "
+            "not explain"
         )
 
 
