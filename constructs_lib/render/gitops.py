@@ -46,6 +46,7 @@ from constructs_lib.spec.gitops import (
     GitOpsConfig,
     check_apps,
     config_warnings,
+    entry_name,
     flux_url,
 )
 
@@ -117,7 +118,7 @@ def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[st
     """The one object applied by hand: it syncs ``<dist>/gitops/<directory>``, itself
     included, so every later change of the entry objects arrives by git."""
     argo = config.argocd
-    name = config.name if directory == "argocd" else f"{config.name}-helm"
+    name = config.name if directory == "argocd" else config.helm_root
     spec = {
         "project": ARGO_ROOT_PROJECT,
         "source": _source(config, f"{dist}/{GITOPS_DIR}/{directory}"),
@@ -141,7 +142,7 @@ def application_set(config: GitOpsConfig, apps: Sequence[AppSummary], dist: str)
         ],
         "syncPolicy": {"preserveResourcesOnDeletion": True},
         "template": {
-            "metadata": {"name": "paperclip-{{ .app }}", "labels": dict(LABELS)},
+            "metadata": {"name": entry_name("{{ .app }}"), "labels": dict(LABELS)},
             "spec": {
                 "project": argo.project,
                 "source": _source(config, "{{ .path.path }}/kustomize"),
@@ -162,7 +163,7 @@ def helm_application(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[s
         "destination": {"server": argo.server, "namespace": app.namespaces[0]},
         "syncPolicy": _sync_policy(),
     }
-    return _entry(ARGO_API, "Application", f"paperclip-{name}", argo.namespace, spec)
+    return _entry(ARGO_API, "Application", entry_name(name), argo.namespace, spec)
 
 
 def ignore_all_but(dist: str) -> str:
@@ -191,7 +192,7 @@ def git_repository(config: GitOpsConfig, dist: str) -> dict[str, Any]:
 def root_kustomization(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
     """Syncs ``<dist>/gitops/<directory>``, itself included: after the first apply every
     change of the entry objects (a new app's Kustomization, say) arrives by git."""
-    name = config.name if directory == "flux" else f"{config.name}-helm"
+    name = config.name if directory == "flux" else config.helm_root
     spec = {
         "interval": config.flux.interval,
         "timeout": config.flux.timeout,
@@ -217,7 +218,7 @@ def namespaces_kustomization(config: GitOpsConfig, dist: str) -> dict[str, Any]:
         "wait": True,
         "sourceRef": {"kind": "GitRepository", "name": config.name},
     }
-    name = f"{config.name}-namespaces"
+    name = config.namespaces_root
     return _entry(FLUX_KUSTOMIZE_API, "Kustomization", name, config.flux.namespace, spec)
 
 
@@ -242,8 +243,8 @@ def extra_namespaces(apps: Sequence[AppSummary]) -> list[str]:
 
 def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
     name = app.name
-    depends = [{"name": f"{config.name}-namespaces"}] + [
-        {"name": f"paperclip-{d}"} for d in config.depends_on.get(name, [])
+    depends = [{"name": config.namespaces_root}] + [
+        {"name": entry_name(d)} for d in config.depends_on.get(name, [])
     ]
     spec = {
         **_flux_common(config),
@@ -254,7 +255,7 @@ def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[
         "dependsOn": depends,
     }
     namespace = config.flux.namespace
-    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", f"paperclip-{name}", namespace, spec)
+    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", entry_name(name), namespace, spec)
 
 
 def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
@@ -281,8 +282,8 @@ def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, 
         "driftDetection": {"mode": "enabled"},
     }
     if depends := config.depends_on.get(name):
-        spec["dependsOn"] = [{"name": f"paperclip-{d}"} for d in depends]
-    return _entry(FLUX_HELM_API, "HelmRelease", f"paperclip-{name}", config.flux.namespace, spec)
+        spec["dependsOn"] = [{"name": entry_name(d)} for d in depends]
+    return _entry(FLUX_HELM_API, "HelmRelease", entry_name(name), config.flux.namespace, spec)
 
 
 README = """\

@@ -68,6 +68,11 @@ class FluxConfig(SpecModel):
     instead of the Kustomizations). Default: true."""
 
 
+def entry_name(app: str) -> str:
+    """The name of an app's entry objects (its Application, Kustomization or HelmRelease)."""
+    return f"paperclip-{app}"
+
+
 class GitOpsConfig(SpecModel):
     """Where this repository lives and which apps Argo CD and Flux sync."""
 
@@ -105,6 +110,16 @@ class GitOpsConfig(SpecModel):
         if problem := repo_url_problem(value):
             raise ValueError(problem)
         return value
+
+    @property
+    def helm_root(self) -> str:
+        """The Helm flavour's root Application and Kustomization."""
+        return f"{self.name}-helm"
+
+    @property
+    def namespaces_root(self) -> str:
+        """The Flux Kustomization of the apps' Namespaces."""
+        return f"{self.name}-namespaces"
 
     @field_validator("path")
     @classmethod
@@ -284,15 +299,15 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
     taken = reserved_names(config)
     problems += [
         Problem(
-            message=f"app {app!r} would get the entry objects named 'paperclip-{app}', the name "
-            f"of {taken[f'paperclip-{app}']}: one would replace the other.",
+            message=f"app {app!r} would get the entry objects named {entry_name(app)!r}, the name "
+            f"of {taken[entry_name(app)]}: one would replace the other.",
             path="name",
             fix="rename the app file (or set name, the prefix of the root objects, to another "
             "value).",
             file=file,
         )
         for app in sorted(selected)
-        if f"paperclip-{app}" in taken
+        if entry_name(app) in taken
     ]
     return problems
 
@@ -302,8 +317,8 @@ def reserved_names(config: GitOpsConfig) -> dict[str, str]:
     each with what it names."""
     return {
         config.name: "the root Application and Kustomization and the GitRepository",
-        f"{config.name}-helm": "the Helm flavour's root Application and Kustomization",
-        f"{config.name}-namespaces": "the Flux Kustomization of the apps' Namespaces",
+        config.helm_root: "the Helm flavour's root Application and Kustomization",
+        config.namespaces_root: "the Flux Kustomization of the apps' Namespaces",
     }
 
 
