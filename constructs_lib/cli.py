@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,17 @@ _apps_dir_option = click.option(
 )
 
 
+def _output_option(name: str, help: str) -> Callable[[Any], Any]:
+    """The option naming the output root (default dist/, env PAPERCLIP_GITOPS_OUT)."""
+    return click.option(
+        name,
+        type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: Path(os.environ.get("PAPERCLIP_GITOPS_OUT", "dist")),
+        show_default="dist",
+        help=help,
+    )
+
+
 def _secho(message: str, **styles: Any) -> None:
     """click.secho without colours when NO_COLOR is set to anything (https://no-color.org)."""
     click.secho(message, color=False if os.environ.get("NO_COLOR") else None, **styles)
@@ -78,16 +90,22 @@ def _warn(warnings: Sequence[Problem], strict: bool = False) -> None:
         _secho(f"warning: {problem.render()}", fg="yellow", err=True)
 
 
+def _collect(problems: list[Problem], step: Callable[[], Any]) -> Any:
+    """``step()``, or None with the problems of its :class:`UserError` added to ``problems``
+    (to report every problem at once)."""
+    try:
+        return step()
+    except UserError as error:
+        problems.extend(error.problems)
+        return None
+
+
 def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
     from constructs_lib.spec.loader import discover, resolve
 
     if apps:
-        paths, problems = [], []
-        for app in apps:  # every argument's problem at once
-            try:
-                paths.append(resolve(app, apps_dir))
-            except UserError as error:
-                problems += error.problems
+        problems: list[Problem] = []  # every argument's problem at once
+        paths = [_collect(problems, partial(resolve, app, apps_dir)) for app in apps]
         if problems:
             raise UserError(problems)
         return paths
@@ -204,17 +222,9 @@ def _synthesize(
     from constructs_lib.render.record import fresh_apps, inputs_digests
 
     problems: list[Problem] = []  # every problem of the options and arguments at once
-
-    def collect(step: Callable[[], Any]) -> Any:
-        try:
-            return step()
-        except UserError as error:
-            problems.extend(error.problems)
-            return None
-
-    collect(lambda: check_version(version))
-    chosen = collect(lambda: _writers(only, root, apps, apps_dir))
-    paths = collect(lambda: _app_paths(apps, apps_dir))
+    _collect(problems, partial(check_version, version))
+    chosen = _collect(problems, partial(_writers, only, root, apps, apps_dir))
+    paths = _collect(problems, partial(_app_paths, apps, apps_dir))
     if problems:
         raise UserError(problems)
     writers, gitops = chosen
@@ -314,13 +324,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("apps", nargs=-1, metavar="[APP]...")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: Path(os.environ.get("PAPERCLIP_GITOPS_OUT", "dist")),
-    show_default="dist",
-    help="Output root; each app goes to <out>/<app>/ (env PAPERCLIP_GITOPS_OUT).",
-)
+@_output_option("--out", "Output root; each app goes to <out>/<app>/ (env PAPERCLIP_GITOPS_OUT).")
 @_apps_dir_option
 @_version_option
 @_strict_option
@@ -381,12 +385,8 @@ def _copy_manifests(trees: dict[str, dict[str, str]], outdir: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "--dist",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: Path(os.environ.get("PAPERCLIP_GITOPS_OUT", "dist")),
-    show_default="dist",
-    help="The committed output to compare with (env PAPERCLIP_GITOPS_OUT, as synth --out).",
+@_output_option(
+    "--dist", "The committed output to compare with (env PAPERCLIP_GITOPS_OUT, as synth --out)."
 )
 @_apps_dir_option
 @_version_option

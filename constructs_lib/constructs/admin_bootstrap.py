@@ -35,19 +35,14 @@ from constructs_lib.constructs.names import (
 )
 from constructs_lib.constructs.pod import (
     container_security_context,
-    data_mount,
     pod_security_context,
     pull_and_placement,
     server_env_from,
+    server_image_container,
+    volume_mounts,
     volumes,
 )
-from constructs_lib.constructs.primitives import (
-    ARGO_HOOK,
-    ARGO_HOOK_DELETE,
-    FLUX_FORCE,
-    HELM_HOOK,
-    HELM_HOOK_DELETE,
-)
+from constructs_lib.constructs.primitives import sync_hook
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.data import AccessMode
@@ -70,18 +65,6 @@ def bootstrap_name(instance: Instance) -> str:
 def server_url(instance: Instance) -> str:
     """publicURL when set (the origin the server trusts), else the Service URL."""
     return instance.spec.deployment.public_url or server_service_url(instance)
-
-
-def postsync_hook() -> dict[str, str]:
-    """Annotations that run a Job after every sync (Argo CD, Helm), recreated each time, and
-    force-replaced by Flux when it changes."""
-    return {
-        ARGO_HOOK: "PostSync",
-        ARGO_HOOK_DELETE: "BeforeHookCreation",
-        HELM_HOOK: "post-install,post-upgrade",
-        HELM_HOOK_DELETE: "before-hook-creation",
-        FLUX_FORCE: "Enabled",
-    }
 
 
 def shares_node_volume(instance: Instance) -> bool:
@@ -182,16 +165,11 @@ def job_body(
     is the text shipped in the ConfigMap (hashed into the pod)."""
     spec = instance.spec
     container: dict[str, Any] = {
-        "name": "bootstrap",
-        "image": spec.image.reference,
-        "imagePullPolicy": spec.image.pull_policy.value,
-        "command": ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"],
+        **server_image_container(instance, "bootstrap", ["/bin/sh", f"{SCRIPT_DIR}/{SCRIPT}"]),
         "env": bootstrap_env(instance, entries),
         "envFrom": server_env_from(instance),
         "volumeMounts": [
-            data_mount(),
-            *json_copy(contribution.mounts),
-            *json_copy(spec.extra_volume_mounts),
+            *volume_mounts(instance, contribution),
             {"name": WORK_VOLUME, "mountPath": WORK_PATH},
             {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True},
         ],
@@ -267,5 +245,5 @@ class AdminBootstrap(Feature):
             name,
             job_body(instance, context.contribution, list(context.server_env), script),
             labels=labels,
-            annotations=postsync_hook(),
+            annotations=sync_hook("post"),
         )

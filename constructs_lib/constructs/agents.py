@@ -37,9 +37,15 @@ from constructs_lib.constructs.names import (
     server_selector,
     server_service_url,
 )
-from constructs_lib.constructs.pod import container_security_context, data_mount, pull_secrets
+from constructs_lib.constructs.pod import (
+    container_security_context,
+    data_mount,
+    pull_secrets,
+    server_image_container,
+)
 from constructs_lib.constructs.primitives import (
     claim_body,
+    container_resources,
     dns_egress,
     https_egress,
     never_pruned,
@@ -146,18 +152,14 @@ def adapter_config(template: str) -> dict[str, Any]:
 def adapter_install_container(instance: Instance) -> dict[str, Any]:
     """Registers the mounted adapter in $PAPERCLIP_HOME/adapter-plugins.json at every pod
     start, in the server image (it has Node): nothing is installed from npm in the cluster."""
-    spec = instance.spec
     return {
-        "name": ADAPTER_INSTALL,
-        "image": spec.image.reference,
-        "imagePullPolicy": spec.image.pull_policy.value,
-        "command": ["node", f"{ADAPTER_DIR}/install.mjs"],
+        **server_image_container(instance, ADAPTER_INSTALL, ["node", f"{ADAPTER_DIR}/install.mjs"]),
         "env": [{"name": "PAPERCLIP_HOME", "value": DATA_PATH}],
         "volumeMounts": [
             data_mount(),
             {"name": ADAPTER_VOLUME, "mountPath": ADAPTER_DIR, "readOnly": True},
         ],
-        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "resources": container_resources("10m", "64Mi", "128Mi"),
         "securityContext": container_security_context(instance),
     }
 
@@ -167,6 +169,24 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
     names = AgentNames.of(instance)
     token_env = secret_var("PAPERCLIP_LAUNCHER_TOKEN", names.token_secret, LAUNCHER_TOKEN_KEY)
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    container = {
+        "name": "launcher",
+        "image": agents.launcher.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["serve", "--config", f"{CONFIG_DIR}/templates.json", "--port", str(LAUNCHER_PORT)],
+        "env": [
+            token_env,
+            # its own pod's imagePullSecrets (the server's) are given to agent pods whose
+            # template names none
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        ],
+        "ports": [{"name": "http", "containerPort": LAUNCHER_PORT, "protocol": "TCP"}],
+        "livenessProbe": probe,
+        "readinessProbe": {**probe, "httpGet": {"path": "/readyz", "port": "http"}},
+        "resources": container_resources("50m", "96Mi", "256Mi"),
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
+    }
     return {
         "spec": {
             "replicas": agents.launcher.replicas,
@@ -189,45 +209,7 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
-                    "containers": [
-                        {
-                            "name": "launcher",
-                            "image": agents.launcher.image,
-                            "imagePullPolicy": "IfNotPresent",
-                            "args": [
-                                "serve",
-                                "--config",
-                                f"{CONFIG_DIR}/templates.json",
-                                "--port",
-                                str(LAUNCHER_PORT),
-                            ],
-                            "env": [
-                                token_env,
-                                # its own pod's imagePullSecrets (the server's) are given
-                                # to agent pods whose template names none
-                                {
-                                    "name": "POD_NAME",
-                                    "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
-                                },
-                            ],
-                            "ports": [
-                                {"name": "http", "containerPort": LAUNCHER_PORT, "protocol": "TCP"}
-                            ],
-                            "livenessProbe": probe,
-                            "readinessProbe": {
-                                **probe,
-                                "httpGet": {"path": "/readyz", "port": "http"},
-                            },
-                            "resources": {
-                                "requests": {"cpu": "50m", "memory": "96Mi"},
-                                "limits": {"memory": "256Mi"},
-                            },
-                            "securityContext": restricted_container_security(),
-                            "volumeMounts": [
-                                {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}
-                            ],
-                        }
-                    ],
+                    "containers": [container],
                     "volumes": [{"name": "config", "configMap": {"name": names.launcher}}],
                 },
             },
@@ -256,13 +238,8 @@ def _agent_policy(instance: Instance) -> dict[str, Any]:
 
 def _template_policy(instance: Instance, template: str, egress: list[Any]) -> dict[str, Any]:
     """A template's extra egress rules, for its own pods only (policies add up)."""
-    return {
-        "spec": {
-            "podSelector": {"matchLabels": {**agent_selector(instance), LABEL_TEMPLATE: template}},
-            "policyTypes": ["Egress"],
-            "egress": egress,
-        }
-    }
+    selector = {**agent_selector(instance), LABEL_TEMPLATE: template}
+    return policy_body({"matchLabels": selector}, None, egress)
 
 
 def template_policy_name(instance: Instance, template: str) -> str:
@@ -396,14 +373,9 @@ class AgentsFeature(Feature):
         add("ConfigMap", names.adapter, {"data": dict(sorted(context.adapter_files.items()))})
         if agents.uses_workspace:
             workspace = agents.workspace
-            add(
-                "PersistentVolumeClaim",
-                names.workspace,
-                claim_body(
-                    str(workspace.size), [workspace.access_mode.value], workspace.storage_class
-                ),
-                annotations=never_pruned(),
-            )
+            modes = [workspace.access_mode.value]
+            claim = claim_body(str(workspace.size), modes, workspace.storage_class)
+            add("PersistentVolumeClaim", names.workspace, claim, annotations=never_pruned())
         add("Service", names.launcher, service_body(launcher_selector(instance), LAUNCHER_PORT))
         add("Deployment", names.launcher, _launcher_deployment(instance, config_text))
         add("NetworkPolicy", names.launcher, _launcher_policy(instance))

@@ -47,6 +47,7 @@ from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import DATA_PATH, component_labels, components_selector
 from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
+    container_resources,
     dns_egress,
     egress_port,
     https_egress,
@@ -234,14 +235,8 @@ def _container(
     }
 
 
-PG_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "100m", "memory": "128Mi"},
-    "limits": {"memory": "1Gi"},
-}
-AWS_RESOURCES: dict[str, Any] = {
-    "requests": {"cpu": "50m", "memory": "128Mi"},
-    "limits": {"memory": "512Mi"},
-}
+PG_RESOURCES = container_resources("100m", "128Mi", "1Gi")
+AWS_RESOURCES = container_resources("50m", "128Mi", "512Mi")
 
 
 def _cronjob_body(

@@ -47,6 +47,7 @@ from constructs_lib.constructs.primitives import (
     policy_body,
     port,
     restricted_container_security,
+    restricted_pod_security,
 )
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import DatabaseMode, ManagedDatabaseSpec
@@ -124,14 +125,7 @@ def postgres_uid(image: str) -> int:
 
 def postgres_pod_security(image: str) -> dict[str, Any]:
     uid = postgres_uid(image)
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "fsGroupChangePolicy": "OnRootMismatch",
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    return restricted_pod_security(uid, fsGroup=uid, fsGroupChangePolicy="OnRootMismatch")
 
 
 def credential_secrets(instance: Instance) -> list[BootstrapSecret]:

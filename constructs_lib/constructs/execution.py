@@ -73,28 +73,17 @@ def execution_env(settings: KubernetesExecutionSpec | None) -> list[EnvEntry]:
         ("PAPERCLIP_K8S_EGRESS_ALLOW_CIDRS", ",".join(settings.egress_allow_cidrs)),
         ("PAPERCLIP_K8S_NAMESPACE_PREFIX", settings.namespace_prefix),
     ]
-    quota = settings.per_tenant_quota
-    if quota is not None:
-        values += [
-            ("PAPERCLIP_K8S_QUOTA_PODS", str(quota.pods)),
-            ("PAPERCLIP_K8S_QUOTA_REQUESTS_CPU", str(quota.requests_cpu)),
-            ("PAPERCLIP_K8S_QUOTA_REQUESTS_MEMORY", str(quota.requests_memory)),
-            ("PAPERCLIP_K8S_QUOTA_LIMITS_CPU", str(quota.limits_cpu)),
-            ("PAPERCLIP_K8S_QUOTA_LIMITS_MEMORY", str(quota.limits_memory)),
-        ]
-    limits = settings.per_tenant_limit_range
-    if limits is not None:
-        values += [
-            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_CPU", str(limits.default_cpu)),
-            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_MEMORY", str(limits.default_memory)),
-            ("PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_CPU", str(limits.default_request_cpu)),
-            (
-                "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_MEMORY",
-                str(limits.default_request_memory),
-            ),
-            ("PAPERCLIP_K8S_LIMITRANGE_MAX_CPU", str(limits.max_cpu)),
-            ("PAPERCLIP_K8S_LIMITRANGE_MAX_MEMORY", str(limits.max_memory)),
-        ]
+    # One variable per field of the tenant quota and limit range, named after the field (the
+    # models declare their fields in the operator's order).
+    for prefix, block in (
+        ("QUOTA", settings.per_tenant_quota),
+        ("LIMITRANGE", settings.per_tenant_limit_range),
+    ):
+        if block is not None:
+            values += [
+                (f"PAPERCLIP_K8S_{prefix}_{field.upper()}", str(getattr(block, field)))
+                for field in type(block).model_fields
+            ]
     env += [EnvEntry(name, value, slot=slot) for name, value in values if value]
     return env
 

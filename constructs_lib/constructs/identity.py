@@ -18,7 +18,11 @@ from constructs_lib.constructs.database import server_database_env
 from constructs_lib.constructs.env import core_env, secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import DATA_PATH
-from constructs_lib.constructs.pod import container_security_context, data_mount
+from constructs_lib.constructs.pod import (
+    container_security_context,
+    data_mount,
+    server_image_container,
+)
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DatabaseMode, Instance
 from constructs_lib.spec.versions import CHECKED_PAPERCLIP_RELEASE as CHECKED_RELEASE
@@ -75,14 +79,8 @@ def seed_container(instance: Instance) -> dict[str, Any]:
         env.append({"name": "PAPERCLIP_SEED_ADMIN_NAME", "value": admin.name})
     if admin.user_id:
         env.append({"name": "PAPERCLIP_SEED_ADMIN_USER_ID", "value": admin.user_id})
-    container: dict[str, Any] = {
-        "name": SEED_CONTAINER,
-        "image": spec.image.reference,
-        "imagePullPolicy": spec.image.pull_policy.value,
-        "command": ["/bin/sh", "-c"],
-        "args": [SEED_COMMAND],
-        "env": env,
-    }
+    container = server_image_container(instance, SEED_CONTAINER, ["/bin/sh", "-c"], SEED_COMMAND)
+    container["env"] = env
     if spec.env_from:
         container["envFrom"] = json_copy(spec.env_from)
     container["volumeMounts"] = [data_mount()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from json.encoder import encode_basestring, encode_basestring_ascii
+from operator import itemgetter
 from typing import Any
 
 _INFINITY = float("inf")
@@ -41,10 +42,6 @@ class _Unusual(Exception):
     pass
 
 
-def _key(item: tuple[Any, Any]) -> Any:
-    return item[0]
-
-
 def _write(
     value: Any, out: list[str], newline: str, sort_keys: bool, string: Callable[[str], str]
 ) -> None:
@@ -65,7 +62,7 @@ def _write(
             out.append("{}")
             return
         inner = newline + "  "
-        items = sorted(value.items(), key=_key) if sort_keys else value.items()
+        items = sorted(value.items(), key=itemgetter(0)) if sort_keys else value.items()
         separator = "{" + inner
         for key, item in items:
             if not isinstance(key, str):

@@ -189,6 +189,11 @@ def _restarts(selector: str, window: str) -> str:
     return f"increase(kube_pod_container_status_restarts_total{{{selector}}}[{window}])"
 
 
+def _oom_killed(selector: str) -> str:
+    """1 for the containers ``selector`` selects whose last termination was an OOM kill."""
+    return f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{selector}}}'
+
+
 def _pod_rate(counter: str, selector: str) -> str:
     """The rate of ``counter`` per pod over 5m."""
     return f"sum by (pod) (rate({counter}{{{selector}}}[5m]))"
@@ -246,8 +251,8 @@ def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str,
         ),
         alert(
             "PaperclipPodOOMKilled",
-            f'(kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{pods}}} '
-            f"== 1) and {same} ({_restarts(pods, '15m')} > 0)",  # only after a new restart
+            # only after a new restart
+            f"({_oom_killed(pods)} == 1) and {same} ({_restarts(pods, '15m')} > 0)",
             "0m",
             "warning",
             "Paperclip pod {{ $labels.pod }} was OOM killed. Consider increasing memory limits.",
@@ -390,7 +395,7 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
         _panel(
             3,
             "Restarts (1h)",
-            [(f"sum(increase(kube_pod_container_status_restarts_total{{{pods}}}[1h]))", "")],
+            [(f"sum({_restarts(pods, '1h')})", "")],
             (12, 0, 6, 4),
             kind="stat",
         ),
@@ -485,24 +490,13 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
         _panel(
             5,
             "Restarts",
-            [
-                (
-                    "sum by (pod) "
-                    f"(increase(kube_pod_container_status_restarts_total{{{pods}}}[10m]))",
-                    "{{pod}}",
-                )
-            ],
+            [(f"sum by (pod) ({_restarts(pods, '10m')})", "{{pod}}")],
             (0, 16, 12, 8),
         ),
         _panel(
             6,
             "Last termination OOMKilled",
-            [
-                (
-                    f'kube_pod_container_status_last_terminated_reason{{reason="OOMKilled",{pods}}}',
-                    "{{pod}}",
-                )
-            ],
+            [(_oom_killed(pods), "{{pod}}")],
             (12, 16, 12, 8),
         ),
     ]
@@ -563,24 +557,14 @@ class ObservabilityFeature(Feature):
         instance = self.context.instance
         metrics = instance.spec.observability.metrics
         labels = base_labels(instance)
-        monitor = metrics.monitor
+        add = partial(self.add, api_version=MONITORING_API_VERSION)
+        monitor, rules = metrics.monitor, metrics.rules
         if monitor is not None:
-            self.add(
-                "ServiceMonitor",
-                server_name(instance),
-                service_monitor_body(instance, monitor),
-                labels={**monitor.labels, **labels},
-                api_version=MONITORING_API_VERSION,
-            )
-        rules = metrics.rules
+            body = service_monitor_body(instance, monitor)
+            add("ServiceMonitor", server_name(instance), body, labels={**monitor.labels, **labels})
         if rules is not None:
-            self.add(
-                "PrometheusRule",
-                alerts_name(instance),
-                prometheus_rule_body(instance, rules),
-                labels={**rules.labels, **labels},
-                api_version=MONITORING_API_VERSION,
-            )
+            body = prometheus_rule_body(instance, rules)
+            add("PrometheusRule", alerts_name(instance), body, labels={**rules.labels, **labels})
         dashboards = metrics.dashboards
         if dashboards is not None:
             cm_labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **labels}

@@ -36,12 +36,6 @@ def adapter_files() -> dict[str, str]:
 
 
 @cache
-def db_script() -> str:
-    """The backup and restore script (constructs_lib/scripts/paperclip-db.sh)."""
-    return scripts()["paperclip-db.sh"]
-
-
-@cache
 def scripts() -> dict[str, str]:
     """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
     folder = resources.files("constructs_lib") / "scripts"
@@ -52,4 +46,4 @@ def scripts() -> dict[str, str]:
 @cache
 def sources() -> Sources:
     """The package files the constructs use."""
-    return Sources(adapter_files(), db_script(), scripts())
+    return Sources(adapter_files(), scripts()["paperclip-db.sh"], scripts())

@@ -22,18 +22,13 @@ from constructs_lib.constructs.names import (
     data_claim_name,
     server_name,
 )
+from constructs_lib.constructs.primitives import restricted_pod_security
 from constructs_lib.spec import DeploymentMode, Exposure, Instance, ProbeOverride, ProbeType
 from constructs_lib.spec.rules import drain_seconds, ordinal_gating, probe_kind
 
 SELINUX_IMAGE = "quay.io/fedora/fedora-minimal:42"
 
-DEFAULT_POD_SECURITY_CONTEXT: dict[str, Any] = {
-    "runAsNonRoot": True,
-    "runAsUser": 1000,
-    "runAsGroup": 1000,
-    "fsGroup": 1000,
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+DEFAULT_POD_SECURITY_CONTEXT = restricted_pod_security(1000, fsGroup=1000)
 DEFAULT_CONTAINER_SECURITY_CONTEXT: dict[str, Any] = {
     "allowPrivilegeEscalation": False,
     "runAsNonRoot": True,
@@ -157,25 +152,35 @@ def data_mount() -> dict[str, Any]:
     return {"name": DATA_VOLUME, "mountPath": DATA_PATH}
 
 
+def server_image_container(
+    instance: Instance, name: str, command: list[str], *args: str
+) -> dict[str, Any]:
+    """The first fields of a container that runs the server image: its ``name``, the image and
+    its pull policy, ``command``, and ``args`` when there are any."""
+    image = instance.spec.image
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image.reference,
+        "imagePullPolicy": image.pull_policy.value,
+        "command": command,
+    }
+    if args:
+        container["args"] = list(args)
+    return container
+
+
 def _app_container(
     instance: Instance, name: str, script: str, entries: list[EnvEntry], extra: Contribution
 ) -> dict[str, Any]:
     """Fields every container running the server image shares (server and onboard)."""
     spec = instance.spec
-    container: dict[str, Any] = {
-        "name": name,
-        "image": spec.image.reference,
-        "imagePullPolicy": spec.image.pull_policy.value,
-        "command": ["/bin/sh", "-c"],
-        "args": [script],
-    }
+    container = server_image_container(instance, name, ["/bin/sh", "-c"], script)
     if spec.resources is not None:
         container["resources"] = json_copy(spec.resources)
     if entries or spec.env:
         container["env"] = [*secret_env_vars(entries), *json_copy(spec.env)]
     container["envFrom"] = server_env_from(instance)
-    mounts = [data_mount(), *json_copy(extra.mounts)]
-    container["volumeMounts"] = [*mounts, *json_copy(spec.extra_volume_mounts)]
+    container["volumeMounts"] = volume_mounts(instance, extra)
     container["securityContext"] = container_security_context(instance)
     return container
 
@@ -236,6 +241,12 @@ def init_containers(
     containers.extend(json_copy(extra.init_containers))
     containers.extend(json_copy(spec.init_containers))
     return containers
+
+
+def volume_mounts(instance: Instance, extra: Contribution) -> list[dict[str, Any]]:
+    """What a container that runs the server image mounts of :func:`volumes`: the data volume,
+    the features' mounts, then the user's."""
+    return [data_mount(), *json_copy(extra.mounts), *json_copy(instance.spec.extra_volume_mounts)]
 
 
 def volumes(instance: Instance, extra: Contribution) -> list[dict[str, Any]]:

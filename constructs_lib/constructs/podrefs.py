@@ -88,7 +88,7 @@ def _duplicate_names(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[
         *(("initContainers", i, c) for i, c in enumerate(spec.init_containers)),
         *(("sidecars", i, c) for i, c in enumerate(spec.sidecars)),
     ]
-    names = _container_names(pod)
+    names = _names(pod, "initContainers", "containers")
     seen: set[str] = set()
     for field, index, container in user:
         name = container.get("name")
@@ -99,17 +99,13 @@ def _duplicate_names(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[
         seen.add(name)
 
 
-def _volume_names(pod: dict[str, Any]) -> list[str]:
-    return [str(v.get("name")) for v in pod.get("volumes") or [] if isinstance(v, dict)]
-
-
 def _generated_containers(pod: dict[str, Any], where: PodLayout) -> list[str]:
     inits = (pod.get("initContainers") or [])[: where.generated_init]
     return [str(c.get("name")) for c in [*inits, *(pod.get("containers") or [])[:1]]]
 
 
 def _fix(message: str, pod: dict[str, Any], where: PodLayout) -> str:
-    names = _volume_names(pod)
+    names = _names(pod, "volumes")
     if message.startswith("duplicate container name"):
         return (
             "rename it: container names are unique in a pod (the server pod's generated "
@@ -137,12 +133,13 @@ def _fix(message: str, pod: dict[str, Any], where: PodLayout) -> str:
     )
 
 
-def _container_names(pod: dict[str, Any]) -> list[str]:
+def _names(pod: dict[str, Any], *groups: str) -> list[str]:
+    """The names of the items of the pod's lists ``groups``, in order."""
     return [
-        str(c.get("name"))
-        for group in ("initContainers", "containers")
-        for c in pod.get(group) or []
-        if isinstance(c, dict)
+        str(item.get("name"))
+        for group in groups
+        for item in pod.get(group) or []
+        if isinstance(item, dict)
     ]
 
 
@@ -158,24 +155,16 @@ def mappable_pod(pod: dict[str, Any], where: PodLayout) -> dict[str, Any]:
     this instead of the whole pod yields the same mapped findings in the same order (each
     rule's findings come in field order, and only unmapped ones are left out), for a fraction
     of the work: most of the pod is generated."""
-    inits = pod.get("initContainers")
-    containers = pod.get("containers")
-    volumes = pod.get("volumes")
+    generated = (  # each list: how many of its first items are generated, what they keep
+        ("initContainers", max(where.generated_init, 0), ("name", "volumeMounts")),
+        ("containers", 1, ("name", "volumeMounts")),
+        ("volumes", max(where.own_volumes, 0), ("name",)),
+    )
     found: dict[str, Any] = {}
-    if isinstance(inits, list):
-        first_user = max(where.generated_init, 0)
-        found["initContainers"] = [
-            *(_stub(c, ("name", "volumeMounts")) for c in inits[:first_user]),
-            *inits[first_user:],
-        ]
-    if isinstance(containers, list):
-        found["containers"] = [
-            *(_stub(c, ("name", "volumeMounts")) for c in containers[:1]),
-            *containers[1:],
-        ]
-    if isinstance(volumes, list):
-        own = max(where.own_volumes, 0)
-        found["volumes"] = [*(_stub(v, ("name",)) for v in volumes[:own]), *volumes[own:]]
+    for group, count, keys in generated:
+        items = pod.get(group)
+        if isinstance(items, list):
+            found[group] = [*(_stub(item, keys) for item in items[:count]), *items[count:]]
     return found
 
 

@@ -41,18 +41,22 @@ FLUX_FORCE = "kustomize.toolkit.fluxcd.io/force"
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 
 
-def presync_hook(weight: int) -> dict[str, str]:
-    """Annotations that run an object before every sync under Argo CD and Helm, recreated
-    each time (a Job's spec is immutable), and force-replaced by Flux when it changes."""
-    return {
-        ARGO_HOOK: "PreSync",
+def sync_hook(phase: str, weight: int | None = None) -> dict[str, str]:
+    """Annotations that run an object before (``phase`` "pre") or after ("post") every sync
+    under Argo CD and Helm, recreated each time (a Job's spec is immutable), and force-replaced
+    by Flux when it changes; ``weight`` (if any) orders the hooks of one phase."""
+    annotations = {
+        ARGO_HOOK: f"{phase.capitalize()}Sync",
         ARGO_HOOK_DELETE: "BeforeHookCreation",
         ARGO_SYNC_WAVE: str(weight),
-        HELM_HOOK: "pre-install,pre-upgrade",
+        HELM_HOOK: f"{phase}-install,{phase}-upgrade",
         HELM_HOOK_WEIGHT: str(weight),
         HELM_HOOK_DELETE: "before-hook-creation",
         FLUX_FORCE: "Enabled",
     }
+    if weight is None:
+        del annotations[ARGO_SYNC_WAVE], annotations[HELM_HOOK_WEIGHT]
+    return annotations
 
 
 def never_pruned() -> dict[str, str]:
@@ -76,14 +80,21 @@ def restricted_container_security() -> dict[str, Any]:
     }
 
 
-def restricted_pod_security(uid: int = 10001) -> dict[str, Any]:
-    """A pod securityContext for the project's own images (non-root ``uid``)."""
+def restricted_pod_security(uid: int = 10001, **extra: Any) -> dict[str, Any]:
+    """A pod securityContext running as non-root ``uid`` (by default the user of the project's
+    own images), with the fields ``extra`` (e.g. fsGroup) before the seccomp profile."""
     return {
         "runAsNonRoot": True,
         "runAsUser": uid,
         "runAsGroup": uid,
+        **extra,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def container_resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
+    """A container's resources: requests of ``cpu`` and ``memory``, and only a memory limit."""
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory_limit}}
 
 
 def port(number: int, protocol: str = "TCP") -> dict[str, Any]:
@@ -109,18 +120,20 @@ def pods_rule(selector: dict[str, str], *ports: int, direction: str = "to") -> d
 
 
 def policy_body(
-    pod_selector: dict[str, Any], ingress: list[dict[str, Any]], egress: list[dict[str, Any]]
+    pod_selector: dict[str, Any],
+    ingress: list[dict[str, Any]] | None,
+    egress: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """A NetworkPolicy that lets the pods of ``pod_selector`` (a label selector) receive only
-    ``ingress`` and send only ``egress``."""
-    return {
-        "spec": {
-            "podSelector": pod_selector,
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": egress,
-        }
-    }
+    ``ingress`` and send only ``egress``; with ``ingress`` None it is about egress only (and
+    leaves their ingress to the other policies)."""
+    spec: dict[str, Any] = {"podSelector": pod_selector}
+    if ingress is None:
+        spec["policyTypes"] = ["Egress"]
+    else:
+        spec.update(policyTypes=["Ingress", "Egress"], ingress=ingress)
+    spec["egress"] = egress
+    return {"spec": spec}
 
 
 def role_binding_body(name: str, service_account: str, namespace: str) -> dict[str, Any]:

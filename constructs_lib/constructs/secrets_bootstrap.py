@@ -28,16 +28,17 @@ from constructs_lib.constructs.names import (
     component_labels,
     secrets_bootstrap_name,
 )
-from constructs_lib.constructs.pod import pull_secrets
+from constructs_lib.constructs.pod import pull_secrets, server_image_container
 from constructs_lib.constructs.primitives import (
+    container_resources,
     dns_egress,
     https_egress,
     policy_body,
-    presync_hook,
     restricted_container_security,
     restricted_pod_security,
     role_binding_body,
     rule,
+    sync_hook,
 )
 from constructs_lib.spec import Instance
 
@@ -63,6 +64,14 @@ def role_rules(secrets: list[BootstrapSecret]) -> list[dict[str, Any]]:
 
 
 def job_body(instance: Instance, name: str, secrets: list[BootstrapSecret]) -> dict[str, Any]:
+    arguments = ["--namespace", instance.namespace, *(s.argument for s in secrets)]
+    container = {
+        **server_image_container(instance, "ensure-secrets", ["node", f"{SCRIPT_DIR}/{SCRIPT}"]),
+        "args": arguments,
+        "resources": container_resources("10m", "64Mi", "128Mi"),
+        "securityContext": restricted_container_security(),
+        "volumeMounts": [{"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True}],
+    }
     return {
         "spec": {
             "backoffLimit": 6,
@@ -74,27 +83,7 @@ def job_body(instance: Instance, name: str, secrets: list[BootstrapSecret]) -> d
                     "automountServiceAccountToken": True,
                     "enableServiceLinks": False,
                     "securityContext": restricted_pod_security(),
-                    "containers": [
-                        {
-                            "name": "ensure-secrets",
-                            "image": instance.spec.image.reference,
-                            "imagePullPolicy": instance.spec.image.pull_policy.value,
-                            "command": ["node", f"{SCRIPT_DIR}/{SCRIPT}"],
-                            "args": [
-                                "--namespace",
-                                instance.namespace,
-                                *(s.argument for s in secrets),
-                            ],
-                            "resources": {
-                                "requests": {"cpu": "10m", "memory": "64Mi"},
-                                "limits": {"memory": "128Mi"},
-                            },
-                            "securityContext": restricted_container_security(),
-                            "volumeMounts": [
-                                {"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True}
-                            ],
-                        }
-                    ],
+                    "containers": [container],
                     "volumes": [
                         {"name": "script", "configMap": {"name": name, "defaultMode": 0o444}}
                     ],
@@ -129,7 +118,7 @@ class SecretsBootstrap(Feature):
         labels = component_labels(instance, COMPONENT)
         # everything the Job needs, as hooks that run before it
         add_before = functools.partial(
-            self.add, labels=labels, annotations=presync_hook(RBAC_HOOK_WEIGHT)
+            self.add, labels=labels, annotations=sync_hook("pre", RBAC_HOOK_WEIGHT)
         )
         add_before("ServiceAccount", name, {})
         add_before("Role", name, {"rules": role_rules(secrets)})
@@ -141,5 +130,5 @@ class SecretsBootstrap(Feature):
             name,
             job_body(instance, name, secrets),
             labels=labels,
-            annotations=presync_hook(JOB_HOOK_WEIGHT),
+            annotations=sync_hook("pre", JOB_HOOK_WEIGHT),
         )

@@ -42,20 +42,6 @@ def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
 
 
-def data_claim_body(instance: Instance) -> dict[str, Any]:
-    persistence = instance.spec.storage.persistence
-    return claim_body(
-        str(persistence.size),
-        [m.value for m in persistence.access_modes],
-        persistence.storage_class,
-    )
-
-
-def server_service_body(instance: Instance) -> dict[str, Any]:
-    service = instance.spec.networking.service
-    return service_body(server_selector(instance), service.port, service_type=service.type.value)
-
-
 def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, Any]:
     """Ingress from the instance's own namespace, allowIngressCIDRs and the features' rules;
     egress to DNS, HTTPS, OTLP, the external database, the features' destinations,
@@ -124,19 +110,16 @@ class ServerStack(InstancePart):
             body = {"automountServiceAccountToken": False}
             add("ServiceAccount", name, body, annotations=annotations)
         add("ConfigMap", config_map_name(instance), {"data": config_data(entries)})
-        if spec.storage.persistence.enabled:
-            add(
-                "PersistentVolumeClaim",
-                data_claim_name(instance),
-                data_claim_body(instance),
-                annotations=never_pruned(),  # the data outlives prune, uninstall and deletion
-            )
-        add(
-            "Service",
-            name,
-            server_service_body(instance),
-            annotations=dict(spec.networking.service.annotations),
+        persistence, service = spec.storage.persistence, spec.networking.service
+        if persistence.enabled:
+            modes = [m.value for m in persistence.access_modes]
+            claim = claim_body(str(persistence.size), modes, persistence.storage_class)
+            annotations = never_pruned()  # the data outlives prune, uninstall and deletion
+            add("PersistentVolumeClaim", data_claim_name(instance), claim, annotations=annotations)
+        body = service_body(
+            server_selector(instance), service.port, service_type=service.type.value
         )
+        add("Service", name, body, annotations=dict(service.annotations))
         add("NetworkPolicy", name, network_policy_body(instance, extra), only_if=NETWORK_POLICY)
         kind, body = workload_body(instance, entries, extra)
         add(kind, name, body)

@@ -68,11 +68,6 @@ def hostname(instance: Instance, spec: TailscaleSpec) -> str:
     return spec.hostname or instance.name
 
 
-def persistent_state(instance: Instance) -> bool:
-    """Whether the node state lives on the data volume (StatefulSet pods keep their name)."""
-    return instance.spec.storage.persistence.enabled
-
-
 def serve_config(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
     """Tailscale's serve config (ipn.ServeConfig): HTTPS on 443 proxying / to the server."""
     target = f"${{TS_CERT_DOMAIN}}:{443}"
@@ -112,7 +107,7 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
         {"name": TMP_VOLUME, "mountPath": TMP_DIR},
         {"name": SERVE_VOLUME, "mountPath": SERVE_DIR, "readOnly": True},
     ]
-    if persistent_state(instance):
+    if instance.spec.storage.persistence.enabled:  # the node state on the data volume
         env.append({"name": "TS_STATE_DIR", "value": PERSISTENT_STATE_DIR})
         env.append({"name": "TS_AUTH_ONCE", "value": "true"})
         env.insert(

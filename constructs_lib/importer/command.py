@@ -56,17 +56,15 @@ def run(
 ) -> Outcome:
     """Import, then write the app file; :class:`UserError` lists every problem at once."""
     problems: list[Problem] = []
+    path: Path | None = None
     app_name = "imported"
     try:
         path = output_path(inputs, out, apps_dir)
+        if path is not None:
+            app_name = check_app_name(path)
     except UserError as exc:  # reported with every other problem
         problems += exc.problems
-        path = None
     if path is not None:
-        try:
-            app_name = check_app_name(path)
-        except UserError as exc:
-            problems += exc.problems
         problems += _overwrite_problems(path, force)
     label = str(path) if path is not None else "FILE"
     documents, refused = read_inputs(inputs, stdin)

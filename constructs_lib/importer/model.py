@@ -61,20 +61,20 @@ class Document:
 
     @property
     def name(self) -> str:
-        return _name(self.body)
+        return _meta(self.body, "name")
 
     @property
     def namespace(self) -> str:
-        return _namespace(self.body)
+        return _meta(self.body, "namespace", "default")
 
     @property
     def live_name(self) -> str:
         """The name of the object the document was read from (a --set may change ``name``)."""
-        return _name(self.original)
+        return _meta(self.original, "name")
 
     @property
     def live_namespace(self) -> str:
-        return _namespace(self.original)
+        return _meta(self.original, "namespace", "default")
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -99,14 +99,10 @@ class Document:
         return shlex.join(["kubectl", "-n", self.live_namespace, *arguments])
 
 
-def _name(body: dict[str, Any]) -> str:
-    name = dig(body, ["metadata", "name"])
-    return name if isinstance(name, str) else ""
-
-
-def _namespace(body: dict[str, Any]) -> str:
-    namespace = dig(body, ["metadata", "namespace"])
-    return namespace if isinstance(namespace, str) and namespace else "default"
+def _meta(body: dict[str, Any], key: str, default: str = "") -> str:
+    """The string ``metadata.<key>`` of ``body``, or ``default`` when it is not one (or empty)."""
+    value = dig(body, ["metadata", key])
+    return value if isinstance(value, str) and value else default
 
 
 def parse_path(path: str) -> list[str | int] | None:

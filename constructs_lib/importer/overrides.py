@@ -52,7 +52,8 @@ def parse_set(option: str) -> Override:
     return Override(target, head, parts, values[0] if values else None)
 
 
-def parse_sets(options: Sequence[str]) -> list[Override]:
+def parse_sets(options: Sequence[str]) -> tuple[list[Override], list[Problem]]:
+    """Every well-formed ``--set``, and the problems of the others."""
     problems: list[Problem] = []
     found: list[Override] = []
     for option in options:
@@ -60,9 +61,7 @@ def parse_sets(options: Sequence[str]) -> list[Override]:
             found.append(parse_set(option))
         except UserError as exc:
             problems += exc.problems
-    if problems:
-        raise UserError(problems)
-    return found
+    return found, problems
 
 
 def unknown_targets(overrides: Sequence[Override], documents: Sequence[Document]) -> list[Problem]:

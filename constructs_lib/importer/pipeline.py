@@ -185,12 +185,8 @@ def import_documents(
     """Import every document; raises :class:`UserError` with the problems of all of them
     (nothing is written then)."""
     documents, problems = _selected(documents, options.instances)
-    try:
-        sets = overrides.parse_sets(options.sets)
-    except UserError as exc:  # reported with every other problem
-        problems += exc.problems
-        sets = []
-    problems += overrides.unknown_targets(sets, documents)
+    sets, malformed = overrides.parse_sets(options.sets)
+    problems += malformed + overrides.unknown_targets(sets, documents)
     for document in documents:
         document.changes += cleanup.strip(document)
         document.changes += overrides.apply(sets, document)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from constructs_lib.errors import Problem, UserError
-from constructs_lib.render.layout import MARKER_FILE, is_generated
+from constructs_lib.render.layout import MARKER_FILE, is_generated, stale_app_dirs
 
 STAGING_PREFIX = ".synth-"
 LOCK_FILE = ".lock"
@@ -127,10 +127,8 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
             _swap_in(staging / "new" / app, out / app, old / app, hook)
             hook(f"swapped {app}")
         if prune:
-            for child in sorted(out.iterdir()):
-                if child.name in trees or child.name.startswith(".") or not child.is_dir():
-                    continue
-                if is_generated(child):
+            for child in stale_app_dirs(out, set(trees)):
+                if not child.name.startswith("."):
                     hook(f"prune {child.name}")
                     os.rename(child, old / child.name)
                     hook(f"pruned {child.name}")

@@ -115,39 +115,30 @@ class KubeSchema:
         return document
 
 
-@dataclass(frozen=True)
-class MergedByKey:
+def MergedByKey(definition: str, field: str, scalar_key: str = "") -> AfterValidator:
     """Annotation of a list that ends up as list ``field`` of OpenAPI ``definition`` (e.g. the
     server's ``env`` as a Container's env): its items must be unique by the merge keys the
     Kubernetes schema declares for that list (``x-kubernetes-list-map-keys``), or
-    server-side apply refuses the object. A repeated key is reported at the item."""
+    server-side apply refuses the object. A repeated key is reported at the item.
 
-    definition: str
-    field: str
-    scalar_key: str = ""
-    """For a list of plain values that become objects (``["a"]`` -> ``[{"name": "a"}]``):
-    the field each value becomes."""
+    ``scalar_key``: for a list of plain values that become objects (``["a"]`` ->
+    ``[{"name": "a"}]``), the field each value becomes."""
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def _check(self, value: Any) -> Any:
-        items = [self._plain(item) for item in value]
-        found = semantic.duplicate_items(items, self.definition, self.field)
-        if found:
-            path, message = found[0]
-            if self.scalar_key:
-                path = path.removesuffix(f".{self.scalar_key}")
-            kind = f"{self.definition.rsplit('.', 1)[-1]}.{self.field}"
-            raise _kube_schema_error(kind, path, message)
-        return value
-
-    def _plain(self, item: Any) -> Any:
+    def plain(item: Any) -> Any:
         if isinstance(item, BaseModel):
             return item.model_dump(by_alias=True, exclude_none=True, mode="json")
-        return {self.scalar_key: item} if self.scalar_key and not isinstance(item, dict) else item
+        return {scalar_key: item} if scalar_key and not isinstance(item, dict) else item
+
+    def check(value: Any) -> Any:
+        found = semantic.duplicate_items([plain(item) for item in value], definition, field)
+        if found:
+            path, message = found[0]
+            if scalar_key:
+                path = path.removesuffix(f".{scalar_key}")
+            raise _kube_schema_error(f"{definition.rsplit('.', 1)[-1]}.{field}", path, message)
+        return value
+
+    return AfterValidator(check)
 
 
 def quantity_text(value: Any) -> str:

@@ -84,18 +84,17 @@ def discover(apps_dir: Path) -> list[Path]:
 
 def resolve(app: str, apps_dir: Path) -> Path:
     """An APP argument: an app name from apps/, or a path to an app file."""
-    candidate = Path(app)
+    candidate, config = Path(app), apps_dir / CONFIG_FILE
+    missing_config = candidate.name == CONFIG_FILE and not candidate.is_file()
+    if (app == config.stem or missing_config) and config.is_file():
+        check_app_name(config)  # explains what the file is
     if candidate.suffix in APP_SUFFIXES or "/" in app:
         if not candidate.is_file():
-            if candidate.name == CONFIG_FILE and (apps_dir / CONFIG_FILE).is_file():
-                check_app_name(apps_dir / CONFIG_FILE)  # explains what the file is
             raise UserError.single(
                 f"no app file at {app} (a path is relative to the current directory).",
                 fix=path_hint(candidate, apps_dir),
             )
         return candidate
-    if app == Path(CONFIG_FILE).stem and (apps_dir / CONFIG_FILE).is_file():
-        check_app_name(apps_dir / CONFIG_FILE)  # explains what the file is
     if _APP_NAME.fullmatch(app):
         for suffix in APP_SUFFIXES:
             path = apps_dir / f"{app}{suffix}"

@@ -4,7 +4,7 @@ security and the workload kind."""
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, Strict
+from pydantic import Field, Strict
 
 from constructs_lib.spec.base import (
     Annotations,
@@ -22,7 +22,6 @@ from constructs_lib.spec.base import (
     SpecModel,
     StrictBool,
     dns_label_check,
-    quantity_text,
 )
 
 DEFAULT_PORT = 3100
@@ -56,22 +55,8 @@ VolumeMountList = Annotated[
     list[Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.VolumeMount")]],
     MergedByKey(CONTAINER, "volumeMounts"),
 ]
-
-
-def _resource_quantities(value: dict[str, Any]) -> dict[str, Any]:
-    for section in ("requests", "limits"):
-        for name, amount in (value.get(section) or {}).items():
-            try:
-                quantity_text(amount)
-            except ValueError as exc:
-                raise ValueError(f"{section}.{name}: {exc}") from None
-    return value
-
-
-Resources = Annotated[
-    Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.ResourceRequirements")],
-    AfterValidator(_resource_quantities),
-]
+Resources = Annotated[dict[str, Any], KubeSchema("io.k8s.api.core.v1.ResourceRequirements")]
+"""Requests and limits, their quantities checked as the API server does (semantic.py)."""
 
 
 class ServiceType(StrEnum):

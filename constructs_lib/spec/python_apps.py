@@ -63,13 +63,9 @@ def load_python(path: Path, timeout: float, checks: Sequence[Check] = ()) -> lis
     result = _run_app_child(path, timeout)
     file = str(path)
     if "problems" in result:
+        fields = ("message", "path", "fix", "file")
         raise UserError(
-            Problem(
-                message=str(p.get("message", "")),
-                path=str(p.get("path", "")),
-                fix=str(p.get("fix", "")),
-                file=str(p.get("file", "")) or file,
-            )
+            Problem(*(str(p.get(f, "")) for f in fields)).located(file=file)
             for p in result["problems"]
         )
     documents = result.get("instances")

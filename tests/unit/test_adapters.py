@@ -245,6 +245,33 @@ def test_execution_mode_kubernetes_cluster_role_env_and_token() -> None:
     assert egress.count({"ports": [{"port": 6443, "protocol": "TCP"}]}) == 1
 
 
+def test_execution_tenant_limit_range_env_names_each_field_in_the_operators_order() -> None:
+    limits = {
+        "defaultCpu": "500m",
+        "defaultMemory": "512Mi",
+        "defaultRequestCpu": "250m",
+        "defaultRequestMemory": "256Mi",
+        "maxCpu": "2",
+        "maxMemory": "4Gi",
+    }
+    kubernetes = {**EXECUTION["kubernetes"], "perTenantLimitRange": limits}  # type: ignore[dict-item]
+    execution = {**EXECUTION, "kubernetes": kubernetes}
+    data = synth_objects(make_instance({"adapters": {"execution": execution}}))[
+        "ConfigMap/demo-config"
+    ]["data"]
+    assert {k: v for k, v in data.items() if "_LIMITRANGE_" in k} == {
+        "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_CPU": "500m",
+        "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_MEMORY": "512Mi",
+        "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_CPU": "250m",
+        "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_REQUEST_MEMORY": "256Mi",
+        "PAPERCLIP_K8S_LIMITRANGE_MAX_CPU": "2",
+        "PAPERCLIP_K8S_LIMITRANGE_MAX_MEMORY": "4Gi",
+    }
+    assert list(data).index("PAPERCLIP_K8S_QUOTA_LIMITS_MEMORY") + 1 == list(data).index(
+        "PAPERCLIP_K8S_LIMITRANGE_DEFAULT_CPU"
+    )
+
+
 def _execution_groups(execution: dict[str, Any]) -> tuple[set[str], dict[str, str]]:
     objects = synth_objects(make_instance({"adapters": {"execution": execution}}))
     rules = objects["ClusterRole/team.demo-execution"]["rules"]

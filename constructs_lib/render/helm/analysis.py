@@ -28,6 +28,7 @@ from constructs_lib.render.helm.probe import (
     Probe,
     Unexplained,
     Vanishes,
+    Where,
     clash,
     default_value,
     document,
@@ -428,12 +429,14 @@ class Claims:
 
     def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
-        self.hashes: set[tuple[int, Pointer]] = set()
-        self.spans: dict[tuple[int, Pointer], list[tuple[int, int, str, str]]] = {}
-        self.claimed: dict[tuple[int, Pointer], str] = {}
+        self.hashes: set[Where] = set()
+        self.spans: dict[Where, list[tuple[int, int, str, str]]] = {}
+        self.claimed: dict[Where, str] = {}
 
-    def clash(self, found: Found, priority: bool) -> str | None:
-        for where in [*found.whole, *found.added, *found.merges]:
+    def accept(self, key: str, found: Found, priority: bool = False) -> str | None:
+        """Record what a probe found, unless it collides with an earlier key (then why)."""
+        wholes = [*found.whole, *found.added, *found.merges]
+        for where in wholes:
             if where in self.claimed or where in self.spans:
                 return f"it lands where {self.claimed.get(where, 'another value')} lands"
         for where, parts in found.spans.items():
@@ -441,27 +444,15 @@ class Claims:
                 return f"it lands where {self.claimed[where]} lands"
             for start, end, _ in parts:
                 for s, e, _, other in self.spans.get(where, []):
-                    if (s, e) == (start, end) and priority:
-                        continue
-                    if s < end and start < e:
+                    if s < end and start < e and not (priority and (s, e) == (start, end)):
                         return f"it lands where {other} lands"
-        return None
-
-    def accept(self, key: str, found: Found, priority: bool = False) -> str | None:
-        """Record what a probe found, unless it collides with an earlier key (then why)."""
-        reason = self.clash(found, priority)
-        if reason:
-            return reason
-        sites = self.analysis.sites
-        placed: list[tuple[tuple[int, Pointer], Site]] = [
-            *found.whole.items(),
-            *found.merges.items(),
-        ]
+        # no clash: record it
+        placed: list[tuple[Where, Site]] = [*found.whole.items(), *found.merges.items()]
         for where, site in placed:
-            sites.setdefault(where[0], {})[where[1]] = site
+            self.analysis.sites.setdefault(where[0], {})[where[1]] = site
         for where, whole in found.added.items():
             self.analysis.added.setdefault(where[0], {})[where[1]] = whole
-        self.claimed.update(dict.fromkeys([*found.whole, *found.added, *found.merges], key))
+        self.claimed.update(dict.fromkeys(wholes, key))
         for where, parts in found.spans.items():
             existing = self.spans.setdefault(where, [])
             for start, end, text in parts:
@@ -637,7 +628,7 @@ def _not_empty_help(text: str) -> str:
     return _EMPTY_NOTE.sub("", text) + " Not empty for this instance (the chart README says why)."
 
 
-def _first(leaves: dict[tuple[int, Pointer], Any]) -> str:
+def _first(leaves: dict[Where, Any]) -> str:
     """The first of ``leaves`` as a message shows it: where it is and what it holds."""
     (_, pointer), held = next(iter(leaves.items()))
     return f"{pointer_text(pointer)} holds {held!r}"

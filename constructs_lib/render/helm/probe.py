@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from constructs_lib.constructs.build import Plan, manifests, plan
+from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION
 from constructs_lib.constructs.package_files import sources
 from constructs_lib.errors import Problem
 from constructs_lib.render.helm.registry import Param, Shape
@@ -41,11 +42,12 @@ from constructs_lib.render.helm.sites import (
     Whole,
     get,
     hashed_config,
-    is_hash_pointer,
 )
 from constructs_lib.spec import Instance, rules
 
 Objects = list[dict[str, Any]]
+Where = tuple[int, Pointer]
+"""A leaf of the objects: (object index, pointer)."""
 Leaf = tuple[int, Pointer, Any, Any]
 """(object index, pointer, default value, probed value); MISSING where a key is absent."""
 Change = tuple[tuple[str, ...], Any]
@@ -336,6 +338,11 @@ def same_objects(default: Objects, probed: Objects, probes: Sequence[Probe] = ()
     )
 
 
+def _is_hash(leaf: Leaf) -> bool:
+    """Whether a leaf is a config hash annotation that changed (the ConfigMap it hashes did)."""
+    return leaf[1][-2:] == ("annotations", CONFIG_HASH_ANNOTATION) and MISSING not in leaf[2:]
+
+
 def _leaves(default: Objects, probed: Objects, probes: Sequence[Probe]) -> list[Leaf] | None:
     """Every changed leaf, or None when the probes add or remove objects."""
     if not same_objects(default, probed, probes):
@@ -357,15 +364,15 @@ class Unexplained(Exception):
 
 @dataclass
 class Found:
-    whole: dict[tuple[int, Pointer], Whole] = field(default_factory=dict)
-    added: dict[tuple[int, Pointer], Whole] = field(default_factory=dict)
-    spans: dict[tuple[int, Pointer], list[tuple[int, int, str]]] = field(default_factory=dict)
-    merges: dict[tuple[int, Pointer], Merge] = field(default_factory=dict)
-    hashes: set[tuple[int, Pointer]] = field(default_factory=set)
-    generated: dict[tuple[int, Pointer], Any] = field(default_factory=dict)
+    whole: dict[Where, Whole] = field(default_factory=dict)
+    added: dict[Where, Whole] = field(default_factory=dict)
+    spans: dict[Where, list[tuple[int, int, str]]] = field(default_factory=dict)
+    merges: dict[Where, Merge] = field(default_factory=dict)
+    hashes: set[Where] = field(default_factory=set)
+    generated: dict[Where, Any] = field(default_factory=dict)
     """Whole leaves that hold something else than the value's default by default (what the
     generator fills in while the value is unset), as the value's type."""
-    filled: dict[tuple[int, Pointer], Any] = field(default_factory=dict)
+    filled: dict[Where, Any] = field(default_factory=dict)
     """Whole leaves of an optional value that hold something else than the empty value when
     the value is emptied (what the generator fills in then, e.g. the in-cluster URL for an
     unset publicURL): the template would write the empty value there, so the chart's schema
@@ -410,14 +417,14 @@ def is_value(new: Any, value: Any) -> bool:
     return bool(new == value and type(new) is type(value))
 
 
-def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Pointer, None]) -> None:
+def _merge_leaf(probe: Probe, leaf: Leaf, found: Found, maps: dict[Where, None]) -> None:
     index, pointer, old, new = leaf
     keys = probe.value
     last = pointer[-1] if pointer else None
     if (new is not MISSING and last in keys and new == keys[last]) or (
         new is MISSING and old is not MISSING
     ):
-        maps[pointer[:-1]] = None
+        maps[(index, pointer[:-1])] = None
     elif old is MISSING and new == keys:
         found.added[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
     else:
@@ -470,24 +477,20 @@ def _leaf(probe: Probe, leaf: Leaf, found: Found, vanishes: Vanishes) -> None:
 def _found(probe: Probe, leaves: Sequence[Leaf], probed: Objects, vanishes: Vanishes) -> Found:
     """What one probe's changed leaves (in object order) say, or Unexplained."""
     found = Found()
-    by_object: dict[int, list[Leaf]] = {}
+    maps: dict[Where, None] = {}
     for leaf in leaves:
-        by_object.setdefault(leaf[0], []).append(leaf)
-    for index, some in by_object.items():
-        maps: dict[Pointer, None] = {}
-        for leaf in some:
-            if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
-                found.hashes.add((index, leaf[1]))
-            elif probe.shape is Shape.MERGE:
-                _merge_leaf(probe, leaf, found, maps)
-            else:
-                _leaf(probe, leaf, found, vanishes)
-        for pointer in maps:
-            generated = tuple(k for k in get(probed[index], pointer) if k not in probe.value)
-            if generated:
-                found.merges[(index, pointer)] = Merge(probe.expr, generated)
-            else:  # nothing generated lives there: the whole mapping is the value
-                found.whole[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
+        if _is_hash(leaf):
+            found.hashes.add((leaf[0], leaf[1]))
+        elif probe.shape is Shape.MERGE:
+            _merge_leaf(probe, leaf, found, maps)
+        else:
+            _leaf(probe, leaf, found, vanishes)
+    for index, pointer in maps:
+        generated = tuple(k for k in get(probed[index], pointer) if k not in probe.value)
+        if generated:
+            found.merges[(index, pointer)] = Merge(probe.expr, generated)
+        else:  # nothing generated lives there: the whole mapping is the value
+            found.whole[(index, pointer)] = Whole(probe.expr, "json", guarded=True)
     return found
 
 
@@ -502,29 +505,21 @@ def explain(probe: Probe, default: Objects, probed: Objects, vanishes: Vanishes)
 # --- many probes in one render ----------------------------------------------------------
 
 
-def _count(text: str, mark: str) -> int:
-    return text.count(mark) if mark else 0
-
-
-class _Owners:
+def _owners(probes: Sequence[Probe]) -> Callable[[Leaf, Objects], list[Probe]]:
     """The probes whose value explains a changed leaf (by value, map key or mark text), for
     the leaves of one render: the probes are sorted once by what could match a leaf."""
+    merges = [(i, p) for i, p in enumerate(probes) if p.shape is Shape.MERGE]
+    others = [(i, p) for i, p in enumerate(probes) if p.shape is not Shape.MERGE]
+    by_type: dict[type, list[tuple[int, Probe]]] = {}
+    for i, probe in others:
+        by_type.setdefault(type(probe.value), []).append((i, probe))
+    integers = [(str(p.value), i) for i, p in others if p.integer]
+    marks = [(mark, i) for i, p in others for mark in p.marks[0] if mark]
 
-    def __init__(self, probes: Sequence[Probe]) -> None:
-        self.probes = probes
-        numbered = list(enumerate(probes))
-        self.merges = [(i, p) for i, p in numbered if p.shape is Shape.MERGE]
-        others = [(i, p) for i, p in numbered if p.shape is not Shape.MERGE]
-        self.by_type: dict[type, list[tuple[int, Probe]]] = {}
-        for i, probe in others:
-            self.by_type.setdefault(type(probe.value), []).append((i, probe))
-        self.integers = [(str(p.value), i) for i, p in others if p.integer]
-        self.marks = [(mark, i) for i, p in others for mark in p.marks[0]]
-
-    def __call__(self, leaf: Leaf, probed: Objects) -> list[Probe]:
+    def owners(leaf: Leaf, probed: Objects) -> list[Probe]:
         index, pointer, old, new = leaf
         owning: set[int] = set()
-        for i, probe in self.merges:
+        for i, probe in merges:
             keys = probe.value
             last = pointer[-1] if pointer else None
             if new is MISSING:
@@ -534,16 +529,14 @@ class _Owners:
                 owns = (last in keys and new == keys[last]) or (old is MISSING and new == keys)
             if owns:
                 owning.add(i)
-        for i, probe in self.by_type.get(type(new), ()):
-            if new == probe.value:
-                owning.add(i)
+        owning.update(i for i, probe in by_type.get(type(new), ()) if new == probe.value)
         if isinstance(new, str):
-            owning.update(i for text, i in self.integers if new == text)
+            owning.update(i for text, i in integers if new == text)
             old_text = old if isinstance(old, str) else ""
-            for mark, i in self.marks:
-                if mark in new and _count(new, mark) > _count(old_text, mark):
-                    owning.add(i)
-        return [self.probes[i] for i in sorted(owning)]
+            owning.update(i for mark, i in marks if new.count(mark) > old_text.count(mark))
+        return [probes[i] for i in sorted(owning)]
+
+    return owners
 
 
 def _alone(leaf: Leaf, owner: Probe, others: Sequence[Probe]) -> Leaf | None:
@@ -615,9 +608,9 @@ def explain_group(
     mine: dict[str, list[Leaf]] = {p.key: [] for p in probes}
     hashes: list[Leaf] = []
     tainted: set[str] = set()
-    owners_of = _Owners(probes)
+    owners_of = _owners(probes)
     for leaf in leaves:
-        if is_hash_pointer(leaf[1]) and MISSING not in (leaf[2], leaf[3]):
+        if _is_hash(leaf):
             hashes.append(leaf)
             continue
         owners = owners_of(leaf, probed)

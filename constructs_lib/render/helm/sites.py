@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.constructs.names import CONFIG_HASH_ANNOTATION, config_hash
+from constructs_lib.constructs.names import config_hash
 
 Pointer = tuple[str | int, ...]
 MISSING: Any = object()
@@ -83,10 +83,6 @@ def go_json(data: Any) -> str:
     """What Helm's ``toJson`` writes, after the template turns its HTML escapes back."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
-def is_hash_pointer(pointer: Pointer) -> bool:
-    return pointer[-2:] == ("annotations", CONFIG_HASH_ANNOTATION)
 
 
 def hashed_config(

@@ -119,10 +119,8 @@ def render_template(
     for pointer, site in sites.items():
         if isinstance(site, Merge):
             _insert_first(tree, pointer, token(site), "x", site.generated)
-        elif isinstance(site, Whole) and site.guarded:
-            _set(tree, pointer, token(site))
-        elif isinstance(site, Whole):
-            _set(tree, pointer, token(_whole_action(site)))
+        elif isinstance(site, Whole):  # a guarded one replaces its whole line
+            _set(tree, pointer, token(site if site.guarded else _whole_action(site)))
         elif isinstance(site, Hash):
             _set(tree, pointer, token(_hash_action(site)))
         elif isinstance(site, Spans):
