@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, UserError, collect, collect_each
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
 
 EXIT_USER_ERROR = 2
@@ -90,23 +90,12 @@ def _warn(warnings: Sequence[Problem], strict: bool = False) -> None:
         _secho(f"warning: {problem.render()}", fg="yellow", err=True)
 
 
-def _collect(problems: list[Problem], step: Callable[[], Any]) -> Any:
-    """``step()``, or None with the problems of its :class:`UserError` added to ``problems``
-    (to report every problem at once)."""
-    try:
-        return step()
-    except UserError as error:
-        problems.extend(error.problems)
-        return None
-
-
 def _app_paths(apps: Sequence[str], apps_dir: Path) -> list[Path]:
     from constructs_lib.spec.loader import discover, resolve
 
     if apps:
-        problems: list[Problem] = []  # every argument's problem at once
-        paths = [_collect(problems, partial(resolve, app, apps_dir)) for app in apps]
-        if problems:
+        paths, problems = collect_each(apps, partial(resolve, apps_dir=apps_dir))
+        if problems:  # every argument's problem at once
             raise UserError(problems)
         return paths
     paths = discover(apps_dir)
@@ -222,10 +211,10 @@ def _synthesize(
     from constructs_lib.render.record import fresh_apps, inputs_digests
 
     problems: list[Problem] = []  # every problem of the options and arguments at once
-    _collect(problems, partial(check_version, version))
-    chosen = _collect(problems, partial(_writers, only, root, apps, apps_dir))
-    paths = _collect(problems, partial(_app_paths, apps, apps_dir))
-    if problems:
+    collect(problems, partial(check_version, version))
+    chosen = collect(problems, partial(_writers, only, root, apps, apps_dir))
+    paths = collect(problems, partial(_app_paths, apps, apps_dir))
+    if problems or chosen is None or paths is None:  # None: its problems are listed
         raise UserError(problems)
     writers, gitops = chosen
     inputs = inputs_digests(paths, version, [w.name for w in writers])

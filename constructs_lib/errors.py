@@ -7,8 +7,12 @@ turns a :class:`UserError` into exit status 2 with one readable paragraph per pr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
+
+T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -43,3 +47,28 @@ class UserError(Exception):
     @classmethod
     def single(cls, message: str, *, path: str = "", fix: str = "", file: str = "") -> UserError:
         return cls([Problem(message=message, path=path, fix=fix, file=file)])
+
+
+def collect(problems: list[Problem], step: Callable[[], T]) -> T | None:
+    """``step()``, or None with the problems of its :class:`UserError` added to ``problems``
+    (to report every problem at once)."""
+    try:
+        return step()
+    except UserError as error:
+        problems += error.problems
+        return None
+
+
+def collect_each(
+    items: Iterable[Item], step: Callable[[Item], T], file: Callable[[Item], str] = lambda _: ""
+) -> tuple[list[T], list[Problem]]:
+    """``step`` of every item that succeeds, and the problems of the :class:`UserError` of the
+    others, located in ``file(item)`` (to report every problem at once)."""
+    done: list[T] = []
+    problems: list[Problem] = []
+    for item in items:
+        try:
+            done.append(step(item))
+        except UserError as error:
+            problems += [p.located(file=file(item)) for p in error.problems]
+    return done, problems

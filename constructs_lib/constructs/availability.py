@@ -41,12 +41,9 @@ def autoscaler_body(instance: Instance, scaling: AutoScalingSpec) -> dict[str, A
 
 
 def disruption_budget_body(instance: Instance, budget: PodDisruptionBudgetSpec) -> dict[str, Any]:
-    spec: dict[str, Any] = {"selector": {"matchLabels": server_selector(instance)}}
-    if budget.min_available is not None:
-        spec["minAvailable"] = budget.min_available
-    if budget.max_unavailable is not None:
-        spec["maxUnavailable"] = budget.max_unavailable
-    return {"spec": spec}
+    limits = {"minAvailable": budget.min_available, "maxUnavailable": budget.max_unavailable}
+    selector = {"matchLabels": server_selector(instance)}
+    return {"spec": {"selector": selector, **{k: v for k, v in limits.items() if v is not None}}}
 
 
 class AvailabilityFeature(Feature):

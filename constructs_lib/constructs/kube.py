@@ -14,27 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib.constructs.primitives import RBAC_GROUP
 from constructs_lib.spec import Instance
 
-# Core kinds this generator emits, by kind. Non-core kinds pass api_version explicitly.
+# Core kinds this generator emits, by kind (grouped by apiVersion below). Non-core kinds
+# pass api_version explicitly.
 API_VERSIONS: dict[str, str] = {
-    "ConfigMap": "v1",
-    "PersistentVolumeClaim": "v1",
-    "Secret": "v1",
-    "Service": "v1",
-    "ServiceAccount": "v1",
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "HorizontalPodAutoscaler": "autoscaling/v2",
-    "PodDisruptionBudget": "policy/v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-    "Ingress": "networking.k8s.io/v1",
-    "Role": "rbac.authorization.k8s.io/v1",
-    "RoleBinding": "rbac.authorization.k8s.io/v1",
-    "ClusterRole": "rbac.authorization.k8s.io/v1",
-    "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
+    kind: version
+    for version, kinds in {
+        "v1": ("ConfigMap", "PersistentVolumeClaim", "Secret", "Service", "ServiceAccount"),
+        "apps/v1": ("Deployment", "StatefulSet"),
+        "batch/v1": ("Job", "CronJob"),
+        "autoscaling/v2": ("HorizontalPodAutoscaler",),
+        "policy/v1": ("PodDisruptionBudget",),
+        "networking.k8s.io/v1": ("NetworkPolicy", "Ingress"),
+        f"{RBAC_GROUP}/v1": ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"),
+    }.items()
+    for kind in kinds
 }
 
 # Annotations of the Instance that are kubectl's own bookkeeping, not the user's.

@@ -143,14 +143,8 @@ class AgentNames:
 
     @classmethod
     def of(cls, instance: Instance) -> AgentNames:
-        n = instance.name
-        return cls(
-            f"{n}-launcher",
-            f"{n}-agent",
-            f"{n}-launcher-token",
-            f"{n}-launcher-adapter",
-            f"{n}-agent-workspace",
-        )
+        suffixes = ("launcher", "agent", "launcher-token", "launcher-adapter", "agent-workspace")
+        return cls(*(f"{instance.name}-{suffix}" for suffix in suffixes))
 
 
 def launcher_selector(instance: Instance) -> dict[str, str]:

@@ -139,7 +139,7 @@ def policy_body(
 def role_binding_body(name: str, service_account: str, namespace: str) -> dict[str, Any]:
     """Binds Role ``name`` to ServiceAccount ``service_account`` of ``namespace``."""
     return {
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
 

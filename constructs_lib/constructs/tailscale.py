@@ -88,31 +88,28 @@ def serve_config(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
 
 def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
     """The tailscale container, as a native sidecar (an init container that keeps running)."""
-    auth_key = spec.auth_key
-    env: list[dict[str, Any]] = [
+    values = {
         # The pod has no ServiceAccount token. Inside Kubernetes (KUBERNETES_SERVICE_HOST
         # set) containerboot keeps its state in the Secret TS_KUBE_SECRET (default
         # "tailscale"), and before v1.96 it builds a Kubernetes client whatever that says,
         # exiting without the token's files: both are turned off, so the state stays on
         # disk or in memory.
-        {"name": "KUBERNETES_SERVICE_HOST", "value": ""},
-        {"name": "TS_KUBE_SECRET", "value": ""},
-        {"name": "TS_USERSPACE", "value": "true"},
-        {"name": "TS_SOCKET", "value": f"{SOCKET_DIR}/tailscaled.sock"},
-        {"name": "TS_SERVE_CONFIG", "value": f"{SERVE_DIR}/{SERVE_KEY}"},
-        {"name": "TS_HOSTNAME", "value": hostname(instance, spec)},
-    ]
+        "KUBERNETES_SERVICE_HOST": "",
+        "TS_KUBE_SECRET": "",
+        "TS_USERSPACE": "true",
+        "TS_SOCKET": f"{SOCKET_DIR}/tailscaled.sock",
+        "TS_SERVE_CONFIG": f"{SERVE_DIR}/{SERVE_KEY}",
+        "TS_HOSTNAME": hostname(instance, spec),
+    }
+    env: list[dict[str, Any]] = []
     mounts: list[dict[str, Any]] = [
         {"name": SOCKET_VOLUME, "mountPath": SOCKET_DIR},
         {"name": TMP_VOLUME, "mountPath": TMP_DIR},
         {"name": SERVE_VOLUME, "mountPath": SERVE_DIR, "readOnly": True},
     ]
     if instance.spec.storage.persistence.enabled:  # the node state on the data volume
-        env.append({"name": "TS_STATE_DIR", "value": PERSISTENT_STATE_DIR})
-        env.append({"name": "TS_AUTH_ONCE", "value": "true"})
-        env.insert(
-            0, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
-        )
+        values.update(TS_STATE_DIR=PERSISTENT_STATE_DIR, TS_AUTH_ONCE="true")
+        env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
         mounts.append(
             {
                 "name": DATA_VOLUME,
@@ -122,8 +119,9 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
         )
     # without TS_STATE_DIR, containerboot starts tailscaled with --state=mem: (an ephemeral
     # node; `tailscale up` has no --ephemeral flag)
-    if auth_key is not None:
-        env.append(secret_var("TS_AUTHKEY", auth_key.secret_ref.name, auth_key.key))
+    env += [{"name": name, "value": value} for name, value in values.items()]
+    if spec.auth_key is not None:
+        env.append(secret_var("TS_AUTHKEY", spec.auth_key.secret_ref.name, spec.auth_key.key))
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image.reference,
@@ -224,8 +222,7 @@ class TailscaleFeature(Feature):
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
         spec = tailscale_of(instance)
-        if spec is None:
-            return Contribution()
+        assert spec is not None
         egress = {"ports": [port(STUN_PORT, "UDP"), port(WIREGUARD_PORT, "UDP")]}
         return Contribution(
             volumes=volumes(instance),
@@ -238,7 +235,6 @@ class TailscaleFeature(Feature):
     def add_objects(self) -> None:
         instance = self.context.instance
         spec = tailscale_of(instance)
-        if spec is None:
-            return
+        assert spec is not None
         text = pretty_json(serve_config(instance, spec))
         self.add("ConfigMap", config_map_name(instance), {"data": {SERVE_KEY: text + "\n"}})

@@ -7,10 +7,11 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, UserError, collect
 from constructs_lib.importer.pipeline import Imported, Options, import_documents
 from constructs_lib.importer.report import document_lines
 from constructs_lib.importer.sources import STDIN, read_inputs
@@ -56,25 +57,19 @@ def run(
 ) -> Outcome:
     """Import, then write the app file; :class:`UserError` lists every problem at once."""
     problems: list[Problem] = []
-    path: Path | None = None
+    path = collect(problems, partial(output_path, inputs, out, apps_dir))
     app_name = "imported"
-    try:
-        path = output_path(inputs, out, apps_dir)
-        if path is not None:
-            app_name = check_app_name(path)
-    except UserError as exc:  # reported with every other problem
-        problems += exc.problems
     if path is not None:
+        app_name = collect(problems, partial(check_app_name, path)) or app_name
         problems += _overwrite_problems(path, force)
     label = str(path) if path is not None else "FILE"
     documents, refused = read_inputs(inputs, stdin)
     problems += refused
     shown = ", ".join("stdin" if name == STDIN else name for name in inputs)
-    try:
-        imported = import_documents(documents, options, app_name, label, shown)
-    except UserError as exc:
-        raise UserError([*problems, *exc.problems]) from None
-    if problems:
+    imported = collect(
+        problems, partial(import_documents, documents, options, app_name, label, shown)
+    )
+    if problems or imported is None:  # None: its problems are listed
         raise UserError(problems)
     if path is not None:
         write_app(path, imported.text, force)

@@ -52,18 +52,6 @@ def parse_set(option: str) -> Override:
     return Override(target, head, parts, values[0] if values else None)
 
 
-def parse_sets(options: Sequence[str]) -> tuple[list[Override], list[Problem]]:
-    """Every well-formed ``--set``, and the problems of the others."""
-    problems: list[Problem] = []
-    found: list[Override] = []
-    for option in options:
-        try:
-            found.append(parse_set(option))
-        except UserError as exc:
-            problems += exc.problems
-    return found, problems
-
-
 def unknown_targets(overrides: Sequence[Override], documents: Sequence[Document]) -> list[Problem]:
     """--set options naming a document that is not imported."""
     names = {d.name for d in documents}
@@ -101,4 +89,4 @@ def apply(overrides: Sequence[Override], document: Document) -> list[Change]:
     return changes
 
 
-__all__ = ["Override", "apply", "parse_sets", "unknown_targets"]
+__all__ = ["Override", "apply", "parse_set", "unknown_targets"]

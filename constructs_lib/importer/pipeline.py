@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, UserError, collect_each
 from constructs_lib.importer import cleanup, overrides
 from constructs_lib.importer.decisions import decided, decision, decision_problem
 from constructs_lib.importer.fixes import FIXES, IMAGE_FROM_STATUS, Fix, refused_at
@@ -185,7 +185,7 @@ def import_documents(
     """Import every document; raises :class:`UserError` with the problems of all of them
     (nothing is written then)."""
     documents, problems = _selected(documents, options.instances)
-    sets, malformed = overrides.parse_sets(options.sets)
+    sets, malformed = collect_each(options.sets, overrides.parse_set)
     problems += malformed + overrides.unknown_targets(sets, documents)
     for document in documents:
         document.changes += cleanup.strip(document)

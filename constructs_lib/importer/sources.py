@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, collect
 from constructs_lib.importer.model import Document
 from constructs_lib.spec.instance import API_VERSION, KIND
 from constructs_lib.spec.instance_errors import document_label
@@ -29,11 +30,7 @@ def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document],
     if list(inputs).count(STDIN) > 1:
         problems.append(Problem("stdin ('-') is named more than once.", fix="name it once."))
     for name in dict.fromkeys(inputs):
-        try:
-            found, refused = _documents(name, _read(name, stdin))
-        except UserError as exc:
-            problems += exc.problems
-            continue
+        found, refused = collect(problems, partial(_documents, name, stdin)) or ([], [])
         documents += found
         problems += refused
     if not documents and not problems:
@@ -53,7 +50,8 @@ def _read(name: str, stdin: BinaryIO) -> str:
     return decode(read_limited(stdin, STDIN_LABEL, "split the input."), STDIN_LABEL)
 
 
-def _documents(name: str, text: str) -> tuple[list[Document], list[Problem]]:
+def _documents(name: str, stdin: BinaryIO) -> tuple[list[Document], list[Problem]]:
+    text = _read(name, stdin)
     source = STDIN_LABEL if name == STDIN else name
     found: list[Document] = []
     problems: list[Problem] = []

@@ -105,13 +105,19 @@ def app_project(config: GitOpsConfig, apps: Sequence[AppSummary]) -> dict[str, A
     return project
 
 
-def _source(config: GitOpsConfig, path: str) -> dict[str, Any]:
-    """What an Argo CD Application syncs: ``path`` in the repository at the revision."""
-    return {"repoURL": config.repo_url, "targetRevision": config.revision, "path": path}
-
-
 def _sync_policy(options: Sequence[str] = SYNC_OPTIONS) -> dict[str, Any]:
     return {"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(options)}
+
+
+def _application_spec(config: GitOpsConfig, path: str, namespace: str) -> dict[str, Any]:
+    """An app's Argo CD Application spec (the ApplicationSet's template too): it syncs
+    ``path`` in the repository at the revision into ``namespace``."""
+    return {
+        "project": config.argocd.project,
+        "source": {"repoURL": config.repo_url, "targetRevision": config.revision, "path": path},
+        "destination": {"server": config.argocd.server, "namespace": namespace},
+        "syncPolicy": _sync_policy(),
+    }
 
 
 def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
@@ -119,12 +125,9 @@ def root_application(config: GitOpsConfig, dist: str, directory: str) -> dict[st
     included, so every later change of the entry objects arrives by git."""
     argo = config.argocd
     name = config.name if directory == "argocd" else config.helm_root
-    spec = {
-        "project": ARGO_ROOT_PROJECT,
-        "source": _source(config, f"{dist}/{GITOPS_DIR}/{directory}"),
-        "destination": {"server": argo.server, "namespace": argo.namespace},
-        "syncPolicy": _sync_policy(["ServerSideApply=true"]),
-    }
+    spec = _application_spec(config, f"{dist}/{GITOPS_DIR}/{directory}", argo.namespace)
+    # in the project every install has, applying (server-side) only what it syncs
+    spec |= {"project": ARGO_ROOT_PROJECT, "syncPolicy": _sync_policy(["ServerSideApply=true"])}
     return _entry(ARGO_API, "Application", name, argo.namespace, spec)
 
 
@@ -143,27 +146,16 @@ def application_set(config: GitOpsConfig, apps: Sequence[AppSummary], dist: str)
         "syncPolicy": {"preserveResourcesOnDeletion": True},
         "template": {
             "metadata": {"name": entry_name("{{ .app }}"), "labels": dict(LABELS)},
-            "spec": {
-                "project": argo.project,
-                "source": _source(config, "{{ .path.path }}/kustomize"),
-                "destination": {"server": argo.server, "namespace": "{{ .namespace }}"},
-                "syncPolicy": _sync_policy(),
-            },
+            "spec": _application_spec(config, "{{ .path.path }}/kustomize", "{{ .namespace }}"),
         },
     }
     return _entry(ARGO_API, "ApplicationSet", argo.project, argo.namespace, spec)
 
 
 def helm_application(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
-    argo = config.argocd
-    name = app.name
-    spec = {
-        "project": argo.project,
-        "source": {**_source(config, f"{dist}/{name}/helm"), "helm": {"releaseName": name}},
-        "destination": {"server": argo.server, "namespace": app.namespaces[0]},
-        "syncPolicy": _sync_policy(),
-    }
-    return _entry(ARGO_API, "Application", entry_name(name), argo.namespace, spec)
+    spec = _application_spec(config, f"{dist}/{app.name}/helm", app.namespaces[0])
+    spec["source"]["helm"] = {"releaseName": app.name}
+    return _entry(ARGO_API, "Application", entry_name(app.name), config.argocd.namespace, spec)
 
 
 def ignore_all_but(dist: str) -> str:
@@ -331,64 +323,39 @@ def gitops_tree(
         raise UserError(problems)
     dist = config.path or dist
     selected = [a for a in apps if config.apps is None or a.name in config.apps]
-    files: dict[str, str] = {MARKER_FILE: marker_text(source)}
-    objects: list[dict[str, Any]] = []
-
-    def add(directory: str, batch: list[dict[str, Any]]) -> None:
-        """Add the files of ``batch`` and their kustomization.yaml under ``directory``."""
-        objects.extend(batch)
-        texts = {file_name(o): dump(o) for o in batch}
-        texts["kustomization.yaml"] = kustomization(texts, source)
-        files.update({f"{directory}/{name}": text for name, text in texts.items()})
-
     extra = extra_namespaces(selected)
+    batches: dict[str, list[dict[str, Any]]] = {}  # directory -> its objects
     if config.argocd.enabled:
         project = app_project(config, selected)
         argo_namespaces = [namespace_object(ns, ARGO_FIRST_KEPT) for ns in extra]
-        add(
-            "argocd",
-            [
-                root_application(config, dist, "argocd"),
-                project,
-                *argo_namespaces,
-                application_set(config, selected, dist),
-            ],
-        )
+        flavours = {"argocd": [application_set(config, selected, dist)]}
         if config.argocd.helm_applications:
-            add(
-                "argocd-helm",
-                [
-                    root_application(config, dist, "argocd-helm"),
-                    project,
-                    *argo_namespaces,
-                    *(helm_application(config, a, dist) for a in selected),
-                ],
-            )
+            flavours["argocd-helm"] = [helm_application(config, a, dist) for a in selected]
+        for directory, entries in flavours.items():
+            root = root_application(config, dist, directory)
+            batches[directory] = [root, project, *argo_namespaces, *entries]
     if config.flux.enabled:
-        repository = git_repository(config, dist)
         namespaces = sorted({ns for a in selected for ns in a.namespaces})
-        add("flux/namespaces", [namespace_object(ns) for ns in namespaces])
-        add(
-            "flux",
-            [
-                repository,
-                root_kustomization(config, dist, "flux"),
-                namespaces_kustomization(config, dist),
-                *(app_kustomization(config, a, dist) for a in selected),
-            ],
-        )
+        batches["flux/namespaces"] = [namespace_object(ns) for ns in namespaces]
+        kustomizations = [app_kustomization(config, a, dist) for a in selected]
+        flavours = {"flux": [namespaces_kustomization(config, dist), *kustomizations]}
         if config.flux.helm_releases:
-            add(
-                "flux-helm",
-                [
-                    repository,
-                    root_kustomization(config, dist, "flux-helm"),
-                    # applied before the HelmReleases (kustomize-controller applies Namespaces
-                    # first), so each exists when helm-controller installs
-                    *(namespace_object(ns) for ns in extra),
-                    *(helm_release(config, a, dist) for a in selected),
-                ],
-            )
+            flavours["flux-helm"] = [
+                # applied before the HelmReleases (kustomize-controller applies Namespaces
+                # first), so each exists when helm-controller installs
+                *(namespace_object(ns) for ns in extra),
+                *(helm_release(config, a, dist) for a in selected),
+            ]
+        repository = git_repository(config, dist)
+        for directory, entries in flavours.items():
+            root = root_kustomization(config, dist, directory)
+            batches[directory] = [repository, root, *entries]
+    files: dict[str, str] = {MARKER_FILE: marker_text(source)}
+    for directory, batch in batches.items():  # each object's file and a kustomization.yaml
+        texts = {file_name(o): dump(o) for o in batch}
+        texts["kustomization.yaml"] = kustomization(texts, source)
+        files.update({f"{directory}/{name}": text for name, text in texts.items()})
+    objects = [o for batch in batches.values() for o in batch]
     if found := validate_objects(objects, version, file=source, instance=""):
         raise UserError(found)
     files["README.md"] = README.format(source=source, dist=dist, name=config.name)

@@ -4,10 +4,10 @@ Kubernetes version and the apps."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, UserError, collect_each
 from constructs_lib.render.layout import repository_root
 from constructs_lib.spec.gitops import GITOPS_DIR
 from constructs_lib.spec.instance import Instance
@@ -61,13 +61,7 @@ _repository_root = cache(repository_root)
 
 def load_apps(paths: Sequence[Path]) -> list[App]:
     """Load every app, collecting the problems of all of them before failing."""
-    apps: list[App] = []
-    problems: list[Problem] = []
-    for path in paths:
-        try:
-            apps.append(load_app(path, checks=(feature_errors,)))
-        except UserError as exc:
-            problems += [p.located(file=display_path(path)) for p in exc.problems]
+    apps, problems = collect_each(paths, partial(load_app, checks=(feature_errors,)), display_path)
     names = [a.name for a in apps]
     if GITOPS_DIR in names:
         problems.append(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from constructs_lib.errors import Problem, UserError
+from constructs_lib.errors import Problem, UserError, collect_each
 from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text, not_as_written
@@ -89,13 +89,9 @@ def synthesize(
     gitops = load_gitops_config(gitops_dir) if gitops_dir is not None else None
     apps = load_apps([p for p in paths if p not in recorded])
     tick = progress(sum(len(a.instances) for a in apps)) if progress else None
-    rendered: list[RenderedApp] = []
-    problems: list[Problem] = []
-    for app in apps:
-        try:
-            rendered.append(render_app(app, version, tick))
-        except UserError as exc:
-            problems += [p.located(file=display_path(app.source)) for p in exc.problems]
+    rendered, problems = collect_each(
+        apps, lambda app: render_app(app, version, tick), lambda app: display_path(app.source)
+    )
     if problems:
         raise UserError(problems)
     summaries = {r.app.source: AppSummary.of(r) for r in rendered}

@@ -31,7 +31,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
+from importlib import import_module, metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,24 +161,6 @@ def _hex(digest: Any) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _package_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """(path relative to ``root``, path) of every file of a package: no ``__pycache__``,
-    compiled or hidden (editor) files."""
-    for directory, subdirectories, files in os.walk(root):
-        subdirectories[:] = [
-            d for d in subdirectories if d != "__pycache__" and not d.startswith(".")
-        ]
-        for name in files:
-            if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
-                path = Path(directory, name)
-                yield path.relative_to(root).as_posix(), path
-
-
-def _package_root(package: str) -> Path:
-    module = sys.modules.get(package) or __import__(package)
-    return Path(module.__file__ or "").parent
-
-
 def _library_version(name: str) -> str:
     try:
         return metadata.version(name)
@@ -193,8 +175,11 @@ def generator_digest() -> str:
     process."""
     digest = hashlib.sha256()
     for package in GENERATOR_PACKAGES:
-        for relative, path in sorted(_package_files(_package_root(package))):
-            _field(digest, f"{package}/{relative}", path.read_bytes())
+        root = Path(import_module(package).__file__ or "").parent
+        # the walk of a Python app's directory (no __pycache__ or hidden files), less compiled files
+        for relative, path in sorted(_module_files(root, f"{package}/", set())):
+            if not relative.endswith((".pyc", ".pyo")):
+                _field(digest, relative, path.read_bytes())
     for library in LIBRARIES:
         _field(digest, f"library {library}", _library_version(library))
     python = f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]}"
@@ -240,32 +225,25 @@ def _module_files(
             yield from _module_files(Path(entry.path), f"{prefix}{entry.name}/", seen)
 
 
-def inputs_digest(
-    path: Path, version: str, outputs: Sequence[str], directories: dict[Path, str]
-) -> str:
-    """The digest of what ``<out>/<app>/`` of the app file ``path`` is made from, written
-    with the outputs (writer names) ``outputs`` for Kubernetes ``version``. ``directories``:
-    the digests of the directories of Python apps already taken (filled in)."""
-    digest = hashlib.sha256()
-    _field(digest, "record", RECORD_FORMAT)
-    _field(digest, "generator", generator_digest())
-    _field(digest, "kubernetes", version)
-    _field(digest, "outputs", ",".join(outputs))
-    _field(digest, "source", source_label(path))
-    _field(digest, "app", _read(path))
-    if path.suffix == ".py":
-        directory = path.resolve().parent
-        if directory not in directories:
-            directories[directory] = _directory_digest(directory)
-        _field(digest, "directory", directories[directory])
-    return _hex(digest)
-
-
 def inputs_digests(paths: Iterable[Path], version: str, outputs: Sequence[str]) -> dict[Path, str]:
-    """Each app file's inputs digest (take them before the apps are loaded: a file changed
-    meanwhile then leaves a record that no longer matches, never one that matches wrongly)."""
-    directories: dict[Path, str] = {}
-    return {path: inputs_digest(path, version, outputs, directories) for path in paths}
+    """Each app file's inputs digest: of what ``<out>/<app>/`` of the app file is made from,
+    written with the outputs (writer names) ``outputs`` for Kubernetes ``version`` (take them
+    before the apps are loaded: a file changed meanwhile then leaves a record that no longer
+    matches, never one that matches wrongly)."""
+    directory_digest = cache(_directory_digest)  # each Python app directory is hashed once
+    found: dict[Path, str] = {}
+    for path in paths:
+        digest = hashlib.sha256()
+        _field(digest, "record", RECORD_FORMAT)
+        _field(digest, "generator", generator_digest())
+        _field(digest, "kubernetes", version)
+        _field(digest, "outputs", ",".join(outputs))
+        _field(digest, "source", source_label(path))
+        _field(digest, "app", _read(path))
+        if path.suffix == ".py":
+            _field(digest, "directory", directory_digest(path.resolve().parent))
+        found[path] = _hex(digest)
+    return found
 
 
 def _outputs_digest(files: Iterable[tuple[str, bytes]]) -> str:

@@ -40,23 +40,22 @@ def validate_objects(
                     "this kind in constructs_lib/spec/crds.py.",
                 )
             )
-            continue
         except SchemaUnavailable as exc:
             problems.append(
                 Problem(f"the generated {label} cannot be validated: {exc.message}", fix=exc.fix)
             )
-            continue
-        # the schema first; when it holds, the API server's semantic rules (last safety net)
-        found = schema_errors(validator, obj) or object_problems(obj, version, size_hint=hint)
-        problems += (
-            Problem(
-                message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
-                path=path,
-                fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
-                "used at this path, or the target --kubernetes-version.",
+        else:
+            # the schema first; when it holds, the API server's semantic rules (last safety net)
+            found = schema_errors(validator, obj) or object_problems(obj, version, size_hint=hint)
+            problems += (
+                Problem(
+                    message=f"the generated {label} is not valid Kubernetes {version}: {message}.",
+                    path=path,
+                    fix="check the pass-through fields (sidecars, volumes, affinity, ...) "
+                    "used at this path, or the target --kubernetes-version.",
+                )
+                for path, message in found
             )
-            for path, message in found
-        )
     return [p.located(file=file, document=instance) for p in problems]
 
 

@@ -94,25 +94,13 @@ PINNED: tuple[CrdFile, ...] = (
             (kind,),
             "github.com/prometheus-operator/prometheus-operator",
             PROMETHEUS_OPERATOR_VERSION,
-            f"jsonnet/prometheus-operator/{plural}-crd.json",
+            f"jsonnet/prometheus-operator/{kind.lower()}s-crd.json",
             sha,
         )
-        for kind, plural, sha in (
-            (
-                "ServiceMonitor",
-                "servicemonitors",
-                "1b18bda6874b042d55a2f7bd2aee34971ff29f2d5c4acee754a4e7eed26b1b6d",
-            ),
-            (
-                "PodMonitor",
-                "podmonitors",
-                "45a69ecc02db50af3a94f180faf46c7a19a27ed0d536965f00e8834df2d67948",
-            ),
-            (
-                "PrometheusRule",
-                "prometheusrules",
-                "840428e35371a41f4d2380bc35b9321b8d1080ffff27670fc376efd333750816",
-            ),
+        for kind, sha in (
+            ("ServiceMonitor", "1b18bda6874b042d55a2f7bd2aee34971ff29f2d5c4acee754a4e7eed26b1b6d"),
+            ("PodMonitor", "45a69ecc02db50af3a94f180faf46c7a19a27ed0d536965f00e8834df2d67948"),
+            ("PrometheusRule", "840428e35371a41f4d2380bc35b9321b8d1080ffff27670fc376efd333750816"),
         )
     ),
     CrdFile(
@@ -129,25 +117,13 @@ PINNED: tuple[CrdFile, ...] = (
             (kind,),
             "github.com/argoproj/argo-cd/v3",
             ARGO_CD_VERSION,
-            f"manifests/crds/{name}-crd.yaml",
+            f"manifests/crds/{kind.lower()}-crd.yaml",
             sha,
         )
-        for kind, name, sha in (
-            (
-                "Application",
-                "application",
-                "9fd0da3e7097ad6d1af614fabd5c960bc7ddb00d768c3ef485a2fda6e9460df8",
-            ),
-            (
-                "ApplicationSet",
-                "applicationset",
-                "980128848a8d2152b946aec6a11cdd1174b38b04587f4fba94537c040fd84202",
-            ),
-            (
-                "AppProject",
-                "appproject",
-                "084150a2feccd188a1dee09cd8a3a259dfacecdfb7e10037df78900f60816482",
-            ),
+        for kind, sha in (
+            ("Application", "9fd0da3e7097ad6d1af614fabd5c960bc7ddb00d768c3ef485a2fda6e9460df8"),
+            ("ApplicationSet", "980128848a8d2152b946aec6a11cdd1174b38b04587f4fba94537c040fd84202"),
+            ("AppProject", "084150a2feccd188a1dee09cd8a3a259dfacecdfb7e10037df78900f60816482"),
         )
     ),
     CrdFile(
@@ -328,10 +304,7 @@ def _fetch(crd_file: CrdFile) -> bytes:
     if crd_file.source in _failed:
         raise _failed[crd_file.source]
     try:
-        if crd_file.generate:
-            _generate_module(crd_file)
-        else:
-            _download_module(crd_file)
+        (_generate_module if crd_file.generate else _download_module)(crd_file)
     except SchemaUnavailable as exc:
         _failed[crd_file.source] = exc
         raise
@@ -359,17 +332,20 @@ def _download_module(crd_file: CrdFile) -> None:
     """Download one module zip and cache every pinned file of that module version from it."""
     proxy = goproxy()
     url = f"{proxy}/{escape_module_path(crd_file.module)}/@v/{crd_file.version}.zip"
+
+    def unavailable(problem: str, fix: str) -> SchemaUnavailable:
+        return SchemaUnavailable(f"cannot fetch the CRDs of {crd_file.source}: {problem}.", fix)
+
+    if not proxy.startswith(("https://", "http://", "file://")):
+        raise unavailable(
+            f"GOPROXY's first entry is {proxy!r}, not a proxy URL",
+            f"set GOPROXY={DEFAULT_GOPROXY} (or another proxy URL) and run `make setup`.",
+        )
     fix = (
         "connect to the network (or set GOPROXY to a reachable Go module proxy that serves "
         "this module version) and run `make setup`, which prefetches every pinned CRD into "
         f"{cache_root()}."
     )
-    if not proxy.startswith(("https://", "http://", "file://")):
-        raise SchemaUnavailable(
-            f"cannot fetch the CRDs of {crd_file.source}: GOPROXY's first entry is "
-            f"{proxy!r}, not a proxy URL.",
-            f"set GOPROXY={DEFAULT_GOPROXY} (or another proxy URL) and run `make setup`.",
-        )
     import urllib.error  # only to fetch a CRD (make setup): a synth reads the cache
     import urllib.request
 
@@ -377,16 +353,10 @@ def _download_module(crd_file: CrdFile) -> None:
         with urllib.request.urlopen(url, timeout=120) as response:
             body = response.read()
     except urllib.error.HTTPError as exc:
-        raise SchemaUnavailable(
-            f"cannot fetch the CRDs of {crd_file.source}: {url} answered {exc.code} {exc.reason}.",
-            fix,
-        ) from None
+        raise unavailable(f"{url} answered {exc.code} {exc.reason}", fix) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise SchemaUnavailable(
-            f"cannot fetch the CRDs of {crd_file.source}: downloading {url} failed ({reason}).",
-            fix,
-        ) from None
+        raise unavailable(f"downloading {url} failed ({reason})", fix) from None
     prefix = f"{crd_file.source}/"
     try:
         archive = zipfile.ZipFile(io.BytesIO(body))
@@ -394,11 +364,7 @@ def _download_module(crd_file: CrdFile) -> None:
             if sibling.source == crd_file.source and not sibling.generate:
                 _write_verified(sibling, archive.read(prefix + sibling.path), url)
     except (zipfile.BadZipFile, KeyError) as exc:
-        raise SchemaUnavailable(
-            f"cannot fetch the CRDs of {crd_file.source}: {url} is not the module zip "
-            f"expected ({exc}).",
-            fix,
-        ) from None
+        raise unavailable(f"{url} is not the module zip expected ({exc})", fix) from None
 
 
 def _generate_module(crd_file: CrdFile) -> None:
@@ -439,19 +405,17 @@ def _generate_module(crd_file: CrdFile) -> None:
         run(go, "mod", "init", "local/crdgen")
         run(go, "get", crd_file.source)
         out = Path(work) / "out"
-        patterns = {";".join(f.generate) for f in pinned_files() if f.source == crd_file.source}
-        for paths in sorted(patterns):
+        siblings = [f for f in pinned_files() if f.source == crd_file.source]
+        for paths in sorted({";".join(f.generate) for f in siblings}):
             run(str(controller_gen), "crd", f"paths={paths}", f"output:crd:dir={out}")
-        for sibling in pinned_files():
-            if sibling.source == crd_file.source:
-                path = out / sibling.path
-                if not path.is_file():
-                    raise SchemaUnavailable(
-                        f"cannot build {what}: controller-gen wrote no {sibling.path}.",
-                        "check CONTROLLER_TOOLS_VERSION and the pins in "
-                        "constructs_lib/spec/crds.py.",
-                    )
-                _write_verified(sibling, path.read_bytes(), f"controller-gen over {what}")
+        for sibling in siblings:
+            path = out / sibling.path
+            if not path.is_file():
+                raise SchemaUnavailable(
+                    f"cannot build {what}: controller-gen wrote no {sibling.path}.",
+                    "check CONTROLLER_TOOLS_VERSION and the pins in constructs_lib/spec/crds.py.",
+                )
+            _write_verified(sibling, path.read_bytes(), f"controller-gen over {what}")
 
 
 def prefetch() -> int:

@@ -29,10 +29,9 @@ def instance_schema() -> dict[str, Any]:
     """The editor schema of an Instance document."""
     document: dict[str, Any] = json_schema(Instance)
     metadata = document["$defs"][ObjectMetadata.__name__]
-    for name in _ignored_fields(ObjectMetadata):
-        metadata["properties"][name] = {"description": IGNORED}
-    for name in _ignored_fields(Instance):
-        document["properties"][name] = {"description": IGNORED}
+    for model, schema in ((ObjectMetadata, metadata), (Instance, document)):
+        for name in _ignored_fields(model):
+            schema["properties"][name] = {"description": IGNORED}
     return {"$schema": DIALECT, "$id": SCHEMA_ID, **document}
 
 

@@ -232,7 +232,7 @@ class Compiler:
         type_check = _type_check(schema["type"]) if "type" in schema else None
         if object_check is not None:
             # object keywords fused with the type test: one isinstance for both
-            checks.append(_with_type(object_check, schema.get("type")))
+            checks.append(_with_type(object_check, schema.get("type"), type_check))
         elif type_check is not None:
             checks.append(type_check)
         if "enum" in schema:
@@ -367,10 +367,9 @@ _OBJECT_KEYWORDS = (
 )
 
 
-def _with_type(object_check: Check, types: Any) -> Check:
-    if types is None:
+def _with_type(object_check: Check, types: Any, type_check: Check | None) -> Check:
+    if type_check is None:  # no "type"
         return lambda v: not isinstance(v, dict) or object_check(v)
-    type_check = _type_check(types)
     if "object" not in ([types] if isinstance(types, str) else types):
         return lambda v: type_check(v) and (not isinstance(v, dict) or object_check(v))
     return lambda v: object_check(v) if isinstance(v, dict) else type_check(v)

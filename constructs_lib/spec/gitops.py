@@ -256,7 +256,7 @@ def load_config(apps_dir: Path) -> GitOpsConfig | None:
 
 
 def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Problem]:
-    """Problems with the app names the config refers to."""
+    """Problems with the app names the config refers to (in ``file``)."""
     problems = []
     known = set(app_names)
     named = [("apps", a) for a in config.apps or []]
@@ -270,7 +270,6 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
                     message=f"names the app {app!r}, which is not in the apps directory.",
                     path=path,
                     fix=f"did you mean {close[0]!r}?" if close else f"use one of {sorted(known)}.",
-                    file=file,
                 )
             )
     selected = set(config.apps) if config.apps is not None else known
@@ -279,7 +278,6 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
             message=f"app {app!r} depends on {need!r}, which is not synced.",
             path=f"dependsOn.{app}",
             fix=f"add {need!r} to apps.",
-            file=file,
         )
         for app, needs in config.depends_on.items()
         if app in selected
@@ -292,7 +290,6 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
             "back forever, waiting for the next one to be ready.",
             path=f"dependsOn.{cycle[0]}",
             fix=f"remove one of the dependencies, e.g. {cycle[-2]!r} on {cycle[-1]!r}.",
-            file=file,
         )
         for cycle in dependency_cycles(config.depends_on)
     ]
@@ -304,12 +301,11 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
             path="name",
             fix="rename the app file (or set name, the prefix of the root objects, to another "
             "value).",
-            file=file,
         )
         for app in sorted(selected)
         if entry_name(app) in taken
     ]
-    return problems
+    return [p.located(file=file) for p in problems]
 
 
 def reserved_names(config: GitOpsConfig) -> dict[str, str]:

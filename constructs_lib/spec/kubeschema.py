@@ -65,8 +65,7 @@ class SchemaValidator:
             from referencing.jsonschema import DRAFT202012
 
             registry: Registry[Any] = Registry()
-            documents = [*self.documents.by_uri.values()]
-            for document in [*documents, self.schema] if "$id" in self.schema else documents:
+            for document in self.documents.resolver(self.schema).by_uri.values():  # and the root
                 registry = DRAFT202012.create_resource(document) @ registry
             validator = jsonschema.validators.Draft202012Validator
             self._jsonschema = validator(self.schema, registry=registry)
@@ -88,7 +87,13 @@ class SchemaValidator:
     def errors(self, data: Any) -> list[tuple[str, str]]:
         """(json path, message) for every violation, deepest and most specific first (none for
         valid data: jsonschema reports nothing then)."""
-        return [] if self._fast_verdict(data) else _rich_errors(self.jsonschema, data)
+        if self._fast_verdict(data):
+            return []
+        import jsonschema
+
+        errors = sorted(self.jsonschema.iter_errors(data), key=lambda e: list(map(str, e.path)))
+        best = [jsonschema.exceptions.best_match([error]) for error in errors]
+        return [(format_path(error.absolute_path), _short_message(error)) for error in best]
 
 
 def supported_versions() -> list[str]:
@@ -135,14 +140,6 @@ def definition_validator(version: str, definition: str) -> SchemaValidator:
 def schema_errors(validator: SchemaValidator, data: Any) -> list[tuple[str, str]]:
     """(json path, message) for every violation, deepest and most specific first."""
     return validator.errors(data)
-
-
-def _rich_errors(validator: Any, data: Any) -> list[tuple[str, str]]:
-    import jsonschema
-
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
-    best = [jsonschema.exceptions.best_match([error]) for error in errors]
-    return [(format_path(error.absolute_path), _short_message(error)) for error in best]
 
 
 def format_path(parts: Any) -> str:

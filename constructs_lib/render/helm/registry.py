@@ -52,10 +52,8 @@ BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 PREFIX_PATTERN = r"^[A-Za-z0-9!_.*()-]+(/[A-Za-z0-9!_.*()-]+)*$"
 """An S3 key prefix (the spec also allows ', which cannot be spliced into the scripts)."""
 
-_QUANTITY: dict[str, Any] = {
-    "type": ["string", "integer"],
-    "pattern": QUANTITY_PATTERN,
-}
+_SIZE: dict[str, Any] = {"type": "string", "pattern": QUANTITY_PATTERN}
+_QUANTITY: dict[str, Any] = {**_SIZE, "type": ["string", "integer"]}
 _POSITIVE_INT32: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": INT32[1]}
 _STRING_MAP: dict[str, Any] = {"type": "object", "additionalProperties": {"type": "string"}}
 _RESOURCES: dict[str, Any] = {
@@ -67,12 +65,9 @@ _RESOURCES: dict[str, Any] = {
         "claims": {"type": "array", "items": {"type": "object"}},
     },
 }
-_OPTIONAL_NAME: dict[str, Any] = {
-    "type": "string",
-    "maxLength": 253,
-    "pattern": f"^$|{DNS1123_SUBDOMAIN_PATTERN}",
-}
 _NAME: dict[str, Any] = {"type": "string", "maxLength": 253, "pattern": DNS1123_SUBDOMAIN_PATTERN}
+_OPTIONAL_NAME: dict[str, Any] = {**_NAME, "pattern": f"^$|{DNS1123_SUBDOMAIN_PATTERN}"}
+_HOSTNAME: dict[str, Any] = {**_NAME, "pattern": HOSTNAME_PATTERN}
 
 
 class Shape(StrEnum):
@@ -167,16 +162,17 @@ IMAGE = Composite(
 COMPOSITES: tuple[Composite, ...] = (IMAGE,)
 
 
-def _has(*path: str) -> Callable[[Instance], bool]:
-    def applies(instance: Instance) -> bool:
-        node: Any = instance.spec
-        for part in path:
-            node = getattr(node, part, None)
-            if node is None:
-                return False
-        return True
+def _field(instance: Instance, path: tuple[str, ...]) -> Any:
+    """The spec's field at ``path`` (attribute names), None when a part of it is unset."""
+    node: Any = instance.spec
+    for part in path:
+        node = getattr(node, part, None)
+    return node
 
-    return applies
+
+def _has(*path: str) -> Callable[[Instance], bool]:
+    """Whether the spec sets the field at ``path``."""
+    return lambda instance: _field(instance, path) is not None
 
 
 def _replica_floor(instance: Instance) -> int:
@@ -188,8 +184,16 @@ def _agents(instance: Instance) -> bool:
     return instance.spec.agents.enabled
 
 
+def _persistent(instance: Instance) -> bool:
+    return instance.spec.storage.persistence.enabled
+
+
+def _autoscaled(instance: Instance) -> bool:
+    return instance.spec.availability.autoscaler is not None
+
+
 def _agent_workspace(instance: Instance) -> bool:
-    return instance.spec.agents.enabled and instance.spec.agents.uses_workspace
+    return _agents(instance) and instance.spec.agents.uses_workspace
 
 
 def _managed_database(instance: Instance) -> bool:
@@ -204,15 +208,6 @@ def _ingress(instance: Instance) -> Any:
 def _ingress_tls_secret(instance: Instance) -> bool:
     ingress = _ingress(instance)
     return ingress is not None and bool(ingress.tls) and ingress.tls[0].secret_name is not None
-
-
-def _persistent(instance: Instance) -> bool:
-    return instance.spec.storage.persistence.enabled
-
-
-def _autoscaled(instance: Instance) -> bool:
-    scaling = instance.spec.availability.auto_scaling
-    return scaling is not None and scaling.enabled
 
 
 def _fixed_replicas(instance: Instance) -> bool:
@@ -409,7 +404,7 @@ PARAMS: tuple[Param, ...] = (
         {
             "type": "array",
             "uniqueItems": True,
-            "items": {"type": "string", "maxLength": 253, "pattern": HOSTNAME_PATTERN},
+            "items": _HOSTNAME,
         },
         shape=Shape.HOSTLIST,
         optional=True,
@@ -426,7 +421,7 @@ PARAMS: tuple[Param, ...] = (
         "persistence.size",
         ("storage", "persistence", "size"),
         "size of the server data volume (a Kubernetes quantity).",
-        {"type": "string", "pattern": QUANTITY_PATTERN},
+        _SIZE,
         probes=("987Gi",),
         applies=_persistent,
     ),
@@ -465,7 +460,7 @@ PARAMS: tuple[Param, ...] = (
         ("networking", "ingress", "hosts", "0"),
         "the host name the server Ingress routes and its TLS entries cover (also accepted "
         "by the server).",
-        {"type": "string", "maxLength": 253, "pattern": HOSTNAME_PATTERN},
+        _HOSTNAME,
         probes=("zqhelm-host.example",),
         embeddable=True,
         applies=_ingress_host_follows,
@@ -521,7 +516,7 @@ PARAMS: tuple[Param, ...] = (
         "database.storageSize",
         ("database", "managed", "storageSize"),
         "size of the managed PostgreSQL data volume (a Kubernetes quantity).",
-        {"type": "string", "pattern": QUANTITY_PATTERN},
+        _SIZE,
         probes=("876Gi",),
         applies=_managed_database,
     ),
@@ -617,7 +612,7 @@ PARAMS: tuple[Param, ...] = (
         "agents.workspace.size",
         ("agents", "workspace", "size"),
         "size of the shared agent workspace volume.",
-        {"type": "string", "pattern": QUANTITY_PATTERN},
+        _SIZE,
         probes=("765Gi",),
         applies=_agent_workspace,
     ),
@@ -636,8 +631,6 @@ PARAMS: tuple[Param, ...] = (
 
 def template_image_params(instance: Instance) -> list[Param]:
     """``agents.templates.<name>.image`` for each agent template ("" = the server image)."""
-    if not instance.spec.agents.enabled:
-        return []
     return [
         Param(
             f"agents.templates.{name}.image",
@@ -647,6 +640,7 @@ def template_image_params(instance: Instance) -> list[Param]:
             optional=True,
             embeddable=True,
             probes=(f"zqhelm.example/zqagent-{name}:zq1",),
+            applies=_agents,
         )
         for name in sorted(instance.spec.agents.templates)
     ]

@@ -32,12 +32,12 @@ def _quoted(literal: str) -> str:
     return escape_braces(json.dumps(literal, ensure_ascii=False)[1:-1])
 
 
+_FILTERS = {"json": "toJson", "int": "int64", "intstr": "int64 | toString | toJson"}
+"""What a whole leaf's value is written through, by :attr:`~.sites.Whole.form`."""
+
+
 def _whole_action(site: Whole) -> str:
-    if site.form == "int":
-        return "{{ " + site.expr + " | int64 }}"
-    if site.form == "intstr":
-        return "{{ " + site.expr + " | int64 | toString | toJson }}"
-    return "{{ " + site.expr + " | toJson }}"
+    return "{{ " + site.expr + " | " + _FILTERS[site.form] + " }}"
 
 
 def _hash_action(site: Hash) -> str:
@@ -125,32 +125,26 @@ def render_template(
             _set(tree, pointer, token(_hash_action(site)))
         elif isinstance(site, Spans):
             text = get(obj, pointer)
-            pieces: list[tuple[str, str]] = []  # (literal, action)
-            position = 0
+            block = "\n" in text  # a block keeps its actions inline; else one quoted scalar
+            value, position = "", 0
             for start, end, action in site.parts:
-                pieces.append((text[position:start], action))
+                literal = text[position:start]
+                value += literal + token(action) if block else _quoted(literal) + action
                 position = end
             tail = text[position:]
-            if "\n" in text:
-                value = "".join(literal + token(action) for literal, action in pieces) + tail
-            else:
-                quoted = "".join(_quoted(lit) + act for lit, act in pieces) + _quoted(tail)
-                value = token('"' + quoted + '"')
+            value = value + tail if block else token('"' + value + _quoted(tail) + '"')
             _set(tree, pointer, value)
     for pointer, whole in added.items():
         _set(tree, pointer, token(whole))
 
     text = escape_braces(dump(tree.root))
 
-    def inline_action(match: re.Match[str]) -> str:
-        return inline[match.group(0)]
-
     def line_with_token(line: str, name: str) -> str:
         if name in lines:
             return _line_action(line, lines[name])
-        return _TOKEN_RE.sub(inline_action, line)
+        return _TOKEN_RE.sub(lambda match: inline[match.group(0)], line)
 
-    body = _sub_lines(text, line_with_token) if lines else _TOKEN_RE.sub(inline_action, text)
+    body = _sub_lines(text, line_with_token)
     leftover = _TOKEN_RE.search(body)
     if leftover:
         raise AssertionError(f"template token {leftover.group(0)} was not replaced")
