@@ -12,13 +12,14 @@ as Jobs through a least-privilege launcher) exists to avoid: the two refuse to b
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from constructs_lib.constructs.env import secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import API_SERVER_PORT, server_name
-from constructs_lib.constructs.primitives import RBAC_GROUP, port, role_binding_body, rule
+from constructs_lib.constructs.primitives import RBAC_GROUP, ports_rule, role_binding_body, rule
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import CloudSandboxSpec
@@ -58,7 +59,7 @@ def add_cluster_role(
 def api_server_egress() -> dict[str, Any]:
     """Egress to the Kubernetes API server's port (the ``kubernetes`` Service is translated
     to the API server's own address and port before the policy applies: #15, k3s/Flannel)."""
-    return {"ports": [port(API_SERVER_PORT)]}
+    return ports_rule(API_SERVER_PORT)
 
 
 def sandbox_of(instance: Instance) -> CloudSandboxSpec | None:
@@ -252,13 +253,8 @@ class AdaptersFeature(Feature):
         if sandbox is None or not instance.spec.security.rbac.create:
             return
         name = f"{instance.name}-sandbox"
-        namespace = sandbox_namespace(instance, sandbox)
-        self.add("Role", name, {"rules": sandbox_rules(sandbox)}, namespace=namespace)
-        self.add(
-            "RoleBinding",
-            name,
-            role_binding_body(name, server_name(instance), instance.namespace),
-            namespace=namespace,
-        )
+        add = partial(self.add, namespace=sandbox_namespace(instance, sandbox))
+        add("Role", name, {"rules": sandbox_rules(sandbox)})
+        add("RoleBinding", name, role_binding_body(name, server_name(instance), instance.namespace))
         if sandbox.multi_namespace:
             add_cluster_role(self.add, instance, "sandbox", sandbox_cluster_rules(sandbox))

@@ -20,6 +20,7 @@ which it fixed with a manual selector).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
@@ -55,6 +56,7 @@ SCRIPT_VOLUME = "bootstrap-script"
 SCRIPT_DIR = "/etc/paperclip-bootstrap"
 BACKOFF_LIMIT = 3
 ACTIVE_DEADLINE_SECONDS = 1800
+ADMIN_USER = "spec.auth.adminUser"
 SHARED_ACCESS_MODES = (AccessMode.READ_WRITE_MANY, AccessMode.READ_ONLY_MANY)
 
 
@@ -75,53 +77,45 @@ def shares_node_volume(instance: Instance) -> bool:
     )
 
 
-def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
-    """(errors, warnings) of ``auth.adminUser``: cases where the Job would fail at run time."""
+def bootstrap_errors(instance: Instance) -> Iterator[Problem]:
+    """Errors of ``auth.adminUser``: cases where the Job would fail at run time."""
     spec = instance.spec
-    path = "spec.auth.adminUser"
-    errors: list[Problem] = []
-    warnings: list[Problem] = []
     if spec.deployment.mode is DeploymentMode.LOCAL_TRUSTED:
-        errors.append(
-            Problem(
-                "the admin bootstrap signs an admin in, but local_trusted mode has no sign-in "
-                "(the CEO invite step refuses it, so the Job would fail on every sync).",
-                path=path,
-                fix="set spec.deployment.mode: authenticated, or remove spec.auth.adminUser.",
-            )
+        yield Problem(
+            "the admin bootstrap signs an admin in, but local_trusted mode has no sign-in "
+            "(the CEO invite step refuses it, so the Job would fail on every sync).",
+            path=ADMIN_USER,
+            fix="set spec.deployment.mode: authenticated, or remove spec.auth.adminUser.",
         )
     if spec.database.mode is DatabaseMode.EMBEDDED:
-        errors.append(
-            Problem(
-                "the admin bootstrap Job creates the CEO invite in the database, but the "
-                "embedded database runs inside the server pod and cannot be reached from the Job.",
-                path=path,
-                fix="use spec.database.mode: managed or external, or remove spec.auth.adminUser "
-                "and create the invite by hand: kubectl exec <pod> -- pnpm paperclipai auth "
-                "bootstrap-ceo.",
-            )
+        yield Problem(
+            "the admin bootstrap Job creates the CEO invite in the database, but the "
+            "embedded database runs inside the server pod and cannot be reached from the Job.",
+            path=ADMIN_USER,
+            fix="use spec.database.mode: managed or external, or remove spec.auth.adminUser "
+            "and create the invite by hand: kubectl exec <pod> -- pnpm paperclipai auth "
+            "bootstrap-ceo.",
         )
     persistence = spec.storage.persistence
     if persistence.enabled and AccessMode.READ_WRITE_ONCE_POD in persistence.access_modes:
-        errors.append(
-            Problem(
-                "the admin bootstrap Job mounts the data volume (the CLI reads the instance "
-                "config there), which ReadWriteOncePod reserves for the server pod.",
-                path=path,
-                fix="use ReadWriteOnce in spec.storage.persistence.accessModes, or remove "
-                "spec.auth.adminUser.",
-            )
+        yield Problem(
+            "the admin bootstrap Job mounts the data volume (the CLI reads the instance "
+            "config there), which ReadWriteOncePod reserves for the server pod.",
+            path=ADMIN_USER,
+            fix="use ReadWriteOnce in spec.storage.persistence.accessModes, or remove "
+            "spec.auth.adminUser.",
         )
-    if spec.auth.disable_sign_up:
-        warnings.append(
-            Problem(
-                "sign-up is disabled, so the admin bootstrap can only sign in an admin that "
-                "already exists; on a new instance the Job fails.",
-                path=path,
-                fix="leave spec.auth.disableSignUp unset until the admin exists.",
-            )
+
+
+def bootstrap_warnings(instance: Instance) -> Iterator[Problem]:
+    """Warnings of ``auth.adminUser``: cases where the Job may fail at run time."""
+    if instance.spec.auth.disable_sign_up:
+        yield Problem(
+            "sign-up is disabled, so the admin bootstrap can only sign in an admin that "
+            "already exists; on a new instance the Job fails.",
+            path=ADMIN_USER,
+            fix="leave spec.auth.disableSignUp unset until the admin exists.",
         )
-    return errors, warnings
 
 
 def _node_affinity_to_server(instance: Instance) -> dict[str, Any]:
@@ -229,8 +223,8 @@ class AdminBootstrap(Feature):
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        errors, warnings = problems(instance)
-        return Contribution(errors=errors, warnings=warnings)
+        errors, warnings = bootstrap_errors(instance), bootstrap_warnings(instance)
+        return Contribution(errors=list(errors), warnings=list(warnings))
 
     def add_objects(self) -> None:
         context = self.context

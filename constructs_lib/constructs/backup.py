@@ -23,6 +23,7 @@ roots, no ServiceAccount token, and emptyDir work space with a size limit.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,12 +54,12 @@ from constructs_lib.constructs.primitives import (
     https_egress,
     pods_rule,
     policy_body,
-    port,
+    ports_rule,
     restricted_container_security,
 )
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
-from constructs_lib.spec.data import DatabaseMode
+from constructs_lib.spec.data import BackupS3Spec, DatabaseMode, ObjectStorageSpec
 
 AWS_CLI_IMAGE = "amazon/aws-cli:2.22.35"
 """The uploader image. 2.22.35 is the last release before aws-cli's default checksums
@@ -94,30 +95,21 @@ class BackupTarget:
         backup = instance.spec.backup
         if backup is None:
             return None
-        s3 = backup.s3
+        s3, storage = backup.s3, instance.spec.object_storage
+        store: BackupS3Spec | ObjectStorageSpec
         if s3 is not None:
-            path_style = s3.force_path_style
-            return cls(
-                bucket=s3.bucket,
-                prefix=f"{s3.path}/{instance.name}",
-                region=s3.region,
-                endpoint=s3.endpoint,
-                credentials=s3.credentials_secret_ref.name if s3.credentials_secret_ref else None,
-                path_style=path_style if path_style is not None else s3.endpoint is not None,
-                source="spec.backup.s3",
-            )
-        storage = instance.spec.object_storage
-        if storage is None:
+            store, prefix, source = s3, f"{s3.path}/{instance.name}", "spec.backup.s3"
+            forced = s3.force_path_style
+            path_style = forced if forced is not None else s3.endpoint is not None
+        elif storage is not None:
+            store, prefix, source = storage, f"backups/{instance.name}", "spec.objectStorage"
+            path_style = storage.path_style
+        else:
             return None
-        ref = storage.credentials_secret_ref
+        ref = store.credentials_secret_ref
+        credentials = ref.name if ref else None
         return cls(
-            bucket=storage.bucket,
-            prefix=f"backups/{instance.name}",
-            region=storage.region,
-            endpoint=storage.endpoint,
-            credentials=ref.name if ref else None,
-            path_style=storage.path_style,
-            source="spec.objectStorage",
+            store.bucket, prefix, store.region, store.endpoint, credentials, path_style, source
         )
 
 
@@ -322,7 +314,7 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
     if is_managed(instance):
         egress.append(pods_rule(database_selector(instance), POSTGRES_PORT))
     else:
-        egress.append({"ports": [port(p) for p in external_database_ports(instance)]})
+        egress.append(ports_rule(*external_database_ports(instance)))
     return policy_body(
         components_selector(instance, BACKUP_COMPONENT, RESTORE_COMPONENT), [], egress
     )
@@ -333,59 +325,52 @@ def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, A
 
 def backup_errors(instance: Instance) -> list[Problem]:
     """``backup.*`` and ``restoreFrom`` rules that stop synthesis."""
+    return list(_backup_errors(instance))
+
+
+def _backup_errors(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
     timed = spec.backup is not None and spec.backup.schedule is not None
     if timed and spec.database.mode is DatabaseMode.EMBEDDED:
-        return [
-            Problem(
-                "is set, but the embedded database lives inside the server pod, where no "
-                "backup Job can reach it; the server backs it up itself (backup.appNative: "
-                "every 60 minutes to /paperclip/backups by default).",
-                "spec.backup.schedule",
-                "remove backup.schedule (tune backup.appNative instead), or use "
-                "database.mode: managed or external.",
-            )
-        ]
-    found: list[Problem] = []
+        yield Problem(
+            "is set, but the embedded database lives inside the server pod, where no "
+            "backup Job can reach it; the server backs it up itself (backup.appNative: "
+            "every 60 minutes to /paperclip/backups by default).",
+            "spec.backup.schedule",
+            "remove backup.schedule (tune backup.appNative instead), or use "
+            "database.mode: managed or external.",
+        )
+        return
     target = BackupTarget.of(instance)
     if timed and target is None:
-        found.append(
-            Problem(
-                "needs a bucket: neither backup.s3 nor objectStorage is set.",
-                "spec.backup.s3",
-                "set spec.backup.s3.bucket (with region, endpoint and credentialsSecretRef as "
-                "the store needs).",
-            )
+        yield Problem(
+            "needs a bucket: neither backup.s3 nor objectStorage is set.",
+            "spec.backup.s3",
+            "set spec.backup.s3.bucket (with region, endpoint and credentialsSecretRef as "
+            "the store needs).",
         )
     if timed and target is not None and target.endpoint is not None and target.credentials is None:
-        found.append(
-            Problem(
-                f"has the endpoint {target.endpoint} but no credentials: workload identity "
-                "works only with AWS S3 itself.",
-                f"{target.source}.credentialsSecretRef",
-                "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
-            )
+        yield Problem(
+            f"has the endpoint {target.endpoint} but no credentials: workload identity "
+            "works only with AWS S3 itself.",
+            f"{target.source}.credentialsSecretRef",
+            "reference a Secret with keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
         )
     if spec.restore_from is not None and spec.database.mode is DatabaseMode.EMBEDDED:
-        found.append(
-            Problem(
-                "is set, but the embedded database lives inside the server pod, where no "
-                "restore Job can reach it.",
-                "spec.restoreFrom",
-                "remove restoreFrom, or use database.mode: managed (with backup.schedule and "
-                "backup.s3).",
-            )
+        yield Problem(
+            "is set, but the embedded database lives inside the server pod, where no "
+            "restore Job can reach it.",
+            "spec.restoreFrom",
+            "remove restoreFrom, or use database.mode: managed (with backup.schedule and "
+            "backup.s3).",
         )
     elif spec.restore_from is not None and not timed:
-        found.append(
-            Problem(
-                "is set, but no restore CronJob is built: it reads backups from the backup "
-                "bucket, which needs backup.schedule.",
-                "spec.restoreFrom",
-                "configure spec.backup (schedule and s3), or remove restoreFrom.",
-            )
+        yield Problem(
+            "is set, but no restore CronJob is built: it reads backups from the backup "
+            "bucket, which needs backup.schedule.",
+            "spec.restoreFrom",
+            "configure spec.backup (schedule and s3), or remove restoreFrom.",
         )
-    return found
 
 
 def backup_warnings(instance: Instance) -> list[Problem]:

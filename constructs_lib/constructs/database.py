@@ -45,7 +45,7 @@ from constructs_lib.constructs.primitives import (
     never_pruned,
     pods_rule,
     policy_body,
-    port,
+    ports_rule,
     restricted_container_security,
     restricted_pod_security,
 )
@@ -274,7 +274,7 @@ def network_policy_body(instance: Instance) -> dict[str, Any]:
         {"podSelector": {"matchLabels": server_selector(instance)}},
         {"podSelector": components_selector(instance, *DATABASE_CLIENTS)},
     ]
-    ingress = [{"from": peers, "ports": [port(POSTGRES_PORT)]}]
+    ingress = [{"from": peers, **ports_rule(POSTGRES_PORT)}]
     return policy_body({"matchLabels": database_selector(instance)}, ingress, [])
 
 

@@ -89,20 +89,15 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
     if spec.auth.disable_sign_up:
         env.append(EnvEntry("PAPERCLIP_AUTH_DISABLE_SIGN_UP", "true", slot=EnvSlot.SIGN_UP))
     master = spec.secrets.master_key_secret_ref
-    if master is not None:
-        env.append(secret_entry("PAPERCLIP_SECRETS_MASTER_KEY", master, EnvSlot.MASTER_KEY))
-    else:
+    if master is None:
         # With several replicas the secrets bootstrap creates it, so it is required; with one,
         # the server keeps its own key file on the data volume when the Secret is absent.
-        env.append(
-            EnvEntry(
-                "PAPERCLIP_SECRETS_MASTER_KEY",
-                secret_name=master_key_secret_name(instance),
-                secret_key=MASTER_KEY_SECRET_KEY,
-                optional=None if shared_master_key(spec) else True,
-                slot=EnvSlot.MASTER_KEY,
-            )
+        master = SecretKeySelector(
+            name=master_key_secret_name(instance),
+            key=MASTER_KEY_SECRET_KEY,
+            optional=None if shared_master_key(spec) else True,
         )
+    env.append(secret_entry("PAPERCLIP_SECRETS_MASTER_KEY", master, EnvSlot.MASTER_KEY))
     if spec.secrets.strict_mode:
         env.append(EnvEntry("PAPERCLIP_SECRETS_STRICT_MODE", "true", slot=EnvSlot.SECRETS_STRICT))
     if not spec.heartbeat.enabled:

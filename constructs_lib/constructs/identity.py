@@ -11,6 +11,7 @@ container security context and resources.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
@@ -90,32 +91,30 @@ def seed_container(instance: Instance) -> dict[str, Any]:
     return container
 
 
-def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
+def identity_errors(instance: Instance) -> Iterator[Problem]:
     spec = instance.spec
-    errors: list[Problem] = []
-    warnings: list[Problem] = []
     if spec.deployment.platform_admin is not None and spec.database.mode is DatabaseMode.EMBEDDED:
-        errors.append(
-            Problem(
-                "the seed-instance-admin init container writes to the database before the "
-                "server starts, but the embedded database only runs inside the started server, "
-                "so the pod would never start.",
-                path="spec.deployment.platformAdmin",
-                fix="use spec.database.mode: managed or external, or remove "
-                "spec.deployment.platformAdmin.",
-            )
+        yield Problem(
+            "the seed-instance-admin init container writes to the database before the "
+            "server starts, but the embedded database only runs inside the started server, "
+            "so the pod would never start.",
+            path="spec.deployment.platformAdmin",
+            fix="use spec.database.mode: managed or external, or remove "
+            "spec.deployment.platformAdmin.",
         )
+
+
+def identity_warnings(instance: Instance) -> Iterator[Problem]:
+    spec = instance.spec
     if spec.deployment.platform_admin is not None:
-        warnings.append(
-            Problem(
-                "the seed-instance-admin init container runs `pnpm paperclipai auth "
-                "seed-instance-admin`, which upstream Paperclip does not ship (the CLI of "
-                f"release {CHECKED_RELEASE} has no such command); with an image without it the "
-                "init container fails and the server pod never starts.",
-                path="spec.deployment.platformAdmin",
-                fix="use it only with a Paperclip image that has the command (pnpm paperclipai "
-                "auth --help lists it); otherwise create the first admin with spec.auth.adminUser.",
-            )
+        yield Problem(
+            "the seed-instance-admin init container runs `pnpm paperclipai auth "
+            "seed-instance-admin`, which upstream Paperclip does not ship (the CLI of "
+            f"release {CHECKED_RELEASE} has no such command); with an image without it the "
+            "init container fails and the server pod never starts.",
+            path="spec.deployment.platformAdmin",
+            fix="use it only with a Paperclip image that has the command (pnpm paperclipai "
+            "auth --help lists it); otherwise create the first admin with spec.auth.adminUser.",
         )
     email = spec.auth.email
     mail_settings = email is not None and (email.from_ or email.verification_required)
@@ -125,36 +124,29 @@ def problems(instance: Instance) -> tuple[list[Problem], list[Problem]]:
         ("apple", "APPLE_CLIENT_ID, APPLE_CLIENT_SECRET", spec.auth.apple is not None),
     ):
         if used:
-            warnings.append(
-                Problem(
-                    f"{names} are set as the operator sets them, but upstream Paperclip "
-                    f"(release {CHECKED_RELEASE}) reads none of them, so this has no effect "
-                    "there.",
-                    path=f"spec.auth.{field}",
-                    fix="use it with a Paperclip build that supports it, or remove the block.",
-                )
+            yield Problem(
+                f"{names} are set as the operator sets them, but upstream Paperclip "
+                f"(release {CHECKED_RELEASE}) reads none of them, so this has no effect "
+                "there.",
+                path=f"spec.auth.{field}",
+                fix="use it with a Paperclip build that supports it, or remove the block.",
             )
     if email is not None and email.resend_api_key_secret_ref is None:
         if email.verification_required:
-            warnings.append(
-                Problem(
-                    "e-mail verification is required but no Resend API key is set: on a "
-                    "Paperclip build that reads these settings no verification mail can be sent, "
-                    "and new users cannot sign in.",
-                    path="spec.auth.email.verificationRequired",
-                    fix="set spec.auth.email.resendAPIKeySecretRef, or drop verificationRequired.",
-                )
+            yield Problem(
+                "e-mail verification is required but no Resend API key is set: on a "
+                "Paperclip build that reads these settings no verification mail can be sent, "
+                "and new users cannot sign in.",
+                path="spec.auth.email.verificationRequired",
+                fix="set spec.auth.email.resendAPIKeySecretRef, or drop verificationRequired.",
             )
         elif email.from_:
-            warnings.append(
-                Problem(
-                    "a sender is set but no Resend API key: on a Paperclip build that reads "
-                    "these settings no mail is sent.",
-                    path="spec.auth.email.from",
-                    fix="set spec.auth.email.resendAPIKeySecretRef.",
-                )
+            yield Problem(
+                "a sender is set but no Resend API key: on a Paperclip build that reads "
+                "these settings no mail is sent.",
+                path="spec.auth.email.from",
+                fix="set spec.auth.email.resendAPIKeySecretRef.",
             )
-    return errors, warnings
 
 
 class IdentityFeature(Feature):
@@ -171,7 +163,7 @@ class IdentityFeature(Feature):
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        errors, warnings = problems(instance)
+        errors = list(identity_errors(instance))
         init = []
         if instance.spec.deployment.platform_admin is not None and not errors:
             init.append(seed_container(instance))
@@ -179,5 +171,5 @@ class IdentityFeature(Feature):
             env=identity_env(instance),
             init_containers=init,
             errors=errors,
-            warnings=warnings,
+            warnings=list(identity_warnings(instance)),
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.names import server_name
-from constructs_lib.constructs.primitives import port
+from constructs_lib.constructs.primitives import ports_rule
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.platform import HTTPRouteSpec, IngressSpec
@@ -36,7 +36,7 @@ WEBSOCKET_ANNOTATIONS = {
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 
 
-def _ingress(instance: Instance) -> IngressSpec | None:
+def enabled_ingress(instance: Instance) -> IngressSpec | None:
     ingress = instance.spec.networking.ingress
     return ingress if ingress is not None and ingress.enabled else None
 
@@ -52,7 +52,7 @@ def admitted_namespaces(instance: Instance) -> list[str] | None:
     if configured is not None:
         return list(dict.fromkeys(configured))
     found: list[str] = []
-    ingress = _ingress(instance)
+    ingress = enabled_ingress(instance)
     if ingress is not None:
         controller = CONTROLLER_NAMESPACES.get(ingress.ingress_class_name or "")
         if controller is None:
@@ -69,7 +69,7 @@ def namespaces_ingress(instance: Instance, namespaces: list[str]) -> list[dict[s
     return [
         {
             "from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: ns}}}],
-            "ports": [port(instance.spec.networking.service.port)],
+            **ports_rule(instance.spec.networking.service.port),
         }
         for ns in namespaces
     ]
@@ -129,11 +129,11 @@ class NetworkingFeature(Feature):
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:
-        return _ingress(instance) is not None or _route(instance) is not None
+        return enabled_ingress(instance) is not None or _route(instance) is not None
 
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
-        ingress, route = _ingress(instance), _route(instance)
+        ingress, route = enabled_ingress(instance), _route(instance)
         hosts = [*(ingress.hosts if ingress else []), *(route.hostnames if route else [])]
         errors: list[Problem] = []
         if route is not None and not route.parent_refs:
@@ -171,7 +171,7 @@ class NetworkingFeature(Feature):
     def add_objects(self) -> None:
         instance = self.context.instance
         name = server_name(instance)
-        ingress = _ingress(instance)
+        ingress = enabled_ingress(instance)
         if ingress is not None:
             self.add(
                 "Ingress",

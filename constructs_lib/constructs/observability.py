@@ -291,25 +291,26 @@ def dashboard_keys(instance: Instance) -> tuple[str, str]:
 
 
 _DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+GRID_COLUMNS = 24
 
 
 def _panel(
-    panel_id: int,
     title: str,
     targets: list[tuple[str, str]],
-    grid: tuple[int, int, int, int],
     *,
     unit: str = "short",
     kind: str = "timeseries",
     description: str = "",
+    width: int = 12,
 ) -> dict[str, Any]:
-    x, y, w, h = grid
+    """A panel ``width`` columns wide and 8 rows high (a stat: 6 by 4), numbered and placed by
+    :func:`_laid_out`."""
+    w, h = (6, 4) if kind == "stat" else (width, 8)
     panel: dict[str, Any] = {
-        "id": panel_id,
         "type": kind,
         "title": title,
         "datasource": dict(_DATASOURCE),
-        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "gridPos": {"w": w, "h": h},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "targets": [
             {
@@ -326,6 +327,19 @@ def _panel(
     if kind == "stat":
         panel["options"] = {"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "value"}
     return panel
+
+
+def _laid_out(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The panels numbered from 1 and placed left to right, in rows of Grafana's 24 columns."""
+    out = []
+    x = y = row_height = 0
+    for number, panel in enumerate(panels, 1):
+        size = panel["gridPos"]
+        if x + size["w"] > GRID_COLUMNS:
+            x, y, row_height = 0, y + row_height, 0
+        out.append({"id": number, **panel, "gridPos": {"x": x, "y": y, **size}})
+        x, row_height = x + size["w"], max(row_height, size["h"])
+    return out
 
 
 def _dashboard(title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
@@ -353,7 +367,7 @@ def _dashboard(title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
             ]
         },
         "annotations": {"list": []},
-        "panels": panels,
+        "panels": _laid_out(panels),
     }
 
 
@@ -390,26 +404,17 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
     hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
     pdb = f"namespace={_q(ns)},poddisruptionbudget={_q(name)}"
     panels = [
-        _panel(1, "Ready server pods", [(ready, "ready")], (0, 0, 6, 4), kind="stat"),
-        _panel(2, "Desired server pods", [(desired, "desired")], (6, 0, 6, 4), kind="stat"),
+        _panel("Ready server pods", [(ready, "ready")], kind="stat"),
+        _panel("Desired server pods", [(desired, "desired")], kind="stat"),
+        _panel("Restarts (1h)", [(f"sum({_restarts(pods, '1h')})", "")], kind="stat"),
         _panel(
-            3,
-            "Restarts (1h)",
-            [(f"sum({_restarts(pods, '1h')})", "")],
-            (12, 0, 6, 4),
-            kind="stat",
-        ),
-        _panel(
-            4,
             "Scrape target up",
             [(f"up{{namespace={_q(ns)},service={_q(name)}}}", "{{pod}}")],
-            (18, 0, 6, 4),
             kind="stat",
             description="1 when Prometheus scrapes the server through the ServiceMonitor.",
         ),
-        _panel(5, "Replicas", [(ready, "ready"), (desired, "desired")], (0, 4, 12, 8)),
+        _panel("Replicas", [(ready, "ready"), (desired, "desired")]),
         _panel(
-            6,
             "Autoscaler and disruption budget",
             [
                 (f"kube_horizontalpodautoscaler_status_current_replicas{{{hpa}}}", "HPA current"),
@@ -419,15 +424,13 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
                     "PDB disruptions allowed",
                 ),
             ],
-            (12, 4, 12, 8),
             description="Empty when the instance has no autoscaler or budget.",
         ),
         _panel(
-            7,
             "Volume usage",
             [(_volume_fill(ns, inputs.volumes), "{{persistentvolumeclaim}}")],
-            (0, 12, 24, 8),
             unit="percentunit",
+            width=24,
         ),
     ]
     return _dashboard(f"Paperclip overview ({ns}/{name})", panels)
@@ -439,7 +442,6 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
     pod_only = f"namespace={_q(ns)},pod=~{_q(inputs.pods)}"
     panels = [
         _panel(
-            1,
             "CPU usage",
             [
                 (_pod_rate("container_cpu_usage_seconds_total", pods), "{{pod}}"),
@@ -448,11 +450,9 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
                     "request",
                 ),
             ],
-            (0, 0, 12, 8),
             unit="cores",
         ),
         _panel(
-            2,
             "Memory working set",
             [
                 (f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})", "{{pod}}"),
@@ -461,21 +461,17 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
                     "limit",
                 ),
             ],
-            (12, 0, 12, 8),
             unit="bytes",
         ),
         _panel(
-            3,
             "Network",
             [
                 (_pod_rate("container_network_receive_bytes_total", pod_only), "{{pod}} received"),
                 (_pod_rate("container_network_transmit_bytes_total", pod_only), "{{pod}} sent"),
             ],
-            (0, 8, 12, 8),
             unit="Bps",
         ),
         _panel(
-            4,
             "CPU throttling",
             [
                 (
@@ -484,21 +480,10 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
                     "{{pod}}",
                 )
             ],
-            (12, 8, 12, 8),
             unit="percentunit",
         ),
-        _panel(
-            5,
-            "Restarts",
-            [(f"sum by (pod) ({_restarts(pods, '10m')})", "{{pod}}")],
-            (0, 16, 12, 8),
-        ),
-        _panel(
-            6,
-            "Last termination OOMKilled",
-            [(_oom_killed(pods), "{{pod}}")],
-            (12, 16, 12, 8),
-        ),
+        _panel("Restarts", [(f"sum by (pod) ({_restarts(pods, '10m')})", "{{pod}}")]),
+        _panel("Last termination OOMKilled", [(_oom_killed(pods), "{{pod}}")]),
     ]
     return _dashboard(f"Paperclip instance detail ({ns}/{name})", panels)
 
@@ -525,9 +510,10 @@ class ObservabilityFeature(Feature):
         metrics = instance.spec.observability.metrics
         env = otel_env(instance) if metrics.enabled else []
         monitor = metrics.monitor
-        ingress = scrape_ingress(instance, monitor) if monitor is not None else []
-        warnings: list[Problem] = []
-        if monitor is not None and instance.spec.deployment.exposure is Exposure.PRIVATE:
+        if monitor is None:
+            return Contribution(env=env)
+        warnings = []
+        if instance.spec.deployment.exposure is Exposure.PRIVATE:
             warnings.append(
                 Problem(
                     "Prometheus scrapes the pod IP, and with exposure private the server's "
@@ -539,18 +525,18 @@ class ObservabilityFeature(Feature):
                     "kube-state-metrics alerts and dashboards.",
                 )
             )
-        if monitor is not None:
-            warnings.append(
-                Problem(
-                    f"upstream Paperclip (release {CHECKED_RELEASE}) serves no /metrics: the "
-                    "path answers with the web app's HTML page, which Prometheus cannot parse, "
-                    "so the target shows as down (and a TargetDown alert may fire).",
-                    "spec.observability.metrics.serviceMonitor",
-                    "use it with a Paperclip build that serves Prometheus metrics; otherwise "
-                    "rely on metrics.enabled (OpenTelemetry) and the kube-state-metrics alerts "
-                    "and dashboards.",
-                )
+        warnings.append(
+            Problem(
+                f"upstream Paperclip (release {CHECKED_RELEASE}) serves no /metrics: the "
+                "path answers with the web app's HTML page, which Prometheus cannot parse, "
+                "so the target shows as down (and a TargetDown alert may fire).",
+                "spec.observability.metrics.serviceMonitor",
+                "use it with a Paperclip build that serves Prometheus metrics; otherwise "
+                "rely on metrics.enabled (OpenTelemetry) and the kube-state-metrics alerts "
+                "and dashboards.",
             )
+        )
+        ingress = scrape_ingress(instance, monitor)
         return Contribution(env=env, ingress=ingress, warnings=warnings)
 
     def add_objects(self) -> None:

@@ -101,6 +101,12 @@ def port(number: int, protocol: str = "TCP") -> dict[str, Any]:
     return {"port": number, "protocol": protocol}
 
 
+def ports_rule(*numbers: int, protocol: str = "TCP") -> dict[str, Any]:
+    """A NetworkPolicy rule for ``protocol`` ports ``numbers`` on any address (add a peer
+    with ``{"from": [...], **ports_rule(...)}``)."""
+    return {"ports": [port(p, protocol) for p in numbers]}
+
+
 def dns_egress() -> dict[str, Any]:
     """Egress to DNS on any address (the cluster DNS Service)."""
     return {"ports": [port(DNS_PORT, "UDP"), port(DNS_PORT)]}
@@ -108,15 +114,12 @@ def dns_egress() -> dict[str, Any]:
 
 def https_egress(*extra_ports: int) -> dict[str, Any]:
     """Egress to HTTPS (and ``extra_ports``) on any address."""
-    return {"ports": [port(HTTPS_PORT), *(port(p) for p in extra_ports)]}
+    return ports_rule(HTTPS_PORT, *extra_ports)
 
 
 def pods_rule(selector: dict[str, str], *ports: int, direction: str = "to") -> dict[str, Any]:
     """A NetworkPolicy rule for the pods matching ``selector`` on TCP ``ports``."""
-    return {
-        direction: [{"podSelector": {"matchLabels": dict(selector)}}],
-        "ports": [port(p) for p in ports],
-    }
+    return {direction: [{"podSelector": {"matchLabels": dict(selector)}}], **ports_rule(*ports)}
 
 
 def policy_body(

@@ -13,7 +13,7 @@ NetworkPolicy already allows HTTPS; an ``endpoint`` on another port gets its own
 from __future__ import annotations
 
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
-from constructs_lib.constructs.primitives import egress_port, port
+from constructs_lib.constructs.primitives import egress_port, ports_rule
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.identity import AwsSecretsSpec
@@ -64,5 +64,5 @@ class SecretsProviderFeature(Feature):
             )
             return Contribution(errors=[error])
         number = egress_port(aws.endpoint)
-        egress = [] if number is None else [{"ports": [port(number)]}]
+        egress = [] if number is None else [ports_rule(number)]
         return Contribution(env=provider_env(aws), egress=egress)

@@ -28,7 +28,7 @@ from constructs_lib.constructs.primitives import (
     https_egress,
     never_pruned,
     policy_body,
-    port,
+    ports_rule,
     service_body,
 )
 from constructs_lib.spec import DatabaseMode, Instance, WorkloadKind
@@ -48,23 +48,16 @@ def network_policy_body(instance: Instance, extra: Contribution) -> dict[str, An
     allowEgressCIDRs and extraEgress."""
     spec = instance.spec
     policy = spec.security.network_policy
-    ports = [port(spec.networking.service.port)]
-    ingress: list[dict[str, Any]] = [{"from": [{"podSelector": {}}], "ports": ports}]
-    ingress += [
-        {"from": [{"ipBlock": {"cidr": cidr}}], "ports": ports}
-        for cidr in policy.allow_ingress_cidrs
-    ]
+    sources = [{"podSelector": {}}, *({"ipBlock": {"cidr": c}} for c in policy.allow_ingress_cidrs)]
+    service_port = spec.networking.service.port
+    ingress: list[dict[str, Any]] = [{"from": [s], **ports_rule(service_port)} for s in sources]
     ingress += json_copy(extra.ingress)  # the plan's own rules are never handed out
-    egress: list[dict[str, Any]] = [
-        dns_egress(),
-        https_egress(),
-        {"ports": [port(p) for p in OTLP_PORTS]},
-    ]
+    egress: list[dict[str, Any]] = [dns_egress(), https_egress(), ports_rule(*OTLP_PORTS)]
     if spec.database.mode is DatabaseMode.EXTERNAL:
-        egress.append({"ports": [port(p) for p in external_database_ports(instance)]})
+        egress.append(ports_rule(*external_database_ports(instance)))
     storage = spec.object_storage
     if storage is not None and (number := egress_port(storage.endpoint)) is not None:
-        egress.append({"ports": [port(number)]})  # an S3 endpoint on another port than 443
+        egress.append(ports_rule(number))  # an S3 endpoint on another port than 443
     egress += json_copy(extra.egress)
     egress += [{"to": [{"ipBlock": {"cidr": cidr}}]} for cidr in policy.allow_egress_cidrs]
     egress += json_copy(policy.extra_egress)

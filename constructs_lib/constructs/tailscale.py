@@ -36,7 +36,7 @@ from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import Contribution, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import DATA_VOLUME
-from constructs_lib.constructs.primitives import port, restricted_container_security
+from constructs_lib.constructs.primitives import ports_rule, restricted_container_security
 from constructs_lib.errors import Problem
 from constructs_lib.spec import DeploymentMode, Exposure, Instance
 from constructs_lib.spec.tailscale import TailscaleMode, TailscaleSpec
@@ -223,11 +223,10 @@ class TailscaleFeature(Feature):
     def contribute(cls, instance: Instance) -> Contribution:
         spec = tailscale_of(instance)
         assert spec is not None
-        egress = {"ports": [port(STUN_PORT, "UDP"), port(WIREGUARD_PORT, "UDP")]}
         return Contribution(
             volumes=volumes(instance),
             init_containers=[sidecar(instance, spec)],
-            egress=[egress],
+            egress=[ports_rule(STUN_PORT, WIREGUARD_PORT, protocol="UDP")],
             errors=_errors(instance, spec),
             warnings=_warnings(instance, spec),
         )

@@ -150,12 +150,9 @@ class AgentsSpec(SpecModel):
         for name, template in sorted(self.templates.items()):
             data = template.model_dump(by_alias=True, exclude_none=True)
             data["image"] = template.image or default_image
-            if (
-                self.builtin_template
-                and api_keys_secret
-                and api_keys_secret not in data.get("envFromSecrets", [])
-            ):
-                data["envFromSecrets"] = [*data.get("envFromSecrets", []), api_keys_secret]
+            secrets = data.get("envFromSecrets", [])
+            if self.builtin_template and api_keys_secret and api_keys_secret not in secrets:
+                data["envFromSecrets"] = [*secrets, api_keys_secret]
             out[name] = JobTemplate.model_validate(data)
         return out
 

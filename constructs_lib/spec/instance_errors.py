@@ -5,7 +5,6 @@ problem. ``document_label`` is the one way messages name a document."""
 
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 import typing
@@ -95,14 +94,11 @@ def _rule_problems_despite(
     """Rule and check problems of the document with its invalid fields removed (none if that
     copy does not validate either), except those about an invalid field or a field around
     one."""
-    pruned = copy.deepcopy(document)
-    for item in error.errors(include_url=False):
-        loc = _user_loc(item["loc"])
-        if not loc:
-            return []
-        _remove(pruned, loc)
+    invalid = {tuple(_user_loc(item["loc"])) for item in error.errors(include_url=False)}
+    if () in invalid:  # the document itself is invalid
+        return []
     try:
-        instance = Instance.model_validate(_drop_removed(pruned))
+        instance = Instance.model_validate(_without(document, invalid))
     except (ValidationError, RecursionError):
         return []
     found = rules.errors(instance)
@@ -114,27 +110,13 @@ def _rule_problems_despite(
     return [p for p in found if not any(_related(p.path, field) for field in field_paths)]
 
 
-_REMOVED = object()
-
-
-def _remove(data: Any, loc: list[Any]) -> None:
-    for part in loc[:-1]:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    last = loc[-1]
-    if (isinstance(data, dict) and last in data) or (
-        isinstance(data, list) and isinstance(last, int) and 0 <= last < len(data)
-    ):
-        data[last] = _REMOVED
-
-
-def _drop_removed(data: Any) -> Any:
+def _without(data: Any, locs: set[tuple[Any, ...]], at: tuple[Any, ...] = ()) -> Any:
+    """A copy of the mappings and lists of ``data`` (at location ``at``) without the values at
+    ``locs``, the keys and indexes of values in the original."""
     if isinstance(data, dict):
-        return {k: _drop_removed(v) for k, v in data.items() if v is not _REMOVED}
+        return {k: _without(v, locs, (*at, k)) for k, v in data.items() if (*at, k) not in locs}
     if isinstance(data, list):
-        return [_drop_removed(v) for v in data if v is not _REMOVED]
+        return [_without(v, locs, (*at, i)) for i, v in enumerate(data) if (*at, i) not in locs]
     return data
 
 

@@ -86,32 +86,23 @@ def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:
     os.close(write_end)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the child; whichever runs first
-    chunks: list[bytes] = []
-    received = 0
+    received = bytearray()
     deadline = time.monotonic() + timeout
     finished = False
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+    try:  # read until end of file, the deadline or too much data
+        while len(received) <= _MAX_RESULT_BYTES and (remaining := deadline - time.monotonic()) > 0:
+            if not select.select([read_end], [], [], remaining)[0]:
                 break
-            ready, _, _ = select.select([read_end], [], [], remaining)
-            if not ready:
-                break
-            data = os.read(read_end, 1 << 16)
-            if not data:
+            if not (data := os.read(read_end, 1 << 16)):
                 finished = True
                 break
-            received += len(data)
-            if received > _MAX_RESULT_BYTES:
-                break
-            chunks.append(data)
+            received += data
         exited = _exited(pid, deadline if finished else time.monotonic())
     finally:
         os.close(read_end)
         status = _kill_and_reap(pid)
     file = str(path)
-    if received > _MAX_RESULT_BYTES:
+    if len(received) > _MAX_RESULT_BYTES:
         raise UserError.single(
             f"returned more than {_MAX_RESULT_BYTES} bytes of instances.", file=file
         )
@@ -124,8 +115,8 @@ def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:
             f"raise the limit with {APP_TIMEOUT_ENV}=SECONDS if it is just slow.",
         )
     try:
-        answer = json.loads(b"".join(chunks)) if chunks else None
-    except ValueError:
+        answer = json.loads(received)
+    except ValueError:  # nothing, or not JSON
         answer = None
     if not isinstance(answer, dict):
         how = f"was killed by signal {-status}" if status < 0 else f"exited with status {status}"
@@ -154,10 +145,9 @@ def _exited(pid: int, deadline: float) -> bool:
 def _kill_and_reap(pid: int) -> int:
     """Kill the child's process group (anything the app started) while the child's pid is
     still reserved (not reaped), then reap it: its exit status, negative for a signal."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
+    for kill in (os.killpg, os.kill):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            kill(pid, signal.SIGKILL)
     try:
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:

@@ -333,22 +333,16 @@ def _warnings(instance: Instance) -> Iterator[Problem]:
             )
     service = spec.networking.service
     policy = spec.security.network_policy
-    exposed = spec.deployment.exposure is Exposure.PUBLIC or service.type in (
-        ServiceType.LOAD_BALANCER,
-        ServiceType.NODE_PORT,
-    )
+    node_exposed = service.type is not ServiceType.CLUSTER_IP  # a LoadBalancer or NodePort
+    exposed = spec.deployment.exposure is Exposure.PUBLIC or node_exposed
     ingress, route = spec.networking.ingress, spec.networking.http_route
     routed = (ingress is not None and ingress.enabled) or (route is not None and route.enabled)
     # Tailscale funnel traffic arrives through the sidecar's own outbound connection.
     tailscale = spec.tailscale
     funnel = tailscale is not None and tailscale.enabled and tailscale.mode.value == "funnel"
-    routed = routed or (funnel and service.type is ServiceType.CLUSTER_IP)
+    routed = routed or (funnel and not node_exposed)
     if exposed and policy.enabled and not policy.allow_ingress_cidrs and not routed:
-        why = (
-            f"the Service is a {service.type.value}"
-            if service.type is not ServiceType.CLUSTER_IP
-            else "exposure is public"
-        )
+        why = f"the Service is a {service.type.value}" if node_exposed else "exposure is public"
         yield Problem(
             f"{why}, but the server NetworkPolicy admits only pods of namespace "
             f"{instance.namespace}: traffic from a load balancer, node port or ingress "

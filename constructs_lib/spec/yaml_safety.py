@@ -6,7 +6,6 @@ unquoted timestamps and base-60 numbers such as 12:30 stay strings, as in Kubern
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,9 +27,12 @@ MAX_NUMBER_DIGITS = 100
 """Longest unquoted number (no Kubernetes number has more than 20 digits)."""
 _NUMBER = re.compile(r"^[-+]?[0-9_.]+([eE][-+]?[0-9]+)?$|^[-+]?0[xob][0-9a-fA-F_]+$")
 
-# The JSON subset of YAML that Kubernetes reads; other explicit tags are refused.
-_JSON_TAGS = {
-    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+# No tag, the non-specific "!" or a tag of the JSON subset of YAML that Kubernetes reads;
+# other explicit tags are refused.
+_ACCEPTED_TAGS = {
+    None,
+    "!",
+    *(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")),
 }
 _NO_IMPLICIT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
@@ -163,7 +165,7 @@ class _Frame:
     size: int = 1
     index: int = 0
     key: str | None = None
-    expecting_key: bool = True
+    """The key whose value comes next in a mapping (None while a key is expected)."""
     keys: dict[str, int] = field(default_factory=dict)
 
 
@@ -180,11 +182,16 @@ def check_yaml(text: str) -> None:
     document = 0
     doc = ""
 
-    def fail(message: str, line: int, path: str, fix: str) -> UserError:
+    def fail(message: str, path: str, fix: str) -> UserError:
+        """The problems found so far and this one, at the current event's line."""
         path = path if len(path) <= 120 else path[:117] + "..."
         return UserError(
             [*problems, Problem(f"{message} (line {line}).", path=path, fix=fix, document=doc)]
         )
+
+    def note(message: str, path: str, fix: str) -> None:
+        """Record a problem of the current document and go on."""
+        problems.append(Problem(message, path=path, fix=fix, document=doc))
 
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         line = event.start_mark.line + 1 if event.start_mark else 0
@@ -204,136 +211,106 @@ def check_yaml(text: str) -> None:
             continue
         parent = stack[-1] if stack else None
         path = ""
-        if parent is not None:
-            if parent.mapping and parent.expecting_key:
-                if not isinstance(event, yaml.ScalarEvent):
-                    raise fail(
-                        "a mapping key is a collection or an alias; Kubernetes keys are strings",
-                        line,
-                        parent.path,
-                        "write a plain string key.",
-                    )
-                key = event.value
-                seen = parent.keys
-                key_path = join_path(parent.path, key)
-                kind = _SCALAR_KINDS.get(_scalar_tag(event))
-                if kind is not None:
-                    problems.append(
-                        Problem(
-                            f"the key {key!r} is read as {kind}, not a string (line {line}); "
-                            "Kubernetes keys are strings.",
-                            path=key_path,
-                            fix=_key_fix(event),
-                            document=doc,
-                        )
-                    )
-                if key in seen and key != "<<":
-                    problems.append(
-                        Problem(
-                            f"the key {key!r} appears twice in one mapping (lines {seen[key]} "
-                            f"and {line}); the API server rejects duplicate fields.",
-                            path=key_path,
-                            fix="keep one of them.",
-                            document=doc,
-                        )
-                    )
-                else:
-                    seen[key] = line
-                parent.key = key
-                parent.expecting_key = False
-                _check_tag(event, line, key_path, fail)
-                continue
-            if parent.mapping:
-                path = join_path(parent.path, parent.key or "")
-                parent.expecting_key = True
+        is_key = parent is not None and parent.mapping and parent.key is None
+        if parent is not None and is_key:
+            if not isinstance(event, yaml.ScalarEvent):
+                raise fail(
+                    "a mapping key is a collection or an alias; Kubernetes keys are strings",
+                    parent.path,
+                    "write a plain string key.",
+                )
+            key = event.value
+            parent.key = key
+            path = join_path(parent.path, key)
+            if kind := _SCALAR_KINDS.get(_scalar_tag(event)):
+                note(
+                    f"the key {key!r} is read as {kind}, not a string (line {line}); "
+                    "Kubernetes keys are strings.",
+                    path,
+                    _key_fix(event),
+                )
+            if key in parent.keys and key != "<<":
+                note(
+                    f"the key {key!r} appears twice in one mapping (lines {parent.keys[key]} "
+                    f"and {line}); the API server rejects duplicate fields.",
+                    path,
+                    "keep one of them.",
+                )
             else:
-                path = f"{parent.path}[{parent.index}]"
-                parent.index += 1
+                parent.keys[key] = line
+        elif parent is not None and parent.mapping:
+            path = join_path(parent.path, parent.key or "")
+            parent.key = None
+        elif parent is not None:
+            path = f"{parent.path}[{parent.index}]"
+            parent.index += 1
+        if (tag := getattr(event, "tag", None)) not in _ACCEPTED_TAGS:
+            raise fail(
+                f"the tag {tag} is not supported; Kubernetes YAML holds only strings, numbers, "
+                "booleans, null, mappings and sequences",
+                path,
+                "remove the tag (quote the value if it must be a string).",
+            )
+        if is_key:
+            continue
+
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             name = event.anchor or ""
             if name in open_anchors:
                 raise fail(
                     f"the alias *{name} refers to a node that contains it",
-                    line,
                     path,
                     "remove the self-reference.",
                 )
             if aliases > MAX_ALIASES:
                 raise fail(
                     f"the file uses more than {MAX_ALIASES} aliases",
-                    line,
                     path,
                     "write the values out, or split the file.",
                 )
             size = anchors.get(name, 1)
-            total += size
-            if parent is not None:
-                parent.size += size
-        else:
-            total += 1
-            _check_tag(event, line, path, fail)
-            if isinstance(event, yaml.ScalarEvent) and (problem := _misfit(event, line, path)):
+        elif isinstance(event, yaml.ScalarEvent):
+            if problem := _misfit(event, line, path):
                 problems.append(problem.located(document=doc))
             if (
-                isinstance(event, yaml.ScalarEvent)
-                and event.implicit[0]
+                event.implicit[0]
                 and len(event.value) > MAX_NUMBER_DIGITS
                 and _NUMBER.match(event.value)
             ):
                 raise fail(
                     f"a number has more than {MAX_NUMBER_DIGITS} characters",
-                    line,
                     path,
                     "write a number that fits the field (quote it if it is text).",
                 )
-            if isinstance(event, yaml.CollectionStartEvent):
-                if len(stack) >= MAX_DEPTH:
-                    raise fail(
-                        f"the nesting is deeper than {MAX_DEPTH} levels",
-                        line,
-                        path,
-                        "flatten the document; no Instance field is nested that deep.",
-                    )
-                stack.append(
-                    _Frame(
-                        mapping=isinstance(event, yaml.MappingStartEvent),
-                        path=path,
-                        anchor=event.anchor,
-                    )
+            if event.anchor is not None:
+                anchors[event.anchor] = 1
+            size = 1
+        else:  # a mapping or a sequence starts; its size is added to its parent's when it ends
+            if len(stack) >= MAX_DEPTH:
+                raise fail(
+                    f"the nesting is deeper than {MAX_DEPTH} levels",
+                    path,
+                    "flatten the document; no Instance field is nested that deep.",
                 )
-                if event.anchor is not None:
-                    open_anchors.add(event.anchor)
-            else:
-                if event.anchor is not None:
-                    anchors[event.anchor] = 1
-                if parent is not None:
-                    parent.size += 1
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            stack.append(_Frame(mapping=mapping, path=path, anchor=event.anchor))
+            if event.anchor is not None:
+                open_anchors.add(event.anchor)
+            total += 1
+            size = 0
+        total += size
+        if parent is not None:
+            parent.size += size
         if total > MAX_NODES:
             raise fail(
                 f"the file expands to more than {MAX_NODES} values once its aliases are "
                 "resolved (an alias bomb?)",
-                line,
                 path,
                 "write the values out without nested aliases, or split the file.",
             )
     if problems:
         raise UserError(problems)
-
-
-def _check_tag(
-    event: Any, line: int, path: str, fail: Callable[[str, int, str, str], UserError]
-) -> None:
-    tag = getattr(event, "tag", None)
-    if tag is None or tag == "!" or tag in _JSON_TAGS:
-        return
-    raise fail(
-        f"the tag {tag} is not supported; Kubernetes YAML holds only strings, numbers, "
-        "booleans, null, mappings and sequences",
-        line,
-        path,
-        "remove the tag (quote the value if it must be a string).",
-    )
 
 
 def _key_fix(event: yaml.ScalarEvent) -> str:

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from constructs_lib.constructs.kube import NETWORK_POLICY
+from constructs_lib.constructs.networking import enabled_ingress
 from constructs_lib.spec import Instance
 from constructs_lib.spec.data import AccessMode, DatabaseMode
 from constructs_lib.spec.patterns import (
@@ -200,13 +201,8 @@ def _managed_database(instance: Instance) -> bool:
     return instance.spec.database.mode is DatabaseMode.MANAGED
 
 
-def _ingress(instance: Instance) -> Any:
-    ingress = instance.spec.networking.ingress
-    return ingress if ingress is not None and ingress.enabled else None
-
-
 def _ingress_tls_secret(instance: Instance) -> bool:
-    ingress = _ingress(instance)
+    ingress = enabled_ingress(instance)
     return ingress is not None and bool(ingress.tls) and ingress.tls[0].secret_name is not None
 
 
@@ -219,7 +215,7 @@ def _ingress_host_follows(instance: Instance) -> bool:
     """An Ingress of one host: ingress.host sets the rule's host and the TLS hosts only when
     each TLS entry takes the Ingress's hosts (lists none of its own): otherwise it would not
     do what it says."""
-    ingress = _ingress(instance)
+    ingress = enabled_ingress(instance)
     return ingress is not None and len(ingress.hosts) == 1 and not any(t.hosts for t in ingress.tls)
 
 
@@ -453,7 +449,7 @@ PARAMS: tuple[Param, ...] = (
         "the IngressClass of the server Ingress.",
         _NAME,
         probes=("zqhelm-class",),
-        applies=lambda i: (ingress := _ingress(i)) is not None and bool(ingress.ingress_class_name),
+        applies=lambda i: bool((ingress := enabled_ingress(i)) and ingress.ingress_class_name),
     ),
     Param(
         "ingress.host",
