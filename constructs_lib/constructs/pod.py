@@ -83,12 +83,6 @@ GATING_PREFIX = (
 )
 
 
-def start_args(instance: Instance) -> str:
-    """The main container's shell line; with ordinal gating only pod -0 runs the scheduler."""
-    prefix = GATING_PREFIX if ordinal_gating(instance.spec) else ""
-    return f"{prefix}exec {START_COMMAND}"
-
-
 def probe(instance: Instance, which: str) -> dict[str, Any]:
     """One probe: the handler (tcp or http with an accepted Host header) and its numbers."""
     spec = instance.spec
@@ -189,7 +183,9 @@ def server_container(
     instance: Instance, entries: list[EnvEntry], extra: Contribution
 ) -> dict[str, Any]:
     spec = instance.spec
-    container = _app_container(instance, CONTAINER_NAME, start_args(instance), entries, extra)
+    # the main container's shell line; with ordinal gating only pod -0 runs the scheduler
+    script = f"{GATING_PREFIX if ordinal_gating(spec) else ''}exec {START_COMMAND}"
+    container = _app_container(instance, CONTAINER_NAME, script, entries, extra)
     container["ports"] = [
         {"name": PORT_NAME, "containerPort": spec.networking.service.port, "protocol": "TCP"}
     ]
@@ -311,8 +307,8 @@ def pod_template(
         "restartPolicy": "Always",
         "dnsPolicy": "ClusterFirst",
         "securityContext": pod_security_context(instance),
+        **pull_and_placement(instance),
     }
-    pod.update(pull_and_placement(instance))
     if availability.affinity:
         pod["affinity"] = json_copy(availability.affinity)
     if availability.topology_spread_constraints:

@@ -27,50 +27,40 @@ def strip(document: Document) -> list[Change]:
     """Remove what the cluster added; the changes made (without any value)."""
     body = document.body
     changes: list[Change] = []
+
+    def removed(path: str, why: str, names: str | None = None) -> None:
+        changes.append(Change(RULE, path, "removed" if names is None else f"removed {names}", why))
+
     if "status" in body:
         del body["status"]
-        changes.append(Change(RULE, "status", "removed", "the operator's run-time state"))
+        removed("status", "the operator's run-time state")
     meta = body.get("metadata")
     if not isinstance(meta, dict):
         return changes
-    removed = [key for key in SERVER_METADATA if key in meta]
+    server = [key for key in SERVER_METADATA if key in meta]
     if meta.get("generateName") and meta.get("name"):
-        removed.append("generateName")
-    for key in removed:
+        server.append("generateName")
+    for key in server:
         del meta[key]
-    if removed:
-        changes.append(
-            Change(
-                RULE,
-                "metadata",
-                f"removed {', '.join(removed)}",
-                "set by the API server for the object in the cluster; synth ignores them",
-            )
-        )
+    if server:
+        why = "set by the API server for the object in the cluster; synth ignores them"
+        removed("metadata", why, ", ".join(server))
     finalizers = meta.pop("finalizers", None)
     if finalizers:
         names = ", ".join(str(f) for f in finalizers) if isinstance(finalizers, list) else "?"
-        changes.append(
-            Change(
-                RULE,
-                "metadata.finalizers",
-                f"removed {names}",
-                "the operator's; nothing in git finalizes an app (remove it from the live "
-                "Instance too before deleting it: see 'Migrating from the operator')",
-            )
+        why = (
+            "the operator's; nothing in git finalizes an app (remove it from the live Instance "
+            "too before deleting it: see 'Migrating from the operator')"
         )
+        removed("metadata.finalizers", why, names)
     annotations = meta.get("annotations")
     if isinstance(annotations, dict) and LAST_APPLIED in annotations:
         del annotations[LAST_APPLIED]
-        changes.append(
-            Change(
-                RULE,
-                f"metadata.annotations.{LAST_APPLIED}",
-                "removed",
-                "kubectl's copy of an earlier spec, which may hold credentials; every "
-                "generated object would carry it",
-            )
+        why = (
+            "kubectl's copy of an earlier spec, which may hold credentials; every generated "
+            "object would carry it"
         )
+        removed(f"metadata.annotations.{LAST_APPLIED}", why)
     if isinstance(annotations, dict) and not annotations:
         del meta["annotations"]
     return changes

@@ -103,8 +103,27 @@ def _create_secret(
 
 # --- the rules --------------------------------------------------------------------------
 
+FIXES: list[FixRule] = []
+"""Every fix, in the order they run: the order they are defined in."""
 
-def _digest_from_status(document: Document, problems: Sequence[Problem]) -> list[Change]:
+
+def _rule(name: str, why: str, *answers: str) -> Callable[[Fix], FixRule]:
+    """Make the decorated fix a rule, the next one to run (``answers``: the field paths of
+    the refusals it answers); its name, in capitals, is then the rule's."""
+
+    def register(fix: Fix) -> FixRule:
+        FIXES.append(FixRule(name, why, fix, answers))
+        return FIXES[-1]
+
+    return register
+
+
+@_rule(
+    "image-digest-from-status",
+    "status.autoUpdate.resolvedDigest is the digest the operator resolved for the tag and "
+    "rolled out: the image that runs now; image automation commits newer digests of the tag",
+)
+def IMAGE_FROM_STATUS(document: Document, problems: Sequence[Problem]) -> list[Change]:
     resolved = dig(document.original, ["status", "autoUpdate", "resolvedDigest"])
     image = document.spec.get("image")
     if not isinstance(resolved, str) or not isinstance(image, dict):
@@ -122,7 +141,14 @@ def _digest_from_status(document: Document, problems: Sequence[Problem]) -> list
     return [IMAGE_FROM_STATUS.change("spec.image.digest", f"= {digest}{invalid}")]
 
 
-def _drop_plugins(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "plugins-dropped",
+    "the operator accepts the list but no part of it installs anything; install them through "
+    "the server (Settings -> Adapters, or POST /api/adapters/install): they live on the data "
+    "volume",
+    "spec.plugins",
+)
+def PLUGINS(document: Document, problems: Sequence[Problem]) -> list[Change]:
     plugins = document.spec.get("plugins")
     if not isinstance(plugins, list) or not plugins:
         return []
@@ -135,7 +161,12 @@ def _drop_plugins(document: Document, problems: Sequence[Problem]) -> list[Chang
     return [PLUGINS.change("spec.plugins", f"removed {len(plugins)} plugin(s): {', '.join(names)}")]
 
 
-def _unused_external_url(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "external-url-unused",
+    "the operator passes externalURL only in mode external and only without a secret "
+    "reference: the server never saw it",
+)
+def UNUSED_URL(document: Document, problems: Sequence[Problem]) -> list[Change]:
     database = document.spec.get("database")
     if not isinstance(database, dict) or database.get("externalURL") is None:
         return []
@@ -159,7 +190,12 @@ def _unused_external_url(document: Document, problems: Sequence[Problem]) -> lis
     ]
 
 
-def _url_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "database-url-to-secret",
+    "the server gets the same DATABASE_URL, from a Secret instead of git; the command reads the "
+    "value from the cluster, so it is never printed or written",
+)
+def URL_TO_SECRET(document: Document, problems: Sequence[Problem]) -> list[Change]:
     database = document.spec.get("database")
     url = database.get("externalURL") if isinstance(database, dict) else None
     if not isinstance(database, dict) or not isinstance(url, str) or not holds_credential(url):
@@ -216,7 +252,11 @@ def _live_index(document: Document, path: str, index: int, value: str) -> int | 
     return next((i for i in candidates if dig(live, [i, "value"]) == value), None)
 
 
-def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "env-literal-to-secret",
+    "the container gets the same value, from a Secret instead of git (never printed or written)",
+)
+def ENV_TO_SECRET(document: Document, problems: Sequence[Problem]) -> list[Change]:
     secret = f"{document.name}-env"
     changes: list[Change] = []
     literals: list[tuple[str, str]] = []
@@ -265,7 +305,12 @@ def _env_to_secret(document: Document, problems: Sequence[Problem]) -> list[Chan
     return changes
 
 
-def _data_volume_name(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "data-volume-name",
+    f"the operator's pods name the data volume {DATA_VOLUME} too, so the API server refused "
+    f"pods with a mount of {OPERATOR_DATA_MOUNT!r}; the operator's README means the data volume",
+)
+def DATA_VOLUME_NAME(document: Document, problems: Sequence[Problem]) -> list[Change]:
     spec = document.spec
     volumes = spec.get("extraVolumes")
     if isinstance(volumes, list) and any(
@@ -283,14 +328,26 @@ def _data_volume_name(document: Document, problems: Sequence[Problem]) -> list[C
     return changes
 
 
-def _statefulset(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "statefulset-as-run",
+    "the operator ran a StatefulSet here anyway (WorkloadProfileValid=False, "
+    "PersistenceRequiresStatefulSet): this keeps what ran, with its data volume",
+    "spec.workload",
+)
+def WORKLOAD(document: Document, problems: Sequence[Problem]) -> list[Change]:
     if document.spec.get("workload") != "Deployment":
         return []
     document.spec["workload"] = "StatefulSet"
     return [WORKLOAD.change("spec.workload", "Deployment -> StatefulSet")]
 
 
-def _lease(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "scheduler-gating-lease",
+    "the operator's own advice (SchedulerGatingValid); under the operator every pod ran the "
+    "scheduler here, with lease one pod at a time does",
+    "spec.heartbeat.schedulerGating",
+)
+def LEASE(document: Document, problems: Sequence[Problem]) -> list[Change]:
     heartbeat = document.spec.setdefault("heartbeat", {})
     if not isinstance(heartbeat, dict):
         return []
@@ -299,7 +356,14 @@ def _lease(document: Document, problems: Sequence[Problem]) -> list[Change]:
     return [LEASE.change("spec.heartbeat.schedulerGating", f"{before} -> lease")]
 
 
-def _budget(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "budget-allows-drains",
+    "with that budget every node drain and cluster upgrade waited forever; maxUnavailable 1 "
+    "lets a drain evict one server pod at a time (with one replica the server restarts on "
+    "another node, as without a budget)",
+    "spec.availability.podDisruptionBudget",
+)
+def BUDGET(document: Document, problems: Sequence[Problem]) -> list[Change]:
     budget = dig(document.spec, ["availability", "podDisruptionBudget"])
     if not isinstance(budget, dict):
         return []
@@ -311,7 +375,14 @@ def _budget(document: Document, problems: Sequence[Problem]) -> list[Change]:
     return [BUDGET.change("spec.availability.podDisruptionBudget", f"{before} -> maxUnavailable 1")]
 
 
-def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change]:
+@_rule(
+    "auth-secret",
+    "under the operator each pod signed sessions with a secret its onboard step wrote, lost on "
+    "every restart or different per replica; one stable secret only keeps sessions valid "
+    "(users sign in once more)",
+    "spec.auth.secretRef",
+)
+def AUTH_SECRET(document: Document, problems: Sequence[Problem]) -> list[Change]:
     auth = document.spec.setdefault("auth", {})
     if not isinstance(auth, dict) or auth.get("secretRef"):
         return []
@@ -327,87 +398,5 @@ def _auth_secret(document: Document, problems: Sequence[Problem]) -> list[Change
         AUTH_SECRET.change("spec.auth.secretRef", f"= {{name: {secret}, key: BETTER_AUTH_SECRET}}")
     ]
 
-
-IMAGE_FROM_STATUS = FixRule(
-    "image-digest-from-status",
-    "status.autoUpdate.resolvedDigest is the digest the operator resolved for the tag and "
-    "rolled out: the image that runs now; image automation commits newer digests of the tag",
-    _digest_from_status,
-)
-PLUGINS = FixRule(
-    "plugins-dropped",
-    "the operator accepts the list but no part of it installs anything; install them through "
-    "the server (Settings -> Adapters, or POST /api/adapters/install): they live on the data "
-    "volume",
-    _drop_plugins,
-    ("spec.plugins",),
-)
-UNUSED_URL = FixRule(
-    "external-url-unused",
-    "the operator passes externalURL only in mode external and only without a secret "
-    "reference: the server never saw it",
-    _unused_external_url,
-)
-URL_TO_SECRET = FixRule(
-    "database-url-to-secret",
-    "the server gets the same DATABASE_URL, from a Secret instead of git; the command reads the "
-    "value from the cluster, so it is never printed or written",
-    _url_to_secret,
-)
-ENV_TO_SECRET = FixRule(
-    "env-literal-to-secret",
-    "the container gets the same value, from a Secret instead of git (never printed or written)",
-    _env_to_secret,
-)
-DATA_VOLUME_NAME = FixRule(
-    "data-volume-name",
-    f"the operator's pods name the data volume {DATA_VOLUME} too, so the API server refused "
-    f"pods with a mount of {OPERATOR_DATA_MOUNT!r}; the operator's README means the data volume",
-    _data_volume_name,
-)
-WORKLOAD = FixRule(
-    "statefulset-as-run",
-    "the operator ran a StatefulSet here anyway (WorkloadProfileValid=False, "
-    "PersistenceRequiresStatefulSet): this keeps what ran, with its data volume",
-    _statefulset,
-    ("spec.workload",),
-)
-LEASE = FixRule(
-    "scheduler-gating-lease",
-    "the operator's own advice (SchedulerGatingValid); under the operator every pod ran the "
-    "scheduler here, with lease one pod at a time does",
-    _lease,
-    ("spec.heartbeat.schedulerGating",),
-)
-BUDGET = FixRule(
-    "budget-allows-drains",
-    "with that budget every node drain and cluster upgrade waited forever; maxUnavailable 1 "
-    "lets a drain evict one server pod at a time (with one replica the server restarts on "
-    "another node, as without a budget)",
-    _budget,
-    ("spec.availability.podDisruptionBudget",),
-)
-AUTH_SECRET = FixRule(
-    "auth-secret",
-    "under the operator each pod signed sessions with a secret its onboard step wrote, lost on "
-    "every restart or different per replica; one stable secret only keeps sessions valid "
-    "(users sign in once more)",
-    _auth_secret,
-    ("spec.auth.secretRef",),
-)
-
-FIXES: tuple[FixRule, ...] = (
-    IMAGE_FROM_STATUS,
-    PLUGINS,
-    UNUSED_URL,
-    URL_TO_SECRET,
-    ENV_TO_SECRET,
-    DATA_VOLUME_NAME,
-    WORKLOAD,
-    LEASE,
-    BUDGET,
-    AUTH_SECRET,
-)
-"""Every fix, in the order they run."""
 
 __all__ = ["FIXES", "FixRule", "refused_at"]

@@ -36,7 +36,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any, cast
@@ -101,21 +101,21 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         hook("staging")
         new = os.path.join(staging, "new")
-        staged = [
-            (app, relative, os.path.join(new, app, relative), text)
-            for app, files in sorted(trees.items())
-            for relative, text in sorted(files.items())
-        ]
-        for parent in sorted({os.path.dirname(target) for _, _, target, _ in staged}):
-            os.makedirs(parent, exist_ok=True)
         current = {app: _Current(out / app, files) for app, files in trees.items()}
         try:
+            staged: list[_Staged] = [
+                (os.path.join(new, app, relative), text, current[app], relative)
+                for app, files in sorted(trees.items())
+                for relative, text in sorted(files.items())
+            ]
+            for parent in sorted({os.path.dirname(target) for target, *_ in staged}):
+                os.makedirs(parent, exist_ok=True)
             if hook.target:  # the kill test steps through the files one by one
-                for app, relative, target, text in staged:
-                    _stage_files([(target, text, current[app], relative)])
-                    hook(f"staged {app}/{relative}")
+                for file in staged:
+                    _stage_files([file])
+                    hook(f"staged {os.path.relpath(file[0], new)}")
             else:
-                _stage_files([(t, x, current[a], r) for a, r, t, x in staged])
+                _stage_files(staged)
         finally:
             for tree in current.values():
                 tree.close()
@@ -123,7 +123,7 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         old.mkdir()
         for app in sorted(trees):
             hook(f"swap {app}")
-            _refuse_foreign(out, {app: {}})  # again, just before: it may have appeared since
+            _refuse_foreign(out, [app])  # again, just before: it may have appeared since
             _swap_in(staging / "new" / app, out / app, old / app, hook)
             hook(f"swapped {app}")
         if prune:
@@ -158,10 +158,10 @@ def foreign_reason(app_dir: Path) -> str | None:
     return "a directory without the generated-tree marker"
 
 
-def _refuse_foreign(out: Path, trees: dict[str, dict[str, str]]) -> None:
+def _refuse_foreign(out: Path, apps: Iterable[str]) -> None:
     """Refuse (before anything is written) to replace an app directory this tool did not
     write: the swap would move its files away for good."""
-    found = [(out / app, why) for app in sorted(trees) if (why := foreign_reason(out / app))]
+    found = [(out / app, why) for app in sorted(apps) if (why := foreign_reason(out / app))]
     if found:
         raise UserError(
             Problem(
@@ -217,8 +217,6 @@ class _Current:
     def __init__(self, root: Path, files: dict[str, str]) -> None:
         self.dirs: dict[str, int] = {}
         self.mode = 0o666 & ~_umask()
-        if not os.path.isdir(root) or os.path.islink(root):
-            return
         for parent in sorted({os.path.dirname(relative) for relative in files}):
             self._open_dir(root, parent)
 
@@ -243,12 +241,9 @@ class _Current:
         directory = self.dirs.get(os.path.dirname(relative))
         if directory is None:
             return False
+        name = os.path.basename(relative)
         try:
-            fd = os.open(
-                os.path.basename(relative),
-                os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                dir_fd=directory,
-            )
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
         except OSError:
             return False
         try:
@@ -261,7 +256,6 @@ class _Current:
                 or _read(fd, len(data) + 1) != data
             ):
                 return False
-            name = os.path.basename(relative)
             os.link(name, target, src_dir_fd=directory, follow_symlinks=False)
         except OSError:
             return False
@@ -401,6 +395,10 @@ def _in_use(staging: Path) -> bool:
     """Whether a live writer holds the staging directory."""
     try:
         fd = os.open(staging / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         # No lock yet: a writer between mkdtemp and creating the lock, or one that died there.
         match = _STAGING_NAME.match(staging.name)
@@ -411,14 +409,8 @@ def _in_use(staging: Path) -> bool:
         except OSError:
             return True
         return age < _UNLOCKED_GRACE_SECONDS
-    except OSError:
+    except OSError:  # the lock is held, or cannot be read
         return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
     return False
 
 

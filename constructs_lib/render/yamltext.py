@@ -108,6 +108,24 @@ def _plain(value: Any) -> Any:
     raise _Fallback
 
 
+def _scalar(item: Any, inner: str) -> str | None:
+    """What follows a key's ``: `` or an item's dash when ``item`` fits on that line (a scalar,
+    an empty mapping or sequence, a | block indented by ``inner``), its line break included;
+    None for a non-empty mapping or sequence or a value of another type."""
+    kind = type(item)
+    if kind is str:
+        return _block(item, inner) if "\n" in item else f"{_string(item)}\n"
+    if kind is bool:
+        return "true\n" if item else "false\n"
+    if kind is int:
+        return f"{item}\n"
+    if item is None:
+        return "null\n"
+    if (kind is dict or kind is list) and not item:
+        return "{}\n" if kind is dict else "[]\n"
+    return None
+
+
 def _mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) -> None:
     """A mapping in block style, one list append per line; ``prefix`` starts its first line
     (``indent``, or the dash of a sequence item)."""
@@ -117,29 +135,14 @@ def _mapping(value: dict[Any, Any], indent: str, out: list[str], prefix: str) ->
             raise _Fallback
         spelled = _string(key)
         kind = type(item)
-        if kind is str:
-            if "\n" in item:
-                out.append(f"{prefix}{spelled}: {_block(item, inner)}")
-            else:
-                out.append(f"{prefix}{spelled}: {_string(item)}\n")
-        elif kind is dict:
-            if item:
-                out.append(f"{prefix}{spelled}:\n")
-                _mapping(item, inner, out, inner)
-            else:
-                out.append(f"{prefix}{spelled}: {{}}\n")
-        elif kind is list:
-            if item:
-                out.append(f"{prefix}{spelled}:\n")
-                _sequence(item, indent, out)
-            else:
-                out.append(f"{prefix}{spelled}: []\n")
-        elif kind is bool:
-            out.append(f"{prefix}{spelled}: {'true' if item else 'false'}\n")
-        elif kind is int:
-            out.append(f"{prefix}{spelled}: {item}\n")
-        elif item is None:
-            out.append(f"{prefix}{spelled}: null\n")
+        if kind is dict and item:
+            out.append(f"{prefix}{spelled}:\n")
+            _mapping(item, inner, out, inner)
+        elif kind is list and item:
+            out.append(f"{prefix}{spelled}:\n")
+            _sequence(item, indent, out)
+        elif (text := _scalar(item, inner)) is not None:
+            out.append(f"{prefix}{spelled}: {text}")
         else:
             _mapping({key: _plain(item)}, indent, out, prefix)
         prefix = indent
@@ -151,26 +154,12 @@ def _sequence(value: list[Any], indent: str, out: list[str]) -> None:
     inner = indent + "  "
     for item in value:
         kind = type(item)
-        if kind is dict:
-            if item:
-                _mapping(item, inner, out, dash)
-            else:
-                out.append(f"{dash}{{}}\n")
-        elif kind is str:
-            if "\n" in item:
-                out.append(dash + _block(item, inner))
-            else:
-                out.append(f"{dash}{_string(item)}\n")
-        elif kind is list:
-            if item:
-                raise _Fallback
-            out.append(f"{dash}[]\n")
-        elif kind is bool:
-            out.append(f"{dash}{'true' if item else 'false'}\n")
-        elif kind is int:
-            out.append(f"{dash}{item}\n")
-        elif item is None:
-            out.append(f"{dash}null\n")
+        if kind is dict and item:
+            _mapping(item, inner, out, dash)
+        elif kind is list and item:
+            raise _Fallback
+        elif (text := _scalar(item, inner)) is not None:
+            out.append(dash + text)
         else:
             _sequence([_plain(item)], indent, out)
 

@@ -105,19 +105,15 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600}
 def _interval(value: str) -> str:
     match = _INTERVAL.fullmatch(value)
     if match is None:
-        raise PydanticCustomError(
-            "interval",
-            "'{value}' is not an interval: write a number with s, m or h, e.g. 5m",
-            {"value": value},
-        )
-    if int(match.group(1)) * _SECONDS[match.group(2)] < 60:
-        raise PydanticCustomError(
-            "interval",
+        message = "'{value}' is not an interval: write a number with s, m or h, e.g. 5m"
+    elif int(match.group(1)) * _SECONDS[match.group(2)] < 60:
+        message = (
             "'{value}' is below the minimum of 1m (the operator silently used 5m instead); "
-            "write 1m or more",
-            {"value": value},
+            "write 1m or more"
         )
-    return value
+    else:
+        return value
+    raise PydanticCustomError("interval", message, {"value": value})
 
 
 class AutoUpdateSpec(SpecModel):

@@ -377,7 +377,17 @@ def test_registry_default_env_that_looks_secret_is_a_warning() -> None:
     [
         ({"plugins": [{"name": "@paperclip/analytics"}]}, "spec.plugins", "installed"),
         ({"selfConfigure": {"enabled": True}}, "spec.selfConfigure", "git"),
-        ({"image": {"autoUpdate": {"interval": "30s"}}}, "spec.image.autoUpdate.interval", "1m"),
+        (
+            {"image": {"autoUpdate": {"interval": "30s"}}},
+            "spec.image.autoUpdate.interval",
+            "'30s' is below the minimum of 1m (the operator silently used 5m instead); "
+            "write 1m or more",
+        ),
+        (
+            {"image": {"autoUpdate": {"interval": "5 min"}}},
+            "spec.image.autoUpdate.interval",
+            "'5 min' is not an interval: write a number with s, m or h, e.g. 5m",
+        ),
     ],
 )
 def test_refused_fields_name_the_path_and_the_fix(
