@@ -168,8 +168,7 @@ def _param(
     probes = []
     for value in (v for v in param.probes if v != default):
         if hosts:  # names appended to a comma-separated list
-            sentinel, default_text = "," + ",".join(value), ",".join(default or [])
-            default_text = "," + default_text if default_text else ""
+            sentinel, default_text = ("".join("," + n for n in v) for v in (value, default or []))
         else:
             sentinel, default_text = str(value), str(shown)
         probe = Probe(
@@ -177,7 +176,7 @@ def _param(
             changes=((param.spec, value),),
             value=value,
             shape=param.shape,
-            expr=ref if hosts else expr,
+            expr=expr,
             embeddable=hosts or param.embeddable,
             sentinel=sentinel,
             default_text=default_text,
@@ -243,15 +242,12 @@ class Renders:
         def vanishes(index: int, pointer: Pointer) -> Any:
             if probe.guard is None:
                 return NOT_EMPTIED
-            if probe in group():
-                emptied = self.emptied_render(group())[0]
-                if (
-                    emptied is not None
-                    and same_objects(self.default, emptied)
-                    and _same_path(self.default[index], emptied[index], pointer)
-                ):
-                    return get(emptied[index], pointer)
-            emptied = self.emptied_render([probe])[0]
+            emptied = self.emptied_render(group())[0] if probe in group() else None
+            if emptied is None or not (
+                same_objects(self.default, emptied)
+                and _same_path(self.default[index], emptied[index], pointer)
+            ):
+                emptied = self.emptied_render([probe])[0]
             return NOT_EMPTIED if emptied is None else get(emptied[index], pointer)
 
         return vanishes
@@ -533,54 +529,55 @@ def analyse(
         else:
             analysis.composites.append(composite)
     offered = {k for c in analysis.composites for k in c.keys}
-    image_offered = IMAGE in analysis.composites
-    accepted: list[tuple[Param, Any]] = []
-    not_empty: dict[str, dict[str, Any]] = {}
     for param in params:
         if not param.landing:
             if param.key in offered:
                 analysis.params.append(param)
             continue
         if param.shape is Shape.TOGGLE:
-            switched = [i for i, obj in enumerate(made) if obj.switch == param.spec]
-            reason = toggle(analysis, param, renders, switched, values_ref(prefix, param.path))
-            _offer(analysis, param, reason)
-            continue
-        if param.shape is Shape.LABELS:
-            _offer(analysis, param, claims.accept(param.key, _labels(made, prefix, param)) or "")
-            continue
-        candidate = by_param[param.key]
-        if param.key.startswith(AGENT_TEMPLATES) and not image_offered:  # no image to fall to
-            candidate = _param(instance, param, doc, prefix, "")
-        if not candidate.probes:
-            _offer(analysis, param, "no probe value")
-            continue
-        found, reason = placed(candidate)
-        held: Any = MISSING
-        if found is not None and not (found.whole or found.spans or found.added or found.merges):
-            found, reason = None, "it changes nothing in this instance's objects"
-        if found is not None:
-            if param.shape is Shape.HOSTLIST:
-                ref = values_ref(prefix, param.path)
-                text = "{{ range " + ref + " }},{{ . }}{{ end }}"
-                found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
-            held, reason = _held_default(found)
-            reason = reason or claims.accept(param.key, found, candidate.priority) or ""
-        if not reason and found is not None and found.filled and not candidate.priority:
-            not_empty[param.key] = _not_empty(param)
-            analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
-            param = replace(param, help=_not_empty_help(param.help))
-        _offer(analysis, param, reason)
-        if not reason:
-            if held is not MISSING:
-                analysis.defaults[param.key] = held
-            accepted.append((param, analysis.defaults.get(param.key, spec_value(doc, param.spec))))
-    bounds = narrowed(instance, accepted, doc)
-    analysis.schema_overrides = {
-        key: {**not_empty.get(key, {}), **bounds.get(key, {})} for key in [*not_empty, *bounds]
-    }
+            reason = toggle(analysis, param, renders, made)
+        elif param.shape is Shape.LABELS:
+            reason = claims.accept(param.key, _labels(made, prefix, param)) or ""
+        else:
+            candidate = by_param[param.key]
+            if param.key.startswith(AGENT_TEMPLATES) and IMAGE not in analysis.composites:
+                candidate = _param(instance, param, doc, prefix, "")  # no image to fall to
+            param, reason = _place(param, candidate, placed, claims)
+        if reason:
+            analysis.left_out.append(Unoffered(param.key, reason))
+        else:
+            analysis.params.append(param)
+    _narrow(analysis, doc)
     claims.finish(name_of)
     return analysis
+
+
+def _place(param: Param, candidate: Candidate, placed: Placed, claims: Claims) -> tuple[Param, str]:
+    """Place one probed value: (the value as offered, "") or (the value, why it is left out).
+    A value whose empty value would not do what the generator does gets a schema that refuses
+    it, and its help says so."""
+    if not candidate.probes:
+        return param, "no probe value"
+    found, reason = placed(candidate)
+    if found is None:
+        return param, reason
+    if not (found.whole or found.spans or found.added or found.merges):
+        return param, "it changes nothing in this instance's objects"
+    analysis = claims.analysis
+    if param.shape is Shape.HOSTLIST:
+        text = "{{ range " + values_ref(analysis.prefix, param.path) + " }},{{ . }}{{ end }}"
+        found.spans = {w: [(s, e, text) for s, e, _ in p] for w, p in found.spans.items()}
+    held, reason = _held_default(found)
+    reason = reason or claims.accept(param.key, found, candidate.priority) or ""
+    if reason:
+        return param, reason
+    if held is not MISSING:
+        analysis.defaults[param.key] = held
+    if found.filled and not candidate.priority:
+        analysis.schema_overrides[param.key] = _not_empty(param)
+        analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
+        return replace(param, help=_not_empty_help(param.help)), ""
+    return param, ""
 
 
 def _labels(made: Sequence[KubeObject], prefix: tuple[str, ...], param: Param) -> Found:
@@ -644,53 +641,39 @@ def _not_default(found: Found) -> str:
     )
 
 
-def _offer(analysis: Analysis, param: Param, reason: str) -> None:
-    if reason:
-        analysis.left_out.append(Unoffered(param.key, reason))
-    else:
-        analysis.params.append(param)
-
-
-def narrowed(
-    instance: Instance, accepted: list[tuple[Param, Any]], doc: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """Schema bounds for this instance: an integer below whose :attr:`Param.floor` the
-    builders make other objects for it (one replica: no shared master key) gets the floor as
-    its minimum, and one whose minimum the model or a spec rule refuses (they relate values
-    such as minReplicas and maxReplicas) gets the lowest value they accept (a rule that
-    refuses a value refuses the lower ones too: a bound), checked without a plan: no
-    feature's own error reads these integers."""
-    out = {}
-    for param, default in accepted:
+def _narrow(analysis: Analysis, doc: dict[str, Any]) -> None:
+    """Schema bounds for this instance's offered values: an integer below whose
+    :attr:`Param.floor` the builders make other objects for it (one replica: no shared master
+    key) gets the floor as its minimum, and one whose minimum the model or a spec rule refuses
+    (they relate values such as minReplicas and maxReplicas) gets the lowest value they accept
+    (a rule that refuses a value refuses the lower ones too: a bound), checked without a plan:
+    no feature's own error reads these integers."""
+    instance = analysis.instance
+    for param in analysis.params:
+        default = analysis.defaults.get(param.key, spec_value(doc, param.spec))
         low = param.schema.get("minimum")
         if param.schema.get("type") != "integer" or low is None or not isinstance(default, int):
             continue
         floor = param.floor(instance) if param.floor is not None else low
         low = max(low, floor) if default >= floor else default  # below a floor: nothing lower
         high = default  # the rules accept it; find the lowest value they accept from low
-        if low < high:
-            if refused_by_rules(instance, doc, param.spec, low):
-                low += 1
-            else:
-                high = low
+        middle = low  # the lowest first: mostly accepted
         while low < high:
-            middle = (low + high) // 2
             if refused_by_rules(instance, doc, param.spec, middle):
                 low = middle + 1
             else:
                 high = middle
+            middle = (low + high) // 2
         if low != param.schema["minimum"]:
-            out[param.key] = {"minimum": low}
-    return out
+            analysis.schema_overrides.setdefault(param.key, {})["minimum"] = low
 
 
-def toggle(
-    analysis: Analysis, param: Param, renders: Renders, switched: list[int], ref: str
-) -> str:
-    """A :class:`~constructs_lib.constructs.kube.Switch` (``switched``: the objects that
-    exist by it): their documents get ``{{- if }}``. Switching it changes nothing else, by
+def toggle(analysis: Analysis, param: Param, renders: Renders, made: Sequence[KubeObject]) -> str:
+    """A :class:`~constructs_lib.constructs.kube.Switch`: the documents of the objects of
+    ``made`` that exist by it get ``{{- if }}``. Switching it changes nothing else, by
     construction (the builders add those objects with ``only_if``; a test switches it in
     every feature scenario)."""
+    switched = [i for i, obj in enumerate(made) if obj.switch == param.spec]
     if spec_value(renders.doc, param.spec) is not True:
         return "only a toggle that is on by default (and removes objects when off) is templated"
     if not switched:
@@ -698,5 +681,5 @@ def toggle(
     if renders.plan([(param.spec, False)])[0] is None:
         return "the spec refuses the other value for this instance"
     for index in switched:
-        analysis.conditions[index] = ref
+        analysis.conditions[index] = values_ref(analysis.prefix, param.path)
     return ""

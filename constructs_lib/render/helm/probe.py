@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import itertools
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -288,15 +290,14 @@ def walk_diff(
     """(pointer, default, probe) of every difference; MISSING where a key is absent. A value
     equal to one of ``blocks`` (a probed block) is one difference, not one per leaf."""
     out: list[tuple[Pointer, Any, Any]] = []
-    by_type: dict[type, list[Any]] = {k: [w for w in blocks if type(w) is k] for k in (dict, list)}
-    _diff(a, b, at, by_type, out)
+    _diff(a, b, at, blocks, out)
     return out
 
 
-def _diff(a: Any, b: Any, at: Pointer, blocks: dict[type, list[Any]], out: list[Any]) -> None:
+def _diff(a: Any, b: Any, at: Pointer, blocks: Sequence[Any], out: list[Any]) -> None:
     if a is b or (type(a) is type(b) and a == b):
         return
-    if b in blocks.get(type(b), ()):
+    if b in blocks:
         out.append((at, a, b))
     elif isinstance(a, dict) and isinstance(b, dict):
         for key, value in a.items():
@@ -384,13 +385,9 @@ def spans_in(default: str, probed: str, sentinel: str, default_text: str) -> lis
     pieces = probed.split(sentinel)
     if len(pieces) < 2 or default_text.join(pieces) != default:
         raise Unexplained(f"a string changed in a way the value does not explain: {probed!r}")
-    spans = []
-    position = 0
-    for piece in pieces[:-1]:
-        position += len(piece)
-        spans.append((position, position + len(default_text)))
-        position += len(default_text)
-    return spans
+    width = len(default_text)  # each piece is followed by one default text, but the last
+    ends = itertools.accumulate(len(piece) + width for piece in pieces[:-1])
+    return [(end - width, end) for end in ends]
 
 
 Vanishes = Callable[[int, Pointer], Any]
@@ -582,15 +579,7 @@ def _masked(probes: Sequence[Probe], owners: list[Probe], leaf: Leaf) -> list[Pr
 
 def _has_word(text: str, word: str) -> bool:
     """``word`` in ``text`` with no letter or digit right before or after it."""
-    start = text.find(word)
-    while start >= 0:
-        end = start + len(word)
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if not (before.isalnum() or after.isalnum()):
-            return True
-        start = text.find(word, start + 1)
-    return False
+    return re.search(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])", text) is not None
 
 
 def explain_group(
