@@ -15,7 +15,7 @@ import json
 from functools import partial
 from typing import Any
 
-from constructs_lib.constructs.env import secret_entry
+from constructs_lib.constructs.env import literal_entries, secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import ObjectAdder
 from constructs_lib.constructs.names import API_SERVER_PORT, server_name
@@ -103,7 +103,8 @@ def sandbox_env(instance: Instance, sandbox: CloudSandboxSpec) -> list[EnvEntry]
     kept = persistence if persistence is not None and persistence.enabled else None
     placement = instance.spec.availability
     selector, tolerations = placement.node_selector, placement.tolerations
-    values: list[tuple[str, str | None]] = [  # None: the variable is not set
+    return literal_entries(
+        EnvSlot.CLOUD_SANDBOX,
         ("PAPERCLIP_CLOUD_SANDBOX_ENABLED", "true"),
         ("PAPERCLIP_CLOUD_SANDBOX_NAMESPACE", sandbox_namespace(instance, sandbox)),
         ("PAPERCLIP_CLOUD_SANDBOX_DEFAULT_IMAGE", sandbox.default_image),
@@ -112,17 +113,12 @@ def sandbox_env(instance: Instance, sandbox: CloudSandboxSpec) -> list[EnvEntry]
             str(sandbox.idle_timeout_min) if sandbox.idle_timeout_min > 0 else None,
         ),
         ("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_ENABLED", "true" if kept else None),
-        (
-            "PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_STORAGE_CLASS",
-            (kept.storage_class or None) if kept else None,
-        ),
+        ("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_STORAGE_CLASS", kept.storage_class if kept else None),
         ("PAPERCLIP_CLOUD_SANDBOX_PERSISTENCE_SIZE", str(kept.size) if kept else None),
         ("PAPERCLIP_CLOUD_SANDBOX_MULTI_NAMESPACE", "true" if sandbox.multi_namespace else None),
         ("PAPERCLIP_CLOUD_SANDBOX_NODE_SELECTOR", _json(dict(selector)) if selector else None),
         ("PAPERCLIP_CLOUD_SANDBOX_TOLERATIONS", _json(list(tolerations)) if tolerations else None),
-    ]
-    slot = EnvSlot.CLOUD_SANDBOX
-    return [EnvEntry(name, value, slot=slot) for name, value in values if value is not None]
+    )
 
 
 def _json(value: Any) -> str:
@@ -221,15 +217,10 @@ class AdaptersFeature(Feature):
         adapters = instance.spec.adapters
         result = Contribution()
         if adapters.api_keys_secret_ref is not None:
+            name = adapters.api_keys_secret_ref.name
             result.env += [
-                EnvEntry(
-                    key,
-                    secret_name=adapters.api_keys_secret_ref.name,
-                    secret_key=key,
-                    optional=True,
-                    slot=EnvSlot.LLM_KEYS,
-                )
-                for key in LLM_KEYS
+                EnvEntry(k, secret_name=name, secret_key=k, optional=True, slot=EnvSlot.LLM_KEYS)
+                for k in LLM_KEYS
             ]
         if adapters.e2b is not None:
             ref = adapters.e2b.api_key_secret_ref

@@ -61,16 +61,15 @@ from constructs_lib.memo import Memo
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate
 from constructs_lib.spec.data import AccessMode
-from launcher.access import RULES
+
+# Exactly the calls the launcher makes (its own list, which its self-test checks).
+from launcher.access import RULES as LAUNCHER_RULES
 from launcher.jobs import LABEL_TEMPLATE, RunRequest, build_job
 from launcher.templates import JobTemplate, LauncherConfig
 
 CONFIG_DIR = "/etc/paperclip-launcher"
 ADAPTER_VOLUME = "launcher-adapter"
 ADAPTER_INSTALL = "adapter-install"
-
-# Exactly the calls the launcher makes (its own list, which its self-test checks).
-LAUNCHER_RULES = RULES
 
 
 def agent_selector(instance: Instance) -> dict[str, str]:
@@ -242,10 +241,6 @@ def _template_policy(instance: Instance, template: str, egress: list[Any]) -> di
     return policy_body({"matchLabels": selector}, None, egress)
 
 
-def template_policy_name(instance: Instance, template: str) -> str:
-    return f"{AgentNames.of(instance).agent}-{template}"
-
-
 def _secrets_used(template: AgentTemplate) -> list[tuple[str, str]]:
     """(field path under the template, Secret name) of every Secret a template mounts or
     reads: env secretKeyRefs, envFromSecrets and secret or projected volumes."""
@@ -382,8 +377,5 @@ class AgentsFeature(Feature):
         add("NetworkPolicy", names.agent, _agent_policy(instance))
         for name, template in sorted(agents.templates.items()):
             if template.egress:
-                add(
-                    "NetworkPolicy",
-                    template_policy_name(instance, name),
-                    _template_policy(instance, name, template.egress),
-                )
+                policy = _template_policy(instance, name, template.egress)
+                add("NetworkPolicy", f"{names.agent}-{name}", policy)

@@ -42,7 +42,7 @@ from constructs_lib.constructs.database import (
     is_managed,
     postgres_pod_security,
 )
-from constructs_lib.constructs.env import secret_var
+from constructs_lib.constructs.env import AWS_KEYS, literal_entries, secret_var
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import DATA_PATH, component_labels, components_selector
@@ -145,14 +145,13 @@ def app_native_env(instance: Instance) -> list[EnvEntry]:
     if native is None:
         return []
     enabled, interval, retention = native.enabled, native.interval_minutes, native.retention_days
-    values: list[tuple[str, str | None]] = [  # None: the variable is not set
+    return literal_entries(
+        EnvSlot.APP_BACKUP,
         ("PAPERCLIP_DB_BACKUP_ENABLED", str(enabled).lower() if enabled is not None else None),
         ("PAPERCLIP_DB_BACKUP_INTERVAL_MINUTES", str(interval) if interval else None),
         ("PAPERCLIP_DB_BACKUP_RETENTION_DAYS", str(retention) if retention else None),
         ("PAPERCLIP_DB_BACKUP_DIR", APP_BACKUP_DIR),
-    ]
-    slot = EnvSlot.APP_BACKUP
-    return [EnvEntry(name, value, slot=slot) for name, value in values if value is not None]
+    )
 
 
 def _value(name: str, value: str) -> dict[str, Any]:
@@ -195,8 +194,7 @@ def s3_env(instance: Instance, target: BackupTarget) -> list[dict[str, Any]]:
     if target.region:
         env.append(_value("AWS_DEFAULT_REGION", target.region))
     if target.credentials:
-        keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
-        env += [secret_var(key, target.credentials, key) for key in keys]
+        env += [secret_var(key, target.credentials, key) for key in AWS_KEYS]
     return env
 
 
@@ -209,13 +207,14 @@ def work_size(instance: Instance) -> str:
 
 
 def _container(
-    name: str, image: str, phase: str, env: list[dict[str, Any]], resources: dict[str, Any]
+    name: str, image: str, env: list[dict[str, Any]], resources: dict[str, Any]
 ) -> dict[str, Any]:
+    """Runs ``paperclip-db.sh <name>``: the container's name is the script's phase."""
     return {
         "name": name,
         "image": image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", phase],
+        "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", name],
         "env": [_value("BACKUP_DIR", WORK_DIR), *env],
         "resources": json_copy(resources),  # PG_RESOURCES and AWS_RESOURCES are shared
         "securityContext": restricted_container_security(),
@@ -280,8 +279,8 @@ def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, A
     backup = instance.spec.backup
     assert backup is not None and backup.schedule is not None
     image = instance.spec.database.managed.image
-    dump = _container("dump", image, "dump", database_env(instance), PG_RESOURCES)
-    upload = _container("upload", AWS_CLI_IMAGE, "upload", s3_env(instance, target), AWS_RESOURCES)
+    dump = _container("dump", image, database_env(instance), PG_RESOURCES)
+    upload = _container("upload", AWS_CLI_IMAGE, s3_env(instance, target), AWS_RESOURCES)
     fields = {
         "concurrencyPolicy": "Forbid",
         "startingDeadlineSeconds": 3600,
@@ -295,8 +294,8 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
     image = instance.spec.database.managed.image
     key = instance.spec.restore_from or "latest"
     fetch_env = [*s3_env(instance, target), _value("RESTORE_KEY", key)]
-    fetch = _container("fetch", AWS_CLI_IMAGE, "fetch", fetch_env, AWS_RESOURCES)
-    restore = _container("restore", image, "restore", database_env(instance), PG_RESOURCES)
+    fetch = _container("fetch", AWS_CLI_IMAGE, fetch_env, AWS_RESOURCES)
+    restore = _container("restore", image, database_env(instance), PG_RESOURCES)
     fields = {
         "suspend": True,
         "concurrencyPolicy": "Forbid",

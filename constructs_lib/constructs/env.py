@@ -21,6 +21,9 @@ from constructs_lib.constructs.names import (
 from constructs_lib.spec import DatabaseMode, DeploymentMode, Instance, SecretKeySelector
 from constructs_lib.spec.rules import shared_master_key
 
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+"""The keys of an S3 credentials Secret, each read as the variable of the same name."""
+
 
 def secret_entry(name: str, selector: SecretKeySelector, slot: EnvSlot) -> EnvEntry:
     return EnvEntry(
@@ -30,6 +33,12 @@ def secret_entry(name: str, selector: SecretKeySelector, slot: EnvSlot) -> EnvEn
         optional=selector.optional,
         slot=slot,
     )
+
+
+def literal_entries(slot: EnvSlot, *pairs: tuple[str, str | None]) -> list[EnvEntry]:
+    """Literal entries in ``slot`` for the (name, value) pairs, in order; a pair whose value
+    is None or empty leaves its variable unset."""
+    return [EnvEntry(name, value, slot=slot) for name, value in pairs if value]
 
 
 def secret_var(name: str, secret: str, key: str) -> dict[str, Any]:
@@ -100,30 +109,26 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
     env.append(secret_entry("PAPERCLIP_SECRETS_MASTER_KEY", master, EnvSlot.MASTER_KEY))
     if spec.secrets.strict_mode:
         env.append(EnvEntry("PAPERCLIP_SECRETS_STRICT_MODE", "true", slot=EnvSlot.SECRETS_STRICT))
-    if not spec.heartbeat.enabled:
-        env.append(EnvEntry("HEARTBEAT_SCHEDULER_ENABLED", "false", slot=EnvSlot.HEARTBEAT))
-    if spec.heartbeat.interval_ms > 0:
-        env.append(
-            EnvEntry(
-                "HEARTBEAT_SCHEDULER_INTERVAL_MS",
-                str(spec.heartbeat.interval_ms),
-                slot=EnvSlot.HEARTBEAT,
-            )
-        )
+    interval = spec.heartbeat.interval_ms
+    env += literal_entries(
+        EnvSlot.HEARTBEAT,
+        ("HEARTBEAT_SCHEDULER_ENABLED", None if spec.heartbeat.enabled else "false"),
+        ("HEARTBEAT_SCHEDULER_INTERVAL_MS", str(interval) if interval > 0 else None),
+    )
     storage = spec.object_storage
     if storage is not None:
         slot = EnvSlot.OBJECT_STORAGE
-        env.append(EnvEntry("PAPERCLIP_STORAGE_PROVIDER", "s3", slot=slot))
-        env.append(EnvEntry("PAPERCLIP_STORAGE_S3_BUCKET", storage.bucket, slot=slot))
-        if storage.region:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_REGION", storage.region, slot=slot))
-        if storage.endpoint:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_ENDPOINT", storage.endpoint, slot=slot))
-        if storage.path_style:
-            env.append(EnvEntry("PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE", "true", slot=slot))
+        env += literal_entries(
+            slot,
+            ("PAPERCLIP_STORAGE_PROVIDER", "s3"),
+            ("PAPERCLIP_STORAGE_S3_BUCKET", storage.bucket),  # never empty (3-63 characters)
+            ("PAPERCLIP_STORAGE_S3_REGION", storage.region),
+            ("PAPERCLIP_STORAGE_S3_ENDPOINT", storage.endpoint),
+            ("PAPERCLIP_STORAGE_S3_FORCE_PATH_STYLE", "true" if storage.path_style else None),
+        )
         if storage.credentials_secret_ref is not None:
             name = storage.credentials_secret_ref.name
-            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            for key in AWS_KEYS:
                 env.append(EnvEntry(key, secret_name=name, secret_key=key, slot=slot))
     env.append(
         # the server reads PAPERCLIP_LOG_LEVEL (the operator's LOG_LEVEL is ignored by it)

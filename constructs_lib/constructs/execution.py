@@ -15,6 +15,7 @@ from constructs_lib.constructs.adapters import (
     api_server_egress,
     sandbox_of,
 )
+from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import server_name
 from constructs_lib.constructs.primitives import RBAC_GROUP, rule
@@ -58,13 +59,11 @@ def execution_env(settings: KubernetesExecutionSpec | None) -> list[EnvEntry]:
     block only the mode and in-cluster variables are set (the server then uses its own
     backend default, sandbox-cr)."""
     slot = EnvSlot.EXECUTION
-    env = [
-        EnvEntry("PAPERCLIP_EXECUTION_MODE", "kubernetes", slot=slot),
-        EnvEntry("PAPERCLIP_K8S_IN_CLUSTER", "true", slot=slot),
-    ]
+    always = [("PAPERCLIP_EXECUTION_MODE", "kubernetes"), ("PAPERCLIP_K8S_IN_CLUSTER", "true")]
     if settings is None:
-        return env
+        return literal_entries(slot, *always)
     values: list[tuple[str, str | None]] = [
+        *always,
         ("PAPERCLIP_K8S_BACKEND", settings.backend.value),
         ("PAPERCLIP_K8S_RUNTIME_CLASS_NAME", settings.runtime_class_name),
         ("PAPERCLIP_K8S_EGRESS_MODE", settings.egress_mode.value if settings.egress_mode else None),
@@ -84,8 +83,7 @@ def execution_env(settings: KubernetesExecutionSpec | None) -> list[EnvEntry]:
                 (f"PAPERCLIP_K8S_{prefix}_{field.upper()}", str(getattr(block, field)))
                 for field in type(block).model_fields
             ]
-    env += [EnvEntry(name, value, slot=slot) for name, value in values if value]
-    return env
+    return literal_entries(slot, *values)
 
 
 class ExecutionFeature(Feature):

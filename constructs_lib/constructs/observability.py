@@ -58,15 +58,6 @@ RULE_GROUP = "paperclip"
 CRASH_LOOP = "CrashLoopBackOff"
 
 
-def alerts_name(instance: Instance) -> str:
-    return f"{instance.name}-alerts"
-
-
-def dashboard_names(instance: Instance) -> tuple[str, str]:
-    """The overview and detail dashboard ConfigMaps (the operator's names)."""
-    return f"{instance.name}-dashboard-operator", f"{instance.name}-dashboard-instance"
-
-
 def _workload(instance: Instance) -> str:
     """``statefulset`` or ``deployment``: the effective server workload kind."""
     return effective_workload(instance.spec).value.lower()
@@ -280,14 +271,14 @@ def prometheus_rule_body(instance: Instance, rules: PrometheusRuleSpec) -> dict[
 # --- Grafana dashboards -------------------------------------------------------------------
 
 
-def dashboard_keys(instance: Instance) -> tuple[str, str]:
-    """The ConfigMap keys: the file names in the sidecar's folder, one per instance name (the
-    operator's fixed names overwrite each other there). Nothing in them or in the
-    dashboards' identity derives from the namespace, which the Helm chart templates."""
-    return (
-        f"paperclip-operator-{instance.name}.json",
-        f"paperclip-instance-{instance.name}.json",
-    )
+def dashboard_configmaps(instance: Instance) -> list[tuple[str, str]]:
+    """The overview and detail dashboard ConfigMaps (the operator's names), each with its key:
+    the file name in the sidecar's folder, one per instance name (the operator's fixed names
+    overwrite each other there). Nothing in them or in the dashboards' identity derives from
+    the namespace, which the Helm chart templates."""
+    name = instance.name
+    boards = ("operator", "instance")
+    return [(f"{name}-dashboard-{board}", f"paperclip-{board}-{name}.json") for board in boards]
 
 
 _DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -436,33 +427,26 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
     return _dashboard(f"Paperclip overview ({ns}/{name})", panels)
 
 
+def _usage(per_pod: str, pods: str, resource: str, bound: str) -> list[tuple[str, str]]:
+    """The targets of a usage panel: ``per_pod`` and the largest ``bound`` (``request`` or
+    ``limit``) of ``resource`` over the containers ``pods`` selects."""
+    largest = f'max(kube_pod_container_resource_{bound}s{{{pods},resource="{resource}"}})'
+    return [(per_pod, "{{pod}}"), (largest, bound)]
+
+
 def _detail(inputs: DashboardInputs) -> dict[str, Any]:
     ns, name = inputs.namespace, inputs.name
     pods = _containers(ns, inputs.pods)
     pod_only = f"namespace={_q(ns)},pod=~{_q(inputs.pods)}"
+    cpu = _pod_rate("container_cpu_usage_seconds_total", pods)
+    memory = f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})"
+    throttled = (
+        f"{_pod_rate('container_cpu_cfs_throttled_periods_total', pods)} / "
+        f"{_pod_rate('container_cpu_cfs_periods_total', pods)}"
+    )
     panels = [
-        _panel(
-            "CPU usage",
-            [
-                (_pod_rate("container_cpu_usage_seconds_total", pods), "{{pod}}"),
-                (
-                    f'max(kube_pod_container_resource_requests{{{pods},resource="cpu"}})',
-                    "request",
-                ),
-            ],
-            unit="cores",
-        ),
-        _panel(
-            "Memory working set",
-            [
-                (f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})", "{{pod}}"),
-                (
-                    f'max(kube_pod_container_resource_limits{{{pods},resource="memory"}})',
-                    "limit",
-                ),
-            ],
-            unit="bytes",
-        ),
+        _panel("CPU usage", _usage(cpu, pods, "cpu", "request"), unit="cores"),
+        _panel("Memory working set", _usage(memory, pods, "memory", "limit"), unit="bytes"),
         _panel(
             "Network",
             [
@@ -471,17 +455,7 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
             ],
             unit="Bps",
         ),
-        _panel(
-            "CPU throttling",
-            [
-                (
-                    f"{_pod_rate('container_cpu_cfs_throttled_periods_total', pods)} / "
-                    f"{_pod_rate('container_cpu_cfs_periods_total', pods)}",
-                    "{{pod}}",
-                )
-            ],
-            unit="percentunit",
-        ),
+        _panel("CPU throttling", [(throttled, "{{pod}}")], unit="percentunit"),
         _panel("Restarts", [(f"sum by (pod) ({_restarts(pods, '10m')})", "{{pod}}")]),
         _panel("Last termination OOMKilled", [(_oom_killed(pods), "{{pod}}")]),
     ]
@@ -550,14 +524,14 @@ class ObservabilityFeature(Feature):
             add("ServiceMonitor", server_name(instance), body, labels={**monitor.labels, **labels})
         if rules is not None:
             body = prometheus_rule_body(instance, rules)
-            add("PrometheusRule", alerts_name(instance), body, labels={**rules.labels, **labels})
+            add(
+                "PrometheusRule", f"{instance.name}-alerts", body, labels={**rules.labels, **labels}
+            )
         dashboards = metrics.dashboards
         if dashboards is not None:
             cm_labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **labels}
             annotations = {FOLDER_ANNOTATION: dashboards.folder}
             texts = dashboard_texts(DashboardInputs.of(instance))
-            for name, key, text in zip(
-                dashboard_names(instance), dashboard_keys(instance), texts, strict=True
-            ):
+            for (name, key), text in zip(dashboard_configmaps(instance), texts, strict=True):
                 body = {"data": {key: text}}
                 self.add("ConfigMap", name, body, labels=cm_labels, annotations=annotations)

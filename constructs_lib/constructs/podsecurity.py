@@ -26,38 +26,32 @@ ALLOWED_SECCOMP = {"RuntimeDefault", "Localhost"}
 def container_violations(container: dict[str, Any], pod_context: dict[str, Any]) -> list[str]:
     """Why one container fails "restricted" (empty when it passes)."""
     context = container.get("securityContext") or {}
-    found = []
-    if context.get("privileged"):
-        found.append("runs privileged")
-    if context.get("allowPrivilegeEscalation") is not False:
-        found.append("does not set allowPrivilegeEscalation: false")
     capabilities = context.get("capabilities") or {}
-    if "ALL" not in (capabilities.get("drop") or []):
-        found.append("does not drop ALL capabilities")
     added = set(capabilities.get("add") or []) - ALLOWED_CAPABILITIES
-    if added:
-        found.append(f"adds capabilities {', '.join(sorted(added))}")
     non_root = context.get("runAsNonRoot", pod_context.get("runAsNonRoot"))
-    if non_root is not True:
-        found.append("does not set runAsNonRoot: true")
-    if context.get("runAsUser", pod_context.get("runAsUser")) == 0:
-        found.append("runs as user 0")
     seccomp = (context.get("seccompProfile") or pod_context.get("seccompProfile") or {}).get("type")
-    if seccomp not in ALLOWED_SECCOMP:
-        found.append("has no RuntimeDefault/Localhost seccomp profile")
-    if any(p.get("hostPort") for p in container.get("ports") or []):
-        found.append("uses a hostPort")
-    return found
+    checks = [
+        (context.get("privileged"), "runs privileged"),
+        (
+            context.get("allowPrivilegeEscalation") is not False,
+            "does not set allowPrivilegeEscalation: false",
+        ),
+        ("ALL" not in (capabilities.get("drop") or []), "does not drop ALL capabilities"),
+        (added, f"adds capabilities {', '.join(sorted(added))}"),
+        (non_root is not True, "does not set runAsNonRoot: true"),
+        (context.get("runAsUser", pod_context.get("runAsUser")) == 0, "runs as user 0"),
+        (seccomp not in ALLOWED_SECCOMP, "has no RuntimeDefault/Localhost seccomp profile"),
+        (any(p.get("hostPort") for p in container.get("ports") or []), "uses a hostPort"),
+    ]
+    return [reason for failed, reason in checks if failed]
 
 
 def pod_violations(pod: dict[str, Any]) -> list[tuple[str, int, str]]:
     """(pod field, index in it, reason) for every part of a pod spec that fails "restricted"
     (index 0 for a pod-level field)."""
     context = pod.get("securityContext") or {}
-    found: list[tuple[str, int, str]] = []
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(flag):
-            found.append((flag, 0, f"sets {flag}"))
+    flags = ("hostNetwork", "hostPID", "hostIPC")
+    found = [(flag, 0, f"sets {flag}") for flag in flags if pod.get(flag)]
     for index, volume in enumerate(pod.get("volumes") or []):
         kinds = set(volume) - ALLOWED_VOLUMES
         if kinds:

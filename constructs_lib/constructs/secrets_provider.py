@@ -12,6 +12,7 @@ NetworkPolicy already allows HTTPS; an ``endpoint`` on another port gets its own
 
 from __future__ import annotations
 
+from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.primitives import egress_port, ports_rule
 from constructs_lib.errors import Problem
@@ -21,8 +22,8 @@ from constructs_lib.spec.server import SecretsProvider
 
 
 def provider_env(aws: AwsSecretsSpec) -> list[EnvEntry]:
-    slot = EnvSlot.SECRETS_PROVIDER
-    pairs = [
+    return literal_entries(
+        EnvSlot.SECRETS_PROVIDER,
         ("PAPERCLIP_SECRETS_PROVIDER", SecretsProvider.AWS_SECRETS_MANAGER.value),
         ("PAPERCLIP_SECRETS_AWS_REGION", aws.region),
         ("PAPERCLIP_SECRETS_AWS_KMS_KEY_ID", aws.kms_key_id),
@@ -31,8 +32,7 @@ def provider_env(aws: AwsSecretsSpec) -> list[EnvEntry]:
         ("PAPERCLIP_SECRETS_AWS_ENVIRONMENT", aws.environment),
         ("PAPERCLIP_SECRETS_AWS_ENDPOINT", aws.endpoint),
         ("PAPERCLIP_SECRETS_AWS_DELETE_RECOVERY_DAYS", str(aws.delete_recovery_days)),
-    ]
-    return [EnvEntry(name, value, slot=slot) for name, value in pairs if value]
+    )
 
 
 class SecretsProviderFeature(Feature):

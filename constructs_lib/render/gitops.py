@@ -181,37 +181,32 @@ def git_repository(config: GitOpsConfig, dist: str) -> dict[str, Any]:
     return _entry(FLUX_SOURCE_API, "GitRepository", config.name, config.flux.namespace, spec)
 
 
+def _flux_spec(config: GitOpsConfig, *, target: bool = True) -> dict[str, Any]:
+    """The interval and timeout of a Flux object that syncs; ``target``: into the target
+    cluster (a remote one's kubeConfig), not into Flux's own (the roots)."""
+    spec: dict[str, Any] = {"interval": config.flux.interval, "timeout": config.flux.timeout}
+    if target and config.flux.kube_config_secret:
+        spec["kubeConfig"] = {"secretRef": {"name": config.flux.kube_config_secret}}
+    return spec
+
+
+def _kustomization(
+    config: GitOpsConfig, name: str, path: str, *, prune: bool = True, target: bool = True
+) -> dict[str, Any]:
+    """A Kustomization that syncs ``./<path>`` of the GitRepository: into the target cluster,
+    waiting for health, or (``target`` False, the roots) into Flux's own."""
+    spec = {**_flux_spec(config, target=target), "path": f"./{path}", "prune": prune}
+    if target:
+        spec["wait"] = True
+    spec["sourceRef"] = {"kind": "GitRepository", "name": config.name}
+    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", name, config.flux.namespace, spec)
+
+
 def root_kustomization(config: GitOpsConfig, dist: str, directory: str) -> dict[str, Any]:
     """Syncs ``<dist>/gitops/<directory>``, itself included: after the first apply every
     change of the entry objects (a new app's Kustomization, say) arrives by git."""
     name = config.name if directory == "flux" else config.helm_root
-    spec = {
-        "interval": config.flux.interval,
-        "timeout": config.flux.timeout,
-        "path": f"./{dist}/{GITOPS_DIR}/{directory}",
-        "prune": True,
-        "sourceRef": {"kind": "GitRepository", "name": config.name},
-    }
-    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", name, config.flux.namespace, spec)
-
-
-def _flux_common(config: GitOpsConfig) -> dict[str, Any]:
-    common: dict[str, Any] = {"interval": config.flux.interval, "timeout": config.flux.timeout}
-    if config.flux.kube_config_secret:
-        common["kubeConfig"] = {"secretRef": {"name": config.flux.kube_config_secret}}
-    return common
-
-
-def namespaces_kustomization(config: GitOpsConfig, dist: str) -> dict[str, Any]:
-    spec = {
-        **_flux_common(config),
-        "path": f"./{dist}/{GITOPS_DIR}/flux/namespaces",
-        "prune": False,
-        "wait": True,
-        "sourceRef": {"kind": "GitRepository", "name": config.name},
-    }
-    name = config.namespaces_root
-    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", name, config.flux.namespace, spec)
+    return _kustomization(config, name, f"{dist}/{GITOPS_DIR}/{directory}", target=False)
 
 
 FLUX_KEPT = {FLUX_PRUNE: "disabled"}
@@ -234,27 +229,17 @@ def extra_namespaces(apps: Sequence[AppSummary]) -> list[str]:
 
 
 def app_kustomization(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
-    name = app.name
-    depends = [{"name": config.namespaces_root}] + [
-        {"name": entry_name(d)} for d in config.depends_on.get(name, [])
-    ]
-    spec = {
-        **_flux_common(config),
-        "path": f"./{dist}/{name}/kustomize",
-        "prune": True,
-        "wait": True,
-        "sourceRef": {"kind": "GitRepository", "name": config.name},
-        "dependsOn": depends,
-    }
-    namespace = config.flux.namespace
-    return _entry(FLUX_KUSTOMIZE_API, "Kustomization", entry_name(name), namespace, spec)
+    kustomization = _kustomization(config, entry_name(app.name), f"{dist}/{app.name}/kustomize")
+    needs = [config.namespaces_root, *map(entry_name, config.depends_on.get(app.name, []))]
+    kustomization["spec"]["dependsOn"] = [{"name": n} for n in needs]
+    return kustomization
 
 
 def helm_release(config: GitOpsConfig, app: AppSummary, dist: str) -> dict[str, Any]:
     name = app.name
     namespace = app.namespaces[0]
     spec: dict[str, Any] = {
-        **_flux_common(config),
+        **_flux_spec(config),
         "releaseName": name,
         "targetNamespace": namespace,
         "storageNamespace": namespace,
@@ -337,8 +322,10 @@ def gitops_tree(
     if config.flux.enabled:
         namespaces = sorted({ns for a in selected for ns in a.namespaces})
         batches["flux/namespaces"] = [namespace_object(ns) for ns in namespaces]
+        path = f"{dist}/{GITOPS_DIR}/flux/namespaces"  # never pruned
+        namespaces_sync = _kustomization(config, config.namespaces_root, path, prune=False)
         kustomizations = [app_kustomization(config, a, dist) for a in selected]
-        flavours = {"flux": [namespaces_kustomization(config, dist), *kustomizations]}
+        flavours = {"flux": [namespaces_sync, *kustomizations]}
         if config.flux.helm_releases:
             flavours["flux-helm"] = [
                 # applied before the HelmReleases (kustomize-controller applies Namespaces

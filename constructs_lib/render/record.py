@@ -380,10 +380,7 @@ def fresh_apps(
     found: dict[Path, Record] = {}
     for path, digest in inputs.items():
         app_dir = out / path.stem
-        try:
-            record = parse_record((app_dir / MARKER_FILE).read_bytes())
-        except OSError:
-            continue
+        record = parse_record(_read(app_dir / MARKER_FILE))  # an unreadable one holds none
         if record is None or record.inputs != digest or record.summary.name != app_dir.name:
             continue
         if record.warnings and not with_warnings:

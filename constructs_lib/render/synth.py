@@ -109,7 +109,6 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         raise UserError(errors)
     per_instance: list[list[dict[str, Any]]] = []
     built: list[list[KubeObject]] = []
-    objects: list[dict[str, Any]] = []
     documents: list[str] = []
     for index, planned in enumerate(plans):
         made = instance_objects(planned, sources())
@@ -120,13 +119,13 @@ def render_app(app: App, version: str, tick: Callable[[], None] | None = None) -
         found, texts = check_and_dump(objects_of, version, str(app.source), label, stamped)
         errors += found
         per_instance.append(objects_of)
-        objects += objects_of
         documents += texts
         if tick:
             tick()
     errors += collisions(app, per_instance)
     if errors:
         raise UserError(errors)
+    objects = [o for batch in per_instance for o in batch]
     order = sorted(range(len(objects)), key=lambda i: _sort_key(objects[i]))
     return RenderedApp(
         app=app,

@@ -183,32 +183,25 @@ def flux_url(url: str) -> str:
 
 def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
     """What synthesizes but will not sync as it stands."""
-    warnings = []
     host = (
         m["host"]
         if (m := _SCP_LIKE.match(config.repo_url))
         else urllib.parse.urlsplit(config.repo_url).hostname or ""
     ).lower()  # host names are case-insensitive (urlsplit lowers an https host already)
-    if any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS):
-        warnings.append(
-            Problem(
-                f"is the placeholder {config.repo_url!r}: Argo CD and Flux cannot fetch it.",
-                path="repoURL",
-                fix="set repoURL to this repository's URL.",
-                file=file,
-            )
-        )
-    if flux_url(config.repo_url).startswith("ssh://") and config.secret_ref is None:
-        warnings.append(
-            Problem(
-                "is an ssh URL but no secretRef names the key: Flux cannot clone it.",
-                path="repoURL",
-                fix="create a Secret with identity and known_hosts in the Flux namespace and "
-                "set secretRef (Argo CD: its repository Secret for this URL).",
-                file=file,
-            )
-        )
-    return warnings
+    warnings = [  # (whether it applies, message, fix)
+        (
+            any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS),
+            f"is the placeholder {config.repo_url!r}: Argo CD and Flux cannot fetch it.",
+            "set repoURL to this repository's URL.",
+        ),
+        (
+            flux_url(config.repo_url).startswith("ssh://") and config.secret_ref is None,
+            "is an ssh URL but no secretRef names the key: Flux cannot clone it.",
+            "create a Secret with identity and known_hosts in the Flux namespace and "
+            "set secretRef (Argo CD: its repository Secret for this URL).",
+        ),
+    ]
+    return [Problem(m, path="repoURL", fix=fix, file=file) for found, m, fix in warnings if found]
 
 
 def _problems(error: ValidationError, file: str) -> list[Problem]:

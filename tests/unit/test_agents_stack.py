@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.constructs.agents import LAUNCHER_RULES, launcher_config
+from constructs_lib.constructs.agents import launcher_config
 from constructs_lib.constructs.names import ADAPTER_DIR
 from constructs_lib.constructs.package_files import ADAPTER_FILES
 from constructs_lib.errors import UserError
+from launcher.access import RULES as LAUNCHER_RULES
 from launcher.templates import LauncherConfig
 from tests.conftest import make_instance, synth_objects
 
