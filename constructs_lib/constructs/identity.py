@@ -49,12 +49,10 @@ def identity_env(instance: Instance) -> list[EnvEntry]:
             env.append(EnvEntry("PAPERCLIP_EMAIL_VERIFICATION_REQUIRED", "true", slot=slot))
     for field, prefix in OAUTH_PROVIDERS:
         provider = getattr(auth, field)
-        if provider is None:
-            continue
-        secret = provider.credentials_secret_ref.name
-        for suffix in ("CLIENT_ID", "CLIENT_SECRET"):
-            key = f"{prefix}_{suffix}"
-            env.append(EnvEntry(key, secret_name=secret, secret_key=key, slot=slot))
+        if provider is not None:
+            secret = provider.credentials_secret_ref.name
+            keys = (f"{prefix}_CLIENT_ID", f"{prefix}_CLIENT_SECRET")
+            env += [EnvEntry(key, secret_name=secret, secret_key=key, slot=slot) for key in keys]
     return env
 
 
@@ -164,12 +162,10 @@ class IdentityFeature(Feature):
     @classmethod
     def contribute(cls, instance: Instance) -> Contribution:
         errors = list(identity_errors(instance))
-        init = []
-        if instance.spec.deployment.platform_admin is not None and not errors:
-            init.append(seed_container(instance))
+        seeded = instance.spec.deployment.platform_admin is not None and not errors
         return Contribution(
             env=identity_env(instance),
-            init_containers=init,
+            init_containers=[seed_container(instance)] if seeded else [],
             errors=errors,
             warnings=list(identity_warnings(instance)),
         )

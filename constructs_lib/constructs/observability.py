@@ -32,6 +32,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from constructs_lib.constructs.database import DatabaseNames, is_managed
+from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
@@ -98,17 +99,17 @@ def claims(instance: Instance) -> list[str]:
 
 def otel_env(instance: Instance) -> list[EnvEntry]:
     """The operator's OpenTelemetry variables, naming the effective workload kind."""
-    slot = EnvSlot.OBSERVABILITY
     attributes = (
         f"k8s.namespace.name={instance.namespace},k8s.{_workload(instance)}.name="
         f"{server_name(instance)}"
     )
-    return [
-        EnvEntry("NODE_OPTIONS", INSTRUMENTATION, slot=slot),
-        EnvEntry("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT, slot=slot),
-        EnvEntry("OTEL_SERVICE_NAME", instance.name, slot=slot),
-        EnvEntry("OTEL_RESOURCE_ATTRIBUTES", attributes, slot=slot),
-    ]
+    return literal_entries(  # none empty (the instance name is a DNS label)
+        EnvSlot.OBSERVABILITY,
+        ("NODE_OPTIONS", INSTRUMENTATION),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT),
+        ("OTEL_SERVICE_NAME", instance.name),
+        ("OTEL_RESOURCE_ATTRIBUTES", attributes),
+    )
 
 
 def scrape_ingress(instance: Instance, monitor: ServiceMonitorSpec) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import ge, gt, le, lt
 from typing import Any
 from urllib.parse import unquote, urljoin
 
@@ -220,9 +221,8 @@ class Compiler:
             return _never
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
-        for keyword in schema:
-            if keyword in UNSUPPORTED:
-                raise Unsupported(f"keyword {keyword!r}")
+        if (unknown := next((k for k in schema if k in UNSUPPORTED), None)) is not None:
+            raise Unsupported(f"keyword {unknown!r}")
         if "$id" in schema:
             resolver = resolver.in_subresource(schema)
         checks: list[Check] = []
@@ -238,11 +238,14 @@ class Compiler:
         if "enum" in schema:
             checks.append(_enum(schema["enum"]))
         if "const" in schema:
-            const = schema["const"]
-            checks.append(lambda v: equal(v, const))
+            checks.append(_enum([schema["const"]]))
         keyword_checks = (self._array(schema, resolver), _string(schema), _number(schema))
         checks += [check for check in keyword_checks if check is not None]
-        checks += self._junctors(schema, resolver)
+        checks += [self._compile(sub, resolver) for sub in schema.get("allOf", ())]
+        for keyword, junctor in _JUNCTORS.items():
+            if keyword in schema:
+                subs = [schema["not"]] if keyword == "not" else schema[keyword]
+                checks.append(junctor([self._compile(sub, resolver) for sub in subs]))
         return _all(checks)
 
     def _object(self, schema: dict[str, Any], resolver: Resolver) -> Check | None:
@@ -319,9 +322,7 @@ class Compiler:
     def _array(self, schema: dict[str, Any], resolver: Resolver) -> Check | None:
         if not any(k in schema for k in ("items", "minItems", "maxItems", "uniqueItems")):
             return None
-        items = self._compile(schema["items"], resolver) if "items" in schema else None
-        if items is _always:
-            items = None
+        items = self._compile(schema.get("items", True), resolver)
         min_items = schema.get("minItems")
         max_items = schema.get("maxItems")
         unique = bool(schema.get("uniqueItems", False))
@@ -329,7 +330,7 @@ class Compiler:
         def check(v: Any) -> bool:
             if not isinstance(v, list):
                 return True
-            if items is not None:
+            if items is not _always:  # no "items", or one that accepts anything
                 for item in v:
                     if not items(item):
                         return False
@@ -341,21 +342,14 @@ class Compiler:
 
         return check
 
-    def _junctors(self, schema: dict[str, Any], resolver: Resolver) -> list[Check]:
-        checks: list[Check] = []
-        if "allOf" in schema:
-            checks += [self._compile(sub, resolver) for sub in schema["allOf"]]
-        if "anyOf" in schema:
-            options = [self._compile(sub, resolver) for sub in schema["anyOf"]]
-            checks.append(lambda v: any(option(v) for option in options))
-        if "oneOf" in schema:
-            choices = [self._compile(sub, resolver) for sub in schema["oneOf"]]
-            checks.append(lambda v: sum(1 for choice in choices if choice(v)) == 1)
-        if "not" in schema:
-            negated = self._compile(schema["not"], resolver)
-            checks.append(lambda v: not negated(v))
-        return checks
 
+_JUNCTORS: dict[str, Callable[[list[Check]], Check]] = {
+    "anyOf": lambda options: lambda v: any(option(v) for option in options),
+    "oneOf": lambda choices: lambda v: sum(1 for choice in choices if choice(v)) == 1,
+    "not": lambda negated: lambda v: not negated[0](v),
+}
+"""The check of each junctor but ``allOf`` (whose subschemas are simply more checks), from its
+compiled subschemas (``not``: its one subschema's, in a list)."""
 
 _OBJECT_KEYWORDS = (
     "properties",
@@ -415,14 +409,12 @@ def _string(schema: dict[str, Any]) -> Check | None:
     return check
 
 
+_BOUNDS = {"minimum": ge, "maximum": le, "exclusiveMinimum": gt, "exclusiveMaximum": lt}
+"""The bound keywords and the test a number must pass against each."""
+
+
 def _number(schema: dict[str, Any]) -> Check | None:
-    bounds: list[tuple[Any, Callable[[Any, Any], bool]]] = [
-        (schema.get("minimum"), lambda v, b: v >= b),
-        (schema.get("maximum"), lambda v, b: v <= b),
-        (schema.get("exclusiveMinimum"), lambda v, b: v > b),
-        (schema.get("exclusiveMaximum"), lambda v, b: v < b),
-    ]
-    tests = [(bound, test) for bound, test in bounds if bound is not None]
+    tests = [(bound, test) for k, test in _BOUNDS.items() if (bound := schema.get(k)) is not None]
     multiple = schema.get("multipleOf")
     if not tests and multiple is None:
         return None

@@ -234,17 +234,16 @@ def _values_text(
     for key, value in tree.items():
         path = (*at, key)
         param = params.get(path)
+        if param is not None:
+            shown = json.dumps(value, ensure_ascii=False)
+            help_text, after = f"{param.help} Default: {shown}.", _yaml_value(value, indent)
+        elif path[:-1] == ("agents", "templates"):
+            help_text, after = f"the {key} agent template.", ""
+        else:
+            help_text, after = GROUP_HELP.get(".".join(path), f"settings of {key}."), ""
+        lines += [f"{pad}# {key}: {help_text}", f"{pad}{_yaml_key(key)}:{after}"]
         if param is None:
-            if path[:-1] == ("agents", "templates"):
-                help_text = f"the {key} agent template."
-            else:
-                help_text = GROUP_HELP.get(".".join(path), f"settings of {key}.")
-            lines += [f"{pad}# {key}: {help_text}", f"{pad}{_yaml_key(key)}:"]
             lines += _values_text(value, params, path, indent + 2)
-            continue
-        shown = json.dumps(value, ensure_ascii=False)
-        lines.append(f"{pad}# {key}: {param.help} Default: {shown}.")
-        lines.append(f"{pad}{_yaml_key(key)}:{_yaml_value(value, indent)}")
     return lines
 
 
@@ -426,26 +425,24 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     files = {f"templates/{a.instance.name}.yaml": instance_file(a, name) for a in analyses}
     schema = chart_schema(analyses, f"Values of the {name} chart")
     first = app.instances[0].spec.image
-    chart_yaml = {
+    head = {
         "apiVersion": "v2",
         "name": name,
         "description": f"Paperclip ({', '.join(i.name for i in app.instances)}), generated "
         "by paperclip-gitops",
         "type": "application",
-        "appVersion": first.tag or first.digest or "",
-        "kubeVersion": KUBE_VERSION,
     }
+    tail = {"appVersion": first.tag or first.digest or "", "kubeVersion": KUBE_VERSION}
     files[".helmignore"] = HELMIGNORE
     files["values.yaml"] = values_yaml(analyses, source)
     files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
     files["README.md"] = readme(name, analyses)
     files["templates/NOTES.txt"] = notes(analyses, rendered.plans)
     files["templates/_helpers.tpl"] = HELPERS
-    version = chart_version(files, chart_yaml)
-    chart_yaml = {**chart_yaml, "version": version}
-    order = ("apiVersion", "name", "description", "type", "version", "appVersion", "kubeVersion")
+    # the version (a hash of the rest) goes between them
+    chart_yaml = {**head, "version": chart_version(files, {**head, **tail}), **tail}
     files["Chart.yaml"] = marker_text(source) + "".join(
-        f"{key}: {json.dumps(chart_yaml[key], ensure_ascii=False)}\n" for key in order
+        f"{key}: {json.dumps(value, ensure_ascii=False)}\n" for key, value in chart_yaml.items()
     )
     return Chart(files=files, analyses=analyses)
 

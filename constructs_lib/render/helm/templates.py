@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 from constructs_lib.render.helm.sites import Hash, Merge, Pointer, Spans, Whole, get
@@ -20,6 +19,8 @@ from constructs_lib.render.yamltext import dump
 
 _TOKEN = "zqhelmtok{:05d}x"
 _TOKEN_RE = re.compile(r"zqhelmtok\d{5}x")
+_TOKEN_LINE = re.compile(r"^.*?(zqhelmtok\d{5}x).*\n?", re.MULTILINE)
+"""A line that holds a token (with its line break), and the line's first token."""
 
 
 def escape_braces(text: str) -> str:
@@ -83,18 +84,6 @@ def _set(tree: _Tree, pointer: Pointer, value: Any) -> None:
     tree.writable(pointer[:-1])[pointer[-1]] = value
 
 
-def _insert_first(
-    tree: _Tree, pointer: Pointer, key: str, value: Any, keep: tuple[str, ...]
-) -> None:
-    """Insert a key at the start of the mapping at ``pointer``, keeping only ``keep`` (the
-    generated keys: the others come from the values)."""
-    mapping = tree.writable(pointer)
-    items = [(k, v) for k, v in mapping.items() if k in keep]
-    mapping.clear()
-    mapping[key] = value
-    mapping.update(items)
-
-
 def render_template(
     obj: dict[str, Any],
     sites: dict[Pointer, Any],
@@ -118,7 +107,11 @@ def render_template(
 
     for pointer, site in sites.items():
         if isinstance(site, Merge):
-            _insert_first(tree, pointer, token(site), "x", site.generated)
+            # the token first (its line becomes the values' keys), then the generated keys only
+            mapping = tree.writable(pointer)
+            generated = [(k, v) for k, v in mapping.items() if k in site.generated]
+            mapping.clear()
+            mapping.update([(token(site), "x"), *generated])
         elif isinstance(site, Whole):  # a guarded one replaces its whole line
             _set(tree, pointer, token(site if site.guarded else _whole_action(site)))
         elif isinstance(site, Hash):
@@ -139,36 +132,19 @@ def render_template(
 
     text = escape_braces(dump(tree.root))
 
-    def line_with_token(line: str, name: str) -> str:
+    def line_with_token(found: re.Match[str]) -> str:
+        line, name = found.group(0, 1)
         if name in lines:
             return _line_action(line, lines[name])
         return _TOKEN_RE.sub(lambda match: inline[match.group(0)], line)
 
-    body = _sub_lines(text, line_with_token)
+    body = _TOKEN_LINE.sub(line_with_token, text)
     leftover = _TOKEN_RE.search(body)
     if leftover:
         raise AssertionError(f"template token {leftover.group(0)} was not replaced")
     if condition:
         return "{{- if " + condition + " }}\n" + body + "{{- end }}\n"
     return body
-
-
-def _sub_lines(text: str, replace: Callable[[str, str], str]) -> str:
-    """``text`` with each line that holds a token replaced by ``replace(line, first token of
-    the line)`` (the line with its line break)."""
-    out: list[str] = []
-    position = 0
-    for match in _TOKEN_RE.finditer(text):
-        if match.start() < position:
-            continue  # a later token of a line already replaced
-        start = text.rfind("\n", 0, match.start()) + 1
-        end = text.find("\n", match.end())
-        end = len(text) if end == -1 else end + 1
-        out.append(text[position:start])
-        out.append(replace(text[start:end], match.group(0)))
-        position = end
-    out.append(text[position:])
-    return "".join(out)
 
 
 _LINE = re.compile(r"^(?P<indent> *)(?P<key>[^ -].*?): (?P<token>zqhelmtok\d{5}x)\n?$")
