@@ -107,6 +107,8 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
         {"name": TMP_VOLUME, "mountPath": TMP_DIR},
         {"name": SERVE_VOLUME, "mountPath": SERVE_DIR, "readOnly": True},
     ]
+    # without TS_STATE_DIR, containerboot starts tailscaled with --state=mem: (an ephemeral
+    # node; `tailscale up` has no --ephemeral flag)
     if instance.spec.storage.persistence.enabled:  # the node state on the data volume
         values.update(TS_STATE_DIR=PERSISTENT_STATE_DIR, TS_AUTH_ONCE="true")
         env.append({"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
@@ -117,8 +119,6 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
                 "subPathExpr": "tailscale/$(POD_NAME)",
             }
         )
-    # without TS_STATE_DIR, containerboot starts tailscaled with --state=mem: (an ephemeral
-    # node; `tailscale up` has no --ephemeral flag)
     env += [{"name": name, "value": value} for name, value in values.items()]
     if spec.auth_key is not None:
         env.append(secret_var("TS_AUTHKEY", spec.auth_key.secret_ref.name, spec.auth_key.key))

@@ -163,17 +163,16 @@ IMAGE = Composite(
 COMPOSITES: tuple[Composite, ...] = (IMAGE,)
 
 
-def _field(instance: Instance, path: tuple[str, ...]) -> Any:
-    """The spec's field at ``path`` (attribute names), None when a part of it is unset."""
-    node: Any = instance.spec
-    for part in path:
-        node = getattr(node, part, None)
-    return node
-
-
 def _has(*path: str) -> Callable[[Instance], bool]:
-    """Whether the spec sets the field at ``path``."""
-    return lambda instance: _field(instance, path) is not None
+    """Whether the spec sets the field at ``path`` (attribute names; an unset part: no)."""
+
+    def applies(instance: Instance) -> bool:
+        node: Any = instance.spec
+        for part in path:
+            node = getattr(node, part, None)
+        return node is not None
+
+    return applies
 
 
 def _replica_floor(instance: Instance) -> int:
