@@ -396,7 +396,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     fix it.
     """
     from constructs_lib.render.layout import stale_app_dirs
-    from constructs_lib.render.pipeline import diff_trees
+    from constructs_lib.render.pipeline import diff_trees, stale_records
 
     with _reported():
         checked = _synthesize((), apps_dir, kubernetes_version, dist, strict, full=full)
@@ -409,8 +409,22 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
         f"{len(checked.apps)} app(s): {checked.fresh} unchanged since their record, "
         f"{len(checked.apps) - checked.fresh} synthesized"
     )
+    # notes on what check did not show or could not use: warnings of apps taken from their
+    # record, and (when dist/ is up to date) records that are out of date
+    if checked.unshown:
+        click.echo(
+            f"note: {checked.unshown} app(s) taken from their record had warnings when "
+            "synthesized; `check --full` prints them.",
+            err=True,
+        )
+    if not lines and (outdated := stale_records(checked.result.trees, dist)):
+        click.echo(
+            f"note: {len(outdated)} app(s) have no current record (written before records, "
+            "or the generator changed but not their output), so check synthesized them: "
+            "`make synth` writes it.",
+            err=True,
+        )
     if lines:
-        _check_notes(checked, None)
         sys.stdout.writelines(lines)
         _secho(
             f"{dist}/ is stale ({counts}): run `make synth` and commit the result.",
@@ -418,29 +432,7 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
             err=True,
         )
         sys.exit(EXIT_STALE)
-    _check_notes(checked, dist)
     click.echo(f"{dist}/ is up to date ({counts}).")
-
-
-def _check_notes(checked: _Synthesized, dist: Path | None) -> None:
-    """What ``check`` did not show or could not use: warnings of apps taken from their
-    record, and (``dist``: when it is up to date) records that are out of date."""
-    from constructs_lib.render.pipeline import stale_records
-
-    if checked.unshown:
-        click.echo(
-            f"note: {checked.unshown} app(s) taken from their record had warnings when "
-            "synthesized; `check --full` prints them.",
-            err=True,
-        )
-    outdated = stale_records(checked.result.trees, dist) if dist is not None else []
-    if outdated:
-        click.echo(
-            f"note: {len(outdated)} app(s) have no current record (written before records, "
-            "or the generator changed but not their output), so check synthesized them: "
-            "`make synth` writes it.",
-            err=True,
-        )
 
 
 @main.command()

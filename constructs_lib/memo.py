@@ -5,43 +5,35 @@ full (a synth of many instances keeps bounded memory; the next instance refills 
 from __future__ import annotations
 
 import marshal
-from collections.abc import Callable, Hashable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 _Result = TypeVar("_Result")
 
 
-class Memo(Generic[_Result]):
-    """Results by key, each made the first time it is asked for."""
+def by_value(limit: int) -> Callable[[Callable[[Any], _Result]], Callable[[Any], _Result]]:
+    """Decorator: the results of a pure function of plain data (what YAML or JSON gives),
+    remembered by the data's exact :func:`image`; anything else is computed every time."""
 
-    def __init__(self, limit: int) -> None:
-        self.found: dict[Hashable, _Result] = {}
-        """Read it directly on a hot path; store through :meth:`add`."""
-        self.limit = limit
+    def remember(function: Callable[[Any], _Result]) -> Callable[[Any], _Result]:
+        found: dict[bytes, _Result] = {}
 
-    def add(self, key: Hashable, result: _Result) -> _Result:
-        if len(self.found) >= self.limit:
-            self.found.clear()
-        self.found[key] = result
-        return result
+        @wraps(function)
+        def remembered(value: Any) -> _Result:
+            try:
+                key = image(value)
+            except TypeError:
+                return function(value)
+            if key not in found:
+                if len(found) >= limit:
+                    found.clear()
+                found[key] = function(value)
+            return found[key]
 
-    def __call__(self, key: Hashable, make: Callable[[], _Result]) -> _Result:
-        try:
-            return self.found[key]
-        except KeyError:
-            return self.add(key, make())
+        return remembered
 
-
-class ByValue(Memo[_Result]):
-    """Results of a pure function of plain data (what YAML or JSON gives), by the data's exact
-    :func:`image`; anything else is computed every time."""
-
-    def of(self, value: Any, make: Callable[[Any], _Result]) -> _Result:
-        try:
-            key = image(value)
-        except TypeError:
-            return make(value)
-        return self(key, lambda: make(value))
+    return remember
 
 
 def image(value: Any) -> bytes:
@@ -55,4 +47,4 @@ def image(value: Any) -> bytes:
         raise TypeError(type(value)) from None
 
 
-__all__ = ["ByValue", "Memo", "image"]
+__all__ = ["by_value", "image"]

@@ -57,7 +57,6 @@ from constructs_lib.constructs.primitives import (
     service_body,
 )
 from constructs_lib.errors import Problem
-from constructs_lib.memo import Memo
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate
 from constructs_lib.spec.data import AccessMode
@@ -87,46 +86,9 @@ def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
 
 Job = dict[str, Any]
 
-_CONFIGS: Memo[str] = Memo(256)
-
-
-_UNREAD = {"launcher": {"image", "replicas"}}
-"""Fields of the agents spec that only the launcher Deployment reads (it is not remembered):
-left out of the key, so the chart analysis's probes of them find the config remembered."""
-
-
-def _config_inputs(instance: Instance) -> tuple[Any, ...] | None:
-    """Exactly what :func:`launcher_config` reads, as a hashable key (the agents spec as its
-    JSON but :data:`_UNREAD`, plus whether its templates are the built-in one, which the JSON
-    does not say); None when the spec has no JSON (nothing is remembered then)."""
-    spec = instance.spec
-    keys = spec.adapters.api_keys_secret_ref
-    try:
-        agents = spec.agents.model_dump_json(exclude=_UNREAD)
-    except ValueError:  # pydantic's serialization errors are ValueErrors
-        return None
-    return (
-        instance.namespace,
-        instance.name,
-        spec.networking.service.port,
-        spec.image.reference,
-        keys.name if keys is not None else None,
-        spec.agents.builtin_template,
-        agents,
-    )
-
 
 def launcher_config(instance: Instance) -> str:
-    """templates.json: what the launcher reads (validated by the launcher's own schema).
-    Remembered by its inputs (the text is immutable): a plan and the build of its objects
-    both need it, and the Helm chart's analysis builds each instance many times."""
-    key = _config_inputs(instance)
-    if key is None:  # never remembered
-        return _launcher_config(instance)
-    return _CONFIGS(key, lambda: _launcher_config(instance))
-
-
-def _launcher_config(instance: Instance) -> str:
+    """templates.json: what the launcher reads (validated by the launcher's own schema)."""
     agents = instance.spec.agents
     names = AgentNames.of(instance)
     config = LauncherConfig(

@@ -179,20 +179,20 @@ def database_env(instance: Instance) -> list[dict[str, Any]]:
 def s3_env(instance: Instance, target: BackupTarget) -> list[dict[str, Any]]:
     backup = instance.spec.backup
     assert backup is not None
-    env = [
-        _value("S3_BUCKET", target.bucket),
-        _value("S3_PREFIX", target.prefix),
-        _value("S3_FORCE_PATH_STYLE", "true" if target.path_style else "false"),
-        _value("RETENTION_DAYS", str(backup.retention_days)),
-        _value("KEEP_LAST", str(backup.keep_last)),
-        _value("AWS_REQUEST_CHECKSUM_CALCULATION", "when_required"),
-        _value("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_required"),
-        _value("HOME", WORK_DIR),
-    ]
-    if target.endpoint:
-        env.append(_value("S3_ENDPOINT", target.endpoint))
-    if target.region:
-        env.append(_value("AWS_DEFAULT_REGION", target.region))
+    values = {
+        "S3_BUCKET": target.bucket,
+        "S3_PREFIX": target.prefix,
+        "S3_FORCE_PATH_STYLE": "true" if target.path_style else "false",
+        "RETENTION_DAYS": str(backup.retention_days),
+        "KEEP_LAST": str(backup.keep_last),
+        "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+        "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+        "HOME": WORK_DIR,
+        "S3_ENDPOINT": target.endpoint,
+        "AWS_DEFAULT_REGION": target.region,
+    }
+    # only the endpoint and the region can be unset (None or empty): no variable then
+    env = [_value(name, value) for name, value in values.items() if value]
     if target.credentials:
         env += [secret_var(key, target.credentials, key) for key in AWS_KEYS]
     return env
@@ -236,13 +236,13 @@ def _cronjob_body(
     schedule: str,
     fields: dict[str, Any],
     backoff_limit: int,
-    containers: tuple[dict[str, Any], dict[str, Any]],
+    first: dict[str, Any],
+    second: dict[str, Any],
 ) -> dict[str, Any]:
     """A backup or restore CronJob; ``fields``: the rest of its spec before the job template;
-    the first of ``containers`` runs as an init container."""
+    ``first`` runs as an init container, then ``second``."""
     labels = component_labels(instance, component)
     names = BackupNames.of(instance)
-    first, second = containers
     pod = {
         "restartPolicy": "Never",
         "serviceAccountName": names.service_account,
@@ -287,7 +287,7 @@ def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, A
         "successfulJobsHistoryLimit": 3,
         "failedJobsHistoryLimit": 5,
     }
-    return _cronjob_body(instance, BACKUP_COMPONENT, backup.schedule, fields, 2, (dump, upload))
+    return _cronjob_body(instance, BACKUP_COMPONENT, backup.schedule, fields, 2, dump, upload)
 
 
 def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
@@ -302,7 +302,7 @@ def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, 
         "successfulJobsHistoryLimit": 1,
         "failedJobsHistoryLimit": 1,
     }
-    return _cronjob_body(instance, RESTORE_COMPONENT, RESTORE_SCHEDULE, fields, 0, (fetch, restore))
+    return _cronjob_body(instance, RESTORE_COMPONENT, RESTORE_SCHEDULE, fields, 0, fetch, restore)
 
 
 def network_policy_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:

@@ -203,8 +203,8 @@ def _alert(
     }
 
 
-def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str, Any]]:
-    """The alerts, on kube-state-metrics and kubelet metrics only."""
+def prometheus_rule_body(instance: Instance, rules: PrometheusRuleSpec) -> dict[str, Any]:
+    """One group of alerts, on kube-state-metrics and kubelet metrics only."""
     ns, name = instance.namespace, server_name(instance)
     alert = partial(_alert, base=rules.runbook_base_url)
     kind = _workload(instance)
@@ -262,11 +262,7 @@ def alert_rules(instance: Instance, rules: PrometheusRuleSpec) -> list[dict[str,
                 f"{ns}/{name} is over 80% full.",
             )
         )
-    return found
-
-
-def prometheus_rule_body(instance: Instance, rules: PrometheusRuleSpec) -> dict[str, Any]:
-    return {"spec": {"groups": [{"name": RULE_GROUP, "rules": alert_rules(instance, rules)}]}}
+    return {"spec": {"groups": [{"name": RULE_GROUP, "rules": found}]}}
 
 
 # --- Grafana dashboards -------------------------------------------------------------------

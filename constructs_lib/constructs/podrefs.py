@@ -18,7 +18,7 @@ from typing import Any
 
 from constructs_lib.constructs.names import DATA_PATH, DATA_VOLUME
 from constructs_lib.errors import Problem
-from constructs_lib.memo import ByValue
+from constructs_lib.memo import by_value
 from constructs_lib.spec import Instance
 from constructs_lib.spec.semantic import Finding, pod_spec_problems
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
@@ -168,12 +168,10 @@ def mappable_pod(pod: dict[str, Any], where: PodLayout) -> dict[str, Any]:
     return found
 
 
-_CHECKED: ByValue[tuple[Finding, ...]] = ByValue(limit=256)
-"""The rules' findings by the pod they checked: the user's part of the server pod is the same
-in nearly every probe render of the chart analysis."""
-
-
+@by_value(limit=256)
 def _pod_problems(checked: dict[str, Any]) -> tuple[Finding, ...]:
+    """The rules' findings, remembered by the pod they checked: the user's part of the server
+    pod is the same in nearly every probe render of the chart analysis."""
     return tuple(pod_spec_problems(checked, "pod", DEFAULT_KUBERNETES_VERSION))
 
 
@@ -182,7 +180,7 @@ def _findings(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[str, st
     seen: set[str] = set()
     yield from _duplicate_names(instance, pod)
     checked = mappable_pod(pod, where)
-    for path, message in _CHECKED.of(checked, _pod_problems):
+    for path, message in _pod_problems(checked):
         if message.startswith("duplicate container name"):
             continue  # attributed to the user's container above, whatever the order
         found = user_path(path, pod, where)

@@ -29,6 +29,7 @@ Differences, on purpose:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -144,53 +145,42 @@ def volumes(instance: Instance) -> list[dict[str, Any]]:
     ]
 
 
-def _errors(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
-    found = []
+def _errors(instance: Instance, spec: TailscaleSpec) -> Iterator[Problem]:
     if spec.auth_key is None:
-        found.append(
-            Problem(
-                "is required when tailscale is enabled: without an auth key the sidecar waits "
-                "for an interactive login.",
-                "spec.tailscale.authKey",
-                "create a Secret with a reusable Tailscale auth key and set authKey.secretRef "
-                "(and key, default authkey).",
-            )
+        yield Problem(
+            "is required when tailscale is enabled: without an auth key the sidecar waits "
+            "for an interactive login.",
+            "spec.tailscale.authKey",
+            "create a Secret with a reusable Tailscale auth key and set authKey.secretRef "
+            "(and key, default authkey).",
         )
     deployment = instance.spec.deployment
     if spec.mode is TailscaleMode.FUNNEL:
         if deployment.mode is DeploymentMode.LOCAL_TRUSTED:
-            found.append(
-                Problem(
-                    "funnel publishes the server on the public internet, and local_trusted "
-                    "mode has no login: anyone could use it.",
-                    "spec.tailscale.mode",
-                    "use mode serve (tailnet only), or deployment.mode authenticated with "
-                    "exposure public.",
-                )
+            yield Problem(
+                "funnel publishes the server on the public internet, and local_trusted "
+                "mode has no login: anyone could use it.",
+                "spec.tailscale.mode",
+                "use mode serve (tailnet only), or deployment.mode authenticated with "
+                "exposure public.",
             )
         elif deployment.exposure is Exposure.PRIVATE:
-            found.append(
-                Problem(
-                    "funnel publishes the server on the public internet, which is public "
-                    "exposure, but deployment.exposure is private.",
-                    "spec.tailscale.mode",
-                    "set deployment.exposure: public (and publicURL: "
-                    "https://<hostname>.<tailnet>.ts.net), or use mode serve.",
-                )
+            yield Problem(
+                "funnel publishes the server on the public internet, which is public "
+                "exposure, but deployment.exposure is private.",
+                "spec.tailscale.mode",
+                "set deployment.exposure: public (and publicURL: "
+                "https://<hostname>.<tailnet>.ts.net), or use mode serve.",
             )
-    return found
 
 
-def _warnings(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
-    found = []
+def _warnings(instance: Instance, spec: TailscaleSpec) -> Iterator[Problem]:
     image = spec.image
     if image.digest is None and image.tag in MOVING_TAGS:
-        found.append(
-            Problem(
-                f"the tag {image.tag!r} moves: the sidecar changes without a change in git.",
-                "spec.tailscale.image.tag",
-                "pin a version tag (e.g. v1.84.3) or a digest.",
-            )
+        yield Problem(
+            f"the tag {image.tag!r} moves: the sidecar changes without a change in git.",
+            "spec.tailscale.image.tag",
+            "pin a version tag (e.g. v1.84.3) or a digest.",
         )
     deployment = instance.spec.deployment
     if deployment.exposure is Exposure.PRIVATE:
@@ -198,16 +188,13 @@ def _warnings(instance: Instance, spec: TailscaleSpec) -> list[Problem]:
         public_host = urlsplit(deployment.public_url or "").hostname or ""  # "" matches nothing
         names = [*deployment.allowed_hostnames, public_host]
         if not any(n.lower().startswith(prefix) for n in names):
-            found.append(
-                Problem(
-                    "requests through tailscale serve carry the Host "
-                    f"{prefix}<tailnet>.ts.net, which the server's private-hostname guard "
-                    "refuses (403) unless it is allowed.",
-                    "spec.deployment.allowedHostnames",
-                    f"add {prefix}<your tailnet>.ts.net (your tailnet's MagicDNS name).",
-                )
+            yield Problem(
+                "requests through tailscale serve carry the Host "
+                f"{prefix}<tailnet>.ts.net, which the server's private-hostname guard "
+                "refuses (403) unless it is allowed.",
+                "spec.deployment.allowedHostnames",
+                f"add {prefix}<your tailnet>.ts.net (your tailnet's MagicDNS name).",
             )
-    return found
 
 
 class TailscaleFeature(Feature):
@@ -227,8 +214,8 @@ class TailscaleFeature(Feature):
             volumes=volumes(instance),
             init_containers=[sidecar(instance, spec)],
             egress=[ports_rule(STUN_PORT, WIREGUARD_PORT, protocol="UDP")],
-            errors=_errors(instance, spec),
-            warnings=_warnings(instance, spec),
+            errors=list(_errors(instance, spec)),
+            warnings=list(_warnings(instance, spec)),
         )
 
     def add_objects(self) -> None:

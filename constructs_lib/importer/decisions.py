@@ -93,13 +93,9 @@ def _restore(document: Document) -> list[str]:
 
 def _requests(document: Document) -> list[str]:
     found = [_set(document, "spec.resources.requests", "{cpu: 500m, memory: 1Gi}")]
-    if dig(document.spec, ["availability", "autoScaling", "targetMemoryUtilizationPercentage"]):
-        found.append(
-            _set(
-                document, "spec.availability.autoScaling.targetMemoryUtilizationPercentage", "null"
-            )
-            + " (for the memory target)"
-        )
+    memory = "spec.availability.autoScaling.targetMemoryUtilizationPercentage"
+    if dig(document.body, memory.split(".")):
+        found.append(_set(document, memory, "null") + " (for the memory target)")
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,7 +113,7 @@ def parse_path(path: str) -> list[str | int] | None:
     return [int(index) if index else key for key, index in _PART.findall(path)]
 
 
-def dig(data: Any, parts: list[str | int]) -> Any:
+def dig(data: Any, parts: Sequence[str | int]) -> Any:
     """The value at ``parts`` under ``data``, or None."""
     for part in parts:
         if isinstance(part, int):

@@ -44,15 +44,12 @@ def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document],
     return documents, problems
 
 
-def _read(name: str, stdin: BinaryIO) -> str:
-    if name != STDIN:
-        return decode(read_app_file(Path(name)), name)
-    return decode(read_limited(stdin, STDIN_LABEL, "split the input."), STDIN_LABEL)
-
-
 def _documents(name: str, stdin: BinaryIO) -> tuple[list[Document], list[Problem]]:
-    text = _read(name, stdin)
     source = STDIN_LABEL if name == STDIN else name
+    if name == STDIN:
+        text = decode(read_limited(stdin, source, "split the input."), source)
+    else:
+        text = decode(read_app_file(Path(name)), source)
     found: list[Document] = []
     problems: list[Problem] = []
     for index, document in enumerate(yaml_documents(text, source), start=1):

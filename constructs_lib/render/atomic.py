@@ -14,9 +14,6 @@ Where the exchange is unavailable (not Linux, or a file system without it) the s
 back to two renames with the old tree parked in the staging directory; a run killed between
 them leaves the app directory missing until the next run, which puts the old tree back.
 
-Files whose bytes are unchanged are staged as hard links to the current tree's files (see
-:class:`_Current`): re-synthesizing an unchanged app creates and deletes no inodes.
-
 Staging directories (``<out>/.synth-<pid>-*``) are locked (``flock``) while in use; the next
 run removes the ones whose writer died, after restoring any app directory they parked.
 A failure before the swap leaves the output directory byte-identical.
@@ -32,7 +29,6 @@ import os
 import platform
 import re
 import shutil
-import stat
 import sys
 import tempfile
 import time
@@ -101,24 +97,16 @@ def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> No
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         hook("staging")
         new = os.path.join(staging, "new")
-        current = {app: _Current(out / app, files) for app, files in trees.items()}
-        try:
-            staged: list[_Staged] = [
-                (os.path.join(new, app, relative), text, current[app], relative)
-                for app, files in sorted(trees.items())
-                for relative, text in sorted(files.items())
-            ]
-            for parent in sorted({os.path.dirname(target) for target, *_ in staged}):
-                os.makedirs(parent, exist_ok=True)
-            if hook.target:  # the kill test steps through the files one by one
-                for file in staged:
-                    _stage_files([file])
-                    hook(f"staged {os.path.relpath(file[0], new)}")
-            else:
-                _stage_files(staged)
-        finally:
-            for tree in current.values():
-                tree.close()
+        staged = {
+            os.path.join(app, relative): text
+            for app, files in sorted(trees.items())
+            for relative, text in sorted(files.items())
+        }
+        for parent in sorted({os.path.dirname(name) for name in staged}):
+            os.makedirs(os.path.join(new, parent), exist_ok=True)
+        for name, text in staged.items():
+            _write_file(os.path.join(new, name), text.encode("utf-8"))
+            hook(f"staged {name}")
         old = staging / "old"
         old.mkdir()
         for app in sorted(trees):
@@ -173,141 +161,16 @@ def _refuse_foreign(out: Path, apps: Iterable[str]) -> None:
         )
 
 
-WRITE_THREADS = 2
-"""Creating a file is mostly kernel time, spent without the GIL: two threads, each writing a
-contiguous share of the new files, keep both cores busy. Linking is done by one thread (it
-is quicker than the thread switches two would cost)."""
-
-_Staged = tuple[str, str, "_Current", str]
-"""(staging path, text, the app's current tree, path relative to the app directory)."""
-
-
-def _stage_files(files: list[_Staged]) -> None:
-    """The files of the new tree: each a hard link to the current tree's file when that
-    holds the same bytes, else a new file."""
-    fresh = []
-    for target, text, current, relative in files:
-        data = text.encode("utf-8")
-        if not current.link_if_same(relative, data, target):
-            fresh.append((target, data))
-    if len(fresh) < 256:
-        _write_files(fresh)
-        return
-    share = -(-len(fresh) // WRITE_THREADS)
-    chunks = [fresh[i : i + share] for i in range(0, len(fresh), share)]
-
-    from concurrent.futures import ThreadPoolExecutor  # only for large trees: 7 ms to import
-
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
-        list(pool.map(_write_files, chunks))
-
-
-class _Current:
-    """The app directory being replaced, read only: a file of the new tree whose bytes are
-    already there is staged as a hard link to it. Linking and, after the swap, unlinking
-    leave the file's inode in place; creating and deleting thousands of inodes is what makes
-    a rewrite of an unchanged tree slow (and its time erratic) on a journaling file system.
-
-    Only regular files reached without following a symbolic link are linked (the link is
-    checked to be the inode that was read), only when no other name links them (a hard link
-    someone made elsewhere must not end up sharing the new tree's file) and when their
-    permission bits are those a new file would get; anything unusual (a file system without
-    hard links, a link limit) is written anew instead."""
-
-    def __init__(self, root: Path, files: dict[str, str]) -> None:
-        self.dirs: dict[str, int] = {}
-        self.mode = 0o666 & ~_umask()
-        for parent in sorted({os.path.dirname(relative) for relative in files}):
-            self._open_dir(root, parent)
-
-    def _open_dir(self, root: Path, relative: str) -> int | None:
-        if relative in self.dirs:
-            return self.dirs[relative]
-        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            if not relative:
-                fd = os.open(root, flags)
-            else:
-                parent = self._open_dir(root, os.path.dirname(relative))
-                if parent is None:
-                    return None
-                fd = os.open(os.path.basename(relative), flags, dir_fd=parent)
-        except OSError:
-            return None
-        self.dirs[relative] = fd
-        return fd
-
-    def link_if_same(self, relative: str, data: bytes, target: str) -> bool:
-        directory = self.dirs.get(os.path.dirname(relative))
-        if directory is None:
-            return False
-        name = os.path.basename(relative)
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
-        except OSError:
-            return False
-        try:
-            found = os.fstat(fd)
-            if (
-                not stat.S_ISREG(found.st_mode)
-                or found.st_nlink != 1
-                or found.st_size != len(data)
-                or stat.S_IMODE(found.st_mode) != self.mode
-                or _read(fd, len(data) + 1) != data
-            ):
-                return False
-            os.link(name, target, src_dir_fd=directory, follow_symlinks=False)
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-        linked = os.lstat(target)
-        if (linked.st_ino, linked.st_dev) == (found.st_ino, found.st_dev):
-            return True
-        os.unlink(target)  # the name was replaced since it was read: write the file instead
-        return False
-
-    def close(self) -> None:
-        for fd in self.dirs.values():
-            os.close(fd)
-        self.dirs.clear()
-
-
-def _read(fd: int, size: int) -> bytes:
-    chunks = []
-    while size > 0:
-        chunk = os.read(fd, size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
-
-
-@cache
-def _umask() -> int:
-    """This process's umask: from ``/proc`` (Linux), else set and put back at once."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_files(files: list[tuple[str, bytes]]) -> None:
-    """New files (target, bytes), written with plain system calls: for thousands of small
-    files this is several times faster than text-mode file objects (or threads, which contend
-    for the GIL)."""
-    for target, content in files:
-        data = memoryview(content)
-        handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
-        try:
-            while data:
-                data = data[os.write(handle, data) :]
-        finally:
-            os.close(handle)
+def _write_file(target: str, content: bytes) -> None:
+    """A new file, written with plain system calls: for thousands of small files this is
+    several times faster than text-mode file objects."""
+    data = memoryview(content)
+    handle = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666)
+    try:
+        while data:
+            data = data[os.write(handle, data) :]
+    finally:
+        os.close(handle)
 
 
 def _swap_in(new: Path, current: Path, parking: Path, hook: _Checkpoints) -> None:

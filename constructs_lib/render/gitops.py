@@ -311,14 +311,13 @@ def gitops_tree(
     extra = extra_namespaces(selected)
     batches: dict[str, list[dict[str, Any]]] = {}  # directory -> its objects
     if config.argocd.enabled:
-        project = app_project(config, selected)
-        argo_namespaces = [namespace_object(ns, ARGO_FIRST_KEPT) for ns in extra]
+        shared = [app_project(config, selected)]
+        shared += [namespace_object(ns, ARGO_FIRST_KEPT) for ns in extra]
         flavours = {"argocd": [application_set(config, selected, dist)]}
         if config.argocd.helm_applications:
             flavours["argocd-helm"] = [helm_application(config, a, dist) for a in selected]
         for directory, entries in flavours.items():
-            root = root_application(config, dist, directory)
-            batches[directory] = [root, project, *argo_namespaces, *entries]
+            batches[directory] = [root_application(config, dist, directory), *shared, *entries]
     if config.flux.enabled:
         namespaces = sorted({ns for a in selected for ns in a.namespaces})
         batches["flux/namespaces"] = [namespace_object(ns) for ns in namespaces]
@@ -335,8 +334,7 @@ def gitops_tree(
             ]
         repository = git_repository(config, dist)
         for directory, entries in flavours.items():
-            root = root_kustomization(config, dist, directory)
-            batches[directory] = [repository, root, *entries]
+            batches[directory] = [repository, root_kustomization(config, dist, directory), *entries]
     files: dict[str, str] = {MARKER_FILE: marker_text(source)}
     for directory, batch in batches.items():  # each object's file and a kustomization.yaml
         texts = {file_name(o): dump(o) for o in batch}

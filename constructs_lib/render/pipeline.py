@@ -14,7 +14,7 @@ from constructs_lib.errors import Problem, UserError, collect_each
 from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text, not_as_written
-from constructs_lib.render.record import AppSummary, record_marker, strip_record
+from constructs_lib.render.record import AppSummary, file_bytes, record_marker, strip_record
 from constructs_lib.render.synth import RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
 from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
@@ -222,10 +222,7 @@ def stale_records(expected: dict[str, dict[str, str]], actual_root: Path) -> lis
         marker = files.get(MARKER_FILE)
         if marker is None or strip_record(marker) == marker:
             continue  # no record to keep (the gitops tree)
-        try:
-            committed = (actual_root / app / MARKER_FILE).read_bytes().decode("utf-8", "replace")
-        except OSError:
-            committed = None
-        if committed != marker:
+        committed = file_bytes(actual_root / app / MARKER_FILE).decode("utf-8", "replace")
+        if committed != marker:  # an unreadable or missing marker too
             stale.append(app)
     return stale

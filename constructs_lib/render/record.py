@@ -187,10 +187,12 @@ def generator_digest() -> str:
     return _hex(digest)
 
 
-def _read(path: Path) -> bytes:
+def file_bytes(path: Path) -> bytes:
+    """A file's bytes, or for an unreadable (or missing) one bytes never the same as a readable
+    file's, so a digest or comparison differs (loading the app reports the error)."""
     try:
         return path.read_bytes()
-    except OSError as exc:  # loading the app reports it; never the same as a readable file
+    except OSError as exc:
         return f"\0unreadable: {exc.strerror}".encode()
 
 
@@ -201,7 +203,7 @@ def _directory_digest(directory: Path) -> str:
     directory: an output written there is no input)."""
     digest = hashlib.sha256()
     for relative, path in sorted(_module_files(directory, "", set())):
-        _field(digest, relative, _read(path))
+        _field(digest, relative, file_bytes(path))
     return _hex(digest)
 
 
@@ -239,7 +241,7 @@ def inputs_digests(paths: Iterable[Path], version: str, outputs: Sequence[str]) 
         _field(digest, "kubernetes", version)
         _field(digest, "outputs", ",".join(outputs))
         _field(digest, "source", source_label(path))
-        _field(digest, "app", _read(path))
+        _field(digest, "app", file_bytes(path))
         if path.suffix == ".py":
             _field(digest, "directory", directory_digest(path.resolve().parent))
         found[path] = _hex(digest)
@@ -380,7 +382,7 @@ def fresh_apps(
     found: dict[Path, Record] = {}
     for path, digest in inputs.items():
         app_dir = out / path.stem
-        record = parse_record(_read(app_dir / MARKER_FILE))  # an unreadable one holds none
+        record = parse_record(file_bytes(app_dir / MARKER_FILE))  # an unreadable one holds none
         if record is None or record.inputs != digest or record.summary.name != app_dir.name:
             continue
         if record.warnings and not with_warnings:

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
-from constructs_lib.memo import ByValue
+from constructs_lib.memo import by_value
 from constructs_lib.spec import semantic
 from constructs_lib.spec.kubeschema import (
     DEFAULT_KUBERNETES_VERSION,
@@ -62,10 +62,10 @@ _VERDICTS_KEPT = 1 << 14
 
 def _kube_checker(definition: str) -> Any:
     """The check of one definition. A value's verdict is remembered by its exact image (see
-    :class:`~constructs_lib.memo.ByValue`): an instance's pass-through values are checked
+    :func:`~constructs_lib.memo.by_value`): an instance's pass-through values are checked
     again for every probe render of the chart analysis, and rarely change."""
-    verdicts: ByValue[tuple[str, str] | None] = ByValue(_VERDICTS_KEPT)
 
+    @by_value(_VERDICTS_KEPT)
     def verdict(value: Any) -> tuple[str, str] | None:
         validator = definition_validator(DEFAULT_KUBERNETES_VERSION, definition)
         problems = schema_errors(validator, value)
@@ -74,7 +74,7 @@ def _kube_checker(definition: str) -> Any:
         return problems[0] if problems else None
 
     def check(value: Any) -> Any:
-        found = verdicts.of(value, verdict)
+        found = verdict(value)
         if found is not None:
             raise _kube_schema_error(definition.rsplit(".", 1)[-1], *found)
         return value

@@ -20,7 +20,6 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache, partial, wraps
 from typing import Any, TypeGuard, TypeVar, cast
 
-from constructs_lib.memo import Memo
 from constructs_lib.spec import bundled_schemas as kv
 from constructs_lib.spec.patterns import (
     DNS1035_LABEL,
@@ -96,18 +95,13 @@ _MEMO_LIMIT = 1 << 16
 def _remembered(rule: _Rule) -> _Rule:
     """A primitive rule (or parse) remembered for string values: the same names, label keys
     and values recur in every object of every instance. Its results must be immutable."""
-    memo: Memo[Any] = Memo(_MEMO_LIMIT)
-    found = memo.found
+    remembered = lru_cache(maxsize=_MEMO_LIMIT)(rule)
 
     @wraps(rule)
     def check(value: Any, *args: Any, **kwargs: Any) -> Any:
         if type(value) is not str:
             return rule(value, *args, **kwargs)
-        key = (value, args, *sorted(kwargs.items())) if kwargs else (value, args)
-        try:
-            return found[key]
-        except KeyError:
-            return memo.add(key, rule(value, *args, **kwargs))
+        return remembered(value, *args, **kwargs)
 
     return cast(_Rule, check)
 

@@ -173,8 +173,7 @@ def synth_rows(trees: dict[str, Path], work: Path, count: int) -> dict[str, dict
             for writers, figures in runs[name].items():
                 out = work / f"out-{tree.name}-{count}-{writers.replace(',', '-')}"
                 only = [] if writers == ALL else ["--only", writers]
-                # every run writes a new tree, as the first synth does (over an identical
-                # tree the writer would only link the files it already has)
+                # every run writes a new tree, as the first synth does
                 shutil.rmtree(out, ignore_errors=True)
                 figures.append(run(tree, ["synth", *apps, "--out", str(out), *only], work))
     return {

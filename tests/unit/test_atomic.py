@@ -157,58 +157,6 @@ def test_write_errors_are_user_errors(tmp_path: Path) -> None:
     assert "cannot write the output" in str(caught.value)
 
 
-def _inodes(root: Path) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_ino for p in root.rglob("*") if p.is_file()}
-
-
-def test_unchanged_files_keep_their_inode_and_changed_ones_are_new(tmp_path: Path) -> None:
-    """A rewrite stages unchanged files as hard links to the current ones (no inode created
-    or freed); a changed file is a new file; the old tree's links are gone afterwards."""
-    out = tmp_path / "out"
-    many = {f"kustomize/f{i:04d}.yaml": f"object {i}\n" for i in range(600)}  # threaded path
-    first = {"a": {MARKER_FILE: GENERATED, **many, "kustomize/empty.yaml": ""}}
-    write_trees(out, first)
-    before = _inodes(out / "a")
-    changed = {
-        "a": {**first["a"], "kustomize/f0007.yaml": "changed\n", "kustomize/new.yaml": "+\n"}
-    }
-    write_trees(out, changed)
-    after = _inodes(out / "a")
-    assert app_tree(out, "a") == changed["a"]
-    assert after["kustomize/f0007.yaml"] != before["kustomize/f0007.yaml"]
-    same = [name for name in before if name != "kustomize/f0007.yaml"]
-    assert all(after[name] == before[name] for name in same)
-    assert all((out / "a" / name).stat().st_nlink == 1 for name in after)
-    assert not [p for p in out.iterdir() if p.name.startswith(STAGING_PREFIX)]
-
-
-def test_only_plain_files_of_the_tree_itself_are_linked(tmp_path: Path) -> None:
-    """A file with other permission bits, reached through a symbolic link, or linked from
-    elsewhere too, is written anew: the new tree never shares an inode with anything outside
-    it, and never changes the mode the writer gives its files."""
-    out = tmp_path / "out"
-    tree = {"a": {MARKER_FILE: GENERATED, "kustomize/one.yaml": "one\n", "helm/x.yaml": "x\n"}}
-    write_trees(out, tree)
-    private = out / "a" / "kustomize" / "one.yaml"
-    private.chmod(0o600)
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    (elsewhere / "x.yaml").write_text("x\n")
-    shutil.rmtree(out / "a" / "helm")
-    (out / "a" / "helm").symlink_to(elsewhere)
-    outside = (elsewhere / "x.yaml").stat().st_ino
-    mode = (out / "a" / MARKER_FILE).stat().st_mode & 0o777
-    shared = tmp_path / "my-copy.yaml"
-    os.link(out / "a" / MARKER_FILE, shared)  # someone's own hard link to a generated file
-    write_trees(out, tree)
-    assert (out / "a" / MARKER_FILE).stat().st_ino != shared.stat().st_ino
-    assert app_tree(out, "a") == tree["a"]
-    assert not (out / "a" / "helm").is_symlink()
-    assert (out / "a" / "helm" / "x.yaml").stat().st_ino != outside
-    assert (elsewhere / "x.yaml").read_text() == "x\n"
-    assert (out / "a" / "kustomize" / "one.yaml").stat().st_mode & 0o777 == mode
-
-
 def _synth(out: Path, app: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [

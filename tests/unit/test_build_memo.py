@@ -1,6 +1,6 @@
-"""What one build remembers for the next (dashboard texts, the launcher config, config
-hashes) never leaks between builds: every build gets objects of its own,
-and what it does to them changes no later build. The server pod's reference check looks only
+"""What one build remembers for the next (dashboard texts, config hashes) never leaks
+between builds: every build gets objects of its own, and what it does to them changes no
+later build. The server pod's reference check looks only
 at what it can map to the user's fields, and finds exactly what checking the whole pod finds."""
 
 from __future__ import annotations
@@ -162,9 +162,9 @@ def test_the_reference_check_finds_what_checking_the_whole_pod_finds() -> None:
     assert found_some > 100  # the broken pods do break the rules
 
 
-def test_the_launcher_image_and_replicas_reuse_the_remembered_template_checks() -> None:
-    """They shape only the launcher Deployment: the config and the template checks are the
-    same, computed afresh, so one remembered answer serves both."""
+def test_the_launcher_image_and_replicas_change_neither_the_config_nor_the_template_jobs() -> None:
+    """They shape only the launcher Deployment: the config and the stamped template jobs are
+    the same."""
     from constructs_lib.constructs import agents
     from constructs_lib.spec import Instance
 
@@ -179,8 +179,6 @@ def test_the_launcher_image_and_replicas_reuse_the_remembered_template_checks() 
     other = changed(image="zq.example/launcher:zq1", replicas=launcher.replicas + 2)
     timeout = changed(pendingTimeoutSeconds=launcher.pending_timeout_seconds + 1)
     assert other.spec.agents.launcher.replicas == launcher.replicas + 2
-    assert agents._config_inputs(other) == agents._config_inputs(instance)
-    assert agents._launcher_config(other) == agents._launcher_config(instance)
+    assert agents.launcher_config(other) == agents.launcher_config(instance)
     assert _text(_stamped(plan(other))) == _text(_stamped(plan(instance)))
-    assert agents._config_inputs(timeout) != agents._config_inputs(instance)
-    assert agents._launcher_config(timeout) != agents._launcher_config(instance)
+    assert agents.launcher_config(timeout) != agents.launcher_config(instance)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from constructs_lib.memo import ByValue, Memo, image
+from constructs_lib.memo import by_value, image
 
 
 def test_the_image_tells_apart_what_a_check_could() -> None:
@@ -29,18 +29,16 @@ def test_the_image_tells_apart_what_a_check_could() -> None:
 def test_a_memo_keeps_at_most_its_limit_and_never_remembers_other_objects() -> None:
     made: list[Any] = []
 
+    @by_value(2)
     def make(item: Any) -> int:
         made.append(item)
         return len(made)
 
-    memo: Memo[int] = Memo(2)
     for key in ("a", "b", "a", "c", "a"):
-        memo(key, lambda key=key: make(key))  # type: ignore[misc]
+        make(key)
     assert made == ["a", "b", "c", "a"]  # full at "c": all dropped, so "a" is made again
-    assert len(memo.found) <= 2
     made.clear()
-    by_value: ByValue[int] = ByValue(8)
     other = type("Other", (), {"__eq__": lambda self, x: True, "__hash__": lambda self: 0})()
     for value in ([1], [1], (1,), [other], [other]):
-        by_value.of(value, make)
+        make(value)
     assert made == [[1], (1,), [other], [other]]

@@ -172,8 +172,7 @@ def _schema(analysis: Analysis, param: Param) -> dict[str, Any]:
 
 
 def instance_schema(analysis: Analysis) -> dict[str, Any]:
-    leaves = {p.path: {**_schema(analysis, p), "description": p.help} for p in analysis.params}
-    root = _object_schema(_nest(leaves.items()), (), leaves)
+    root = _object_schema(analysis, _nest((p.path, p) for p in analysis.params), ())
     if any(c.name == "image" for c in analysis.composites):
         image = root["properties"]["image"]
         image["anyOf"] = [
@@ -184,18 +183,15 @@ def instance_schema(analysis: Analysis) -> dict[str, Any]:
     return root
 
 
-def _object_schema(
-    tree: dict[str, Any], at: tuple[str, ...], leaves: dict[tuple[str, ...], Any]
-) -> dict[str, Any]:
-    """The schema of the group at ``at``: ``tree`` holds its leaves' schemas, nested
-    (``leaves``: every leaf by its path)."""
+def _object_schema(analysis: Analysis, tree: dict[str, Any], at: tuple[str, ...]) -> dict[str, Any]:
+    """The schema of the group at ``at``: ``tree`` holds its parameters, nested."""
     properties: dict[str, Any] = {}
     for head, node in tree.items():
         path = (*at, head)
-        if path in leaves:
-            properties[head] = node
+        if isinstance(node, Param):
+            properties[head] = {**_schema(analysis, node), "description": node.help}
         else:
-            properties[head] = child = _object_schema(node, path, leaves)
+            properties[head] = child = _object_schema(analysis, node, path)
             group = ".".join(path)
             if group in GROUP_HELP:
                 child["description"] = GROUP_HELP[group]
@@ -225,16 +221,15 @@ def _yaml_value(value: Any, indent: int) -> str:
     return " " + json.dumps(value, ensure_ascii=False)
 
 
-def _values_text(
-    tree: dict[str, Any], params: dict[tuple[str, ...], Param], at: tuple[str, ...], indent: int
-) -> list[str]:
-    """The documented lines of ``tree``: the values at ``at`` (below the instance's name)."""
+def _values_text(tree: dict[str, Any], at: tuple[str, ...], indent: int) -> list[str]:
+    """The documented lines of ``tree`` (its leaves: (parameter, default)): the values at
+    ``at`` (below the instance's name)."""
     lines: list[str] = []
     pad = " " * indent
-    for key, value in tree.items():
+    for key, node in tree.items():
         path = (*at, key)
-        param = params.get(path)
-        if param is not None:
+        if isinstance(node, tuple):
+            param, value = node
             shown = json.dumps(value, ensure_ascii=False)
             help_text, after = f"{param.help} Default: {shown}.", _yaml_value(value, indent)
         elif path[:-1] == ("agents", "templates"):
@@ -242,8 +237,8 @@ def _values_text(
         else:
             help_text, after = GROUP_HELP.get(".".join(path), f"settings of {key}."), ""
         lines += [f"{pad}# {key}: {help_text}", f"{pad}{_yaml_key(key)}:{after}"]
-        if param is None:
-            lines += _values_text(value, params, path, indent + 2)
+        if isinstance(node, dict):
+            lines += _values_text(node, path, indent + 2)
     return lines
 
 
@@ -256,10 +251,8 @@ def values_yaml(analyses: list[Analysis], source: str) -> str:
         if analysis.prefix:
             name = analysis.prefix[0]
             lines += [f"# {name}: the values of instance {name}.", f"{_yaml_key(name)}:"]
-        params = {p.path: p for p in analysis.params}
-        indent = 2 if analysis.prefix else 0
-        tree = _nest((p.path, value) for p, value in _defaults(analysis))
-        lines += _values_text(tree, params, (), indent)
+        tree = _nest((p.path, (p, value)) for p, value in _defaults(analysis))
+        lines += _values_text(tree, (), 2 if analysis.prefix else 0)
     return "\n".join(lines) + "\n"
 
 

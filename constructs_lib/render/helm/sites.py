@@ -79,12 +79,6 @@ def get(obj: Any, pointer: Pointer) -> Any:
     return obj
 
 
-def go_json(data: Any) -> str:
-    """What Helm's ``toJson`` writes, after the template turns its HTML escapes back."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-
-
 def hashed_config(
     objects: list[dict[str, Any]], value: Any
 ) -> tuple[int, str, dict[str, Any]] | None:
@@ -106,9 +100,12 @@ def find_hash(objects: list[dict[str, Any]], value: Any, name_of: Callable[[int]
     if found is None:
         raise LookupError("no ConfigMap hashes to this value")
     index, wrap, hashed = found
+    # what Helm's toJson writes, after the template turns its HTML escapes back
+    go_json = json.dumps(hashed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    go_json = go_json.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Hash(
         config=name_of(index),
         wrap_key=wrap,
         python_default=value,
-        go_default=hashlib.sha256(go_json(hashed).encode()).hexdigest(),
+        go_default=hashlib.sha256(go_json.encode()).hexdigest(),
     )

@@ -37,10 +37,6 @@ _FILTERS = {"json": "toJson", "int": "int64", "intstr": "int64 | toString | toJs
 """What a whole leaf's value is written through, by :attr:`~.sites.Whole.form`."""
 
 
-def _whole_action(site: Whole) -> str:
-    return "{{ " + site.expr + " | " + _FILTERS[site.form] + " }}"
-
-
 def _hash_action(site: Hash) -> str:
     rendered = f"(include {json.dumps(site.config)} $ | fromYaml)"
     data = f'(get {rendered} "data")'
@@ -59,29 +55,20 @@ def _hash_action(site: Hash) -> str:
     return "{{ $h := " + digest + " }}" + default + "{{ else }}{{ $h | quote }}{{ end }}"
 
 
-class _Tree:
-    """A copy of an object that copies only the mappings and lists on the way to a change
-    (the rest is shared with the object, which is never changed)."""
-
-    def __init__(self, obj: dict[str, Any]) -> None:
-        self.root: dict[str, Any] = dict(obj)
-        self.copied = {id(self.root)}
-
-    def writable(self, pointer: Pointer) -> Any:
-        """The node at ``pointer``, and every node above it, as this tree's own copies."""
-        node: Any = self.root
-        for part in pointer:
-            child = node[part]
-            if id(child) not in self.copied:
-                child = dict(child) if isinstance(child, dict) else list(child)
-                node[part] = child
-                self.copied.add(id(child))
-            node = child
-        return node
+def _writable(root: dict[str, Any], pointer: Pointer) -> Any:
+    """The node at ``pointer`` in ``root`` (a copy of an object), with every mapping and list
+    on the way to it copied first (the rest is shared with the object, which is never
+    changed)."""
+    node: Any = root
+    for part in pointer:
+        child = node[part]
+        node[part] = dict(child) if isinstance(child, dict) else list(child)
+        node = node[part]
+    return node
 
 
-def _set(tree: _Tree, pointer: Pointer, value: Any) -> None:
-    tree.writable(pointer[:-1])[pointer[-1]] = value
+def _set(root: dict[str, Any], pointer: Pointer, value: Any) -> None:
+    _writable(root, pointer[:-1])[pointer[-1]] = value
 
 
 def render_template(
@@ -91,7 +78,7 @@ def render_template(
     condition: str | None = None,
 ) -> str:
     """The template of one object: one YAML document of its instance's template file."""
-    tree = _Tree(obj)
+    root = dict(obj)
     inline: dict[str, str] = {}
     lines: dict[str, Whole | Merge] = {}
     counter = iter(range(100_000))
@@ -108,14 +95,15 @@ def render_template(
     for pointer, site in sites.items():
         if isinstance(site, Merge):
             # the token first (its line becomes the values' keys), then the generated keys only
-            mapping = tree.writable(pointer)
+            mapping = _writable(root, pointer)
             generated = [(k, v) for k, v in mapping.items() if k in site.generated]
             mapping.clear()
             mapping.update([(token(site), "x"), *generated])
         elif isinstance(site, Whole):  # a guarded one replaces its whole line
-            _set(tree, pointer, token(site if site.guarded else _whole_action(site)))
+            action = "{{ " + site.expr + " | " + _FILTERS[site.form] + " }}"
+            _set(root, pointer, token(site if site.guarded else action))
         elif isinstance(site, Hash):
-            _set(tree, pointer, token(_hash_action(site)))
+            _set(root, pointer, token(_hash_action(site)))
         elif isinstance(site, Spans):
             text = get(obj, pointer)
             block = "\n" in text  # a block keeps its actions inline; else one quoted scalar
@@ -126,11 +114,11 @@ def render_template(
                 position = end
             tail = text[position:]
             value = value + tail if block else token('"' + value + _quoted(tail) + '"')
-            _set(tree, pointer, value)
+            _set(root, pointer, value)
     for pointer, whole in added.items():
-        _set(tree, pointer, token(whole))
+        _set(root, pointer, token(whole))
 
-    text = escape_braces(dump(tree.root))
+    text = escape_braces(dump(root))
 
     def line_with_token(found: re.Match[str]) -> str:
         line, name = found.group(0, 1)
