@@ -6,6 +6,7 @@ launcher's URL and token (the token is created in-cluster by the secrets bootstr
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,6 @@ from constructs_lib.constructs.feature import (
     Feature,
     SecretForm,
 )
-from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
     ADAPTER_DIR,
     ADAPTER_TYPE,
@@ -101,7 +101,7 @@ def launcher_config(instance: Instance) -> str:
         templates=resolved_templates(instance),
     )
     data = config.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return pretty_json(data, sort_keys=True) + "\n"
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def adapter_config(template: str) -> dict[str, Any]:

@@ -34,7 +34,6 @@ from typing import Any
 from constructs_lib.constructs.database import DatabaseNames, is_managed
 from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
-from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import (
     CONTAINER_NAME,
     PORT_NAME,
@@ -464,7 +463,7 @@ def dashboard_texts(inputs: DashboardInputs) -> tuple[str, str]:
     """The overview and detail dashboards as JSON text (immutable, so shared safely): a
     build made them anew every time, the largest single cost of an instance's objects, and
     the Helm chart's analysis builds each instance dozens of times with the same inputs."""
-    return pretty_json(_overview(inputs)), pretty_json(_detail(inputs))
+    return json.dumps(_overview(inputs), indent=2), json.dumps(_detail(inputs), indent=2)
 
 
 class ObservabilityFeature(Feature):

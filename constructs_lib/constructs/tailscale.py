@@ -29,13 +29,13 @@ Differences, on purpose:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 from constructs_lib.constructs.env import secret_var
 from constructs_lib.constructs.feature import Contribution, Feature
-from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.constructs.names import DATA_VOLUME
 from constructs_lib.constructs.primitives import ports_rule, restricted_container_security
 from constructs_lib.errors import Problem
@@ -222,5 +222,5 @@ class TailscaleFeature(Feature):
         instance = self.context.instance
         spec = tailscale_of(instance)
         assert spec is not None
-        text = pretty_json(serve_config(instance, spec))
+        text = json.dumps(serve_config(instance, spec), indent=2)
         self.add("ConfigMap", config_map_name(instance), {"data": {SERVE_KEY: text + "\n"}})

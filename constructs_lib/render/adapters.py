@@ -4,8 +4,9 @@ instance with agents enabled."""
 
 from __future__ import annotations
 
+import json
+
 from constructs_lib.constructs.agents import adapter_config
-from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.render.synth import RenderedApp
 
 
@@ -15,7 +16,7 @@ class AdapterConfigWriter:
     def files(self, rendered: RenderedApp, source: str) -> dict[str, str]:
         return {
             f"agents/{instance.name}-{template}.json": (
-                pretty_json(adapter_config(template), sort_keys=True) + "\n"
+                json.dumps(adapter_config(template), indent=2, sort_keys=True) + "\n"
             )
             for instance in rendered.app.instances
             if instance.spec.agents.enabled

@@ -18,7 +18,6 @@ from typing import Any
 
 from constructs_lib import __version__
 from constructs_lib.constructs.build import Plan
-from constructs_lib.constructs.jsontext import pretty_json
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.analysis import Analysis, analyse
 from constructs_lib.render.helm.probe import default_value, document, identity
@@ -428,7 +427,7 @@ def build_chart(rendered: RenderedApp, source: str) -> Chart:
     tail = {"appVersion": first.tag or first.digest or "", "kubeVersion": KUBE_VERSION}
     files[".helmignore"] = HELMIGNORE
     files["values.yaml"] = values_yaml(analyses, source)
-    files["values.schema.json"] = pretty_json(schema, ensure_ascii=False) + "\n"
+    files["values.schema.json"] = json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
     files["README.md"] = readme(name, analyses)
     files["templates/NOTES.txt"] = notes(analyses, rendered.plans)
     files["templates/_helpers.tpl"] = HELPERS
