@@ -47,6 +47,12 @@ APPS = {
     "production-full": "paperclip-full",
 }
 VERSION = DEFAULT_KUBERNETES_VERSION
+SEMVER = (
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(-((0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?"
+)
+"""SemVer 2.0.0 (semver.org's grammar): no leading zero in a numeric identifier."""
 
 Key = tuple[str, str, str, str]
 
@@ -873,6 +879,33 @@ def test_the_chart_version_follows_its_content(
     # helm packages it under that version (the file name an OCI push tags it with)
     run(helm, "package", str(synthesized / "quickstart" / "helm"), "-d", str(tmp_path))
     assert (tmp_path / f"{chart['name']}-{chart['version']}.tgz").is_file()
+
+
+def test_a_chart_version_whose_hash_is_digits_from_zero_is_still_semver(
+    helm: str, tmp_path: Path
+) -> None:
+    """About 1 chart in 3,000 hashes to twelve decimal digits starting with 0, which SemVer
+    (and so helm) refuses as a numeric pre-release identifier with a leading zero."""
+    from constructs_lib.render.helm.chart import chart_version
+
+    meta = {"apiVersion": "v2", "name": "c", "type": "application"}
+
+    def digits(files: dict[str, str]) -> str:  # the hash part, without a "g" put before it
+        return chart_version(files, meta).split("-", 1)[1].removeprefix("g")
+
+    files = next(
+        f
+        for f in ({"values.yaml": f"a: {i}\n"} for i in range(100_000))
+        if digits(f).isdigit() and digits(f).startswith("0")
+    )
+    version = chart_version(files, meta)
+    assert re.fullmatch(SEMVER, version), version
+    chart = tmp_path / "c"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text(yaml.safe_dump({**meta, "version": version}))
+    (chart / "values.yaml").write_text(files["values.yaml"])
+    run(helm, "package", str(chart), "-d", str(tmp_path))  # helm refuses an invalid version
+    assert (tmp_path / f"c-{version}.tgz").is_file()
 
 
 def test_an_umbrella_chart_can_depend_on_it_and_pass_global_values(

@@ -258,14 +258,18 @@ def values_yaml(analyses: list[Analysis], source: str) -> str:
 def chart_version(files: dict[str, str], chart_yaml: dict[str, Any]) -> str:
     """``<paperclip-gitops version>-<hash>``: the hash of everything the chart holds (its
     files and Chart.yaml's other fields), so the version changes whenever the content does and
-    never otherwise. A valid SemVer 2 pre-release version, and a valid OCI tag as it is; an
+    never otherwise (a hash of decimal digits only that starts with 0 gets a leading "g").
+    A valid SemVer 2 pre-release version, and a valid OCI tag as it is; an
     umbrella chart pins it exactly (pre-releases match no range without a pre-release)."""
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(f"{len(path)}:{path}:{len(files[path])}:".encode())
         digest.update(files[path].encode())
     digest.update(json.dumps(chart_yaml, sort_keys=True).encode())
-    return f"{project_version()}-{digest.hexdigest()[:CONTENT_DIGITS]}"
+    digits = digest.hexdigest()[:CONTENT_DIGITS]
+    if digits.isdigit() and digits[0] == "0":  # SemVer refuses a number with a leading 0
+        digits = "g" + digits
+    return f"{project_version()}-{digits}"
 
 
 def project_version() -> str:
