@@ -64,11 +64,6 @@ def bootstrap_name(instance: Instance) -> str:
     return f"{instance.name}-bootstrap"
 
 
-def server_url(instance: Instance) -> str:
-    """publicURL when set (the origin the server trusts), else the Service URL."""
-    return instance.spec.deployment.public_url or server_service_url(instance)
-
-
 def shares_node_volume(instance: Instance) -> bool:
     """Whether the data volume can only be mounted on the server's node (ReadWriteOnce)."""
     persistence = instance.spec.storage.persistence
@@ -139,12 +134,14 @@ def bootstrap_env(instance: Instance, entries: list[EnvEntry]) -> list[dict[str,
     admin = instance.spec.auth.admin_user
     assert admin is not None
     password = secret_entry("ADMIN_PASSWORD", admin.password_secret_ref, EnvSlot.CORE)
+    service_url = server_service_url(instance)
     return [
         *secret_env_vars(entries),
         *json_copy(instance.spec.env),
-        # where the script waits for the server
-        {"name": "SVC_URL", "value": server_service_url(instance)},
-        {"name": "SERVER_URL", "value": server_url(instance)},
+        # where the script waits for the server; publicURL when set (the origin the server
+        # trusts), else the Service URL
+        {"name": "SVC_URL", "value": service_url},
+        {"name": "SERVER_URL", "value": instance.spec.deployment.public_url or service_url},
         {"name": "ADMIN_EMAIL", "value": admin.email},
         {"name": "ADMIN_NAME", "value": admin.name},
         password.to_env_var(),

@@ -25,6 +25,7 @@ from constructs_lib.constructs.names import (
     ADAPTER_TYPE,
     AGENT_COMPONENT,
     API_SERVER_PORT,
+    CONFIG_HASH_ANNOTATION,
     DATA_PATH,
     LAUNCHER_COMPONENT,
     LAUNCHER_PORT,
@@ -56,6 +57,7 @@ from constructs_lib.constructs.primitives import (
     role_binding_body,
     service_body,
 )
+from constructs_lib.constructs.server import rolling_update
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate
@@ -64,7 +66,7 @@ from constructs_lib.spec.data import AccessMode
 # Exactly the calls the launcher makes (its own list, which its self-test checks).
 from launcher.access import RULES as LAUNCHER_RULES
 from launcher.jobs import LABEL_TEMPLATE, RunRequest, build_job
-from launcher.templates import JobTemplate, LauncherConfig
+from launcher.templates import LauncherConfig
 
 CONFIG_DIR = "/etc/paperclip-launcher"
 ADAPTER_VOLUME = "launcher-adapter"
@@ -78,18 +80,13 @@ def agent_selector(instance: Instance) -> dict[str, str]:
     }
 
 
-def resolved_templates(instance: Instance) -> dict[str, JobTemplate]:
-    spec = instance.spec
-    keys = spec.adapters.api_keys_secret_ref
-    return spec.agents.resolved(spec.image.reference, keys.name if keys is not None else None)
-
-
 Job = dict[str, Any]
 
 
 def launcher_config(instance: Instance) -> str:
     """templates.json: what the launcher reads (validated by the launcher's own schema)."""
-    agents = instance.spec.agents
+    spec = instance.spec
+    agents, keys = spec.agents, spec.adapters.api_keys_secret_ref
     names = AgentNames.of(instance)
     config = LauncherConfig(
         namespace=instance.namespace,
@@ -98,7 +95,7 @@ def launcher_config(instance: Instance) -> str:
         api_url=server_service_url(instance),
         workspace_claim=names.workspace if agents.uses_workspace else None,
         pending_timeout_seconds=agents.launcher.pending_timeout_seconds,
-        templates=resolved_templates(instance),
+        templates=agents.resolved(spec.image.reference, keys.name if keys is not None else None),
     )
     data = config.model_dump(by_alias=True, exclude_none=True, mode="json")
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -153,15 +150,12 @@ def _launcher_deployment(instance: Instance, config_text: str) -> dict[str, Any]
             "replicas": agents.launcher.replicas,
             "revisionHistoryLimit": 10,
             "selector": {"matchLabels": launcher_selector(instance)},
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-            },
+            "strategy": rolling_update(),
             "template": {
                 "metadata": {
                     "labels": component_labels(instance, LAUNCHER_COMPONENT),
                     "annotations": {
-                        "paperclip.inc/config-hash": config_hash({"templates.json": config_text})
+                        CONFIG_HASH_ANNOTATION: config_hash({"templates.json": config_text})
                     },
                 },
                 "spec": {

@@ -31,7 +31,6 @@ from constructs_lib.constructs.secrets_bootstrap import SecretsBootstrap
 from constructs_lib.constructs.server import ServerStack, server_env
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance, rules
-from constructs_lib.spec.rules import shared_master_key
 
 
 @dataclass(frozen=True)
@@ -48,21 +47,12 @@ class Plan:
 
 def server_contribution(instance: Instance) -> Contribution:
     """What the server itself registers: the shared master key for several replicas."""
-    if not shared_master_key(instance.spec):
+    if not rules.shared_master_key(instance.spec):
         return Contribution()
     secret = BootstrapSecret(
         master_key_secret_name(instance), MASTER_KEY_SECRET_KEY, SecretForm.BASE64_32
     )
     return Contribution(secrets=[secret])
-
-
-def server_pod(
-    instance: Instance, contribution: Contribution, entries: list[EnvEntry]
-) -> dict[str, Any]:
-    """The spec of the server pod this plan generates (pure; nothing is built); ``entries``:
-    :func:`server_env` of the two."""
-    pod: dict[str, Any] = pod_template(instance, entries, contribution)["spec"]
-    return pod
 
 
 # Where each slot's variables come from, for the fix of an override (see env_override_errors).
@@ -90,7 +80,8 @@ def env_override_errors(instance: Instance, entries: list[EnvEntry]) -> list[Pro
     with $(DB_PASSWORD)): the env list is merged by name, so server-side apply refuses the
     workload, and the entry would replace credential wiring. A variable the generator sets
     as a literal lives in the instance ConfigMap (envFrom) instead; spec.env overrides it
-    (the container's env wins), as documented. ``entries``: as for :func:`server_pod`."""
+    (the container's env wins), as documented. ``entries``: the :func:`server_env` of the
+    instance and its contribution."""
     wired = {e.name: e for e in entries if e.in_container_env}
     found = []
     for index, item in enumerate(instance.spec.env):
@@ -122,7 +113,7 @@ def plan(instance: Instance) -> Plan:
     parts = [server_contribution(instance), *(f.contribute(instance) for f in features)]
     contribution = Contribution.combine(parts)
     entries = server_env(instance, contribution)
-    pod = server_pod(instance, contribution, entries)
+    pod = pod_template(instance, entries, contribution)["spec"]  # the server pod's spec
     contribution.warnings += server_pod_warnings(pod, layout(instance, pod))
     contribution.errors += env_override_errors(instance, entries)
     contribution.errors += pod_reference_errors(instance, pod)
@@ -152,7 +143,7 @@ def parts(planned: Plan) -> list[type[InstancePart]]:
 def instance_objects(planned: Plan, sources: Sources | None = None) -> list[KubeObject]:
     """Every object of the instance ``planned``, in the order its parts add them
     (``sources``: the package files the objects carry; by default the installed package's)."""
-    sink = ObjectSink()
+    sink: ObjectSink = {}
     files = sources or package_sources()
     context = BuildContext(
         planned.instance,
@@ -165,7 +156,7 @@ def instance_objects(planned: Plan, sources: Sources | None = None) -> list[Kube
     )
     for part in parts(planned):
         part(context).add_objects()
-    return sink.objects
+    return list(sink.values())
 
 
 def manifests(planned: Plan, sources: Sources | None = None) -> list[dict[str, Any]]:

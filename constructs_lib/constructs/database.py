@@ -118,13 +118,9 @@ def database_host(instance: Instance) -> str:
     return f"{DatabaseNames.of(instance).workload}.{instance.namespace}.svc.cluster.local"
 
 
-def postgres_uid(image: str) -> int:
-    """The uid of the postgres user of the official image: 70 on Alpine, 999 on Debian."""
-    return 70 if "alpine" in image.rsplit("/", 1)[-1].split("@", 1)[0] else 999
-
-
 def postgres_pod_security(image: str) -> dict[str, Any]:
-    uid = postgres_uid(image)
+    """Runs as the postgres user of the official image: uid 70 on Alpine, 999 on Debian."""
+    uid = 70 if "alpine" in image.rsplit("/", 1)[-1].split("@", 1)[0] else 999
     return restricted_pod_security(uid, fsGroup=uid, fsGroupChangePolicy="OnRootMismatch")
 
 

@@ -76,10 +76,7 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
         EnvEntry("PAPERCLIP_DEPLOYMENT_MODE", spec.deployment.mode.value),
         EnvEntry("PAPERCLIP_DEPLOYMENT_EXPOSURE", spec.deployment.exposure.value),
     ]
-    if spec.deployment.public_url is not None:
-        env.append(
-            EnvEntry("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url, slot=EnvSlot.PUBLIC_URL)
-        )
+    env += literal_entries(EnvSlot.PUBLIC_URL, ("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url))
     env.append(
         EnvEntry(
             "PAPERCLIP_ALLOWED_HOSTNAMES",

@@ -22,7 +22,6 @@ from enum import IntEnum
 from typing import Any, ClassVar
 
 from constructs_lib.constructs.kube import ObjectAdder, ObjectSink
-from constructs_lib.constructs.names import base_labels
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 
@@ -103,11 +102,6 @@ class SecretForm(IntEnum):
     LITERAL = 5
     """A fixed, non-secret value given in the spec (a user name, a host, a port)."""
 
-    @property
-    def cli_name(self) -> str:
-        """Its FORM in ensure-secrets.mjs: hex32, hex16, base64-32, token or literal."""
-        return self.name.lower().replace("_", "-")
-
 
 @dataclass(frozen=True)
 class BootstrapSecret:
@@ -133,7 +127,10 @@ class BootstrapSecret:
 
     @property
     def argument(self) -> str:
-        form = f"literal:{self.value}" if self.form is SecretForm.LITERAL else self.form.cli_name
+        """Its ensure-secrets.mjs argument, whose FORM is hex32, hex16, base64-32, token or
+        literal."""
+        literal = self.form is SecretForm.LITERAL
+        form = f"literal:{self.value}" if literal else self.form.name.lower().replace("_", "-")
         return f"{self.name}/{self.key}{'?' if self.optional else ''}={form}"
 
 
@@ -212,8 +209,7 @@ class InstancePart:
 
     def __init__(self, context: BuildContext) -> None:
         self.context = context
-        instance = context.instance
-        self.add = ObjectAdder(type(self).__name__, context.sink, instance, base_labels(instance))
+        self.add = ObjectAdder(type(self).__name__, context.sink, context.instance)
 
     def add_objects(self) -> None:
         """Add this part's objects with ``self.add``; ``self.context`` has the instance."""

@@ -44,10 +44,6 @@ _VERSION_TAG = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)([-+][0-9A-Za-z.+-]*)?$")
 _RECORD = re.compile(r"^# paperclip-gitops: (\S+)/(\S+) (newTag|digest)=(\S+)")
 
 
-def is_version_tag(tag: str) -> bool:
-    return _VERSION_TAG.fullmatch(tag) is not None
-
-
 @dataclass(frozen=True)
 class ImageSetter:
     """One marked ``images`` entry of kustomization.yaml."""
@@ -109,7 +105,7 @@ def auto_update_problems(instance: Instance) -> list[Problem]:
                 "digest), or turn autoUpdate off.",
             )
         ]
-    if not image.digest and image.tag and not is_version_tag(image.tag):
+    if not image.digest and image.tag and not _VERSION_TAG.fullmatch(image.tag):
         return [
             Problem(
                 f"tag {image.tag!r} is not a version, so there is nothing newer to commit; "

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from constructs_lib.constructs.names import base_labels
 from constructs_lib.constructs.primitives import RBAC_GROUP
 from constructs_lib.spec import Instance
 
@@ -88,38 +89,25 @@ class KubeObject:
         }
 
 
-class ObjectSink:
-    """The objects of one instance, in the order they were added; identities are unique."""
-
-    def __init__(self) -> None:
-        self.objects: list[KubeObject] = []
-        self._seen: set[tuple[str, str, str | None, str]] = set()
-
-    def add(self, obj: KubeObject) -> None:
-        identity = (obj.api_version, obj.kind, obj.namespace, obj.name)
-        if identity in self._seen:
-            raise ValueError(f"{obj.kind} {obj.name} is generated twice (by {obj.owner})")
-        self._seen.add(identity)
-        self.objects.append(obj)
+ObjectSink = dict[tuple[str, str, str | None, str], KubeObject]
+"""The objects of one instance by identity (apiVersion, kind, namespace, name), in the order
+they were added."""
 
 
 class ObjectAdder:
-    """Adds objects for one instance on behalf of one part (``owner``, named in errors): the
-    instance's namespace, the default labels, and the Instance's own labels and annotations
-    carried onto every object (generated keys win)."""
+    """Adds objects for one instance on behalf of one part (``owner``, named in errors) to
+    ``sink``, where identities are unique: the instance's namespace, the default labels, and
+    the Instance's own labels and annotations carried onto every object (generated keys
+    win)."""
 
-    def __init__(
-        self, owner: str, sink: ObjectSink, instance: Instance, labels: dict[str, str]
-    ) -> None:
-        meta = instance.metadata
+    def __init__(self, owner: str, sink: ObjectSink, instance: Instance) -> None:
         self.owner = owner
         self.sink = sink
         self.instance = instance
-        self.namespace = instance.namespace
-        self.labels = labels
-        self.carried_labels = dict(meta.labels)
+        self.labels = base_labels(instance)
+        self.carried_labels = dict(instance.metadata.labels)
         self.carried_annotations = {
-            k: v for k, v in meta.annotations.items() if k not in _NOT_CARRIED
+            k: v for k, v in instance.metadata.annotations.items() if k not in _NOT_CARRIED
         }
 
     def __call__(
@@ -143,7 +131,7 @@ class ObjectAdder:
             api_version=api_version or API_VERSIONS[kind],
             kind=kind,
             name=name,
-            namespace=None if cluster_scoped else (namespace or self.namespace),
+            namespace=None if cluster_scoped else (namespace or self.instance.namespace),
             labels={**self.carried_labels, **own},
             annotations={**self.carried_annotations, **(annotations or {})},
             body=body,
@@ -151,5 +139,8 @@ class ObjectAdder:
             switch=only_if.path if only_if else (),
             own_labels=tuple(own),
         )
-        self.sink.add(obj)
+        identity = (obj.api_version, obj.kind, obj.namespace, obj.name)
+        if identity in self.sink:
+            raise ValueError(f"{obj.kind} {obj.name} is generated twice (by {obj.owner})")
+        self.sink[identity] = obj
         return obj

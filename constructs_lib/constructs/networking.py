@@ -99,11 +99,6 @@ def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
     return {"spec": spec}
 
 
-def ingress_annotations(ingress: IngressSpec) -> dict[str, str]:
-    timeouts = WEBSOCKET_ANNOTATIONS.get(ingress.ingress_class_name or "", {})
-    return {**timeouts, **ingress.annotations}
-
-
 def route_body(instance: Instance, route: HTTPRouteSpec) -> dict[str, Any]:
     spec: dict[str, Any] = {"parentRefs": [ref.dump() for ref in route.parent_refs]}
     if route.hostnames:
@@ -173,12 +168,9 @@ class NetworkingFeature(Feature):
         name = server_name(instance)
         ingress = enabled_ingress(instance)
         if ingress is not None:
-            self.add(
-                "Ingress",
-                name,
-                ingress_body(instance, ingress),
-                annotations=ingress_annotations(ingress),
-            )
+            timeouts = WEBSOCKET_ANNOTATIONS.get(ingress.ingress_class_name or "", {})
+            annotations = {**timeouts, **ingress.annotations}
+            self.add("Ingress", name, ingress_body(instance, ingress), annotations=annotations)
         route = _route(instance)
         if route is not None:
             self.add(

@@ -29,13 +29,6 @@ class Sources:
 
 
 @cache
-def adapter_files() -> dict[str, str]:
-    """The k8s_launcher Paperclip adapter mounted into Paperclip pods (launcher/adapter/)."""
-    folder = resources.files("launcher") / "adapter"
-    return {name: (folder / name).read_text(encoding="utf-8") for name in ADAPTER_FILES}
-
-
-@cache
 def scripts() -> dict[str, str]:
     """Every script of the package (constructs_lib/scripts/*.sh and *.mjs), by file name."""
     folder = resources.files("constructs_lib") / "scripts"
@@ -45,5 +38,8 @@ def scripts() -> dict[str, str]:
 
 @cache
 def sources() -> Sources:
-    """The package files the constructs use."""
-    return Sources(adapter_files(), scripts()["paperclip-db.sh"], scripts())
+    """The package files the constructs use: the k8s_launcher Paperclip adapter mounted into
+    Paperclip pods (launcher/adapter/) and the scripts."""
+    folder = resources.files("launcher") / "adapter"
+    adapter = {name: (folder / name).read_text(encoding="utf-8") for name in ADAPTER_FILES}
+    return Sources(adapter, scripts()["paperclip-db.sh"], scripts())

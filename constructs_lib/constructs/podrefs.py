@@ -99,17 +99,13 @@ def _duplicate_names(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[
         seen.add(name)
 
 
-def _generated_containers(pod: dict[str, Any], where: PodLayout) -> list[str]:
-    inits = (pod.get("initContainers") or [])[: where.generated_init]
-    return [str(c.get("name")) for c in [*inits, *(pod.get("containers") or [])[:1]]]
-
-
 def _fix(message: str, pod: dict[str, Any], where: PodLayout) -> str:
     names = _names(pod, "volumes")
     if message.startswith("duplicate container name"):
+        inits = _names(pod, "initContainers")[: where.generated_init]
         return (
             "rename it: container names are unique in a pod (the server pod's generated "
-            f"containers: {', '.join(_generated_containers(pod, where))})."
+            f"containers: {', '.join([*inits, *_names(pod, 'containers')[:1]])})."
         )
     if message.startswith("duplicate volume"):
         return (

@@ -36,4 +36,4 @@ FEATURES: tuple[type[Feature], ...] = (
     ImageAutomationFeature,
 )
 """Every optional feature. The secrets bootstrap is not listed: it is built last, whenever
-any contribution registers a Secret (see :class:`PaperclipInstance`)."""
+any contribution registers a Secret (see :func:`~constructs_lib.constructs.build.parts`)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from constructs_lib.constructs.feature import BootstrapSecret, Contribution, Feature
+from constructs_lib.constructs.feature import BootstrapSecret, Contribution, InstancePart
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import (
     API_SERVER_PORT,
@@ -101,14 +101,11 @@ def network_policy(instance: Instance) -> dict[str, Any]:
     return policy_body({"matchLabels": component_labels(instance, COMPONENT)}, [], egress)
 
 
-class SecretsBootstrap(Feature):
-    """Built when any feature registers a Secret to create in-cluster."""
+class SecretsBootstrap(InstancePart):
+    """Built when any feature registers a Secret to create in-cluster (not a feature: the
+    folded contributions decide, see :func:`~constructs_lib.constructs.build.parts`)."""
 
     id = "secrets-bootstrap"
-
-    @classmethod
-    def applies(cls, instance: Instance) -> bool:
-        return True  # decided by the folded contributions, see PaperclipInstance
 
     def add_objects(self) -> None:
         context = self.context

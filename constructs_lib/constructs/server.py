@@ -37,6 +37,11 @@ from constructs_lib.spec.rules import effective_workload, replicas
 OTLP_PORTS = (4317, 4318)
 
 
+def rolling_update() -> dict[str, Any]:
+    """A Deployment's update strategy: one new pod at a time, none unavailable meanwhile."""
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
     """Every generated server variable in the operator's order (the user's env comes after)."""
     return ordered([*core_env(instance, extra.allowed_hostnames), *extra.env])
@@ -74,10 +79,7 @@ def workload_body(
     spec["selector"] = {"matchLabels": server_selector(instance)}
     if effective_workload(instance.spec) is WorkloadKind.DEPLOYMENT:
         spec["progressDeadlineSeconds"] = 600
-        spec["strategy"] = {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-        }
+        spec["strategy"] = rolling_update()
         kind = "Deployment"
     else:
         spec["serviceName"] = server_name(instance)

@@ -20,11 +20,11 @@ from constructs_lib.spec.base import (
     StrictBool,
 )
 from constructs_lib.spec.platform import Resources
+from launcher.templates import ENV_NAME
 
 DEFAULT_SANDBOX_IMAGE = "ghcr.io/paperclipinc/agent-multi:latest"
-_IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._:/@-]*$"
-ImageReference = Annotated[str, Field(min_length=1, pattern=_IMAGE_PATTERN)]
-EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+ImageReference = Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._:/@-]*$")]
+EnvName = Annotated[str, Field(pattern=ENV_NAME)]
 
 
 def _unique(value: list[str]) -> list[str]:

@@ -402,12 +402,16 @@ class LocalObjectReference(SpecModel):
     """Name of the referenced object."""
 
 
+SecretKey = Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
+"""The name of a key inside a Secret or ConfigMap."""
+
+
 class SecretKeySelector(SpecModel):
     """One key of a Secret in the Instance's namespace (the value is never read or written)."""
 
     name: ObjectName
     """Name of the Secret."""
-    key: Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")]
+    key: SecretKey
     """Key inside the Secret."""
     optional: StrictBool | None = None
     """Whether the pod may start when the Secret or key is missing. Default: unset (false)."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance, ObjectMetadata
 from launcher.schema_docs import json_schema
 
@@ -20,17 +18,13 @@ IGNORED = (
 )
 
 
-def _ignored_fields(model: type[BaseModel]) -> list[str]:
-    """The fields a model accepts only to ignore them (excluded from dumps and the schema)."""
-    return sorted((f.alias or n) for n, f in model.model_fields.items() if f.exclude)
-
-
 def instance_schema() -> dict[str, Any]:
     """The editor schema of an Instance document."""
     document: dict[str, Any] = json_schema(Instance)
     metadata = document["$defs"][ObjectMetadata.__name__]
     for model, schema in ((ObjectMetadata, metadata), (Instance, document)):
-        for name in _ignored_fields(model):
+        # the fields a model accepts only to ignore them (excluded from dumps and the schema)
+        for name in sorted((f.alias or n) for n, f in model.model_fields.items() if f.exclude):
             schema["properties"][name] = {"description": IGNORED}
     return {"$schema": DIALECT, "$id": SCHEMA_ID, **document}
 

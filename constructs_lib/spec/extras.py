@@ -15,9 +15,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from constructs_lib.spec.base import LocalObjectReference, SpecModel, StrictBool
-
-DEFAULT_CREDENTIALS_KEY = "PAPERCLIP_OAUTH_CREDENTIALS"
+from constructs_lib.spec.base import LocalObjectReference, SecretKey, SpecModel, StrictBool
 
 
 class ConnectionsSpec(SpecModel):
@@ -26,9 +24,7 @@ class ConnectionsSpec(SpecModel):
     credentials_secret_ref: LocalObjectReference
     """The Secret holding the OAuth credentials JSON (PAPERCLIP_OAUTH_CREDENTIALS).
     Required."""
-    credentials_key: Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")] = (
-        DEFAULT_CREDENTIALS_KEY
-    )
+    credentials_key: SecretKey = "PAPERCLIP_OAUTH_CREDENTIALS"
     """The key inside that Secret. Default: PAPERCLIP_OAUTH_CREDENTIALS."""
     providers_config_ref: LocalObjectReference | None = None
     """A ConfigMap whose key PAPERCLIP_OAUTH_PROVIDERS extends the built-in provider

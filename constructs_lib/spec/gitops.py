@@ -22,11 +22,9 @@ CONFIG_FILE = "_gitops.yaml"
 GITOPS_DIR = "gitops"
 """Its output directory under ``dist/`` (so no app may be named ``gitops``)."""
 
-_DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-_APP = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-Duration = Annotated[str, Field(pattern=_DURATION)]
+Duration = Annotated[str, Field(pattern=r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")]
 """A Go duration such as 5m or 1h30m."""
-AppName = Annotated[str, Field(pattern=_APP)]
+AppName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class ArgoCDConfig(SpecModel):
@@ -106,10 +104,31 @@ class GitOpsConfig(SpecModel):
 
     @field_validator("repo_url")
     @classmethod
-    def _repo_url(cls, value: str) -> str:
-        if problem := repo_url_problem(value):
-            raise ValueError(problem)
-        return value
+    def _repo_url(cls, url: str) -> str:
+        """Refuse what cannot be the repository URL. A URL that holds a credential is refused:
+        the URL is written into the AppProject, the ApplicationSet and the GitRepository, all
+        committed to dist/."""
+        if any(c.isspace() for c in url):
+            raise ValueError("must not contain spaces")
+        if _SCP_LIKE.match(url):
+            return url
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("https", "http", "ssh") or not parsed.hostname:
+            raise ValueError(
+                "must be https://host/path, ssh://user@host/path or user@host:path (got a "
+                f"{parsed.scheme or 'scheme-less'} URL)"
+            )
+        if parsed.password is not None or (parsed.scheme != "ssh" and parsed.username):
+            raise ValueError(
+                "holds a credential (user:token@): it would be committed to dist/; remove it, "
+                "put the credential in a Secret and name it in secretRef"
+            )
+        if parsed.query or parsed.fragment:
+            raise ValueError(
+                "has a query or fragment, where tokens hide: it would be committed to dist/; "
+                "remove it, put any credential in a Secret and name it in secretRef"
+            )
+        return url
 
     @property
     def helm_root(self) -> str:
@@ -145,33 +164,6 @@ _SCP_LIKE = re.compile(
     r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s:][^\s]*)$"
 )
 PLACEHOLDER_HOSTS = ("example.com", "example.org", "example.net", "example.invalid")
-
-
-def repo_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be the repository URL (None when it can). A URL that holds a
-    credential is refused: the URL is written into the AppProject, the ApplicationSet and the
-    GitRepository, all committed to dist/."""
-    if any(c.isspace() for c in url):
-        return "must not contain spaces"
-    if _SCP_LIKE.match(url):
-        return None
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme not in ("https", "http", "ssh") or not parsed.hostname:
-        return (
-            "must be https://host/path, ssh://user@host/path or user@host:path (got a "
-            f"{parsed.scheme or 'scheme-less'} URL)"
-        )
-    if parsed.password is not None or (parsed.scheme != "ssh" and parsed.username):
-        return (
-            "holds a credential (user:token@): it would be committed to dist/; remove it, put "
-            "the credential in a Secret and name it in secretRef"
-        )
-    if parsed.query or parsed.fragment:
-        return (
-            "has a query or fragment, where tokens hide: it would be committed to dist/; "
-            "remove it, put any credential in a Secret and name it in secretRef"
-        )
-    return None
 
 
 def flux_url(url: str) -> str:

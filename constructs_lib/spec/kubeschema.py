@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 _DEFS_URI = "https://kubernetes.io/api/_definitions.json"
 _OBJECT_META = f"{_DEFS_URI}#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
-_CRD_URI = "https://paperclip-gitops.invalid/crds"
 
 
 class UnknownKubernetesVersion(ValueError):
@@ -210,7 +209,7 @@ def crd_json_schema(structural: dict[str, Any], api_version: str, kind: str) -> 
     properties["kind"] = {"type": "string", "enum": [kind]}
     properties["metadata"] = {"$ref": _OBJECT_META}
     schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind"})
-    schema["$id"] = f"{_CRD_URI}/{api_version}/{kind}"
+    schema["$id"] = f"https://paperclip-gitops.invalid/crds/{api_version}/{kind}"
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
 

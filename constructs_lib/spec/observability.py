@@ -13,10 +13,7 @@ from constructs_lib.spec.base import (
     StrictBool,
 )
 
-DEFAULT_SCRAPE_INTERVAL = "30s"
 DEFAULT_RUNBOOK_BASE_URL = "https://paperclip.inc/docs/operators/paperclip/runbooks"
-DEFAULT_DASHBOARD_FOLDER = "Paperclip"
-DEFAULT_PROMETHEUS_NAMESPACES = ("monitoring",)
 
 # A Prometheus duration, as the ServiceMonitor CRD checks it (e.g. 30s, 1m, 1m30s); not 0.
 PROMETHEUS_DURATION = (
@@ -42,13 +39,13 @@ class ServiceMonitorSpec(SpecModel):
     """Create the ServiceMonitor. Required."""
     interval: Annotated[
         str, Field(pattern=PROMETHEUS_DURATION, max_length=32), AfterValidator(_duration)
-    ] = DEFAULT_SCRAPE_INTERVAL
+    ] = "30s"
     """Scrape interval (a Prometheus duration). Default: 30s."""
     labels: Labels = {}
     """paperclip-gitops extension: labels on the ServiceMonitor, e.g. release:
     kube-prometheus-stack for a Prometheus that selects monitors by label (the generated
     labels win a key collision). Default: none."""
-    prometheus_namespaces: list[Namespace] = list(DEFAULT_PROMETHEUS_NAMESPACES)
+    prometheus_namespaces: list[Namespace] = ["monitoring"]
     """paperclip-gitops extension: namespaces whose pods (Prometheus) the server
     NetworkPolicy admits on the server port so they can scrape it; [] adds no rule (e.g.
     Prometheus in the instance's namespace, or admitted by allowIngressCIDRs). Default:
@@ -80,7 +77,7 @@ class GrafanaDashboardSpec(SpecModel):
     """Extra labels on the ConfigMaps, after grafana_dashboard: "1" (which they may
     override, for a sidecar that selects on another value; the generated app.kubernetes.io
     labels win). Default: none."""
-    folder: Annotated[str, Field(min_length=1, max_length=253)] = DEFAULT_DASHBOARD_FOLDER
+    folder: Annotated[str, Field(min_length=1, max_length=253)] = "Paperclip"
     """The Grafana folder (the ConfigMaps' grafana_folder annotation). Default: Paperclip."""
 
 

@@ -24,8 +24,6 @@ from constructs_lib.spec.base import (
     dns_label_check,
 )
 
-DEFAULT_PORT = 3100
-
 SEVERAL_REPLICAS = 2
 """The fewest server replicas the spec rules and the builders treat as several (a shared
 master key, ordinal heartbeat gating, the rules that need shared storage)."""
@@ -70,7 +68,7 @@ class ServiceSpec(SpecModel):
 
     type: ServiceType = ServiceType.CLUSTER_IP
     """ClusterIP, NodePort or LoadBalancer. Default: ClusterIP."""
-    port: Port = DEFAULT_PORT
+    port: Port = 3100
     """Service port, also the container port. Default: 3100."""
     annotations: Annotations = {}
     """Service annotations. Default: none."""

@@ -233,20 +233,19 @@ def _local_trusted_errors(instance: Instance) -> Iterator[Problem]:
             fix,
         )
     ingress, route = spec.networking.ingress, spec.networking.http_route
-    for path, block in (("ingress", ingress), ("httpRoute", route)):
-        if block is not None and block.enabled:
+    service = spec.networking.service.type
+    routes = (  # (field, what it is, whether it routes to the server)
+        ("ingress", "enabled", ingress is not None and ingress.enabled),
+        ("httpRoute", "enabled", route is not None and route.enabled),
+        ("service.type", service.value, service is not ServiceType.CLUSTER_IP),
+    )
+    for path, state, routing in routes:
+        if routing:
             yield Problem(
-                f"is enabled, but {unreachable} it would route to nothing.",
+                f"is {state}, but {unreachable} it would route to nothing.",
                 f"spec.networking.{path}",
                 fix,
             )
-    if spec.networking.service.type is not ServiceType.CLUSTER_IP:
-        yield Problem(
-            f"is {spec.networking.service.type.value}, but {unreachable} it would route to "
-            "nothing.",
-            "spec.networking.service.type",
-            fix,
-        )
     if spec.probes.type is not ProbeType.AUTO:
         yield Problem(
             f"is {spec.probes.type.value}, but {unreachable} the kubelet's "

@@ -10,14 +10,13 @@ from constructs_lib.spec.base import (
     ImageRepository,
     ImageTag,
     LocalObjectReference,
+    SecretKey,
     SpecModel,
     StrictBool,
 )
 from constructs_lib.spec.platform import Resources
 
 DEFAULT_TAILSCALE_REPOSITORY = "ghcr.io/tailscale/tailscale"
-DEFAULT_TAILSCALE_TAG = "stable"
-DEFAULT_AUTH_KEY = "authkey"
 
 
 class TailscaleMode(StrEnum):
@@ -30,7 +29,7 @@ class TailscaleImageSpec(SpecModel):
 
     repository: ImageRepository = DEFAULT_TAILSCALE_REPOSITORY
     """Image repository. Default: ghcr.io/tailscale/tailscale."""
-    tag: ImageTag = DEFAULT_TAILSCALE_TAG
+    tag: ImageTag = "stable"
     """Image tag; pin a version (e.g. v1.84.3) — stable moves. Default: stable."""
     digest: ImageDigest | None = None
     """Image digest, sha256:<64 hex>; wins over the tag. Default: unset."""
@@ -47,7 +46,7 @@ class TailscaleAuthKey(SpecModel):
 
     secret_ref: LocalObjectReference
     """The Secret (in the Instance's namespace). Required."""
-    key: Annotated[str, Field(min_length=1, pattern=r"^[-._a-zA-Z0-9]+$")] = DEFAULT_AUTH_KEY
+    key: SecretKey = "authkey"
     """The key inside the Secret. Default: authkey."""
 
 

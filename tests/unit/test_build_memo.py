@@ -15,6 +15,7 @@ from typing import Any
 from constructs_lib.constructs import build, podrefs
 from constructs_lib.constructs.build import manifests, plan
 from constructs_lib.constructs.names import canonical_json, config_hash
+from constructs_lib.constructs.pod import pod_template
 from constructs_lib.spec.loader import load_app
 from constructs_lib.spec.semantic import pod_spec_problems
 from constructs_lib.spec.versions import DEFAULT_KUBERNETES_VERSION
@@ -151,8 +152,7 @@ def test_the_reference_check_finds_what_checking_the_whole_pod_finds() -> None:
     found_some = 0
     for instance in instances:
         planned = plan(instance)
-        contribution = planned.contribution
-        pod = build.server_pod(instance, contribution, list(planned.server_env))
+        pod = pod_template(instance, list(planned.server_env), planned.contribution)["spec"]
         for _ in range(300):
             broken = copy.deepcopy(pod)
             _break(broken, rng)

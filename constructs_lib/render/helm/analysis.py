@@ -298,7 +298,7 @@ def _groups(candidates: Sequence[Candidate]) -> list[list[Probe]]:
             continue
         into = doubtful if seen in DOUBTFUL else groups
         for group in into[1 if seen in MASKED else 0 :]:
-            if not any(clash(probe, other) for other in group):
+            if not any(clash(probe.marks, other.marks) for other in group):
                 group.append(probe)
                 break
         else:
@@ -507,16 +507,13 @@ def analyse(
         for p in params
         if p.landing and p.shape not in (Shape.TOGGLE, Shape.LABELS)
     }
-    candidates = [*composites, *by_param.values()]
-    if namespaced:
-        namespace = (((METADATA, "namespace"), NAMESPACE_SENTINEL),)
-        candidates.insert(
-            0, _text("namespace", namespace, NAMESPACE_SENTINEL, NAMESPACE_EXPR, instance.namespace)
-        )
+    changes = (((METADATA, "namespace"), NAMESPACE_SENTINEL),)
+    namespace = _text("namespace", changes, NAMESPACE_SENTINEL, NAMESPACE_EXPR, instance.namespace)
+    candidates = [*([namespace] if namespaced else []), *composites, *by_param.values()]
     placed = Placed(candidates, renders)
     claims = Claims(analysis)
     if namespaced:
-        found, reason = placed(candidates[0])
+        found, reason = placed(namespace)
         if found is None or found.generated or claims.accept("the namespace", found):
             raise AssertionError(f"the namespace cannot be templated: {reason}")
     for composite, candidate in zip(COMPOSITES, composites, strict=True):
@@ -575,7 +572,8 @@ def _place(param: Param, candidate: Candidate, placed: Placed, claims: Claims) -
         analysis.defaults[param.key] = held
     if found.filled and not candidate.priority:
         analysis.schema_overrides[param.key] = _not_empty(param)
-        analysis.kept_filled.append(Unoffered(param.key, _filled(found)))
+        filled = f"emptied, {_first(found.filled)} (the generator fills it in), not the empty value"
+        analysis.kept_filled.append(Unoffered(param.key, filled))
         return replace(param, help=_not_empty_help(param.help)), ""
     return param, ""
 
@@ -629,10 +627,6 @@ def _first(leaves: dict[Where, Any]) -> str:
     """The first of ``leaves`` as a message shows it: where it is and what it holds."""
     (_, pointer), held = next(iter(leaves.items()))
     return f"{pointer_text(pointer)} holds {held!r}"
-
-
-def _filled(found: Found) -> str:
-    return f"emptied, {_first(found.filled)} (the generator fills it in), not the empty value"
 
 
 def _not_default(found: Found) -> str:

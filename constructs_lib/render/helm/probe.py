@@ -54,6 +54,8 @@ Leaf = tuple[int, Pointer, Any, Any]
 """(object index, pointer, default value, probed value); MISSING where a key is absent."""
 Change = tuple[tuple[str, ...], Any]
 """(spec path, value): a field of an Instance document set (None removes it)."""
+Marks = tuple[frozenset[str], frozenset[int]]
+"""The texts and numbers a probe brings into the objects (:attr:`Probe.marks`)."""
 
 # --- documents --------------------------------------------------------------------------
 
@@ -95,14 +97,11 @@ def with_value(doc: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[s
         else:
             node[part] = child = _copied(node.get(part, {}))
         node = child
-    last = path[-1]
-    if isinstance(node, list):
-        if value is not None:
-            node[int(last)] = copy.deepcopy(value)
-    elif value is None:
-        node.pop(last, None)
-    else:
+    last = int(path[-1]) if isinstance(node, list) else path[-1]
+    if value is not None:
         node[last] = copy.deepcopy(value)
+    elif isinstance(node, dict):
+        node.pop(last, None)
     return out
 
 
@@ -233,7 +232,7 @@ class Probe:
     """The spec path emptied to learn which keys vanish with the value (optional values)."""
 
     @cached_property
-    def marks(self) -> tuple[frozenset[str], frozenset[int]]:
+    def marks(self) -> Marks:
         """The texts and numbers this probe brings into the objects: its sentinel, the leaf
         values of a block, the keys and values of a merged mapping. A number counts as text
         only where it may be spliced into strings."""
@@ -262,18 +261,12 @@ def _collect(value: Any, texts: set[str], numbers: set[int], embeddable: bool, k
             _collect(item, texts, numbers, embeddable, keys)
 
 
-def clash(a: Probe, b: Probe) -> bool:
-    """Whether one render of both could not tell their landings apart: a text of one holds a
-    text of the other, or their numbers are equal or adjacent."""
-    return _confusable(a.marks, b.marks)
-
-
 @functools.cache
-def _confusable(
-    a: tuple[frozenset[str], frozenset[int]], b: tuple[frozenset[str], frozenset[int]]
-) -> bool:
-    """:func:`clash` of two probes' marks (the same for every instance but the namespace's
-    and the names': remembered)."""
+def clash(a: Marks, b: Marks) -> bool:
+    """Whether one render of two probes (``a``, ``b``: their marks) could not tell their
+    landings apart: a text of one holds a text of the other, or their numbers are equal or
+    adjacent. Marks are the same for every instance but the namespace's and the names':
+    remembered."""
     texts_a, numbers_a = a
     texts_b, numbers_b = b
     if any(x in y or y in x for x in texts_a for y in texts_b):
@@ -614,9 +607,8 @@ def explain_group(
                 mine[owner.key].append(alone)
     for leaf in hashes:
         hashed = hashed_config(default, leaf[2])
-        source = hashed[0] if hashed is not None else None
-        users = [key for key, some in mine.items() if any(x[0] == source for x in some)]
-        if source is None or not users:
+        users = [k for k, some in mine.items() if hashed and any(x[0] == hashed[0] for x in some)]
+        if not users:  # no ConfigMap hashed, or no value changed it
             return None
         for key in users:
             mine[key].append(leaf)
