@@ -31,23 +31,16 @@ NAMESPACE_LABEL = "paperclip.inc/instance-namespace"
 _SECRET_WORDS = ("SECRET", "TOKEN", "PASSWORD", "KEY", "CREDENTIAL")
 
 
-def cluster_object_name(instance: Instance, suffix: str) -> str:
-    """``<namespace>.<name>-<suffix>`` for a ClusterRole/ClusterRoleBinding: a namespace and
-    an instance name are DNS labels (no dots), so the dot keeps every (namespace, name) pair
-    distinct, where the operator's ``<namespace>-<name>-`` lets ``a-b``/``c`` and ``a``/``b-c``
-    collide."""
-    name = f"{instance.namespace}.{instance.name}-{suffix}"
-    if len(name) > MAX_CLUSTER_NAME:  # 63 + 1 + 52 + suffix: cannot happen for our suffixes
-        raise ValueError(f"cluster object name {name!r} is longer than {MAX_CLUSTER_NAME}")
-    return name
-
-
 def add_cluster_role(
     add: ObjectAdder, instance: Instance, suffix: str, rules: list[dict[str, Any]]
 ) -> None:
     """ClusterRole and ClusterRoleBinding ``<namespace>.<name>-<suffix>``: ``rules`` for the
-    server's ServiceAccount."""
-    name = cluster_object_name(instance, suffix)
+    server's ServiceAccount. A namespace and an instance name are DNS labels (no dots), so the
+    dot keeps every (namespace, name) pair distinct, where the operator's ``<namespace>-<name>-``
+    lets ``a-b``/``c`` and ``a``/``b-c`` collide."""
+    name = f"{instance.namespace}.{instance.name}-{suffix}"
+    if len(name) > MAX_CLUSTER_NAME:  # 63 + 1 + 52 + suffix: cannot happen for our suffixes
+        raise ValueError(f"cluster object name {name!r} is longer than {MAX_CLUSTER_NAME}")
     # cluster-scoped objects also name the instance's namespace (they have no namespace)
     labels = {**add.labels, NAMESPACE_LABEL: instance.namespace}
     add("ClusterRole", name, {"rules": rules}, labels=labels, cluster_scoped=True)
@@ -60,10 +53,6 @@ def api_server_egress() -> dict[str, Any]:
     """Egress to the Kubernetes API server's port (the ``kubernetes`` Service is translated
     to the API server's own address and port before the policy applies: #15, k3s/Flannel)."""
     return ports_rule(API_SERVER_PORT)
-
-
-def sandbox_of(instance: Instance) -> CloudSandboxSpec | None:
-    return instance.spec.adapters.sandbox
 
 
 def sandbox_namespace(instance: Instance, sandbox: CloudSandboxSpec) -> str:
@@ -135,7 +124,7 @@ def registry_json(instance: Instance) -> str:
     return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
 
 
-def agents_conflict(instance: Instance, path: str, what: str) -> Problem:
+def agents_conflict(path: str, what: str) -> Problem:
     return Problem(
         f"{what} gives the Paperclip pod Kubernetes credentials to create agent pods itself, "
         "which spec.agents (agent runs as Jobs through the least-privilege launcher) exists to "
@@ -152,7 +141,7 @@ def _sandbox_problems(
     base = "spec.adapters.cloudSandbox"
     errors: list[Problem] = []
     if instance.spec.agents.enabled:
-        errors.append(agents_conflict(instance, f"{base}.enabled", "the cloud sandbox"))
+        errors.append(agents_conflict(f"{base}.enabled", "the cloud sandbox"))
     unused = {
         "resources": sandbox.resources is not None,
         "resourceTiers": bool(sandbox.resource_tiers),
@@ -240,7 +229,7 @@ class AdaptersFeature(Feature):
 
     def add_objects(self) -> None:
         instance = self.context.instance
-        sandbox = sandbox_of(instance)
+        sandbox = instance.spec.adapters.sandbox
         if sandbox is None or not instance.spec.security.rbac.create:
             return
         name = f"{instance.name}-sandbox"

@@ -13,7 +13,6 @@ from constructs_lib.constructs.adapters import (
     add_cluster_role,
     agents_conflict,
     api_server_egress,
-    sandbox_of,
 )
 from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
@@ -100,13 +99,11 @@ class ExecutionFeature(Feature):
         execution = instance.spec.adapters.kubernetes_execution
         assert execution is not None
         result = Contribution(env=execution_env(execution.kubernetes), service_account_token=True)
-        if sandbox_of(instance) is None:  # the sandbox contributes the same rule
+        if instance.spec.adapters.sandbox is None:  # the sandbox contributes the same rule
             result.egress.append(api_server_egress())
         if instance.spec.agents.enabled:
             result.errors.append(
-                agents_conflict(
-                    instance, "spec.adapters.execution.mode", "execution mode kubernetes"
-                )
+                agents_conflict("spec.adapters.execution.mode", "execution mode kubernetes")
             )
         if not instance.spec.security.rbac.create:
             result.warnings.append(

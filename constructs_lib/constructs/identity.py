@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from constructs_lib.constructs.copying import json_copy
-from constructs_lib.constructs.database import server_database_env
-from constructs_lib.constructs.env import core_env, secret_entry
+from constructs_lib.constructs.database import is_managed, server_database_env
+from constructs_lib.constructs.env import core_env, literal_entries, secret_entry
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.names import DATA_PATH
 from constructs_lib.constructs.pod import (
@@ -57,29 +57,26 @@ def identity_env(instance: Instance) -> list[EnvEntry]:
 
 
 def database_env(instance: Instance) -> list[EnvEntry]:
-    """The server's database variables (managed: DB_PASSWORD and DATABASE_URL; external:
-    DATABASE_URL)."""
-    mode = instance.spec.database.mode
-    if mode is DatabaseMode.MANAGED:
+    """The server's database variables (managed: DB_PASSWORD and DATABASE_URL; otherwise
+    those of :func:`core_env`: DATABASE_URL for external, none for embedded)."""
+    if is_managed(instance):
         return server_database_env(instance)
-    if mode is DatabaseMode.EXTERNAL:
-        return [e for e in core_env(instance) if e.slot is EnvSlot.DATABASE]
-    return []
+    return [e for e in core_env(instance) if e.slot is EnvSlot.DATABASE]
 
 
 def seed_container(instance: Instance) -> dict[str, Any]:
     spec = instance.spec
     admin = spec.deployment.platform_admin
     assert admin is not None
-    env = [e.to_env_var() for e in database_env(instance)]
-    env.append({"name": "PAPERCLIP_HOME", "value": DATA_PATH})
-    env.append({"name": "PAPERCLIP_SEED_ADMIN_EMAIL", "value": admin.email})
-    if admin.name:
-        env.append({"name": "PAPERCLIP_SEED_ADMIN_NAME", "value": admin.name})
-    if admin.user_id:
-        env.append({"name": "PAPERCLIP_SEED_ADMIN_USER_ID", "value": admin.user_id})
+    seed = literal_entries(
+        EnvSlot.IDENTITY,
+        ("PAPERCLIP_HOME", DATA_PATH),
+        ("PAPERCLIP_SEED_ADMIN_EMAIL", admin.email),  # never empty (an e-mail address)
+        ("PAPERCLIP_SEED_ADMIN_NAME", admin.name),
+        ("PAPERCLIP_SEED_ADMIN_USER_ID", admin.user_id),
+    )
     container = server_image_container(instance, SEED_CONTAINER, ["/bin/sh", "-c"], SEED_COMMAND)
-    container["env"] = env
+    container["env"] = [e.to_env_var() for e in [*database_env(instance), *seed]]
     if spec.env_from:
         container["envFrom"] = json_copy(spec.env_from)
     container["volumeMounts"] = [data_mount()]

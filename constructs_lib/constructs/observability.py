@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any
 
@@ -144,8 +143,7 @@ def service_monitor_body(instance: Instance, monitor: ServiceMonitorSpec) -> dic
     }
 
 
-def _q(value: str) -> str:
-    return json.dumps(value)
+_q = json.dumps
 
 
 _REPLICA_METRICS = {
@@ -169,10 +167,7 @@ def _containers(ns: str, pods: str) -> str:
 def _volume_fill(ns: str, volumes: Sequence[str]) -> str:
     """The used fraction of each of the claims ``volumes`` (kubelet metrics)."""
     selector = f"namespace={_q(ns)},persistentvolumeclaim=~{_q('|'.join(volumes))}"
-    return (
-        f"kubelet_volume_stats_used_bytes{{{selector}}} / "
-        f"kubelet_volume_stats_capacity_bytes{{{selector}}}"
-    )
+    return " / ".join(f"kubelet_volume_stats_{s}_bytes{{{selector}}}" for s in ("used", "capacity"))
 
 
 def _restarts(selector: str, window: str) -> str:
@@ -267,16 +262,6 @@ def prometheus_rule_body(instance: Instance, rules: PrometheusRuleSpec) -> dict[
 # --- Grafana dashboards -------------------------------------------------------------------
 
 
-def dashboard_configmaps(instance: Instance) -> list[tuple[str, str]]:
-    """The overview and detail dashboard ConfigMaps (the operator's names), each with its key:
-    the file name in the sidecar's folder, one per instance name (the operator's fixed names
-    overwrite each other there). Nothing in them or in the dashboards' identity derives from
-    the namespace, which the Helm chart templates."""
-    name = instance.name
-    boards = ("operator", "instance")
-    return [(f"{name}-dashboard-{board}", f"paperclip-{board}-{name}.json") for board in boards]
-
-
 _DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_COLUMNS = 24
 
@@ -358,36 +343,9 @@ def _dashboard(title: str, panels: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class DashboardInputs:
-    """Everything the two dashboards are made of: hashable, so their JSON text is made once
-    per distinct value (see :func:`dashboard_texts`)."""
-
-    namespace: str
-    name: str
-    """The server workload's name."""
-    kind: str
-    """``statefulset`` or ``deployment``."""
-    pods: str
-    """The server pods' name regex."""
-    volumes: tuple[str, ...]
-    """The claims whose fill level the overview shows."""
-
-    @classmethod
-    def of(cls, instance: Instance) -> DashboardInputs:
-        return cls(
-            instance.namespace,
-            server_name(instance),
-            _workload(instance),
-            pod_regex(instance),
-            tuple(claims(instance) or [data_claim_name(instance)]),
-        )
-
-
-def _overview(inputs: DashboardInputs) -> dict[str, Any]:
-    ns, name = inputs.namespace, inputs.name
-    ready, desired = _replicas(ns, name, inputs.kind)
-    pods = _containers(ns, inputs.pods)
+def _overview(ns: str, name: str, kind: str, regex: str, volumes: Sequence[str]) -> dict[str, Any]:
+    ready, desired = _replicas(ns, name, kind)
+    pods = _containers(ns, regex)
     hpa = f"namespace={_q(ns)},horizontalpodautoscaler={_q(name)}"
     pdb = f"namespace={_q(ns)},poddisruptionbudget={_q(name)}"
     panels = [
@@ -415,7 +373,7 @@ def _overview(inputs: DashboardInputs) -> dict[str, Any]:
         ),
         _panel(
             "Volume usage",
-            [(_volume_fill(ns, inputs.volumes), "{{persistentvolumeclaim}}")],
+            [(_volume_fill(ns, volumes), "{{persistentvolumeclaim}}")],
             unit="percentunit",
             width=24,
         ),
@@ -430,10 +388,9 @@ def _usage(per_pod: str, pods: str, resource: str, bound: str) -> list[tuple[str
     return [(per_pod, "{{pod}}"), (largest, bound)]
 
 
-def _detail(inputs: DashboardInputs) -> dict[str, Any]:
-    ns, name = inputs.namespace, inputs.name
-    pods = _containers(ns, inputs.pods)
-    pod_only = f"namespace={_q(ns)},pod=~{_q(inputs.pods)}"
+def _detail(ns: str, name: str, regex: str) -> dict[str, Any]:
+    pods = _containers(ns, regex)
+    pod_only = f"namespace={_q(ns)},pod=~{_q(regex)}"
     cpu = _pod_rate("container_cpu_usage_seconds_total", pods)
     memory = f"sum by (pod) (container_memory_working_set_bytes{{{pods}}})"
     throttled = (
@@ -459,11 +416,17 @@ def _detail(inputs: DashboardInputs) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def dashboard_texts(inputs: DashboardInputs) -> tuple[str, str]:
-    """The overview and detail dashboards as JSON text (immutable, so shared safely): a
-    build made them anew every time, the largest single cost of an instance's objects, and
-    the Helm chart's analysis builds each instance dozens of times with the same inputs."""
-    return json.dumps(_overview(inputs), indent=2), json.dumps(_detail(inputs), indent=2)
+def dashboard_texts(
+    ns: str, name: str, kind: str, regex: str, volumes: tuple[str, ...]
+) -> tuple[str, str]:
+    """The overview and detail dashboards of the server workload ``name`` (a ``kind`` of
+    ``statefulset`` or ``deployment``) in ``ns``, whose pods' names match ``regex``, the
+    overview showing the fill level of the claims ``volumes``. As JSON text (immutable, so
+    shared safely) made once per distinct inputs: a build made them anew every time, the
+    largest single cost of an instance's objects, and the Helm chart's analysis builds each
+    instance dozens of times with the same inputs."""
+    overview = _overview(ns, name, kind, regex, volumes)
+    return json.dumps(overview, indent=2), json.dumps(_detail(ns, name, regex), indent=2)
 
 
 class ObservabilityFeature(Feature):
@@ -527,7 +490,14 @@ class ObservabilityFeature(Feature):
         if dashboards is not None:
             cm_labels = {DASHBOARD_LABEL: "1", **dashboards.labels, **labels}
             annotations = {FOLDER_ANNOTATION: dashboards.folder}
-            texts = dashboard_texts(DashboardInputs.of(instance))
-            for (name, key), text in zip(dashboard_configmaps(instance), texts, strict=True):
-                body = {"data": {key: text}}
+            volumes = tuple(claims(instance) or [data_claim_name(instance)])
+            workload = (server_name(instance), _workload(instance), pod_regex(instance))
+            texts = dashboard_texts(instance.namespace, *workload, volumes)
+            # The overview and detail dashboard ConfigMaps (the operator's names), each with
+            # its key: the file name in the sidecar's folder, one per instance name (the
+            # operator's fixed names overwrite each other there). Nothing in them or in the
+            # dashboards' identity derives from the namespace, which the Helm chart templates.
+            for board, text in zip(("operator", "instance"), texts, strict=True):
+                body = {"data": {f"paperclip-{board}-{instance.name}.json": text}}
+                name = f"{instance.name}-dashboard-{board}"
                 self.add("ConfigMap", name, body, labels=cm_labels, annotations=annotations)

@@ -44,10 +44,9 @@ def _one_replica(document: Document) -> str:
 
 
 def _image(document: Document) -> list[str]:
-    name = document.name
     running = (
         f"the digest running now: kubectl -n {document.namespace} get pods -l "
-        f"app.kubernetes.io/instance={name} -o jsonpath='{{..imageID}}'"
+        f"app.kubernetes.io/instance={document.name} -o jsonpath='{{..imageID}}'"
     )
     return [
         "--image-tag TAG (e.g. --image-tag 2026.1106.0: every imported document without a "

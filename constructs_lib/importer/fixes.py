@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +43,9 @@ class FixRule:
             return []
         return self.fix(document, problems)
 
-    def change(self, path: str, what: str) -> Change:
-        """A change this rule made, with the rule's reason."""
-        return Change(self.name, path, what, self.why)
+    def change(self, path: str, what: str, why: str | None = None) -> Change:
+        """A change this rule made, with the rule's reason (or a more precise ``why``)."""
+        return Change(self.name, path, what, why or self.why)
 
 
 def refused_at(problems: Sequence[Problem], *paths: str) -> bool:
@@ -180,12 +180,10 @@ def UNUSED_URL(document: Document, problems: Sequence[Problem]) -> list[Change]:
         if external
         else f"the database mode is {database.get('mode', 'managed (the default)')}"
     )
+    what = f"removed {' and '.join(removed)} (value not shown)"
     return [
-        Change(
-            UNUSED_URL.name,
-            "spec.database",
-            f"removed {' and '.join(removed)} (value not shown)",
-            f"{reason}: the operator never passed it to the server",
+        UNUSED_URL.change(
+            "spec.database", what, f"{reason}: the operator never passed it to the server"
         )
     ]
 
@@ -229,16 +227,21 @@ def URL_TO_SECRET(document: Document, problems: Sequence[Problem]) -> list[Chang
     ]
 
 
-def _lists(spec: dict[str, Any], top: str, key: str, *groups: str) -> list[tuple[str, list[Any]]]:
-    """(field path, list) of ``spec[top]`` and of ``key`` of every container of the spec's
-    ``groups``, in order; those that are lists."""
-    found = [(f"spec.{top}", spec.get(top))]
+def _entries(
+    spec: dict[str, Any], top: str, key: str, *groups: str
+) -> Iterator[tuple[str, list[Any], int, dict[str, Any]]]:
+    """(field path of the list, the list, index, entry) of every mapping in ``spec[top]`` and
+    in ``key`` of every container of the spec's ``groups``, in order."""
+    found: list[tuple[str, Any]] = [(f"spec.{top}", spec.get(top))]
     for group in groups:
         containers = spec.get(group)
         for index, container in enumerate(containers if isinstance(containers, list) else []):
             if isinstance(container, dict):
                 found.append((f"spec.{group}[{index}].{key}", container.get(key)))
-    return [(path, items) for path, items in found if isinstance(items, list)]
+    for path, items in found:
+        for index, entry in enumerate(items if isinstance(items, list) else []):
+            if isinstance(entry, dict):
+                yield path, items, index, entry
 
 
 def _live_index(document: Document, path: str, index: int, value: str) -> int | None:
@@ -261,39 +264,33 @@ def ENV_TO_SECRET(document: Document, problems: Sequence[Problem]) -> list[Chang
     changes: list[Change] = []
     literals: list[tuple[str, str]] = []
     keys: set[str] = set()
-    for path, entries in _lists(document.spec, "env", "env", "sidecars", "initContainers"):
+    found = _entries(document.spec, "env", "env", "sidecars", "initContainers")
+    for path, entries, index, entry in found:
+        value, name = entry.get("value"), entry.get("name")
+        if not isinstance(value, str) or not value or not isinstance(name, str):
+            continue
+        if not (holds_credential(value) or SECRET_LOOKING_NAME.search(name)):
+            continue
+        # a name repeated in one list (which synth refuses) still gets a key of its own
         group = path.split(".")[1].replace("[", "-").replace("]", "")
-        for index, entry in enumerate(entries):
-            value = entry.get("value") if isinstance(entry, dict) else None
-            name = entry.get("name") if isinstance(entry, dict) else None
-            if not isinstance(value, str) or not value or not isinstance(name, str):
-                continue
-            if not (holds_credential(value) or SECRET_LOOKING_NAME.search(name)):
-                continue
-            # a name repeated in one list (which synth refuses) still gets a key of its own
-            candidates = (name, f"{group}-{name}", f"{group}-{index}-{name}")
-            key = next((k for k in candidates if k not in keys), candidates[-1])
-            keys.add(key)
-            entries[index] = {
-                "name": name,
-                "valueFrom": {"secretKeyRef": {"name": secret, "key": key}},
-            }
-            live = _live_index(document, path, index, value)
-            if live is None:
-                reference = (
-                    f"{{name: {name}, valueFrom: {{secretKeyRef: {{name: SECRET, key: KEY}}}}}}"
-                )
-                _not_live(document, f"{path}[{index}].value", f"{path}[{index}]", reference)
-            else:
-                read = [*(parse_path(path) or []), live, "value"]
-                literals.append((key, _live_value(document, read)))
-            changes.append(
-                ENV_TO_SECRET.change(
-                    f"{path}[{index}]",
-                    f"{name}: literal value -> secretKeyRef {{name: {secret}, key: {key}}} "
-                    "(value not shown)",
-                )
+        candidates = (name, f"{group}-{name}", f"{group}-{index}-{name}")
+        key = next((k for k in candidates if k not in keys), candidates[-1])
+        keys.add(key)
+        entries[index] = {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+        live = _live_index(document, path, index, value)
+        if live is None:
+            reference = f"{{name: {name}, valueFrom: {{secretKeyRef: {{name: SECRET, key: KEY}}}}}}"
+            _not_live(document, f"{path}[{index}].value", f"{path}[{index}]", reference)
+        else:
+            read = [*(parse_path(path) or []), live, "value"]
+            literals.append((key, _live_value(document, read)))
+        changes.append(
+            ENV_TO_SECRET.change(
+                f"{path}[{index}]",
+                f"{name}: literal value -> secretKeyRef {{name: {secret}, key: {key}}} "
+                "(value not shown)",
             )
+        )
     if literals:
         _create_secret(
             document,
@@ -317,14 +314,13 @@ def DATA_VOLUME_NAME(document: Document, problems: Sequence[Problem]) -> list[Ch
         isinstance(v, dict) and v.get("name") == OPERATOR_DATA_MOUNT for v in volumes
     ):
         return []  # the mount names a volume of the Instance's own
+    mounts = _entries(spec, "extraVolumeMounts", "volumeMounts", "initContainers", "sidecars")
     changes = []
-    lists = _lists(spec, "extraVolumeMounts", "volumeMounts", "initContainers", "sidecars")
-    for path, mounts in lists:
-        for index, mount in enumerate(mounts):
-            if isinstance(mount, dict) and mount.get("name") == OPERATOR_DATA_MOUNT:
-                mount["name"] = DATA_VOLUME
-                what = f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}"
-                changes.append(DATA_VOLUME_NAME.change(f"{path}[{index}].name", what))
+    for path, _, index, mount in mounts:
+        if mount.get("name") == OPERATOR_DATA_MOUNT:
+            mount["name"] = DATA_VOLUME
+            what = f"{OPERATOR_DATA_MOUNT} -> {DATA_VOLUME}"
+            changes.append(DATA_VOLUME_NAME.change(f"{path}[{index}].name", what))
     return changes
 
 

@@ -149,16 +149,12 @@ def _render_check(
         rendered = render_app(app, version)
         app_tree(rendered)
     except UserError as exc:
-        unplaced = []
         for problem in exc.problems:
-            document = by_label.get(problem.document)
-            if document is None:
-                unplaced.append(problem)
-            else:
+            if (document := by_label.get(problem.document)) is not None:
                 document.problems.append(
                     replace(problem, file=document.source, document=document.label)
                 )
-        return unplaced, []
+        return [p for p in exc.problems if by_label.get(p.document) is None], []
     return [], rendered.warnings
 
 

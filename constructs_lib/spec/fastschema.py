@@ -330,10 +330,8 @@ class Compiler:
         def check(v: Any) -> bool:
             if not isinstance(v, list):
                 return True
-            if items is not _always:  # no "items", or one that accepts anything
-                for item in v:
-                    if not items(item):
-                        return False
+            if items is not _always and not all(map(items, v)):  # _always: any or no "items"
+                return False
             if min_items is not None and len(v) < min_items:
                 return False
             if max_items is not None and len(v) > max_items:
@@ -422,9 +420,8 @@ def _number(schema: dict[str, Any]) -> Check | None:
     def check(v: Any) -> bool:
         if not _is_number(v):
             return True
-        for bound, test in tests:
-            if not test(v, bound):
-                return False
+        if not all(test(v, bound) for bound, test in tests):
+            return False
         return multiple is None or _multiple_of(v, multiple)
 
     return check

@@ -181,32 +181,22 @@ def short_text(value: Any) -> str:
 
 def known_fields(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
     """The fields a user may write in the model at ``loc`` (none when it is no model)."""
-    current: Any = model
+    current: type[BaseModel] | None = model
     for part in loc:
-        if isinstance(part, int):
-            continue
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return []
-        field = next(
-            (f for n, f in current.model_fields.items() if (f.alias or n) == part or n == part),
-            None,
-        )
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]
-    return []
+        if current is not None and not isinstance(part, int):
+            named = (f for n, f in current.model_fields.items() if part in (n, f.alias or n))
+            field = next(named, None)
+            current = None if field is None else _model_in(field.annotation)
+    if current is None:
+        return []
+    return [f.alias or n for n, f in current.model_fields.items() if not f.exclude]
 
 
-def _model_in(annotation: Any) -> Any:
+def _model_in(annotation: Any) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+    found = (_model_in(arg) for arg in typing.get_args(annotation))
+    return next((model for model in found if model is not None), None)
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")

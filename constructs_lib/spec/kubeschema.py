@@ -45,9 +45,9 @@ class SchemaValidator:
     """A strict validator: a compiled fast verdict, jsonschema for the messages (loaded and
     built only when they are needed: most objects are valid)."""
 
-    def __init__(self, schema: dict[str, Any], documents: Documents, compiler: Compiler):
+    def __init__(self, schema: dict[str, Any], compiler: Compiler):
         self.schema = schema
-        self.documents = documents
+        self.documents = compiler.documents
         self._jsonschema: jsonschema.protocols.Validator | None = None
         self.fast: Check | None
         try:
@@ -100,18 +100,12 @@ def supported_versions() -> list[str]:
     return list(dict.fromkeys(kv.major_minor(v) for v in kv.all_versions()))
 
 
-def _schema_dir(version: str) -> str:
-    found = kv.strict_dir(version)
-    if found is None:
-        raise UnknownKubernetesVersion(version)
-    return found
-
-
 @cache
-def _registry(version: str) -> tuple[str, Documents, Compiler]:
-    schema_dir = _schema_dir(version)
-    documents = Documents(kv.definitions(schema_dir))
-    return schema_dir, documents, Compiler(documents)
+def _registry(version: str) -> tuple[str, Compiler]:
+    schema_dir = kv.strict_dir(version)
+    if schema_dir is None:
+        raise UnknownKubernetesVersion(version)
+    return schema_dir, Compiler(Documents(kv.definitions(schema_dir)))
 
 
 @cache
@@ -121,19 +115,19 @@ def object_validator(version: str, api_version: str, kind: str) -> SchemaValidat
     Raises :class:`UnknownKind` when neither Kubernetes nor a pinned CRD defines the kind, and
     :class:`constructs_lib.spec.crds.SchemaUnavailable` when its pinned CRD cannot be fetched.
     """
-    schema_dir, documents, compiler = _registry(version)
+    schema_dir, compiler = _registry(version)
     try:
         schema = kv.kind_schema(schema_dir, api_version, kind)
     except FileNotFoundError:
         schema = _crd_object_schema(api_version, kind)
-    return SchemaValidator(schema, documents, compiler)
+    return SchemaValidator(schema, compiler)
 
 
 @cache
 def definition_validator(version: str, definition: str) -> SchemaValidator:
     """The strict validator for one OpenAPI definition, e.g. ``io.k8s.api.core.v1.Container``."""
-    _, documents, compiler = _registry(version)
-    return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, documents, compiler)
+    _, compiler = _registry(version)
+    return SchemaValidator({"$ref": f"{_DEFS_URI}#/$defs/{definition}"}, compiler)
 
 
 def schema_errors(validator: SchemaValidator, data: Any) -> list[tuple[str, str]]:
@@ -284,11 +278,10 @@ def _translate(node: dict[str, Any], *, junctor: bool) -> dict[str, Any]:
         out["properties"] = {
             name: _translate(sub, junctor=junctor) for name, sub in node["properties"].items()
         }
-    if isinstance(node.get("items"), dict):
-        out["items"] = _translate(node["items"], junctor=junctor)
-    if isinstance(node.get("additionalProperties"), dict):
-        out["additionalProperties"] = _translate(node["additionalProperties"], junctor=junctor)
-    elif isinstance(node.get("additionalProperties"), bool):
+    for keyword in ("items", "additionalProperties"):
+        if isinstance(node.get(keyword), dict):
+            out[keyword] = _translate(node[keyword], junctor=junctor)
+    if isinstance(node.get("additionalProperties"), bool):
         out["additionalProperties"] = node["additionalProperties"]
     for keyword in ("allOf", "anyOf", "oneOf"):
         if keyword in node:

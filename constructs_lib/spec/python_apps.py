@@ -94,10 +94,9 @@ def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:
             if not select.select([read_end], [], [], remaining)[0]:
                 break
             if not (data := os.read(read_end, 1 << 16)):
-                finished = True
+                finished = _exited(pid, deadline)  # end of file, and the child has exited
                 break
             received += data
-        exited = _exited(pid, deadline if finished else time.monotonic())
     finally:
         os.close(read_end)
         status = _kill_and_reap(pid)
@@ -106,7 +105,7 @@ def _run_app_child(path: Path, timeout: float) -> dict[str, Any]:
         raise UserError.single(
             f"returned more than {_MAX_RESULT_BYTES} bytes of instances.", file=file
         )
-    if not finished or not exited:
+    if not finished:
         raise UserError.single(
             f"did not finish within {timeout:g} seconds and was stopped (it hangs, or waits "
             "for input).",
@@ -170,10 +169,8 @@ def _child_main(path: Path, write_end: int) -> NoReturn:
         os.dup2(captured.fileno(), 1)
         os.dup2(captured.fileno(), 2)
         answer = _run_app(path, captured)
-        payload = json.dumps(answer, allow_nan=True).encode()
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(write_end, view) :]
+        with open(write_end, "wb") as pipe:  # writes it all, however much the pipe takes
+            pipe.write(json.dumps(answer, allow_nan=True).encode())
     except BaseException:
         code = 70
     os._exit(code)
@@ -183,10 +180,7 @@ def _run_app(path: Path, captured: Any) -> dict[str, Any]:
     """Run the app; its answer, with an extra problem when it wrote any output."""
     stdout, stderr = io.StringIO(), io.StringIO()
     sys.stdout, sys.stderr, sys.stdin = stdout, stderr, io.StringIO()
-    try:
-        answer = _app_answer(path)
-    finally:
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    answer = _app_answer(path)
     for stream in (sys.__stdout__, sys.__stderr__):
         with contextlib.suppress(Exception):
             if stream is not None:
@@ -196,37 +190,44 @@ def _run_app(path: Path, captured: Any) -> dict[str, Any]:
     output += captured.read(4096).decode("utf-8", errors="replace")
     if not output:
         return answer
-    printed = _problem(
+    printed = Problem(
         f"wrote to stdout or stderr while it ran: {short_text(output)}; an app must not print "
         "(its output would mix with the generator's).",
-        str(path),
-        "remove the print/log calls (or raise an exception to report a problem).",
+        fix="remove the print/log calls (or raise an exception to report a problem).",
+        file=str(path),
     )
-    return {"problems": answer.get("problems", []) + printed["problems"]}
+    return {"problems": [*answer.get("problems", []), asdict(printed)]}
 
 
 def _app_answer(path: Path) -> dict[str, Any]:
+    """The child's answer: the app's instances, or its problems (plain data: the parent reads
+    it as JSON)."""
     file = str(path)
     try:
         return {"instances": _call_app(path)}
     except SystemExit as exc:
-        return _problem(
-            f"called sys.exit({short_text(exc.code)}){_user_line(exc, path)}; an app must not exit "
-            "(it would end synth, check or validate without doing their work).",
-            file,
-            "return the instances from instances() and raise no SystemExit.",
-        )
+        problems = [
+            Problem(
+                f"called sys.exit({short_text(exc.code)}){_user_line(exc, path)}; an app must not "
+                "exit (it would end synth, check or validate without doing their work).",
+                fix="return the instances from instances() and raise no SystemExit.",
+                file=file,
+            )
+        ]
     except UserError as exc:
-        return _answer(exc.problems)
+        problems = exc.problems
     except ValidationError as exc:
         where = f"{file}{_user_line(exc, path)}"
-        return _answer(p.located(file=where) for p in problems_from(exc, _model_named(exc.title)))
+        problems = [p.located(file=where) for p in problems_from(exc, _model_named(exc.title))]
     except BaseException as exc:  # anything the app raises is its error
-        return _problem(
-            f"raised {type(exc).__name__}{_user_line(exc, path)}: {exception_text(exc)}",
-            file,
-            "correct the app module.",
-        )
+        problems = [
+            Problem(
+                f"raised {type(exc).__name__}{_user_line(exc, path)}: {exception_text(exc)}",
+                fix="correct the app module.",
+                file=file,
+            )
+        ]
+    return {"problems": [asdict(p) for p in problems]}
 
 
 def _call_app(path: Path) -> list[dict[str, Any]]:
@@ -291,15 +292,6 @@ def _returned_list(returned: Any, file: str) -> list[Any]:
             fix="return a list of constructs_lib.spec.Instance objects.",
         )
     return list(returned)
-
-
-def _problem(message: str, file: str, fix: str) -> dict[str, Any]:
-    return _answer([Problem(message, fix=fix, file=file)])
-
-
-def _answer(problems: Iterable[Problem]) -> dict[str, Any]:
-    """The child's answer reporting ``problems`` (plain data: the parent reads it as JSON)."""
-    return {"problems": [asdict(p) for p in problems]}
 
 
 def _user_line(exc: BaseException, path: Path) -> str:

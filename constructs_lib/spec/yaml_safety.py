@@ -182,16 +182,14 @@ def check_yaml(text: str) -> None:
     document = 0
     doc = ""
 
-    def fail(message: str, path: str, fix: str) -> UserError:
-        """The problems found so far and this one, at the current event's line."""
-        path = path if len(path) <= 120 else path[:117] + "..."
-        return UserError(
-            [*problems, Problem(f"{message} (line {line}).", path=path, fix=fix, document=doc)]
-        )
-
     def note(message: str, path: str, fix: str) -> None:
         """Record a problem of the current document and go on."""
         problems.append(Problem(message, path=path, fix=fix, document=doc))
+
+    def fail(message: str, path: str, fix: str) -> UserError:
+        """The problems found so far and this one, at the current event's line."""
+        note(f"{message} (line {line}).", path if len(path) <= 120 else path[:117] + "...", fix)
+        return UserError(problems)
 
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         line = event.start_mark.line + 1 if event.start_mark else 0

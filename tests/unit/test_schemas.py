@@ -213,14 +213,14 @@ def test_fast_verdict_equals_jsonschema_on_crd_samples_and_their_mutants() -> No
 
 
 def test_every_bundled_kind_and_pinned_crd_compiles_to_a_fast_check() -> None:
-    schema_dir = kubeschema._schema_dir(VERSION)
+    schema_dir = kubeschema._registry(VERSION)[0]
     names = [
         n
         for n in resources.files("kubernetes_validate").joinpath(schema_dir).iterdir()
         if n.name.endswith(".json") and not n.name.startswith("_") and "-" in n.name
     ]
     # every property compiled now, not when an object first has it
-    compiler = Compiler(kubeschema._registry(VERSION)[1], eager=True)
+    compiler = Compiler(kubeschema._registry(VERSION)[1].documents, eager=True)
     assert len(names) > 100
     for name in names:
         compiler.compile(kv.schema_contents(f"{schema_dir}/{name.name}", VERSION))
@@ -230,7 +230,7 @@ def test_every_bundled_kind_and_pinned_crd_compiles_to_a_fast_check() -> None:
 
 
 def test_a_property_compiled_on_first_use_may_still_refuse_a_keyword() -> None:
-    documents = kubeschema._registry(VERSION)[1]
+    documents = kubeschema._registry(VERSION)[1].documents
     schema = {"properties": {"size": {"if": {"type": "string"}, "then": {"minLength": 2}}}}
     check = Compiler(documents).compile(schema)
     assert check({"other": 1}) is True  # the property's subschema is not compiled yet
@@ -238,7 +238,7 @@ def test_a_property_compiled_on_first_use_may_still_refuse_a_keyword() -> None:
         check({"size": "x"})
     with pytest.raises(Unsupported, match="if"):
         Compiler(documents, eager=True).compile(schema)
-    validator = kubeschema.SchemaValidator(schema, documents, Compiler(documents))
+    validator = kubeschema.SchemaValidator(schema, Compiler(documents))
     assert validator.is_valid({"size": "x"}) is False  # jsonschema's verdict, from now on
     assert validator.fast is None
     assert validator.is_valid({"size": "xy"}) is True
@@ -255,7 +255,7 @@ def test_a_refused_ref_target_is_refused_again_for_the_next_schema() -> None:
     documents = Documents()
     compiler = Compiler(documents)
     for _ in range(2):
-        validator = kubeschema.SchemaValidator(schema, documents, compiler)
+        validator = kubeschema.SchemaValidator(schema, compiler)
         assert validator.is_valid({"size": "x"}) is False
         assert validator.is_valid({"size": "xy"}) is True
 

@@ -143,9 +143,9 @@ def _widget(**spec: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def widget() -> kubeschema.SchemaValidator:
-    _, registry, compiler = kubeschema._registry(VERSION)
+    _, compiler = kubeschema._registry(VERSION)
     schema = crd_json_schema(STRUCTURAL, "example.com/v1", "Widget")
-    return kubeschema.SchemaValidator(schema, registry, compiler)
+    return kubeschema.SchemaValidator(schema, compiler)
 
 
 @pytest.mark.parametrize(

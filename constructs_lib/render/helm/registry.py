@@ -175,6 +175,9 @@ def _has(*path: str) -> Callable[[Instance], bool]:
     return applies
 
 
+_autoscaled = _has("availability", "autoscaler")
+
+
 def _replica_floor(instance: Instance) -> int:
     """Two server replicas where one would build other objects, else one."""
     return SEVERAL_REPLICAS if builds_for_several(instance.spec) else 1
@@ -186,10 +189,6 @@ def _agents(instance: Instance) -> bool:
 
 def _persistent(instance: Instance) -> bool:
     return instance.spec.storage.persistence.enabled
-
-
-def _autoscaled(instance: Instance) -> bool:
-    return instance.spec.availability.autoscaler is not None
 
 
 def _agent_workspace(instance: Instance) -> bool:
