@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -143,51 +143,31 @@ def _writers(
     )
     if only is None:
         return every, True
+    refuse = partial(UserError.single, path="--only")
     names = [n.strip() for n in only.split(",") if n.strip()]
     known = [*(w.name for w in every), GITOPS_OUTPUT]
     listed = f"a comma-separated list of {', '.join(known)}"
     if not names:
-        raise UserError.single(
-            f"names no output ({only!r}).", path="--only", fix=f"use {listed}, or leave it out."
-        )
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UserError.single(
-            f"names unknown outputs: {', '.join(unknown)}.", path="--only", fix=f"use {listed}."
-        )
+        raise refuse(f"names no output ({only!r}).", fix=f"use {listed}, or leave it out.")
+    if unknown := [n for n in names if n not in known]:
+        raise refuse(f"names unknown outputs: {', '.join(unknown)}.", fix=f"use {listed}.")
+    gitops = GITOPS_OUTPUT in names
     others = ",".join(n for n in known if n != GITOPS_OUTPUT)
-    if GITOPS_OUTPUT in names and apps:
-        raise UserError.single(
+    instead = f"name other outputs (e.g. --only {others})."  # the fix both refusals below offer
+    if gitops and apps:
+        raise refuse(
             f"{GITOPS_OUTPUT} cannot be combined with named apps ({', '.join(apps)}): "
             f"dist/{GITOPS_OUTPUT}/ lists every app, so it is written only when every app is "
             "synthesized.",
-            path="--only",
-            fix=f"run `synth --only {GITOPS_OUTPUT}` without app names, or name other outputs "
-            f"(e.g. --only {others}).",
+            fix=f"run `synth --only {GITOPS_OUTPUT}` without app names, or {instead}",
         )
-    if GITOPS_OUTPUT in names and not (apps_dir / CONFIG_FILE).is_file():
-        raise UserError.single(
+    if gitops and not (apps_dir / CONFIG_FILE).is_file():
+        raise refuse(
             f"names {GITOPS_OUTPUT}, but there is no {apps_dir / CONFIG_FILE}: "
             f"dist/{GITOPS_OUTPUT}/ is written from it.",
-            path="--only",
-            fix=f"add {apps_dir / CONFIG_FILE} (docs/argocd.md, docs/flux.md), or name other "
-            f"outputs (e.g. --only {others}).",
+            fix=f"add {apps_dir / CONFIG_FILE} (docs/argocd.md, docs/flux.md), or {instead}",
         )
-    return tuple(w for w in every if w.name in names), GITOPS_OUTPUT in names
-
-
-@dataclass
-class _Synthesized:
-    """A synthesis of apps, and what ``check`` says about how it got there."""
-
-    result: Any
-    """The pipeline's :class:`~constructs_lib.render.pipeline.SynthResult`."""
-    apps: list[str]
-    """Every app's name."""
-    fresh: int
-    """How many apps were taken as they are from their record."""
-    unshown: int
-    """How many of those had warnings when synthesized (not printed again)."""
+    return tuple(w for w in every if w.name in names), gitops
 
 
 def _synthesize(
@@ -198,13 +178,15 @@ def _synthesize(
     strict: bool,
     only: str | None = None,
     full: bool = True,
-) -> _Synthesized:
+) -> tuple[Any, list[Path], dict[Path, Any]]:
     """Synthesize the apps (every app in ``apps_dir`` when none is named) for the output
-    ``root``. Without ``full``, an app whose record under ``root`` shows it unchanged is taken
-    from that record (with ``strict``, not one synth reported warnings for), and the gitops
-    tree is written from the summaries of the others and those records. Each app's inputs
-    digest (:mod:`constructs_lib.render.record`) is taken before the apps are loaded: an app
-    file changed meanwhile then never matches its record."""
+    ``root``: the pipeline's :class:`~constructs_lib.render.pipeline.SynthResult`, every app's
+    file, and the records of the apps taken as they are (what ``check`` says about them).
+    Without ``full``, an app whose record under ``root`` shows it unchanged is taken from that
+    record (with ``strict``, not one synth reported warnings for), and the gitops tree is
+    written from the summaries of the others and those records. Each app's inputs digest
+    (:mod:`constructs_lib.render.record`) is taken before the apps are loaded: an app file
+    changed meanwhile then never matches its record."""
     from constructs_lib.render.inputs import check_version
     from constructs_lib.render.layout import repository_path
     from constructs_lib.render.pipeline import synthesize
@@ -231,8 +213,7 @@ def _synthesize(
         recorded={p: r.summary for p, r in fresh.items()},
     )
     _warn(result.warnings, strict)
-    unshown = sum(1 for r in fresh.values() if r.warnings)
-    return _Synthesized(result, [p.stem for p in paths], len(fresh), unshown)
+    return result, paths, fresh
 
 
 def entry() -> None:
@@ -349,7 +330,7 @@ def synth(
     from constructs_lib.render.atomic import write_trees
 
     with _reported(writes=True):
-        result = _synthesize(apps, apps_dir, kubernetes_version, out, strict, only).result
+        result = _synthesize(apps, apps_dir, kubernetes_version, out, strict, only)[0]
         write_trees(out, result.trees, prune=not apps)
     cdk8s_outdir = os.environ.get("CDK8S_OUTDIR")
     if cdk8s_outdir and Path(cdk8s_outdir).resolve() != out.resolve():
@@ -399,25 +380,27 @@ def check(dist: Path, apps_dir: Path, kubernetes_version: str, strict: bool, ful
     from constructs_lib.render.pipeline import diff_trees, stale_records
 
     with _reported():
-        checked = _synthesize((), apps_dir, kubernetes_version, dist, strict, full=full)
-    lines = diff_trees(checked.result.trees, dist)
-    for app_dir in stale_app_dirs(dist, {*checked.apps, *checked.result.trees}):
+        result, paths, fresh = _synthesize(
+            (), apps_dir, kubernetes_version, dist, strict, full=full
+        )
+    lines = diff_trees(result.trees, dist)
+    for app_dir in stale_app_dirs(dist, {*(p.stem for p in paths), *result.trees}):
         lines.append(
             f"{dist}/{app_dir.name}/: generated directory of an app that no longer exists\n"
         )
     counts = (
-        f"{len(checked.apps)} app(s): {checked.fresh} unchanged since their record, "
-        f"{len(checked.apps) - checked.fresh} synthesized"
+        f"{len(paths)} app(s): {len(fresh)} unchanged since their record, "
+        f"{len(paths) - len(fresh)} synthesized"
     )
     # notes on what check did not show or could not use: warnings of apps taken from their
-    # record, and (when dist/ is up to date) records that are out of date
-    if checked.unshown:
+    # record (not printed again), and (when dist/ is up to date) records that are out of date
+    if unshown := sum(1 for r in fresh.values() if r.warnings):
         click.echo(
-            f"note: {checked.unshown} app(s) taken from their record had warnings when "
+            f"note: {unshown} app(s) taken from their record had warnings when "
             "synthesized; `check --full` prints them.",
             err=True,
         )
-    if not lines and (outdated := stale_records(checked.result.trees, dist)):
+    if not lines and (outdated := stale_records(result.trees, dist)):
         click.echo(
             f"note: {len(outdated)} app(s) have no current record (written before records, "
             "or the generator changed but not their output), so check synthesized them: "

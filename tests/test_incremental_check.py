@@ -144,6 +144,25 @@ def test_a_hand_edited_file_of_an_unchanged_app_is_reported(
     assert "-    port: 3300" in result.output and "+    port: 3100" in result.output
 
 
+def test_an_unreadable_committed_file_is_reported_not_a_traceback(
+    repo: Path, rendered: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = repo / "dist/alpha/kustomize/service-alpha.yaml"
+    read_bytes = Path.read_bytes
+
+    def refusing(path: Path) -> bytes:  # what chmod 000 does to a user other than root
+        if path.name == service.name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", refusing)
+    result = check(repo, "--full")  # the app's own record is not read through read_bytes
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--- dist/alpha/kustomize/service-alpha.yaml (committed)" in result.output
+    assert "unreadable: Permission denied" in result.output
+
+
 def test_a_deleted_or_added_file_is_reported(repo: Path, rendered: list[str]) -> None:
     (repo / "dist/alpha/kustomize/service-alpha.yaml").unlink()
     (repo / "dist/beta/helm/extra.yaml").write_text("kind: Extra\n")

@@ -80,9 +80,6 @@ def agent_selector(instance: Instance) -> dict[str, str]:
     }
 
 
-Job = dict[str, Any]
-
-
 def launcher_config(instance: Instance) -> str:
     """templates.json: what the launcher reads (validated by the launcher's own schema)."""
     spec = instance.spec
@@ -237,13 +234,13 @@ def _template_errors(instance: Instance) -> list[Problem]:
     ]
 
 
-def _stamps(instance: Instance) -> list[tuple[str, Callable[[], Job]]]:
+def _stamps(instance: Instance) -> list[tuple[str, Callable[[], dict[str, Any]]]]:
     """A maker of the Job the launcher stamps from each template, by the template's spec path.
     Made only when called: synth validates the Jobs of an instance's own render, and the chart
     analysis's renders of the same instance never stamp one."""
     config = functools.cache(lambda: LauncherConfig.model_validate_json(launcher_config(instance)))
 
-    def stamp(name: str) -> Job:
+    def stamp(name: str) -> dict[str, Any]:
         request = RunRequest(
             agent_id="synth-check",
             run_id="synth-check",

@@ -46,19 +46,6 @@ def secret_var(name: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def allowed_hostnames(instance: Instance, extra: Sequence[str] = ()) -> list[str]:
-    """localhost, 127.0.0.1, the Service names, the user's names, then the names features
-    route to the server (an Ingress's hosts); de-duplicated."""
-    names = [
-        "localhost",
-        "127.0.0.1",
-        *service_hostnames(instance),
-        *instance.spec.deployment.allowed_hostnames,
-        *extra,
-    ]
-    return list(dict.fromkeys(names))
-
-
 def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[EnvEntry]:
     """The server's own variables (features contribute the rest)."""
     spec = instance.spec
@@ -77,13 +64,17 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
         EnvEntry("PAPERCLIP_DEPLOYMENT_EXPOSURE", spec.deployment.exposure.value),
     ]
     env += literal_entries(EnvSlot.PUBLIC_URL, ("PAPERCLIP_PUBLIC_URL", spec.deployment.public_url))
-    env.append(
-        EnvEntry(
-            "PAPERCLIP_ALLOWED_HOSTNAMES",
-            ",".join(allowed_hostnames(instance, extra_hostnames)),
-            slot=EnvSlot.ALLOWED_HOSTNAMES,
-        )
-    )
+    # localhost, 127.0.0.1, the Service names, the user's names, then the names features
+    # route to the server (an Ingress's hosts); de-duplicated
+    hostnames = [
+        "localhost",
+        "127.0.0.1",
+        *service_hostnames(instance),
+        *spec.deployment.allowed_hostnames,
+        *extra_hostnames,
+    ]
+    allowed = ",".join(dict.fromkeys(hostnames))
+    env.append(EnvEntry("PAPERCLIP_ALLOWED_HOSTNAMES", allowed, slot=EnvSlot.ALLOWED_HOSTNAMES))
     db = spec.database
     if db.mode is DatabaseMode.EXTERNAL:
         if db.external_url_secret_ref is not None:

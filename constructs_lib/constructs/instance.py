@@ -61,7 +61,7 @@ class PaperclipInstance(Construct):
         planned = planned or plan(checked)
         problems = instance_errors(checked, planned)
         if problems:
-            raise UserError(p.located(document=_label(checked)) for p in problems)
+            raise UserError(_located(checked, problems))
         objects = instance_objects(planned, sources)
         super().__init__(scope, id)
         self.instance = checked
@@ -70,7 +70,7 @@ class PaperclipInstance(Construct):
         try:
             clashes = _clashes(self)  # (cdk8s refuses a scope outside any Chart)
             if clashes:
-                raise UserError(p.located(document=_label(checked)) for p in clashes)
+                raise UserError(_located(checked, clashes))
         except Exception:
             scope.node.try_remove_child(self.node.id)
             raise
@@ -151,13 +151,13 @@ class _NoClash:
         self.construct = construct
 
     def validate(self) -> list[str]:
-        found = _clashes(self.construct)
-        return [p.located(document=_label(self.construct.instance)).render() for p in found]
+        return [p.render() for p in _located(self.construct.instance, _clashes(self.construct))]
 
 
-def _label(instance: Instance) -> str:
-    """How the construct's errors name its Instance."""
-    return f"Instance {instance.name} (namespace {instance.namespace})"
+def _located(instance: Instance, problems: list[Problem]) -> list[Problem]:
+    """``problems`` located in the construct's Instance (how its errors name it)."""
+    label = f"Instance {instance.name} (namespace {instance.namespace})"
+    return [p.located(document=label) for p in problems]
 
 
 def _as_instance(instance: Instance | Mapping[str, Any]) -> Instance:

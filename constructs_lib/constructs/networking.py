@@ -76,12 +76,8 @@ def namespaces_ingress(instance: Instance, namespaces: list[str]) -> list[dict[s
 
 
 def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
-    backend = {
-        "service": {
-            "name": server_name(instance),
-            "port": {"number": instance.spec.networking.service.port},
-        }
-    }
+    name, port = server_name(instance), instance.spec.networking.service.port
+    backend = {"service": {"name": name, "port": {"number": port}}}
     http = {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}
     rules = [{"host": host, "http": http} for host in ingress.hosts] or [{"http": http}]
     spec: dict[str, Any] = {}
@@ -100,18 +96,14 @@ def ingress_body(instance: Instance, ingress: IngressSpec) -> dict[str, Any]:
 
 
 def route_body(instance: Instance, route: HTTPRouteSpec) -> dict[str, Any]:
+    name, port = server_name(instance), instance.spec.networking.service.port
     spec: dict[str, Any] = {"parentRefs": [ref.dump() for ref in route.parent_refs]}
     if route.hostnames:
         spec["hostnames"] = list(route.hostnames)
     spec["rules"] = [
         {
             "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-            "backendRefs": [
-                {
-                    "name": server_name(instance),
-                    "port": instance.spec.networking.service.port,
-                }
-            ],
+            "backendRefs": [{"name": name, "port": port}],
         }
     ]
     return {"spec": spec}

@@ -255,20 +255,6 @@ def volumes(instance: Instance, extra: Contribution) -> list[dict[str, Any]]:
     return [data, *json_copy(extra.volumes), *json_copy(spec.extra_volumes)]
 
 
-def pod_annotations(
-    instance: Instance, entries: list[EnvEntry], extra: Contribution
-) -> dict[str, str]:
-    port = instance.spec.networking.service.port
-    return {
-        **instance.spec.pod_annotations,
-        **extra.pod_annotations,
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(port),
-        "prometheus.io/path": "/metrics",
-        CONFIG_HASH_ANNOTATION: config_hash(config_data(entries)),
-    }
-
-
 def placement(instance: Instance) -> dict[str, Any]:
     """``availability``'s nodeSelector and tolerations, for every pod that must land where the
     server does (the database, backup and restore pods, which run other images, take only
@@ -321,7 +307,14 @@ def pod_template(
     return {
         "metadata": {
             "labels": component_labels(instance, SERVER_COMPONENT),
-            "annotations": pod_annotations(instance, entries, extra),
+            "annotations": {
+                **spec.pod_annotations,
+                **extra.pod_annotations,
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(spec.networking.service.port),
+                "prometheus.io/path": "/metrics",
+                CONFIG_HASH_ANNOTATION: config_hash(config_data(entries)),
+            },
         },
         "spec": pod,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs_lib.constructs.podrefs import PodLayout
+from constructs_lib.constructs.podrefs import PodLayout, user_path
 from constructs_lib.errors import Problem
 
 ALLOWED_VOLUMES = {
@@ -66,26 +66,16 @@ def pod_violations(pod: dict[str, Any]) -> list[tuple[str, int, str]]:
 def server_pod_warnings(pod: dict[str, Any], where: PodLayout) -> list[Problem]:
     """Warnings for the server pod, at the spec field that causes each violation (``where``:
     the pod's :func:`~constructs_lib.constructs.podrefs.layout`)."""
-    init_names = [c["name"] for c in pod.get("initContainers") or []]
     problems = []
     for section, index, reason in pod_violations(pod):
-        if section == "containers":
-            path = (
-                "spec.security.containerSecurityContext"
-                if index == 0
-                else f"spec.sidecars[{index - 1}]"
-            )
-        elif section == "initContainers":
-            if init_names[index] == "selinux-relabel":
+        path = user_path(f"pod.{section}[{index}]", pod, where)
+        if path is None:  # a generated part of the pod: the field that configures it
+            if section == "initContainers" and pod[section][index]["name"] == "selinux-relabel":
                 path = "spec.security.seLinuxRelabel"
-            elif index < where.generated_init:
+            elif section in ("initContainers", "containers"):
                 path = "spec.security.containerSecurityContext"
             else:
-                path = f"spec.initContainers[{index - where.generated_init}]"
-        elif section == "volumes":
-            path = f"spec.extraVolumes[{index - where.own_volumes}]"
-        else:
-            path = "spec.security.podSecurityContext"
+                path = "spec.security.podSecurityContext"
         problems.append(
             Problem(
                 f"{reason}: the server pod would be refused in a namespace that enforces Pod "

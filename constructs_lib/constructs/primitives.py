@@ -163,9 +163,7 @@ def service_body(
     }
 
 
-def claim_body(
-    size: str, access_modes: list[str], storage_class: str | None = None
-) -> dict[str, Any]:
+def claim_body(size: str, access_modes: list[str], storage_class: str | None) -> dict[str, Any]:
     """A PersistentVolumeClaim requesting ``size``."""
     spec: dict[str, Any] = {
         "accessModes": list(access_modes),

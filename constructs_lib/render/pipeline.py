@@ -35,12 +35,6 @@ class Result:
         return sum(len(r.app.instances) for r in self.rendered)
 
 
-def app_record(summary: AppSummary) -> str:
-    """``app.json``: the app's name and namespace (what the Argo CD ApplicationSet reads)."""
-    record = {"app": summary.name, "namespace": summary.namespaces[0]}
-    return json.dumps(record, indent=2, sort_keys=True) + "\n"
-
-
 def app_tree(
     rendered: RenderedApp,
     writers: Sequence[Writer] = WRITERS,
@@ -52,7 +46,10 @@ def app_tree(
     (:mod:`constructs_lib.render.record`). ``summary``: the app's, when taken already."""
     source = source_label(rendered.app.source)
     summary = summary or AppSummary.of(rendered)
-    tree = {MARKER_FILE: "", APP_FILE: app_record(summary)}  # the marker is written last
+    # app.json: the app's name and namespace (what the Argo CD ApplicationSet reads)
+    record = {"app": summary.name, "namespace": summary.namespaces[0]}
+    app_json = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    tree = {MARKER_FILE: "", APP_FILE: app_json}  # the marker is written last
     for writer in writers:
         tree.update(writer.files(rendered, source))
     if inputs is None:
@@ -155,11 +152,11 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
     The record in a marker is left out of the comparison: it is a cache that only makes
     ``check`` faster (:func:`stale_records` counts the out-of-date ones). What git records
     besides the text is compared too: synth writes regular files without an execute bit, in
-    directories (:func:`_not_written`)."""
+    directories (:func:`_on_disk`)."""
     lines: list[str] = []
     for app, files in sorted(expected.items()):
-        lines += _not_written(actual_root, app)
-        on_disk = _files_on_disk(actual_root / app)
+        on_disk, not_written = _on_disk(actual_root, app)
+        lines += not_written
         for name in sorted(set(files) | set(on_disk)):
             want, have = files.get(name), on_disk.get(name)
             if name == MARKER_FILE:
@@ -176,29 +173,26 @@ def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[s
     return lines
 
 
-def _files_on_disk(root: Path) -> dict[str, str]:
-    if not root.is_dir():
-        return {}
-    return {
-        # a corrupt (not UTF-8) committed file shows in the diff, never a traceback
-        str(p.relative_to(root)): p.read_bytes().decode("utf-8", "replace")
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _not_written(root: Path, app: str) -> list[str]:
-    """A line for each path under ``root/app`` that git records otherwise than synth writes
-    it, whatever its text: a symbolic link (the app directory itself too), an executable
-    file (mode 100755; synth writes 100644), a special file."""
+def _on_disk(root: Path, app: str) -> tuple[dict[str, str], list[str]]:
+    """The text of every file under ``root/app`` (relative path -> text), and a line for each
+    path there that git records otherwise than synth writes it, whatever its text: a symbolic
+    link (the app directory itself too), an executable file (mode 100755; synth writes
+    100644), a special file."""
     app_dir = root / app
     label = f"{root.name}/{app}"
-    if os.path.islink(app_dir):
-        return [f"{label}/: a symbolic link (committed); {_ONLY_REGULAR}\n"]
-    lines = []
+    linked = os.path.islink(app_dir)
+    texts: dict[str, str] = {}
+    lines = [f"{label}/: a symbolic link (committed); {_ONLY_REGULAR}\n"] if linked else []
     for directory, subdirectories, names in os.walk(app_dir):
         relative = os.path.relpath(directory, app_dir)
         prefix = "" if relative == "." else f"{relative}/"
+        for name in names:
+            if os.path.isfile(path := os.path.join(directory, name)):
+                # a corrupt (not UTF-8) or unreadable committed file shows in the diff, never
+                # a traceback
+                texts[prefix + name] = file_bytes(Path(path)).decode("utf-8", "replace")
+        if linked:
+            continue  # the link is the one line
         for name in sorted(subdirectories + names):
             try:
                 mode = os.lstat(os.path.join(directory, name)).st_mode
@@ -208,7 +202,7 @@ def _not_written(root: Path, app: str) -> list[str]:
             if found is not None:
                 fix = "synth writes mode 100644" if stat.S_ISREG(mode) else _ONLY_REGULAR
                 lines.append(f"{label}/{prefix}{name}: {found} (committed); {fix}\n")
-    return lines
+    return texts, lines
 
 
 _ONLY_REGULAR = "synth writes regular files and directories only"

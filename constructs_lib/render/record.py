@@ -46,6 +46,7 @@ RECORD_FORMAT = "1"
 RECORD_NOTE = "# Below, the record `check` reads to skip this app while unchanged (docs/cli.md).\n"
 INPUTS, OUTPUTS, WARNINGS, SUMMARY = "inputs", "outputs", "warnings", "summary"
 _FIELDS = (INPUTS, OUTPUTS, WARNINGS, SUMMARY)
+_PREFIXES = tuple(f"# {name}: " for name in _FIELDS)
 _OUTPUTS_PREFIX = f"# {OUTPUTS}: "
 GENERATOR_PACKAGES = ("constructs_lib", "launcher")
 """The packages whose files make the generator (constructs_lib reads launcher's adapter
@@ -161,13 +162,6 @@ def _hex(digest: Any) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def _library_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
 @cache
 def generator_digest() -> str:
     """A digest of the generator: every file of its packages (sorted by path), the versions
@@ -181,7 +175,11 @@ def generator_digest() -> str:
             if not relative.endswith((".pyc", ".pyo")):
                 _field(digest, relative, path.read_bytes())
     for library in LIBRARIES:
-        _field(digest, f"library {library}", _library_version(library))
+        try:
+            version = metadata.version(library)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        _field(digest, f"library {library}", version)
     python = f"{sys.implementation.name} {sys.version_info[0]}.{sys.version_info[1]}"
     _field(digest, "python", python)
     return _hex(digest)
@@ -255,16 +253,13 @@ def _outputs_digest(files: Iterable[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256()
     listing = []
     for relative, data in sorted(files, key=lambda file: file[0]):
-        content = _sealed(data) if relative == MARKER_FILE else data
-        digest.update(content)
-        listing.append(f"{relative}\0{len(content)}\0")
+        if relative == MARKER_FILE:
+            lines = data.splitlines(keepends=True)
+            data = b"".join(line for line in lines if not line.startswith(_OUTPUTS_PREFIX.encode()))
+        digest.update(data)
+        listing.append(f"{relative}\0{len(data)}\0")
     _field(digest, "files", "".join(listing))
     return _hex(digest)
-
-
-def _sealed(marker: bytes) -> bytes:
-    lines = marker.splitlines(keepends=True)
-    return b"".join(line for line in lines if not line.startswith(_OUTPUTS_PREFIX.encode()))
 
 
 # --- the marker ---------------------------------------------------------------------------
@@ -290,11 +285,8 @@ def record_marker(
 def strip_record(marker: str) -> str:
     """The marker without its record (what ``check`` compares: the record is a cache, and an
     out-of-date one only makes ``check`` slower)."""
-    return "".join(line for line in marker.splitlines(keepends=True) if not _is_record(line))
-
-
-def _is_record(line: str) -> bool:
-    return line == RECORD_NOTE or any(line.startswith(f"# {name}: ") for name in _FIELDS)
+    lines = marker.splitlines(keepends=True)
+    return "".join(line for line in lines if line != RECORD_NOTE and not line.startswith(_PREFIXES))
 
 
 def parse_record(marker: bytes) -> Record | None:

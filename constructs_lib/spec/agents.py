@@ -134,11 +134,6 @@ class AgentsSpec(SpecModel):
             object.__setattr__(self, "templates", {"opencode": builtin_opencode()})
         return self
 
-    @property
-    def builtin_template(self) -> bool:
-        """The templates are the built-in opencode one (none was declared)."""
-        return "templates" not in self.model_fields_set
-
     def resolved(
         self, default_image: str, api_keys_secret: str | None = None
     ) -> dict[str, JobTemplate]:
@@ -146,12 +141,13 @@ class AgentsSpec(SpecModel):
         built-in opencode template gets the LLM keys of ``api_keys_secret``
         (spec.adapters.apiKeysSecretRef) as its environment. (Image pull Secrets default to
         the launcher pod's own, which are the server's: see the launcher Deployment.)"""
+        builtin = "templates" not in self.model_fields_set  # none declared: the built-in one
         out = {}
         for name, template in sorted(self.templates.items()):
             data = template.model_dump(by_alias=True, exclude_none=True)
             data["image"] = template.image or default_image
             secrets = data.get("envFromSecrets", [])
-            if self.builtin_template and api_keys_secret and api_keys_secret not in secrets:
+            if builtin and api_keys_secret and api_keys_secret not in secrets:
                 data["envFromSecrets"] = [*secrets, api_keys_secret]
             out[name] = JobTemplate.model_validate(data)
         return out

@@ -2,10 +2,10 @@
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from constructs_lib.spec.base import (
     LocalObjectReference,
@@ -65,6 +65,31 @@ class ManagedDatabaseSpec(SpecModel):
     1Gi (the operator's)."""
 
 
+def _postgres_url(value: str) -> str:
+    """A postgres:// URL with a host, kept as written in DATABASE_URL: no control characters
+    and no credentials (the spec is committed to git)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError(
+            "contains a control character (e.g. a line break), which would be passed into "
+            "DATABASE_URL as written; remove it"
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+        raise ValueError(
+            "must be a postgres:// or postgresql:// URL with a host, e.g. "
+            "postgresql://paperclip@db.example.com:5432/paperclip"
+        )
+    if found := credentials_in_url(value):
+        raise ValueError(
+            f"contains {found}, which would be committed to git; put the URL in a Secret "
+            "and reference it with externalURLSecretRef instead"
+        )
+    return value
+
+
+PostgresURL = Annotated[str, AfterValidator(_postgres_url)]
+
+
 class DatabaseSpec(SpecModel):
     """Where the server keeps its PostgreSQL data."""
 
@@ -72,44 +97,19 @@ class DatabaseSpec(SpecModel):
     """managed (a PostgreSQL StatefulSet next to the server, credentials created in-cluster),
     embedded (PostgreSQL inside the server pod, on the data volume) or external. Default:
     managed (as in the CRD)."""
-    external_url: Annotated[str | None, Field(alias="externalURL")] = None
+    external_url: Annotated[PostgresURL | None, Field(alias="externalURL")] = None
     """A literal postgres:// URL without a password (use externalURLSecretRef for one that has
     credentials). Default: unset."""
     external_url_secret_ref: Annotated[
         SecretKeySelector | None, Field(alias="externalURLSecretRef")
     ] = None
     """Secret key holding DATABASE_URL. Wins over externalURL. Default: unset."""
-    managed: ManagedDatabaseSpec = ManagedDatabaseSpec()
+    # managed: null (an exported Instance may say so) means the defaults
+    managed: Annotated[
+        ManagedDatabaseSpec, BeforeValidator(lambda value: {} if value is None else value)
+    ] = ManagedDatabaseSpec()
     """Settings of the managed database (used only in mode managed; an exported Instance may
     carry the CRD's defaults here in other modes). Default: postgres:17-alpine, 10Gi."""
-
-    @field_validator("managed", mode="before")
-    @classmethod
-    def _null_managed(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @field_validator("external_url")
-    @classmethod
-    def _no_password_in_git(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-            raise ValueError(
-                "contains a control character (e.g. a line break), which would be passed into "
-                "DATABASE_URL as written; remove it"
-            )
-        parts = urlsplit(value)
-        if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
-            raise ValueError(
-                "must be a postgres:// or postgresql:// URL with a host, e.g. "
-                "postgresql://paperclip@db.example.com:5432/paperclip"
-            )
-        if found := credentials_in_url(value):
-            raise ValueError(
-                f"contains {found}, which would be committed to git; put the URL in a Secret "
-                "and reference it with externalURLSecretRef instead"
-            )
-        return value
 
 
 class ObjectStorageProvider(StrEnum):

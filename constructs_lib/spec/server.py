@@ -139,11 +139,6 @@ class SchedulerGating(StrEnum):
     LEASE = "lease"
     AUTO = "auto"
 
-    @property
-    def resolved(self) -> "SchedulerGating":
-        """auto resolves to ordinal, as in the operator."""
-        return SchedulerGating.ORDINAL if self is SchedulerGating.AUTO else self
-
 
 class HeartbeatSpec(SpecModel):
     """The heartbeat scheduler that wakes agents."""
@@ -157,9 +152,9 @@ class HeartbeatSpec(SpecModel):
 
     @property
     def ordinal(self) -> bool:
-        """Whether the scheduler runs and its gating resolves to ordinal (the pod whose
-        hostname ends in -0 runs it)."""
-        return self.enabled and self.scheduler_gating.resolved is SchedulerGating.ORDINAL
+        """Whether the scheduler runs and its gating resolves to ordinal (auto does, as in the
+        operator: the pod whose hostname ends in -0 runs it)."""
+        return self.enabled and self.scheduler_gating is not SchedulerGating.LEASE
 
 
 class LogLevel(StrEnum):

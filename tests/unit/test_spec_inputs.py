@@ -269,6 +269,21 @@ def test_pod_security_restricted_violations_name_their_field() -> None:
     assert not [m for _, m in warnings_of({}) if "restricted" in m]
 
 
+def test_a_users_init_container_named_like_the_relabel_one_is_named_as_the_users() -> None:
+    """Without seLinuxRelabel, an init container the user calls selinux-relabel is theirs."""
+    spec = {
+        "initContainers": [
+            {
+                "name": "selinux-relabel",
+                "image": "busybox:1.36",
+                "securityContext": {"privileged": True},
+            }
+        ]
+    }
+    found = {path for path, message in warnings_of(spec) if "restricted" in message}
+    assert found == {"spec.initContainers[0]"}
+
+
 def test_several_replicas_get_a_shared_master_key_made_in_cluster() -> None:
     ha = {
         "deployment": {"mode": "authenticated"},

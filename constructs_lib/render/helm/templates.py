@@ -92,7 +92,7 @@ def render_template(
             lines[name] = replacement
         return name
 
-    for pointer, site in sites.items():
+    for pointer, site in [*sites.items(), *added.items()]:
         if isinstance(site, Merge):
             # the token first (its line becomes the values' keys), then the generated keys only
             mapping = _writable(root, pointer)
@@ -115,8 +115,6 @@ def render_template(
             tail = text[position:]
             value = value + tail if block else token('"' + value + _quoted(tail) + '"')
             _set(root, pointer, value)
-    for pointer, whole in added.items():
-        _set(root, pointer, token(whole))
 
     text = escape_braces(dump(root))
 
