@@ -45,7 +45,12 @@ from constructs_lib.constructs.database import (
 from constructs_lib.constructs.env import AWS_KEYS, literal_entries, secret_var
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
 from constructs_lib.constructs.kube import NETWORK_POLICY
-from constructs_lib.constructs.names import DATA_PATH, component_labels, components_selector
+from constructs_lib.constructs.names import (
+    DATA_PATH,
+    SuffixedNames,
+    component_labels,
+    components_selector,
+)
 from constructs_lib.constructs.pod import placement
 from constructs_lib.constructs.primitives import (
     container_resources,
@@ -114,28 +119,24 @@ class BackupTarget:
 
 
 @dataclass(frozen=True)
-class BackupNames:
+class BackupNames(SuffixedNames):
+    suffixes = ("db-backup", "db-restore", "db-scripts", "db-backup")
     backup: str
     restore: str
     scripts: str
     service_account: str
 
-    @classmethod
-    def of(cls, instance: Instance) -> BackupNames:
-        n = instance.name
-        return cls(f"{n}-db-backup", f"{n}-db-restore", f"{n}-db-scripts", f"{n}-db-backup")
 
-
-def scheduled(instance: Instance) -> bool:
-    """Whether the backup and restore CronJobs are built (schedule set, target resolved, and a
-    database pg_dump can reach: managed or external)."""
+def scheduled_target(instance: Instance) -> BackupTarget | None:
+    """The target of the backup and restore CronJobs, or None when they are not built (they
+    need a schedule, a resolved target, and a database pg_dump can reach: managed or
+    external)."""
     backup = instance.spec.backup
-    return (
-        backup is not None
-        and backup.schedule is not None
-        and instance.spec.database.mode is not DatabaseMode.EMBEDDED
-        and BackupTarget.of(instance) is not None
-    )
+    if backup is None or backup.schedule is None:
+        return None
+    if instance.spec.database.mode is DatabaseMode.EMBEDDED:
+        return None
+    return BackupTarget.of(instance)
 
 
 def app_native_env(instance: Instance) -> list[EnvEntry]:
@@ -373,38 +374,32 @@ def _backup_errors(instance: Instance) -> Iterator[Problem]:
 
 
 def backup_warnings(instance: Instance) -> list[Problem]:
-    spec = instance.spec
-    backup = spec.backup
-    found: list[Problem] = []
-    if backup is None:
-        return found
-    if backup.schedule is None and backup.s3 is not None:
-        found.append(
-            Problem(
-                "backup.s3 is set without backup.schedule: no backups are made and no restore "
-                "CronJob is built.",
-                "spec.backup.schedule",
-                "set a cron schedule in UTC, e.g. '0 3 * * *'.",
-            )
+    return list(_backup_warnings(instance))
+
+
+def _backup_warnings(instance: Instance) -> Iterator[Problem]:
+    backup = instance.spec.backup
+    if backup is not None and backup.schedule is None and backup.s3 is not None:
+        yield Problem(
+            "backup.s3 is set without backup.schedule: no backups are made and no restore "
+            "CronJob is built.",
+            "spec.backup.schedule",
+            "set a cron schedule in UTC, e.g. '0 3 * * *'.",
         )
-    target = BackupTarget.of(instance)
+    target = scheduled_target(instance)
     if (
-        scheduled(instance)
-        and target is not None
+        target is not None
         and target.endpoint is None
         and target.credentials is None
-        and not spec.security.rbac.service_account_annotations
+        and not instance.spec.security.rbac.service_account_annotations
     ):
-        found.append(
-            Problem(
-                "backups to AWS S3 without credentialsSecretRef rely on workload identity "
-                f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
-                f"{target.source}.credentialsSecretRef",
-                "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
-                "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",
-            )
+        yield Problem(
+            "backups to AWS S3 without credentialsSecretRef rely on workload identity "
+            f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
+            f"{target.source}.credentialsSecretRef",
+            "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
+            "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",
         )
-    return found
 
 
 class Backups(Feature):
@@ -428,8 +423,8 @@ class Backups(Feature):
     def add_objects(self) -> None:
         context = self.context
         instance = context.instance
-        target = BackupTarget.of(instance)
-        if not scheduled(instance) or target is None:
+        target = scheduled_target(instance)
+        if target is None:
             return
         add = functools.partial(self.add, labels=component_labels(instance, BACKUP_COMPONENT))
         names = BackupNames.of(instance)

@@ -34,6 +34,7 @@ from constructs_lib.constructs.feature import (
 )
 from constructs_lib.constructs.kube import NETWORK_POLICY
 from constructs_lib.constructs.names import (
+    SuffixedNames,
     component_labels,
     component_selector,
     components_selector,
@@ -73,18 +74,14 @@ STARTUP_FAILURE_THRESHOLD = 90
 
 
 @dataclass(frozen=True)
-class DatabaseNames:
+class DatabaseNames(SuffixedNames):
     """Names of the managed database's objects (the operator's)."""
 
+    suffixes = ("db", "db-hl", "db-data", "db-credentials")
     workload: str
     headless: str
     claim: str
     credentials: str
-
-    @classmethod
-    def of(cls, instance: Instance) -> DatabaseNames:
-        n = instance.name
-        return cls(f"{n}-db", f"{n}-db-hl", f"{n}-db-data", f"{n}-db-credentials")
 
 
 def is_managed(instance: Instance) -> bool:
@@ -242,19 +239,11 @@ def statefulset_body(instance: Instance) -> dict[str, Any]:
 
 
 def service_body(instance: Instance, *, headless: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "type": "ClusterIP",
-        "selector": database_selector(instance),
-        "ports": [
-            {"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}
-        ],
-    }
+    port = {"name": "postgres", "port": POSTGRES_PORT, "targetPort": "postgres", "protocol": "TCP"}
+    spec = {"type": "ClusterIP", "selector": database_selector(instance), "ports": [port]}
     if headless:
-        spec["clusterIP"] = "None"
-        spec["publishNotReadyAddresses"] = True
-    else:
-        spec["sessionAffinity"] = "None"
-    return {"spec": spec}
+        return {"spec": {**spec, "clusterIP": "None", "publishNotReadyAddresses": True}}
+    return {"spec": {**spec, "sessionAffinity": "None"}}
 
 
 # The admin bootstrap Job (constructs/admin_bootstrap.py) runs the server's CLI against the

@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:  # names import without the spec models
     from constructs_lib.spec import Instance
@@ -131,20 +131,27 @@ ADAPTER_DIR = "/opt/paperclip-gitops/adapter"
 ADAPTER_TYPE = "k8s_launcher"
 
 
+class SuffixedNames:
+    """Base of a frozen dataclass of object names ``<instance name>-<suffix>``: ``suffixes``
+    holds one suffix per field, in field order."""
+
+    suffixes: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def of(cls, instance: Instance) -> Self:
+        return cls(*(f"{instance.name}-{suffix}" for suffix in cls.suffixes))
+
+
 @dataclass(frozen=True)
-class AgentNames:
+class AgentNames(SuffixedNames):
     """Names of the agents stack's objects."""
 
+    suffixes = ("launcher", "agent", "launcher-token", "launcher-adapter", "agent-workspace")
     launcher: str
     agent: str
     token_secret: str
     adapter: str
     workspace: str
-
-    @classmethod
-    def of(cls, instance: Instance) -> AgentNames:
-        suffixes = ("launcher", "agent", "launcher-token", "launcher-adapter", "agent-workspace")
-        return cls(*(f"{instance.name}-{suffix}" for suffix in suffixes))
 
 
 def launcher_selector(instance: Instance) -> dict[str, str]:

@@ -36,15 +36,14 @@ def output_path(inputs: Sequence[str], out: str | None, apps_dir: Path) -> Path 
         return None
     if out is not None:
         return Path(out)
-    files = [name for name in dict.fromkeys(inputs) if name != STDIN]
-    if len(files) != 1 or STDIN in inputs:
+    if len(set(inputs)) != 1 or STDIN in inputs:
         raise UserError.single(
             "the app file to write cannot be told from the inputs (stdin, or several files).",
             path="--out",
             fix="name it: --out apps/NAME.yaml (NAME becomes the app's dist/ directory), or "
             "--out - for stdout.",
         )
-    return apps_dir / f"{Path(files[0]).stem}.yaml"
+    return apps_dir / f"{Path(inputs[0]).stem}.yaml"
 
 
 def run(

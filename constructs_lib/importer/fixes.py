@@ -76,19 +76,17 @@ def _not_live(document: Document, path: str, reference: str, value: str) -> None
     ``reference`` and ``value`` are the YAML of a --set that references a Secret instead."""
     live = f"{document.live_name} in namespace {document.live_namespace}"
     secret = document.kubectl("create", "secret", "generic", "SECRET", "--from-file=KEY=FILE")
-    document.problems.append(
-        document.problem(
-            f"holds a credential given with {_given_by(document, path)}, which the live "
-            f"Instance ({live}) does not hold: the import moves a credential into a Secret "
-            "created by a command that reads the value from the live Instance (a secret value "
-            "is never written into the app file or onto a command line: both end up in git or "
-            "shell history), so that Secret would get another value, or an empty one.",
-            path,
-            "create the Secret yourself, from a file so that the value stays out of the shell "
-            f"history ({secret}), and reference it instead of giving the value: --set "
-            f"{shlex.quote(f'{document.name}:{reference}={value}')}; or set the value on the "
-            "live Instance before importing (kubectl edit), then import without this --set.",
-        )
+    document.refuse(
+        f"holds a credential given with {_given_by(document, path)}, which the live "
+        f"Instance ({live}) does not hold: the import moves a credential into a Secret "
+        "created by a command that reads the value from the live Instance (a secret value "
+        "is never written into the app file or onto a command line: both end up in git or "
+        "shell history), so that Secret would get another value, or an empty one.",
+        path,
+        "create the Secret yourself, from a file so that the value stays out of the shell "
+        f"history ({secret}), and reference it instead of giving the value: --set "
+        f"{shlex.quote(f'{document.name}:{reference}={value}')}; or set the value on the "
+        "live Instance before importing (kubectl edit), then import without this --set.",
     )
 
 

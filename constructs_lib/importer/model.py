@@ -84,8 +84,9 @@ class Document:
             spec = self.body["spec"] = {}
         return spec
 
-    def problem(self, message: str, path: str = "", fix: str = "") -> Problem:
-        return Problem(message, path, fix, file=self.source, document=self.label)
+    def refuse(self, message: str, path: str = "", fix: str = "") -> None:
+        """Add a problem of this document, located at its input."""
+        self.problems.append(Problem(message, path, fix, file=self.source, document=self.label))
 
     def kubectl(self, *arguments: str) -> str:
         """A kubectl command line in this document's namespace."""

@@ -34,8 +34,7 @@ def parse_set(option: str) -> Override:
     if not head.startswith(tuple(f"{root}." for root in ROOTS)) and ":" in head:
         target, _, head = head.partition(":")
     parts = parse_path(head)
-    empty_target = target is not None and not target
-    if not equals or empty_target or parts is None or parts[0] not in ROOTS:
+    if not equals or target == "" or parts is None or parts[0] not in ROOTS:
         raise UserError.single(
             f"{option!r} is not [NAME:]PATH=VALUE with PATH under spec or metadata.",
             path=SET_OPTION,
@@ -66,27 +65,23 @@ def unknown_targets(overrides: Sequence[Override], documents: Sequence[Document]
     ]
 
 
-def apply(overrides: Sequence[Override], document: Document) -> list[Change]:
-    """Apply every --set meant for ``document``; a path that cannot be set is a problem of
-    the document."""
-    changes: list[Change] = []
+def apply(overrides: Sequence[Override], document: Document) -> None:
+    """Apply every --set meant for ``document``, adding its changes to the document; a path
+    that cannot be set is a problem of the document."""
     for override in overrides:
         if override.target not in (None, document.name):
             continue
         failure = put(document.body, override.parts, override.value)
         if failure is not None:
-            document.problems.append(
-                document.problem(
-                    f"--set {override.path} cannot be applied: {failure}.",
-                    override.path,
-                    "set the enclosing field instead (its value as YAML), e.g. --set "
-                    "'spec.storage={persistence: {enabled: false}}'.",
-                )
+            document.refuse(
+                f"--set {override.path} cannot be applied: {failure}.",
+                override.path,
+                "set the enclosing field instead (its value as YAML), e.g. --set "
+                "'spec.storage={persistence: {enabled: false}}'.",
             )
             continue
         what = "removed" if override.value is None else f"= {shown(override.value)}"
-        changes.append(Change(SET_OPTION, override.path, what, "your decision (--set)"))
-    return changes
+        document.changes.append(Change(SET_OPTION, override.path, what, "your decision (--set)"))
 
 
 __all__ = ["Override", "apply", "parse_set", "unknown_targets"]

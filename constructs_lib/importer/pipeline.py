@@ -97,15 +97,13 @@ def _duplicates(documents: Sequence[Document]) -> None:
     for document in documents:
         first = seen.setdefault(document.name, document)
         if first is not document:
-            document.problems.append(
-                document.problem(
-                    f"has the name {document.name!r} of {first.source}, {first.label} "
-                    f"(namespaces {first.namespace} and {document.namespace}): an app's "
-                    "instances need distinct names, their objects would collide.",
-                    "metadata.name",
-                    "import them into separate app files (--out), e.g. one per namespace "
-                    "(kubectl get instances -n NAMESPACE -o yaml).",
-                )
+            document.refuse(
+                f"has the name {document.name!r} of {first.source}, {first.label} "
+                f"(namespaces {first.namespace} and {document.namespace}): an app's "
+                "instances need distinct names, their objects would collide.",
+                "metadata.name",
+                "import them into separate app files (--out), e.g. one per namespace "
+                "(kubectl get instances -n NAMESPACE -o yaml).",
             )
 
 
@@ -185,7 +183,7 @@ def import_documents(
     problems += malformed + overrides.unknown_targets(sets, documents)
     for document in documents:
         document.changes += cleanup.strip(document)
-        document.changes += overrides.apply(sets, document)
+        overrides.apply(sets, document)
         fix(document, options.image_tag)
     _duplicates(documents)
     unplaced, warnings = _render_check(documents, app_name, out, options.version)

@@ -30,9 +30,7 @@ def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document],
     if list(inputs).count(STDIN) > 1:
         problems.append(Problem("stdin ('-') is named more than once.", fix="name it once."))
     for name in dict.fromkeys(inputs):
-        found, refused = collect(problems, partial(_documents, name, stdin)) or ([], [])
-        documents += found
-        problems += refused
+        documents += collect(problems, partial(_documents, name, stdin, problems)) or []
     if not documents and not problems:
         problems.append(
             Problem(
@@ -44,14 +42,14 @@ def read_inputs(inputs: Sequence[str], stdin: BinaryIO) -> tuple[list[Document],
     return documents, problems
 
 
-def _documents(name: str, stdin: BinaryIO) -> tuple[list[Document], list[Problem]]:
+def _documents(name: str, stdin: BinaryIO, problems: list[Problem]) -> list[Document]:
+    """The Instances of one input; the refusals of its other documents go to ``problems``."""
     source = STDIN_LABEL if name == STDIN else name
     if name == STDIN:
         text = decode(read_limited(stdin, source, "split the input."), source)
     else:
         text = decode(read_app_file(Path(name)), source)
     found: list[Document] = []
-    problems: list[Problem] = []
     for index, document in enumerate(yaml_documents(text, source), start=1):
         label = document_label(index, document)
         candidates = [(label, document)]
@@ -67,7 +65,7 @@ def _documents(name: str, stdin: BinaryIO) -> tuple[list[Document], list[Problem
                 problems.append(_refused(source, item_label, *problem))
             else:
                 found.append(Document(source, item_label, copy.deepcopy(body), original=body))
-    return found, problems
+    return found
 
 
 def _item_label(index: int, position: int, item: Any) -> str:
