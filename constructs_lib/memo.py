@@ -1,6 +1,6 @@
-"""Bounded memos for pure functions: what the chart analysis's repeated builds of one
-instance recompute. One policy for all of them: at most ``limit`` results, all dropped when
-full (a synth of many instances keeps bounded memory; the next instance refills them)."""
+"""A bounded memo for pure functions of plain data: what the chart analysis's repeated
+builds of one instance recompute. At most ``limit`` results, all dropped when full (a synth
+of many instances keeps bounded memory; the next instance refills them)."""
 
 from __future__ import annotations
 

@@ -395,7 +395,8 @@ def _backup_warnings(instance: Instance) -> Iterator[Problem]:
     ):
         yield Problem(
             "backups to AWS S3 without credentialsSecretRef rely on workload identity "
-            f"(EKS Pod Identity for ServiceAccount {instance.name}-db-backup, or IRSA).",
+            f"(EKS Pod Identity for ServiceAccount {BackupNames.of(instance).service_account}, or "
+            "IRSA).",
             f"{target.source}.credentialsSecretRef",
             "reference a Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or set "
             "security.rbac.serviceAccountAnnotations (e.g. eks.amazonaws.com/role-arn).",

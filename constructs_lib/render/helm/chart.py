@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from constructs_lib import __version__
+from constructs_lib.constructs.backup import BackupNames
 from constructs_lib.constructs.build import Plan
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.analysis import Analysis, analyse
@@ -379,7 +380,8 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
             out.append("No in-cluster secrets are generated; referenced Secrets must exist.")
         out.append("")
         cronjobs = {o["metadata"]["name"] for o in analysis.objects if o["kind"] == "CronJob"}
-        backup, restore = f"{instance.name}-db-backup", f"{instance.name}-db-restore"
+        names = BackupNames.of(instance)
+        backup, restore = names.backup, names.restore
         mode = instance.spec.database.mode
         if backup in cronjobs:
             out += [
