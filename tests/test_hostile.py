@@ -24,7 +24,8 @@ from click.testing import CliRunner
 
 from constructs_lib.cli import main
 from constructs_lib.render.atomic import INTERRUPT_AT_ENV
-from constructs_lib.spec.loader import APP_TIMEOUT_ENV, MAX_ALIASES, MAX_DEPTH
+from constructs_lib.spec.python_apps import APP_TIMEOUT_ENV
+from constructs_lib.spec.yaml_safety import MAX_ALIASES, MAX_DEPTH
 from launcher.fakekube import FakeKube
 from launcher.runs import Launcher
 from tests.conftest import MINIMAL, REPO, merge, tree_bytes

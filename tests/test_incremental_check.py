@@ -362,7 +362,7 @@ def test_the_gitops_tree_is_checked_from_the_records(repo: Path, rendered: list[
 
 def test_the_gitops_tree_from_records_is_the_synthesized_one(repo: Path) -> None:
     """Byte for byte: dist/gitops/ from the summaries read back equals the one synth wrote."""
-    from constructs_lib.render.pipeline import gitops_entry
+    from constructs_lib.render.gitops import gitops_tree
     from constructs_lib.spec.gitops import load_config
 
     config = load_config(repo / "apps")
@@ -373,7 +373,7 @@ def test_the_gitops_tree_from_records_is_the_synthesized_one(repo: Path) -> None
         found = parse_record((repo / "dist" / name / MARKER_FILE).read_bytes())
         assert found is not None
         summaries.append(found.summary)
-    entry = gitops_entry(config, repo / "apps", summaries, "1.33", "dist")
+    entry = gitops_tree(config, repo / "apps", summaries, "1.33", "dist")
     on_disk = tree_bytes(repo / "dist/gitops")
     assert {k: v.encode() for k, v in entry.files.items()} == on_disk
 

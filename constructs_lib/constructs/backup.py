@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from constructs_lib.constructs.copying import json_copy
 from constructs_lib.constructs.database import (
     BACKUP_COMPONENT,
     DB_NAME,
@@ -132,11 +131,9 @@ def scheduled_target(instance: Instance) -> BackupTarget | None:
     need a schedule, a resolved target, and a database pg_dump can reach: managed or
     external)."""
     backup = instance.spec.backup
-    if backup is None or backup.schedule is None:
-        return None
-    if instance.spec.database.mode is DatabaseMode.EMBEDDED:
-        return None
-    return BackupTarget.of(instance)
+    timed = backup is not None and backup.schedule is not None
+    reachable = instance.spec.database.mode is not DatabaseMode.EMBEDDED
+    return BackupTarget.of(instance) if timed and reachable else None
 
 
 def app_native_env(instance: Instance) -> list[EnvEntry]:
@@ -207,17 +204,18 @@ def work_size(instance: Instance) -> str:
     return DEFAULT_WORK_SIZE
 
 
-def _container(
-    name: str, image: str, env: list[dict[str, Any]], resources: dict[str, Any]
-) -> dict[str, Any]:
-    """Runs ``paperclip-db.sh <name>``: the container's name is the script's phase."""
+def _container(instance: Instance, phase: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs ``paperclip-db.sh <phase>`` (the container's name): ``dump`` and ``restore`` in the
+    database's own postgres image, ``upload`` and ``fetch`` in the aws-cli image."""
+    postgres = phase in ("dump", "restore")
+    resources = ("100m", "128Mi", "1Gi") if postgres else ("50m", "128Mi", "512Mi")
     return {
-        "name": name,
-        "image": image,
+        "name": phase,
+        "image": instance.spec.database.managed.image if postgres else AWS_CLI_IMAGE,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", name],
+        "command": ["bash", f"{SCRIPT_DIR}/{SCRIPT_KEY}", phase],
         "env": [_value("BACKUP_DIR", WORK_DIR), *env],
-        "resources": json_copy(resources),  # PG_RESOURCES and AWS_RESOURCES are shared
+        "resources": container_resources(*resources),
         "securityContext": restricted_container_security(),
         "volumeMounts": [
             {"name": "work", "mountPath": WORK_DIR},
@@ -225,10 +223,6 @@ def _container(
             {"name": "scripts", "mountPath": SCRIPT_DIR, "readOnly": True},
         ],
     }
-
-
-PG_RESOURCES = container_resources("100m", "128Mi", "1Gi")
-AWS_RESOURCES = container_resources("50m", "128Mi", "512Mi")
 
 
 def _cronjob_body(
@@ -279,9 +273,8 @@ def _cronjob_body(
 def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
     backup = instance.spec.backup
     assert backup is not None and backup.schedule is not None
-    image = instance.spec.database.managed.image
-    dump = _container("dump", image, database_env(instance), PG_RESOURCES)
-    upload = _container("upload", AWS_CLI_IMAGE, s3_env(instance, target), AWS_RESOURCES)
+    dump = _container(instance, "dump", database_env(instance))
+    upload = _container(instance, "upload", s3_env(instance, target))
     fields = {
         "concurrencyPolicy": "Forbid",
         "startingDeadlineSeconds": 3600,
@@ -292,11 +285,10 @@ def backup_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, A
 
 
 def restore_cronjob_body(instance: Instance, target: BackupTarget) -> dict[str, Any]:
-    image = instance.spec.database.managed.image
     key = instance.spec.restore_from or "latest"
     fetch_env = [*s3_env(instance, target), _value("RESTORE_KEY", key)]
-    fetch = _container("fetch", AWS_CLI_IMAGE, fetch_env, AWS_RESOURCES)
-    restore = _container("restore", image, database_env(instance), PG_RESOURCES)
+    fetch = _container(instance, "fetch", fetch_env)
+    restore = _container(instance, "restore", database_env(instance))
     fields = {
         "suspend": True,
         "concurrencyPolicy": "Forbid",

@@ -116,14 +116,10 @@ def core_env(instance: Instance, extra_hostnames: Sequence[str] = ()) -> list[En
         )
         if storage.credentials_secret_ref is not None:
             name = storage.credentials_secret_ref.name
-            for key in AWS_KEYS:
-                env.append(EnvEntry(key, secret_name=name, secret_key=key, slot=slot))
-    env.append(
-        # the server reads PAPERCLIP_LOG_LEVEL (the operator's LOG_LEVEL is ignored by it)
-        EnvEntry(
-            "PAPERCLIP_LOG_LEVEL", spec.observability.logging.level.value, slot=EnvSlot.LOG_LEVEL
-        )
-    )
+            env += [EnvEntry(key, secret_name=name, secret_key=key, slot=slot) for key in AWS_KEYS]
+    # the server reads PAPERCLIP_LOG_LEVEL (the operator's LOG_LEVEL is ignored by it)
+    level = spec.observability.logging.level.value
+    env.append(EnvEntry("PAPERCLIP_LOG_LEVEL", level, slot=EnvSlot.LOG_LEVEL))
     return env
 
 

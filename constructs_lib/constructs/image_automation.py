@@ -30,6 +30,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import yaml
@@ -163,13 +164,12 @@ def previous_values(text: str | None) -> dict[tuple[str, str], tuple[str, str]]:
         e.get("name"): e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)
     }
     found: dict[tuple[str, str], tuple[str, str]] = {}
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
+    for line, following in pairwise(text.splitlines()):
         match = _RECORD.match(line)
-        if match is None or index + 1 >= len(lines):
+        if match is None:
             continue
         namespace, name, field, recorded = match.groups()
-        repository = lines[index + 1].removeprefix("- name:").strip().strip('"')
+        repository = following.removeprefix("- name:").strip().strip('"')
         current = (by_repository.get(repository) or {}).get(field)
         if isinstance(current, str):
             found[(namespace, name)] = (recorded, current)

@@ -83,20 +83,17 @@ def user_path(path: str, pod: dict[str, Any], where: PodLayout) -> str | None:
 def _duplicate_names(instance: Instance, pod: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """User containers named like another container of the pod (the API server refuses
     duplicate names across init containers and containers)."""
-    spec = instance.spec
-    user = [
-        *(("initContainers", i, c) for i, c in enumerate(spec.init_containers)),
-        *(("sidecars", i, c) for i, c in enumerate(spec.sidecars)),
-    ]
+    user = {"initContainers": instance.spec.init_containers, "sidecars": instance.spec.sidecars}
     names = _names(pod, "initContainers", "containers")
     seen: set[str] = set()
-    for field, index, container in user:
-        name = container.get("name")
-        if not isinstance(name, str):
-            continue
-        if names.count(name) > 1 and name not in seen:
-            yield f"spec.{field}[{index}].name", f"duplicate container name {name!r}"
-        seen.add(name)
+    for field, containers in user.items():
+        for index, container in enumerate(containers):
+            name = container.get("name")
+            if not isinstance(name, str):
+                continue
+            if names.count(name) > 1 and name not in seen:
+                yield f"spec.{field}[{index}].name", f"duplicate container name {name!r}"
+            seen.add(name)
 
 
 def _fix(message: str, pod: dict[str, Any], where: PodLayout) -> str:

@@ -137,14 +137,6 @@ def sidecar(instance: Instance, spec: TailscaleSpec) -> dict[str, Any]:
     return container
 
 
-def volumes(instance: Instance) -> list[dict[str, Any]]:
-    return [
-        {"name": SERVE_VOLUME, "configMap": {"name": config_map_name(instance)}},
-        {"name": SOCKET_VOLUME, "emptyDir": {}},
-        {"name": TMP_VOLUME, "emptyDir": {}},
-    ]
-
-
 def _errors(instance: Instance, spec: TailscaleSpec) -> Iterator[Problem]:
     if spec.auth_key is None:
         yield Problem(
@@ -211,7 +203,11 @@ class TailscaleFeature(Feature):
         spec = tailscale_of(instance)
         assert spec is not None
         return Contribution(
-            volumes=volumes(instance),
+            volumes=[
+                {"name": SERVE_VOLUME, "configMap": {"name": config_map_name(instance)}},
+                {"name": SOCKET_VOLUME, "emptyDir": {}},
+                {"name": TMP_VOLUME, "emptyDir": {}},
+            ],
             init_containers=[sidecar(instance, spec)],
             egress=[ports_rule(STUN_PORT, WIREGUARD_PORT, protocol="UDP")],
             errors=list(_errors(instance, spec)),

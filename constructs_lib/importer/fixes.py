@@ -15,6 +15,7 @@ from constructs_lib.errors import Problem
 from constructs_lib.importer.model import SET_OPTION, Change, Command, Document, dig, parse_path
 from constructs_lib.importer.redact import holds_credential
 from constructs_lib.spec.env_rules import SECRET_LOOKING_NAME
+from constructs_lib.spec.kubeschema import format_path
 
 DATA_VOLUME = "paperclip-data"
 OPERATOR_DATA_MOUNT = "data"
@@ -55,8 +56,11 @@ def refused_at(problems: Sequence[Problem], *paths: str) -> bool:
 
 def _live_value(document: Document, parts: list[str | int]) -> str:
     """A shell expression reading the field at ``parts`` of the live Instance, the one the
-    document was exported from (so the value is never printed)."""
-    return f'"$({document.read_live(CRD_RESOURCE, parts)})"'
+    document was exported from, by its name and namespace as read (a --set may have changed
+    them since), so the value is never printed."""
+    jsonpath = f"jsonpath={{.{format_path(parts)}}}"
+    arguments = ["get", CRD_RESOURCE, document.live_name, "-o", jsonpath]
+    return f'"$({shlex.join(["kubectl", "-n", document.live_namespace, *arguments])})"'
 
 
 def _given_by(document: Document, path: str) -> str:

@@ -92,14 +92,6 @@ class Document:
         """A kubectl command line in this document's namespace."""
         return shlex.join(["kubectl", "-n", self.namespace, *arguments])
 
-    def read_live(self, resource: str, parts: list[str | int]) -> str:
-        """A kubectl command line printing the field at ``parts`` of the live object: the
-        one this document was read from, by its name and namespace as read (a --set may
-        have changed them since)."""
-        jsonpath = f"jsonpath={{.{format_path(parts)}}}"
-        arguments = ["get", resource, self.live_name, "-o", jsonpath]
-        return shlex.join(["kubectl", "-n", self.live_namespace, *arguments])
-
 
 def _meta(body: dict[str, Any], key: str, default: str = "") -> str:
     """The string ``metadata.<key>`` of ``body``, or ``default`` when it is not one (or empty)."""

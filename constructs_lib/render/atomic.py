@@ -25,6 +25,7 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import itertools
 import os
 import platform
 import re
@@ -33,9 +34,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from constructs_lib.errors import Problem, UserError
 from constructs_lib.render.layout import MARKER_FILE, is_generated, stale_app_dirs
@@ -87,7 +88,7 @@ def write_trees(out: Path, trees: dict[str, dict[str, str]], *, prune: bool = Fa
 
 
 def _write_trees(out: Path, trees: dict[str, dict[str, str]], prune: bool) -> None:
-    hook = _Checkpoints()
+    hook = _checkpoints()
     _refuse_foreign(out, trees)
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_staging(out)
@@ -173,7 +174,7 @@ def _write_file(target: str, content: bytes) -> None:
         os.close(handle)
 
 
-def _swap_in(new: Path, current: Path, parking: Path, hook: _Checkpoints) -> None:
+def _swap_in(new: Path, current: Path, parking: Path, hook: Callable[[str], None]) -> None:
     """Put ``new`` at ``current`` in one atomic step when possible."""
     if not os.path.lexists(current):
         os.rename(new, current)
@@ -223,13 +224,9 @@ def _renameat2() -> _Rename | None:
     if number is None:
         return None
     raw = libc.syscall
+    raw.argtypes = (ctypes.c_long, *_RENAMEAT2_ARGS)
     raw.restype = ctypes.c_long
-
-    def syscall(*args: Any) -> int:
-        typed = (kind(value) for kind, value in zip(_RENAMEAT2_ARGS, args, strict=True))
-        return int(raw(ctypes.c_long(number), *typed))
-
-    return syscall
+    return cast(_Rename, partial(raw, number))
 
 
 def clean_stale_staging(out: Path) -> list[Path]:
@@ -287,21 +284,18 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class _Checkpoints:
-    """The test hook: exit abruptly at a numbered or named step (see KILL_AT_ENV)."""
+def _checkpoints() -> Callable[[str], None]:
+    """The test hook: a function of each step that exits abruptly at a numbered or named one
+    (see KILL_AT_ENV)."""
+    target = os.environ.get(KILL_AT_ENV, "")
+    steps = itertools.count(1)
 
-    def __init__(self) -> None:
-        self.target = os.environ.get(KILL_AT_ENV, "")
-        self.count = 0
-
-    def __call__(self, step: str) -> None:
-        if not self.target:
-            return
-        self.count += 1
-        if self.target == str(self.count) or (
-            not self.target.isdigit() and step.startswith(self.target)
-        ):
+    def checkpoint(step: str) -> None:
+        named = not target.isdigit() and step.startswith(target)
+        if target and (target == str(next(steps)) or named):
             os._exit(KILLED_EXIT)
+
+    return checkpoint
 
 
 __all__ = ["clean_stale_staging", "exchange", "is_generated", "write_trees"]

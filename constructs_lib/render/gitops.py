@@ -32,16 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from constructs_lib.constructs.primitives import ARGO_SYNC_OPTIONS, ARGO_SYNC_WAVE, FLUX_PRUNE
 from constructs_lib.errors import Problem, UserError
+from constructs_lib.render.inputs import source_label
 from constructs_lib.render.kustomize import kustomization
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, file_name, marker_text
 from constructs_lib.render.record import AppSummary
 from constructs_lib.render.validate import validate_objects
 from constructs_lib.render.yamltext import dump
 from constructs_lib.spec.gitops import (
+    CONFIG_FILE,
     GITOPS_DIR,
     GitOpsConfig,
     check_apps,
@@ -295,15 +298,17 @@ class GitOpsTree:
 
 def gitops_tree(
     config: GitOpsConfig,
+    apps_dir: Path,
     apps: Sequence[AppSummary],
-    source: str,
     version: str,
     dist: str = DIST,
 ) -> GitOpsTree:
-    """Every file of ``<dist>/gitops/`` (``dist``: where the tree lives in the repository,
-    config.path first) from the summaries of every app (built from the rendered apps, or read
-    from the records of apps ``check`` did not synthesize); raises UserError for a wrong
-    config or an object that does not validate."""
+    """Every file of ``<dist>/gitops/`` of ``config`` (``<apps_dir>/_gitops.yaml``; ``dist``:
+    where the tree lives in the repository, config.path first) from the summaries of every
+    app, in the apps' order (built from the rendered apps, or read from the records of apps
+    ``check`` did not synthesize); raises UserError for a wrong config or an object that
+    does not validate."""
+    source = source_label(apps_dir / CONFIG_FILE)
     if problems := check_apps(config, [a.name for a in apps], source):
         raise UserError(problems)
     dist = config.path or dist

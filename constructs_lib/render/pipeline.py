@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from constructs_lib.errors import Problem, UserError, collect_each
-from constructs_lib.render.gitops import DIST, GitOpsTree, gitops_tree
+from constructs_lib.render.gitops import DIST, gitops_tree
 from constructs_lib.render.inputs import check_version, display_path, load_apps, source_label
 from constructs_lib.render.layout import APP_FILE, MARKER_FILE, marker_text, not_as_written
 from constructs_lib.render.record import AppSummary, file_bytes, record_marker, strip_record
 from constructs_lib.render.synth import RenderedApp, render_app
 from constructs_lib.render.writers import WRITERS, Writer
-from constructs_lib.spec.gitops import CONFIG_FILE as GITOPS_CONFIG_FILE
-from constructs_lib.spec.gitops import GITOPS_DIR, GitOpsConfig
+from constructs_lib.spec.gitops import GITOPS_DIR
 from constructs_lib.spec.gitops import load_config as load_gitops_config
 
 
@@ -55,8 +54,7 @@ def app_tree(
     if inputs is None:
         tree[MARKER_FILE] = marker_text(source)
     else:
-        warnings = len(rendered.warnings)
-        tree[MARKER_FILE] = record_marker(source, tree, inputs, warnings, summary)
+        tree[MARKER_FILE] = record_marker(source, tree, inputs, len(rendered.warnings), summary)
     return tree
 
 
@@ -104,7 +102,7 @@ def synthesize(
     warnings = [w for r in rendered for w in r.warnings]
     if gitops is not None and gitops_dir is not None:
         ordered = [every[p] for p in paths]
-        entry = gitops_entry(gitops, gitops_dir, ordered, version, dist_path)
+        entry = gitops_tree(gitops, gitops_dir, ordered, version, dist_path)
         trees[GITOPS_DIR] = entry.files
         warnings += entry.warnings
     return Result(trees=trees, rendered=rendered, warnings=warnings)
@@ -131,19 +129,6 @@ def shared_instances(apps: Sequence[tuple[Path, AppSummary]]) -> list[Problem]:
                     )
                 )
     return found
-
-
-def gitops_entry(
-    config: GitOpsConfig,
-    apps_dir: Path,
-    summaries: Sequence[AppSummary],
-    version: str,
-    dist_path: str = DIST,
-) -> GitOpsTree:
-    """The tree ``gitops`` of ``config`` (``<apps_dir>/_gitops.yaml``) for every app, from
-    their ``summaries`` (in the apps' order)."""
-    source = source_label(apps_dir / GITOPS_CONFIG_FILE)
-    return gitops_tree(config, summaries, source, version, dist_path)
 
 
 def diff_trees(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:

@@ -295,11 +295,8 @@ def parse_record(marker: bytes) -> Record | None:
         lines = marker.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         return None
-    fields: dict[str, str] = {}
-    for line in lines[1:]:
-        name, separator, value = line.removeprefix("# ").partition(": ")
-        if separator and name in _FIELDS:
-            fields[name] = value
+    parts = (line.removeprefix("# ").partition(": ") for line in lines[1:])
+    fields = {name: value for name, separator, value in parts if separator and name in _FIELDS}
     summary = AppSummary.from_json(fields.get(SUMMARY, ""))
     warnings = fields.get(WARNINGS, "")
     if summary is None or not warnings.isdigit() or INPUTS not in fields or OUTPUTS not in fields:

@@ -101,16 +101,6 @@ class WorkspaceSpec(SpecModel):
     EFS, Filestore, Azure Files). Default: ReadWriteOnce."""
 
 
-def builtin_opencode() -> AgentTemplate:
-    """The built-in opencode template: `opencode run --format json` with session resume."""
-    return AgentTemplate(
-        opencode=OpenCodeOptions(),
-        output=OutputFormat.OPENCODE,
-        workspace=Workspace.SHARED,
-        tier="medium",
-    )
-
-
 class AgentsSpec(SpecModel):
     """Agent runs as Jobs (paperclip-gitops extension). Default: disabled."""
 
@@ -131,7 +121,14 @@ class AgentsSpec(SpecModel):
     @model_validator(mode="after")
     def _default_template(self) -> Self:
         if self.enabled and not self.templates:
-            object.__setattr__(self, "templates", {"opencode": builtin_opencode()})
+            # the built-in template: `opencode run --format json` with session resume
+            opencode = AgentTemplate(
+                opencode=OpenCodeOptions(),
+                output=OutputFormat.OPENCODE,
+                workspace=Workspace.SHARED,
+                tier="medium",
+            )
+            object.__setattr__(self, "templates", {"opencode": opencode})
         return self
 
     def resolved(

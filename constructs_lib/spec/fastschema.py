@@ -251,20 +251,7 @@ class Compiler:
     def _object(self, schema: dict[str, Any], resolver: Resolver) -> Check | None:
         if not any(k in schema for k in _OBJECT_KEYWORDS):
             return None
-        # A property's check is compiled when an object first has the property: a Pod's
-        # schema has hundreds of fields, and a process validates few of them.
         declared: dict[str, Any] = schema.get("properties", {})
-        properties: dict[str, Check] = {}
-
-        def first_seen(key: str) -> Check | None:
-            if key not in declared:
-                return None
-            properties[key] = found = self._compile(declared[key], resolver)
-            return found
-
-        if self.eager:
-            for name in declared:
-                first_seen(name)
         patterns = [
             (re.compile(p).search, self._compile(sub, resolver))
             for p, sub in schema.get("patternProperties", {}).items()
@@ -274,50 +261,44 @@ class Compiler:
         extra = (
             None if additional is True or additional == {} else self._compile(additional, resolver)
         )
+        # A property's check is compiled when an object first has the property: a Pod's
+        # schema has hundreds of fields, and a process validates few of them.
+        properties: dict[str, Check] = {}
+
+        def first_seen(key: str) -> Check | None:
+            """The check of a key's value: its property's and those of the patterns it matches
+            (remembered), else additionalProperties' (None: any value)."""
+            if not patterns and key not in declared:  # a key of a map (labels, data): kept fast
+                return extra
+            checks = [pattern_check for search, pattern_check in patterns if search(key)]
+            if key in declared:
+                checks.insert(0, self._compile(declared[key], resolver))
+            if not checks:
+                return extra
+            properties[key] = found = _all(checks)
+            return found
+
+        if self.eager:
+            for name in declared:
+                first_seen(name)
         required = tuple(schema.get("required", ()))
         min_props = schema.get("minProperties")
         max_props = schema.get("maxProperties")
         get = properties.get
 
-        if not patterns:
-
-            def check(v: dict[str, Any]) -> bool:
-                for key, value in v.items():
-                    sub = get(key) or first_seen(key)
-                    if sub is None:
-                        if extra is not None and not extra(value):
-                            return False
-                    elif not sub(value):
-                        return False
-                for name in required:
-                    if name not in v:
-                        return False
-                if min_props is not None and len(v) < min_props:
-                    return False
-                return max_props is None or len(v) <= max_props
-
-            return check
-
-        def check_with_patterns(v: dict[str, Any]) -> bool:
+        def check(v: dict[str, Any]) -> bool:
             for key, value in v.items():
                 sub = get(key) or first_seen(key)
                 if sub is not None and not sub(value):
                     return False
-                matched = False
-                for search, pattern_check in patterns:
-                    if search(key):
-                        matched = True
-                        if not pattern_check(value):
-                            return False
-                if sub is None and not matched and extra is not None and not extra(value):
+            for name in required:
+                if name not in v:
                     return False
-            if any(name not in v for name in required):
-                return False
             if min_props is not None and len(v) < min_props:
                 return False
             return max_props is None or len(v) <= max_props
 
-        return check_with_patterns
+        return check
 
     def _array(self, schema: dict[str, Any], resolver: Resolver) -> Check | None:
         if not any(k in schema for k in ("items", "minItems", "maxItems", "uniqueItems")):

@@ -175,11 +175,8 @@ def flux_url(url: str) -> str:
 
 def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
     """What synthesizes but will not sync as it stands."""
-    host = (
-        m["host"]
-        if (m := _SCP_LIKE.match(config.repo_url))
-        else urllib.parse.urlsplit(config.repo_url).hostname or ""
-    ).lower()  # host names are case-insensitive (urlsplit lowers an https host already)
+    # host names are case-insensitive: urlsplit lowers them (user@host:path as ssh://)
+    host = urllib.parse.urlsplit(flux_url(config.repo_url)).hostname or ""
     warnings = [  # (whether it applies, message, fix)
         (
             any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS),

@@ -89,7 +89,7 @@ def _rule_problems_despite(
     document: dict[str, Any],
     error: ValidationError,
     field_paths: list[str],
-    checks: Sequence[Check] = (),
+    checks: Sequence[Check],
 ) -> list[Problem]:
     """Rule and check problems of the document with its invalid fields removed (none if that
     copy does not validate either), except those about an invalid field or a field around
@@ -126,14 +126,12 @@ def _related(a: str, b: str) -> bool:
     return longer == shorter or (longer.startswith(shorter) and longer[len(shorter)] in ".[")
 
 
-def problems_from(
-    error: ValidationError, model: type[BaseModel], prefix: str = ""
-) -> list[Problem]:
+def problems_from(error: ValidationError, model: type[BaseModel]) -> list[Problem]:
     """Readable problems from a pydantic error: field path, what is wrong, the fix."""
     problems = []
     for item in error.errors(include_url=False):
         loc = _user_loc(item["loc"])
-        path = prefix + format_path(loc)
+        path = format_path(loc)
         kind = item["type"]
         message = str(item["msg"]).removeprefix("Value error, ")
         fix = ""
@@ -202,12 +200,12 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-def document_label(index: int, document: Any, prefix: str = "document") -> str:
-    """How every message names a document: ``document 2 (team-a)`` (``prefix`` N, and the
-    name when it has one; a name that is not a plain DNS-like word is quoted)."""
+def document_label(index: int, document: Any) -> str:
+    """How every message names a document: ``document 2 (team-a)`` (document N, and the name
+    when it has one; a name that is not a plain DNS-like word is quoted)."""
     name = None
     if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
         name = document["metadata"].get("name")
     if not isinstance(name, str) or not name:
-        return f"{prefix} {index}"
-    return f"{prefix} {index} ({name if _PLAIN_NAME.match(name) else short_text(name)})"
+        return f"document {index}"
+    return f"document {index} ({name if _PLAIN_NAME.match(name) else short_text(name)})"

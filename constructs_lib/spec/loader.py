@@ -19,25 +19,9 @@ from pathlib import Path
 from constructs_lib.errors import UserError
 from constructs_lib.spec.gitops import CONFIG_FILE, GITOPS_DIR
 from constructs_lib.spec.instance import API_VERSION, KIND, Instance
-from constructs_lib.spec.instance_errors import (
-    Check,
-    document_label,
-    parse_all,
-    parse_instance,
-)
-from constructs_lib.spec.python_apps import (
-    APP_TIMEOUT_ENV,
-    app_timeout,
-    load_python,
-)
-from constructs_lib.spec.yaml_safety import (
-    MAX_ALIASES,
-    MAX_DEPTH,
-    check_yaml,
-    decode,
-    read_app_file,
-    yaml_documents,
-)
+from constructs_lib.spec.instance_errors import Check, document_label, parse_all, parse_instance
+from constructs_lib.spec.python_apps import app_timeout, load_python
+from constructs_lib.spec.yaml_safety import decode, read_app_file, yaml_documents
 
 APP_SUFFIXES = (".py", ".yaml", ".yml")
 # An app's name becomes a directory under dist/.
@@ -161,7 +145,16 @@ def load_app(path: Path, *, timeout: float | None = None, checks: Sequence[Check
         instances = load_python(path, app_timeout() if timeout is None else timeout, checks)
     else:
         instances = load_yaml(decode(read_app_file(path), str(path)), str(path), checks)
-    _check_unique(instances, str(path))
+    seen: set[str] = set()
+    for instance in instances:
+        if instance.name in seen:
+            raise UserError.single(
+                f"two instances are named {instance.name!r}; their objects would collide.",
+                path="metadata.name",
+                file=str(path),
+                fix="give every instance in an app a distinct name.",
+            )
+        seen.add(instance.name)
     return App(name=name, source=path, instances=tuple(instances))
 
 
@@ -177,34 +170,14 @@ def load_yaml(text: str, file: str, checks: Sequence[Check] = ()) -> list[Instan
     return parse_all(documents, file, checks)
 
 
-def _check_unique(instances: list[Instance], file: str) -> None:
-    seen: set[str] = set()
-    for instance in instances:
-        if instance.name in seen:
-            raise UserError.single(
-                f"two instances are named {instance.name!r}; their objects would collide.",
-                path="metadata.name",
-                file=file,
-                fix="give every instance in an app a distinct name.",
-            )
-        seen.add(instance.name)
-
-
 __all__ = [
-    "APP_TIMEOUT_ENV",
-    "MAX_ALIASES",
-    "MAX_DEPTH",
     "App",
-    "Check",
     "check_app_name",
-    "check_yaml",
     "decode",
     "discover",
-    "document_label",
     "load_app",
     "load_yaml",
     "parse_instance",
     "path_hint",
     "resolve",
-    "yaml_documents",
 ]

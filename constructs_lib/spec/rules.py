@@ -33,9 +33,7 @@ def effective_workload(spec: InstanceSpec) -> WorkloadKind:
     ``auto`` gives a Deployment only when persistence is off and the database is not embedded;
     anything else a StatefulSet.
     """
-    if spec.workload is WorkloadKind.DEPLOYMENT:
-        return WorkloadKind.DEPLOYMENT
-    if (
+    if spec.workload is WorkloadKind.DEPLOYMENT or (
         spec.workload is WorkloadKind.AUTO
         and not spec.storage.persistence.enabled
         and spec.database.mode is not DatabaseMode.EMBEDDED

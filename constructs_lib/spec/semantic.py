@@ -48,18 +48,11 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _RELAXED_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
 _PORT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # no leading, trailing or double '-'
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_SUFFIX = {
+_SUFFIX = {  # the decimal suffixes (milli, micro, nano; kilo to exa), then the binary ones
     "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10**3),
-    "M": Decimal(10**6),
-    "G": Decimal(10**9),
-    "T": Decimal(10**12),
-    "P": Decimal(10**15),
-    "E": Decimal(10**18),
-    **{f"{p}i": Decimal(2 ** (10 * (i + 1))) for i, p in enumerate("KMGTPE")},
+    **{p: Decimal(f"1e-{3 * i}") for i, p in enumerate("mun", 1)},
+    **{p: Decimal(10 ** (3 * i)) for i, p in enumerate("kMGTPE", 1)},
+    **{f"{p}i": Decimal(2 ** (10 * i)) for i, p in enumerate("KMGTPE", 1)},
 }
 _ENV_VALUE_SOURCES = (
     "fieldRef",
@@ -801,11 +794,11 @@ def _merge_keys(schema: Mapping[str, Any]) -> tuple[str, ...] | None:
 
 
 def _walk_keyed(
-    value: Any, schema: Mapping[str, Any], defs: Mapping[str, Any], path: str, depth: int
+    value: Any, schema: Mapping[str, Any], defs: Mapping[str, Any]
 ) -> Iterator[Finding]:
     """Depth-first along ``schema`` (an explicit stack: this runs on every object), only into
     the parts whose schema can hold a list merged by key."""
-    stack = [(value, schema, path, depth)]
+    stack = [(value, schema, "", 0)]
     while stack:
         node, node_schema, where, level = stack.pop()
         kind = type(node)
@@ -893,15 +886,13 @@ def _may_hold_keyed(schema: Mapping[str, Any], defs: Mapping[str, Any]) -> bool:
         return remembered[1]
     _KEYED_MEMO[id(schema)] = (schema, True)  # a cycle is assumed to hold one
     node = _resolve(schema, defs)
-    children: list[Any] = []
-    if _is_mapping(node.get("properties")):
-        children += list(node["properties"].values())
-    for keyword in ("items", "additionalProperties"):
-        if _is_mapping(node.get(keyword)):
-            children.append(node[keyword])
-    for keyword in ("allOf", "anyOf", "oneOf"):
-        if isinstance(node.get(keyword), list):
-            children += node[keyword]
+    # the parts _walk_keyed descends into (never the branches of allOf, anyOf or oneOf)
+    properties = node.get("properties")
+    children = [
+        *(properties.values() if _is_mapping(properties) else ()),
+        node.get("items"),
+        node.get("additionalProperties"),
+    ]
     found = _merge_keys(node) is not None or any(
         _may_hold_keyed(child, defs) for child in children if _is_mapping(child)
     )
@@ -947,7 +938,7 @@ def pass_through_problems(definition: str, value: Any, version: str = "1.33") ->
     if _is_mapping(schema):
         if _may_break_int_ranges(value):
             found += _walk_ints(value, schema, defs, "", 0)
-        found += _walk_keyed(value, schema, defs, "", 0)
+        found += _walk_keyed(value, schema, defs)
     return _unique([(p.lstrip("."), m) for p, m in found])
 
 
@@ -999,7 +990,7 @@ def object_problems(
         found += _walk_ints(obj, schema, defs, "", 0)
     keyed = schema if schema is not None else _crd_schema(api_version, kind)
     if keyed is not None:
-        found += _walk_keyed(obj, keyed, defs, "", 0)
+        found += _walk_keyed(obj, keyed, defs)
     # The exact (JSON) size only when an estimate (the object's YAML text, whose length is
     # within a small factor of its JSON) says it may be near the limit.
     near = size_hint is None or size_hint * 2 > MAX_OBJECT_BYTES

@@ -38,12 +38,7 @@ _NO_IMPLICIT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"}
 _INT, _FLOAT, _BOOL, _NULL = (f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null"))
 _SCALAR_KINDS = {_INT: "a number", _FLOAT: "a number", _BOOL: "a boolean", _NULL: "null"}
 _DECIMAL = re.compile(r"^[-+]?[0-9][0-9_]*$")
-_TAG_KINDS = {
-    _INT: "an integer",
-    _FLOAT: "a floating-point number",
-    _BOOL: "a boolean",
-    _NULL: "null",
-}
+_TAG_KINDS = {**_SCALAR_KINDS, _INT: "an integer", _FLOAT: "a floating-point number"}
 
 
 def _without_base_60(tag: str, regexp: re.Pattern[str]) -> re.Pattern[str]:
@@ -66,13 +61,9 @@ _YamlLoader.yaml_implicit_resolvers = {
 }
 
 
-class _Resolver(yaml.resolver.BaseResolver):
-    """How :class:`_YamlLoader` reads an untagged scalar (for the checks of keys and tags)."""
-
-    yaml_implicit_resolvers = _YamlLoader.yaml_implicit_resolvers
-
-
-_RESOLVER = _Resolver()
+# How _YamlLoader reads an untagged scalar (for the checks of keys and tags).
+_RESOLVER = yaml.resolver.BaseResolver()
+_RESOLVER.yaml_implicit_resolvers = _YamlLoader.yaml_implicit_resolvers
 
 
 def _resolved(value: str, implicit: tuple[bool, bool] = (True, False)) -> str:

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from constructs_lib.errors import UserError
-from constructs_lib.spec.loader import check_yaml, decode, load_app, load_yaml, parse_instance
+from constructs_lib.spec.loader import decode, load_app, load_yaml, parse_instance
+from constructs_lib.spec.yaml_safety import check_yaml
 from tests.conftest import MINIMAL, merge
 
 GOOD = yaml.safe_dump(MINIMAL)
