@@ -433,8 +433,7 @@ def validate(files: tuple[Path, ...], kubernetes_version: str, strict: bool) -> 
     from constructs_lib.spec.loader import path_hint
 
     with _reported():
-        missing = [f for f in files if not f.is_file()]
-        if missing:
+        if missing := [f for f in files if not f.is_file()]:
             raise UserError(
                 Problem(f"no such file: {f}.", fix=path_hint(f, Path("apps"), by_name=False))
                 for f in missing

@@ -46,12 +46,6 @@ def add_cluster_role(
     add("ClusterRoleBinding", name, binding, labels=labels, cluster_scoped=True)
 
 
-def api_server_egress() -> dict[str, Any]:
-    """Egress to the Kubernetes API server's port (the ``kubernetes`` Service is translated
-    to the API server's own address and port before the policy applies: #15, k3s/Flannel)."""
-    return ports_rule(API_SERVER_PORT)
-
-
 def sandbox_namespace(instance: Instance, sandbox: CloudSandboxSpec) -> str:
     return sandbox.namespace or instance.namespace
 
@@ -121,24 +115,42 @@ def registry_json(instance: Instance) -> str:
     return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
 
 
-def agents_conflict(path: str, what: str) -> Problem:
-    return Problem(
-        f"{what} gives the Paperclip pod Kubernetes credentials to create agent pods itself, "
-        "which spec.agents (agent runs as Jobs through the least-privilege launcher) exists to "
-        "avoid; the two cannot be combined.",
-        path=path,
-        fix="choose one: keep spec.agents (recommended: the server holds no Kubernetes "
-        f"credentials) and remove {path.removeprefix('spec.')}, or set agents.enabled to false.",
-    )
-
-
-def _sandbox_problems(
-    instance: Instance, sandbox: CloudSandboxSpec
-) -> tuple[list[Problem], list[Problem]]:
-    base = "spec.adapters.cloudSandbox"
-    errors: list[Problem] = []
+def api_access(instance: Instance, path: str, what: str, rules: str, action: str) -> Contribution:
+    """What the server pod needs to call the Kubernetes API for ``what`` (set at ``path``): its
+    ServiceAccount token and egress to the API server's port (the ``kubernetes`` Service is
+    translated to the API server's own address and port before the policy applies: #15,
+    k3s/Flannel). Refused together with spec.agents; a warning while security.rbac.create
+    leaves out the ``rules`` the server needs to ``action``."""
+    result = Contribution(egress=[ports_rule(API_SERVER_PORT)], service_account_token=True)
     if instance.spec.agents.enabled:
-        errors.append(agents_conflict(f"{base}.enabled", "the cloud sandbox"))
+        result.errors.append(
+            Problem(
+                f"{what} gives the Paperclip pod Kubernetes credentials to create agent pods "
+                "itself, which spec.agents (agent runs as Jobs through the least-privilege "
+                "launcher) exists to avoid; the two cannot be combined.",
+                path=path,
+                fix="choose one: keep spec.agents (recommended: the server holds no Kubernetes "
+                f"credentials) and remove {path.removeprefix('spec.')}, or set agents.enabled "
+                "to false.",
+            )
+        )
+    if not instance.spec.security.rbac.create:
+        result.warnings.append(
+            Problem(
+                f"security.rbac.create is false, so the {rules} not generated; the server "
+                f"cannot {action} until you grant ServiceAccount {server_name(instance)} "
+                "those rules yourself.",
+                path=path,
+                fix="set security.rbac.create to true, or bind the rules listed in "
+                "docs/security.md (RBAC).",
+            )
+        )
+    return result
+
+
+def _sandbox(instance: Instance, sandbox: CloudSandboxSpec) -> Contribution:
+    """The cloud sandbox's env and API access, and a warning for each field without effect."""
+    base = "spec.adapters.cloudSandbox"
     unused = {
         "resources": sandbox.resources is not None,
         "resourceTiers": bool(sandbox.resource_tiers),
@@ -153,19 +165,13 @@ def _sandbox_problems(
         for field, present in unused.items()
         if present
     ]
-    if not instance.spec.security.rbac.create:
-        warnings.append(
-            Problem(
-                "security.rbac.create is false, so the sandbox Role"
-                + (" and ClusterRole are" if sandbox.multi_namespace else " is")
-                + " not generated; the server cannot create sandbox pods until you grant "
-                f"ServiceAccount {server_name(instance)} those rules yourself.",
-                path=f"{base}.enabled",
-                fix="set security.rbac.create to true, or bind the rules listed in "
-                "docs/security.md (RBAC).",
-            )
-        )
-    return errors, warnings
+    roles = "Role and ClusterRole are" if sandbox.multi_namespace else "Role is"
+    access = api_access(
+        instance, f"{base}.enabled", "the cloud sandbox", f"sandbox {roles}", "create sandbox pods"
+    )
+    return Contribution.combine(
+        [Contribution(env=sandbox_env(instance, sandbox), warnings=warnings), access]
+    )
 
 
 def _registry_warnings(instance: Instance) -> list[Problem]:
@@ -211,12 +217,8 @@ class AdaptersFeature(Feature):
         if adapters.e2b is not None:
             ref = adapters.e2b.api_key_secret_ref
             result.env.append(secret_entry("E2B_API_KEY", ref, EnvSlot.E2B))
-        sandbox = adapters.sandbox
-        if sandbox is not None:
-            result.env += sandbox_env(instance, sandbox)
-            result.egress.append(api_server_egress())
-            result.service_account_token = True
-            result.errors, result.warnings = _sandbox_problems(instance, sandbox)
+        if adapters.sandbox is not None:
+            result = Contribution.combine([result, _sandbox(instance, adapters.sandbox)])
         if adapters.registry:
             result.env.append(
                 EnvEntry("PAPERCLIP_ADAPTERS", registry_json(instance), slot=EnvSlot.ADAPTERS)

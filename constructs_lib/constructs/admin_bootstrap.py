@@ -57,7 +57,7 @@ SCRIPT_DIR = "/etc/paperclip-bootstrap"
 BACKOFF_LIMIT = 3
 ACTIVE_DEADLINE_SECONDS = 1800
 ADMIN_USER = "spec.auth.adminUser"
-SHARED_ACCESS_MODES = (AccessMode.READ_WRITE_MANY, AccessMode.READ_ONLY_MANY)
+SHARED_ACCESS_MODES = frozenset({AccessMode.READ_WRITE_MANY, AccessMode.READ_ONLY_MANY})
 
 
 def bootstrap_name(instance: Instance) -> str:
@@ -67,9 +67,7 @@ def bootstrap_name(instance: Instance) -> str:
 def shares_node_volume(instance: Instance) -> bool:
     """Whether the data volume can only be mounted on the server's node (ReadWriteOnce)."""
     persistence = instance.spec.storage.persistence
-    return persistence.enabled and not any(
-        mode in SHARED_ACCESS_MODES for mode in persistence.access_modes
-    )
+    return persistence.enabled and SHARED_ACCESS_MODES.isdisjoint(persistence.access_modes)
 
 
 def bootstrap_errors(instance: Instance) -> Iterator[Problem]:

@@ -9,16 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from constructs_lib.constructs.adapters import (
-    add_cluster_role,
-    agents_conflict,
-    api_server_egress,
-)
+from constructs_lib.constructs.adapters import add_cluster_role, api_access
 from constructs_lib.constructs.env import literal_entries
 from constructs_lib.constructs.feature import Contribution, EnvEntry, EnvSlot, Feature
-from constructs_lib.constructs.names import server_name
 from constructs_lib.constructs.primitives import RBAC_GROUP, rule
-from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.adapters import EgressMode, KubernetesBackend, KubernetesExecutionSpec
 
@@ -98,24 +92,16 @@ class ExecutionFeature(Feature):
     def contribute(cls, instance: Instance) -> Contribution:
         execution = instance.spec.adapters.kubernetes_execution
         assert execution is not None
-        result = Contribution(env=execution_env(execution.kubernetes), service_account_token=True)
-        if instance.spec.adapters.sandbox is None:  # the sandbox contributes the same rule
-            result.egress.append(api_server_egress())
-        if instance.spec.agents.enabled:
-            result.errors.append(
-                agents_conflict("spec.adapters.execution.mode", "execution mode kubernetes")
-            )
-        if not instance.spec.security.rbac.create:
-            result.warnings.append(
-                Problem(
-                    "security.rbac.create is false, so the execution ClusterRole is not "
-                    "generated; the server cannot start agent workloads until you grant "
-                    f"ServiceAccount {server_name(instance)} those rules yourself.",
-                    path="spec.adapters.execution.mode",
-                    fix="set security.rbac.create to true, or bind the rules listed in "
-                    "docs/security.md (RBAC).",
-                )
-            )
+        result = api_access(
+            instance,
+            "spec.adapters.execution.mode",
+            "execution mode kubernetes",
+            "execution ClusterRole is",
+            "start agent workloads",
+        )
+        result.env = execution_env(execution.kubernetes)
+        if instance.spec.adapters.sandbox is not None:  # the sandbox contributes the same rule
+            result.egress.clear()
         return result
 
     def add_objects(self) -> None:

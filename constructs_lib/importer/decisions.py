@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 from constructs_lib.errors import Problem
 from constructs_lib.importer.model import SET_OPTION, Document, dig
 
-Options = Callable[[Document], list[str]]
-
 
 @dataclass(frozen=True)
 class Decision:
@@ -22,7 +20,7 @@ class Decision:
     paths: tuple[str, ...]
     """Field paths of the refusals it answers."""
     choice: str
-    options: Options
+    options: Callable[[Document], list[str]]
     when: Callable[[Document], bool] = lambda document: True
     """Whether the document is in the situation this decision is about (a refusal at the
     same path may have another cause, e.g. an enum typo)."""

@@ -47,16 +47,17 @@ class Imported:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def spec_problems(body: object) -> list[Problem]:
-    """Every spec-level refusal of a document, as ``validate`` reports it: field errors,
+def spec_problems(body: object) -> tuple[Instance | None, list[Problem]]:
+    """The document as an Instance (None when its fields are refused; its rules may still
+    refuse it) and every spec-level refusal of it, as ``validate`` reports it: field errors,
     the synth-time rules and the features' own errors."""
     from constructs_lib.render.inputs import feature_errors
 
     try:
         instance = parse_instance(body, checks=(feature_errors,))
     except UserError as exc:
-        return exc.problems
-    return [*rules.errors(instance), *feature_errors(instance)]
+        return None, exc.problems
+    return instance, [*rules.errors(instance), *feature_errors(instance)]
 
 
 def _image_tag(document: Document, problems: Sequence[Problem], tag: str) -> list[Change]:
@@ -76,20 +77,22 @@ def _image_tag(document: Document, problems: Sequence[Problem], tag: str) -> lis
     return changes
 
 
-def fix(document: Document, image_tag: str | None) -> None:
+def fix(document: Document, image_tag: str | None) -> Instance | None:
     """Every fix that applies, in order, the refusals checked again after each change (and
     --image-tag right after the image's own status is read); then the remaining refusals,
-    each one a decision answers naming its options."""
+    each one a decision answers naming its options. The fixed document as an Instance, or
+    None (see :func:`spec_problems`)."""
     steps: list[Fix] = [rule.run for rule in FIXES]
     if image_tag:
         steps.insert(FIXES.index(IMAGE_FROM_STATUS) + 1, partial(_image_tag, tag=image_tag))
-    problems = spec_problems(document.body)
+    instance, problems = spec_problems(document.body)
     for step in steps:
         changes = step(document, problems)
         if changes:
             document.changes += changes
-            problems = spec_problems(document.body)
+            instance, problems = spec_problems(document.body)
     document.problems += decided(document, problems)
+    return instance
 
 
 def _duplicates(documents: Sequence[Document]) -> None:
@@ -107,14 +110,6 @@ def _duplicates(documents: Sequence[Document]) -> None:
             )
 
 
-def _instance(document: Document) -> Instance | None:
-    """The document as an Instance (its rules may still refuse it), or None."""
-    try:
-        return parse_instance(document.body)
-    except UserError:
-        return None
-
-
 def _app_problems(parsed: Sequence[tuple[Document, Instance]]) -> None:
     """Refusals of the app as a whole, each given to the document it is about."""
     from constructs_lib.constructs.image_automation import shared_repository_problems
@@ -128,15 +123,14 @@ def _app_problems(parsed: Sequence[tuple[Document, Instance]]) -> None:
 
 
 def _render_check(
-    documents: Sequence[Document], app_name: str, out: str, version: str
+    parsed: Sequence[tuple[Document, Instance]], app_name: str, out: str, version: str
 ) -> tuple[list[Problem], list[Problem]]:
-    """Build, validate and write (in memory) the objects of the documents without problems,
-    as synth does: (problems of the app as a whole, warnings at the app file); the problems
-    of a document go to it, located at the input."""
+    """Build, validate and write (in memory) the objects of the parsed documents without
+    problems, as synth does: (problems of the app as a whole, warnings at the app file); the
+    problems of a document go to it, located at the input."""
     from constructs_lib.render.pipeline import app_tree
     from constructs_lib.render.synth import render_app
 
-    parsed = [(d, i) for d in documents if (i := _instance(d)) is not None]
     _app_problems(parsed)
     clean = [(d, i) for d, i in parsed if not d.problems]
     if not clean:
@@ -181,12 +175,14 @@ def import_documents(
     documents, problems = _selected(documents, options.instances)
     sets, malformed = collect_each(options.sets, overrides.parse_set)
     problems += malformed + overrides.unknown_targets(sets, documents)
+    parsed: list[tuple[Document, Instance]] = []
     for document in documents:
         document.changes += cleanup.strip(document)
         overrides.apply(sets, document)
-        fix(document, options.image_tag)
+        if (instance := fix(document, options.image_tag)) is not None:
+            parsed.append((document, instance))
     _duplicates(documents)
-    unplaced, warnings = _render_check(documents, app_name, out, options.version)
+    unplaced, warnings = _render_check(parsed, app_name, out, options.version)
     problems += [p for d in documents for p in d.problems] + unplaced
     if problems:
         raise UserError(problems)

@@ -58,7 +58,9 @@ def _documents(name: str, stdin: BinaryIO, problems: list[Problem]) -> list[Docu
             if not isinstance(items, list):
                 problems.append(_refused(source, label, "items", "is not a list of objects."))
                 continue
-            candidates = [(_item_label(index, p, item), item) for p, item in enumerate(items)]
+            candidates = [
+                (document_label(index, item, f" items[{p}]"), item) for p, item in enumerate(items)
+            ]
         for item_label, body in candidates:
             problem = _not_an_instance(body)
             if problem:
@@ -66,12 +68,6 @@ def _documents(name: str, stdin: BinaryIO, problems: list[Problem]) -> list[Docu
             else:
                 found.append(Document(source, item_label, copy.deepcopy(body), original=body))
     return found
-
-
-def _item_label(index: int, position: int, item: Any) -> str:
-    plain = document_label(index, None)
-    named = document_label(index, item)
-    return f"{plain} items[{position}]{named.removeprefix(plain)}"
 
 
 def _not_an_instance(document: Any) -> tuple[str, str] | None:

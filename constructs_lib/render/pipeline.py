@@ -196,12 +196,11 @@ _ONLY_REGULAR = "synth writes regular files and directories only"
 def stale_records(expected: dict[str, dict[str, str]], actual_root: Path) -> list[str]:
     """The apps of ``expected`` whose marker under ``actual_root`` holds another record than
     a synth writes (a synth refreshes it; until then ``check`` synthesizes those apps)."""
-    stale = []
-    for app, files in sorted(expected.items()):
-        marker = files.get(MARKER_FILE)
-        if marker is None or strip_record(marker) == marker:
-            continue  # no record to keep (the gitops tree)
-        committed = file_bytes(actual_root / app / MARKER_FILE).decode("utf-8", "replace")
-        if committed != marker:  # an unreadable or missing marker too
-            stale.append(app)
-    return stale
+    return [
+        app
+        for app, files in sorted(expected.items())
+        # a marker with a record (not the gitops tree's) that the committed one is not (an
+        # unreadable or missing marker too)
+        if strip_record(marker := files[MARKER_FILE]) != marker
+        and file_bytes(actual_root / app / MARKER_FILE).decode("utf-8", "replace") != marker
+    ]

@@ -311,21 +311,17 @@ _CHUNK = 1 << 16
 """Most generated files are smaller: one read takes them whole."""
 
 
-class _NotWritten(Exception):
-    """A file synth does not write: a symbolic link, a special file, or one whose permission
-    bits git records differently (an execute bit): synth writes every file ``0666 & ~umask``."""
-
-
-def _read_file(path: str) -> bytes:
+def _read_file(path: str) -> bytes | None:
     """A file's bytes with plain system calls: for thousands of small files much quicker than
-    file objects (a short read only makes the digest differ: the app is synthesized). Raises
-    :class:`_NotWritten` for a file synth would write otherwise (it is then synthesized, and
-    the diff names the file)."""
+    file objects (a short read only makes the digest differ: the app is synthesized). None
+    for a file synth does not write (it is then synthesized, and the diff names the file): a
+    symbolic link, a special file, or one whose permission bits git records differently (an
+    execute bit): synth writes every file ``0666 & ~umask``."""
     handle = os.open(path, _READ_FLAGS)
     try:
         mode = os.fstat(handle).st_mode
         if not stat.S_ISREG(mode) or not_as_written(mode):
-            raise _NotWritten(path)
+            return None
         data = os.read(handle, _CHUNK)
         if len(data) < _CHUNK:
             return data
@@ -352,11 +348,12 @@ def _disk_files(root: Path) -> list[tuple[str, bytes]] | None:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
                         pending.append((f"{prefix}{entry.name}/", entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        found.append((prefix + entry.name, _read_file(entry.path)))
-                    else:
+                        continue
+                    data = _read_file(entry.path) if entry.is_file(follow_symlinks=False) else None
+                    if data is None:
                         return None
-    except (OSError, _NotWritten):
+                    found.append((prefix + entry.name, data))
+    except OSError:
         return None
     return found
 

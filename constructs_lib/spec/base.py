@@ -197,8 +197,7 @@ def _hostname(value: str) -> str:
     return value
 
 
-def _route_hostname(value: str) -> str:
-    _hostname(value)
+def _lower_case_hostname(value: str) -> str:
     if value != value.lower():
         raise PydanticCustomError(
             "hostname_case",
@@ -211,7 +210,7 @@ def _route_hostname(value: str) -> str:
 
 ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
-RouteHostname = Annotated[str, AfterValidator(_route_hostname)]
+RouteHostname = Annotated[Hostname, AfterValidator(_lower_case_hostname)]
 """A host name an Ingress or HTTPRoute routes: lower case, as the API server requires."""
 
 

@@ -275,7 +275,13 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
         )
         for cycle in dependency_cycles(config.depends_on)
     ]
-    taken = reserved_names(config)
+    # the names of the entry objects that are not an app's (an app's are paperclip-<app>), each
+    # with what it names
+    taken = {
+        config.name: "the root Application and Kustomization and the GitRepository",
+        config.helm_root: "the Helm flavour's root Application and Kustomization",
+        config.namespaces_root: "the Flux Kustomization of the apps' Namespaces",
+    }
     problems += [
         Problem(
             message=f"app {app!r} would get the entry objects named {entry_name(app)!r}, the name "
@@ -288,16 +294,6 @@ def check_apps(config: GitOpsConfig, app_names: list[str], file: str) -> list[Pr
         if entry_name(app) in taken
     ]
     return [p.located(file=file) for p in problems]
-
-
-def reserved_names(config: GitOpsConfig) -> dict[str, str]:
-    """The names of the entry objects that are not an app's (an app's are paperclip-<app>),
-    each with what it names."""
-    return {
-        config.name: "the root Application and Kustomization and the GitRepository",
-        config.helm_root: "the Helm flavour's root Application and Kustomization",
-        config.namespaces_root: "the Flux Kustomization of the apps' Namespaces",
-    }
 
 
 def dependency_cycles(depends_on: dict[str, list[str]]) -> list[list[str]]:

@@ -200,12 +200,13 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
 
-def document_label(index: int, document: Any) -> str:
+def document_label(index: int, document: Any, item: str = "") -> str:
     """How every message names a document: ``document 2 (team-a)`` (document N, and the name
-    when it has one; a name that is not a plain DNS-like word is quoted)."""
+    when it has one; a name that is not a plain DNS-like word is quoted); ``item`` names an
+    item of a List document: ``document 1 items[0] (team-a)``."""
     name = None
     if isinstance(document, dict) and isinstance(document.get("metadata"), dict):
         name = document["metadata"].get("name")
     if not isinstance(name, str) or not name:
-        return f"document {index}"
-    return f"document {index} ({name if _PLAIN_NAME.match(name) else short_text(name)})"
+        return f"document {index}{item}"
+    return f"document {index}{item} ({name if _PLAIN_NAME.match(name) else short_text(name)})"

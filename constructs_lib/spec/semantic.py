@@ -46,8 +46,9 @@ RELAXED_ENV_NAMES_SINCE = (1, 32)
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _RELAXED_ENV_NAME = re.compile(r"^[\x20-\x3c\x3e-\x7e]+$")
-_PORT_NAME = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")  # no leading, trailing or double '-'
-_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+# with a letter; no leading, trailing or double '-'
+_PORT_NAME = re.compile(r"(?=.*[a-z])[a-z0-9]+(-[a-z0-9]+)*")
+_CONFIG_KEY = re.compile(r"(?!\.$|\.\.)[-._a-zA-Z0-9]+")  # not '.', not starting with '..'
 _SUFFIX = {  # the decimal suffixes (milli, micro, nano; kilo to exa), then the binary ones
     "": Decimal(1),
     **{p: Decimal(f"1e-{3 * i}") for i, p in enumerate("mun", 1)},
@@ -99,37 +100,65 @@ def _remembered(rule: _Rule) -> _Rule:
     return cast(_Rule, check)
 
 
-@_remembered
-def dns_label(value: Any) -> str | None:
-    """RFC 1123 label: container, volume, port-less names; namespaces."""
-    if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.fullmatch(value):
-        return (
-            f"{_show(value)} is not a DNS-1123 label: at most 63 lower-case letters, digits "
-            "and '-', starting and ending with a letter or digit"
-        )
-    return None
+def _grammar(pattern: re.Pattern[str], longest: int, what: str) -> Callable[[Any], str | None]:
+    """The rule of strings of at most ``longest`` characters that ``pattern`` matches whole;
+    any other value ``is not`` ``what``."""
+
+    @_remembered
+    def rule(value: Any) -> str | None:
+        if isinstance(value, str) and len(value) <= longest and pattern.fullmatch(value):
+            return None
+        return f"{_show(value)} is not {what}"
+
+    return rule
 
 
-@_remembered
-def dns1035_label(value: Any) -> str | None:
-    """RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
-    if not isinstance(value, str) or len(value) > 63 or not DNS1035_LABEL.fullmatch(value):
-        return (
-            f"{_show(value)} is not a DNS-1035 label: at most 63 lower-case letters, digits "
-            "and '-', starting with a letter and ending with a letter or digit"
-        )
-    return None
+dns_label = _grammar(
+    DNS1123_LABEL,
+    63,
+    "a DNS-1123 label: at most 63 lower-case letters, digits and '-', starting and ending "
+    "with a letter or digit",
+)
+"""RFC 1123 label: container, volume, port-less names; namespaces."""
 
+dns1035_label = _grammar(
+    DNS1035_LABEL,
+    63,
+    "a DNS-1035 label: at most 63 lower-case letters, digits and '-', starting with a letter "
+    "and ending with a letter or digit",
+)
+"""RFC 1035 label (Service names): like a DNS-1123 label, but starting with a letter."""
 
-@_remembered
-def dns_subdomain(value: Any) -> str | None:
-    """RFC 1123 subdomain: most object names, Secret and ConfigMap references."""
-    if not isinstance(value, str) or len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
-        return (
-            f"{_show(value)} is not a DNS-1123 subdomain: at most 253 lower-case letters, "
-            "digits, '-' and '.', starting and ending with a letter or digit"
-        )
-    return None
+dns_subdomain = _grammar(
+    DNS1123_SUBDOMAIN,
+    253,
+    "a DNS-1123 subdomain: at most 253 lower-case letters, digits, '-' and '.', starting and "
+    "ending with a letter or digit",
+)
+"""RFC 1123 subdomain: most object names, Secret and ConfigMap references."""
+
+label_value = _grammar(
+    LABEL_VALUE,
+    63,
+    "a valid label value: at most 63 letters, digits, '-', '_' and '.', starting and ending "
+    "with a letter or digit (or empty)",
+)
+
+port_name = _grammar(
+    _PORT_NAME,
+    15,
+    "a valid port name: at most 15 lower-case letters, digits and '-', with at least one "
+    "letter, no '--', not starting or ending with '-'",
+)
+"""IANA service name: at most 15 lower-case letters, digits and '-', with a letter."""
+
+config_key = _grammar(
+    _CONFIG_KEY,
+    253,
+    "a valid data key: at most 253 letters, digits, '-', '_' and '.', not '.' and not "
+    "starting with '..'",
+)
+"""A ConfigMap or Secret data key."""
 
 
 def path_segment_name(value: Any) -> str | None:
@@ -161,62 +190,16 @@ def qualified_name(value: Any, *, lower_prefix_only: bool = False) -> str | None
 
 
 @_remembered
-def label_value(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.fullmatch(value):
-        return (
-            f"{_show(value)} is not a valid label value: at most 63 letters, digits, '-', "
-            "'_' and '.', starting and ending with a letter or digit (or empty)"
-        )
-    return None
-
-
-@_remembered
 def env_var_name(value: Any, version: str = "1.33") -> str | None:
     """An environment variable name as the API server of ``version`` accepts it."""
     if not isinstance(value, str) or not value:
         return "an environment variable name must not be empty"
     if _version(version) >= RELAXED_ENV_NAMES_SINCE:
-        if not _RELAXED_ENV_NAME.fullmatch(value):
-            return (
-                f"{_show(value)} is not a valid environment variable name: only printable "
-                "ASCII characters other than '='"
-            )
-    elif not _ENV_NAME.fullmatch(value):
-        return (
-            f"{_show(value)} is not a valid environment variable name: letters, digits, "
-            "'_', '-' and '.', not starting with a digit"
-        )
-    return None
-
-
-def port_name(value: Any) -> str | None:
-    """IANA service name: at most 15 lower-case letters, digits and '-', with a letter."""
-    if (
-        not isinstance(value, str)
-        or len(value) > 15
-        or not _PORT_NAME.fullmatch(value)
-        or not re.search(r"[a-z]", value)
-    ):
-        return (
-            f"{_show(value)} is not a valid port name: at most 15 lower-case letters, digits "
-            "and '-', with at least one letter, no '--', not starting or ending with '-'"
-        )
-    return None
-
-
-def config_key(value: Any) -> str | None:
-    """A ConfigMap or Secret data key."""
-    if (
-        not isinstance(value, str)
-        or not 0 < len(value) <= 253
-        or not _CONFIG_KEY.fullmatch(value)
-        or value in (".", "..")
-        or value.startswith("..")
-    ):
-        return (
-            f"{_show(value)} is not a valid data key: at most 253 letters, digits, '-', '_' "
-            "and '.', not '.' and not starting with '..'"
-        )
+        pattern, allowed = _RELAXED_ENV_NAME, "only printable ASCII characters other than '='"
+    else:
+        pattern, allowed = _ENV_NAME, "letters, digits, '_', '-' and '.', not starting with a digit"
+    if not pattern.fullmatch(value):
+        return f"{_show(value)} is not a valid environment variable name: {allowed}"
     return None
 
 

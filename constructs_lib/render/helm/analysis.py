@@ -46,9 +46,9 @@ from constructs_lib.render.helm.probe import (
     with_values,
 )
 from constructs_lib.render.helm.registry import (
-    COMPOSITES,
-    IMAGE,
-    Composite,
+    IMAGE_KEYS,
+    IMAGE_PROBE,
+    IMAGE_SENTINEL,
     Param,
     Shape,
     Unoffered,
@@ -85,7 +85,8 @@ class Analysis:
     conditions: dict[int, str] = field(default_factory=dict)
     """Object index -> the expression its document is wrapped in (``{{- if }}``)."""
     params: list[Param] = field(default_factory=list)
-    composites: list[Composite] = field(default_factory=list)
+    image: bool = False
+    """Whether the chart offers the server image reference (:data:`IMAGE_KEYS`)."""
     left_out: list[Unoffered] = field(default_factory=list)
     schema_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     kept_filled: list[Unoffered] = field(default_factory=list)
@@ -105,8 +106,8 @@ class Candidate:
     probes: list[Probe]
     param: Param | None = None
     priority: bool = False
-    """An agent template image that defaults to the server image: it lands where the image
-    composite does, and wins there."""
+    """An agent template image that defaults to the server image: it lands where the server
+    image reference does, and wins there."""
 
 
 AGENT_TEMPLATES = "agents.templates."
@@ -135,7 +136,7 @@ def _text(
     key: str, changes: tuple[Change, ...], sentinel: str, expr: str, default: str
 ) -> Candidate:
     """A value probed with one text that may be spliced into strings (the release namespace,
-    a composite)."""
+    the server image reference)."""
     probe = Probe(
         key=key,
         changes=changes,
@@ -407,7 +408,7 @@ class Placed:
 
     def __call__(self, candidate: Candidate) -> tuple[Found | None, str]:
         """What the groups found for the candidate, if they placed this very probe (a
-        candidate made again, e.g. an agent image without the image composite to default to,
+        candidate made again, e.g. an agent image without the image reference to default to,
         has another template expression); else the candidate probed alone."""
         key = candidate.key
         grouped = candidate.probes[:1] == [self.grouped.get(key)]
@@ -490,45 +491,33 @@ def analyse(
     doc = document(instance)
     analysis = Analysis(instance, objects, prefix, namespaced=namespaced)
     renders = Renders(doc, objects, instance)
-    image_ref = values_ref(prefix, IMAGE.prefix)
+    image_ref = values_ref(prefix, ("image",))
     params = params_for(instance)
-    composites = [
-        _text(
-            c.name,
-            tuple(c.probe.items()),
-            c.sentinel,
-            c.expression.format(v=values_ref(prefix, c.prefix)),
-            c.default_text(instance),
-        )
-        for c in COMPOSITES
-    ]
+    expr = f'include "paperclip.image" {image_ref}'
+    image = _text("image", IMAGE_PROBE, IMAGE_SENTINEL, expr, instance.spec.image.reference)
     by_param = {
         p.key: _param(instance, p, doc, prefix, image_ref)
         for p in params
-        if p.landing and p.shape not in (Shape.TOGGLE, Shape.LABELS)
+        if p.key not in IMAGE_KEYS and p.shape not in (Shape.TOGGLE, Shape.LABELS)
     }
     changes = (((METADATA, "namespace"), NAMESPACE_SENTINEL),)
     namespace = _text("namespace", changes, NAMESPACE_SENTINEL, NAMESPACE_EXPR, instance.namespace)
-    candidates = [*([namespace] if namespaced else []), *composites, *by_param.values()]
+    candidates = [*([namespace] if namespaced else []), image, *by_param.values()]
     placed = Placed(candidates, renders)
     claims = Claims(analysis)
     if namespaced:
         found, reason = placed(namespace)
         if found is None or found.generated or claims.accept("the namespace", found):
             raise AssertionError(f"the namespace cannot be templated: {reason}")
-    for composite, candidate in zip(COMPOSITES, composites, strict=True):
-        found, reason = placed(candidate)
-        if found is not None:
-            generated = _not_default(found) if found.generated else ""
-            reason = generated or claims.accept(composite.name, found) or ""
-        if reason:
-            analysis.left_out += [Unoffered(k, reason) for k in composite.keys]
-        else:
-            analysis.composites.append(composite)
-    offered = {k for c in analysis.composites for k in c.keys}
+    found, reason = placed(image)
+    if found is not None:
+        generated = _not_default(found) if found.generated else ""
+        reason = generated or claims.accept("image", found) or ""
+    analysis.image = not reason
+    analysis.left_out += [Unoffered(k, reason) for k in IMAGE_KEYS if reason]
     for param in params:
-        if not param.landing:
-            if param.key in offered:
+        if param.key in IMAGE_KEYS:
+            if analysis.image:
                 analysis.params.append(param)
             continue
         if param.shape is Shape.TOGGLE:
@@ -537,7 +526,7 @@ def analyse(
             reason = claims.accept(param.key, _labels(made, prefix, param)) or ""
         else:
             candidate = by_param[param.key]
-            if param.key.startswith(AGENT_TEMPLATES) and IMAGE not in analysis.composites:
+            if param.key.startswith(AGENT_TEMPLATES) and not analysis.image:
                 candidate = _param(instance, param, doc, prefix, "")  # no image to fall to
             param, reason = _place(param, candidate, placed, claims)
         if reason:

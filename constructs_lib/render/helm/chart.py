@@ -173,7 +173,7 @@ def _schema(analysis: Analysis, param: Param) -> dict[str, Any]:
 
 def instance_schema(analysis: Analysis) -> dict[str, Any]:
     root = _object_schema(analysis, _nest((p.path, p) for p in analysis.params), ())
-    if any(c.name == "image" for c in analysis.composites):
+    if analysis.image:
         image = root["properties"]["image"]
         image["anyOf"] = [
             {"properties": {"tag": {"minLength": 1}}},

@@ -116,8 +116,6 @@ class Param:
     backslashes and newlines)."""
     applies: Callable[[Instance], bool] = _always
     """Whether this key exists for an instance (e.g. only when the spec sets a reference)."""
-    landing: bool = True
-    """False when a :class:`Composite` reads this key instead."""
     floor: Callable[[Instance], int] | None = None
     """For an integer the builders read as a threshold: the lowest value from which they
     build this instance alike (two replicas where one would drop the shared master key or
@@ -130,37 +128,17 @@ class Param:
         return tuple(self.key.split("."))
 
 
-@dataclass(frozen=True)
-class Composite:
-    """A value computed from several keys (the image reference: repository, tag, digest)."""
-
-    name: str
-    keys: tuple[str, ...]
-    probe: dict[tuple[str, ...], Any]
-    """Spec paths set together; the probe text is :attr:`sentinel`."""
-    sentinel: str
-    default_text: Callable[[Instance], str]
-    expression: str
-    """A Go template expression; ``{v}`` is replaced by the reference to the values object
-    holding :attr:`keys` (e.g. ``$.Values.image``)."""
-    prefix: tuple[str, ...]
-    """The values path of that object."""
-
-
-IMAGE = Composite(
-    name="image",
-    keys=("image.repository", "image.tag", "image.digest"),
-    probe={
-        ("image", "repository"): "zqhelm.example/zqrepo",
-        ("image", "tag"): "zqhelmtag",
-        ("image", "digest"): None,
-    },
-    sentinel="zqhelm.example/zqrepo:zqhelmtag",
-    default_text=lambda instance: instance.spec.image.reference,
-    expression='include "paperclip.image" {v}',
-    prefix=("image",),
+IMAGE_KEYS = ("image.repository", "image.tag", "image.digest")
+"""The keys of the server image reference, offered together as one value: the template writes
+``include "paperclip.image"`` of them where the reference lands."""
+IMAGE_PROBE: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("image", "repository"), "zqhelm.example/zqrepo"),
+    (("image", "tag"), "zqhelmtag"),
+    (("image", "digest"), None),
 )
-COMPOSITES: tuple[Composite, ...] = (IMAGE,)
+"""Spec paths set together to find where the reference lands; it then reads
+:data:`IMAGE_SENTINEL`."""
+IMAGE_SENTINEL = "zqhelm.example/zqrepo:zqhelmtag"
 
 
 def _has(*path: str) -> Callable[[Instance], bool]:
@@ -223,7 +201,6 @@ PARAMS: tuple[Param, ...] = (
         ("image", "repository"),
         "the Paperclip server image repository.",
         {"type": "string", "minLength": 1, "pattern": IMAGE_REPOSITORY_PATTERN},
-        landing=False,
     ),
     Param(
         "image.tag",
@@ -231,7 +208,6 @@ PARAMS: tuple[Param, ...] = (
         'the server image tag ("" when a digest is set; the digest wins).',
         {"type": "string", "pattern": TAG_PATTERN},
         optional=True,
-        landing=False,
     ),
     Param(
         "image.digest",
@@ -239,7 +215,6 @@ PARAMS: tuple[Param, ...] = (
         'the server image digest, sha256:<64 hex> ("" for none); wins over the tag.',
         {"type": "string", "pattern": DIGEST_PATTERN},
         optional=True,
-        landing=False,
     ),
     Param(
         "image.pullPolicy",
