@@ -180,7 +180,7 @@ def _synthesize(
     full: bool = True,
 ) -> tuple[Any, list[Path], dict[Path, Any]]:
     """Synthesize the apps (every app in ``apps_dir`` when none is named) for the output
-    ``root``: the pipeline's :class:`~constructs_lib.render.pipeline.SynthResult`, every app's
+    ``root``: the pipeline's :class:`~constructs_lib.render.pipeline.Result`, every app's
     file, and the records of the apps taken as they are (what ``check`` says about them).
     Without ``full``, an app whose record under ``root`` shows it unchanged is taken from that
     record (with ``strict``, not one synth reported warnings for), and the gitops tree is

@@ -475,3 +475,27 @@ def test_one_url_grammar_finds_credentials_in_text() -> None:
     assert env_rules.credential_in_text("https://h/x and http://user@h/") is None
     assert env_rules.URL_IN_TEXT.findall("a 'https://h/x', <b://c>") == ["https://h/x", "b://c"]
     assert "pw@" not in shown("postgres://u:pw@h/db")
+
+
+def test_a_refused_document_is_not_counted_by_the_checks_across_instances() -> None:
+    """A document refused on its own (here: no spec) is no instance of the app, so it does not
+    take part in the checks that compare instances, such as one image automation per
+    repository; a valid instance running the same repository does."""
+    meta = {"apiVersion": "paperclip.inc/v1alpha1", "kind": "Instance"}
+    auto = {
+        **meta,
+        "metadata": {"name": "b", "namespace": "team"},
+        "spec": {
+            "image": {"tag": "2026.1.0", "autoUpdate": {"enabled": True}},
+            "database": {"mode": "managed"},
+        },
+    }
+    pinned = {"image": {"tag": "2026.1.0"}, "database": {"mode": "managed"}}
+    for spec, expected in (({}, "(a): spec: is missing"), (pinned, "(image-automation-app)")):
+        first: dict[str, Any] = {**meta, "metadata": {"name": "a", "namespace": "team"}}
+        if spec:
+            first["spec"] = spec
+        result = run("-", "--out", "-", stdin=yaml.safe_dump_all([first, auto]).encode())
+        assert result.exit_code == 2, result.output
+        problems = [line for line in result.output.splitlines() if line.startswith("  - ")]
+        assert len(problems) == 1 and expected in problems[0], result.output

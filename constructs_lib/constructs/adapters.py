@@ -166,12 +166,12 @@ def _sandbox(instance: Instance, sandbox: CloudSandboxSpec) -> Contribution:
         if present
     ]
     roles = "Role and ClusterRole are" if sandbox.multi_namespace else "Role is"
-    access = api_access(
+    result = api_access(
         instance, f"{base}.enabled", "the cloud sandbox", f"sandbox {roles}", "create sandbox pods"
     )
-    return Contribution.combine(
-        [Contribution(env=sandbox_env(instance, sandbox), warnings=warnings), access]
-    )
+    result.env = sandbox_env(instance, sandbox)
+    result.warnings[:0] = warnings
+    return result
 
 
 def _registry_warnings(instance: Instance) -> list[Problem]:

@@ -55,9 +55,9 @@ from constructs_lib.constructs.primitives import (
     restricted_container_security,
     restricted_pod_security,
     role_binding_body,
+    rolling_update,
     service_body,
 )
-from constructs_lib.constructs.server import rolling_update
 from constructs_lib.errors import Problem
 from constructs_lib.spec import Instance
 from constructs_lib.spec.agents import AgentTemplate

@@ -100,8 +100,6 @@ class ExecutionFeature(Feature):
             "start agent workloads",
         )
         result.env = execution_env(execution.kubernetes)
-        if instance.spec.adapters.sandbox is not None:  # the sandbox contributes the same rule
-            result.egress.clear()
         return result
 
     def add_objects(self) -> None:

@@ -164,8 +164,9 @@ class Contribution:
 
     @staticmethod
     def combine(parts: list[Contribution]) -> Contribution:
-        """The parts in order: their lists joined, their annotations merged (later parts win),
-        the ServiceAccount token when any part needs it."""
+        """The parts in order: their lists joined (an egress rule that two parts need, e.g.
+        the API server's port, once), their annotations merged (later parts win), the
+        ServiceAccount token when any part needs it."""
         total = Contribution()
         for part in parts:
             for item in fields(Contribution):
@@ -174,6 +175,7 @@ class Contribution:
                     getattr(total, item.name).extend(value)
                 elif isinstance(value, dict):
                     getattr(total, item.name).update(value)
+        total.egress = [r for i, r in enumerate(total.egress) if r not in total.egress[:i]]
         total.service_account_token = any(p.service_account_token for p in parts)
         return total
 
@@ -204,9 +206,6 @@ class InstancePart:
     """A part of an instance that adds Kubernetes objects: the server stack, each feature,
     the secrets bootstrap. :meth:`add_objects` uses only ``self.context`` and ``self.add``."""
 
-    id: ClassVar[str]
-    """The part's stable id (not part of any object name)."""
-
     def __init__(self, context: BuildContext) -> None:
         self.context = context
         self.add = ObjectAdder(type(self).__name__, context.sink, context.instance)
@@ -223,6 +222,9 @@ class InstancePart:
 
 class Feature(InstancePart):
     """Base of every feature."""
+
+    id: ClassVar[str]
+    """The feature's stable id (not part of any object name)."""
 
     @classmethod
     def applies(cls, instance: Instance) -> bool:

@@ -475,7 +475,7 @@ class ObservabilityFeature(Feature):
     def add_objects(self) -> None:
         instance = self.context.instance
         metrics = instance.spec.observability.metrics
-        labels = base_labels(instance)
+        labels = self.add.labels
         add = partial(self.add, api_version=MONITORING_API_VERSION)
         monitor, rules = metrics.monitor, metrics.rules
         if monitor is not None:
@@ -495,8 +495,9 @@ class ObservabilityFeature(Feature):
             texts = dashboard_texts(instance.namespace, *workload, volumes)
             # The overview and detail dashboard ConfigMaps (the operator's names), each with
             # its key: the file name in the sidecar's folder, one per instance name (the
-            # operator's fixed names overwrite each other there). Nothing in them or in the
-            # dashboards' identity derives from the namespace, which the Helm chart templates.
+            # operator's fixed names overwrite each other there). Nothing in their names or
+            # keys or in the dashboards' identity derives from the namespace, which the Helm
+            # chart templates.
             for board, text in zip(("operator", "instance"), texts, strict=True):
                 body = {"data": {f"paperclip-{board}-{instance.name}.json": text}}
                 name = f"{instance.name}-dashboard-{board}"

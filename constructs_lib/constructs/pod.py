@@ -217,7 +217,8 @@ def init_containers(
     spec = instance.spec
     containers: list[dict[str, Any]] = []
     if spec.security.se_linux_relabel and spec.storage.persistence.enabled:
-        level = (pod_security_context(instance).get("seLinuxOptions") or {}).get("level") or "s0"
+        pod_context = spec.security.pod_security_context or {}
+        level = (pod_context.get("seLinuxOptions") or {}).get("level") or "s0"
         containers.append(
             {
                 "name": "selinux-relabel",

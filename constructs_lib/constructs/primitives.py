@@ -92,6 +92,11 @@ def restricted_pod_security(uid: int = 10001, **extra: Any) -> dict[str, Any]:
     }
 
 
+def rolling_update() -> dict[str, Any]:
+    """A Deployment's update strategy: one new pod at a time, none unavailable meanwhile."""
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
 def container_resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
     """A container's resources: requests of ``cpu`` and ``memory``, and only a memory limit."""
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory_limit}}

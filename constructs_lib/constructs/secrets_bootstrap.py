@@ -105,8 +105,6 @@ class SecretsBootstrap(InstancePart):
     """Built when any feature registers a Secret to create in-cluster (not a feature: the
     folded contributions decide, see :func:`~constructs_lib.constructs.build.parts`)."""
 
-    id = "secrets-bootstrap"
-
     def add_objects(self) -> None:
         context = self.context
         instance = context.instance

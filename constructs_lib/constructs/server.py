@@ -29,17 +29,13 @@ from constructs_lib.constructs.primitives import (
     never_pruned,
     policy_body,
     ports_rule,
+    rolling_update,
     service_body,
 )
 from constructs_lib.spec import DatabaseMode, Instance, WorkloadKind
 from constructs_lib.spec.rules import effective_workload, replicas
 
 OTLP_PORTS = (4317, 4318)
-
-
-def rolling_update() -> dict[str, Any]:
-    """A Deployment's update strategy: one new pod at a time, none unavailable meanwhile."""
-    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
 
 
 def server_env(instance: Instance, extra: Contribution) -> list[EnvEntry]:
@@ -91,8 +87,6 @@ def workload_body(
 
 class ServerStack(InstancePart):
     """The Paperclip server and what it needs, with the features' contributions folded in."""
-
-    id = "server"
 
     def add_objects(self) -> None:
         instance, extra, add = self.context.instance, self.context.contribution, self.add

@@ -60,7 +60,7 @@ def _live_value(document: Document, parts: list[str | int]) -> str:
     them since), so the value is never printed."""
     jsonpath = f"jsonpath={{.{format_path(parts)}}}"
     arguments = ["get", CRD_RESOURCE, document.live_name, "-o", jsonpath]
-    return f'"$({shlex.join(["kubectl", "-n", document.live_namespace, *arguments])})"'
+    return f'"$({document.kubectl(*arguments, namespace=document.live_namespace)})"'
 
 
 def _given_by(document: Document, path: str) -> str:

@@ -88,9 +88,9 @@ class Document:
         """Add a problem of this document, located at its input."""
         self.problems.append(Problem(message, path, fix, file=self.source, document=self.label))
 
-    def kubectl(self, *arguments: str) -> str:
-        """A kubectl command line in this document's namespace."""
-        return shlex.join(["kubectl", "-n", self.namespace, *arguments])
+    def kubectl(self, *arguments: str, namespace: str = "") -> str:
+        """A kubectl command line in this document's namespace (or in ``namespace``)."""
+        return shlex.join(["kubectl", "-n", namespace or self.namespace, *arguments])
 
 
 def _meta(body: dict[str, Any], key: str, default: str = "") -> str:

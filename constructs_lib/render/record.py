@@ -187,7 +187,7 @@ def generator_digest() -> str:
 
 def file_bytes(path: Path) -> bytes:
     """A file's bytes, or for an unreadable (or missing) one bytes never the same as a readable
-    file's, so a digest or comparison differs (loading the app reports the error)."""
+    file's, so a digest or comparison differs (and a diff shows why)."""
     try:
         return path.read_bytes()
     except OSError as exc:

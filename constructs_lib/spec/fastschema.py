@@ -275,7 +275,9 @@ class Compiler:
                 checks.insert(0, self._compile(declared[key], resolver))
             if not checks:
                 return extra
-            properties[key] = found = _all(checks)
+            found = _all(checks)
+            if key in declared:  # the keys of a map are many: only properties are remembered
+                properties[key] = found
             return found
 
         if self.eager:

@@ -176,7 +176,8 @@ def flux_url(url: str) -> str:
 def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
     """What synthesizes but will not sync as it stands."""
     # host names are case-insensitive: urlsplit lowers them (user@host:path as ssh://)
-    host = urllib.parse.urlsplit(flux_url(config.repo_url)).hostname or ""
+    url = flux_url(config.repo_url)
+    host = urllib.parse.urlsplit(url).hostname or ""
     warnings = [  # (whether it applies, message, fix)
         (
             any(host == h or host.endswith("." + h) for h in PLACEHOLDER_HOSTS),
@@ -184,7 +185,7 @@ def config_warnings(config: GitOpsConfig, file: str) -> list[Problem]:
             "set repoURL to this repository's URL.",
         ),
         (
-            flux_url(config.repo_url).startswith("ssh://") and config.secret_ref is None,
+            url.startswith("ssh://") and config.secret_ref is None,
             "is an ssh URL but no secretRef names the key: Flux cannot clone it.",
             "create a Secret with identity and known_hosts in the Flux namespace and "
             "set secretRef (Argo CD: its repository Secret for this URL).",

@@ -1,5 +1,5 @@
-"""The Kubernetes version every object is validated against unless told otherwise (kept in a
-module of its own, so the command line can name it without loading the schemas)."""
+"""The Kubernetes version every object is validated against unless told otherwise, and the
+Paperclip release the warnings about upstream refer to."""
 
 DEFAULT_KUBERNETES_VERSION = "1.33"
 

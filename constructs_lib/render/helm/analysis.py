@@ -514,7 +514,8 @@ def analyse(
         generated = _not_default(found) if found.generated else ""
         reason = generated or claims.accept("image", found) or ""
     analysis.image = not reason
-    analysis.left_out += [Unoffered(k, reason) for k in IMAGE_KEYS if reason]
+    if reason:
+        analysis.left_out += [Unoffered(k, reason) for k in IMAGE_KEYS]
     for param in params:
         if param.key in IMAGE_KEYS:
             if analysis.image:

@@ -19,6 +19,7 @@ from typing import Any
 from constructs_lib import __version__
 from constructs_lib.constructs.backup import BackupNames
 from constructs_lib.constructs.build import Plan
+from constructs_lib.constructs.names import data_claim_name, secrets_bootstrap_name
 from constructs_lib.errors import UserError
 from constructs_lib.render.helm.analysis import Analysis, analyse
 from constructs_lib.render.helm.probe import default_value, document, identity
@@ -366,7 +367,7 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
         out.append("")
         if secrets:
             out.append(
-                f"In-cluster secrets (created once by the {instance.name}-secrets-bootstrap "
+                f"In-cluster secrets (created once by the {secrets_bootstrap_name(instance)} "
                 "hook Job, never stored in git or in this chart):"
             )
             for name in dict.fromkeys(s.name for s in secrets):
@@ -381,22 +382,22 @@ def notes(analyses: list[Analysis], plans: list[Plan]) -> str:
         out.append("")
         cronjobs = {o["metadata"]["name"] for o in analysis.objects if o["kind"] == "CronJob"}
         names = BackupNames.of(instance)
-        backup, restore = names.backup, names.restore
         mode = instance.spec.database.mode
-        if backup in cronjobs:
+        if names.backup in cronjobs:
             out += [
-                f"Backups: the CronJob {backup} runs a verified pg_dump to S3 on its schedule.",
-                f"  run one now:  kubectl create job -n {namespace} --from=cronjob/{backup} "
+                f"Backups: the CronJob {names.backup} runs a verified pg_dump to S3 on its "
+                "schedule.",
+                f"  run one now:  kubectl create job -n {namespace} --from=cronjob/{names.backup} "
                 f"{instance.name}-backup-now",
             ]
-            if restore in cronjobs:
+            if names.restore in cronjobs:
                 out.append(
                     f"  restore (scale the server to 0 first):  kubectl create job -n "
-                    f"{namespace} --from=cronjob/{restore} {instance.name}-restore-now"
+                    f"{namespace} --from=cronjob/{names.restore} {instance.name}-restore-now"
                 )
         elif mode is DatabaseMode.EMBEDDED and instance.spec.storage.persistence.enabled:
             out.append(
-                f"Backup: the embedded database lives on PVC {instance.name}-data (kept on "
+                f"Backup: the embedded database lives on PVC {data_claim_name(instance)} (kept on "
                 "uninstall). Snapshot it with a VolumeSnapshot, or scale the workload to 0 and "
                 "copy the volume; restore by restoring that PVC before installing."
             )

@@ -136,9 +136,9 @@ IMAGE_PROBE: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("image", "tag"), "zqhelmtag"),
     (("image", "digest"), None),
 )
-"""Spec paths set together to find where the reference lands; it then reads
-:data:`IMAGE_SENTINEL`."""
-IMAGE_SENTINEL = "zqhelm.example/zqrepo:zqhelmtag"
+"""Spec paths set together to find where the reference lands."""
+IMAGE_SENTINEL = f"{IMAGE_PROBE[0][1]}:{IMAGE_PROBE[1][1]}"
+"""The reference those values make (repository:tag): what the objects then hold."""
 
 
 def _has(*path: str) -> Callable[[Instance], bool]:
